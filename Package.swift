@@ -1,0 +1,122 @@
+// swift-tools-version: 6.0
+// FleetStorm: an IoT fleet load generator with an embedded Azure IoT Hub emulator.
+// Layering (see ARCHITECTURE.md): FleetMQTT -> FleetCore -> FleetMetrics -> FleetEngine/FleetHub -> FleetReport -> CLI.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "FleetStorm",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "fleetstorm", targets: ["fleetstorm"]),
+        .library(name: "FleetMQTT", targets: ["FleetMQTT"]),
+        .library(name: "FleetCore", targets: ["FleetCore"]),
+        .library(name: "FleetMetrics", targets: ["FleetMetrics"]),
+        .library(name: "FleetEngine", targets: ["FleetEngine"]),
+        .library(name: "FleetHub", targets: ["FleetHub"]),
+        .library(name: "FleetReport", targets: ["FleetReport"]),
+        .library(name: "FleetTesting", targets: ["FleetTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        .target(
+            name: "FleetMQTT",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "FleetCore",
+            dependencies: [
+                "FleetMQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "FleetMetrics",
+            dependencies: ["FleetCore", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "FleetEngine",
+            dependencies: [
+                "FleetMQTT", "FleetCore", "FleetMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "FleetHub",
+            dependencies: [
+                "FleetMQTT", "FleetCore", "FleetMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "FleetReport",
+            dependencies: [
+                "FleetCore", "FleetMetrics",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Proto"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "FleetTesting",
+            dependencies: [
+                "FleetMQTT", "FleetCore", "FleetMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "fleetstorm",
+            dependencies: [
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetReport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FleetMQTTTests",
+            dependencies: ["FleetMQTT", "FleetTesting", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "FleetCoreTests",
+            dependencies: ["FleetCore", "FleetMQTT", "FleetTesting", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "FleetMetricsTests",
+            dependencies: ["FleetMetrics", "FleetCore"]
+        ),
+        .testTarget(
+            name: "FleetReportTests",
+            dependencies: ["FleetReport", "FleetMetrics", "FleetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .testTarget(
+            name: "FleetIntegrationTests",
+            dependencies: [
+                "FleetEngine", "FleetHub", "FleetCore", "FleetMetrics", "FleetReport", "FleetMQTT", "FleetTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,92 @@
+public import FleetMQTT
+public import NIOCore
+
+/// Per-scenario settings every device shares (built once; the payload buffer is shared copy-on-write).
+public struct DeviceConfig: Sendable {
+    public var version: MQTTVersion
+    public var keepAlive: Duration
+    public var cleanSession: Bool
+    public var connectTimeout: Duration
+    public var connackTimeout: Duration
+    public var messages: Int
+    public var interval: Duration
+    public var qos: MQTTQoS
+    public var payload: ByteBuffer
+    public var drainTimeout: Duration
+    public var username: String?
+    public var password: [UInt8]?
+
+    public init(scenario: Scenario) {
+        version = scenario.mqtt.version
+        keepAlive = scenario.mqtt.keepAlive
+        cleanSession = scenario.mqtt.cleanSession
+        connectTimeout = scenario.mqtt.connectTimeout
+        connackTimeout = scenario.mqtt.connackTimeout
+        messages = scenario.telemetry.messages
+        interval = scenario.telemetry.interval
+        qos = scenario.telemetry.qos
+        drainTimeout = scenario.telemetry.drainTimeout
+        var payload = ByteBuffer()
+        let pattern = Array(#"{"temperature":21.5,"humidity":40,"pad":""#.utf8)
+        for i in 0..<scenario.telemetry.payloadBytes { payload.writeInteger(pattern[i % pattern.count]) }
+        self.payload = payload
+    }
+}
+
+/// The timers a device uses; at most one of each kind is pending.
+public enum DeviceTimer: UInt8, Sendable, Hashable, CaseIterable {
+    case connectTimeout
+    case connackTimeout
+    case telemetry
+    case keepAlive
+    case drain
+}
+
+/// Why a device stopped.
+public enum DeviceOutcome: String, Sendable, Hashable, CaseIterable {
+    /// Sent every message, saw every acknowledgement, disconnected cleanly.
+    case completed
+    /// Stopped by the run (deadline or cancellation).
+    case stopped
+    case connectFailed = "connect_failed"
+    case connectTimeout = "connect_timeout"
+    case connackTimeout = "connack_timeout"
+    case refused
+    case connectionLost = "connection_lost"
+    case keepAliveTimeout = "keepalive_timeout"
+    case protocolError = "protocol_error"
+    /// Sent everything, but some acknowledgements never came within the drain timeout.
+    case ackTimeout = "ack_timeout"
+}
+
+/// What happened, for the recorder. Latencies are measured by the machine from the instants it was given.
+public enum DeviceEvent: Sendable, Hashable {
+    /// A TCP connect started.
+    case connectAttempt
+    /// CONNACK accepted; latency from TCP connect start.
+    case connected(latency: Duration)
+    /// CONNACK refused with this code.
+    case refused(code: UInt8)
+    /// A message was generated at its intended send time (QoS 0 messages count as acknowledged when written).
+    case generated(qos: MQTTQoS)
+    /// A QoS 1 message was acknowledged; latency from its intended send time.
+    case acked(latency: Duration)
+    /// Messages that will never be acknowledged.
+    case failed(count: Int, outcome: DeviceOutcome)
+    /// A PUBLISH from the hub (cloud-to-device).
+    case received
+    /// The connection ended and the device will not go on.
+    case finished(DeviceOutcome)
+}
+
+/// What the handler must do. The machine never performs I/O itself.
+public enum DeviceAction: Sendable, Hashable {
+    /// Open the TCP connection.
+    case connect
+    case write(MQTTPacket)
+    /// Close the channel; a `channelClosed` event follows.
+    case close
+    case schedule(DeviceTimer, Instant)
+    case cancel(DeviceTimer)
+    case record(DeviceEvent)
+}

@@ -1,0 +1,83 @@
+/// A point on a monotonic timeline, in nanoseconds from an arbitrary origin (the run's start, or a virtual clock).
+/// Core logic never reads a clock: callers pass `now`.
+public struct Instant: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var nanoseconds: Int64
+
+    public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
+
+    public static let zero = Instant(nanoseconds: 0)
+
+    public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
+
+    public static func + (lhs: Instant, rhs: Duration) -> Instant {
+        Instant(nanoseconds: lhs.nanoseconds &+ rhs.nanoseconds)
+    }
+
+    public static func - (lhs: Instant, rhs: Instant) -> Duration {
+        .nanoseconds(lhs.nanoseconds &- rhs.nanoseconds)
+    }
+
+    public var description: String { "t+\(Duration.nanoseconds(nanoseconds).formatted)" }
+}
+
+extension Duration {
+    /// The duration as whole nanoseconds (saturating at Int64 bounds).
+    public var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        return ns &+ attoseconds / 1_000_000_000
+    }
+
+    /// Compact human form: `250ms`, `10s`, `1.5s`, `5m`, `2h`, `120µs`.
+    public var formatted: String {
+        let ns = nanoseconds
+        let a = abs(Double(ns))
+        let sign = ns < 0 ? "-" : ""
+        func trim(_ v: Double) -> String {
+            let thousandths = Int64((v * 1000).rounded())
+            let whole = thousandths / 1000
+            var frac = thousandths % 1000
+            guard frac != 0 else { return "\(whole)" }
+            var digits = 3
+            while frac % 10 == 0 {
+                frac /= 10
+                digits -= 1
+            }
+            let f = String(frac)
+            return "\(whole)." + String(repeating: "0", count: digits - f.count) + f
+        }
+        if a >= 3_600_000_000_000 && ns % 3_600_000_000_000 == 0 { return sign + trim(a / 3.6e12) + "h" }
+        if a >= 60_000_000_000 && ns % 60_000_000_000 == 0 { return sign + trim(a / 6e10) + "m" }
+        if a >= 1e9 { return sign + trim(a / 1e9) + "s" }
+        if a >= 1e6 { return sign + trim(a / 1e6) + "ms" }
+        if a >= 1e3 { return sign + trim(a / 1e3) + "µs" }
+        return sign + "\(Int64(a))ns"
+    }
+
+    /// Parses `250ms`, `10s`, `1.5s`, `5m`, `2h`, `100us`, `0`. Returns nil for anything else (`10x`, `-1s`).
+    public static func parse(_ text: String) -> Duration? {
+        let t = text.trimmingWhitespace
+        if t == "0" { return .zero }
+        let units: [(String, Double)] = [
+            ("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 6e10), ("h", 3.6e12),
+        ]
+        for (suffix, scale) in units.sorted(by: { $0.0.count > $1.0.count }) where t.hasSuffix(suffix) {
+            let number = String(t.dropLast(suffix.count))
+            guard !number.isEmpty, number.allSatisfy({ $0.isNumber || $0 == "." }),
+                let value = Double(number), value.isFinite, value >= 0, value * scale < 9.2e18
+            else { return nil }
+            return .nanoseconds(Int64((value * scale).rounded()))
+        }
+        return nil
+    }
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

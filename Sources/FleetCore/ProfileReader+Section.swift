@@ -1,0 +1,133 @@
+internal import Yams
+
+/// One mapping of the profile: typed getters that remember which keys were asked for, so `finish()` can name
+/// every key nobody knows.
+struct Section {
+    let reader: ProfileReader
+    let path: String
+    let entries: [(key: String, node: Node)]
+    var known: Set<String> = []
+    /// Override paths used by this section and its children.
+    var consumed: Set<String> = []
+
+    init(reader: ProfileReader, path: String, entries: [(key: String, node: Node)]) {
+        self.reader = reader
+        self.path = path
+        self.entries = entries
+    }
+
+    func fullKey(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func error(_ code: ScenarioError.Code, _ key: String, _ message: String) -> ScenarioError {
+        let full = fullKey(key)
+        if let o = reader.overrides[full] {
+            return ScenarioError(code, key: full, location: "--set \(o.text)", message: message)
+        }
+        let node = entries.first(where: { $0.key == key })?.node
+        return ScenarioError(code, key: full, location: reader.location(node), message: message)
+    }
+
+    /// The value node for `key` (an override wins over the file) and where it came from.
+    mutating func value(_ key: String) -> Node? {
+        known.insert(key)
+        let full = fullKey(key)
+        if let o = reader.overrides[full] {
+            consumed.insert(full)
+            return o.value
+        }
+        return entries.first(where: { $0.key == key })?.node
+    }
+
+    private mutating func scalar(_ key: String, _ expected: String) throws(ScenarioError) -> Node.Scalar? {
+        guard let node = value(key) else { return nil }
+        guard case .scalar(let s) = node else { throw error(.wrongType, key, "expected \(expected)") }
+        if s.tag == Tag(.null) || (s.string.isEmpty && s.style == .plain) {
+            throw error(.wrongType, key, "expected \(expected), got nothing")
+        }
+        return s
+    }
+
+    mutating func string(_ key: String) throws(ScenarioError) -> String? {
+        try scalar(key, "text")?.string
+    }
+
+    mutating func int(_ key: String, min: Int, max: Int = Int.max) throws(ScenarioError) -> Int? {
+        guard let s = try scalar(key, "a whole number") else { return nil }
+        let text = s.string.replacingUnderscores
+        guard let v = Int(text) else {
+            throw error(.wrongType, key, "expected a whole number, got \"\(s.string)\"")
+        }
+        guard v >= min && v <= max else {
+            let range = max == Int.max ? "at least \(min)" : "between \(min) and \(max)"
+            throw error(.outOfRange, key, "must be \(range), got \(v)")
+        }
+        return v
+    }
+
+    mutating func double(_ key: String, min: Double) throws(ScenarioError) -> Double? {
+        guard let s = try scalar(key, "a number") else { return nil }
+        guard let v = Double(s.string.replacingUnderscores), v.isFinite else {
+            throw error(.wrongType, key, "expected a number, got \"\(s.string)\"")
+        }
+        guard v >= min else { throw error(.outOfRange, key, "must be at least \(min), got \(v)") }
+        return v
+    }
+
+    mutating func bool(_ key: String) throws(ScenarioError) -> Bool? {
+        guard let s = try scalar(key, "true or false") else { return nil }
+        switch s.string.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw error(.wrongType, key, "expected true or false, got \"\(s.string)\"")
+        }
+    }
+
+    mutating func duration(_ key: String, min: Duration, max: Duration? = nil) throws(ScenarioError) -> Duration? {
+        guard let s = try scalar(key, "a duration like 250ms, 10s or 5m") else { return nil }
+        guard let d = Duration.parse(s.string) else {
+            throw error(.wrongType, key, "expected a duration like 250ms, 10s or 5m, got \"\(s.string)\"")
+        }
+        guard d >= min else { throw error(.outOfRange, key, "must be at least \(min.formatted), got \(d.formatted)") }
+        if let max, d > max {
+            throw error(.outOfRange, key, "must be at most \(max.formatted), got \(d.formatted)")
+        }
+        return d
+    }
+
+    mutating func strings(_ key: String) throws(ScenarioError) -> [String]? {
+        guard let node = value(key) else { return nil }
+        guard case .sequence(let seq) = node else { throw error(.wrongType, key, "expected a list of text") }
+        var out: [String] = []
+        for item in seq {
+            guard case .scalar(let s) = item else { throw error(.wrongType, key, "expected a list of text") }
+            out.append(s.string)
+        }
+        return out
+    }
+
+    /// Reads a nested mapping (absent counts as empty, so overrides still reach its keys).
+    mutating func mapping(_ key: String, _ body: (inout Section) throws(ScenarioError) -> Void)
+        throws(ScenarioError)
+    {
+        known.insert(key)
+        let node = entries.first(where: { $0.key == key })?.node
+        var child = try reader.section(node, path: fullKey(key))
+        try body(&child)
+        try child.finish()
+        consumed.formUnion(child.consumed)
+    }
+
+    /// Fails on the first key of this mapping that no getter asked for.
+    func finish() throws(ScenarioError) {
+        for (key, node) in entries where !known.contains(key) {
+            let choices = known.sorted().joined(separator: ", ")
+            throw ScenarioError(
+                .unknownKey, key: fullKey(key), location: reader.location(node),
+                message: "unknown key (known here: \(choices))")
+        }
+    }
+}
+
+extension String {
+    var replacingUnderscores: String { String(filter { $0 != "_" }) }
+}

@@ -1,0 +1,100 @@
+internal import Yams
+internal import FleetMQTT
+
+/// Walks the profile's YAML tree key by key. Each section reports keys it does not know.
+struct ProfileReader {
+    let source: String
+    var overrides: [String: (value: Node, text: String)]
+    var usedOverrides: Set<String> = []
+
+    init(source: String, overrides: [String: (value: Node, text: String)]) {
+        self.source = source
+        self.overrides = overrides
+    }
+
+    func unusedOverride() -> (key: String, text: String)? {
+        for (key, value) in overrides.sorted(by: { $0.key < $1.key }) where !usedOverrides.contains(key) {
+            return (key, value.text)
+        }
+        return nil
+    }
+
+    mutating func read(_ root: Node) throws(ScenarioError) -> Scenario {
+        var s = Scenario()
+        var top = try section(root, path: "")
+        s.name = try top.string("name") ?? s.name
+        s.description = try top.string("description") ?? s.description
+        if let seed = try top.int("seed", min: 0) { s.seed = UInt64(seed) }
+        s.duration = try top.duration("duration", min: .milliseconds(1)) ?? s.duration
+        try top.mapping("hub") { (hub: inout Section) throws(ScenarioError) in
+            if let url = try hub.string("url") {
+                guard let target = Scenario.HubTarget.parse(url) else {
+                    throw hub.error(.invalidValue, "url", "expected `embedded` or mqtt://HOST:PORT, got \"\(url)\"")
+                }
+                s.hub = target
+            }
+        }
+        try top.mapping("fleet") { (f: inout Section) throws(ScenarioError) in
+            s.fleet.devices = try f.int("devices", min: 1, max: 10_000_000) ?? s.fleet.devices
+            s.fleet.idPrefix = try f.string("id_prefix") ?? s.fleet.idPrefix
+            s.fleet.rampRate = try f.double("ramp_rate", min: 0) ?? s.fleet.rampRate
+            s.fleet.maxInFlight = try f.int("max_in_flight", min: 1, max: 1_000_000) ?? s.fleet.maxInFlight
+            s.fleet.sourceAddresses = try f.strings("source_addresses") ?? s.fleet.sourceAddresses
+            for (i, a) in s.fleet.sourceAddresses.enumerated() where !Self.looksLikeIPAddress(a) {
+                throw f.error(.invalidValue, "source_addresses", "item \(i + 1) \"\(a)\" is not an IP address")
+            }
+        }
+        try top.mapping("mqtt") { (m: inout Section) throws(ScenarioError) in
+            if let v = try m.string("version") {
+                switch v {
+                case "3.1.1", "311", "4": s.mqtt.version = .v311
+                case "5", "5.0": s.mqtt.version = .v5
+                default: throw m.error(.invalidValue, "version", "expected \"3.1.1\" or \"5\", got \"\(v)\"")
+                }
+            }
+            s.mqtt.keepAlive =
+                try m.duration("keep_alive", min: .zero, max: .seconds(65535)) ?? s.mqtt.keepAlive
+            s.mqtt.cleanSession = try m.bool("clean_session") ?? s.mqtt.cleanSession
+            s.mqtt.connackTimeout = try m.duration("connack_timeout", min: .milliseconds(1)) ?? s.mqtt.connackTimeout
+            s.mqtt.connectTimeout = try m.duration("connect_timeout", min: .milliseconds(1)) ?? s.mqtt.connectTimeout
+        }
+        try top.mapping("telemetry") { (t: inout Section) throws(ScenarioError) in
+            s.telemetry.messages = try t.int("messages", min: 0, max: 100_000_000) ?? s.telemetry.messages
+            s.telemetry.interval = try t.duration("interval", min: .milliseconds(1)) ?? s.telemetry.interval
+            s.telemetry.payloadBytes = try t.int("payload_bytes", min: 0, max: 256 * 1024) ?? s.telemetry.payloadBytes
+            if let q = try t.int("qos", min: 0, max: 1) { s.telemetry.qos = q == 0 ? .atMostOnce : .atLeastOnce }
+            s.telemetry.drainTimeout = try t.duration("drain_timeout", min: .zero) ?? s.telemetry.drainTimeout
+        }
+        try top.finish()
+        usedOverrides.formUnion(top.consumed)
+        return s
+    }
+
+    static func looksLikeIPAddress(_ s: String) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 4 { return parts.allSatisfy { UInt8($0) != nil } }
+        return s.contains(":") && s.allSatisfy { $0.isHexDigit || $0 == ":" }
+    }
+
+    func section(_ node: Node?, path: String) throws(ScenarioError) -> Section {
+        var entries: [(key: String, node: Node)] = []
+        if let node {
+            guard case .mapping(let mapping) = node else {
+                throw ScenarioError(
+                    .wrongType, key: path, location: location(node), message: "expected a mapping of keys")
+            }
+            for (k, v) in mapping {
+                guard let key = k.scalar?.string else {
+                    throw ScenarioError(.wrongType, key: path, location: location(k), message: "keys must be text")
+                }
+                entries.append((key, v))
+            }
+        }
+        return Section(reader: self, path: path, entries: entries)
+    }
+
+    func location(_ node: Node?) -> String {
+        guard let mark = node?.mark else { return source }
+        return "\(source):\(mark.line):\(mark.column)"
+    }
+}

@@ -1,0 +1,115 @@
+public import FleetMQTT
+
+/// A validated fleet profile: everything a run needs, with defaults kept in one place (`Scenario.Defaults`).
+public struct Scenario: Sendable, Hashable {
+    /// Where devices connect.
+    public struct HubTarget: Sendable, Hashable, CustomStringConvertible {
+        fileprivate enum Kind: Hashable, Sendable {
+            case embedded
+            case mqtt(host: String, port: Int)
+        }
+        fileprivate var kind: Kind
+
+        public static let embedded = HubTarget(kind: .embedded)
+        public static func mqtt(host: String, port: Int) -> HubTarget { HubTarget(kind: .mqtt(host: host, port: port)) }
+
+        /// nil for the embedded hub.
+        public var hostAndPort: (host: String, port: Int)? {
+            if case .mqtt(let h, let p) = kind { return (h, p) }
+            return nil
+        }
+
+        public var isEmbedded: Bool { kind == .embedded }
+
+        public var description: String {
+            switch kind {
+            case .embedded: "embedded"
+            case .mqtt(let h, let p): "mqtt://\(h.contains(":") ? "[\(h)]" : h):\(p)"
+            }
+        }
+
+        /// Parses `embedded` or `mqtt://HOST:PORT` (`[::1]` for IPv6); nil for anything else.
+        public static func parse(_ text: String) -> HubTarget? {
+            if text == "embedded" { return .embedded }
+            guard text.hasPrefix("mqtt://") else { return nil }
+            var rest = Substring(text.dropFirst("mqtt://".count))
+            if rest.hasSuffix("/") { rest.removeLast() }
+            let host: Substring
+            let portText: Substring
+            if rest.hasPrefix("[") {
+                guard let close = rest.firstIndex(of: "]") else { return nil }
+                host = rest[rest.index(after: rest.startIndex)..<close]
+                let after = rest[rest.index(after: close)...]
+                guard after.hasPrefix(":") else { return nil }
+                portText = after.dropFirst()
+            } else {
+                guard let colon = rest.lastIndex(of: ":") else { return nil }
+                host = rest[..<colon]
+                portText = rest[rest.index(after: colon)...]
+            }
+            guard !host.isEmpty, !host.contains("/"), let port = Int(portText), (1...65535).contains(port) else {
+                return nil
+            }
+            return .mqtt(host: String(host), port: port)
+        }
+    }
+
+    public struct Fleet: Sendable, Hashable {
+        /// Number of simulated devices.
+        public var devices: Int = 100
+        /// Device ids are the prefix plus a zero-padded index (`device-00042`).
+        public var idPrefix: String = "device-"
+        /// New connection attempts per second during the ramp; 0 means as fast as the window allows.
+        public var rampRate: Double = 500
+        /// Connection attempts in flight at once (TCP connect to CONNACK).
+        public var maxInFlight: Int = 500
+        /// Local addresses to spread connections over (127.x to pass the ephemeral port limit); empty lets the
+        /// kernel choose.
+        public var sourceAddresses: [String] = []
+
+        public init() {}
+
+        /// The id of device `index` (0-based).
+        public func deviceID(_ index: Int) -> String {
+            let digits = Swift.max(5, String(Swift.max(devices - 1, 0)).count)
+            let n = String(index)
+            return idPrefix + String(repeating: "0", count: Swift.max(0, digits - n.count)) + n
+        }
+    }
+
+    public struct MQTT: Sendable, Hashable {
+        public var version: MQTTVersion = .v311
+        public var keepAlive: Duration = .seconds(60)
+        public var cleanSession: Bool = true
+        /// How long a device waits for CONNACK after the TCP connection is up.
+        public var connackTimeout: Duration = .seconds(30)
+        /// How long a TCP connect may take.
+        public var connectTimeout: Duration = .seconds(30)
+        public init() {}
+    }
+
+    public struct Telemetry: Sendable, Hashable {
+        /// Messages per device; the device disconnects cleanly once all are acknowledged.
+        public var messages: Int = 10
+        /// Time between a device's messages (intended send times are on this grid).
+        public var interval: Duration = .seconds(1)
+        public var payloadBytes: Int = 64
+        public var qos: MQTTQoS = .atLeastOnce
+        /// How long a device waits for the acknowledgements of its last messages before giving up on them.
+        public var drainTimeout: Duration = .seconds(30)
+        public init() {}
+    }
+
+    public var name: String = "unnamed"
+    public var description: String = ""
+    /// Seed of every random draw in the run.
+    public var seed: UInt64 = 1
+    /// Hard bound on the run's length: devices still running then are stopped.
+    public var duration: Duration = .seconds(300)
+    public var hub: HubTarget = .embedded
+    public var fleet = Fleet()
+    public var mqtt = MQTT()
+    public var telemetry = Telemetry()
+
+    public init() {}
+}

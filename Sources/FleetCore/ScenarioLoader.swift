@@ -1,0 +1,67 @@
+import Foundation
+internal import Yams
+internal import FleetMQTT
+
+/// Reads a profile (YAML) into a validated `Scenario`. Every key is checked: unknown keys, wrong types and values out
+/// of range are errors naming the key and its line. `--set key.path=value` overrides are validated the same way.
+public struct ScenarioLoader: Sendable {
+    public init() {}
+
+    /// Loads a profile file, then applies `overrides` (`key.path=value`).
+    public func load(path: String, overrides: [String] = []) throws(ScenarioError) -> Scenario {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ScenarioError(
+                .unreadableFile, key: "", location: path, message: "cannot read the file (does it exist?)")
+        }
+        return try load(yaml: text, source: path, overrides: overrides)
+    }
+
+    /// Loads a profile from text; `source` names it in errors.
+    public func load(yaml: String, source: String, overrides: [String] = []) throws(ScenarioError) -> Scenario {
+        let root: Node
+        do {
+            root = try Yams.compose(yaml: yaml) ?? Node([(Node, Node)]())
+        } catch let error as YamlError {
+            throw ScenarioError(.invalidYAML, key: "", location: source, message: Self.describe(error))
+        } catch {
+            throw ScenarioError(.invalidYAML, key: "", location: source, message: "\(error)")
+        }
+        var parsed: [String: (value: Node, text: String)] = [:]
+        for item in overrides {
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
+                throw ScenarioError(
+                    .invalidOverride, key: item, location: "--set \(item)", message: "expected key.path=value")
+            }
+            let key = String(item[..<eq])
+            let valueText = String(item[item.index(after: eq)...])
+            let node: Node
+            do {
+                node = try Yams.compose(yaml: valueText) ?? Node("")
+            } catch {
+                throw ScenarioError(
+                    .invalidOverride, key: key, location: "--set \(item)", message: "value is not valid YAML")
+            }
+            parsed[key] = (node, item)
+        }
+        var reader = ProfileReader(source: source, overrides: parsed)
+        let scenario = try reader.read(root)
+        if let unused = reader.unusedOverride() {
+            throw ScenarioError(
+                .unknownKey, key: unused.key, location: "--set \(unused.text)",
+                message: "no such key in a profile (see profiles/README.md for the keys)")
+        }
+        return scenario
+    }
+
+    static func describe(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
+            return "line \(mark.line):\(mark.column): \(problem)"
+        default:
+            return "\(error)".split(separator: "\n").first.map(String.init) ?? "unreadable YAML"
+        }
+    }
+}

@@ -1,0 +1,222 @@
+/// Identifies one scheduled timer. Stale handles (fired or cancelled timers) are recognised by their generation.
+public struct TimerHandle: Sendable, Hashable {
+    let index: Int32
+    let generation: UInt32
+}
+
+/// A timer that came due: its payload and the instant it was scheduled for.
+public struct FiredTimer<Payload> {
+    public var payload: Payload
+    public var deadline: Instant
+}
+
+/// A hierarchical hashed timer wheel (four levels of 256 slots, as in the classic kernel design).
+///
+/// Schedule and cancel are O(1) through handles; entries live in one pooled array with intrusive doubly linked lists,
+/// so a wheel in steady state allocates nothing per timer. `advance(to:)` moves due timers to a ready list that
+/// `popReady()` drains, so the caller may schedule and cancel while it handles fired timers. A timer never fires
+/// before its deadline and at most one tick after it (relative to the `advance` call that reaches it).
+public struct TimerWheel<Payload> {
+    struct Entry {
+        var deadlineTick: Int64
+        var deadline: Int64
+        var next: Int32
+        var prev: Int32
+        var list: Int32
+        var generation: UInt32
+        var payload: Payload?
+    }
+
+    static var slotBits: Int64 { 8 }
+    static var slots: Int { 256 }
+    static var levels: Int { 4 }
+    static var readyList: Int32 { Int32(levels * slots) }
+    static var freeList: Int32 { -1 }
+
+    /// Tick length in nanoseconds.
+    public let tickNanoseconds: Int64
+    /// The last tick processed; timers due at or before it have fired.
+    public private(set) var currentTick: Int64
+    private var entries: [Entry] = []
+    private var heads: [Int32]
+    private var tails: [Int32]
+    private var levelCounts: [Int] = [0, 0, 0, 0]
+    private var freeHead: Int32 = -1
+    /// Timers scheduled and not yet fired or cancelled (ready ones included).
+    public private(set) var count = 0
+
+    public init(tick: Duration = .milliseconds(1), start: Instant = .zero) {
+        precondition(tick.nanoseconds > 0, "TimerWheel tick must be positive")
+        tickNanoseconds = tick.nanoseconds
+        currentTick = start.nanoseconds / tick.nanoseconds
+        heads = Array(repeating: -1, count: Self.levels * Self.slots + 1)
+        tails = heads
+    }
+
+    /// Reserves pooled entries so that scheduling up to `capacity` timers allocates nothing.
+    public mutating func reserveCapacity(_ capacity: Int) { entries.reserveCapacity(capacity) }
+
+    /// Schedules `payload` for `deadline`. A deadline in the past fires at the next tick.
+    @discardableResult
+    public mutating func schedule(at deadline: Instant, _ payload: Payload) -> TimerHandle {
+        let index: Int32
+        if freeHead >= 0 {
+            index = freeHead
+            freeHead = entries[Int(index)].next
+        } else {
+            index = Int32(entries.count)
+            entries.append(Entry(deadlineTick: 0, deadline: 0, next: -1, prev: -1, list: -1, generation: 0, payload: nil))
+        }
+        let ns = deadline.nanoseconds
+        let tick = ns <= 0 ? 0 : (ns - 1) / tickNanoseconds + 1
+        entries[Int(index)].deadline = ns
+        entries[Int(index)].deadlineTick = Swift.max(tick, currentTick + 1)
+        entries[Int(index)].payload = payload
+        count += 1
+        insert(index)
+        return TimerHandle(index: index, generation: entries[Int(index)].generation)
+    }
+
+    /// Cancels a pending timer; returns false when it already fired, was cancelled, or was popped.
+    @discardableResult
+    public mutating func cancel(_ handle: TimerHandle) -> Bool {
+        let i = Int(handle.index)
+        guard i < entries.count, entries[i].generation == handle.generation, entries[i].list != Self.freeList else {
+            return false
+        }
+        unlink(handle.index)
+        release(handle.index)
+        return true
+    }
+
+    /// True while the timer is pending (scheduled or ready, not yet popped).
+    public func isPending(_ handle: TimerHandle) -> Bool {
+        let i = Int(handle.index)
+        return i < entries.count && entries[i].generation == handle.generation && entries[i].list != Self.freeList
+    }
+
+    /// Processes every tick up to `now`, moving due timers to the ready list.
+    public mutating func advance(to now: Instant) {
+        let target = now.nanoseconds / tickNanoseconds
+        while currentTick < target {
+            let inWheel = levelCounts[0] + levelCounts[1] + levelCounts[2] + levelCounts[3]
+            if inWheel == 0 {
+                currentTick = target
+                break
+            }
+            if levelCounts[0] == 0 {
+                let lastBeforeWrap = currentTick | (Int64(Self.slots) - 1)
+                if lastBeforeWrap > currentTick {
+                    currentTick = Swift.min(target, lastBeforeWrap)
+                    continue
+                }
+            }
+            currentTick += 1
+            var level = 1
+            var shifted = currentTick
+            while level < Self.levels && shifted & 0xFF == 0 {
+                shifted >>= Self.slotBits
+                cascade(list: Int32(level * Self.slots + Int(shifted & 0xFF)))
+                level += 1
+            }
+            let slot = Int32(currentTick & 0xFF)
+            while heads[Int(slot)] >= 0 {
+                let i = heads[Int(slot)]
+                unlink(i)
+                append(i, to: Self.readyList)
+            }
+        }
+    }
+
+    /// Takes the next due timer, in deadline order across ticks.
+    public mutating func popReady() -> FiredTimer<Payload>? {
+        let i = heads[Int(Self.readyList)]
+        guard i >= 0 else { return nil }
+        unlink(i)
+        let entry = entries[Int(i)]
+        release(i)
+        guard let payload = entry.payload else { preconditionFailure("TimerWheel: ready entry without payload") }
+        return FiredTimer(payload: payload, deadline: Instant(nanoseconds: entry.deadline))
+    }
+
+    /// A lower bound for the next instant at which `advance` will produce a timer, or nil when none is pending.
+    /// Exact when the next timer is within 256 ticks; otherwise the next cascade point.
+    public func nextWakeup() -> Instant? {
+        if heads[Int(Self.readyList)] >= 0 { return Instant(nanoseconds: currentTick * tickNanoseconds) }
+        if levelCounts[0] > 0 {
+            var t = currentTick + 1
+            while t <= currentTick + Int64(Self.slots) {
+                if heads[Int(t & 0xFF)] >= 0 { return Instant(nanoseconds: t * tickNanoseconds) }
+                t += 1
+            }
+        }
+        if levelCounts[1] + levelCounts[2] + levelCounts[3] > 0 {
+            return Instant(nanoseconds: ((currentTick | 0xFF) + 1) * tickNanoseconds)
+        }
+        return nil
+    }
+
+    // MARK: - lists
+
+    private mutating func insert(_ index: Int32) {
+        let d = entries[Int(index)].deadlineTick
+        let delta = d - currentTick
+        let list: Int
+        if delta < 1 << 8 {
+            list = Int(d & 0xFF)
+        } else if delta < 1 << 16 {
+            list = Self.slots + Int((d >> 8) & 0xFF)
+        } else if delta < 1 << 24 {
+            list = 2 * Self.slots + Int((d >> 16) & 0xFF)
+        } else {
+            let clamped = Swift.min(d, currentTick + (1 << 32) - 1)
+            list = 3 * Self.slots + Int((clamped >> 24) & 0xFF)
+        }
+        append(index, to: Int32(list))
+    }
+
+    private mutating func cascade(list: Int32) {
+        var i = heads[Int(list)]
+        heads[Int(list)] = -1
+        tails[Int(list)] = -1
+        let level = Int(list) / Self.slots
+        while i >= 0 {
+            let next = entries[Int(i)].next
+            levelCounts[level] -= 1
+            entries[Int(i)].list = Self.freeList
+            insert(i)
+            i = next
+        }
+    }
+
+    private mutating func append(_ index: Int32, to list: Int32) {
+        let tail = tails[Int(list)]
+        entries[Int(index)].prev = tail
+        entries[Int(index)].next = -1
+        entries[Int(index)].list = list
+        if tail >= 0 { entries[Int(tail)].next = index } else { heads[Int(list)] = index }
+        tails[Int(list)] = index
+        if list != Self.readyList { levelCounts[Int(list) / Self.slots] += 1 }
+    }
+
+    private mutating func unlink(_ index: Int32) {
+        let e = entries[Int(index)]
+        if e.prev >= 0 { entries[Int(e.prev)].next = e.next } else { heads[Int(e.list)] = e.next }
+        if e.next >= 0 { entries[Int(e.next)].prev = e.prev } else { tails[Int(e.list)] = e.prev }
+        if e.list != Self.readyList { levelCounts[Int(e.list) / Self.slots] -= 1 }
+        entries[Int(index)].list = Self.freeList
+    }
+
+    private mutating func release(_ index: Int32) {
+        entries[Int(index)].generation &+= 1
+        entries[Int(index)].payload = nil
+        entries[Int(index)].next = freeHead
+        entries[Int(index)].list = Self.freeList
+        freeHead = index
+        count -= 1
+    }
+}
+
+extension TimerWheel: Sendable where Payload: Sendable {}
+extension TimerWheel.Entry: Sendable where Payload: Sendable {}
+extension FiredTimer: Sendable where Payload: Sendable {}

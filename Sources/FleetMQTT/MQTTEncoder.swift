@@ -1,0 +1,176 @@
+public import NIOCore
+
+/// Encodes packets for one protocol version. The remaining length is written in place: the body goes after a
+/// 5-byte gap which is then closed, so encoding allocates nothing beyond the output buffer.
+public struct MQTTEncoder: Sendable {
+    public var version: MQTTVersion
+
+    public init(version: MQTTVersion) { self.version = version }
+
+    public func encode(_ packet: MQTTPacket, into buffer: inout ByteBuffer) throws(MQTTCodecError) {
+        let start = buffer.writerIndex
+        buffer.writeRepeatingByte(0, count: 5)
+        var w = MQTTWriter(buffer: buffer, type: packet.type)
+        let flags = try w.writeBody(packet, version: version)
+        buffer = w.buffer
+        let bodyLength = buffer.writerIndex - start - 5
+        guard bodyLength <= 268_435_455 else { throw MQTTCodecError(.packetTooLarge, packetType: packet.type) }
+        var header: [UInt8] = [(packet.type.rawValue << 4) | flags]
+        var n = bodyLength
+        repeat {
+            var byte = UInt8(n % 128)
+            n /= 128
+            if n > 0 { byte |= 0x80 }
+            header.append(byte)
+        } while n > 0
+        let headerStart = start + 5 - header.count
+        if headerStart != start {
+            do {
+                try buffer.copyBytes(at: start + 5, to: start + header.count, length: bodyLength)
+            } catch {
+                preconditionFailure("MQTTEncoder: body move out of bounds: \(error)")
+            }
+        }
+        buffer.setBytes(header, at: start)
+        buffer.moveWriterIndex(to: start + header.count + bodyLength)
+    }
+
+    /// Convenience: one packet in a fresh buffer.
+    public func encode(_ packet: MQTTPacket, allocator: ByteBufferAllocator = ByteBufferAllocator())
+        throws(MQTTCodecError) -> ByteBuffer
+    {
+        var buffer = allocator.buffer(capacity: 64)
+        try encode(packet, into: &buffer)
+        return buffer
+    }
+}
+
+struct MQTTWriter {
+    var buffer: ByteBuffer
+    let type: MQTTPacketType
+
+    mutating func writeString(_ s: String) throws(MQTTCodecError) {
+        let count = s.utf8.count
+        guard count <= 65535 else { throw MQTTCodecError(.stringTooLong, packetType: type) }
+        buffer.writeInteger(UInt16(count))
+        buffer.writeString(s)
+    }
+
+    mutating func writeBinary(_ b: some Collection<UInt8>) throws(MQTTCodecError) {
+        guard b.count <= 65535 else { throw MQTTCodecError(.stringTooLong, packetType: type) }
+        buffer.writeInteger(UInt16(b.count))
+        buffer.writeBytes(b)
+    }
+
+    mutating func writeVarint(_ value: Int) {
+        var n = value
+        repeat {
+            var byte = UInt8(n % 128)
+            n /= 128
+            if n > 0 { byte |= 0x80 }
+            buffer.writeInteger(byte)
+        } while n > 0
+    }
+
+    mutating func writeProperties(_ properties: MQTTProperties) throws(MQTTCodecError) {
+        var body = MQTTWriter(buffer: ByteBuffer(), type: type)
+        for p in properties {
+            body.buffer.writeInteger(p.id.rawValue)
+            switch (p.id.wireType, p.value) {
+            case (.byte, .integer(let v)): body.buffer.writeInteger(UInt8(truncatingIfNeeded: v))
+            case (.twoByte, .integer(let v)): body.buffer.writeInteger(UInt16(truncatingIfNeeded: v))
+            case (.fourByte, .integer(let v)): body.buffer.writeInteger(v)
+            case (.varint, .integer(let v)): body.writeVarint(Int(v))
+            case (.string, .string(let s)): try body.writeString(s)
+            case (.binary, .binary(let b)): try body.writeBinary(b)
+            case (.pair, .pair(let k, let v)):
+                try body.writeString(k)
+                try body.writeString(v)
+            default:
+                throw MQTTCodecError(.invalidProperty, packetType: type, detail: "property \(p.id) has the wrong type")
+            }
+        }
+        writeVarint(body.buffer.readableBytes)
+        buffer.writeBuffer(&body.buffer)
+    }
+
+    /// Writes the variable header and payload; returns the fixed-header flags.
+    mutating func writeBody(_ packet: MQTTPacket, version: MQTTVersion) throws(MQTTCodecError) -> UInt8 {
+        let v5 = version == .v5
+        switch packet {
+        case .connect(let c):
+            try writeString("MQTT")
+            buffer.writeInteger(c.version.rawValue)
+            var flags: UInt8 = c.cleanStart ? 0x02 : 0
+            if let will = c.will {
+                flags |= 0x04 | (will.qos.rawValue << 3) | (will.retain ? 0x20 : 0)
+            }
+            if c.password != nil { flags |= 0x40 }
+            if c.username != nil { flags |= 0x80 }
+            buffer.writeInteger(flags)
+            buffer.writeInteger(c.keepAliveSeconds)
+            if c.version == .v5 { try writeProperties(c.properties) }
+            try writeString(c.clientID)
+            if let will = c.will {
+                if c.version == .v5 { try writeProperties(will.properties) }
+                try writeString(will.topic)
+                try writeBinary(will.payload.readableBytesView)
+            }
+            if let u = c.username { try writeString(u) }
+            if let p = c.password { try writeBinary(p) }
+            return 0
+        case .connack(let a):
+            buffer.writeInteger(UInt8(a.sessionPresent ? 1 : 0))
+            buffer.writeInteger(a.code)
+            if v5 { try writeProperties(a.properties) }
+            return 0
+        case .publish(let p):
+            guard p.qos == .atMostOnce || (p.packetID ?? 0) != 0 else {
+                throw MQTTCodecError(.zeroPacketIdentifier, packetType: .publish)
+            }
+            try writeString(p.topic)
+            if p.qos != .atMostOnce, let id = p.packetID { buffer.writeInteger(id) }
+            if v5 { try writeProperties(p.properties) }
+            var payload = p.payload
+            buffer.writeBuffer(&payload)
+            return (p.dup ? 0x08 : 0) | (p.qos.rawValue << 1) | (p.retain ? 0x01 : 0)
+        case .puback(let a), .pubrec(let a), .pubrel(let a), .pubcomp(let a):
+            guard a.packetID != 0 else { throw MQTTCodecError(.zeroPacketIdentifier, packetType: type) }
+            buffer.writeInteger(a.packetID)
+            if v5 && (a.reasonCode != 0 || !a.properties.isEmpty) {
+                buffer.writeInteger(a.reasonCode)
+                if !a.properties.isEmpty { try writeProperties(a.properties) }
+            }
+            return type.requiredFlags
+        case .subscribe(let s):
+            guard s.packetID != 0 else { throw MQTTCodecError(.zeroPacketIdentifier, packetType: type) }
+            buffer.writeInteger(s.packetID)
+            if v5 { try writeProperties(s.properties) }
+            for sub in s.subscriptions {
+                try writeString(sub.topicFilter)
+                buffer.writeInteger(sub.options)
+            }
+            return type.requiredFlags
+        case .suback(let a), .unsuback(let a):
+            buffer.writeInteger(a.packetID)
+            if v5 { try writeProperties(a.properties) }
+            if v5 || type == .suback { buffer.writeBytes(a.codes) }
+            return 0
+        case .unsubscribe(let u):
+            guard u.packetID != 0 else { throw MQTTCodecError(.zeroPacketIdentifier, packetType: type) }
+            buffer.writeInteger(u.packetID)
+            if v5 { try writeProperties(u.properties) }
+            for f in u.topicFilters { try writeString(f) }
+            return type.requiredFlags
+        case .pingreq, .pingresp:
+            return 0
+        case .disconnect(let d), .auth(let d):
+            if type == .auth && !v5 { throw MQTTCodecError(.unsupportedInVersion, packetType: .auth) }
+            if v5 && (d.reasonCode != 0 || !d.properties.isEmpty) {
+                buffer.writeInteger(d.reasonCode)
+                if !d.properties.isEmpty { try writeProperties(d.properties) }
+            }
+            return 0
+        }
+    }
+}

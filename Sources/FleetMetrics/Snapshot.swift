@@ -1,0 +1,80 @@
+public import Histogram
+internal import FleetCore
+
+/// Counters of a run (or of one loop's share of it). All fields add up when snapshots merge.
+public struct FleetCounters: Sendable, Hashable {
+    /// TCP connects started.
+    public var connectAttempts: UInt64 = 0
+    /// CONNACKs accepted.
+    public var connected: UInt64 = 0
+    /// CONNACKs refused, by return/reason code.
+    public var refusedByCode: [UInt8: UInt64] = [:]
+    /// Messages generated at their intended send time.
+    public var generated: UInt64 = 0
+    public var acked: UInt64 = 0
+    /// Messages that will never be acknowledged, by the reason (device outcome) that lost them.
+    public var failedByReason: [String: UInt64] = [:]
+    /// Cloud-to-device messages received.
+    public var received: UInt64 = 0
+    /// Final outcome of every device that ended.
+    public var outcomes: [String: UInt64] = [:]
+
+    public init() {}
+
+    public var failed: UInt64 { failedByReason.values.reduce(0, +) }
+    public var refused: UInt64 { refusedByCode.values.reduce(0, +) }
+    /// Generated and neither acknowledged nor failed (in flight when the run stopped).
+    public var pending: UInt64 { generated &- acked &- failed }
+    public var finishedDevices: UInt64 { outcomes.values.reduce(0, +) }
+
+    public mutating func add(_ o: FleetCounters) {
+        connectAttempts += o.connectAttempts
+        connected += o.connected
+        refusedByCode.merge(o.refusedByCode, uniquingKeysWith: +)
+        generated += o.generated
+        acked += o.acked
+        failedByReason.merge(o.failedByReason, uniquingKeysWith: +)
+        received += o.received
+        outcomes.merge(o.outcomes, uniquingKeysWith: +)
+    }
+}
+
+/// Everything measured, as a value: histograms by name (nanoseconds) and counters. Merges losslessly.
+public struct Snapshot: Sendable {
+    public static let connect = "connect"
+    public static let publishAck = "publish_ack"
+
+    public var histograms: [String: Histogram<UInt64>]
+    public var counters = FleetCounters()
+    /// Devices currently connected (a gauge; summed across loops).
+    public var connectedNow: UInt64 = 0
+
+    public init() {
+        histograms = [Self.connect: LatencyLayout.make(), Self.publishAck: LatencyLayout.make()]
+    }
+
+    public func summary(_ name: String) -> PercentileSummary {
+        histograms[name].map(PercentileSummary.init) ?? PercentileSummary(Histogram<UInt64>())
+    }
+
+    /// Adds `other` into this snapshot. Histograms of a foreign layout are refused rather than trapping.
+    public mutating func merge(_ other: Snapshot) throws(SnapshotError) {
+        for (name, h) in other.histograms {
+            guard LatencyLayout.matches(h) else { throw SnapshotError(histogram: name) }
+            if var mine = histograms[name] {
+                mine.add(h)
+                histograms[name] = mine
+            } else {
+                histograms[name] = h
+            }
+        }
+        counters.add(other.counters)
+        connectedNow += other.connectedNow
+    }
+}
+
+/// A histogram whose layout differs from FleetStorm's cannot be merged.
+public struct SnapshotError: Error, Sendable, CustomStringConvertible {
+    public var histogram: String
+    public var description: String { "histogram \(histogram) has a different layout and cannot be merged" }
+}
