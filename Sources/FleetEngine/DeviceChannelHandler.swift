@@ -1,0 +1,205 @@
+internal import FleetCore
+internal import FleetMQTT
+internal import FleetMetrics
+internal import NIOCore
+internal import NIOPosix
+
+/// One device: its state machine, its timers, and (while connected) its channel.
+///
+/// The handler interprets the actions the machine returns and nothing else: one `run(_:)` switch does all the I/O.
+/// The same instance is added to each new channel's pipeline. Loop-bound.
+final class DeviceChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let index: UInt32
+    private(set) var machine: DeviceStateMachine
+    private unowned let swarm: Swarm
+    private var context: ChannelHandlerContext?
+    private var timers: [TimerHandle?] = Array(repeating: nil, count: DeviceTimer.allCases.count)
+    private var decoder: MQTTDecoder
+    private let encoder: MQTTEncoder
+    private var inbound: ByteBuffer?
+    private var needsFlush = false
+    /// Holds one of the swarm's connect-window slots until CONNACK or the end of the attempt.
+    private var holdsSlot = false
+    private var countedConnected = false
+
+    init(index: UInt32, machine: DeviceStateMachine, swarm: Swarm) {
+        self.index = index
+        self.machine = machine
+        self.swarm = swarm
+        self.decoder = MQTTDecoder(version: machine.config.version)
+        self.encoder = MQTTEncoder(version: machine.config.version)
+    }
+
+    // MARK: - inputs from the swarm
+
+    func start() {
+        holdsSlot = true
+        var actions = swarm.actionBuffer()
+        machine.start(now: swarm.scheduler.now(), into: &actions)
+        run(actions)
+    }
+
+    func stop() {
+        var actions = swarm.actionBuffer()
+        machine.stop(now: swarm.scheduler.now(), into: &actions)
+        run(actions)
+    }
+
+    func timerFired(_ kind: DeviceTimer, deadline: Instant, now: Instant) {
+        timers[Int(kind.rawValue)] = nil
+        var actions = swarm.actionBuffer()
+        machine.timerFired(kind, deadline: deadline, now: now, into: &actions)
+        run(actions)
+    }
+
+    /// The grace period after `stop` ran out: drop the connection without a goodbye.
+    func forceClose() {
+        if let context {
+            context.close(promise: nil)
+        } else {
+            connectionClosed()
+        }
+    }
+
+    // MARK: - channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        inbound = nil
+        if context.channel.isActive { becameActive() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        becameActive()
+        context.fireChannelActive()
+    }
+
+    private var activated = false
+
+    private func becameActive() {
+        guard !activated else { return }
+        activated = true
+        var actions = swarm.actionBuffer()
+        machine.connectSucceeded(now: swarm.scheduler.now(), into: &actions)
+        run(actions)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if inbound == nil {
+            inbound = bytes
+        } else {
+            inbound!.writeBuffer(&bytes)
+        }
+        var actions = swarm.actionBuffer()
+        let now = swarm.scheduler.now()
+        do {
+            while var buffer = inbound, let packet = try decoder.decode(buffer: &buffer) {
+                inbound = buffer.readableBytes == 0 ? nil : buffer
+                machine.packetReceived(packet, now: now, into: &actions)
+            }
+        } catch {
+            swarm.recordMalformed()
+            inbound = nil
+            machine.protocolViolation(now: now, into: &actions)
+        }
+        run(actions)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connectionClosed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// The channel closed, or the connect attempt failed before it became active.
+    func connectionClosed() {
+        activated = false
+        inbound = nil
+        if countedConnected {
+            countedConnected = false
+            swarm.recorder.connectionEnded()
+        }
+        var actions = swarm.actionBuffer()
+        machine.channelClosed(now: swarm.scheduler.now(), into: &actions)
+        run(actions)
+    }
+
+    // MARK: - the one place that does I/O
+
+    private func run(_ actions: [DeviceAction]) {
+        for action in actions {
+            switch action {
+            case .connect:
+                swarm.connect(self)
+            case .write(let packet):
+                guard let context else { continue }
+                var buffer = context.channel.allocator.buffer(capacity: 64)
+                do {
+                    try encoder.encode(packet, into: &buffer)
+                } catch {
+                    preconditionFailure("device \(machine.deviceID): cannot encode \(packet.type): \(error)")
+                }
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                needsFlush = true
+            case .close:
+                flushIfNeeded()
+                context?.close(promise: nil)
+            case .schedule(let kind, let at):
+                if let old = timers[Int(kind.rawValue)] { swarm.scheduler.cancel(old) }
+                timers[Int(kind.rawValue)] = swarm.scheduler.schedule(at: at, DeviceTimerRef(device: index, kind: kind))
+            case .cancel(let kind):
+                if let old = timers[Int(kind.rawValue)] {
+                    swarm.scheduler.cancel(old)
+                    timers[Int(kind.rawValue)] = nil
+                }
+            case .record(let event):
+                swarm.recorder.record(event)
+                switch event {
+                case .connected:
+                    countedConnected = true
+                    releaseSlot()
+                case .refused:
+                    releaseSlot()
+                case .finished:
+                    releaseSlot()
+                    swarm.deviceFinished(self)
+                default:
+                    break
+                }
+            }
+        }
+        swarm.recycle(actions)
+        if context == nil || !(context?.channel.isActive ?? false) { return }
+        flushIfNeeded()
+    }
+
+    private func flushIfNeeded() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    private func releaseSlot() {
+        guard holdsSlot else { return }
+        holdsSlot = false
+        swarm.slotReleased()
+    }
+}
+
+@available(*, unavailable)
+extension DeviceChannelHandler: Sendable {}

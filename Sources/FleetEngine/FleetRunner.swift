@@ -1,0 +1,189 @@
+public import FleetCore
+public import FleetMetrics
+internal import NIOCore
+internal import NIOPosix
+internal import Synchronization
+
+/// A point-in-time view of a running fleet, for the progress line and the sampler.
+public struct FleetProgress: Sendable {
+    public var elapsed: Duration
+    public var devices: Int
+    public var started: Int
+    public var finished: Int
+    public var connectedNow: UInt64
+    public var connectAttempts: UInt64
+    public var generated: UInt64
+    public var acked: UInt64
+    public var failed: UInt64
+    public var publishAckP99Nanoseconds: UInt64
+}
+
+/// Everything a run produced.
+public struct RunResult: Sendable {
+    public var scenario: Scenario
+    public var snapshot: Snapshot
+    public var hub: HubStats?
+    /// Where devices connected (`mqtt://127.0.0.1:PORT`).
+    public var target: String
+    public var startedUnixNanoseconds: Int64
+    public var duration: Duration
+    /// True when the scenario's duration ran out before every device finished.
+    public var hitDeadline: Bool
+    /// True when the run was cancelled (SIGINT/SIGTERM).
+    public var cancelled: Bool
+    public var malformedPackets: UInt64
+    public var maxTimerLateness: Duration
+}
+
+/// The root of a run: embedded hub, swarm and sampler as one structured-concurrency tree. Cancelling the task that
+/// runs `run()` stops the devices cleanly and still returns the result.
+public struct FleetRunner: Sendable {
+    public var scenario: Scenario
+    public var hub: (any EmbeddedHub)?
+    /// Called about every `progressInterval` from the sampler task.
+    public var progress: (@Sendable (FleetProgress) -> Void)?
+    public var progressInterval: Duration = .seconds(1)
+    /// How long devices get to disconnect after the deadline before their connections are dropped.
+    public var stopGrace: Duration = .seconds(5)
+
+    public init(scenario: Scenario, hub: (any EmbeddedHub)?) {
+        self.scenario = scenario
+        self.hub = hub
+    }
+
+    public func run() async throws -> RunResult {
+        let embedded = scenario.hub.isEmbedded
+        let limit = DescriptorBudget.raiseLimit()
+        let needed = DescriptorBudget.needed(devices: scenario.fleet.devices, embeddedHub: embedded)
+        guard needed <= limit else {
+            throw FleetRunError(
+                .descriptorLimit,
+                "\(scenario.fleet.devices) devices need \(needed) descriptors, limit is \(limit); "
+                    + (embedded ? "run the hub separately (fleetstorm hub) or use shards" : "use shards (several processes)"))
+        }
+        let sources = try scenario.fleet.sourceAddresses.map { a throws(FleetRunError) in
+            do { return try SocketAddress(ipAddress: a, port: 0) } catch {
+                throw FleetRunError(.invalidAddress, "fleet.source_addresses: \(a) is not a usable local address")
+            }
+        }
+
+        var hubAddress: (host: String, port: Int)
+        if embedded {
+            guard let hub else { throw FleetRunError(.hubFailed, "no embedded hub was provided") }
+            do { hubAddress = try await hub.start() } catch {
+                throw FleetRunError(.hubFailed, "embedded hub could not start: \(error)")
+            }
+        } else {
+            guard let t = scenario.hub.hostAndPort else { preconditionFailure("non-embedded target without address") }
+            hubAddress = t
+        }
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        do {
+            if !embedded { try await Self.probe(host: hubAddress.host, port: hubAddress.port, group: group) }
+            var result = try await drive(loop: loop, hubAddress: hubAddress, sources: sources)
+            try? await group.shutdownGracefully()
+            if embedded, let hub { result.hub = await hub.stop() }
+            return result
+        } catch {
+            try? await group.shutdownGracefully()
+            if embedded, let hub { _ = await hub.stop() }
+            throw error
+        }
+    }
+
+    private func drive(loop: any EventLoop, hubAddress: (host: String, port: Int), sources: [SocketAddress])
+        async throws -> RunResult
+    {
+        let scenario = self.scenario
+        let startedUnix = Self.unixNanoseconds()
+        let origin = NIODeadline.now()
+        let config = DeviceConfig(scenario: scenario)
+        let swarm = try await loop.submit {
+            let scheduler = LoopScheduler(loop: loop, origin: origin)
+            let swarm = Swarm(
+                loop: loop, scheduler: scheduler, recorder: Recorder(), scenario: scenario, config: config,
+                host: hubAddress.host, port: hubAddress.port, sourceAddresses: sources)
+            swarm.start()
+            return NIOLoopBound(swarm, eventLoop: loop)
+        }.get()
+        let finished = try await loop.submit { swarm.value.finishedFuture }.get()
+        let grace = stopGrace
+        let stopOnLoop: @Sendable () -> Void = { loop.execute { swarm.value.stopAll(grace: grace) } }
+        let deadlineBox = FlagBox()
+
+        await withDiscardingTaskGroup { group in
+            if let progress {
+                let interval = progressInterval
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        if Task.isCancelled { break }
+                        if let p = try? await loop.submit({ Self.progress(swarm.value, origin: origin) }).get() {
+                            progress(p)
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: scenario.duration)
+                if !Task.isCancelled {
+                    deadlineBox.set()
+                    stopOnLoop()
+                }
+            }
+            await withTaskCancellationHandler {
+                _ = try? await finished.get()
+            } onCancel: {
+                stopOnLoop()
+            }
+            group.cancelAll()
+        }
+        let cancelled = Task.isCancelled
+        let (snapshot, malformed, lateness) = try await loop.submit {
+            let s = swarm.value
+            s.scheduler.shutdown()
+            return (s.recorder.capture(), s.malformedPackets, s.scheduler.maxLateness)
+        }.get()
+        return RunResult(
+            scenario: scenario, snapshot: snapshot, hub: nil, target: "mqtt://\(hubAddress.host):\(hubAddress.port)",
+            startedUnixNanoseconds: startedUnix, duration: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)),
+            hitDeadline: deadlineBox.isSet, cancelled: cancelled, malformedPackets: malformed, maxTimerLateness: lateness)
+    }
+
+    private static func progress(_ s: Swarm, origin: NIODeadline) -> FleetProgress {
+        let snap = s.recorder.snapshot
+        return FleetProgress(
+            elapsed: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)),
+            devices: s.handlers.count, started: s.startedCount, finished: s.finished, connectedNow: snap.connectedNow,
+            connectAttempts: snap.counters.connectAttempts, generated: snap.counters.generated,
+            acked: snap.counters.acked, failed: snap.counters.failed, publishAckP99Nanoseconds: s.recorder.publishAckP99)
+    }
+
+    /// One TCP connect to an external hub before the fleet starts, so a wrong URL is one clear error.
+    static func probe(host: String, port: Int, group: any EventLoopGroup) async throws {
+        do {
+            let channel = try await ClientBootstrap(group: group).connectTimeout(.seconds(5))
+                .connect(host: host, port: port).get()
+            try? await channel.close()
+        } catch {
+            throw FleetRunError(
+                .hubUnreachable,
+                "cannot reach hub at mqtt://\(host):\(port) (\(error)); is the broker running and the URL right?")
+        }
+    }
+
+    static func unixNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}
+
+/// A set-once flag shared between tasks.
+final class FlagBox: Sendable {
+    private let storage = Mutex(false)
+    func set() { storage.withLock { $0 = true } }
+    var isSet: Bool { storage.withLock { $0 } }
+}

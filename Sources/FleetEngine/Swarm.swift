@@ -1,0 +1,159 @@
+internal import FleetCore
+internal import FleetMetrics
+internal import NIOCore
+internal import NIOPosix
+
+/// Spawns and paces the fleet on ONE event loop: a ramp rate (connects per second) and a window of connects in
+/// flight. Every device is one `DeviceChannelHandler`; there is no task per device. Loop-bound.
+final class Swarm {
+    let loop: any EventLoop
+    let scheduler: LoopScheduler
+    let recorder: Recorder
+    let host: String
+    let port: Int
+    let sourceAddresses: [SocketAddress]
+    let rampRate: Double
+    let window: Int
+    let connectTimeout: Duration
+    private(set) var handlers: [DeviceChannelHandler] = []
+    private var nextToStart = 0
+    private var inFlight = 0
+    private(set) var finished = 0
+    private var pacing: Scheduled<Void>?
+    private var rampStart: Instant = .zero
+    private var stopping = false
+    private var spareBuffers: [[DeviceAction]] = []
+    private var allFinished: EventLoopPromise<Void>
+    private(set) var malformedPackets: UInt64 = 0
+
+    init(
+        loop: any EventLoop, scheduler: LoopScheduler, recorder: Recorder, scenario: Scenario, config: DeviceConfig,
+        host: String, port: Int, sourceAddresses: [SocketAddress]
+    ) {
+        self.loop = loop
+        self.scheduler = scheduler
+        self.recorder = recorder
+        self.host = host
+        self.port = port
+        self.sourceAddresses = sourceAddresses
+        self.rampRate = scenario.fleet.rampRate
+        self.window = scenario.fleet.maxInFlight
+        self.connectTimeout = scenario.mqtt.connectTimeout
+        self.allFinished = loop.makePromise()
+        handlers.reserveCapacity(scenario.fleet.devices)
+        for i in 0..<scenario.fleet.devices {
+            let machine = DeviceStateMachine(deviceID: scenario.fleet.deviceID(i), config: config)
+            handlers.append(DeviceChannelHandler(index: UInt32(i), machine: machine, swarm: self))
+        }
+        scheduler.onFire = { [unowned self] ref, deadline, now in
+            self.handlers[Int(ref.device)].timerFired(ref.kind, deadline: deadline, now: now)
+        }
+    }
+
+    /// Completes when every device has ended.
+    var finishedFuture: EventLoopFuture<Void> { allFinished.futureResult }
+
+    var startedCount: Int { nextToStart }
+    var inFlightCount: Int { inFlight }
+
+    func start() {
+        rampStart = scheduler.now()
+        if handlers.isEmpty {
+            allFinished.succeed()
+            return
+        }
+        pump()
+        schedulePacing()
+    }
+
+    private func schedulePacing() {
+        guard nextToStart < handlers.count, !stopping else { return }
+        pacing = loop.assumeIsolated().scheduleTask(in: .milliseconds(2)) { [unowned self] in
+            self.pacing = nil
+            self.pump()
+            self.schedulePacing()
+        }
+    }
+
+    /// Starts as many devices as the ramp and the window allow now.
+    func pump() {
+        guard !stopping else { return }
+        let allowed: Int
+        if rampRate <= 0 {
+            allowed = handlers.count
+        } else {
+            let elapsed = Double((scheduler.now() - rampStart).nanoseconds) / 1e9
+            allowed = min(handlers.count, Int(elapsed * rampRate) + 1)
+        }
+        while nextToStart < allowed && inFlight < window {
+            let h = handlers[nextToStart]
+            nextToStart += 1
+            inFlight += 1
+            h.start()
+        }
+        if nextToStart == handlers.count {
+            pacing?.cancel()
+            pacing = nil
+        }
+    }
+
+    func slotReleased() {
+        inFlight -= 1
+        pump()
+    }
+
+    func deviceFinished(_ handler: DeviceChannelHandler) {
+        finished += 1
+        if finished == handlers.count { allFinished.succeed() }
+    }
+
+    func recordMalformed() { malformedPackets += 1 }
+
+    /// Stops every device: not-yet-started ones end as `stopped`, connected ones disconnect cleanly.
+    func stopAll(grace: Duration) {
+        guard !stopping else { return }
+        stopping = true
+        pacing?.cancel()
+        pacing = nil
+        for h in handlers { h.stop() }
+        loop.assumeIsolated().scheduleTask(in: .nanoseconds(grace.nanoseconds)) { [unowned self] in
+            for h in self.handlers where h.machine.outcome == nil { h.forceClose() }
+        }
+    }
+
+    var isStopping: Bool { stopping }
+
+    /// Opens the TCP connection for a device; the handler joins the new channel's pipeline.
+    func connect(_ handler: DeviceChannelHandler) {
+        let bound = NIOLoopBound(handler, eventLoop: loop)
+        var bootstrap = ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
+            .connectTimeout(.nanoseconds(connectTimeout.nanoseconds))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                }
+            }
+        if !sourceAddresses.isEmpty {
+            bootstrap = bootstrap.bind(to: sourceAddresses[Int(handler.index) % sourceAddresses.count])
+        }
+        bootstrap.connect(host: host, port: port).assumeIsolated().whenFailure { _ in
+            handler.connectionClosed()
+        }
+    }
+
+    func actionBuffer() -> [DeviceAction] {
+        spareBuffers.popLast() ?? { var a: [DeviceAction] = []; a.reserveCapacity(8); return a }()
+    }
+
+    func recycle(_ buffer: [DeviceAction]) {
+        var b = buffer
+        b.removeAll(keepingCapacity: true)
+        spareBuffers.append(b)
+    }
+}
+
+@available(*, unavailable)
+extension Swarm: Sendable {}

@@ -1,0 +1,26 @@
+/// How the test hub listens and what it tolerates. Defaults in one place.
+public struct HubConfiguration: Sendable {
+    /// Addresses to listen on. Port 0 picks a free port below 32768.
+    public var listen: [(host: String, port: Int)] = [("127.0.0.1", 0)]
+    /// A connection that sends no CONNECT within this time is closed.
+    public var connectTimeout: Duration = .seconds(10)
+    /// Largest packet accepted from a client.
+    public var maxPacketSize: Int = 256 * 1024 + 16 * 1024
+    /// Idle connections are closed after this multiple of their keep-alive (IoT Hub: 1.5).
+    public var idleFactor: Double = 1.5
+
+    public init() {}
+}
+
+/// Why the hub could not start.
+public struct HubError: Error, Sendable, CustomStringConvertible {
+    public var address: String
+    public var reason: String
+
+    public init(address: String, reason: String) {
+        self.address = address
+        self.reason = reason
+    }
+
+    public var description: String { "cannot listen on \(address): \(reason)" }
+}

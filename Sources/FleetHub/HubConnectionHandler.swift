@@ -1,0 +1,144 @@
+internal import FleetMQTT
+internal import FleetMetrics
+internal import NIOCore
+
+/// The hub's state on its loop: statistics and open connections. Loop-bound.
+final class HubState {
+    var stats = HubStats()
+    var channels: [ObjectIdentifier: any Channel] = [:]
+    var stopping = false
+
+    func record(_ event: HubEvent) {
+        switch event {
+        case .accepted: stats.connectionsAccepted += 1
+        case .refused: stats.connectionsRefused += 1
+        case .message(let id):
+            stats.messagesReceived += 1
+            stats.messagesByDevice[id, default: 0] += 1
+        case .protocolError: stats.protocolErrors += 1
+        }
+    }
+}
+
+@available(*, unavailable)
+extension HubState: Sendable {}
+
+/// One client connection of the hub: decodes, feeds `HubSession`, runs the actions it returns.
+final class HubConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let state: HubState
+    private let configuration: HubConfiguration
+    private var session = HubSession()
+    private var decoder: MQTTDecoder
+    private var encoder = MQTTEncoder(version: .v311)
+    private var inbound: ByteBuffer?
+    private var actions: [HubAction] = []
+    private var connectTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var lastRead = NIODeadline.now()
+    private var idleLimit: TimeAmount?
+
+    init(state: HubState, configuration: HubConfiguration) {
+        self.state = state
+        self.configuration = configuration
+        self.decoder = MQTTDecoder(version: .v311, maxPacketSize: configuration.maxPacketSize)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        state.channels[ObjectIdentifier(context.channel)] = context.channel
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
+            + configuration.connectTimeout.components.attoseconds / 1_000_000_000)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        connectTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            if self.session.version == nil {
+                self.actions.removeAll(keepingCapacity: true)
+                self.session.protocolError(into: &self.actions)
+                self.run(context: bound.value)
+            }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        state.channels[ObjectIdentifier(context.channel)] = nil
+        connectTimer?.cancel()
+        idleTimer?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        lastRead = .now()
+        if inbound == nil { inbound = bytes } else { inbound!.writeBuffer(&bytes) }
+        actions.removeAll(keepingCapacity: true)
+        do {
+            while var buffer = inbound, let packet = try decoder.decode(buffer: &buffer) {
+                inbound = buffer.readableBytes == 0 ? nil : buffer
+                if case .connect(let c) = packet { accepted(c, context: context) }
+                session.packetReceived(packet, into: &actions)
+                if session.isClosed { break }
+            }
+        } catch {
+            inbound = nil
+            session.protocolError(into: &actions)
+        }
+        run(context: context)
+    }
+
+    private func accepted(_ connect: MQTTConnect, context: ChannelHandlerContext) {
+        encoder.version = connect.version
+        connectTimer?.cancel()
+        connectTimer = nil
+        guard connect.keepAliveSeconds > 0 else { return }
+        let limit = TimeAmount.milliseconds(Int64(Double(connect.keepAliveSeconds) * 1000 * configuration.idleFactor))
+        idleLimit = limit
+        scheduleIdleCheck(context: context, in: limit)
+    }
+
+    private func scheduleIdleCheck(context: ChannelHandlerContext, in delay: TimeAmount) {
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+            guard let limit = self.idleLimit else { return }
+            let idle = NIODeadline.now() - self.lastRead
+            if idle >= limit {
+                self.actions.removeAll(keepingCapacity: true)
+                self.session.protocolError(into: &self.actions)
+                self.run(context: bound.value)
+            } else {
+                self.scheduleIdleCheck(context: bound.value, in: limit - idle)
+            }
+        }
+    }
+
+    private func run(context: ChannelHandlerContext) {
+        var wrote = false
+        for action in actions {
+            switch action {
+            case .write(let packet):
+                var buffer = context.channel.allocator.buffer(capacity: 16)
+                do {
+                    try encoder.encode(packet, into: &buffer)
+                } catch {
+                    preconditionFailure("hub cannot encode \(packet.type): \(error)")
+                }
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                wrote = true
+            case .close:
+                if wrote { context.flush() }
+                wrote = false
+                context.close(promise: nil)
+            case .record(let event):
+                state.record(event)
+            }
+        }
+        actions.removeAll(keepingCapacity: true)
+        if wrote { context.flush() }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension HubConnectionHandler: Sendable {}

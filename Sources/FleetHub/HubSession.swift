@@ -1,0 +1,97 @@
+public import FleetMQTT
+
+/// What a hub connection must do.
+public enum HubAction: Sendable, Hashable {
+    case write(MQTTPacket)
+    /// Close the connection; `clean` is false for protocol errors.
+    case close(clean: Bool)
+    case record(HubEvent)
+}
+
+public enum HubEvent: Sendable, Hashable {
+    case accepted(clientID: String)
+    case refused(code: UInt8)
+    case message(clientID: String)
+    case protocolError
+}
+
+/// One hub-side MQTT connection as a pure state machine: CONNECT first, then IoT Hub's subset of MQTT
+/// (QoS 0/1 only: a QoS 2 PUBLISH closes the connection, as IoT Hub does).
+public struct HubSession: Sendable {
+    enum State: Sendable {
+        case awaitingConnect
+        case connected(clientID: String, version: MQTTVersion)
+        case closed
+    }
+
+    private var state: State = .awaitingConnect
+
+    public init() {}
+
+    /// The protocol version once CONNECT arrived.
+    public var version: MQTTVersion? {
+        if case .connected(_, let v) = state { return v }
+        return nil
+    }
+
+    /// Keep-alive of the accepted CONNECT is returned by `packetReceived` through the caller's inspection of the
+    /// CONNECT itself; this machine decides only what to answer.
+    public mutating func packetReceived(_ packet: MQTTPacket, into actions: inout [HubAction]) {
+        switch (state, packet) {
+        case (.awaitingConnect, .connect(let c)):
+            if c.clientID.isEmpty {
+                let code: UInt8 = c.version == .v5 ? 0x85 : 2
+                actions.append(.write(.connack(MQTTConnAck(code: code))))
+                actions.append(.record(.refused(code: code)))
+                close(clean: true, into: &actions)
+                return
+            }
+            state = .connected(clientID: c.clientID, version: c.version)
+            actions.append(.write(.connack(MQTTConnAck(sessionPresent: false, code: 0))))
+            actions.append(.record(.accepted(clientID: c.clientID)))
+        case (.connected(let id, _), .publish(let p)):
+            switch p.qos {
+            case .atMostOnce:
+                actions.append(.record(.message(clientID: id)))
+            case .atLeastOnce:
+                actions.append(.record(.message(clientID: id)))
+                if let packetID = p.packetID { actions.append(.write(.puback(MQTTAck(packetID: packetID)))) }
+            case .exactlyOnce:
+                protocolError(into: &actions)
+            }
+        case (.connected, .pingreq):
+            actions.append(.write(.pingresp))
+        case (.connected, .subscribe(let s)):
+            let codes = s.subscriptions.map { min($0.qos, .atLeastOnce).rawValue }
+            actions.append(.write(.suback(MQTTSubAck(packetID: s.packetID, codes: codes))))
+        case (.connected, .unsubscribe(let u)):
+            actions.append(
+                .write(.unsuback(MQTTSubAck(packetID: u.packetID, codes: u.topicFilters.map { _ in 0 }))))
+        case (.connected, .puback):
+            break
+        case (.connected, .disconnect):
+            close(clean: true, into: &actions)
+        case (.closed, _):
+            break
+        default:
+            protocolError(into: &actions)
+        }
+    }
+
+    /// Bytes that do not decode, or a timeout: close without a goodbye.
+    public mutating func protocolError(into actions: inout [HubAction]) {
+        guard !isClosed else { return }
+        actions.append(.record(.protocolError))
+        close(clean: false, into: &actions)
+    }
+
+    public var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
+    private mutating func close(clean: Bool, into actions: inout [HubAction]) {
+        state = .closed
+        actions.append(.close(clean: clean))
+    }
+}

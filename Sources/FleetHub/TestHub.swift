@@ -1,0 +1,107 @@
+public import FleetMetrics
+internal import NIOCore
+internal import NIOPosix
+internal import Synchronization
+
+/// The embedded MQTT test hub: its own event loop (one thread), never the devices' loop.
+public final class TestHub: Sendable {
+    public let configuration: HubConfiguration
+    private let group: MultiThreadedEventLoopGroup
+    private let loop: any EventLoop
+    private let state: NIOLoopBoundBox<HubState>
+    private let servers: NIOLockedServers
+
+    public init(configuration: HubConfiguration = HubConfiguration()) {
+        self.configuration = configuration
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.loop = group.next()
+        self.state = NIOLoopBoundBox.makeBoxSendingValue(HubState(), eventLoop: loop)
+        self.servers = NIOLockedServers()
+    }
+
+    /// Starts every listener; returns their bound addresses (host, port) in order.
+    public func start() async throws(HubError) -> [(host: String, port: Int)] {
+        var bound: [(String, Int)] = []
+        for (host, port) in configuration.listen {
+            let channel = try await listen(host: host, port: port)
+            servers.append(channel)
+            bound.append((host, channel.localAddress?.port ?? port))
+        }
+        return bound
+    }
+
+    private func listen(host: String, port: Int) async throws(HubError) -> any Channel {
+        let state = self.state
+        let configuration = self.configuration
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if state.value.stopping { throw ChannelError.ioOnClosedChannel }
+                    try channel.pipeline.syncOperations.addHandler(
+                        HubConnectionHandler(state: state.value, configuration: configuration))
+                }
+            }
+        if port != 0 {
+            do { return try await bootstrap.bind(host: host, port: port).get() } catch {
+                throw HubError(address: "\(host):\(port)", reason: Self.explain(error))
+            }
+        }
+        // A free port below 32768 (ephemeral ports start there), starting at a per-process offset.
+        var candidate = 20000 + Int(UInt32(truncatingIfNeeded: getpid()) % 12000)
+        var lastError: (any Error)?
+        for _ in 0..<64 {
+            do { return try await bootstrap.bind(host: host, port: candidate).get() } catch {
+                lastError = error
+                candidate = candidate >= 32767 ? 20000 : candidate + 1
+            }
+        }
+        throw HubError(address: "\(host):0", reason: lastError.map(Self.explain) ?? "no free port below 32768")
+    }
+
+    static func explain(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("Address already in use") || text.contains("EADDRINUSE") || text.contains("errno: 98") {
+            return "address already in use (pick another port, or stop what listens there)"
+        }
+        if text.contains("Cannot assign requested address") || text.contains("errno: 99") {
+            return "not a local address"
+        }
+        return text
+    }
+
+    /// What the hub has seen so far.
+    public func stats() async -> HubStats {
+        let state = self.state
+        return (try? await loop.submit { state.value.stats }.get()) ?? HubStats()
+    }
+
+    /// Stops accepting, closes every connection, returns the final statistics and releases the loop.
+    public func stop() async -> HubStats {
+        let state = self.state
+        for server in servers.takeAll() { try? await server.close() }
+        let closing = try? await loop.submit {
+            state.value.stopping = true
+            return state.value.channels.values.map { $0.close() }
+        }.get()
+        for f in closing ?? [] { try? await f.get() }
+        let stats = await self.stats()
+        try? await group.shutdownGracefully()
+        return stats
+    }
+}
+
+/// The listening channels, guarded for use from any task.
+final class NIOLockedServers: Sendable {
+    private let storage = Mutex<[any Channel]>([])
+    func append(_ c: any Channel) { storage.withLock { $0.append(c) } }
+    func takeAll() -> [any Channel] {
+        storage.withLock { channels in
+            defer { channels = [] }
+            return channels
+        }
+    }
+}

@@ -1,0 +1,26 @@
+/// What the test hub saw. Merges by addition (devices_seen is the size of the union when per-device counts are kept).
+public struct HubStats: Sendable, Hashable {
+    public var connectionsAccepted: UInt64 = 0
+    /// CONNECTs answered with a refusal, by code.
+    public var connectionsRefused: UInt64 = 0
+    public var messagesReceived: UInt64 = 0
+    /// Same device and message id seen twice (needs a message id property; 0 otherwise).
+    public var duplicates: UInt64 = 0
+    /// Connections closed because their bytes did not decode or broke a rule.
+    public var protocolErrors: UInt64 = 0
+    /// Messages received per device id.
+    public var messagesByDevice: [String: UInt64] = [:]
+
+    public init() {}
+
+    public var devicesSeen: UInt64 { UInt64(messagesByDevice.count) }
+
+    public mutating func add(_ o: HubStats) {
+        connectionsAccepted += o.connectionsAccepted
+        connectionsRefused += o.connectionsRefused
+        messagesReceived += o.messagesReceived
+        duplicates += o.duplicates
+        protocolErrors += o.protocolErrors
+        messagesByDevice.merge(o.messagesByDevice, uniquingKeysWith: +)
+    }
+}

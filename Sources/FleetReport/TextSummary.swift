@@ -1,0 +1,80 @@
+/// Renders a report as the text summary `run`, `hub` and `report` print.
+public enum TextSummary {
+    public static func render(_ r: Fleetstorm_Report_V1_Report) -> String {
+        var out: [String] = []
+        let run = r.run
+        let seconds = Double(run.durationNs) / 1e9
+        if run.kind == "hub" {
+            out.append("FleetStorm hub report — listened \(fixed(seconds, 1)) s")
+        } else {
+            out.append(
+                "FleetStorm run \"\(run.profileName)\" — \(run.devices) devices, MQTT \(run.mqttVersion), "
+                    + "seed \(run.seed), \(fixed(seconds, 1)) s against \(run.target)")
+        }
+        if run.hitDeadline { out.append("note: the profile's duration ran out before every device finished") }
+        if run.cancelled { out.append("note: the run was interrupted; the report covers what happened until then") }
+        if !r.histograms.isEmpty {
+            out.append("")
+            out.append(pad("latency", 12) + pad("count", 10) + ["p50", "p90", "p99", "p99.9", "max"].map { pad($0, 11) }.joined())
+            for h in r.histograms {
+                let cells = [h.p50, h.p90, h.p99, h.p999, h.max].map { pad(formatNanoseconds($0), 11) }.joined()
+                out.append(pad(h.name, 12) + pad(String(h.count), 10) + cells)
+            }
+        }
+        if r.hasConnections {
+            let c = r.connections
+            var line = "connections: \(c.attempts) attempts, \(c.accepted) accepted"
+            let refused = c.refusedByCode.values.reduce(0, +)
+            if refused > 0 {
+                let codes = c.refusedByCode.sorted { $0.key < $1.key }.map { "code \($0.key): \($0.value)" }
+                line += ", \(refused) refused (\(codes.joined(separator: ", ")))"
+            }
+            if c.malformedPackets > 0 { line += ", \(c.malformedPackets) malformed packets" }
+            out.append("")
+            out.append(line)
+        }
+        if r.hasAccounting {
+            let a = r.accounting
+            var line = "messages: \(a.generated) generated, \(a.acked) acked, \(a.failed) failed, \(a.pending) pending"
+            if !a.failedByReason.isEmpty {
+                line += " (failed: " + a.failedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                    .joined(separator: ", ") + ")"
+            }
+            out.append(line)
+        }
+        if !r.outcomes.isEmpty {
+            out.append("devices: " + r.outcomes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+        }
+        if r.hasHub {
+            let h = r.hub
+            out.append(
+                "hub: \(h.connectionsAccepted) connections accepted, \(h.connectionsRefused) refused, "
+                    + "\(h.messagesReceived) messages from \(h.devicesSeen) devices, \(h.duplicates) duplicates, "
+                    + "\(h.protocolErrors) protocol errors")
+        }
+        return out.joined(separator: "\n")
+    }
+
+    /// `812µs`, `3.42ms`, `1.20s`.
+    public static func formatNanoseconds(_ ns: UInt64) -> String {
+        let v = Double(ns)
+        if v >= 1e9 { return fixed(v / 1e9, 2) + "s" }
+        if v >= 1e6 { return fixed(v / 1e6, 2) + "ms" }
+        if v >= 1e3 { return fixed(v / 1e3, 0) + "µs" }
+        return "\(ns)ns"
+    }
+
+    static func fixed(_ v: Double, _ digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let n = Int64((v * scale).rounded())
+        guard digits > 0 else { return String(n) }
+        let whole = n / Int64(scale)
+        let frac = String(abs(n % Int64(scale)))
+        return "\(whole)." + String(repeating: "0", count: digits - frac.count) + frac
+    }
+
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import FleetCore
+import FleetEngine
+import FleetHub
+import FleetReport
+import Foundation
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a fleet profile against the embedded test hub (default) or an MQTT broker.",
+        discussion: """
+            Examples:
+              fleetstorm run profiles/quickstart.yaml
+              fleetstorm run profiles/quickstart.yaml --devices 200 --set telemetry.messages=5 --output small.pb
+              fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
+            Durations read like 250ms, 10s, 5m. --set takes any profile key (see profiles/README.md).
+            """)
+
+    @Argument(help: "The fleet profile (YAML), e.g. profiles/quickstart.yaml.")
+    var profile: String
+
+    @Option(help: "Target: embedded (default: the profile's hub.url) or mqtt://HOST:PORT.")
+    var hub: String?
+
+    @Option(help: "Number of devices (overrides fleet.devices).")
+    var devices: String?
+
+    @Option(help: "Hard bound on the run, e.g. 90s (overrides duration).")
+    var duration: String?
+
+    @Option(help: "Seed of every random draw (overrides seed).")
+    var seed: String?
+
+    @Option(help: "Where to write the protobuf report.")
+    var output: String = "fleetstorm-report.pb"
+
+    @Option(name: .customLong("set"), help: "Override a profile value: key.path=value (repeatable).")
+    var overrides: [String] = []
+
+    @Flag(help: "No live progress line.")
+    var quiet = false
+
+    func run() async throws {
+        var all: [String] = []
+        if let hub { all.append("hub.url=\(hub)") }
+        if let devices { all.append("fleet.devices=\(devices)") }
+        if let duration { all.append("duration=\(duration)") }
+        if let seed { all.append("seed=\(seed)") }
+        all += overrides
+        let scenario: Scenario
+        do { scenario = try ScenarioLoader().load(path: profile, overrides: all) } catch { fail(error.description) }
+
+        var runner = FleetRunner(
+            scenario: scenario, hub: scenario.hub.isEmbedded ? EmbeddedTestHub(hub: TestHub()) : nil)
+        let line = ProgressLine()
+        if !quiet { runner.progress = { line.update($0) } }
+        let configured = runner
+        let result: RunResult
+        do {
+            result = try await withSignalCancellation { try await configured.run() }
+        } catch let error as FleetRunError {
+            fail(error.description)
+        } catch {
+            fail("\(error)")
+        }
+        if !quiet { line.finish() }
+        let facts = RunFacts(
+            profileName: scenario.name, seed: scenario.seed, devices: scenario.fleet.devices,
+            startedUnixNanoseconds: result.startedUnixNanoseconds, durationNanoseconds: result.duration.nanoseconds,
+            target: scenario.hub.isEmbedded ? "embedded (\(result.target))" : result.target,
+            mqttVersion: scenario.mqtt.version.description, hitDeadline: result.hitDeadline,
+            cancelled: result.cancelled, malformedPackets: result.malformedPackets)
+        let report = ReportBuilder.build(facts: facts, snapshot: result.snapshot, hub: result.hub)
+        print(TextSummary.render(report))
+        do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
+        print("report: \(output)")
+    }
+}

@@ -1,0 +1,107 @@
+import Dispatch
+import FleetCore
+import FleetEngine
+import FleetHub
+import FleetMetrics
+import Foundation
+
+/// Prints one error line to stderr and exits non-zero (no stack trace).
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    exit(1)
+}
+
+func printErr(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Runs `body` in a task that SIGINT/SIGTERM cancel. Returns what the body returned.
+func withSignalCancellation<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let task = Task { try await body() }
+    var sources: [any DispatchSourceSignal] = []
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler {
+            printErr("\nstopping (signal received); writing the report...")
+            task.cancel()
+        }
+        source.resume()
+        sources.append(source)
+    }
+    defer { sources.forEach { $0.cancel() } }
+    return try await task.value
+}
+
+/// The embedded hub as the engine sees it.
+struct EmbeddedTestHub: EmbeddedHub {
+    let hub: TestHub
+
+    func start() async throws -> (host: String, port: Int) {
+        let bound = try await hub.start()
+        guard let first = bound.first else { throw HubError(address: "-", reason: "no listen address") }
+        return first
+    }
+
+    func stop() async -> HubStats { await hub.stop() }
+}
+
+/// Live progress on stderr: rewritten in place on a terminal, one line every few seconds otherwise.
+final class ProgressLine: Sendable {
+    let isTTY = isatty(STDERR_FILENO) == 1
+    private let state = LockedState()
+
+    func update(_ p: FleetProgress) {
+        let attemptsPerSecond = state.rate(attempts: p.connectAttempts, at: p.elapsed)
+        let line =
+            "[\(p.elapsed.formattedSeconds)] connected \(p.connectedNow)/\(p.devices)  "
+            + "attempts/s \(Int(attemptsPerSecond.rounded()))  acked \(p.acked)/\(p.generated)  "
+            + "failed \(p.failed)  p99 publish→ack \(formatMs(p.publishAckP99Nanoseconds))  done \(p.finished)"
+        if isTTY {
+            FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+        } else if state.shouldPrint(at: p.elapsed) {
+            printErr(line)
+        }
+    }
+
+    func finish() {
+        if isTTY { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    private func formatMs(_ ns: UInt64) -> String {
+        let ms = Double(ns) / 1e6
+        return ms >= 100 ? "\(Int(ms))ms" : "\(Double(Int(ms * 100)) / 100)ms"
+    }
+}
+
+final class LockedState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lastAttempts: UInt64 = 0
+    private var lastElapsed: Duration = .zero
+    private var lastPrinted: Duration = .seconds(-100)
+
+    func rate(attempts: UInt64, at elapsed: Duration) -> Double {
+        lock.lock()
+        defer { lock.unlock() }
+        let dt = Double((elapsed - lastElapsed).nanoseconds) / 1e9
+        let r = dt > 0 ? Double(attempts &- lastAttempts) / dt : 0
+        lastAttempts = attempts
+        lastElapsed = elapsed
+        return r
+    }
+
+    func shouldPrint(at elapsed: Duration) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard elapsed - lastPrinted >= .seconds(5) else { return false }
+        lastPrinted = elapsed
+        return true
+    }
+}
+
+extension Duration {
+    var formattedSeconds: String {
+        let s = Double(nanoseconds) / 1e9
+        return "\(Double(Int(s * 10)) / 10)s"
+    }
+}
