@@ -96,7 +96,8 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetMQTTTests",
-            dependencies: ["FleetMQTT", "FleetTesting", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["FleetMQTT", "FleetTesting", .product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "FleetCoreTests",
