@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "FleetTesting",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetMetrics",
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetHub",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict

@@ -5,12 +5,12 @@ internal import Yams
 struct Section {
     let reader: ProfileReader
     let path: String
-    let entries: [(key: String, node: Node)]
+    let entries: [(key: String, keyNode: Node, node: Node)]
     var known: Set<String> = []
     /// Override paths used by this section and its children.
     var consumed: Set<String> = []
 
-    init(reader: ProfileReader, path: String, entries: [(key: String, node: Node)]) {
+    init(reader: ProfileReader, path: String, entries: [(key: String, keyNode: Node, node: Node)]) {
         self.reader = reader
         self.path = path
         self.entries = entries
@@ -119,10 +119,10 @@ struct Section {
 
     /// Fails on the first key of this mapping that no getter asked for.
     func finish() throws(ScenarioError) {
-        for (key, node) in entries where !known.contains(key) {
+        for (key, keyNode, _) in entries where !known.contains(key) {
             let choices = known.sorted().joined(separator: ", ")
             throw ScenarioError(
-                .unknownKey, key: fullKey(key), location: reader.location(node),
+                .unknownKey, key: fullKey(key), location: reader.location(keyNode),
                 message: "unknown key (known here: \(choices))")
         }
     }

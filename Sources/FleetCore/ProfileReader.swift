@@ -77,7 +77,7 @@ struct ProfileReader {
     }
 
     func section(_ node: Node?, path: String) throws(ScenarioError) -> Section {
-        var entries: [(key: String, node: Node)] = []
+        var entries: [(key: String, keyNode: Node, node: Node)] = []
         if let node {
             guard case .mapping(let mapping) = node else {
                 throw ScenarioError(
@@ -87,7 +87,7 @@ struct ProfileReader {
                 guard let key = k.scalar?.string else {
                     throw ScenarioError(.wrongType, key: path, location: location(k), message: "keys must be text")
                 }
-                entries.append((key, v))
+                entries.append((key, k, v))
             }
         }
         return Section(reader: self, path: path, entries: entries)

@@ -1,0 +1,142 @@
+public import FleetCore
+internal import FleetHub
+public import FleetMetrics
+public import FleetMQTT
+internal import NIOCore
+
+/// Devices wired to hub sessions in memory, in virtual time: the same `DeviceStateMachine`, `HubSession`, codec and
+/// `TimerWheel` as a real run, with a fixed one-way latency instead of sockets. Deterministic.
+public struct InMemoryFleet {
+    enum Event {
+        case deviceTimer(Int, DeviceTimer)
+        case connected(Int)
+        case toHub(Int, ByteBuffer)
+        case toDevice(Int, ByteBuffer)
+        case closed(Int)
+    }
+
+    public private(set) var machines: [DeviceStateMachine]
+    private var hubSessions: [HubSession?]
+    private var decoders: [MQTTDecoder]
+    private var hubDecoders: [MQTTDecoder]
+    private var timers: [[TimerHandle?]]
+    private var events = TimerWheel<Event>(tick: .microseconds(100))
+    public private(set) var now: Instant = .zero
+    public let recorder = Recorder()
+    public private(set) var hubStats = HubStats()
+    /// One-way network latency.
+    public var latency: Duration
+    /// Every packet the devices wrote, in order (for assertions).
+    public private(set) var deviceWrites: [(device: Int, packet: MQTTPacket)] = []
+
+    public init(scenario: Scenario, latency: Duration = .milliseconds(5)) {
+        let config = DeviceConfig(scenario: scenario)
+        machines = (0..<scenario.fleet.devices).map { DeviceStateMachine(deviceID: scenario.fleet.deviceID($0), config: config) }
+        hubSessions = Array(repeating: nil, count: machines.count)
+        decoders = Array(repeating: MQTTDecoder(version: config.version), count: machines.count)
+        hubDecoders = Array(repeating: MQTTDecoder(), count: machines.count)
+        timers = Array(repeating: Array(repeating: nil, count: DeviceTimer.allCases.count), count: machines.count)
+        self.latency = latency
+    }
+
+    /// The network drops device `index`'s connection at `instant` (both sides see it close).
+    public mutating func scheduleDrop(device index: Int, at instant: Instant) {
+        events.schedule(at: instant, .closed(index))
+    }
+
+    /// Starts every device at `start + index * spacing`, then runs events until none are left or `until` passes.
+    public mutating func run(spacing: Duration = .zero, until limit: Instant) {
+        for i in machines.indices {
+            var actions: [DeviceAction] = []
+            now = Instant.zero + spacing * i
+            machines[i].start(now: now, into: &actions)
+            apply(actions, device: i)
+        }
+        now = .zero
+        while now < limit {
+            guard let wake = events.nextWakeup() else { break }
+            now = max(now, wake)
+            events.advance(to: now)
+            while let fired = events.popReady() { handle(fired.payload, deadline: fired.deadline) }
+        }
+    }
+
+    private mutating func handle(_ event: Event, deadline: Instant) {
+        var actions: [DeviceAction] = []
+        switch event {
+        case .deviceTimer(let i, let kind):
+            timers[i][Int(kind.rawValue)] = nil
+            machines[i].timerFired(kind, deadline: deadline, now: now, into: &actions)
+            apply(actions, device: i)
+        case .connected(let i):
+            hubSessions[i] = HubSession()
+            hubDecoders[i] = MQTTDecoder()
+            machines[i].connectSucceeded(now: now, into: &actions)
+            apply(actions, device: i)
+        case .toHub(let i, var bytes):
+            guard var session = hubSessions[i] else { return }
+            var hubActions: [HubAction] = []
+            while let packet = try? hubDecoders[i].decode(buffer: &bytes) {
+                session.packetReceived(packet, into: &hubActions)
+            }
+            hubSessions[i] = session
+            let encoder = MQTTEncoder(version: session.version ?? .v311)
+            for a in hubActions {
+                switch a {
+                case .write(let p):
+                    events.schedule(at: now + latency, .toDevice(i, (try? encoder.encode(p)) ?? ByteBuffer()))
+                case .close:
+                    hubSessions[i] = nil
+                    events.schedule(at: now + latency, .closed(i))
+                case .record(let e):
+                    switch e {
+                    case .accepted: hubStats.connectionsAccepted += 1
+                    case .refused: hubStats.connectionsRefused += 1
+                    case .message(let id):
+                        hubStats.messagesReceived += 1
+                        hubStats.messagesByDevice[id, default: 0] += 1
+                    case .protocolError: hubStats.protocolErrors += 1
+                    }
+                }
+            }
+        case .toDevice(let i, var bytes):
+            do {
+                while let packet = try decoders[i].decode(buffer: &bytes) {
+                    machines[i].packetReceived(packet, now: now, into: &actions)
+                }
+            } catch {
+                machines[i].protocolViolation(now: now, into: &actions)
+            }
+            apply(actions, device: i)
+        case .closed(let i):
+            hubSessions[i] = nil
+            machines[i].channelClosed(now: now, into: &actions)
+            apply(actions, device: i)
+        }
+    }
+
+    private mutating func apply(_ actions: [DeviceAction], device i: Int) {
+        for action in actions {
+            switch action {
+            case .connect:
+                events.schedule(at: now + latency * 2, .connected(i))
+            case .write(let packet):
+                deviceWrites.append((i, packet))
+                let encoder = MQTTEncoder(version: machines[i].config.version)
+                guard let bytes = try? encoder.encode(packet) else { continue }
+                events.schedule(at: now + latency, .toHub(i, bytes))
+            case .close:
+                hubSessions[i] = nil
+                events.schedule(at: now, .closed(i))
+            case .schedule(let kind, let at):
+                if let old = timers[i][Int(kind.rawValue)] { events.cancel(old) }
+                timers[i][Int(kind.rawValue)] = events.schedule(at: at, .deviceTimer(i, kind))
+            case .cancel(let kind):
+                if let old = timers[i][Int(kind.rawValue)] { events.cancel(old) }
+                timers[i][Int(kind.rawValue)] = nil
+            case .record(let event):
+                recorder.record(event)
+            }
+        }
+    }
+}

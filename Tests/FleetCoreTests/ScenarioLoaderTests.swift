@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+@testable import FleetCore
+
+@Suite("Scenario loading and validation")
+struct ScenarioLoaderTests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    func load(_ yaml: String, _ overrides: [String] = []) throws(ScenarioError) -> Scenario {
+        try ScenarioLoader().load(yaml: yaml, source: "p.yaml", overrides: overrides)
+    }
+
+    func error(_ yaml: String, _ overrides: [String] = []) -> ScenarioError? {
+        do {
+            _ = try load(yaml, overrides)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func everyProfileInTheRepoLoads() throws {
+        let dir = Self.repo.appendingPathComponent("profiles")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
+        #expect(!files.isEmpty)
+        for f in files {
+            let s = try ScenarioLoader().load(path: dir.appendingPathComponent(f).path)
+            #expect(s.fleet.devices > 0, "\(f)")
+        }
+    }
+
+    @Test func quickstartValues() throws {
+        let s = try ScenarioLoader().load(path: Self.repo.appendingPathComponent("profiles/quickstart.yaml").path)
+        #expect(s.name == "quickstart")
+        #expect(s.fleet.devices == 1000)
+        #expect(s.telemetry.messages == 10)
+        #expect(s.telemetry.qos == .atLeastOnce)
+        #expect(s.hub.isEmbedded)
+    }
+
+    @Test func defaultsForAnEmptyProfile() throws {
+        let s = try load("")
+        #expect(s == Scenario())
+    }
+
+    @Test func overridesAreValidatedLikeTheFile() throws {
+        let s = try load("fleet:\n  devices: 10\n", ["fleet.devices=200", "telemetry.interval=250ms", "hub.url=mqtt://127.0.0.1:1883"])
+        #expect(s.fleet.devices == 200)
+        #expect(s.telemetry.interval == .milliseconds(250))
+        #expect(s.hub.hostAndPort?.port == 1883)
+        let bad = error("", ["fleet.devices=-3"])
+        #expect(bad?.key == "fleet.devices")
+        #expect(bad?.location == "--set fleet.devices=-3")
+        #expect(error("", ["fleet.nope=1"])?.code == .unknownKey)
+        #expect(error("", ["novalue"])?.code == .invalidOverride)
+    }
+
+    @Test func errorsNameKeyAndLine() {
+        let unknown = error("name: x\nfleet:\n  devices: 10\n  devicez: 3\n")
+        #expect(unknown?.code == .unknownKey)
+        #expect(unknown?.key == "fleet.devicez")
+        #expect(unknown?.location == "p.yaml:4:3")
+
+        let wrongType = error("fleet:\n  devices: lots\n")
+        #expect(wrongType?.code == .wrongType)
+        #expect(wrongType?.location == "p.yaml:2:12")
+        #expect(wrongType?.description.contains("fleet.devices") == true)
+
+        let negative = error("fleet:\n  devices: -5\n")
+        #expect(negative?.code == .outOfRange)
+
+        let duration = error("telemetry:\n  interval: 10x\n")
+        #expect(duration?.key == "telemetry.interval")
+        #expect(duration?.description.contains("10x") == true)
+
+        #expect(error("fleet: 3\n")?.code == .wrongType)
+        #expect(error("mqtt:\n  version: \"4.0\"\n")?.code == .invalidValue)
+        #expect(error("hub:\n  url: http://x\n")?.code == .invalidValue)
+        #expect(error("telemetry:\n  qos: 2\n")?.code == .outOfRange)
+        #expect(error("fleet:\n  devices:\n")?.code == .wrongType)
+        #expect(error("fleet:\n  source_addresses: [\"not-an-ip\"]\n")?.code == .invalidValue)
+        #expect(error("a: [unclosed\n")?.code == .invalidYAML)
+    }
+
+    @Test func missingFile() {
+        #expect(throws: ScenarioError.self) { try ScenarioLoader().load(path: "/nonexistent/profile.yaml") }
+    }
+
+    @Test func durations() {
+        #expect(Duration.parse("250ms") == .milliseconds(250))
+        #expect(Duration.parse("10s") == .seconds(10))
+        #expect(Duration.parse("1.5s") == .milliseconds(1500))
+        #expect(Duration.parse("5m") == .seconds(300))
+        #expect(Duration.parse("2h") == .seconds(7200))
+        #expect(Duration.parse("100us") == .microseconds(100))
+        #expect(Duration.parse("0") == .zero)
+        for bad in ["10x", "", "s", "-1s", "1e3s", "ten s", "1.2.3s"] { #expect(Duration.parse(bad) == nil, "\(bad)") }
+        #expect(Duration.seconds(300).formatted == "5m")
+        #expect(Duration.milliseconds(1500).formatted == "1.5s")
+    }
+
+    @Test func hubURLs() {
+        #expect(Scenario.HubTarget.parse("mqtt://127.0.0.1:1883")?.hostAndPort?.host == "127.0.0.1")
+        #expect(Scenario.HubTarget.parse("mqtt://[::1]:1883")?.hostAndPort?.host == "::1")
+        for bad in ["mqtt://host", "mqtt://:1", "tcp://h:1", "mqtt://h:0", "mqtt://h:70000"] {
+            #expect(Scenario.HubTarget.parse(bad) == nil, "\(bad)")
+        }
+    }
+}
