@@ -101,11 +101,11 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetCoreTests",
-            dependencies: ["FleetCore", "FleetMQTT", "FleetTesting", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["FleetCore", "FleetMQTT", "FleetMetrics", "FleetTesting", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "FleetMetricsTests",
-            dependencies: ["FleetMetrics", "FleetCore"]
+            dependencies: ["FleetMetrics", "FleetCore", "FleetTesting"]
         ),
         .testTarget(
             name: "FleetReportTests",
