@@ -109,7 +109,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetReportTests",
-            dependencies: ["FleetReport", "FleetMetrics", "FleetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: ["FleetReport", "FleetMetrics", "FleetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
         .testTarget(
             name: "FleetIntegrationTests",

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+/// The committed generated Swift must match what apt's protoc + the pinned protoc-gen-swift produce from the .proto.
+@Suite("Committed protobuf code is current")
+struct ProtoFreshnessTests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @discardableResult
+    static func sh(_ command: String, in dir: URL = repo, env: [String: String] = [:]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", command]
+        p.currentDirectoryURL = dir
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Builds protoc-gen-swift from the resolved swift-protobuf checkout in its own scratch folder (the outer
+    /// `swift test` holds .build's lock).
+    static func protocGenSwift() throws -> String {
+        if let given = ProcessInfo.processInfo.environment["PROTOC_GEN_SWIFT"] { return given }
+        let checkout = repo.appendingPathComponent(".build/checkouts/swift-protobuf").path
+        guard FileManager.default.fileExists(atPath: checkout) else {
+            throw Failure("swift-protobuf checkout not found at \(checkout); set PROTOC_GEN_SWIFT")
+        }
+        let (status, out) = try sh(
+            "swift build -c release --package-path \(checkout) --scratch-path .build-protoc --product protoc-gen-swift 2>&1 | tail -5")
+        guard status == 0 else { throw Failure("building protoc-gen-swift failed: \(out)") }
+        return repo.appendingPathComponent(".build-protoc/release/protoc-gen-swift").path
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
+    }
+
+    @Test(.timeLimit(.minutes(10)))
+    func generatedCodeIsCurrent() throws {
+        let (which, _) = try Self.sh("command -v protoc")
+        #expect(which == 0, "protoc not found: apt-get install protobuf-compiler (.ci/run does)")
+        guard which == 0 else { return }
+        let plugin = try Self.protocGenSwift()
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-proto-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let (status, log) = try Self.sh("scripts/generate-proto.sh \(out.path)", env: ["PROTOC_GEN_SWIFT": plugin])
+        #expect(status == 0, "\(log)")
+        let (diff, diffOut) = try Self.sh("diff -r Sources/FleetReport/Generated \(out.path)")
+        #expect(diff == 0, "committed generated code is stale; run scripts/generate-proto.sh\n\(diffOut)")
+    }
+}
