@@ -1,0 +1,130 @@
+import FleetCore
+import FleetEngine
+import FleetHub
+import FleetMetrics
+import Foundation
+import Testing
+
+/// Adapts the test hub to the engine's protocol (the CLI does the same).
+struct HubAdapter: EmbeddedHub {
+    let hub: TestHub
+    func start() async throws -> (host: String, port: Int) { try await hub.start()[0] }
+    func stop() async -> HubStats { await hub.stop() }
+}
+
+@Suite("Fleet runs over loopback TCP", .serialized)
+struct FleetRunTests {
+    static func scenario(devices: Int, messages: Int, version: String = "3.1.1") throws -> Scenario {
+        try ScenarioLoader().load(
+            yaml: """
+                name: it
+                duration: 60s
+                fleet: {devices: \(devices), ramp_rate: 0, max_in_flight: 100}
+                mqtt: {version: "\(version)", keep_alive: 30s}
+                telemetry: {messages: \(messages), interval: 20ms, payload_bytes: 32}
+                """, source: "test")
+    }
+
+    @Test("embedded hub: every message acked, counts match on both sides", arguments: ["3.1.1", "5"])
+    func embeddedHub(version: String) async throws {
+        let s = try Self.scenario(devices: 200, messages: 3, version: version)
+        let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+        let c = result.snapshot.counters
+        #expect(c.connectAttempts == 200)
+        #expect(c.connected == 200)
+        #expect(c.generated == 600)
+        #expect(c.acked == 600)
+        #expect(c.failed == 0 && c.pending == 0)
+        #expect(c.outcomes == ["completed": 200])
+        #expect(result.snapshot.summary(Snapshot.connect).count == 200)
+        #expect(result.snapshot.summary(Snapshot.publishAck).count == 600)
+        #expect(result.snapshot.connectedNow == 0, "every connection ended")
+        #expect(!result.hitDeadline)
+        let hub = try #require(result.hub)
+        #expect(hub.connectionsAccepted == 200)
+        #expect(hub.messagesReceived == 600)
+        #expect(hub.devicesSeen == 200)
+        #expect(hub.protocolErrors == 0)
+    }
+
+    @Test(
+        "mosquitto as a real broker: 200 devices",
+        .enabled(if: Env.which("mosquitto") != nil || Env.isCI, "mosquitto not installed (CI installs it)"))
+    func mosquitto() async throws {
+        let binary = try #require(Env.which("mosquitto"), "mosquitto not found on PATH; .ci/run installs it")
+        let broker = try Mosquitto(binary: binary)
+        var s = try Self.scenario(devices: 200, messages: 3)
+        s.hub = .mqtt(host: "127.0.0.1", port: broker.port)
+        let result = try await FleetRunner(scenario: s, hub: nil).run()
+        let c = result.snapshot.counters
+        #expect(c.connected == 200)
+        #expect(c.generated == 600)
+        #expect(c.acked == 600)
+        #expect(c.outcomes == ["completed": 200])
+        #expect(result.hub == nil)
+        withExtendedLifetime(broker) {}
+    }
+
+    @Test func deadlineStopsTheFleetAndKeepsAccounting() async throws {
+        var s = try Self.scenario(devices: 50, messages: 1000)
+        s.duration = .milliseconds(400)
+        let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+        let c = result.snapshot.counters
+        #expect(result.hitDeadline)
+        #expect(c.outcomes["stopped"] == 50)
+        #expect(c.generated > 0 && c.generated < 50_000)
+        #expect(c.generated == c.acked + c.failed + c.pending)
+    }
+
+    @Test func cancellationStopsTheRunAndStillReturnsAResult() async throws {
+        var s = try Self.scenario(devices: 20, messages: 100_000)
+        s.duration = .seconds(60)
+        var runner = FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub()))
+        // Cancel as soon as the first acknowledgement shows in the progress feed.
+        let (flowing, signal) = AsyncStream<Void>.makeStream()
+        runner.progressInterval = .milliseconds(10)
+        runner.progress = { p in if p.acked > 0 { signal.yield() } }
+        let configured = runner
+        let task = Task { try await configured.run() }
+        var it = flowing.makeAsyncIterator()
+        _ = await it.next()
+        task.cancel()
+        let result = try await task.value
+        #expect(result.cancelled)
+        #expect(result.snapshot.counters.finishedDevices == 20)
+    }
+
+    @Test func unreachableHubIsOneClearError() async throws {
+        var s = try Self.scenario(devices: 5, messages: 1)
+        s.hub = .mqtt(host: "127.0.0.1", port: try Env.freePort())
+        do {
+            _ = try await FleetRunner(scenario: s, hub: nil).run()
+            Issue.record("expected an error")
+        } catch let error as FleetRunError {
+            #expect(error.code == .hubUnreachable)
+            #expect(error.description.contains("cannot reach hub at mqtt://127.0.0.1:"))
+        }
+    }
+
+    @Test func fleetTooLargeForTheDescriptorLimitIsRefusedBeforeConnecting() async throws {
+        let s = try Self.scenario(devices: 50_000, messages: 1)
+        do {
+            _ = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            Issue.record("expected an error")
+        } catch let error as FleetRunError {
+            #expect(error.code == .descriptorLimit)
+            #expect(error.description.contains("need 100064 descriptors, limit is"))
+        }
+    }
+
+    @Test func connectFailuresEndDevicesWithAnOutcome() async throws {
+        // A listener that accepts nothing useful: the port is closed right after the probe would succeed.
+        var s = try Self.scenario(devices: 10, messages: 1)
+        s.mqtt.connackTimeout = .milliseconds(200)
+        let silent = try await SilentServer.start()
+        s.hub = .mqtt(host: "127.0.0.1", port: silent.port)
+        let result = try await FleetRunner(scenario: s, hub: nil).run()
+        #expect(result.snapshot.counters.outcomes == ["connack_timeout": 10])
+        await silent.stop()
+    }
+}

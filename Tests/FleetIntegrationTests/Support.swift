@@ -1,0 +1,82 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+enum Env {
+    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    static func which(_ tool: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") + ["/usr/sbin", "/sbin"] {
+            let path = "\(dir)/\(tool)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// A loopback TCP port nobody listens on, below 32768.
+    static func freePort() throws -> Int {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var candidate = 21000 + Int(getpid() % 9000) + Int.random(in: 0..<1000)
+        for _ in 0..<200 {
+            if let channel = try? ServerBootstrap(group: group).bind(host: "127.0.0.1", port: candidate).wait() {
+                try channel.close().wait()
+                return candidate
+            }
+            candidate = candidate >= 32000 ? 21000 : candidate + 7
+        }
+        throw TestFailure("no free port")
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// A mosquitto broker started by the test on a free loopback port; stopped (by PID) when the test ends.
+final class Mosquitto {
+    let process = Process()
+    let port: Int
+    let dir: URL
+
+    init(binary: String) throws {
+        port = try Env.freePort()
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-mosq-\(getpid())-\(port)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let conf = dir.appendingPathComponent("mosquitto.conf")
+        try "listener \(port) 127.0.0.1\nallow_anonymous true\nmax_connections -1\nmax_inflight_messages 0\n"
+            .write(to: conf, atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["-c", conf.path]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        try waitUntilListening()
+    }
+
+    /// Connects until the broker accepts (bounded: 10 s), failing early if mosquitto exits.
+    private func waitUntilListening() throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        for _ in 0..<500 {
+            guard process.isRunning else { throw TestFailure("mosquitto exited with \(process.terminationStatus)") }
+            if let c = try? ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).wait() {
+                try? c.close().wait()
+                return
+            }
+            usleep(20_000)
+        }
+        throw TestFailure("mosquitto did not listen on \(port) within 10 s")
+    }
+
+    deinit {
+        if process.isRunning {
+            // SIGKILL: a child spawned from a Swift concurrency thread can inherit a mask that blocks SIGTERM.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
