@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetReport
+import Foundation
 
 @main
 struct FleetStorm: AsyncParsableCommand {
@@ -14,4 +15,23 @@ struct FleetStorm: AsyncParsableCommand {
         version: ReportBuilder.toolVersion,
         subcommands: [RunCommand.self, HubCommand.self, ReportCommand.self, ValidateCommand.self]
     )
+
+    /// Like ArgumentParser's entry point, but a usage error is one line on stderr (help and --version unchanged).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let first = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let message = first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first
+            printErr("error: \(message) (see fleetstorm --help)")
+            Foundation.exit(code.rawValue)
+        }
+    }
 }

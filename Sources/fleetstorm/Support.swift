@@ -17,6 +17,12 @@ func printErr(_ message: String) {
 
 /// Runs `body` in a task that SIGINT/SIGTERM cancel. Returns what the body returned.
 func withSignalCancellation<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    // A parent that spawned us from a worker thread may have left SIGINT/SIGTERM blocked: unblock them.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
     let task = Task { try await body() }
     var sources: [any DispatchSourceSignal] = []
     for sig in [SIGINT, SIGTERM] {

@@ -9,9 +9,10 @@ enum Env {
         .deletingLastPathComponent()
 
     static func which(_ tool: String) -> String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") + ["/usr/sbin", "/sbin"] {
+        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init)
+        for dir in dirs + ["/usr/sbin", "/sbin"] {
             let path = "\(dir)/\(tool)"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
+            if access(path, X_OK) == 0 { return path }
         }
         return nil
     }
