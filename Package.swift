@@ -101,7 +101,10 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetCoreTests",
-            dependencies: ["FleetCore", "FleetMQTT", "FleetMetrics", "FleetTesting", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "FleetCore", "FleetMQTT", "FleetMetrics", "FleetTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "FleetMetricsTests",
@@ -109,7 +112,10 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetReportTests",
-            dependencies: ["FleetReport", "FleetMetrics", "FleetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "Histogram", package: "hdrhistogram-swift")]
+            dependencies: [
+                "FleetReport", "FleetMetrics", "FleetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
         .testTarget(
             name: "FleetIntegrationTests",

@@ -73,9 +73,16 @@ public struct DeviceStateMachine: Sendable {
             .write(
                 .connect(
                     MQTTConnect(
-                        version: config.version, clientID: deviceID, cleanStart: config.cleanSession,
+                        version: config.version,
+                        clientID: deviceID,
+                        cleanStart: config.cleanSession,
                         keepAliveSeconds: UInt16(clamping: config.keepAlive.components.seconds),
-                        username: config.username, password: config.password))))
+                        username: config.username,
+                        password: config.password
+                    )
+                )
+            )
+        )
         actions.append(.schedule(.connackTimeout, now + config.connackTimeout))
     }
 
@@ -144,7 +151,8 @@ public struct DeviceStateMachine: Sendable {
     }
 
     /// A timer this machine scheduled came due. `deadline` is the instant it was scheduled for.
-    public mutating func timerFired(_ timer: DeviceTimer, deadline: Instant, now: Instant, into actions: inout Actions) {
+    public mutating func timerFired(_ timer: DeviceTimer, deadline: Instant, now: Instant, into actions: inout Actions)
+    {
         switch (timer, state) {
         case (.connectTimeout, .connecting):
             state = .closing(.connectTimeout)

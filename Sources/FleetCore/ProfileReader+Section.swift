@@ -106,7 +106,10 @@ struct Section {
     }
 
     /// Reads a nested mapping (absent counts as empty, so overrides still reach its keys).
-    mutating func mapping(_ key: String, _ body: (inout Section) throws(ScenarioError) -> Void)
+    mutating func mapping(
+        _ key: String,
+        _ body: (inout Section) throws(ScenarioError) -> Void
+    )
         throws(ScenarioError)
     {
         known.insert(key)
@@ -122,8 +125,11 @@ struct Section {
         for (key, keyNode, _) in entries where !known.contains(key) {
             let choices = known.sorted().joined(separator: ", ")
             throw ScenarioError(
-                .unknownKey, key: fullKey(key), location: reader.location(keyNode),
-                message: "unknown key (known here: \(choices))")
+                .unknownKey,
+                key: fullKey(key),
+                location: reader.location(keyNode),
+                message: "unknown key (known here: \(choices))"
+            )
         }
     }
 }

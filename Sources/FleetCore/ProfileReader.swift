@@ -1,5 +1,5 @@
-internal import Yams
 internal import FleetMQTT
+internal import Yams
 
 /// Walks the profile's YAML tree key by key. Each section reports keys it does not know.
 struct ProfileReader {
@@ -81,7 +81,11 @@ struct ProfileReader {
         if let node {
             guard case .mapping(let mapping) = node else {
                 throw ScenarioError(
-                    .wrongType, key: path, location: location(node), message: "expected a mapping of keys")
+                    .wrongType,
+                    key: path,
+                    location: location(node),
+                    message: "expected a mapping of keys"
+                )
             }
             for (k, v) in mapping {
                 guard let key = k.scalar?.string else {

@@ -1,6 +1,6 @@
+internal import FleetMQTT
 import Foundation
 internal import Yams
-internal import FleetMQTT
 
 /// Reads a profile (YAML) into a validated `Scenario`. Every key is checked: unknown keys, wrong types and values out
 /// of range are errors naming the key and its line. `--set key.path=value` overrides are validated the same way.
@@ -14,7 +14,11 @@ public struct ScenarioLoader: Sendable {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ScenarioError(
-                .unreadableFile, key: "", location: path, message: "cannot read the file (does it exist?)")
+                .unreadableFile,
+                key: "",
+                location: path,
+                message: "cannot read the file (does it exist?)"
+            )
         }
         return try load(yaml: text, source: path, overrides: overrides)
     }
@@ -33,7 +37,11 @@ public struct ScenarioLoader: Sendable {
         for item in overrides {
             guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
                 throw ScenarioError(
-                    .invalidOverride, key: item, location: "--set \(item)", message: "expected key.path=value")
+                    .invalidOverride,
+                    key: item,
+                    location: "--set \(item)",
+                    message: "expected key.path=value"
+                )
             }
             let key = String(item[..<eq])
             let valueText = String(item[item.index(after: eq)...])
@@ -42,7 +50,11 @@ public struct ScenarioLoader: Sendable {
                 node = try Yams.compose(yaml: valueText) ?? Node("")
             } catch {
                 throw ScenarioError(
-                    .invalidOverride, key: key, location: "--set \(item)", message: "value is not valid YAML")
+                    .invalidOverride,
+                    key: key,
+                    location: "--set \(item)",
+                    message: "value is not valid YAML"
+                )
             }
             parsed[key] = (node, item)
         }
@@ -50,8 +62,11 @@ public struct ScenarioLoader: Sendable {
         let scenario = try reader.read(root)
         if let unused = reader.unusedOverride() {
             throw ScenarioError(
-                .unknownKey, key: unused.key, location: "--set \(unused.text)",
-                message: "no such key in a profile (see profiles/README.md for the keys)")
+                .unknownKey,
+                key: unused.key,
+                location: "--set \(unused.text)",
+                message: "no such key in a profile (see profiles/README.md for the keys)"
+            )
         }
         return scenario
     }

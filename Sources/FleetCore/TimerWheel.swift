@@ -65,7 +65,9 @@ public struct TimerWheel<Payload> {
             freeHead = entries[Int(index)].next
         } else {
             index = Int32(entries.count)
-            entries.append(Entry(deadlineTick: 0, deadline: 0, next: -1, prev: -1, list: -1, generation: 0, payload: nil))
+            entries.append(
+                Entry(deadlineTick: 0, deadline: 0, next: -1, prev: -1, list: -1, generation: 0, payload: nil)
+            )
         }
         let ns = deadline.nanoseconds
         let tick = ns <= 0 ? 0 : (ns - 1) / tickNanoseconds + 1

@@ -59,7 +59,9 @@ public struct FleetRunner: Sendable {
             throw FleetRunError(
                 .descriptorLimit,
                 "\(scenario.fleet.devices) devices need \(needed) descriptors, limit is \(limit); "
-                    + (embedded ? "run the hub separately (fleetstorm hub) or use shards" : "use shards (several processes)"))
+                    + (embedded
+                        ? "run the hub separately (fleetstorm hub) or use shards" : "use shards (several processes)")
+            )
         }
         let sources = try scenario.fleet.sourceAddresses.map { a throws(FleetRunError) in
             do { return try SocketAddress(ipAddress: a, port: 0) } catch {
@@ -93,7 +95,11 @@ public struct FleetRunner: Sendable {
         }
     }
 
-    private func drive(loop: any EventLoop, hubAddress: (host: String, port: Int), sources: [SocketAddress])
+    private func drive(
+        loop: any EventLoop,
+        hubAddress: (host: String, port: Int),
+        sources: [SocketAddress]
+    )
         async throws -> RunResult
     {
         let scenario = self.scenario
@@ -103,8 +109,15 @@ public struct FleetRunner: Sendable {
         let swarm = try await loop.submit {
             let scheduler = LoopScheduler(loop: loop, origin: origin)
             let swarm = Swarm(
-                loop: loop, scheduler: scheduler, recorder: Recorder(), scenario: scenario, config: config,
-                host: hubAddress.host, port: hubAddress.port, sourceAddresses: sources)
+                loop: loop,
+                scheduler: scheduler,
+                recorder: Recorder(),
+                scenario: scenario,
+                config: config,
+                host: hubAddress.host,
+                port: hubAddress.port,
+                sourceAddresses: sources
+            )
             swarm.start()
             return NIOLoopBound(swarm, eventLoop: loop)
         }.get()
@@ -147,18 +160,33 @@ public struct FleetRunner: Sendable {
             return (s.recorder.capture(), s.malformedPackets, s.scheduler.maxLateness)
         }.get()
         return RunResult(
-            scenario: scenario, snapshot: snapshot, hub: nil, target: "mqtt://\(hubAddress.host):\(hubAddress.port)",
-            startedUnixNanoseconds: startedUnix, duration: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)),
-            hitDeadline: deadlineBox.isSet, cancelled: cancelled, malformedPackets: malformed, maxTimerLateness: lateness)
+            scenario: scenario,
+            snapshot: snapshot,
+            hub: nil,
+            target: "mqtt://\(hubAddress.host):\(hubAddress.port)",
+            startedUnixNanoseconds: startedUnix,
+            duration: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)),
+            hitDeadline: deadlineBox.isSet,
+            cancelled: cancelled,
+            malformedPackets: malformed,
+            maxTimerLateness: lateness
+        )
     }
 
     private static func progress(_ s: Swarm, origin: NIODeadline) -> FleetProgress {
         let snap = s.recorder.snapshot
         return FleetProgress(
             elapsed: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)),
-            devices: s.handlers.count, started: s.startedCount, finished: s.finished, connectedNow: snap.connectedNow,
-            connectAttempts: snap.counters.connectAttempts, generated: snap.counters.generated,
-            acked: snap.counters.acked, failed: snap.counters.failed, publishAckP99Nanoseconds: s.recorder.publishAckP99)
+            devices: s.handlers.count,
+            started: s.startedCount,
+            finished: s.finished,
+            connectedNow: snap.connectedNow,
+            connectAttempts: snap.counters.connectAttempts,
+            generated: snap.counters.generated,
+            acked: snap.counters.acked,
+            failed: snap.counters.failed,
+            publishAckP99Nanoseconds: s.recorder.publishAckP99
+        )
     }
 
     /// One TCP connect to an external hub before the fleet starts, so a wrong URL is one clear error.
@@ -170,7 +198,8 @@ public struct FleetRunner: Sendable {
         } catch {
             throw FleetRunError(
                 .hubUnreachable,
-                "cannot reach hub at mqtt://\(host):\(port) (\(error)); is the broker running and the URL right?")
+                "cannot reach hub at mqtt://\(host):\(port) (\(error)); is the broker running and the URL right?"
+            )
         }
     }
 

@@ -27,8 +27,14 @@ final class Swarm {
     private(set) var malformedPackets: UInt64 = 0
 
     init(
-        loop: any EventLoop, scheduler: LoopScheduler, recorder: Recorder, scenario: Scenario, config: DeviceConfig,
-        host: String, port: Int, sourceAddresses: [SocketAddress]
+        loop: any EventLoop,
+        scheduler: LoopScheduler,
+        recorder: Recorder,
+        scenario: Scenario,
+        config: DeviceConfig,
+        host: String,
+        port: Int,
+        sourceAddresses: [SocketAddress]
     ) {
         self.loop = loop
         self.scheduler = scheduler
@@ -129,7 +135,10 @@ final class Swarm {
         var bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
+            .channelOption(
+                .recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
+            )
             .connectTimeout(.nanoseconds(connectTimeout.nanoseconds))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -145,7 +154,12 @@ final class Swarm {
     }
 
     func actionBuffer() -> [DeviceAction] {
-        spareBuffers.popLast() ?? { var a: [DeviceAction] = []; a.reserveCapacity(8); return a }()
+        spareBuffers.popLast()
+            ?? {
+                var a: [DeviceAction] = []
+                a.reserveCapacity(8)
+                return a
+            }()
     }
 
     func recycle(_ buffer: [DeviceAction]) {

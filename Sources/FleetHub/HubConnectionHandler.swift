@@ -48,8 +48,10 @@ final class HubConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         state.channels[ObjectIdentifier(context.channel)] = context.channel
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
-            + configuration.connectTimeout.components.attoseconds / 1_000_000_000)
+        let timeout = TimeAmount.nanoseconds(
+            Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
+                + configuration.connectTimeout.components.attoseconds / 1_000_000_000
+        )
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         connectTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             if self.session.version == nil {

@@ -66,7 +66,8 @@ public struct HubSession: Sendable {
             actions.append(.write(.suback(MQTTSubAck(packetID: s.packetID, codes: codes))))
         case (.connected, .unsubscribe(let u)):
             actions.append(
-                .write(.unsuback(MQTTSubAck(packetID: u.packetID, codes: u.topicFilters.map { _ in 0 }))))
+                .write(.unsuback(MQTTSubAck(packetID: u.packetID, codes: u.topicFilters.map { _ in 0 })))
+            )
         case (.connected, .puback):
             break
         case (.connected, .disconnect):

@@ -37,12 +37,16 @@ public final class TestHub: Sendable {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            .childChannelOption(
+                .recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if state.value.stopping { throw ChannelError.ioOnClosedChannel }
                     try channel.pipeline.syncOperations.addHandler(
-                        HubConnectionHandler(state: state.value, configuration: configuration))
+                        HubConnectionHandler(state: state.value, configuration: configuration)
+                    )
                 }
             }
         if port != 0 {

@@ -38,8 +38,10 @@ public struct MQTTDecoder: Sendable {
         let total = headerLength + remaining
         guard total <= maxPacketSize else {
             throw MQTTCodecError(
-                .packetTooLarge, packetType: MQTTPacketType(rawValue: first >> 4),
-                detail: "\(total) > \(maxPacketSize) bytes")
+                .packetTooLarge,
+                packetType: MQTTPacketType(rawValue: first >> 4),
+                detail: "\(total) > \(maxPacketSize) bytes"
+            )
         }
         guard buffer.readableBytes >= total else { return nil }
         guard let body = buffer.getSlice(at: start + headerLength, length: remaining) else { return nil }
@@ -177,9 +179,11 @@ struct MQTTReader {
     mutating func readString() throws(MQTTCodecError) -> String {
         let length = Int(try readUInt16())
         guard let view = buffer.readSlice(length: length) else { throw error(.truncated) }
-        guard let string = view.readableBytesView.withContiguousStorageIfAvailable({ raw in
-            String(validating: raw, as: UTF8.self)
-        }) ?? String(validating: Array(view.readableBytesView), as: UTF8.self) else {
+        guard
+            let string = view.readableBytesView.withContiguousStorageIfAvailable({ raw in
+                String(validating: raw, as: UTF8.self)
+            }) ?? String(validating: Array(view.readableBytesView), as: UTF8.self)
+        else {
             throw error(.invalidUTF8)
         }
         if string.utf8.contains(0) { throw error(.invalidUTF8, "U+0000 in string") }
@@ -242,14 +246,25 @@ struct MQTTReader {
             let topic = try readString()
             let payload = try readBinary()
             will = MQTTWill(
-                topic: topic, payload: ByteBuffer(bytes: payload), qos: MQTTQoS(rawValue: willQoSBits) ?? .atMostOnce,
-                retain: willRetain, properties: willProperties)
+                topic: topic,
+                payload: ByteBuffer(bytes: payload),
+                qos: MQTTQoS(rawValue: willQoSBits) ?? .atMostOnce,
+                retain: willRetain,
+                properties: willProperties
+            )
         }
         let username = hasUsername ? try readString() : nil
         let password = hasPassword ? try readBinary() : nil
         return MQTTConnect(
-            version: version, clientID: clientID, cleanStart: flags & 0x02 != 0, keepAliveSeconds: keepAlive,
-            username: username, password: password, will: will, properties: properties)
+            version: version,
+            clientID: clientID,
+            cleanStart: flags & 0x02 != 0,
+            keepAliveSeconds: keepAlive,
+            username: username,
+            password: password,
+            will: will,
+            properties: properties
+        )
     }
 
     mutating func readPublish(flags: UInt8, v5: Bool) throws(MQTTCodecError) -> MQTTPublish {
@@ -265,8 +280,14 @@ struct MQTTReader {
         if topic.isEmpty && properties.integer(.topicAlias) == nil { throw error(.invalidTopic, "empty topic") }
         let payload = buffer.readSlice(length: buffer.readableBytes) ?? ByteBuffer()
         return MQTTPublish(
-            topic: topic, payload: payload, qos: qos, dup: dup, retain: flags & 0x01 != 0, packetID: packetID,
-            properties: properties)
+            topic: topic,
+            payload: payload,
+            qos: qos,
+            dup: dup,
+            retain: flags & 0x01 != 0,
+            packetID: packetID,
+            properties: properties
+        )
     }
 
     mutating func readAck(v5: Bool) throws(MQTTCodecError) -> MQTTAck {

@@ -36,7 +36,10 @@ public struct MQTTEncoder: Sendable {
     }
 
     /// Convenience: one packet in a fresh buffer.
-    public func encode(_ packet: MQTTPacket, allocator: ByteBufferAllocator = ByteBufferAllocator())
+    public func encode(
+        _ packet: MQTTPacket,
+        allocator: ByteBufferAllocator = ByteBufferAllocator()
+    )
         throws(MQTTCodecError) -> ByteBuffer
     {
         var buffer = allocator.buffer(capacity: 64)

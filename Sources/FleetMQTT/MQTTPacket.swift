@@ -26,7 +26,10 @@ public struct MQTTWill: Sendable, Hashable {
     public var properties: MQTTProperties
 
     public init(
-        topic: String, payload: ByteBuffer, qos: MQTTQoS = .atMostOnce, retain: Bool = false,
+        topic: String,
+        payload: ByteBuffer,
+        qos: MQTTQoS = .atMostOnce,
+        retain: Bool = false,
         properties: MQTTProperties = []
     ) {
         self.topic = topic
@@ -51,8 +54,14 @@ public struct MQTTConnect: Sendable, Hashable {
     public var properties: MQTTProperties
 
     public init(
-        version: MQTTVersion, clientID: String, cleanStart: Bool = true, keepAliveSeconds: UInt16 = 60,
-        username: String? = nil, password: [UInt8]? = nil, will: MQTTWill? = nil, properties: MQTTProperties = []
+        version: MQTTVersion,
+        clientID: String,
+        cleanStart: Bool = true,
+        keepAliveSeconds: UInt16 = 60,
+        username: String? = nil,
+        password: [UInt8]? = nil,
+        will: MQTTWill? = nil,
+        properties: MQTTProperties = []
     ) {
         self.version = version
         self.clientID = clientID
@@ -93,8 +102,13 @@ public struct MQTTPublish: Sendable, Hashable {
     public var properties: MQTTProperties
 
     public init(
-        topic: String, payload: ByteBuffer, qos: MQTTQoS = .atMostOnce, dup: Bool = false, retain: Bool = false,
-        packetID: UInt16? = nil, properties: MQTTProperties = []
+        topic: String,
+        payload: ByteBuffer,
+        qos: MQTTQoS = .atMostOnce,
+        dup: Bool = false,
+        retain: Bool = false,
+        packetID: UInt16? = nil,
+        properties: MQTTProperties = []
     ) {
         self.topic = topic
         self.payload = payload
@@ -227,7 +241,8 @@ public enum MQTTPacket: Sendable, Hashable {
 
 /// Control packet types (fixed header, high nibble).
 public enum MQTTPacketType: UInt8, Sendable, Hashable, CustomStringConvertible {
-    case connect = 1, connack, publish, puback, pubrec, pubrel, pubcomp, subscribe, suback, unsubscribe, unsuback,
+    case connect = 1
+    case connack, publish, puback, pubrec, pubrel, pubcomp, subscribe, suback, unsubscribe, unsuback,
         pingreq, pingresp, disconnect, auth
 
     public var description: String {

@@ -9,7 +9,11 @@ public enum LatencyLayout {
     public static let digits: SignificantDigits = .three
 
     public static func make() -> Histogram<UInt64> {
-        Histogram<UInt64>(lowestDiscernibleValue: lowest, highestTrackableValue: highest, numberOfSignificantValueDigits: digits)
+        Histogram<UInt64>(
+            lowestDiscernibleValue: lowest,
+            highestTrackableValue: highest,
+            numberOfSignificantValueDigits: digits
+        )
     }
 
     /// True when `h` can be added to a histogram made by `make()`.
@@ -48,8 +52,13 @@ public struct PercentileSummary: Sendable, Hashable {
             self.init(count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0)
         } else {
             self.init(
-                count: h.totalCount, p50: h.valueAtPercentile(50), p90: h.valueAtPercentile(90),
-                p99: h.valueAtPercentile(99), p999: h.valueAtPercentile(99.9), max: h.max)
+                count: h.totalCount,
+                p50: h.valueAtPercentile(50),
+                p90: h.valueAtPercentile(90),
+                p99: h.valueAtPercentile(99),
+                p999: h.valueAtPercentile(99.9),
+                max: h.max
+            )
         }
     }
 }

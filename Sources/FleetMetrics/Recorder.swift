@@ -48,7 +48,9 @@ public final class Recorder {
     }
 
     /// The p99 of publish→ack so far, for the progress line.
-    public var publishAckP99: UInt64 { publishAckHistogram.totalCount == 0 ? 0 : publishAckHistogram.valueAtPercentile(99) }
+    public var publishAckP99: UInt64 {
+        publishAckHistogram.totalCount == 0 ? 0 : publishAckHistogram.valueAtPercentile(99)
+    }
 }
 
 @available(*, unavailable)

@@ -1,5 +1,5 @@
-public import Histogram
 internal import FleetCore
+public import Histogram
 
 /// Counters of a run (or of one loop's share of it). All fields add up when snapshots merge.
 public struct FleetCounters: Sendable, Hashable {

@@ -17,9 +17,17 @@ public struct RunFacts: Sendable {
     public var kind: String
 
     public init(
-        profileName: String, seed: UInt64, devices: Int, startedUnixNanoseconds: Int64, durationNanoseconds: Int64,
-        target: String, mqttVersion: String, hitDeadline: Bool = false, cancelled: Bool = false,
-        malformedPackets: UInt64 = 0, kind: String = "run"
+        profileName: String,
+        seed: UInt64,
+        devices: Int,
+        startedUnixNanoseconds: Int64,
+        durationNanoseconds: Int64,
+        target: String,
+        mqttVersion: String,
+        hitDeadline: Bool = false,
+        cancelled: Bool = false,
+        malformedPackets: UInt64 = 0,
+        kind: String = "run"
     ) {
         self.profileName = profileName
         self.seed = seed
@@ -77,7 +85,8 @@ public enum ReportBuilder {
             report.connections.attempts = c.connectAttempts
             report.connections.accepted = c.connected
             report.connections.refusedByCode = Dictionary(
-                uniqueKeysWithValues: c.refusedByCode.map { (UInt32($0.key), $0.value) })
+                uniqueKeysWithValues: c.refusedByCode.map { (UInt32($0.key), $0.value) }
+            )
             report.connections.malformedPackets = facts.malformedPackets
             report.outcomes = c.outcomes
         }

@@ -9,13 +9,17 @@ public enum TextSummary {
         } else {
             out.append(
                 "FleetStorm run \"\(run.profileName)\" — \(run.devices) devices, MQTT \(run.mqttVersion), "
-                    + "seed \(run.seed), \(fixed(seconds, 1)) s against \(run.target)")
+                    + "seed \(run.seed), \(fixed(seconds, 1)) s against \(run.target)"
+            )
         }
         if run.hitDeadline { out.append("note: the profile's duration ran out before every device finished") }
         if run.cancelled { out.append("note: the run was interrupted; the report covers what happened until then") }
         if !r.histograms.isEmpty {
             out.append("")
-            out.append(pad("latency", 12) + pad("count", 10) + ["p50", "p90", "p99", "p99.9", "max"].map { pad($0, 11) }.joined())
+            out.append(
+                pad("latency", 12) + pad("count", 10)
+                    + ["p50", "p90", "p99", "p99.9", "max"].map { pad($0, 11) }.joined()
+            )
             for h in r.histograms {
                 let cells = [h.p50, h.p90, h.p99, h.p999, h.max].map { pad(formatNanoseconds($0), 11) }.joined()
                 out.append(pad(h.name, 12) + pad(String(h.count), 10) + cells)
@@ -37,20 +41,26 @@ public enum TextSummary {
             let a = r.accounting
             var line = "messages: \(a.generated) generated, \(a.acked) acked, \(a.failed) failed, \(a.pending) pending"
             if !a.failedByReason.isEmpty {
-                line += " (failed: " + a.failedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                line +=
+                    " (failed: "
+                    + a.failedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
                     .joined(separator: ", ") + ")"
             }
             out.append(line)
         }
         if !r.outcomes.isEmpty {
-            out.append("devices: " + r.outcomes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+            out.append(
+                "devices: "
+                    + r.outcomes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            )
         }
         if r.hasHub {
             let h = r.hub
             out.append(
                 "hub: \(h.connectionsAccepted) connections accepted, \(h.connectionsRefused) refused, "
                     + "\(h.messagesReceived) messages from \(h.devicesSeen) devices, \(h.duplicates) duplicates, "
-                    + "\(h.protocolErrors) protocol errors")
+                    + "\(h.protocolErrors) protocol errors"
+            )
         }
         return out.joined(separator: "\n")
     }

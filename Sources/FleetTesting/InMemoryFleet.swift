@@ -1,7 +1,7 @@
 public import FleetCore
 internal import FleetHub
-public import FleetMetrics
 public import FleetMQTT
+public import FleetMetrics
 internal import NIOCore
 
 /// Devices wired to hub sessions in memory, in virtual time: the same `DeviceStateMachine`, `HubSession`, codec and
@@ -31,7 +31,9 @@ public struct InMemoryFleet {
 
     public init(scenario: Scenario, latency: Duration = .milliseconds(5)) {
         let config = DeviceConfig(scenario: scenario)
-        machines = (0..<scenario.fleet.devices).map { DeviceStateMachine(deviceID: scenario.fleet.deviceID($0), config: config) }
+        machines = (0..<scenario.fleet.devices).map {
+            DeviceStateMachine(deviceID: scenario.fleet.deviceID($0), config: config)
+        }
         hubSessions = Array(repeating: nil, count: machines.count)
         decoders = Array(repeating: MQTTDecoder(version: config.version), count: machines.count)
         hubDecoders = Array(repeating: MQTTDecoder(), count: machines.count)

@@ -13,7 +13,8 @@ struct HubCommand: AsyncParsableCommand {
               fleetstorm hub --listen 127.0.0.1:1883 --output hub-report.pb
             then, in another shell:
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
-            """)
+            """
+    )
 
     @Option(help: "Address to listen on, HOST:PORT (repeatable; port 0 picks a free one below 32768).")
     var listen: [String] = ["127.0.0.1:1883"]
@@ -46,16 +47,23 @@ struct HubCommand: AsyncParsableCommand {
         for b in bound { printErr("hub listening on mqtt://\(b.host):\(b.port) (Ctrl-C to stop)") }
         let bound2 = limit
         _ = try? await withSignalCancellation {
-            if let bound2 { try await Task.sleep(for: bound2) } else {
+            if let bound2 {
+                try await Task.sleep(for: bound2)
+            } else {
                 while true { try await Task.sleep(for: .seconds(3600)) }
             }
         }
         let stats = await hub.stop()
         let facts = RunFacts(
-            profileName: "hub", seed: 0, devices: Int(stats.devicesSeen),
+            profileName: "hub",
+            seed: 0,
+            devices: Int(stats.devicesSeen),
             startedUnixNanoseconds: Int64(started.timeIntervalSince1970 * 1e9),
             durationNanoseconds: Int64(Date().timeIntervalSince(started) * 1e9),
-            target: "hub", mqttVersion: "3.1.1/5", kind: "hub")
+            target: "hub",
+            mqttVersion: "3.1.1/5",
+            kind: "hub"
+        )
         let report = ReportBuilder.build(facts: facts, snapshot: nil, hub: stats)
         print(TextSummary.render(report))
         if let output {

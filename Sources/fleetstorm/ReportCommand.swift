@@ -11,7 +11,8 @@ struct ReportCommand: ParsableCommand {
             Examples:
               fleetstorm report fleetstorm-report.pb
               fleetstorm report fleetstorm-report.pb --format json
-            """)
+            """
+    )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
@@ -31,7 +32,9 @@ struct ReportCommand: ParsableCommand {
         case .json:
             var options = JSONEncodingOptions()
             options.preserveProtoFieldNames = true
-            do { print(try report.jsonString(options: options)) } catch { fail("\(file): cannot render JSON: \(error)") }
+            do { print(try report.jsonString(options: options)) } catch {
+                fail("\(file): cannot render JSON: \(error)")
+            }
         }
     }
 }

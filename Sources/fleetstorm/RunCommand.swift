@@ -15,7 +15,8 @@ struct RunCommand: AsyncParsableCommand {
               fleetstorm run profiles/quickstart.yaml --devices 200 --set telemetry.messages=5 --output small.pb
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
             Durations read like 250ms, 10s, 5m. --set takes any profile key (see profiles/README.md).
-            """)
+            """
+    )
 
     @Argument(help: "The fleet profile (YAML), e.g. profiles/quickstart.yaml.")
     var profile: String
@@ -52,7 +53,9 @@ struct RunCommand: AsyncParsableCommand {
         do { scenario = try ScenarioLoader().load(path: profile, overrides: all) } catch { fail(error.description) }
 
         var runner = FleetRunner(
-            scenario: scenario, hub: scenario.hub.isEmbedded ? EmbeddedTestHub(hub: TestHub()) : nil)
+            scenario: scenario,
+            hub: scenario.hub.isEmbedded ? EmbeddedTestHub(hub: TestHub()) : nil
+        )
         let line = ProgressLine()
         if !quiet { runner.progress = { line.update($0) } }
         let configured = runner
@@ -66,11 +69,17 @@ struct RunCommand: AsyncParsableCommand {
         }
         if !quiet { line.finish() }
         let facts = RunFacts(
-            profileName: scenario.name, seed: scenario.seed, devices: scenario.fleet.devices,
-            startedUnixNanoseconds: result.startedUnixNanoseconds, durationNanoseconds: result.duration.nanoseconds,
+            profileName: scenario.name,
+            seed: scenario.seed,
+            devices: scenario.fleet.devices,
+            startedUnixNanoseconds: result.startedUnixNanoseconds,
+            durationNanoseconds: result.duration.nanoseconds,
             target: scenario.hub.isEmbedded ? "embedded (\(result.target))" : result.target,
-            mqttVersion: scenario.mqtt.version.description, hitDeadline: result.hitDeadline,
-            cancelled: result.cancelled, malformedPackets: result.malformedPackets)
+            mqttVersion: scenario.mqtt.version.description,
+            hitDeadline: result.hitDeadline,
+            cancelled: result.cancelled,
+            malformedPackets: result.malformedPackets
+        )
         let report = ReportBuilder.build(facts: facts, snapshot: result.snapshot, hub: result.hub)
         print(TextSummary.render(report))
         do { try ReportFile.write(report, to: output) } catch { fail(error.description) }

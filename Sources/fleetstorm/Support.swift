@@ -35,7 +35,9 @@ func withSignalCancellation<T: Sendable>(_ body: @escaping @Sendable () async th
         source.resume()
         sources.append(source)
     }
-    defer { sources.forEach { $0.cancel() } }
+    defer {
+        for source in sources { source.cancel() }
+    }
     return try await task.value
 }
 

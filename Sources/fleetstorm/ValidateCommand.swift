@@ -8,7 +8,8 @@ struct ValidateCommand: ParsableCommand {
         discussion: """
             Example:
               fleetstorm validate profiles/*.yaml
-            """)
+            """
+    )
 
     @Argument(help: "Profiles to check.")
     var profiles: [String]

@@ -1,5 +1,5 @@
-import FleetMetrics
 import FleetMQTT
+import FleetMetrics
 import FleetTesting
 import Testing
 

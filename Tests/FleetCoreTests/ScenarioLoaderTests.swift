@@ -46,7 +46,10 @@ struct ScenarioLoaderTests {
     }
 
     @Test func overridesAreValidatedLikeTheFile() throws {
-        let s = try load("fleet:\n  devices: 10\n", ["fleet.devices=200", "telemetry.interval=250ms", "hub.url=mqtt://127.0.0.1:1883"])
+        let s = try load(
+            "fleet:\n  devices: 10\n",
+            ["fleet.devices=200", "telemetry.interval=250ms", "hub.url=mqtt://127.0.0.1:1883"]
+        )
         #expect(s.fleet.devices == 200)
         #expect(s.telemetry.interval == .milliseconds(250))
         #expect(s.hub.hostAndPort?.port == 1883)

@@ -27,8 +27,10 @@ struct CLITests {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return Output(
-            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-            stderr: String(decoding: errData.wait(), as: UTF8.self))
+            status: p.terminationStatus,
+            stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: errData.wait(), as: UTF8.self)
+        )
     }
 
     /// Reads a pipe to its end on another thread (so stdout and stderr cannot block each other).
@@ -67,7 +69,10 @@ struct CLITests {
         let json = try Self.run(["report", report, "--format", "json"])
         #expect(json.stdout.contains("\"acked\": \"80\"") || json.stdout.contains("\"acked\":\"80\""))
 
-        let protoc = try #require(Env.which("protoc"), "protoc not found on \(ProcessInfo.processInfo.environment["PATH"] ?? "")")
+        let protoc = try #require(
+            Env.which("protoc"),
+            "protoc not found on \(ProcessInfo.processInfo.environment["PATH"] ?? "")"
+        )
         let decode = Process()
         decode.executableURL = URL(fileURLWithPath: "/bin/sh")
         decode.arguments = [
@@ -85,17 +90,20 @@ struct CLITests {
         #expect(decoded.contains("acked: 80"))
     }
 
-    @Test("bad input: one line naming the key, non-zero exit", arguments: [
-        (["run", "profiles/quickstart.yaml", "--set", "fleet.devices=abc"], "fleet.devices"),
-        (["run", "profiles/quickstart.yaml", "--devices", "-4"], "--devices"),
-        (["run", "profiles/quickstart.yaml", "--devices=-4"], "fleet.devices"),
-        (["run", "profiles/quickstart.yaml", "--duration", "10x"], "duration"),
-        (["run", "profiles/quickstart.yaml", "--set", "fleet.colour=red"], "fleet.colour"),
-        (["run", "profiles/quickstart.yaml", "--hub", "http://x"], "hub.url"),
-        (["run", "no/such/profile.yaml"], "no/such/profile.yaml"),
-        (["report", "Package.swift"], "not a FleetStorm report"),
-        (["hub", "--listen", "nonsense"], "--listen nonsense"),
-    ])
+    @Test(
+        "bad input: one line naming the key, non-zero exit",
+        arguments: [
+            (["run", "profiles/quickstart.yaml", "--set", "fleet.devices=abc"], "fleet.devices"),
+            (["run", "profiles/quickstart.yaml", "--devices", "-4"], "--devices"),
+            (["run", "profiles/quickstart.yaml", "--devices=-4"], "fleet.devices"),
+            (["run", "profiles/quickstart.yaml", "--duration", "10x"], "duration"),
+            (["run", "profiles/quickstart.yaml", "--set", "fleet.colour=red"], "fleet.colour"),
+            (["run", "profiles/quickstart.yaml", "--hub", "http://x"], "hub.url"),
+            (["run", "no/such/profile.yaml"], "no/such/profile.yaml"),
+            (["report", "Package.swift"], "not a FleetStorm report"),
+            (["hub", "--listen", "nonsense"], "--listen nonsense"),
+        ]
+    )
     func badInput(args: [String], mentions: String) throws {
         let r = try Self.run(args)
         #expect(r.status != 0)
@@ -106,7 +114,9 @@ struct CLITests {
     }
 
     @Test func helpShowsExamples() throws {
-        for args in [["--help"], ["run", "--help"], ["hub", "--help"], ["report", "--help"], ["validate", "--help"]] {
+        for args in [
+            ["--help"], ["run", "--help"], ["hub", "--help"], ["report", "--help"], ["validate", "--help"],
+        ] {
             let r = try Self.run(args)
             #expect(r.status == 0)
             #expect(r.stdout.contains("fleetstorm "), "\(args)")
@@ -115,8 +125,10 @@ struct CLITests {
     }
 
     @Test func validateChecksEveryProfile() throws {
-        let profiles = try FileManager.default.contentsOfDirectory(atPath: Env.repo.appendingPathComponent("profiles").path)
-            .filter { $0.hasSuffix(".yaml") }.map { "profiles/\($0)" }
+        let profiles = try FileManager.default.contentsOfDirectory(
+            atPath: Env.repo.appendingPathComponent("profiles").path
+        )
+        .filter { $0.hasSuffix(".yaml") }.map { "profiles/\($0)" }
         let r = try Self.run(["validate"] + profiles)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.split(separator: "\n").count == profiles.count)

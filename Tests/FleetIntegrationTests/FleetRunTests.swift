@@ -22,7 +22,9 @@ struct FleetRunTests {
                 fleet: {devices: \(devices), ramp_rate: 0, max_in_flight: 100}
                 mqtt: {version: "\(version)", keep_alive: 30s}
                 telemetry: {messages: \(messages), interval: 20ms, payload_bytes: 32}
-                """, source: "test")
+                """,
+            source: "test"
+        )
     }
 
     @Test("embedded hub: every message acked, counts match on both sides", arguments: ["3.1.1", "5"])
@@ -49,7 +51,8 @@ struct FleetRunTests {
 
     @Test(
         "mosquitto as a real broker: 200 devices",
-        .enabled(if: Env.which("mosquitto") != nil || Env.isCI, "mosquitto not installed (CI installs it)"))
+        .enabled(if: Env.which("mosquitto") != nil || Env.isCI, "mosquitto not installed (CI installs it)")
+    )
     func mosquitto() async throws {
         let binary = try #require(Env.which("mosquitto"), "mosquitto not found on PATH; .ci/run installs it")
         let broker = try Mosquitto(binary: binary)

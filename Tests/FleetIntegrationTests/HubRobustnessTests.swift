@@ -38,7 +38,9 @@ final class RawClientHandler: ChannelInboundHandler, @unchecked Sendable {
     func bytes(count: Int, on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
         loop.flatSubmit {
             let p = loop.makePromise(of: [UInt8].self)
-            if self.received.readableBytes >= count { p.succeed(Array(self.received.readableBytesView)) } else {
+            if self.received.readableBytes >= count {
+                p.succeed(Array(self.received.readableBytesView))
+            } else {
                 self.waiter = (count, p)
             }
             return p.futureResult
@@ -63,7 +65,10 @@ struct HubRobustnessTests {
     }
 
     static func connectBytes(_ id: String) throws -> [UInt8] {
-        Array(try MQTTEncoder(version: .v311).encode(.connect(MQTTConnect(version: .v311, clientID: id))).readableBytesView)
+        Array(
+            try MQTTEncoder(version: .v311).encode(.connect(MQTTConnect(version: .v311, clientID: id)))
+                .readableBytesView
+        )
     }
 
     @Test func malformedAndHugePacketsCloseOnlyTheirConnection() async throws {
@@ -87,7 +92,15 @@ struct HubRobustnessTests {
         let (qos2, qos2Handler) = try await Self.connect(port: port)
         try await Self.send(qos2, try Self.connectBytes("qos2"))
         let publish2 = try MQTTEncoder(version: .v311).encode(
-            .publish(MQTTPublish(topic: "devices/qos2/messages/events/", payload: ByteBuffer(), qos: .exactlyOnce, packetID: 1)))
+            .publish(
+                MQTTPublish(
+                    topic: "devices/qos2/messages/events/",
+                    payload: ByteBuffer(),
+                    qos: .exactlyOnce,
+                    packetID: 1
+                )
+            )
+        )
         try await Self.send(qos2, Array(publish2.readableBytesView))
         try await qos2Handler.closed.futureResult.get()
 
@@ -120,7 +133,10 @@ struct HubRobustnessTests {
             _ = try await TestHub(configuration: config).start()
             Issue.record("expected an error")
         } catch {
-            #expect(error.description == "cannot listen on 127.0.0.1:\(port): address already in use (pick another port, or stop what listens there)")
+            #expect(
+                error.description
+                    == "cannot listen on 127.0.0.1:\(port): address already in use (pick another port, or stop what listens there)"
+            )
         }
         _ = await first.stop()
     }

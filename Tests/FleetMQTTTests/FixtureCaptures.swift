@@ -38,8 +38,14 @@ struct FixtureCaptureTests {
         ("mosquitto-pub-v311-qos1", .v311, [.connect, .publish, .disconnect], [.connack, .puback]),
         ("mosquitto-pub-v5-qos1-props", .v5, [.connect, .publish, .disconnect], [.connack, .puback]),
         ("mosquitto-sub-v5-c2d", .v5, [.connect, .subscribe, .puback, .disconnect], [.connack, .suback, .publish]),
-        ("mosquitto-sub-v311-c2d", .v311, [.connect, .subscribe, .puback, .disconnect], [.connack, .suback, .publish]),
-        ("paho-v5-connect-publish-subscribe", .v5, [.connect, .publish, .subscribe, .disconnect], [.connack, .puback, .suback]),
+        (
+            "mosquitto-sub-v311-c2d", .v311, [.connect, .subscribe, .puback, .disconnect],
+            [.connack, .suback, .publish]
+        ),
+        (
+            "paho-v5-connect-publish-subscribe", .v5, [.connect, .publish, .subscribe, .disconnect],
+            [.connack, .puback, .suback]
+        ),
         ("azure-python-sdk-tls", .v311, [.connect, .publish, .disconnect], [.connack, .puback]),
     ]
 

@@ -32,7 +32,8 @@ struct ProtoFreshnessTests {
             throw Failure("swift-protobuf checkout not found at \(checkout); set PROTOC_GEN_SWIFT")
         }
         let (status, out) = try sh(
-            "swift build -c release --package-path \(checkout) --scratch-path .build-protoc --product protoc-gen-swift 2>&1 | tail -5")
+            "swift build -c release --package-path \(checkout) --scratch-path .build-protoc --product protoc-gen-swift 2>&1 | tail -5"
+        )
         guard status == 0 else { throw Failure("building protoc-gen-swift failed: \(out)") }
         return repo.appendingPathComponent(".build-protoc/release/protoc-gen-swift").path
     }

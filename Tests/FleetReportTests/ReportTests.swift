@@ -23,8 +23,14 @@ struct ReportTests {
     }
 
     static let facts = RunFacts(
-        profileName: "t", seed: 7, devices: 1000, startedUnixNanoseconds: 1_700_000_000_000_000_000,
-        durationNanoseconds: 12_000_000_000, target: "mqtt://127.0.0.1:1", mqttVersion: "3.1.1")
+        profileName: "t",
+        seed: 7,
+        devices: 1000,
+        startedUnixNanoseconds: 1_700_000_000_000_000_000,
+        durationNanoseconds: 12_000_000_000,
+        target: "mqtt://127.0.0.1:1",
+        mqttVersion: "3.1.1"
+    )
 
     @Test func buildAndRoundTrip() throws {
         var hub = HubStats()
@@ -33,7 +39,10 @@ struct ReportTests {
         hub.messagesByDevice = ["a": 1, "b": 2]
         let report = ReportBuilder.build(facts: Self.facts, snapshot: Self.sampleSnapshot(), hub: hub)
         #expect(report.accounting.pending == 6)
-        #expect(report.accounting.generated == report.accounting.acked + report.accounting.failed + report.accounting.pending)
+        #expect(
+            report.accounting.generated == report.accounting.acked + report.accounting.failed
+                + report.accounting.pending
+        )
         let connect = try #require(report.histograms.first { $0.name == "connect" })
         #expect(connect.count == 1000 && connect.unit == "ns")
         #expect(abs(Double(connect.p50) - 500e6) / 500e6 < 0.002)
@@ -88,7 +97,11 @@ struct ReportTests {
         #expect(a.counters.generated == 20_000)
         #expect(a.counters.failedByReason["connection_lost"] == 8)
         var foreign = Snapshot()
-        foreign.histograms["x"] = .init(lowestDiscernibleValue: 1, highestTrackableValue: 1000, numberOfSignificantValueDigits: .two)
+        foreign.histograms["x"] = .init(
+            lowestDiscernibleValue: 1,
+            highestTrackableValue: 1000,
+            numberOfSignificantValueDigits: .two
+        )
         #expect(throws: SnapshotError.self) { try a.merge(foreign) }
     }
 }

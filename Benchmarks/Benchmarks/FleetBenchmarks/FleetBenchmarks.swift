@@ -1,0 +1,116 @@
+import Benchmark
+import FleetCore
+import FleetMQTT
+import FleetMetrics
+import NIOCore
+
+/// Per-device hot paths: what one telemetry message, one timer and one latency sample cost.
+/// Allocation counts are the gate; wall time is reported for the README table.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        maxDuration: .seconds(2),
+        maxIterations: 1_000_000
+    )
+
+    let publish = MQTTPacket.publish(
+        MQTTPublish(
+            topic: "devices/device-00042/messages/events/",
+            payload: ByteBuffer(repeating: 0x61, count: 64),
+            qos: .atLeastOnce,
+            packetID: 42
+        )
+    )
+
+    Benchmark("codec: encode QoS 1 PUBLISH (64 B) into a reused buffer") { benchmark in
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(256)
+        let encoder = MQTTEncoder(version: .v311)
+        for _ in benchmark.scaledIterations {
+            buffer.clear()
+            try encoder.encode(publish, into: &buffer)
+            blackHole(buffer.readableBytes)
+        }
+    }
+
+    Benchmark("codec: decode PUBACK") { benchmark in
+        let bytes = ByteBuffer(bytes: [0x40, 0x02, 0x00, 0x2A])
+        var decoder = MQTTDecoder()
+        for _ in benchmark.scaledIterations {
+            var b = bytes
+            blackHole(try decoder.decode(buffer: &b))
+        }
+    }
+
+    Benchmark("codec: decode QoS 1 PUBLISH (64 B)") { benchmark in
+        let bytes = try MQTTEncoder(version: .v311).encode(publish)
+        var decoder = MQTTDecoder()
+        for _ in benchmark.scaledIterations {
+            var b = bytes
+            blackHole(try decoder.decode(buffer: &b))
+        }
+    }
+
+    Benchmark("wheel: schedule + cancel with 100k pending") { benchmark in
+        var wheel = TimerWheel<UInt32>()
+        wheel.reserveCapacity(100_001)
+        for i in 0..<100_000 { wheel.schedule(at: Instant(nanoseconds: Int64(i % 60_000) * 1_000_000), UInt32(i)) }
+        var t: Int64 = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            t += 1
+            let h = wheel.schedule(at: Instant(nanoseconds: (t % 30_000) * 1_000_000 + 1_000_000), 1)
+            blackHole(wheel.cancel(h))
+        }
+    }
+
+    Benchmark("wheel: schedule, advance and fire (steady state)") { benchmark in
+        var wheel = TimerWheel<UInt32>()
+        var now: Int64 = 0
+        for _ in benchmark.scaledIterations {
+            wheel.schedule(at: Instant(nanoseconds: now + 5_000_000), 1)
+            now += 1_000_000
+            wheel.advance(to: Instant(nanoseconds: now))
+            while let f = wheel.popReady() { blackHole(f.payload) }
+        }
+    }
+
+    Benchmark("recorder: publish_ack latency sample") { benchmark in
+        let recorder = Recorder()
+        for i in benchmark.scaledIterations {
+            recorder.record(.acked(latency: .microseconds(Int64(500 + i % 5000))))
+        }
+        blackHole(recorder.publishAckP99)
+    }
+
+    Benchmark("device: telemetry timer → PUBLISH → PUBACK (state machine only)") { benchmark in
+        var scenario = Scenario()
+        scenario.telemetry.messages = Int.max
+        var machine = DeviceStateMachine(deviceID: "device-00042", config: DeviceConfig(scenario: scenario))
+        var actions: [DeviceAction] = []
+        actions.reserveCapacity(16)
+        machine.start(now: .zero, into: &actions)
+        machine.connectSucceeded(now: .zero, into: &actions)
+        machine.packetReceived(.connack(MQTTConnAck()), now: .zero, into: &actions)
+        var t: Int64 = 0
+        var id: UInt16 = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            actions.removeAll(keepingCapacity: true)
+            t += 1_000_000
+            machine.timerFired(
+                .telemetry,
+                deadline: Instant(nanoseconds: t),
+                now: Instant(nanoseconds: t),
+                into: &actions
+            )
+            id = id == UInt16.max ? 1 : id + 1
+            machine.packetReceived(
+                .puback(MQTTAck(packetID: id)),
+                now: Instant(nanoseconds: t + 500_000),
+                into: &actions
+            )
+            blackHole(actions.count)
+        }
+    }
+}
