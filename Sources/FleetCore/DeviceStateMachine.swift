@@ -111,7 +111,8 @@ public struct DeviceStateMachine: Sendable {
             } else {
                 disconnectIfDone(now: now, into: &actions)
             }
-        case (.connected(var session), .puback(let ack)):
+        case (.connected, .puback(let ack)):
+            var session = takeSession()
             if let i = session.inflight.firstIndex(where: { $0.id == ack.packetID }) {
                 let intended = session.inflight[i].intended
                 session.inflight.remove(at: i)
@@ -159,8 +160,9 @@ public struct DeviceStateMachine: Sendable {
             actions.append(.close)
         case (.connackTimeout, .awaitingConnAck):
             close(.connackTimeout, into: &actions)
-        case (.telemetry, .connected(var session)):
+        case (.telemetry, .connected):
             guard generated < config.messages else { return }
+            var session = takeSession()
             generated += 1
             actions.append(.record(.generated(qos: config.qos)))
             var publish = MQTTPublish(topic: topic, payload: config.payload, qos: config.qos)
@@ -242,6 +244,16 @@ public struct DeviceStateMachine: Sendable {
     }
 
     // MARK: - helpers
+
+    /// Moves the session out of `state` (which holds `.idle` for the moment), so its inflight array is uniquely
+    /// referenced while it changes: no copy-on-write allocation per message. Put it back with `.connected(session)`.
+    private mutating func takeSession() -> Session {
+        guard case .connected(let session) = state else {
+            preconditionFailure("DeviceStateMachine.takeSession in state \(state)")
+        }
+        state = .idle
+        return session
+    }
 
     private mutating func disconnectIfDone(now: Instant, into actions: inout Actions) {
         guard case .connected(var session) = state, generated >= config.messages else { return }

@@ -1,38 +1,55 @@
 public import NIOCore
 
 /// Encodes packets for one protocol version. The remaining length is written in place: the body goes after a
-/// 5-byte gap which is then closed, so encoding allocates nothing beyond the output buffer.
+/// 5-byte gap which is then closed, so encoding a 3.1.1 packet into a buffer with room allocates nothing.
+/// A failed encode leaves the buffer as it was.
 public struct MQTTEncoder: Sendable {
     public var version: MQTTVersion
 
     public init(version: MQTTVersion) { self.version = version }
 
+    /// A shared empty buffer parked in the caller's variable while the writer owns the real one, so the writer's
+    /// copy stays uniquely referenced and never triggers a copy-on-write.
+    private static let parked = ByteBuffer()
+
     public func encode(_ packet: MQTTPacket, into buffer: inout ByteBuffer) throws(MQTTCodecError) {
         let start = buffer.writerIndex
         buffer.writeRepeatingByte(0, count: 5)
         var w = MQTTWriter(buffer: buffer, type: packet.type)
-        let flags = try w.writeBody(packet, version: version)
+        buffer = Self.parked
+        let flags: UInt8
+        do {
+            flags = try w.writeBody(packet, version: version)
+        } catch {
+            w.buffer.moveWriterIndex(to: start)
+            buffer = w.buffer
+            throw error
+        }
         buffer = w.buffer
+        w.buffer = Self.parked
         let bodyLength = buffer.writerIndex - start - 5
-        guard bodyLength <= 268_435_455 else { throw MQTTCodecError(.packetTooLarge, packetType: packet.type) }
-        var header: [UInt8] = [(packet.type.rawValue << 4) | flags]
-        var n = bodyLength
-        repeat {
-            var byte = UInt8(n % 128)
-            n /= 128
-            if n > 0 { byte |= 0x80 }
-            header.append(byte)
-        } while n > 0
-        let headerStart = start + 5 - header.count
-        if headerStart != start {
+        guard bodyLength <= 268_435_455 else {
+            buffer.moveWriterIndex(to: start)
+            throw MQTTCodecError(.packetTooLarge, packetType: packet.type)
+        }
+        let lengthBytes = bodyLength < 128 ? 1 : bodyLength < 16_384 ? 2 : bodyLength < 2_097_152 ? 3 : 4
+        let headerLength = 1 + lengthBytes
+        if headerLength != 5 {
             do {
-                try buffer.copyBytes(at: start + 5, to: start + header.count, length: bodyLength)
+                try buffer.copyBytes(at: start + 5, to: start + headerLength, length: bodyLength)
             } catch {
                 preconditionFailure("MQTTEncoder: body move out of bounds: \(error)")
             }
         }
-        buffer.setBytes(header, at: start)
-        buffer.moveWriterIndex(to: start + header.count + bodyLength)
+        buffer.setInteger((packet.type.rawValue << 4) | flags, at: start)
+        var n = bodyLength
+        for i in 0..<lengthBytes {
+            var byte = UInt8(n % 128)
+            n /= 128
+            if n > 0 { byte |= 0x80 }
+            buffer.setInteger(byte, at: start + 1 + i)
+        }
+        buffer.moveWriterIndex(to: start + headerLength + bodyLength)
     }
 
     /// Convenience: one packet in a fresh buffer.
@@ -134,8 +151,7 @@ struct MQTTWriter {
             try writeString(p.topic)
             if p.qos != .atMostOnce, let id = p.packetID { buffer.writeInteger(id) }
             if v5 { try writeProperties(p.properties) }
-            var payload = p.payload
-            buffer.writeBuffer(&payload)
+            buffer.writeImmutableBuffer(p.payload)
             return (p.dup ? 0x08 : 0) | (p.qos.rawValue << 1) | (p.retain ? 0x01 : 0)
         case .puback(let a), .pubrec(let a), .pubrel(let a), .pubcomp(let a):
             guard a.packetID != 0 else { throw MQTTCodecError(.zeroPacketIdentifier, packetType: type) }

@@ -9,8 +9,9 @@ import NIOCore
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal],
+        scalingFactor: .kilo,
         maxDuration: .seconds(2),
-        maxIterations: 1_000_000
+        maxIterations: 10_000
     )
 
     let publish = MQTTPacket.publish(
@@ -38,7 +39,7 @@ let benchmarks: @Sendable () -> Void = {
         var decoder = MQTTDecoder()
         for _ in benchmark.scaledIterations {
             var b = bytes
-            blackHole(try decoder.decode(buffer: &b))
+            blackHole(try decoder.decode(buffer: &b)?.type)
         }
     }
 
@@ -47,7 +48,7 @@ let benchmarks: @Sendable () -> Void = {
         var decoder = MQTTDecoder()
         for _ in benchmark.scaledIterations {
             var b = bytes
-            blackHole(try decoder.decode(buffer: &b))
+            blackHole(try decoder.decode(buffer: &b)?.type)
         }
     }
 
@@ -77,6 +78,7 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("recorder: publish_ack latency sample") { benchmark in
         let recorder = Recorder()
+        benchmark.startMeasurement()
         for i in benchmark.scaledIterations {
             recorder.record(.acked(latency: .microseconds(Int64(500 + i % 5000))))
         }
