@@ -94,6 +94,11 @@ public struct DeviceStateMachine: Sendable {
     }
 
     public mutating func packetReceived(_ packet: MQTTPacket, now: Instant, into actions: inout Actions) {
+        // The hot path first, outside the tuple switch (whose temporary copy would share the session's storage).
+        if case .puback(let ack) = packet, case .connected = state {
+            pubackReceived(ack, now: now, into: &actions)
+            return
+        }
         switch (state, packet) {
         case (.awaitingConnAck(let started), .connack(let ack)):
             actions.append(.cancel(.connackTimeout))
@@ -111,19 +116,6 @@ public struct DeviceStateMachine: Sendable {
             } else {
                 disconnectIfDone(now: now, into: &actions)
             }
-        case (.connected, .puback(let ack)):
-            var session = takeSession()
-            if let i = session.inflight.firstIndex(where: { $0.id == ack.packetID }) {
-                let intended = session.inflight[i].intended
-                session.inflight.remove(at: i)
-                if ack.reasonCode < 0x80 {
-                    actions.append(.record(.acked(latency: now - intended)))
-                } else {
-                    actions.append(.record(.failed(count: 1, outcome: .refused)))
-                }
-            }
-            state = .connected(session)
-            disconnectIfDone(now: now, into: &actions)
         case (.connected(var session), .pingresp):
             session.pingOutstanding = false
             state = .connected(session)
@@ -154,31 +146,16 @@ public struct DeviceStateMachine: Sendable {
     /// A timer this machine scheduled came due. `deadline` is the instant it was scheduled for.
     public mutating func timerFired(_ timer: DeviceTimer, deadline: Instant, now: Instant, into actions: inout Actions)
     {
+        if timer == .telemetry, case .connected = state {
+            telemetryDue(deadline: deadline, now: now, into: &actions)
+            return
+        }
         switch (timer, state) {
         case (.connectTimeout, .connecting):
             state = .closing(.connectTimeout)
             actions.append(.close)
         case (.connackTimeout, .awaitingConnAck):
             close(.connackTimeout, into: &actions)
-        case (.telemetry, .connected):
-            guard generated < config.messages else { return }
-            var session = takeSession()
-            generated += 1
-            actions.append(.record(.generated(qos: config.qos)))
-            var publish = MQTTPublish(topic: topic, payload: config.payload, qos: config.qos)
-            if config.qos == .atLeastOnce {
-                let id = session.allocatePacketID()
-                publish.packetID = id
-                session.inflight.append((id, deadline))
-            }
-            actions.append(.write(.publish(publish)))
-            session.lastWrite = now
-            state = .connected(session)
-            if generated < config.messages {
-                actions.append(.schedule(.telemetry, deadline + config.interval))
-            } else {
-                disconnectIfDone(now: now, into: &actions)
-            }
         case (.keepAlive, .connected(var session)):
             if session.pingOutstanding {
                 close(.keepAliveTimeout, into: &actions)
@@ -244,6 +221,42 @@ public struct DeviceStateMachine: Sendable {
     }
 
     // MARK: - helpers
+
+    private mutating func pubackReceived(_ ack: MQTTAck, now: Instant, into actions: inout Actions) {
+        var session = takeSession()
+        if let i = session.inflight.firstIndex(where: { $0.id == ack.packetID }) {
+            let intended = session.inflight[i].intended
+            session.inflight.remove(at: i)
+            if ack.reasonCode < 0x80 {
+                actions.append(.record(.acked(latency: now - intended)))
+            } else {
+                actions.append(.record(.failed(count: 1, outcome: .refused)))
+            }
+        }
+        state = .connected(session)
+        disconnectIfDone(now: now, into: &actions)
+    }
+
+    private mutating func telemetryDue(deadline: Instant, now: Instant, into actions: inout Actions) {
+        guard generated < config.messages else { return }
+        var session = takeSession()
+        generated += 1
+        actions.append(.record(.generated(qos: config.qos)))
+        var publish = MQTTPublish(topic: topic, payload: config.payload, qos: config.qos)
+        if config.qos == .atLeastOnce {
+            let id = session.allocatePacketID()
+            publish.packetID = id
+            session.inflight.append((id, deadline))
+        }
+        actions.append(.write(.publish(publish)))
+        session.lastWrite = now
+        state = .connected(session)
+        if generated < config.messages {
+            actions.append(.schedule(.telemetry, deadline + config.interval))
+        } else {
+            disconnectIfDone(now: now, into: &actions)
+        }
+    }
 
     /// Moves the session out of `state` (which holds `.idle` for the moment), so its inflight array is uniquely
     /// referenced while it changes: no copy-on-write allocation per message. Put it back with `.connected(session)`.

@@ -5,13 +5,17 @@ import FleetMetrics
 import NIOCore
 
 /// Per-device hot paths: what one telemetry message, one timer and one latency sample cost.
-/// Allocation counts are the gate; wall time is reported for the README table.
+/// Allocation counts are the gate (zero tolerance on mallocCountTotal in `baseline check`); wall time is
+/// reported for the README table only.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal],
         scalingFactor: .kilo,
         maxDuration: .seconds(2),
-        maxIterations: 10_000
+        maxIterations: 10_000,
+        // The gate: allocations per operation must not grow against a saved baseline
+        // (`swift package benchmark baseline update main`, later `swift package benchmark baseline check main`).
+        thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])]
     )
 
     let publish = MQTTPacket.publish(
