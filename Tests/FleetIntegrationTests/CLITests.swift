@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import Testing
 
 /// The `fleetstorm` binary as users run it: exit codes, one-line errors, reports other tools can read.
@@ -112,6 +114,19 @@ struct CLITests {
         #expect(lines.count == 1, "expected one line, got:\n\(r.stderr)")
         #expect(r.stderr.contains(mentions), "\(r.stderr)")
         #expect(!r.stderr.contains("Fatal error"))
+    }
+
+    @Test func hubOnAPortInUseIsOneClearLine() throws {
+        let blocker = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: try Env.freePort()).wait()
+        defer { try? blocker.close().wait() }
+        let port = blocker.localAddress?.port ?? 0
+        let r = try Self.run(["hub", "--listen", "127.0.0.1:\(port)", "--duration", "1s"])
+        #expect(r.status != 0)
+        #expect(
+            r.stderr
+                == "error: cannot listen on 127.0.0.1:\(port): address already in use (pick another port, or stop what listens there)\n"
+        )
     }
 
     @Test func helpShowsExamples() throws {

@@ -1,3 +1,4 @@
+import FleetEngine
 import FleetHub
 import FleetMQTT
 import NIOCore
@@ -146,5 +147,31 @@ struct HubRobustnessTests {
         let port = try await hub.start()[0].port
         #expect(port > 0 && port < 32768)
         _ = await hub.stop()
+    }
+}
+
+/// Answers every client read with bytes that are not MQTT.
+final class GarbageHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: [0x00, 0x00, 0xFF, 0xFF])), promise: nil)
+    }
+}
+
+@Suite("Devices facing a broken broker")
+struct DeviceRobustnessTests {
+    @Test func malformedBytesFromTheBrokerEndDevicesWithProtocolError() async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(GarbageHandler()) }
+            }
+            .bind(host: "127.0.0.1", port: try Env.freePort()).get()
+        var s = try FleetRunTests.scenario(devices: 10, messages: 1)
+        s.hub = .mqtt(host: "127.0.0.1", port: server.localAddress?.port ?? 0)
+        let result = try await FleetEngine.FleetRunner(scenario: s, hub: nil).run()
+        #expect(result.snapshot.counters.outcomes == ["protocol_error": 10])
+        #expect(result.malformedPackets == 10)
+        try await server.close()
     }
 }
