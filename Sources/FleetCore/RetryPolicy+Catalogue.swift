@@ -38,35 +38,40 @@ extension RetryPolicy {
             parameters: [
                 p("base", "100ms", "minBackoff"), p("cap", "10s", "maxBackoff"), p("delta", "100ms", "deltaBackoff"),
                 p("floor", "1s", "least time between attempt starts"), attempts, timeout("240s"),
-            ]),
+            ]
+        ),
         RetryPolicyInfo(
             name: "azure-dotnet-throttled",
             summary: ".NET < 1.19 throttling policy: ExponentialBackoff(10 s, 60 s, 5 s)",
             parameters: [
                 p("base", "10s", "minBackoff"), p("cap", "60s", "maxBackoff"), p("delta", "5s", "deltaBackoff"),
                 p("floor", "1s", "least time between attempt starts"), attempts, timeout("240s"),
-            ]),
+            ]
+        ),
         RetryPolicyInfo(
             name: "azure-java",
             summary: "Java ExponentialBackoffWithJitter: first retry immediate, then the .NET curve",
             parameters: [
                 p("base", "100ms", "minBackoff"), p("cap", "10s", "maxBackoff"), p("delta", "100ms", "deltaBackoff"),
                 p("first_fast", "true", "first retry without waiting"), attempts, timeout("240s"),
-            ]),
+            ]
+        ),
         RetryPolicyInfo(
             name: "azure-node",
             summary: "Node ExponentialBackOffWithJitter as implemented: min(cMin + (2^(x−1)−1)·U·C·(Jd−Ju), cMax)",
             parameters: [
                 p("c", "100ms", "C"), p("base", "100ms", "cMin"), p("cap", "10s", "cMax"), p("ju", "0.25", "Ju"),
                 p("jd", "0.5", "Jd"), attempts, timeout("240s"),
-            ]),
+            ]
+        ),
         RetryPolicyInfo(
             name: "azure-node-throttled",
             summary: "Node throttled constants (C 5 s, cMin 10 s, cMax 60 s; Ju/Jd as the code leaves them)",
             parameters: [
                 p("c", "5s", "C"), p("base", "10s", "cMin"), p("cap", "60s", "cMax"), p("ju", "0.25", "Ju"),
                 p("jd", "0.5", "Jd"), attempts, timeout("240s"),
-            ]),
+            ]
+        ),
         RetryPolicyInfo(
             name: "azure-c",
             summary: "C SDK retry control: first retry immediate, whole seconds, waits count from the attempt start",
@@ -75,43 +80,70 @@ extension RetryPolicy {
                 p("base", "1s (5s for interval, linear, random)", "retry_interval_sec"),
                 p("cap", "30s", "retry_max_delay_secs"), p("jitter", "0.05", "max_jitter as a fraction"), attempts,
                 timeout("0"),
-            ]),
+            ]
+        ),
         RetryPolicyInfo(
             name: "azure-python",
             summary: "Python v2: reconnect 0.01 s after a drop, then every 10 s, no jitter, no limit",
-            parameters: [p("first", "10ms", "wait before the first retry"), p("base", "10s", "connection_retry_interval"), attempts, timeout("0")]),
+            parameters: [
+                p("first", "10ms", "wait before the first retry"), p("base", "10s", "connection_retry_interval"),
+                attempts, timeout("0"),
+            ]
+        ),
         RetryPolicyInfo(
-            name: "exponential", summary: "min(cap, base·multiplier^(n−1)), no jitter",
-            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), p("multiplier", "2", ""), attempts, timeout("0")]),
+            name: "exponential",
+            summary: "min(cap, base·multiplier^(n−1)), no jitter",
+            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), p("multiplier", "2", ""), attempts, timeout("0")]
+        ),
         RetryPolicyInfo(
-            name: "full-jitter", summary: "U(0, t), t = min(cap, base·2^(n−1))",
-            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("0")]),
+            name: "full-jitter",
+            summary: "U(0, t), t = min(cap, base·2^(n−1))",
+            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("0")]
+        ),
         RetryPolicyInfo(
-            name: "equal-jitter", summary: "t/2 + U(0, t/2), t = min(cap, base·2^(n−1))",
-            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("0")]),
+            name: "equal-jitter",
+            summary: "t/2 + U(0, t/2), t = min(cap, base·2^(n−1))",
+            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("0")]
+        ),
         RetryPolicyInfo(
-            name: "decorrelated-jitter", summary: "min(cap, U(base, 3·previous)), previous starts at base",
-            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("0")]),
+            name: "decorrelated-jitter",
+            summary: "min(cap, U(base, 3·previous)), previous starts at base",
+            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("0")]
+        ),
         RetryPolicyInfo(
-            name: "fixed", summary: "base, ± jitter (a fraction)",
-            parameters: [p("base", "1s", ""), p("jitter", "0", "fraction, e.g. 0.1 for ±10 %"), attempts, timeout("0")]),
+            name: "fixed",
+            summary: "base, ± jitter (a fraction)",
+            parameters: [p("base", "1s", ""), p("jitter", "0", "fraction, e.g. 0.1 for ±10 %"), attempts, timeout("0")]
+        ),
         RetryPolicyInfo(
-            name: "linear", summary: "min(cap, base·n), ± jitter",
-            parameters: [p("base", "1s", ""), p("cap", "30s", ""), p("jitter", "0", "fraction"), attempts, timeout("0")]),
+            name: "linear",
+            summary: "min(cap, base·n), ± jitter",
+            parameters: [
+                p("base", "1s", ""), p("cap", "30s", ""), p("jitter", "0", "fraction"), attempts, timeout("0"),
+            ]
+        ),
         RetryPolicyInfo(
-            name: "custom", summary: "a table of delays (the last repeats), ± jitter",
+            name: "custom",
+            summary: "a table of delays (the last repeats), ± jitter",
             parameters: [
                 p("delays", "(required)", "comma-separated, e.g. 100ms,1s,5s"), p("jitter", "0", "fraction"), attempts,
                 timeout("0"),
-            ]),
-        RetryPolicyInfo(name: "none", summary: "one attempt; a message that cannot be sent is dropped and counted", parameters: []),
+            ]
+        ),
+        RetryPolicyInfo(
+            name: "none",
+            summary: "one attempt; a message that cannot be sent is dropped and counted",
+            parameters: []
+        ),
     ]
 
     /// Builds a policy from its name and `key=value` parameters (validated: unknown keys and bad values are errors).
     public static func make(name: String, parameters: [String: String] = [:]) throws(RetryPolicyError) -> RetryPolicy {
         guard let info = catalogue.first(where: { $0.name == name }) else {
             throw RetryPolicyError(
-                key: "policy", message: "unknown policy \"\(name)\" (known: \(catalogue.map(\.name).joined(separator: ", ")))")
+                key: "policy",
+                message: "unknown policy \"\(name)\" (known: \(catalogue.map(\.name).joined(separator: ", ")))"
+            )
         }
         var args = PolicyArguments(values: parameters, allowed: Set(info.parameters.map(\.key)))
         try args.checkKeys(policy: name)
@@ -124,15 +156,22 @@ extension RetryPolicy {
                 shape: .dotnet(
                     min: try args.duration("base", throttled ? .seconds(10) : .milliseconds(100)),
                     max: try args.duration("cap", throttled ? .seconds(60) : .seconds(10)),
-                    delta: try args.duration("delta", throttled ? .seconds(5) : .milliseconds(100))),
-                timeout: .seconds(240), attemptStartFloor: try args.duration("floor", .seconds(1)))
+                    delta: try args.duration("delta", throttled ? .seconds(5) : .milliseconds(100))
+                ),
+                timeout: .seconds(240),
+                attemptStartFloor: try args.duration("floor", .seconds(1))
+            )
         case "azure-java":
             policy = RetryPolicy(
                 name: name,
                 shape: .java(
-                    min: try args.duration("base", .milliseconds(100)), max: try args.duration("cap", .seconds(10)),
-                    delta: try args.duration("delta", .milliseconds(100)), firstFastRetry: try args.bool("first_fast", true)),
-                timeout: .seconds(240))
+                    min: try args.duration("base", .milliseconds(100)),
+                    max: try args.duration("cap", .seconds(10)),
+                    delta: try args.duration("delta", .milliseconds(100)),
+                    firstFastRetry: try args.bool("first_fast", true)
+                ),
+                timeout: .seconds(240)
+            )
         case "azure-node", "azure-node-throttled":
             let throttled = name.hasSuffix("throttled")
             policy = RetryPolicy(
@@ -141,51 +180,76 @@ extension RetryPolicy {
                     c: try args.duration("c", throttled ? .seconds(5) : .milliseconds(100)),
                     cMin: try args.duration("base", throttled ? .seconds(10) : .milliseconds(100)),
                     cMax: try args.duration("cap", throttled ? .seconds(60) : .seconds(10)),
-                    ju: try args.fraction("ju", 0.25), jd: try args.fraction("jd", 0.5)),
-                timeout: .seconds(240))
+                    ju: try args.fraction("ju", 0.25),
+                    jd: try args.fraction("jd", 0.5)
+                ),
+                timeout: .seconds(240)
+            )
         case "azure-c":
             let modeText = args.values["mode"] ?? CMode.exponentialJitter.rawValue
             guard let mode = CMode(rawValue: modeText) else {
                 throw RetryPolicyError(
-                    key: "mode", message: "expected one of \(CMode.allCases.map(\.rawValue).joined(separator: ", "))")
+                    key: "mode",
+                    message: "expected one of \(CMode.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             let exponential = mode == .exponential || mode == .exponentialJitter
             policy = RetryPolicy(
                 name: name,
                 shape: .cSDK(
-                    mode: mode, base: try args.duration("base", exponential ? .seconds(1) : .seconds(5), min: .seconds(1)),
-                    cap: try args.duration("cap", .seconds(30)), maxJitterPercent: try args.fraction("jitter", 0.05) * 100),
-                waitIncludesAttempt: true)
+                    mode: mode,
+                    base: try args.duration("base", exponential ? .seconds(1) : .seconds(5), min: .seconds(1)),
+                    cap: try args.duration("cap", .seconds(30)),
+                    maxJitterPercent: try args.fraction("jitter", 0.05) * 100
+                ),
+                waitIncludesAttempt: true
+            )
         case "azure-python":
             policy = RetryPolicy(
                 name: name,
-                shape: .python(first: try args.duration("first", .milliseconds(10)), interval: try args.duration("base", .seconds(10))))
+                shape: .python(
+                    first: try args.duration("first", .milliseconds(10)),
+                    interval: try args.duration("base", .seconds(10))
+                )
+            )
         case "exponential":
             policy = RetryPolicy(
                 name: name,
                 shape: .exponential(
-                    base: try args.duration("base", .milliseconds(100)), cap: try args.duration("cap", .seconds(30)),
-                    multiplier: try args.number("multiplier", 2, min: 1)))
+                    base: try args.duration("base", .milliseconds(100)),
+                    cap: try args.duration("cap", .seconds(30)),
+                    multiplier: try args.number("multiplier", 2, min: 1)
+                )
+            )
         case "full-jitter", "equal-jitter", "decorrelated-jitter":
             let base = try args.duration("base", .milliseconds(100))
             let cap = try args.duration("cap", .seconds(30))
             let shape: Shape =
                 name == "full-jitter"
                 ? .fullJitter(base: base, cap: cap)
-                : name == "equal-jitter" ? .equalJitter(base: base, cap: cap) : .decorrelatedJitter(base: base, cap: cap)
+                : name == "equal-jitter"
+                    ? .equalJitter(base: base, cap: cap) : .decorrelatedJitter(base: base, cap: cap)
             policy = RetryPolicy(name: name, shape: shape)
         case "fixed":
             policy = RetryPolicy(
-                name: name, shape: .fixed(base: try args.duration("base", .seconds(1)), jitter: try args.fraction("jitter", 0)))
+                name: name,
+                shape: .fixed(base: try args.duration("base", .seconds(1)), jitter: try args.fraction("jitter", 0))
+            )
         case "linear":
             policy = RetryPolicy(
                 name: name,
                 shape: .linear(
-                    base: try args.duration("base", .seconds(1)), cap: try args.duration("cap", .seconds(30)),
-                    jitter: try args.fraction("jitter", 0)))
+                    base: try args.duration("base", .seconds(1)),
+                    cap: try args.duration("cap", .seconds(30)),
+                    jitter: try args.fraction("jitter", 0)
+                )
+            )
         case "custom":
             guard let text = args.values["delays"] else {
-                throw RetryPolicyError(key: "delays", message: "custom needs a table of delays, e.g. delays=100ms,1s,5s")
+                throw RetryPolicyError(
+                    key: "delays",
+                    message: "custom needs a table of delays, e.g. delays=100ms,1s,5s"
+                )
             }
             var table: [Duration] = []
             for item in text.split(separator: ",") {
@@ -200,7 +264,9 @@ extension RetryPolicy {
             policy = RetryPolicy(name: name, shape: .none)
         }
         if let a = args.values["attempts"] {
-            guard let n = Int(a), n >= 0 else { throw RetryPolicyError(key: "attempts", message: "expected a whole number ≥ 0, got \"\(a)\"") }
+            guard let n = Int(a), n >= 0 else {
+                throw RetryPolicyError(key: "attempts", message: "expected a whole number ≥ 0, got \"\(a)\"")
+            }
             policy.maxAttempts = n
         }
         if args.values["timeout"] != nil {

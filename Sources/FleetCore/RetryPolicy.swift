@@ -36,7 +36,9 @@ public struct RetryPolicy: Sendable, Hashable, CustomStringConvertible {
 
     /// The C SDK's `IOTHUB_CLIENT_RETRY_POLICY` modes.
     public enum CMode: String, Sendable, Hashable, CaseIterable {
-        case none, immediate, interval, linear, exponential, exponentialJitter = "exponential-jitter", random
+        case none, immediate, interval, linear, exponential
+        case exponentialJitter = "exponential-jitter"
+        case random
     }
 
     var shape: Shape
@@ -52,8 +54,12 @@ public struct RetryPolicy: Sendable, Hashable, CustomStringConvertible {
     public var waitIncludesAttempt: Bool
 
     init(
-        name: String, shape: Shape, maxAttempts: Int? = nil, timeout: Duration? = nil,
-        attemptStartFloor: Duration? = nil, waitIncludesAttempt: Bool = false
+        name: String,
+        shape: Shape,
+        maxAttempts: Int? = nil,
+        timeout: Duration? = nil,
+        attemptStartFloor: Duration? = nil,
+        waitIncludesAttempt: Bool = false
     ) {
         self.name = name
         self.shape = shape
@@ -156,7 +162,11 @@ public struct RetryPolicy: Sendable, Hashable, CustomStringConvertible {
     // MARK: - arithmetic
 
     static func dotnetCurve(
-        k: Int, min: Duration, max: Duration, delta: Duration, using rng: inout some RandomNumberGenerator
+        k: Int,
+        min: Duration,
+        max: Duration,
+        delta: Duration,
+        using rng: inout some RandomNumberGenerator
     ) -> Duration {
         let deltaMs = Double(delta.nanoseconds) / 1e6
         let lo = Int64((0.8 * deltaMs).rounded(.down))

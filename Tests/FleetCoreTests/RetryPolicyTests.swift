@@ -22,15 +22,29 @@ struct RetryPolicyTests {
     }
 
     /// Expected bounds (ms, inclusive) per attempt; `tight` demands the draws reach both ends (within `slack`).
-    static func check(_ name: String, _ expected: [(Double, Double)], slack: Double = 0.02, file: String = #fileID) throws {
+    static func check(
+        _ name: String,
+        _ expected: [(Double, Double)],
+        slack: Double = 0.02,
+        file: String = #fileID
+    ) throws {
         let policy = try RetryPolicy.make(name: name)
         let seen = observed(policy, attempts: expected.count)
         for (i, ((lo, hi), o)) in zip(expected, seen).enumerated() {
             let n = i + 1
-            #expect(o.min >= lo - 0.001 && o.max <= hi + 0.001, "\(name) attempt \(n): saw \(o.min)–\(o.max), expected \(lo)–\(hi)")
+            #expect(
+                o.min >= lo - 0.001 && o.max <= hi + 0.001,
+                "\(name) attempt \(n): saw \(o.min)–\(o.max), expected \(lo)–\(hi)"
+            )
             let width = max(hi - lo, 1)
-            #expect(o.min - lo <= width * slack + 0.001, "\(name) attempt \(n): lower end \(lo) never reached (min \(o.min))")
-            #expect(hi - o.max <= width * slack + 1.001, "\(name) attempt \(n): upper end \(hi) never reached (max \(o.max))")
+            #expect(
+                o.min - lo <= width * slack + 0.001,
+                "\(name) attempt \(n): lower end \(lo) never reached (min \(o.min))"
+            )
+            #expect(
+                hi - o.max <= width * slack + 1.001,
+                "\(name) attempt \(n): upper end \(hi) never reached (max \(o.max))"
+            )
         }
     }
 
@@ -38,34 +52,46 @@ struct RetryPolicyTests {
         try Self.check(
             "azure-dotnet",
             [(100, 100), (180, 219), (340, 457), (660, 933), (1300, 1885), (2580, 3789), (5140, 7597)]
-                + Array(repeating: (10_000, 10_000), count: 5))
+                + Array(repeating: (10_000, 10_000), count: 5)
+        )
     }
 
     @Test func dotnetThrottled() throws {
         try Self.check(
             "azure-dotnet-throttled",
-            [(10_000, 10_000), (14_000, 15_999), (22_000, 27_997), (38_000, 51_993)] + Array(repeating: (60_000, 60_000), count: 8))
+            [(10_000, 10_000), (14_000, 15_999), (22_000, 27_997), (38_000, 51_993)]
+                + Array(repeating: (60_000, 60_000), count: 8)
+        )
     }
 
     @Test func java() throws {
         try Self.check(
             "azure-java",
             [(0, 0), (180, 219), (340, 457), (660, 933), (1300, 1885), (2580, 3789), (5140, 7597)]
-                + Array(repeating: (10_000, 10_000), count: 5))
+                + Array(repeating: (10_000, 10_000), count: 5)
+        )
     }
 
     @Test func node() throws {
         try Self.check(
             "azure-node",
-            [(100, 100), (100, 125), (100, 175), (100, 275), (100, 475), (100, 875), (100, 1675), (100, 3275), (100, 6475)]
-                + Array(repeating: (100, 10_000), count: 3))
+            [
+                (100, 100), (100, 125), (100, 175), (100, 275), (100, 475), (100, 875), (100, 1675), (100, 3275),
+                (100, 6475),
+            ]
+                + Array(repeating: (100, 10_000), count: 3)
+        )
     }
 
     @Test func nodeThrottled() throws {
         try Self.check(
             "azure-node-throttled",
-            [(10_000, 10_000), (10_000, 11_250), (10_000, 13_750), (10_000, 18_750), (10_000, 28_750), (10_000, 48_750)]
-                + Array(repeating: (10_000, 60_000), count: 6))
+            [
+                (10_000, 10_000), (10_000, 11_250), (10_000, 13_750), (10_000, 18_750), (10_000, 28_750),
+                (10_000, 48_750),
+            ]
+                + Array(repeating: (10_000, 60_000), count: 6)
+        )
     }
 
     @Test func cSDK() throws {
@@ -73,7 +99,8 @@ struct RetryPolicyTests {
         try Self.check(
             "azure-c",
             [(0, 0), (1000, 1000), (2000, 2000), (4000, 4000), (8000, 8000), (16_000, 16_000)]
-                + Array(repeating: (30_000, 31_000), count: 6))
+                + Array(repeating: (30_000, 31_000), count: 6)
+        )
         var rng = SplitMix64(seed: 5)
         let c = try RetryPolicy.make(name: "azure-c")
         let capped = (0..<3000).compactMap { _ in c.delay(attempt: 9, previous: nil, using: &rng) }
@@ -86,9 +113,21 @@ struct RetryPolicyTests {
         func seq(_ mode: String) throws -> [Duration?] {
             try RetryPolicy.make(name: "azure-c", parameters: ["mode": mode]).delays(count: 8, using: &rng)
         }
-        #expect(try seq("interval") == [.zero, .seconds(5), .seconds(5), .seconds(5), .seconds(5), .seconds(5), .seconds(5), .seconds(5)])
-        #expect(try seq("linear") == [.zero, .seconds(5), .seconds(10), .seconds(15), .seconds(20), .seconds(25), .seconds(30), .seconds(30)])
-        #expect(try seq("exponential") == [.zero, .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(30), .seconds(30)])
+        #expect(
+            try seq("interval") == [
+                .zero, .seconds(5), .seconds(5), .seconds(5), .seconds(5), .seconds(5), .seconds(5), .seconds(5),
+            ]
+        )
+        #expect(
+            try seq("linear") == [
+                .zero, .seconds(5), .seconds(10), .seconds(15), .seconds(20), .seconds(25), .seconds(30), .seconds(30),
+            ]
+        )
+        #expect(
+            try seq("exponential") == [
+                .zero, .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(30), .seconds(30),
+            ]
+        )
         #expect(try seq("immediate") == Array(repeating: .zero, count: 8))
         #expect(try seq("none") == Array(repeating: nil, count: 8))
         for d in try seq("random").dropFirst() { #expect(d! >= .zero && d! <= .seconds(5)) }
@@ -104,16 +143,32 @@ struct RetryPolicyTests {
         #expect(exp.delays(count: 7, using: &rng) == [100, 200, 400, 800, 1600, 2000, 2000].map { .milliseconds($0) })
         let x3 = try RetryPolicy.make(name: "exponential", parameters: ["base": "1s", "multiplier": "3", "cap": "1m"])
         #expect(x3.delays(count: 4, using: &rng) == [1, 3, 9, 27].map { .seconds($0) })
-        #expect(try RetryPolicy.make(name: "linear", parameters: ["base": "2s", "cap": "5s"]).delays(count: 4, using: &rng)
-            == [2, 4, 5, 5].map { .seconds($0) })
-        #expect(try RetryPolicy.make(name: "fixed", parameters: ["base": "3s", "attempts": "2"]).delays(count: 3, using: &rng)
-            == [.seconds(3), .seconds(3), nil])
+        #expect(
+            try RetryPolicy.make(name: "linear", parameters: ["base": "2s", "cap": "5s"]).delays(count: 4, using: &rng)
+                == [2, 4, 5, 5].map { .seconds($0) }
+        )
+        #expect(
+            try RetryPolicy.make(name: "fixed", parameters: ["base": "3s", "attempts": "2"]).delays(
+                count: 3,
+                using: &rng
+            )
+                == [.seconds(3), .seconds(3), nil]
+        )
         #expect(try RetryPolicy.make(name: "none").delays(count: 2, using: &rng) == [nil, nil])
-        #expect(try RetryPolicy.make(name: "custom", parameters: ["delays": "100ms,1s,5s"]).delays(count: 5, using: &rng)
-            == [.milliseconds(100), .seconds(1), .seconds(5), .seconds(5), .seconds(5)])
+        #expect(
+            try RetryPolicy.make(name: "custom", parameters: ["delays": "100ms,1s,5s"]).delays(count: 5, using: &rng)
+                == [.milliseconds(100), .seconds(1), .seconds(5), .seconds(5), .seconds(5)]
+        )
 
         try Self.check("full-jitter", (1...8).map { (0, min(30_000, 100 * Self.pow2($0 - 1))) }, slack: 0.05)
-        try Self.check("equal-jitter", (1...8).map { let t = min(30_000, 100 * Self.pow2($0 - 1)); return (t / 2, t) }, slack: 0.05)
+        try Self.check(
+            "equal-jitter",
+            (1...8).map {
+                let t = min(30_000, 100 * Self.pow2($0 - 1))
+                return (t / 2, t)
+            },
+            slack: 0.05
+        )
 
         // Decorrelated: every delay in [base, min(cap, 3 · previous)).
         let dec = try RetryPolicy.make(name: "decorrelated-jitter", parameters: ["base": "100ms", "cap": "10s"])
@@ -127,7 +182,9 @@ struct RetryPolicyTests {
         }
         // Full jitter's mean is half the target.
         let fj = try RetryPolicy.make(name: "full-jitter", parameters: ["base": "1s", "cap": "1s"])
-        let mean = (0..<20_000).map { _ in Double(fj.delay(attempt: 1, previous: nil, using: &rng)!.nanoseconds) }.reduce(0, +) / 20_000
+        let mean =
+            (0..<20_000).map { _ in Double(fj.delay(attempt: 1, previous: nil, using: &rng)!.nanoseconds) }.reduce(0, +)
+            / 20_000
         #expect(abs(mean / 1e9 - 0.5) < 0.01)
     }
 
@@ -138,7 +195,10 @@ struct RetryPolicyTests {
         #expect(dotnet.wait(nominal: .milliseconds(180), attemptDuration: .milliseconds(20)) == .milliseconds(980))
         #expect(dotnet.wait(nominal: .seconds(3), attemptDuration: .milliseconds(20)) == .seconds(3))
         let c = try RetryPolicy.make(name: "azure-c")
-        #expect(c.wait(nominal: .seconds(4), attemptDuration: .seconds(30)) == .zero, "a 30 s CONNACK timeout consumes the wait")
+        #expect(
+            c.wait(nominal: .seconds(4), attemptDuration: .seconds(30)) == .zero,
+            "a 30 s CONNACK timeout consumes the wait"
+        )
         #expect(c.wait(nominal: .seconds(4), attemptDuration: .seconds(1)) == .seconds(3))
     }
 
@@ -158,7 +218,8 @@ struct RetryPolicyTests {
             ("bogus", [String: String](), "policy"),
             ("azure-dotnet", ["cap": "10x"], "cap"), ("azure-dotnet", ["colour": "red"], "colour"),
             ("full-jitter", ["attempts": "-1"], "attempts"), ("azure-node", ["ju": "2"], "ju"),
-            ("azure-c", ["mode": "sometimes"], "mode"), ("custom", [:], "delays"), ("custom", ["delays": "1s,x"], "delays"),
+            ("azure-c", ["mode": "sometimes"], "mode"), ("custom", [:], "delays"),
+            ("custom", ["delays": "1s,x"], "delays"),
             ("exponential", ["multiplier": "0.5"], "multiplier"), ("azure-c", ["base": "500ms"], "base"),
         ] {
             do {
@@ -175,10 +236,12 @@ struct RetryPolicyTests {
             let p = try RetryPolicy.make(name: info.name)
             #expect(p.name == info.name)
         }
-        #expect(Set(RetryPolicy.catalogue.map(\.name)).isSuperset(of: [
-            "azure-dotnet", "azure-java", "azure-node", "azure-c", "azure-python", "exponential", "full-jitter",
-            "equal-jitter", "decorrelated-jitter", "fixed", "linear", "none", "custom",
-        ]))
+        #expect(
+            Set(RetryPolicy.catalogue.map(\.name)).isSuperset(of: [
+                "azure-dotnet", "azure-java", "azure-node", "azure-c", "azure-python", "exponential", "full-jitter",
+                "equal-jitter", "decorrelated-jitter", "fixed", "linear", "none", "custom",
+            ])
+        )
     }
 
     @Test func sameSeedSameDelays() throws {

@@ -129,6 +129,41 @@ struct CLITests {
         )
     }
 
+    @Test func policyPrintsSampledDelaysWithinTheReferenceBounds() throws {
+        let r = try Self.run([
+            "policy", "azure-dotnet", "--attempts", "8", "--samples", "500", "--seed", "3", "--format", "json",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["policy"] as? String == "azure-dotnet")
+        let attempts = try #require(json["attempts"] as? [[String: Any]])
+        #expect(attempts.count == 8)
+        let bounds: [(Double, Double)] = [
+            (100, 100), (180, 219), (340, 457), (660, 933), (1300, 1885), (2580, 3789), (5140, 7597), (10_000, 10_000),
+        ]
+        for (entry, (lo, hi)) in zip(attempts, bounds) {
+            let delays = try #require(entry["delays_ms"] as? [Double])
+            #expect(delays.count == 500)
+            #expect(delays.allSatisfy { $0 >= lo && $0 <= hi }, "attempt \(entry["attempt"] ?? "?")")
+        }
+        let again = try Self.run([
+            "policy", "azure-dotnet", "--attempts", "8", "--samples", "500", "--seed", "3", "--format", "json",
+        ])
+        #expect(again.stdout == r.stdout, "same seed, same draws")
+        let table = try Self.run(["policy", "azure-c", "--attempts", "7"])
+        #expect(table.stdout.contains("7          30000"))
+        let list = try Self.run(["policy", "--list"])
+        for name in [
+            "azure-dotnet", "azure-java", "azure-node", "azure-c", "azure-python", "full-jitter", "decorrelated-jitter",
+            "custom", "none",
+        ] {
+            #expect(list.stdout.contains("\(name): "), "\(name) missing from --list")
+        }
+        let bad = try Self.run(["policy", "full-jitter", "--set", "cap=soon"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr == "error: policy full-jitter: cap: expected a duration like 250ms or 10s, got \"soon\"\n")
+    }
+
     @Test func helpShowsExamples() throws {
         for args in [
             ["--help"], ["run", "--help"], ["hub", "--help"], ["report", "--help"], ["validate", "--help"],
