@@ -15,8 +15,16 @@ public struct DeviceConfig: Sendable {
     public var drainTimeout: Duration
     public var username: String?
     public var password: [UInt8]?
+    /// Retry policy for transient failures, and for throttled ones.
+    public var retry: RetryPolicy
+    public var throttledRetry: RetryPolicy
+    /// How failures are classified (the SDK that the retry preset names; .NET's table for families).
+    public var classifier: ErrorClassifier
 
     public init(scenario: Scenario) {
+        retry = scenario.retry.policy
+        throttledRetry = scenario.retry.throttled
+        classifier = ErrorClassifier(policyName: scenario.retry.policy.name)
         version = scenario.mqtt.version
         keepAlive = scenario.mqtt.keepAlive
         cleanSession = scenario.mqtt.cleanSession
@@ -40,6 +48,8 @@ public enum DeviceTimer: UInt8, Sendable, Hashable, CaseIterable {
     case telemetry
     case keepAlive
     case drain
+    /// The wait before the next connection attempt.
+    case backoff
 }
 
 /// Why a device stopped.
@@ -55,8 +65,35 @@ public enum DeviceOutcome: String, Sendable, Hashable, CaseIterable {
     case connectionLost = "connection_lost"
     case keepAliveTimeout = "keepalive_timeout"
     case protocolError = "protocol_error"
+    case serverDisconnect = "server_disconnect"
     /// Sent everything, but some acknowledgements never came within the drain timeout.
     case ackTimeout = "ack_timeout"
+
+    /// The outcome of a device that stopped because of `cause` (unrecoverable, or the policy gave up).
+    public init(_ cause: FailureCause) {
+        switch cause {
+        case .network: self = .connectFailed
+        case .connectTimeout: self = .connectTimeout
+        case .connackTimeout: self = .connackTimeout
+        case .refused: self = .refused
+        case .connectionLost: self = .connectionLost
+        case .keepAliveTimeout: self = .keepAliveTimeout
+        case .protocolError: self = .protocolError
+        case .serverDisconnect: self = .serverDisconnect
+        }
+    }
+}
+
+/// Why a message will never be acknowledged.
+public enum MessageLoss: String, Sendable, Hashable, CaseIterable {
+    /// In flight when the connection ended.
+    case connectionLost = "connection_lost"
+    /// No PUBACK within the drain timeout.
+    case ackTimeout = "ack_timeout"
+    /// Due while the device was disconnected (no offline queue yet).
+    case offline
+    /// PUBACK with a failure reason code (MQTT 5).
+    case rejected
 }
 
 /// What happened, for the recorder. Latencies are measured by the machine from the instants it was given.
@@ -67,16 +104,24 @@ public enum DeviceEvent: Sendable, Hashable {
     case connected(latency: Duration)
     /// CONNACK refused with this code.
     case refused(code: UInt8)
+    /// A connected device's connection ended.
+    case disconnected
+    /// CONNACK accepted after a loss; latency from the failure that started the retrying.
+    case reconnected(latency: Duration)
+    /// The status changed (counted by from, to and reason).
+    case status(from: ConnectionStatus, to: ConnectionStatus, reason: StatusReason)
+    /// The retry policy chose this wait before retry `attempt`.
+    case retryScheduled(attempt: Int, delay: Duration)
     /// A message was generated at its intended send time (QoS 0 messages count as acknowledged when written).
     case generated(qos: MQTTQoS)
     /// A QoS 1 message was acknowledged; latency from its intended send time.
     case acked(latency: Duration)
     /// Messages that will never be acknowledged.
-    case failed(count: Int, outcome: DeviceOutcome)
+    case failed(count: Int, reason: MessageLoss)
     /// A PUBLISH from the hub (cloud-to-device).
     case received
-    /// The connection ended and the device will not go on.
-    case finished(DeviceOutcome)
+    /// The device will not go on; its final status and reason.
+    case finished(DeviceOutcome, ConnectionStatus, StatusReason)
 }
 
 /// What the handler must do. The machine never performs I/O itself.

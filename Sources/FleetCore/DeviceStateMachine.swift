@@ -3,17 +3,26 @@ public import FleetMQTT
 /// One simulated device, as a pure state machine.
 ///
 /// Every input is a `mutating func` that takes `now` and appends the actions the handler must run. The same machine
-/// runs over sockets (FleetEngine), in memory (FleetTesting) and in virtual time. First version: connect, CONNACK,
-/// telemetry on a fixed grid of intended send times, PUBACK accounting, keep-alive, clean disconnect.
+/// runs over sockets (FleetEngine), in memory (FleetTesting) and in virtual time. A device connects, sends telemetry
+/// on a fixed grid of intended send times, keeps the link alive, and when the link fails classifies the failure the
+/// way its SDK does: unrecoverable failures stop it, transient ones retry with its retry policy (throttled ones with
+/// the throttling policy), reporting .NET-style status changes along the way.
 public struct DeviceStateMachine: Sendable {
     enum State: Sendable {
         case idle
         case connecting(started: Instant)
         case awaitingConnAck(started: Instant)
         case connected(Session)
-        /// We asked the channel to close; `channelClosed` ends the device with this outcome.
-        case closing(DeviceOutcome)
+        /// We asked the channel to close; `channelClosed` continues with this.
+        case closing(AfterClose)
+        /// Waiting for the backoff timer before the next attempt.
+        case backingOff
         case done(DeviceOutcome)
+    }
+
+    enum AfterClose: Sendable {
+        case finish(DeviceOutcome)
+        case failure(Failure)
     }
 
     struct Session: Sendable {
@@ -25,19 +34,39 @@ public struct DeviceStateMachine: Sendable {
         var draining = false
     }
 
+    /// Progress through one episode of retrying (from the failure that started it to the next accepted CONNACK).
+    struct RetryProgress: Sendable {
+        var startedAt: Instant
+        var attempt = 0
+        var previousDelay: Duration?
+    }
+
     public typealias Actions = [DeviceAction]
 
     public let deviceID: String
     public let config: DeviceConfig
     public let topic: String
-    private var state: State = .idle
+    var state: State = .idle
+    var retry: RetryProgress?
+    /// When the current connection attempt (TCP connect) started.
+    var attemptStartedAt: Instant = .zero
+    /// The intended send time of the next message (the telemetry grid survives reconnects).
+    var nextIntended: Instant?
+    var rng: SplitMix64
     /// Messages generated so far (across connections).
-    public private(set) var generated = 0
+    public internal(set) var generated = 0
+    /// The status last reported, and why.
+    public internal(set) var status: ConnectionStatus = .disconnected
+    public internal(set) var statusReason: StatusReason = .clientClose
+    /// The failure that caused the last disconnection, if any (the SDKs' `lastError`).
+    public internal(set) var lastError: FailureCause?
 
-    public init(deviceID: String, config: DeviceConfig) {
+    /// `seed` feeds this device's own generator (retry jitter); derive it from the run's seed and the device index.
+    public init(deviceID: String, config: DeviceConfig, seed: UInt64 = 0) {
         self.deviceID = deviceID
         self.config = config
         self.topic = "devices/\(deviceID)/messages/events/"
+        self.rng = SplitMix64(seed: seed)
     }
 
     /// The outcome once the device has ended.
@@ -56,10 +85,7 @@ public struct DeviceStateMachine: Sendable {
     /// The swarm granted this device a connect slot.
     public mutating func start(now: Instant, into actions: inout Actions) {
         guard case .idle = state else { preconditionFailure("DeviceStateMachine.start in state \(state)") }
-        state = .connecting(started: now)
-        actions.append(.record(.connectAttempt))
-        actions.append(.connect)
-        actions.append(.schedule(.connectTimeout, now + config.connectTimeout))
+        beginAttempt(now: now, into: &actions)
     }
 
     /// The TCP connection is established.
@@ -86,11 +112,11 @@ public struct DeviceStateMachine: Sendable {
         actions.append(.schedule(.connackTimeout, now + config.connackTimeout))
     }
 
-    /// The TCP connect failed (refused, unreachable, ...). No channel exists.
+    /// The TCP connect failed (refused, unreachable, ...) before any channel became active.
     public mutating func connectFailed(now: Instant, into actions: inout Actions) {
         guard case .connecting = state else { return }
         actions.append(.cancel(.connectTimeout))
-        finish(.connectFailed, into: &actions)
+        failed(.attempt(.network), now: now, into: &actions)
     }
 
     public mutating func packetReceived(_ packet: MQTTPacket, now: Instant, into actions: inout Actions) {
@@ -104,18 +130,10 @@ public struct DeviceStateMachine: Sendable {
             actions.append(.cancel(.connackTimeout))
             guard ack.isAccepted else {
                 actions.append(.record(.refused(code: ack.code)))
-                state = .closing(.refused)
-                actions.append(.close)
+                closeThenFail(.refused(code: ack.code, version5: config.version == .v5), into: &actions)
                 return
             }
-            actions.append(.record(.connected(latency: now - started)))
-            state = .connected(Session(lastWrite: now))
-            if config.keepAlive > .zero { actions.append(.schedule(.keepAlive, now + config.keepAlive)) }
-            if generated < config.messages {
-                actions.append(.schedule(.telemetry, now))
-            } else {
-                disconnectIfDone(now: now, into: &actions)
-            }
+            connackAccepted(started: started, now: now, into: &actions)
         case (.connected(var session), .pingresp):
             session.pingOutstanding = false
             state = .connected(session)
@@ -126,9 +144,11 @@ public struct DeviceStateMachine: Sendable {
                 session.lastWrite = now
                 state = .connected(session)
             }
+        case (.connected, .disconnect(let d)):
+            closeThenFail(.serverDisconnect(reason: d.reasonCode), into: &actions)
         case (.connected, .suback), (.connected, .unsuback):
             break
-        case (.closing, _), (.done, _):
+        case (.closing, _), (.done, _), (.backingOff, _):
             break
         default:
             protocolViolation(now: now, into: &actions)
@@ -138,27 +158,29 @@ public struct DeviceStateMachine: Sendable {
     /// The peer sent bytes that do not decode, or a packet that makes no sense now.
     public mutating func protocolViolation(now: Instant, into actions: inout Actions) {
         switch state {
-        case .closing, .done, .idle, .connecting: return
-        case .awaitingConnAck, .connected: close(.protocolError, into: &actions)
+        case .closing, .done, .idle, .connecting, .backingOff: return
+        case .awaitingConnAck, .connected: closeThenFail(.protocolError, into: &actions)
         }
     }
 
     /// A timer this machine scheduled came due. `deadline` is the instant it was scheduled for.
     public mutating func timerFired(_ timer: DeviceTimer, deadline: Instant, now: Instant, into actions: inout Actions)
     {
-        if timer == .telemetry, case .connected = state {
+        if timer == .telemetry {
             telemetryDue(deadline: deadline, now: now, into: &actions)
             return
         }
         switch (timer, state) {
         case (.connectTimeout, .connecting):
-            state = .closing(.connectTimeout)
+            state = .closing(.failure(.attempt(.connectTimeout)))
             actions.append(.close)
         case (.connackTimeout, .awaitingConnAck):
-            close(.connackTimeout, into: &actions)
+            closeThenFail(.connackTimeout, into: &actions)
+        case (.backoff, .backingOff):
+            beginAttempt(now: now, into: &actions)
         case (.keepAlive, .connected(var session)):
             if session.pingOutstanding {
-                close(.keepAliveTimeout, into: &actions)
+                closeThenFail(.keepAliveTimeout, into: &actions)
                 return
             }
             if now - session.lastWrite >= config.keepAlive {
@@ -172,7 +194,7 @@ public struct DeviceStateMachine: Sendable {
             state = .connected(session)
         case (.drain, .connected(let session)):
             if !session.inflight.isEmpty {
-                actions.append(.record(.failed(count: session.inflight.count, outcome: .ackTimeout)))
+                actions.append(.record(.failed(count: session.inflight.count, reason: .ackTimeout)))
             }
             disconnect(outcome: .ackTimeout, into: &actions)
         default:
@@ -180,24 +202,28 @@ public struct DeviceStateMachine: Sendable {
         }
     }
 
-    /// The channel closed, by us or by the peer.
+    /// The channel closed, by us or by the peer (or the connect attempt ended without one).
     public mutating func channelClosed(now: Instant, into actions: inout Actions) {
         switch state {
-        case .closing(let outcome):
+        case .closing(.finish(let outcome)):
             finish(outcome, into: &actions)
+        case .closing(.failure(let failure)):
+            failed(failure, now: now, into: &actions)
         case .connecting:
             actions.append(.cancel(.connectTimeout))
-            finish(.connectFailed, into: &actions)
+            failed(.attempt(.network), now: now, into: &actions)
         case .awaitingConnAck:
             actions.append(.cancel(.connackTimeout))
-            finish(.connectionLost, into: &actions)
+            failed(.attempt(.connectionLost), now: now, into: &actions)
         case .connected(let session):
             if !session.inflight.isEmpty {
-                actions.append(.record(.failed(count: session.inflight.count, outcome: .connectionLost)))
+                actions.append(.record(.failed(count: session.inflight.count, reason: .connectionLost)))
             }
+            actions.append(.record(.disconnected))
             cancelSessionTimers(into: &actions)
-            finish(.connectionLost, into: &actions)
-        case .idle, .done:
+            state = .backingOff
+            failed(.lost(.connectionLost), now: now, into: &actions)
+        case .idle, .done, .backingOff:
             break
         }
     }
@@ -207,113 +233,26 @@ public struct DeviceStateMachine: Sendable {
         switch state {
         case .idle:
             finish(.stopped, into: &actions)
+        case .backingOff:
+            actions.append(.cancel(.backoff))
+            actions.append(.cancel(.telemetry))
+            finish(.stopped, into: &actions)
         case .connecting:
             actions.append(.cancel(.connectTimeout))
-            state = .closing(.stopped)
+            actions.append(.cancel(.telemetry))
+            state = .closing(.finish(.stopped))
             actions.append(.close)
         case .awaitingConnAck:
-            close(.stopped, into: &actions)
+            actions.append(.cancel(.connackTimeout))
+            actions.append(.cancel(.telemetry))
+            state = .closing(.finish(.stopped))
+            actions.append(.close)
         case .connected:
             disconnect(outcome: .stopped, into: &actions)
-        case .closing, .done:
+        case .closing(.failure):
+            state = .closing(.finish(.stopped))
+        case .closing(.finish), .done:
             break
-        }
-    }
-
-    // MARK: - helpers
-
-    private mutating func pubackReceived(_ ack: MQTTAck, now: Instant, into actions: inout Actions) {
-        var session = takeSession()
-        if let i = session.inflight.firstIndex(where: { $0.id == ack.packetID }) {
-            let intended = session.inflight[i].intended
-            session.inflight.remove(at: i)
-            if ack.reasonCode < 0x80 {
-                actions.append(.record(.acked(latency: now - intended)))
-            } else {
-                actions.append(.record(.failed(count: 1, outcome: .refused)))
-            }
-        }
-        state = .connected(session)
-        disconnectIfDone(now: now, into: &actions)
-    }
-
-    private mutating func telemetryDue(deadline: Instant, now: Instant, into actions: inout Actions) {
-        guard generated < config.messages else { return }
-        var session = takeSession()
-        generated += 1
-        actions.append(.record(.generated(qos: config.qos)))
-        var publish = MQTTPublish(topic: topic, payload: config.payload, qos: config.qos)
-        if config.qos == .atLeastOnce {
-            let id = session.allocatePacketID()
-            publish.packetID = id
-            session.inflight.append((id, deadline))
-        }
-        actions.append(.write(.publish(publish)))
-        session.lastWrite = now
-        state = .connected(session)
-        if generated < config.messages {
-            actions.append(.schedule(.telemetry, deadline + config.interval))
-        } else {
-            disconnectIfDone(now: now, into: &actions)
-        }
-    }
-
-    /// Moves the session out of `state` (which holds `.idle` for the moment), so its inflight array is uniquely
-    /// referenced while it changes: no copy-on-write allocation per message. Put it back with `.connected(session)`.
-    private mutating func takeSession() -> Session {
-        guard case .connected(let session) = state else {
-            preconditionFailure("DeviceStateMachine.takeSession in state \(state)")
-        }
-        state = .idle
-        return session
-    }
-
-    private mutating func disconnectIfDone(now: Instant, into actions: inout Actions) {
-        guard case .connected(var session) = state, generated >= config.messages else { return }
-        if session.inflight.isEmpty {
-            disconnect(outcome: .completed, into: &actions)
-        } else if !session.draining {
-            session.draining = true
-            state = .connected(session)
-            actions.append(.schedule(.drain, now + config.drainTimeout))
-        }
-    }
-
-    private mutating func disconnect(outcome: DeviceOutcome, into actions: inout Actions) {
-        cancelSessionTimers(into: &actions)
-        actions.append(.write(.disconnect(MQTTReasonPacket())))
-        state = .closing(outcome)
-        actions.append(.close)
-    }
-
-    private mutating func close(_ outcome: DeviceOutcome, into actions: inout Actions) {
-        if case .connected(let session) = state, !session.inflight.isEmpty, outcome != .stopped {
-            actions.append(.record(.failed(count: session.inflight.count, outcome: outcome)))
-        }
-        cancelSessionTimers(into: &actions)
-        state = .closing(outcome)
-        actions.append(.close)
-    }
-
-    private func cancelSessionTimers(into actions: inout Actions) {
-        actions.append(.cancel(.connackTimeout))
-        actions.append(.cancel(.telemetry))
-        actions.append(.cancel(.keepAlive))
-        actions.append(.cancel(.drain))
-    }
-
-    private mutating func finish(_ outcome: DeviceOutcome, into actions: inout Actions) {
-        state = .done(outcome)
-        actions.append(.record(.finished(outcome)))
-    }
-}
-
-extension DeviceStateMachine.Session {
-    mutating func allocatePacketID() -> UInt16 {
-        while true {
-            let id = nextPacketID
-            nextPacketID = nextPacketID == UInt16.max ? 1 : nextPacketID + 1
-            if !inflight.contains(where: { $0.id == id }) { return id }
         }
     }
 }

@@ -105,6 +105,37 @@ struct Section {
         return out
     }
 
+    /// Every key of this mapping (and every `--set` under it) that no getter asked for, as text. Marks them known;
+    /// the caller validates them (retry policy parameters are open-ended).
+    mutating func remainingScalars() throws(ScenarioError) -> [String: String] {
+        var out: [String: String] = [:]
+        for (key, _, node) in entries where !known.contains(key) {
+            guard case .scalar(let scalar) = node else { throw error(.wrongType, key, "expected a single value") }
+            out[key] = scalar.string
+        }
+        let prefix = path.isEmpty ? "" : path + "."
+        for (full, o) in reader.overrides where full.hasPrefix(prefix) {
+            let key = String(full.dropFirst(prefix.count))
+            guard !key.contains("."), !known.contains(key) else { continue }
+            guard case .scalar(let scalar) = o.value else { throw error(.wrongType, key, "expected a single value") }
+            out[key] = scalar.string
+            consumed.insert(full)
+        }
+        for key in out.keys { known.insert(key) }
+        return out
+    }
+
+    /// Reads a list of mappings (`faults: [{at: 2s, kind: drop}, ...]`); each item is checked like a section.
+    mutating func list(_ key: String, _ body: (inout Section) throws(ScenarioError) -> Void) throws(ScenarioError) {
+        guard let node = value(key) else { return }
+        guard case .sequence(let seq) = node else { throw error(.wrongType, key, "expected a list") }
+        for (i, item) in seq.enumerated() {
+            var child = try reader.section(item, path: "\(fullKey(key))[\(i)]")
+            try body(&child)
+            try child.finish()
+        }
+    }
+
     /// Reads a nested mapping (absent counts as empty, so overrides still reach its keys).
     mutating func mapping(
         _ key: String,

@@ -65,6 +65,45 @@ struct ProfileReader {
             if let q = try t.int("qos", min: 0, max: 1) { s.telemetry.qos = q == 0 ? .atMostOnce : .atLeastOnce }
             s.telemetry.drainTimeout = try t.duration("drain_timeout", min: .zero) ?? s.telemetry.drainTimeout
         }
+        try top.mapping("retry") { (r: inout Section) throws(ScenarioError) in
+            let name = try r.string("policy") ?? s.retry.policy.name
+            let throttledName = try r.string("throttled_policy")
+            let parameters = try r.remainingScalars()
+            do throws(RetryPolicyError) {
+                s.retry.policy = try RetryPolicy.make(name: name, parameters: parameters)
+            } catch {
+                throw r.error(.invalidValue, error.key, error.message)
+            }
+            if let throttledName {
+                do throws(RetryPolicyError) { s.retry.throttled = try RetryPolicy.make(name: throttledName) } catch {
+                    throw r.error(.invalidValue, "throttled_policy", error.message)
+                }
+            } else if name.hasPrefix("azure-node") {
+                s.retry.throttled = .preset("azure-node-throttled")
+            } else if name != "azure-dotnet" {
+                s.retry.throttled = s.retry.policy
+            }
+        }
+        try top.list("faults") { (f: inout Section) throws(ScenarioError) in
+            guard let at = try f.duration("at", min: .zero) else {
+                throw f.error(.invalidValue, "at", "every fault needs at: (e.g. at: 5s)")
+            }
+            let kindText = try f.string("kind") ?? ""
+            guard let kind = Scenario.Fault.Kind(rawValue: kindText) else {
+                let known = Scenario.Fault.Kind.allCases.map(\.rawValue).joined(separator: ", ")
+                throw f.error(.invalidValue, "kind", "unknown fault kind \"\(kindText)\" (supported: \(known))")
+            }
+            s.faults.append(Scenario.Fault(at: at, kind: kind))
+        }
+        s.faults.sort { $0.at < $1.at }
+        if !s.faults.isEmpty && !s.hub.isEmbedded {
+            throw ScenarioError(
+                .invalidValue,
+                key: "faults",
+                location: source,
+                message: "faults need the embedded hub (hub.url: embedded); an external broker cannot be told to drop"
+            )
+        }
         try top.finish()
         usedOverrides.formUnion(top.consumed)
         return s

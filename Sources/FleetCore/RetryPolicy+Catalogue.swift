@@ -137,6 +137,11 @@ extension RetryPolicy {
         ),
     ]
 
+    /// A catalogue entry with its defaults (for names known to be in the catalogue).
+    public static func preset(_ name: String) -> RetryPolicy {
+        do { return try make(name: name) } catch { preconditionFailure("no default policy \(name): \(error)") }
+    }
+
     /// Builds a policy from its name and `key=value` parameters (validated: unknown keys and bad values are errors).
     public static func make(name: String, parameters: [String: String] = [:]) throws(RetryPolicyError) -> RetryPolicy {
         guard let info = catalogue.first(where: { $0.name == name }) else {

@@ -100,6 +100,30 @@ public struct Scenario: Sendable, Hashable {
         public init() {}
     }
 
+    public struct Retry: Sendable, Hashable {
+        /// Policy for transient failures (default: the .NET SDK's).
+        public var policy: RetryPolicy = .preset("azure-dotnet")
+        /// Policy for throttled failures (default: the .NET SDK's legacy throttling policy).
+        public var throttled: RetryPolicy = .preset("azure-dotnet-throttled")
+        public init() {}
+    }
+
+    /// A scripted fault on the embedded hub.
+    public struct Fault: Sendable, Hashable {
+        public enum Kind: String, Sendable, Hashable, CaseIterable {
+            /// Close every device connection at once (no DISCONNECT): the simplest reconnect storm.
+            case drop
+        }
+        /// Time from the run's start.
+        public var at: Duration
+        public var kind: Kind
+
+        public init(at: Duration, kind: Kind) {
+            self.at = at
+            self.kind = kind
+        }
+    }
+
     public var name: String = "unnamed"
     public var description: String = ""
     /// Seed of every random draw in the run.
@@ -110,6 +134,9 @@ public struct Scenario: Sendable, Hashable {
     public var fleet = Fleet()
     public var mqtt = MQTT()
     public var telemetry = Telemetry()
+    public var retry = Retry()
+    /// Scripted faults, in time order.
+    public var faults: [Fault] = []
 
     public init() {}
 }

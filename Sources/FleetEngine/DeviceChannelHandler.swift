@@ -23,7 +23,6 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     private var needsFlush = false
     /// Holds one of the swarm's connect-window slots until CONNACK or the end of the attempt.
     private var holdsSlot = false
-    private var countedConnected = false
 
     init(index: UInt32, machine: DeviceStateMachine, swarm: Swarm) {
         self.index = index
@@ -130,10 +129,6 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     func connectionClosed() {
         activated = false
         inbound = nil
-        if countedConnected {
-            countedConnected = false
-            swarm.recorder.connectionEnded()
-        }
         var actions = swarm.actionBuffer()
         machine.channelClosed(now: swarm.scheduler.now(), into: &actions)
         run(actions)
@@ -171,7 +166,6 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 swarm.recorder.record(event)
                 switch event {
                 case .connected:
-                    countedConnected = true
                     releaseSlot()
                 case .refused:
                     releaseSlot()

@@ -4,6 +4,8 @@ public import FleetMetrics
 public protocol EmbeddedHub: Sendable {
     /// Starts listening on loopback; returns the address devices connect to.
     func start() async throws -> (host: String, port: Int)
+    /// Closes every device connection at once (the `drop` fault).
+    func dropAll() async
     /// Stops accepting, closes connections and returns what the hub saw.
     func stop() async -> HubStats
 }

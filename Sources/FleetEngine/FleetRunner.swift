@@ -139,6 +139,20 @@ public struct FleetRunner: Sendable {
                     }
                 }
             }
+            if let hub, !scenario.faults.isEmpty {
+                group.addTask {
+                    for fault in scenario.faults {
+                        let elapsed = Duration.nanoseconds(
+                            Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
+                        )
+                        if fault.at > elapsed { try? await Task.sleep(for: fault.at - elapsed) }
+                        if Task.isCancelled { return }
+                        switch fault.kind {
+                        case .drop: await hub.dropAll()
+                        }
+                    }
+                }
+            }
             group.addTask {
                 try? await Task.sleep(for: scenario.duration)
                 if !Task.isCancelled {

@@ -47,8 +47,13 @@ final class Swarm {
         self.connectTimeout = scenario.mqtt.connectTimeout
         self.allFinished = loop.makePromise()
         handlers.reserveCapacity(scenario.fleet.devices)
+        let seeds = SplitMix64(seed: scenario.seed)
         for i in 0..<scenario.fleet.devices {
-            let machine = DeviceStateMachine(deviceID: scenario.fleet.deviceID(i), config: config)
+            let machine = DeviceStateMachine(
+                deviceID: scenario.fleet.deviceID(i),
+                config: config,
+                seed: seeds.derived(UInt64(i)).state
+            )
             handlers.append(DeviceChannelHandler(index: UInt32(i), machine: machine, swarm: self))
         }
         scheduler.onFire = { [unowned self] ref, deadline, now in

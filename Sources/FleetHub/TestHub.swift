@@ -77,6 +77,15 @@ public final class TestHub: Sendable {
         return text
     }
 
+    /// Closes every client connection at once, without a DISCONNECT (a hub-wide drop). Returns how many it closed.
+    @discardableResult
+    public func dropAll() async -> Int {
+        let state = self.state
+        let closing = try? await loop.submit { state.value.channels.values.map { $0.close() } }.get()
+        for f in closing ?? [] { try? await f.get() }
+        return closing?.count ?? 0
+    }
+
     /// What the hub has seen so far.
     public func stats() async -> HubStats {
         let state = self.state

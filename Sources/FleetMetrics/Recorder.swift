@@ -6,6 +6,8 @@ public final class Recorder {
     public private(set) var snapshot = Snapshot()
     private var connectHistogram = LatencyLayout.make()
     private var publishAckHistogram = LatencyLayout.make()
+    private var reconnectHistogram = LatencyLayout.make()
+    private var retryDelayHistograms = (1...4).map { _ in LatencyLayout.make() }
 
     public init() {}
 
@@ -19,24 +21,34 @@ public final class Recorder {
             LatencyLayout.record(latency.nanoseconds, in: &connectHistogram)
         case .refused(let code):
             snapshot.counters.refusedByCode[code, default: 0] += 1
+        case .disconnected:
+            if snapshot.connectedNow > 0 { snapshot.connectedNow -= 1 }
+        case .reconnected(let latency):
+            snapshot.counters.reconnects += 1
+            LatencyLayout.record(latency.nanoseconds, in: &reconnectHistogram)
+        case .status(let from, let to, let reason):
+            let key = StatusTransition(from: from.rawValue, to: to.rawValue, reason: reason.rawValue)
+            snapshot.counters.transitions[key, default: 0] += 1
+        case .retryScheduled(let attempt, let delay):
+            snapshot.counters.retries += 1
+            LatencyLayout.record(delay.nanoseconds, in: &retryDelayHistograms[min(attempt, 4) - 1])
         case .generated(let qos):
             snapshot.counters.generated += 1
             if qos == .atMostOnce { snapshot.counters.acked += 1 }
         case .acked(let latency):
             snapshot.counters.acked += 1
             LatencyLayout.record(latency.nanoseconds, in: &publishAckHistogram)
-        case .failed(let count, let outcome):
-            snapshot.counters.failedByReason[outcome.rawValue, default: 0] += UInt64(count)
+        case .failed(let count, let reason):
+            snapshot.counters.failedByReason[reason.rawValue, default: 0] += UInt64(count)
         case .received:
             snapshot.counters.received += 1
-        case .finished(let outcome):
+        case .finished(let outcome, let status, let reason):
             snapshot.counters.outcomes[outcome.rawValue, default: 0] += 1
+            snapshot.counters.finalStatuses[
+                FinalStatus(status: status.rawValue, reason: reason.rawValue),
+                default: 0
+            ] += 1
         }
-    }
-
-    /// Call when a connected device's connection ends (keeps the connected gauge right).
-    public func connectionEnded() {
-        if snapshot.connectedNow > 0 { snapshot.connectedNow -= 1 }
     }
 
     /// A copy of everything recorded so far (histograms included).
@@ -44,6 +56,10 @@ public final class Recorder {
         var s = snapshot
         s.histograms[Snapshot.connect] = connectHistogram
         s.histograms[Snapshot.publishAck] = publishAckHistogram
+        if reconnectHistogram.totalCount > 0 { s.histograms[Snapshot.reconnect] = reconnectHistogram }
+        for (i, h) in retryDelayHistograms.enumerated() where h.totalCount > 0 {
+            s.histograms[Snapshot.retryDelay(attempt: i + 1)] = h
+        }
         return s
     }
 

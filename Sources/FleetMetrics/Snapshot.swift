@@ -18,6 +18,13 @@ public struct FleetCounters: Sendable, Hashable {
     public var received: UInt64 = 0
     /// Final outcome of every device that ended.
     public var outcomes: [String: UInt64] = [:]
+    /// Status changes, by (from, to, reason).
+    public var transitions: [StatusTransition: UInt64] = [:]
+    /// The final status and reason of every device that ended.
+    public var finalStatuses: [FinalStatus: UInt64] = [:]
+    /// Retries scheduled, and reconnects that succeeded.
+    public var retries: UInt64 = 0
+    public var reconnects: UInt64 = 0
 
     public init() {}
 
@@ -36,6 +43,34 @@ public struct FleetCounters: Sendable, Hashable {
         failedByReason.merge(o.failedByReason, uniquingKeysWith: +)
         received += o.received
         outcomes.merge(o.outcomes, uniquingKeysWith: +)
+        transitions.merge(o.transitions, uniquingKeysWith: +)
+        finalStatuses.merge(o.finalStatuses, uniquingKeysWith: +)
+        retries += o.retries
+        reconnects += o.reconnects
+    }
+}
+
+/// A status change, by its SDK names.
+public struct StatusTransition: Sendable, Hashable {
+    public var from: String
+    public var to: String
+    public var reason: String
+
+    public init(from: String, to: String, reason: String) {
+        self.from = from
+        self.to = to
+        self.reason = reason
+    }
+}
+
+/// A device's last status and the reason for it.
+public struct FinalStatus: Sendable, Hashable {
+    public var status: String
+    public var reason: String
+
+    public init(status: String, reason: String) {
+        self.status = status
+        self.reason = reason
     }
 }
 
@@ -43,6 +78,11 @@ public struct FleetCounters: Sendable, Hashable {
 public struct Snapshot: Sendable {
     public static let connect = "connect"
     public static let publishAck = "publish_ack"
+    /// From the failure that started retrying to the next accepted CONNACK.
+    public static let reconnect = "reconnect"
+    /// The wait the retry policy chose, sliced by attempt: `retry_delay/1`, `/2`, `/3`, `/4+`.
+    public static func retryDelay(attempt: Int) -> String { "retry_delay/" + (attempt >= 4 ? "4+" : String(attempt)) }
+    public static let retryDelaySlices = (1...4).map { retryDelay(attempt: $0) }
 
     public var histograms: [String: Histogram<UInt64>]
     public var counters = FleetCounters()

@@ -63,10 +63,15 @@ public enum ReportBuilder {
         report.run.mqttVersion = facts.mqttVersion
         report.run.kind = facts.kind
         if let snapshot {
-            for name in [Snapshot.connect, Snapshot.publishAck] {
+            var names = [Snapshot.connect, Snapshot.publishAck]
+            if snapshot.histograms[Snapshot.reconnect] != nil { names.append(Snapshot.reconnect) }
+            names += Snapshot.retryDelaySlices.filter { snapshot.histograms[$0] != nil }
+            for name in names {
                 let s = snapshot.summary(name)
                 var h = Fleetstorm_Report_V1_Histogram()
-                h.name = name
+                let parts = name.split(separator: "/")
+                h.name = String(parts[0])
+                if parts.count == 2 { h.attempt = parts[1] == "4+" ? 4 : UInt32(parts[1]) ?? 0 }
                 h.unit = "ns"
                 h.count = s.count
                 h.p50 = s.p50
@@ -89,6 +94,26 @@ public enum ReportBuilder {
             )
             report.connections.malformedPackets = facts.malformedPackets
             report.outcomes = c.outcomes
+            report.connections.retries = c.retries
+            report.connections.reconnects = c.reconnects
+            report.statuses = c.finalStatuses.sorted { ($0.key.status, $0.key.reason) < ($1.key.status, $1.key.reason) }
+                .map { entry in
+                    var s = Fleetstorm_Report_V1_StatusCount()
+                    s.status = entry.key.status
+                    s.reason = entry.key.reason
+                    s.count = entry.value
+                    return s
+                }
+            report.transitions = c.transitions.sorted {
+                ($0.key.from, $0.key.to, $0.key.reason) < ($1.key.from, $1.key.to, $1.key.reason)
+            }.map { entry in
+                var t = Fleetstorm_Report_V1_Transition()
+                t.from = entry.key.from
+                t.to = entry.key.to
+                t.reason = entry.key.reason
+                t.count = entry.value
+                return t
+            }
         }
         if let hub {
             report.hub.connectionsAccepted = hub.connectionsAccepted

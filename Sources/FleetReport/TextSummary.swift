@@ -17,12 +17,13 @@ public enum TextSummary {
         if !r.histograms.isEmpty {
             out.append("")
             out.append(
-                pad("latency", 12) + pad("count", 10)
+                pad("latency", 17) + pad("count", 10)
                     + ["p50", "p90", "p99", "p99.9", "max"].map { pad($0, 11) }.joined()
             )
             for h in r.histograms {
                 let cells = [h.p50, h.p90, h.p99, h.p999, h.max].map { pad(formatNanoseconds($0), 11) }.joined()
-                out.append(pad(h.name, 12) + pad(String(h.count), 10) + cells)
+                let label = h.attempt == 0 ? h.name : "\(h.name) #\(h.attempt == 4 ? "4+" : String(h.attempt))"
+                out.append(pad(label, 17) + pad(String(h.count), 10) + cells)
             }
         }
         if r.hasConnections {
@@ -34,6 +35,7 @@ public enum TextSummary {
                 line += ", \(refused) refused (\(codes.joined(separator: ", ")))"
             }
             if c.malformedPackets > 0 { line += ", \(c.malformedPackets) malformed packets" }
+            if c.retries > 0 { line += ", \(c.retries) retries, \(c.reconnects) reconnects" }
             out.append("")
             out.append(line)
         }
@@ -53,6 +55,15 @@ public enum TextSummary {
                 "devices: "
                     + r.outcomes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
             )
+        }
+        if !r.statuses.isEmpty {
+            out.append(
+                "final status: " + r.statuses.map { "\($0.count) \($0.status)/\($0.reason)" }.joined(separator: ", ")
+            )
+        }
+        if !r.transitions.isEmpty {
+            out.append("status changes:")
+            for t in r.transitions { out.append("  \(pad(String(t.count), 8))\(t.from) → \(t.to) (\(t.reason))") }
         }
         if r.hasHub {
             let h = r.hub

@@ -7,12 +7,14 @@ internal import NIOCore
 /// Devices wired to hub sessions in memory, in virtual time: the same `DeviceStateMachine`, `HubSession`, codec and
 /// `TimerWheel` as a real run, with a fixed one-way latency instead of sockets. Deterministic.
 public struct InMemoryFleet {
+    /// Events carry the connection generation they belong to; events of an older connection are ignored.
     enum Event {
         case deviceTimer(Int, DeviceTimer)
-        case connected(Int)
-        case toHub(Int, ByteBuffer)
-        case toDevice(Int, ByteBuffer)
-        case closed(Int)
+        case connected(Int, Int)
+        case toHub(Int, Int, ByteBuffer)
+        case toDevice(Int, Int, ByteBuffer)
+        case closed(Int, Int)
+        case drop(Int)
     }
 
     public private(set) var machines: [DeviceStateMachine]
@@ -20,6 +22,7 @@ public struct InMemoryFleet {
     private var decoders: [MQTTDecoder]
     private var hubDecoders: [MQTTDecoder]
     private var timers: [[TimerHandle?]]
+    private var generation: [Int]
     private var events = TimerWheel<Event>(tick: .microseconds(100))
     public private(set) var now: Instant = .zero
     public let recorder = Recorder()
@@ -38,12 +41,13 @@ public struct InMemoryFleet {
         decoders = Array(repeating: MQTTDecoder(version: config.version), count: machines.count)
         hubDecoders = Array(repeating: MQTTDecoder(), count: machines.count)
         timers = Array(repeating: Array(repeating: nil, count: DeviceTimer.allCases.count), count: machines.count)
+        generation = Array(repeating: 0, count: machines.count)
         self.latency = latency
     }
 
     /// The network drops device `index`'s connection at `instant` (both sides see it close).
     public mutating func scheduleDrop(device index: Int, at instant: Instant) {
-        events.schedule(at: instant, .closed(index))
+        events.schedule(at: instant, .drop(index))
     }
 
     /// Starts every device at `start + index * spacing`, then runs events until none are left or `until` passes.
@@ -70,13 +74,14 @@ public struct InMemoryFleet {
             timers[i][Int(kind.rawValue)] = nil
             machines[i].timerFired(kind, deadline: deadline, now: now, into: &actions)
             apply(actions, device: i)
-        case .connected(let i):
+        case .connected(let i, let gen):
+            guard gen == generation[i] else { return }
             hubSessions[i] = HubSession()
             hubDecoders[i] = MQTTDecoder()
             machines[i].connectSucceeded(now: now, into: &actions)
             apply(actions, device: i)
-        case .toHub(let i, var bytes):
-            guard var session = hubSessions[i] else { return }
+        case .toHub(let i, let gen, var bytes):
+            guard gen == generation[i], var session = hubSessions[i] else { return }
             var hubActions: [HubAction] = []
             while let packet = try? hubDecoders[i].decode(buffer: &bytes) {
                 session.packetReceived(packet, into: &hubActions)
@@ -86,10 +91,10 @@ public struct InMemoryFleet {
             for a in hubActions {
                 switch a {
                 case .write(let p):
-                    events.schedule(at: now + latency, .toDevice(i, (try? encoder.encode(p)) ?? ByteBuffer()))
+                    events.schedule(at: now + latency, .toDevice(i, gen, (try? encoder.encode(p)) ?? ByteBuffer()))
                 case .close:
                     hubSessions[i] = nil
-                    events.schedule(at: now + latency, .closed(i))
+                    events.schedule(at: now + latency, .closed(i, gen))
                 case .record(let e):
                     switch e {
                     case .accepted: hubStats.connectionsAccepted += 1
@@ -101,7 +106,8 @@ public struct InMemoryFleet {
                     }
                 }
             }
-        case .toDevice(let i, var bytes):
+        case .toDevice(let i, let gen, var bytes):
+            guard gen == generation[i] else { return }
             do {
                 while let packet = try decoders[i].decode(buffer: &bytes) {
                     machines[i].packetReceived(packet, now: now, into: &actions)
@@ -110,10 +116,14 @@ public struct InMemoryFleet {
                 machines[i].protocolViolation(now: now, into: &actions)
             }
             apply(actions, device: i)
-        case .closed(let i):
+        case .closed(let i, let gen):
+            guard gen == generation[i] else { return }
+            generation[i] += 1
             hubSessions[i] = nil
             machines[i].channelClosed(now: now, into: &actions)
             apply(actions, device: i)
+        case .drop(let i):
+            handle(.closed(i, generation[i]), deadline: deadline)
         }
     }
 
@@ -121,15 +131,15 @@ public struct InMemoryFleet {
         for action in actions {
             switch action {
             case .connect:
-                events.schedule(at: now + latency * 2, .connected(i))
+                events.schedule(at: now + latency * 2, .connected(i, generation[i]))
             case .write(let packet):
                 deviceWrites.append((i, packet))
                 let encoder = MQTTEncoder(version: machines[i].config.version)
                 guard let bytes = try? encoder.encode(packet) else { continue }
-                events.schedule(at: now + latency, .toHub(i, bytes))
+                events.schedule(at: now + latency, .toHub(i, generation[i], bytes))
             case .close:
                 hubSessions[i] = nil
-                events.schedule(at: now, .closed(i))
+                events.schedule(at: now, .closed(i, generation[i]))
             case .schedule(let kind, let at):
                 if let old = timers[i][Int(kind.rawValue)] { events.cancel(old) }
                 timers[i][Int(kind.rawValue)] = events.schedule(at: at, .deviceTimer(i, kind))

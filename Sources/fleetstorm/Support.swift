@@ -52,6 +52,8 @@ struct EmbeddedTestHub: EmbeddedHub {
     }
 
     func stop() async -> HubStats { await hub.stop() }
+
+    func dropAll() async { await hub.dropAll() }
 }
 
 /// Live progress on stderr: rewritten in place on a terminal, one line every few seconds otherwise.

@@ -4,18 +4,30 @@ import Testing
 
 @testable import FleetCore
 
+/// Event → actions sequences of the device machine, in virtual time with a seeded generator.
 @Suite("DeviceStateMachine: events → actions")
 struct DeviceStateMachineTests {
-    static func scenario(messages: Int = 2, qos: Int = 1) -> Scenario {
+    static func scenario(
+        messages: Int = 2,
+        qos: Int = 1,
+        policy: String = "none",
+        params: [String: String] = [:]
+    ) -> Scenario {
         var s = Scenario()
         s.telemetry.messages = messages
         s.telemetry.interval = .seconds(1)
         s.telemetry.qos = qos == 1 ? .atLeastOnce : .atMostOnce
         s.mqtt.keepAlive = .seconds(30)
+        s.retry.policy = (try? RetryPolicy.make(name: policy, parameters: params)) ?? .preset("none")
+        s.retry.throttled = s.retry.policy
         return s
     }
 
     static func at(_ ms: Int64) -> Instant { Instant(nanoseconds: ms * 1_000_000) }
+
+    static func machine(_ s: Scenario = scenario(), id: String = "d1") -> DeviceStateMachine {
+        DeviceStateMachine(deviceID: id, config: DeviceConfig(scenario: s), seed: 42)
+    }
 
     func step(
         _ m: inout DeviceStateMachine,
@@ -26,10 +38,20 @@ struct DeviceStateMachineTests {
         return actions
     }
 
-    @Test func happyPathConnectPublishAckDisconnect() {
-        let config = DeviceConfig(scenario: Self.scenario())
-        var m = DeviceStateMachine(deviceID: "d1", config: config)
+    func connected(_ s: Scenario, id: String = "d1") -> DeviceStateMachine {
+        var m = Self.machine(s, id: id)
+        _ = step(&m) { $0.start(now: Self.at(0), into: &$1) }
+        _ = step(&m) { $0.connectSucceeded(now: Self.at(0), into: &$1) }
+        _ = step(&m) { $0.packetReceived(.connack(MQTTConnAck()), now: Self.at(0), into: &$1) }
+        return m
+    }
 
+    static func records(_ actions: [DeviceAction]) -> [DeviceEvent] {
+        actions.compactMap { if case .record(let e) = $0 { return e } else { return nil } }
+    }
+
+    @Test func happyPathConnectPublishAckDisconnect() {
+        var m = Self.machine()
         #expect(
             step(&m) { $0.start(now: Self.at(0), into: &$1) } == [
                 .record(.connectAttempt), .connect, .schedule(.connectTimeout, Self.at(30_000)),
@@ -47,10 +69,11 @@ struct DeviceStateMachineTests {
         #expect(
             step(&m) { $0.packetReceived(.connack(MQTTConnAck()), now: Self.at(5), into: &$1) } == [
                 .cancel(.connackTimeout), .record(.connected(latency: .milliseconds(5))),
+                .record(.status(from: .disconnected, to: .connected, reason: .connectionOk)),
                 .schedule(.keepAlive, Self.at(30_005)), .schedule(.telemetry, Self.at(5)),
             ]
         )
-        #expect(m.isConnected)
+        #expect(m.isConnected && m.status == .connected)
 
         // First message fires 1 ms late: latency counts from the intended time (5 ms), the next stays on the grid.
         let first = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(5), now: Self.at(6), into: &$1) }
@@ -72,48 +95,178 @@ struct DeviceStateMachineTests {
         let done = step(&m) { $0.packetReceived(.puback(MQTTAck(packetID: 2)), now: Self.at(1010), into: &$1) }
         #expect(done.first == .record(.acked(latency: .milliseconds(5))))
         #expect(done.contains(.write(.disconnect(MQTTReasonPacket()))))
+        #expect(done.contains(.record(.disconnected)))
         #expect(done.last == .close)
-        #expect(step(&m) { $0.channelClosed(now: Self.at(1011), into: &$1) } == [.record(.finished(.completed))])
+        #expect(
+            Self.records(step(&m) { $0.channelClosed(now: Self.at(1011), into: &$1) }) == [
+                .status(from: .connected, to: .disabled, reason: .clientClose),
+                .finished(.completed, .disabled, .clientClose),
+            ]
+        )
         #expect(m.outcome == .completed)
     }
 
-    @Test func refusedConnack() {
-        var m = DeviceStateMachine(deviceID: "d", config: DeviceConfig(scenario: Self.scenario()))
+    @Test(
+        "CONNACK refusals follow each SDK's table",
+        arguments: [
+            ("azure-dotnet", UInt8(5), ErrorClass.unrecoverable, StatusReason.badCredential),
+            ("azure-dotnet", 4, .unrecoverable, .badCredential),
+            ("azure-dotnet", 3, .transient, .communicationError),
+            ("azure-dotnet", 2, .unrecoverable, .communicationError),
+            ("azure-c", 5, .transient, .badCredential),
+            ("azure-c", 3, .transient, .deviceDisabled),
+            ("azure-c", 4, .unrecoverable, .badCredential),
+            ("azure-java", 4, .unrecoverable, .communicationError),
+            ("azure-node", 2, .unrecoverable, .badCredential),
+            ("azure-python", 3, .transient, .communicationError),
+            ("full-jitter", 5, .unrecoverable, .badCredential),
+        ]
+    )
+    func refusedConnack(policy: String, code: UInt8, errorClass: ErrorClass, reason: StatusReason) {
+        var m = Self.machine(Self.scenario(policy: policy))
         _ = step(&m) { $0.start(now: Self.at(0), into: &$1) }
         _ = step(&m) { $0.connectSucceeded(now: Self.at(1), into: &$1) }
+        let refused = step(&m) { $0.packetReceived(.connack(MQTTConnAck(code: code)), now: Self.at(2), into: &$1) }
+        #expect(refused.contains(.record(.refused(code: code))))
+        #expect(refused.last == .close)
+        let closed = step(&m) { $0.channelClosed(now: Self.at(3), into: &$1) }
+        switch errorClass {
+        case .unrecoverable:
+            #expect(
+                Self.records(closed) == [
+                    .status(from: .disconnected, to: .disconnected, reason: reason),
+                    .finished(.refused, .disconnected, reason),
+                ],
+                "no retry storm for an unrecoverable refusal"
+            )
+        default:
+            #expect(
+                Self.records(closed).last == .status(from: .disconnected, to: .disconnectedRetrying, reason: reason)
+            )
+            #expect(closed.contains { if case .schedule(.backoff, _) = $0 { return true } else { return false } })
+            #expect(m.outcome == nil)
+        }
+    }
+
+    @Test func mqtt5ReasonCodes() {
+        let classifier = ErrorClassifier(flavour: .dotnet)
+        #expect(classifier.classify(.refused(code: 0x87, version5: true)) == (.unrecoverable, .badCredential))
+        #expect(classifier.classify(.refused(code: 0x9F, version5: true)).0 == .throttled)
+        #expect(classifier.classify(.refused(code: 0x97, version5: true)).0 == .throttled)
+        #expect(classifier.classify(.refused(code: 0x89, version5: true)).0 == .transient)
+        #expect(classifier.classify(.serverDisconnect(reason: 0x8E)) == (.transient, .communicationError))
+        #expect(classifier.classify(.network) == (.transient, .communicationError))
+        #expect(ErrorClassifier(flavour: .c).classify(.network) == (.transient, .noNetwork))
+        #expect(ErrorClassifier(policyName: "azure-c").flavour == .c)
+        #expect(ErrorClassifier(policyName: "azure-dotnet-throttled").flavour == .dotnet)
+        #expect(ErrorClassifier(policyName: "decorrelated-jitter").flavour == .dotnet)
+    }
+
+    /// A drop with the .NET default: first wait 100 ms (no floor after a loss), status Disconnected_Retrying;
+    /// a fast-failing attempt then waits ≥ 1 s between attempt starts; the CONNACK ends the episode.
+    @Test func dropThenRetryWithDotnetPolicy() {
+        let s = Self.scenario(messages: 100, policy: "azure-dotnet")
+        var m = connected(s)
+        _ = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(0), now: Self.at(0), into: &$1) }
+        let lost = step(&m) { $0.channelClosed(now: Self.at(500), into: &$1) }
         #expect(
-            step(&m) { $0.packetReceived(.connack(MQTTConnAck(code: 5)), now: Self.at(2), into: &$1) } == [
-                .cancel(.connackTimeout), .record(.refused(code: 5)), .close,
+            Self.records(lost) == [
+                .failed(count: 1, reason: .connectionLost), .disconnected,
+                .retryScheduled(attempt: 1, delay: .milliseconds(100)),
+                .status(from: .connected, to: .disconnectedRetrying, reason: .communicationError),
             ]
         )
-        #expect(step(&m) { $0.channelClosed(now: Self.at(3), into: &$1) } == [.record(.finished(.refused))])
+        #expect(lost.last == .schedule(.backoff, Self.at(600)))
+        #expect(m.lastError == .connectionLost)
+
+        // Telemetry keeps its grid while disconnected: a due message is dropped and counted (no offline queue yet).
+        #expect(
+            Self.records(step(&m) { $0.timerFired(.telemetry, deadline: Self.at(1000), now: Self.at(1000), into: &$1) })
+                == [.generated(qos: .atLeastOnce), .failed(count: 1, reason: .offline)]
+        )
+
+        let retry1 = step(&m) { $0.timerFired(.backoff, deadline: Self.at(600), now: Self.at(600), into: &$1) }
+        #expect(retry1.contains(.connect))
+        // The attempt fails fast (refused after 20 ms): nominal 180–219 ms, floored so attempt starts are 1 s apart.
+        let failed = step(&m) { $0.connectFailed(now: Self.at(620), into: &$1) }
+        #expect(failed.last == .schedule(.backoff, Self.at(1600)))
+        guard case .retryScheduled(2, let wait) = Self.records(failed)[0] else {
+            Issue.record("expected retry 2, got \(failed)")
+            return
+        }
+        #expect(wait == .milliseconds(980))
+
+        _ = step(&m) { $0.timerFired(.backoff, deadline: Self.at(1600), now: Self.at(1600), into: &$1) }
+        _ = step(&m) { $0.connectSucceeded(now: Self.at(1601), into: &$1) }
+        let back = Self.records(step(&m) { $0.packetReceived(.connack(MQTTConnAck()), now: Self.at(1605), into: &$1) })
+        #expect(
+            back == [
+                .connected(latency: .milliseconds(5)), .reconnected(latency: .milliseconds(1105)),
+                .status(from: .disconnectedRetrying, to: .connected, reason: .connectionOk),
+            ]
+        )
+        #expect(m.lastError == nil)
+    }
+
+    @Test func noRetryPolicyGivesUpWithRetryExpired() {
+        var m = connected(Self.scenario(messages: 5, policy: "none"))
+        let lost = Self.records(step(&m) { $0.channelClosed(now: Self.at(10), into: &$1) })
+        #expect(
+            lost.suffix(2) == [
+                .status(from: .connected, to: .disconnected, reason: .retryExpired),
+                .finished(.connectionLost, .disconnected, .retryExpired),
+            ]
+        )
+    }
+
+    @Test func operationTimeoutEndsRetrying() {
+        // Java: 240 s budget from the failure that started retrying.
+        var m = connected(Self.scenario(messages: 5, policy: "azure-java"))
+        var now: Int64 = 1000
+        var last: [DeviceAction] = step(&m) { $0.channelClosed(now: Self.at(now), into: &$1) }
+        var attempts = 0
+        while m.outcome == nil && attempts < 100 {
+            guard case .schedule(.backoff, let at) = last.last else { break }
+            now = at.nanoseconds / 1_000_000
+            _ = step(&m) { $0.timerFired(.backoff, deadline: at, now: Self.at(now), into: &$1) }
+            now += 50
+            last = step(&m) { $0.connectFailed(now: Self.at(now), into: &$1) }
+            attempts += 1
+        }
+        #expect(m.outcome == .connectFailed)
+        #expect(m.status == .disconnected && m.statusReason == .retryExpired)
+        #expect(now - 1000 <= 240_000 + 10_050, "gave up at \(now - 1000) ms, budget 240 s")
+        #expect(now - 1000 > 230_000)
+    }
+
+    @Test func cSDKWaitCountsFromTheAttemptStart() {
+        var m = connected(Self.scenario(messages: 5, policy: "azure-c"))
+        let lost = step(&m) { $0.channelClosed(now: Self.at(0), into: &$1) }
+        #expect(lost.last == .schedule(.backoff, Self.at(0)), "the C SDK's first retry is immediate")
+        _ = step(&m) { $0.timerFired(.backoff, deadline: Self.at(0), now: Self.at(0), into: &$1) }
+        _ = step(&m) { $0.connectSucceeded(now: Self.at(10), into: &$1) }
+        // 30 s CONNACK timeout: the 1 s wait is already used up, so the next attempt starts at once.
+        let timeout = step(&m) {
+            $0.timerFired(.connackTimeout, deadline: Self.at(30_010), now: Self.at(30_010), into: &$1)
+        }
+        #expect(timeout.last == .close)
+        let closed = step(&m) { $0.channelClosed(now: Self.at(30_010), into: &$1) }
+        #expect(closed.last == .schedule(.backoff, Self.at(30_010)))
     }
 
     @Test func connectionLostFailsInflightMessages() {
-        var m = DeviceStateMachine(deviceID: "d", config: DeviceConfig(scenario: Self.scenario(messages: 5)))
-        _ = step(&m) { $0.start(now: Self.at(0), into: &$1) }
-        _ = step(&m) { $0.connectSucceeded(now: Self.at(1), into: &$1) }
-        _ = step(&m) { $0.packetReceived(.connack(MQTTConnAck()), now: Self.at(2), into: &$1) }
-        _ = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(2), now: Self.at(2), into: &$1) }
+        var m = connected(Self.scenario(messages: 5))
+        _ = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(0), now: Self.at(0), into: &$1) }
         let closed = step(&m) { $0.channelClosed(now: Self.at(3), into: &$1) }
-        #expect(closed.first == .record(.failed(count: 1, outcome: .connectionLost)))
-        #expect(closed.last == .record(.finished(.connectionLost)))
+        #expect(closed.first == .record(.failed(count: 1, reason: .connectionLost)))
+        #expect(closed.last == .record(.finished(.connectionLost, .disconnected, .retryExpired)))
         #expect(closed.contains(.cancel(.telemetry)))
     }
 
-    func connected(_ id: String, messages: Int) -> DeviceStateMachine {
-        var m = DeviceStateMachine(deviceID: id, config: DeviceConfig(scenario: Self.scenario(messages: messages)))
-        _ = step(&m) { $0.start(now: Self.at(0), into: &$1) }
-        _ = step(&m) { $0.connectSucceeded(now: Self.at(0), into: &$1) }
-        _ = step(&m) { $0.packetReceived(.connack(MQTTConnAck()), now: Self.at(0), into: &$1) }
-        return m
-    }
-
     @Test func keepAliveRearmsAfterTraffic() {
-        var k = connected("k", messages: 3)
+        var k = connected(Self.scenario(messages: 3))
         _ = step(&k) { $0.timerFired(.telemetry, deadline: Self.at(0), now: Self.at(0), into: &$1) }
         _ = step(&k) { $0.packetReceived(.puback(MQTTAck(packetID: 1)), now: Self.at(1), into: &$1) }
-        // The PUBLISH at 0 counts as traffic; the check at 20 s re-arms for 30 s after it, without a ping.
         #expect(
             step(&k) { $0.timerFired(.keepAlive, deadline: Self.at(20_000), now: Self.at(20_000), into: &$1) } == [
                 .schedule(.keepAlive, Self.at(30_000))
@@ -121,8 +274,8 @@ struct DeviceStateMachineTests {
         )
     }
 
-    @Test func keepAlivePingThenTimeout() {
-        var quiet = connected("q", messages: 3)
+    @Test func keepAlivePingThenTimeoutIsACommunicationError() {
+        var quiet = connected(Self.scenario(messages: 3, policy: "azure-dotnet"))
         #expect(
             step(&quiet) { $0.timerFired(.keepAlive, deadline: Self.at(30_000), now: Self.at(30_000), into: &$1) } == [
                 .write(.pingreq), .schedule(.keepAlive, Self.at(60_000)),
@@ -132,15 +285,13 @@ struct DeviceStateMachineTests {
             $0.timerFired(.keepAlive, deadline: Self.at(60_000), now: Self.at(60_000), into: &$1)
         }
         #expect(dead.last == .close)
-        #expect(
-            step(&quiet) { $0.channelClosed(now: Self.at(60_001), into: &$1) } == [
-                .record(.finished(.keepAliveTimeout))
-            ]
-        )
+        let closed = Self.records(step(&quiet) { $0.channelClosed(now: Self.at(60_001), into: &$1) })
+        #expect(closed.last == .status(from: .connected, to: .disconnectedRetrying, reason: .communicationError))
+        #expect(quiet.lastError == .keepAliveTimeout)
     }
 
     @Test func pingrespClearsTheOutstandingPing() {
-        var m = connected("p", messages: 3)
+        var m = connected(Self.scenario(messages: 3))
         _ = step(&m) { $0.timerFired(.keepAlive, deadline: Self.at(30_000), now: Self.at(30_000), into: &$1) }
         _ = step(&m) { $0.packetReceived(.pingresp, now: Self.at(30_010), into: &$1) }
         #expect(
@@ -151,10 +302,7 @@ struct DeviceStateMachineTests {
     }
 
     @Test func c2dPublishIsAcked() {
-        var m = DeviceStateMachine(deviceID: "d", config: DeviceConfig(scenario: Self.scenario(messages: 3)))
-        _ = step(&m) { $0.start(now: Self.at(0), into: &$1) }
-        _ = step(&m) { $0.connectSucceeded(now: Self.at(0), into: &$1) }
-        _ = step(&m) { $0.packetReceived(.connack(MQTTConnAck()), now: Self.at(0), into: &$1) }
+        var m = connected(Self.scenario(messages: 3))
         let c2d = MQTTPublish(
             topic: "devices/d/messages/devicebound/x",
             payload: ByteBuffer(),
@@ -169,25 +317,58 @@ struct DeviceStateMachineTests {
     }
 
     @Test func unexpectedPacketIsAProtocolError() {
-        var m = DeviceStateMachine(deviceID: "d", config: DeviceConfig(scenario: Self.scenario()))
+        var m = Self.machine()
         _ = step(&m) { $0.start(now: Self.at(0), into: &$1) }
         _ = step(&m) { $0.connectSucceeded(now: Self.at(0), into: &$1) }
-        let actions = step(&m) { $0.packetReceived(.pingresp, now: Self.at(1), into: &$1) }
-        #expect(actions.last == .close)
-        #expect(step(&m) { $0.channelClosed(now: Self.at(2), into: &$1) } == [.record(.finished(.protocolError))])
+        #expect(step(&m) { $0.packetReceived(.pingresp, now: Self.at(1), into: &$1) }.last == .close)
+        #expect(
+            Self.records(step(&m) { $0.channelClosed(now: Self.at(2), into: &$1) }).last
+                == .finished(.protocolError, .disconnected, .retryExpired)
+        )
     }
 
-    @Test func stopLeavesUnackedMessagesPending() {
-        var m = DeviceStateMachine(deviceID: "d", config: DeviceConfig(scenario: Self.scenario(messages: 5)))
-        _ = step(&m) { $0.start(now: Self.at(0), into: &$1) }
-        _ = step(&m) { $0.connectSucceeded(now: Self.at(0), into: &$1) }
-        _ = step(&m) { $0.packetReceived(.connack(MQTTConnAck()), now: Self.at(0), into: &$1) }
+    @Test func stopLeavesUnackedMessagesPendingAndClosesTheClient() {
+        var m = connected(Self.scenario(messages: 5))
         _ = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(0), now: Self.at(0), into: &$1) }
         let stop = step(&m) { $0.stop(now: Self.at(10), into: &$1) }
         #expect(!stop.contains { if case .record(.failed) = $0 { return true } else { return false } })
         #expect(stop.contains(.write(.disconnect(MQTTReasonPacket()))))
-        #expect(step(&m) { $0.channelClosed(now: Self.at(11), into: &$1) } == [.record(.finished(.stopped))])
-        var idle = DeviceStateMachine(deviceID: "i", config: DeviceConfig(scenario: Self.scenario()))
-        #expect(step(&idle) { $0.stop(now: Self.at(0), into: &$1) } == [.record(.finished(.stopped))])
+        #expect(
+            Self.records(step(&m) { $0.channelClosed(now: Self.at(11), into: &$1) }).last
+                == .finished(.stopped, .disabled, .clientClose)
+        )
+        var idle = Self.machine()
+        #expect(
+            Self.records(step(&idle) { $0.stop(now: Self.at(0), into: &$1) }).last
+                == .finished(.stopped, .disabled, .clientClose)
+        )
+        // Stopped while waiting to retry: no channel, ends at once.
+        var waiting = connected(Self.scenario(messages: 5, policy: "azure-python"))
+        _ = step(&waiting) { $0.channelClosed(now: Self.at(5), into: &$1) }
+        let stopped = step(&waiting) { $0.stop(now: Self.at(6), into: &$1) }
+        #expect(stopped.contains(.cancel(.backoff)))
+        #expect(waiting.outcome == .stopped)
+    }
+
+    @Test func sameSeedSameRetrySchedule() {
+        func schedule(seed: UInt64) -> [DeviceAction] {
+            var m = DeviceStateMachine(
+                deviceID: "x",
+                config: DeviceConfig(scenario: Self.scenario(messages: 5, policy: "full-jitter")),
+                seed: seed
+            )
+            var all: [DeviceAction] = []
+            _ = step(&m) { $0.start(now: Self.at(0), into: &$1) }
+            for i in 0..<6 {
+                let a = step(&m) { $0.connectFailed(now: Self.at(Int64(i) * 100_000), into: &$1) }
+                all += a
+                _ = step(&m) {
+                    $0.timerFired(.backoff, deadline: Self.at(0), now: Self.at(Int64(i) * 100_000 + 1), into: &$1)
+                }
+            }
+            return all
+        }
+        #expect(schedule(seed: 1) == schedule(seed: 1))
+        #expect(schedule(seed: 1) != schedule(seed: 2))
     }
 }

@@ -30,19 +30,41 @@ struct InMemoryFleetTests {
         #expect(ack.p50 >= 9_900_000 && ack.max <= 10_200_000, "PUBLISH → PUBACK is 2 × 5 ms in virtual time")
     }
 
-    @Test func droppedConnectionFailsInflightAndIsCounted() {
+    @Test(
+        "a dropped link: in-flight message fails, the device retries and completes",
+        arguments: ["azure-dotnet", "none"]
+    )
+    func droppedConnection(policy: String) throws {
         var s = Scenario()
         s.fleet.devices = 3
         s.telemetry.messages = 10
         s.telemetry.interval = .milliseconds(100)
+        s.retry.policy = try RetryPolicy.make(name: policy)
         var fleet = InMemoryFleet(scenario: s, latency: .milliseconds(20))
-        // Device 1 connects at 80 ms and sends every 100 ms (acked 40 ms later); at 300 ms the 280 ms message is in flight.
+        // Device 1 connects at 80 ms and sends every 100 ms (acked 40 ms later); at 300 ms the 280 ms message is in
+        // flight.
         fleet.scheduleDrop(device: 1, at: Instant(nanoseconds: 300_000_000))
         fleet.run(until: Instant(nanoseconds: 60_000_000_000))
         let c = fleet.recorder.capture().counters
-        #expect(c.outcomes["completed"] == 2)
-        #expect(c.outcomes["connection_lost"] == 1)
         #expect(c.failedByReason["connection_lost"] == 1)
         #expect(c.generated == c.acked + c.failed, "conservation: nothing pending once all devices ended")
+        let retrying = StatusTransition(from: "Connected", to: "Disconnected_Retrying", reason: "Communication_Error")
+        if policy == "none" {
+            #expect(c.outcomes == ["completed": 2, "connection_lost": 1])
+            #expect(c.finalStatuses[FinalStatus(status: "Disconnected", reason: "Retry_Expired")] == 1)
+            #expect(c.transitions[retrying] == nil)
+        } else {
+            // 100 ms wait, then 40 ms TCP + 40 ms CONNECT/CONNACK: back at 480 ms; the 400 ms message was due offline.
+            #expect(c.outcomes == ["completed": 3])
+            #expect(c.reconnects == 1)
+            #expect(c.transitions[retrying] == 1)
+            #expect(c.failedByReason["offline"] == 1)
+            #expect(c.generated == 30)
+            let reconnect = fleet.recorder.capture().summary(Snapshot.reconnect)
+            #expect(
+                reconnect.count == 1 && abs(Double(reconnect.max) - 180e6) < 1e6,
+                "drop at 300 ms, CONNACK at 480 ms"
+            )
+        }
     }
 }

@@ -87,6 +87,28 @@ struct ScenarioLoaderTests {
         #expect(error("a: [unclosed\n")?.code == .invalidYAML)
     }
 
+    @Test func retrySection() throws {
+        let s = try load("retry: {policy: none}\n")
+        #expect(s.retry.policy.name == "none")
+        let j = try load("retry:\n  policy: full-jitter\n  base: 200ms\n  cap: 20s\n", ["retry.attempts=5"])
+        #expect(j.retry.policy.name == "full-jitter" && j.retry.policy.maxAttempts == 5)
+        #expect(j.retry.throttled.name == "full-jitter", "families throttle with the same policy")
+        let node = try load("retry: {policy: azure-node}\n")
+        #expect(node.retry.throttled.name == "azure-node-throttled")
+        #expect(try load("").retry.policy.name == "azure-dotnet")
+        #expect(try load("").retry.throttled.name == "azure-dotnet-throttled")
+        let badParam = error("retry:\n  policy: azure-dotnet\n  colour: red\n")
+        #expect(badParam?.key == "retry.colour")
+        #expect(badParam?.location == "p.yaml:3:11")
+        #expect(error("retry: {policy: sometimes}\n")?.key == "retry.policy")
+        #expect(error("", ["retry.cap=10x"])?.location == "--set retry.cap=10x")
+        let faults = try load("faults:\n  - {at: 5s, kind: drop}\n  - {at: 1s, kind: drop}\n")
+        #expect(faults.faults.map(\.at) == [.seconds(1), .seconds(5)])
+        #expect(error("faults:\n  - {at: 5s, kind: meteor}\n")?.key == "faults[0].kind")
+        #expect(error("faults:\n  - {kind: drop}\n")?.key == "faults[0].at")
+        #expect(error("hub: {url: \"mqtt://127.0.0.1:1\"}\nfaults:\n  - {at: 1s, kind: drop}\n")?.key == "faults")
+    }
+
     @Test func missingFile() {
         #expect(throws: ScenarioError.self) { try ScenarioLoader().load(path: "/nonexistent/profile.yaml") }
     }

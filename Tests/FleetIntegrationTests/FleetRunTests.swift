@@ -10,11 +10,17 @@ struct HubAdapter: EmbeddedHub {
     let hub: TestHub
     func start() async throws -> (host: String, port: Int) { try await hub.start()[0] }
     func stop() async -> HubStats { await hub.stop() }
+    func dropAll() async { await hub.dropAll() }
 }
 
 @Suite("Fleet runs over loopback TCP", .serialized)
 struct FleetRunTests {
-    static func scenario(devices: Int, messages: Int, version: String = "3.1.1") throws -> Scenario {
+    static func scenario(
+        devices: Int,
+        messages: Int,
+        version: String = "3.1.1",
+        policy: String = "azure-dotnet"
+    ) throws -> Scenario {
         try ScenarioLoader().load(
             yaml: """
                 name: it
@@ -22,6 +28,7 @@ struct FleetRunTests {
                 fleet: {devices: \(devices), ramp_rate: 0, max_in_flight: 100}
                 mqtt: {version: "\(version)", keep_alive: 30s}
                 telemetry: {messages: \(messages), interval: 20ms, payload_bytes: 32}
+                retry: {policy: \(policy)}
                 """,
             source: "test"
         )
@@ -122,12 +129,47 @@ struct FleetRunTests {
 
     @Test func connectFailuresEndDevicesWithAnOutcome() async throws {
         // A listener that accepts nothing useful: the port is closed right after the probe would succeed.
-        var s = try Self.scenario(devices: 10, messages: 1)
+        var s = try Self.scenario(devices: 10, messages: 1, policy: "none")
         s.mqtt.connackTimeout = .milliseconds(200)
         let silent = try await SilentServer.start()
         s.hub = .mqtt(host: "127.0.0.1", port: silent.port)
         let result = try await FleetRunner(scenario: s, hub: nil).run()
         #expect(result.snapshot.counters.outcomes == ["connack_timeout": 10])
+        #expect(
+            result.snapshot.counters.finalStatuses == [FinalStatus(status: "Disconnected", reason: "Retry_Expired"): 10]
+        )
         await silent.stop()
+    }
+}
+
+@Suite("Reconnect storms over loopback TCP", .serialized)
+struct StormRunTests {
+    /// A hub-wide drop mid-run: every device notices, retries with its policy, reconnects, and still accounts for
+    /// every message. Devices are split across two presets by running two fleets (one profile each).
+    @Test("hub drop: devices reconnect with their preset", arguments: ["azure-dotnet", "azure-c", "full-jitter"])
+    func hubDrop(policy: String) async throws {
+        var s = try FleetRunTests.scenario(devices: 100, messages: 40, policy: policy)
+        s.telemetry.interval = .milliseconds(25)
+        s.faults = [Scenario.Fault(at: .milliseconds(500), kind: .drop)]
+        let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+        let c = result.snapshot.counters
+        #expect(c.outcomes == ["completed": 100])
+        #expect(c.reconnects == 100)
+        #expect(c.retries >= 100)
+        #expect(c.generated == 4000)
+        #expect(c.generated == c.acked + c.failed + c.pending)
+        #expect(c.pending == 0)
+        let retrying = StatusTransition(from: "Connected", to: "Disconnected_Retrying", reason: "Communication_Error")
+        #expect(c.transitions[retrying] == 100)
+        #expect(c.finalStatuses == [FinalStatus(status: "Disabled", reason: "Client_Close"): 100])
+        let firstWait = result.snapshot.summary(Snapshot.retryDelay(attempt: 1))
+        switch policy {
+        case "azure-dotnet":
+            #expect(firstWait.p50 >= 99_000_000 && firstWait.max <= 101_000_000, "first wait after a drop is 100 ms")
+        case "azure-c": #expect(firstWait.max < 1_000, "the C SDK retries at once")
+        default: #expect(firstWait.max <= 100_100_000, "full jitter: U(0, 100 ms)")
+        }
+        let hub = try #require(result.hub)
+        #expect(hub.connectionsAccepted == UInt64(100 + c.reconnects))
     }
 }

@@ -167,7 +167,7 @@ struct DeviceRobustnessTests {
                 ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(GarbageHandler()) }
             }
             .bind(host: "127.0.0.1", port: try Env.freePort()).get()
-        var s = try FleetRunTests.scenario(devices: 10, messages: 1)
+        var s = try FleetRunTests.scenario(devices: 10, messages: 1, policy: "none")
         s.hub = .mqtt(host: "127.0.0.1", port: server.localAddress?.port ?? 0)
         let result = try await FleetEngine.FleetRunner(scenario: s, hub: nil).run()
         #expect(result.snapshot.counters.outcomes == ["protocol_error": 10])

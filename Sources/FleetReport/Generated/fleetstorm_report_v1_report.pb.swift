@@ -67,7 +67,7 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
     set {_uniqueStorage()._outcomes = newValue}
   }
 
-  /// Field numbers 6, 7 and 9 to 12 are planned for series, storms, statuses, transitions, health, scenario.
+  /// Field numbers 6, 7, 11 and 12 are planned for series, storms, health, scenario.
   public var hub: Fleetstorm_Report_V1_HubStats {
     get {_storage._hub ?? Fleetstorm_Report_V1_HubStats()}
     set {_uniqueStorage()._hub = newValue}
@@ -77,11 +77,57 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
   /// Clears the value of `hub`. Subsequent reads from it will return its default value.
   public mutating func clearHub() {_uniqueStorage()._hub = nil}
 
+  /// Final status and reason of every device (.NET names), with counts.
+  public var statuses: [Fleetstorm_Report_V1_StatusCount] {
+    get {_storage._statuses}
+    set {_uniqueStorage()._statuses = newValue}
+  }
+
+  /// Status changes by (from, to, reason), with counts.
+  public var transitions: [Fleetstorm_Report_V1_Transition] {
+    get {_storage._transitions}
+    set {_uniqueStorage()._transitions = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Fleetstorm_Report_V1_StatusCount: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var status: String = String()
+
+  public var reason: String = String()
+
+  public var count: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Fleetstorm_Report_V1_Transition: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var from: String = String()
+
+  public var to: String = String()
+
+  public var reason: String = String()
+
+  public var count: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Fleetstorm_Report_V1_RunInfo: Sendable {
@@ -130,7 +176,9 @@ public nonisolated struct Fleetstorm_Report_V1_Histogram: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// "connect" (TCP connect start -> CONNACK), "publish_ack" (intended send time -> PUBACK).
+  /// "connect" (TCP connect start -> CONNACK), "publish_ack" (intended send time -> PUBACK),
+  /// "reconnect" (failure that started retrying -> next accepted CONNACK), "retry_delay" (the wait a retry policy
+  /// chose; one histogram per attempt slice).
   public var name: String = String()
 
   /// Always "ns".
@@ -147,6 +195,10 @@ public nonisolated struct Fleetstorm_Report_V1_Histogram: Sendable {
   public var p999: UInt64 = 0
 
   public var max: UInt64 = 0
+
+  /// Field 9 is planned for hdr_v2 (HdrHistogram V2 compressed bytes).
+  /// Attempt slice of retry_delay: 1, 2, 3, or 4 for "4 and later"; 0 when not sliced.
+  public var attempt: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -193,6 +245,11 @@ public nonisolated struct Fleetstorm_Report_V1_Connections: Sendable {
   /// Connections closed because the peer sent bytes that do not decode.
   public var malformedPackets: UInt64 = 0
 
+  /// Retries the devices' policies scheduled, and reconnects that succeeded.
+  public var retries: UInt64 = 0
+
+  public var reconnects: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -226,7 +283,7 @@ fileprivate nonisolated let _protobuf_package = "fleetstorm.report.v1"
 
 nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{2}\u{3}hub\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{2}\u{3}hub\0\u{1}statuses\0\u{1}transitions\0")
 
   fileprivate class _StorageClass {
     var _run: Fleetstorm_Report_V1_RunInfo? = nil
@@ -235,6 +292,8 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
     var _connections: Fleetstorm_Report_V1_Connections? = nil
     var _outcomes: Dictionary<String,UInt64> = [:]
     var _hub: Fleetstorm_Report_V1_HubStats? = nil
+    var _statuses: [Fleetstorm_Report_V1_StatusCount] = []
+    var _transitions: [Fleetstorm_Report_V1_Transition] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -251,6 +310,8 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       _connections = source._connections
       _outcomes = source._outcomes
       _hub = source._hub
+      _statuses = source._statuses
+      _transitions = source._transitions
     }
   }
 
@@ -275,6 +336,8 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         case 4: try { try decoder.decodeSingularMessageField(value: &_storage._connections) }()
         case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._outcomes) }()
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._hub) }()
+        case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._statuses) }()
+        case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._transitions) }()
         default: break
         }
       }
@@ -305,6 +368,12 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       try { if let v = _storage._hub {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
       } }()
+      if !_storage._statuses.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._statuses, fieldNumber: 9)
+      }
+      if !_storage._transitions.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._transitions, fieldNumber: 10)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -320,10 +389,97 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         if _storage._connections != rhs_storage._connections {return false}
         if _storage._outcomes != rhs_storage._outcomes {return false}
         if _storage._hub != rhs_storage._hub {return false}
+        if _storage._statuses != rhs_storage._statuses {return false}
+        if _storage._transitions != rhs_storage._transitions {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_StatusCount: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StatusCount"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}reason\0\u{1}count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.status) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.count) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.status.isEmpty {
+      try visitor.visitSingularStringField(value: self.status, fieldNumber: 1)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt64Field(value: self.count, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_StatusCount, rhs: Fleetstorm_Report_V1_StatusCount) -> Bool {
+    if lhs.status != rhs.status {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_Transition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Transition"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{1}reason\0\u{1}count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.from) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.to) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.count) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.from.isEmpty {
+      try visitor.visitSingularStringField(value: self.from, fieldNumber: 1)
+    }
+    if !self.to.isEmpty {
+      try visitor.visitSingularStringField(value: self.to, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt64Field(value: self.count, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_Transition, rhs: Fleetstorm_Report_V1_Transition) -> Bool {
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.count != rhs.count {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -416,7 +572,7 @@ nonisolated extension Fleetstorm_Report_V1_RunInfo: SwiftProtobuf.Message, Swift
 
 nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Histogram"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}unit\0\u{1}count\0\u{1}p50\0\u{1}p90\0\u{1}p99\0\u{1}p999\0\u{1}max\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}unit\0\u{1}count\0\u{1}p50\0\u{1}p90\0\u{1}p99\0\u{1}p999\0\u{1}max\0\u{2}\u{2}attempt\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -432,6 +588,7 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.p99) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.p999) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.max) }()
+      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
       default: break
       }
     }
@@ -462,6 +619,9 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
     if self.max != 0 {
       try visitor.visitSingularUInt64Field(value: self.max, fieldNumber: 8)
     }
+    if self.attempt != 0 {
+      try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -474,6 +634,7 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
     if lhs.p99 != rhs.p99 {return false}
     if lhs.p999 != rhs.p999 {return false}
     if lhs.max != rhs.max {return false}
+    if lhs.attempt != rhs.attempt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -531,7 +692,7 @@ nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, Sw
 
 nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Connections"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}attempts\0\u{1}accepted\0\u{3}refused_by_code\0\u{3}malformed_packets\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}attempts\0\u{1}accepted\0\u{3}refused_by_code\0\u{3}malformed_packets\0\u{1}retries\0\u{1}reconnects\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -543,6 +704,8 @@ nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, S
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.accepted) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt32,SwiftProtobuf.ProtobufUInt64>.self, value: &self.refusedByCode) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.malformedPackets) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.retries) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.reconnects) }()
       default: break
       }
     }
@@ -561,6 +724,12 @@ nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, S
     if self.malformedPackets != 0 {
       try visitor.visitSingularUInt64Field(value: self.malformedPackets, fieldNumber: 4)
     }
+    if self.retries != 0 {
+      try visitor.visitSingularUInt64Field(value: self.retries, fieldNumber: 5)
+    }
+    if self.reconnects != 0 {
+      try visitor.visitSingularUInt64Field(value: self.reconnects, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -569,6 +738,8 @@ nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, S
     if lhs.accepted != rhs.accepted {return false}
     if lhs.refusedByCode != rhs.refusedByCode {return false}
     if lhs.malformedPackets != rhs.malformedPackets {return false}
+    if lhs.retries != rhs.retries {return false}
+    if lhs.reconnects != rhs.reconnects {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,114 @@
+/// Connection status as the .NET device SDK names it (the report and callbacks use these names).
+public enum ConnectionStatus: String, Sendable, Hashable, CaseIterable {
+    case disconnected = "Disconnected"
+    case connected = "Connected"
+    case disconnectedRetrying = "Disconnected_Retrying"
+    case disabled = "Disabled"
+}
+
+/// Why the status changed (.NET `ConnectionStatusChangeReason` names).
+public enum StatusReason: String, Sendable, Hashable, CaseIterable {
+    case connectionOk = "Connection_Ok"
+    case expiredSASToken = "Expired_SAS_Token"
+    case deviceDisabled = "Device_Disabled"
+    case badCredential = "Bad_Credential"
+    case retryExpired = "Retry_Expired"
+    case noNetwork = "No_Network"
+    case communicationError = "Communication_Error"
+    case clientClose = "Client_Close"
+}
+
+/// How a failure is treated: stop, retry with the policy, or retry with the throttling policy.
+public enum ErrorClass: String, Sendable, Hashable {
+    case unrecoverable
+    case transient
+    case throttled
+}
+
+/// What went wrong with a connection or an attempt to make one.
+public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
+    /// TCP connect refused, reset or unreachable (no MQTT exchange happened).
+    case network
+    /// The TCP connect did not complete in time.
+    case connectTimeout
+    /// The TCP connection came up but no CONNACK arrived in time.
+    case connackTimeout
+    /// CONNACK with a non-zero 3.1.1 return code or MQTT 5 reason code.
+    case refused(code: UInt8, version5: Bool)
+    /// An established connection ended without a DISCONNECT from us.
+    case connectionLost
+    /// No PINGRESP within the keep-alive window (a half-open or silent link).
+    case keepAliveTimeout
+    /// The peer sent bytes that do not decode, or a packet that makes no sense now.
+    case protocolError
+    /// MQTT 5 server DISCONNECT with this reason code.
+    case serverDisconnect(reason: UInt8)
+
+    public var description: String {
+        switch self {
+        case .network: "network"
+        case .connectTimeout: "connect_timeout"
+        case .connackTimeout: "connack_timeout"
+        case .refused(let code, let v5): v5 ? "refused_0x\(String(code, radix: 16))" : "refused_\(code)"
+        case .connectionLost: "connection_lost"
+        case .keepAliveTimeout: "keepalive_timeout"
+        case .protocolError: "protocol_error"
+        case .serverDisconnect(let r): "server_disconnect_0x\(String(r, radix: 16))"
+        }
+    }
+}
+
+/// The error classification of one SDK (reference §2 and §3): which failures stop the device, which retry, and the
+/// status reason each one reports.
+public struct ErrorClassifier: Sendable, Hashable {
+    public enum Flavour: String, Sendable, Hashable, CaseIterable {
+        case dotnet, java, node, c, python
+    }
+
+    public var flavour: Flavour
+
+    public init(flavour: Flavour) { self.flavour = flavour }
+
+    /// The classifier that goes with a retry policy: SDK presets bring their SDK's table; families use .NET's
+    /// (which follows Azure's general rule: authentication failures stop, everything else retries).
+    public init(policyName: String) {
+        let prefix = policyName.split(separator: "-").dropFirst().first.map(String.init) ?? ""
+        flavour = policyName.hasPrefix("azure-") ? Flavour(rawValue: prefix) ?? .dotnet : .dotnet
+    }
+
+    public func classify(_ cause: FailureCause) -> (ErrorClass, StatusReason) {
+        switch cause {
+        case .network, .connectTimeout:
+            return (.transient, flavour == .c || flavour == .java ? .noNetwork : .communicationError)
+        case .connackTimeout, .connectionLost, .keepAliveTimeout, .protocolError:
+            return (.transient, .communicationError)
+        case .refused(let code, false):
+            return refused311(code)
+        case .refused(let code, true), .serverDisconnect(let code):
+            return reason5(code)
+        }
+    }
+
+    private func refused311(_ code: UInt8) -> (ErrorClass, StatusReason) {
+        switch (code, flavour) {
+        case (3, .c): return (.transient, .deviceDisabled)
+        case (3, _): return (.transient, .communicationError)
+        case (5, .c): return (.transient, .badCredential)
+        case (4, .java): return (.unrecoverable, .communicationError)
+        case (2, .dotnet), (2, .python), (2, .java): return (.unrecoverable, .communicationError)
+        case (2, _), (4, _), (5, _): return (.unrecoverable, .badCredential)
+        default: return (.unrecoverable, .communicationError)
+        }
+    }
+
+    /// MQTT 5 reason codes (IoT Hub preview, reference §3.4).
+    private func reason5(_ code: UInt8) -> (ErrorClass, StatusReason) {
+        switch code {
+        case 0x86, 0x87: return (.unrecoverable, .badCredential)
+        case 0x8A: return (.unrecoverable, .deviceDisabled)
+        case 0x97, 0x9F: return (.throttled, .communicationError)
+        case 0x88, 0x89, 0x8B, 0x8E, 0x80, 0x83: return (.transient, .communicationError)
+        default: return code < 0x80 ? (.transient, .communicationError) : (.unrecoverable, .communicationError)
+        }
+    }
+}

@@ -1,0 +1,207 @@
+internal import FleetMQTT
+
+/// Connection life cycle, failures and retrying, telemetry: the helpers behind the machine's inputs.
+extension DeviceStateMachine {
+    mutating func beginAttempt(now: Instant, into actions: inout Actions) {
+        attemptStartedAt = now
+        state = .connecting(started: now)
+        actions.append(.record(.connectAttempt))
+        actions.append(.connect)
+        actions.append(.schedule(.connectTimeout, now + config.connectTimeout))
+    }
+
+    mutating func connackAccepted(started: Instant, now: Instant, into actions: inout Actions) {
+        actions.append(.record(.connected(latency: now - started)))
+        if let retry { actions.append(.record(.reconnected(latency: now - retry.startedAt))) }
+        retry = nil
+        lastError = nil
+        state = .connected(Session(lastWrite: now))
+        setStatus(.connected, .connectionOk, into: &actions)
+        if config.keepAlive > .zero { actions.append(.schedule(.keepAlive, now + config.keepAlive)) }
+        if generated < config.messages {
+            if nextIntended == nil {
+                nextIntended = now
+                actions.append(.schedule(.telemetry, now))
+            }
+        } else {
+            disconnectIfDone(now: now, into: &actions)
+        }
+    }
+
+    /// Closes the connection because of `cause`; `channelClosed` then classifies it.
+    mutating func closeThenFail(_ cause: FailureCause, into actions: inout Actions) {
+        var established = false
+        if case .connected(let session) = state {
+            established = true
+            if !session.inflight.isEmpty {
+                actions.append(.record(.failed(count: session.inflight.count, reason: .connectionLost)))
+            }
+            actions.append(.record(.disconnected))
+        }
+        cancelSessionTimers(into: &actions)
+        state = .closing(.failure(established ? .lost(cause) : .attempt(cause)))
+        actions.append(.close)
+    }
+
+    /// A connection or an attempt failed and no channel is open any more: stop, or retry with the policy.
+    mutating func failed(_ failure: Failure, now: Instant, into actions: inout Actions) {
+        let cause = failure.cause
+        lastError = cause
+        let (errorClass, reason) = config.classifier.classify(cause)
+        guard errorClass != .unrecoverable else {
+            setStatus(.disconnected, reason, into: &actions)
+            finish(DeviceOutcome(cause), into: &actions)
+            return
+        }
+        let policy = errorClass == .throttled ? config.throttledRetry : config.retry
+        var progress = retry ?? RetryProgress(startedAt: now)
+        progress.attempt += 1
+        let delay = policy.delay(attempt: progress.attempt, previous: progress.previousDelay, using: &rng)
+        let expired = delay.map { d in policy.timeout.map { (now - progress.startedAt) + d > $0 } ?? false } ?? true
+        retry = progress
+        guard let delay, !expired else {
+            setStatus(.disconnected, .retryExpired, into: &actions)
+            finish(DeviceOutcome(cause), into: &actions)
+            return
+        }
+        retry?.previousDelay = delay
+        // After losing an established connection the first wait is the policy's own; a failed attempt's wait is
+        // adjusted by how long the attempt took (.NET's 1 s floor, the C SDK's wait from the attempt start).
+        let wait = failure.isLoss ? delay : policy.wait(nominal: delay, attemptDuration: now - attemptStartedAt)
+        actions.append(.record(.retryScheduled(attempt: progress.attempt, delay: wait)))
+        setStatus(.disconnectedRetrying, reason, into: &actions)
+        state = .backingOff
+        actions.append(.schedule(.backoff, now + wait))
+    }
+
+    mutating func setStatus(_ to: ConnectionStatus, _ reason: StatusReason, into actions: inout Actions) {
+        actions.append(.record(.status(from: status, to: to, reason: reason)))
+        status = to
+        statusReason = reason
+    }
+
+    mutating func disconnectIfDone(now: Instant, into actions: inout Actions) {
+        guard case .connected(var session) = state, generated >= config.messages else { return }
+        if session.inflight.isEmpty {
+            disconnect(outcome: .completed, into: &actions)
+        } else if !session.draining {
+            session.draining = true
+            state = .connected(session)
+            actions.append(.schedule(.drain, now + config.drainTimeout))
+        }
+    }
+
+    /// Clean goodbye from a connected state.
+    mutating func disconnect(outcome: DeviceOutcome, into actions: inout Actions) {
+        cancelSessionTimers(into: &actions)
+        actions.append(.cancel(.telemetry))
+        actions.append(.write(.disconnect(MQTTReasonPacket())))
+        actions.append(.record(.disconnected))
+        state = .closing(.finish(outcome))
+        actions.append(.close)
+    }
+
+    func cancelSessionTimers(into actions: inout Actions) {
+        actions.append(.cancel(.connackTimeout))
+        actions.append(.cancel(.keepAlive))
+        actions.append(.cancel(.drain))
+    }
+
+    mutating func finish(_ outcome: DeviceOutcome, into actions: inout Actions) {
+        actions.append(.cancel(.telemetry))
+        actions.append(.cancel(.backoff))
+        if outcome == .completed || outcome == .stopped || outcome == .ackTimeout {
+            setStatus(.disabled, .clientClose, into: &actions)
+        }
+        state = .done(outcome)
+        actions.append(.record(.finished(outcome, status, statusReason)))
+    }
+
+    // MARK: - telemetry
+
+    mutating func telemetryDue(deadline: Instant, now: Instant, into actions: inout Actions) {
+        guard generated < config.messages else { return }
+        switch state {
+        case .done, .idle: return
+        default: break
+        }
+        generated += 1
+        actions.append(.record(.generated(qos: config.qos)))
+        let next = deadline + config.interval
+        nextIntended = next
+        if case .connected = state {
+            var session = takeSession()
+            var publish = MQTTPublish(topic: topic, payload: config.payload, qos: config.qos)
+            if config.qos == .atLeastOnce {
+                let id = session.allocatePacketID()
+                publish.packetID = id
+                session.inflight.append((id, deadline))
+            }
+            actions.append(.write(.publish(publish)))
+            session.lastWrite = now
+            state = .connected(session)
+        } else {
+            // No offline queue yet: a message due while disconnected is dropped and counted.
+            actions.append(.record(.failed(count: 1, reason: .offline)))
+        }
+        if generated < config.messages {
+            actions.append(.schedule(.telemetry, next))
+        } else {
+            disconnectIfDone(now: now, into: &actions)
+        }
+    }
+
+    mutating func pubackReceived(_ ack: MQTTAck, now: Instant, into actions: inout Actions) {
+        var session = takeSession()
+        if let i = session.inflight.firstIndex(where: { $0.id == ack.packetID }) {
+            let intended = session.inflight[i].intended
+            session.inflight.remove(at: i)
+            if ack.reasonCode < 0x80 {
+                actions.append(.record(.acked(latency: now - intended)))
+            } else {
+                actions.append(.record(.failed(count: 1, reason: .rejected)))
+            }
+        }
+        state = .connected(session)
+        disconnectIfDone(now: now, into: &actions)
+    }
+
+    /// Moves the session out of `state` (which holds `.idle` for the moment), so its inflight array is uniquely
+    /// referenced while it changes: no copy-on-write allocation per message. Put it back with `.connected(session)`.
+    mutating func takeSession() -> Session {
+        guard case .connected(let session) = state else {
+            preconditionFailure("DeviceStateMachine.takeSession in state \(state)")
+        }
+        state = .idle
+        return session
+    }
+}
+
+extension DeviceStateMachine {
+    /// A failure and whether it ended an established connection (the first wait after a loss is not floored).
+    enum Failure: Sendable {
+        case attempt(FailureCause)
+        case lost(FailureCause)
+
+        var cause: FailureCause {
+            switch self {
+            case .attempt(let c), .lost(let c): c
+            }
+        }
+
+        var isLoss: Bool {
+            if case .lost = self { return true }
+            return false
+        }
+    }
+}
+
+extension DeviceStateMachine.Session {
+    mutating func allocatePacketID() -> UInt16 {
+        while true {
+            let id = nextPacketID
+            nextPacketID = nextPacketID == UInt16.max ? 1 : nextPacketID + 1
+            if !inflight.contains(where: { $0.id == id }) { return id }
+        }
+    }
+}
