@@ -43,6 +43,8 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
     case protocolError
     /// MQTT 5 server DISCONNECT with this reason code.
     case serverDisconnect(reason: UInt8)
+    /// The device disconnected itself to renew its SAS token.
+    case tokenRenewal
 
     public var description: String {
         switch self {
@@ -54,6 +56,7 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
         case .keepAliveTimeout: "keepalive_timeout"
         case .protocolError: "protocol_error"
         case .serverDisconnect(let r): "server_disconnect_0x\(String(r, radix: 16))"
+        case .tokenRenewal: "token_renewal"
         }
     }
 }
@@ -82,6 +85,8 @@ public struct ErrorClassifier: Sendable, Hashable {
             return (.transient, flavour == .c || flavour == .java ? .noNetwork : .communicationError)
         case .connackTimeout, .connectionLost, .keepAliveTimeout, .protocolError:
             return (.transient, .communicationError)
+        case .tokenRenewal:
+            return (.transient, .expiredSASToken)
         case .refused(let code, false):
             return refused311(code)
         case .refused(let code, true), .serverDisconnect(let code):

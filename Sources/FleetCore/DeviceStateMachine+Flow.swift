@@ -1,4 +1,5 @@
 internal import FleetMQTT
+import Foundation
 
 /// Connection life cycle, failures and retrying, telemetry: the helpers behind the machine's inputs.
 extension DeviceStateMachine {
@@ -10,6 +11,25 @@ extension DeviceStateMachine {
         actions.append(.schedule(.connectTimeout, now + config.connectTimeout))
     }
 
+    /// Username and password for CONNECT: IoT Hub naming and a fresh SAS token when the scenario authenticates.
+    func credentials(now: Instant) -> (String?, [UInt8]?) {
+        guard let auth = config.auth else { return (config.username, config.password) }
+        let username = DeviceAuth.username(
+            host: auth.hubHost,
+            deviceID: deviceID,
+            apiVersion: config.apiVersion,
+            clientType: config.clientType
+        )
+        guard let keyBytes else { return (username, nil) }
+        let expiry = config.unixSecondsAtZero + now.nanoseconds / 1_000_000_000 + auth.tokenTTL.components.seconds
+        let token = SASToken.make(
+            resourceURI: "\(auth.hubHost)/devices/\(deviceID)",
+            keyBytes: keyBytes,
+            expiry: expiry
+        )
+        return (username, Array(token.utf8))
+    }
+
     mutating func connackAccepted(started: Instant, now: Instant, into actions: inout Actions) {
         actions.append(.record(.connected(latency: now - started)))
         if let retry { actions.append(.record(.reconnected(latency: now - retry.startedAt))) }
@@ -18,6 +38,9 @@ extension DeviceStateMachine {
         state = .connected(Session(lastWrite: now))
         setStatus(.connected, .connectionOk, into: &actions)
         if config.keepAlive > .zero { actions.append(.schedule(.keepAlive, now + config.keepAlive)) }
+        if let renewal = config.tokenRenewal, keyBytes != nil {
+            actions.append(.schedule(.tokenRenewal, now + renewal))
+        }
         if generated < config.messages {
             if nextIntended == nil {
                 nextIntended = now
@@ -46,6 +69,11 @@ extension DeviceStateMachine {
     /// A connection or an attempt failed and no channel is open any more: stop, or retry with the policy.
     mutating func failed(_ failure: Failure, now: Instant, into actions: inout Actions) {
         let cause = failure.cause
+        if cause == .tokenRenewal {
+            setStatus(.disconnectedRetrying, .expiredSASToken, into: &actions)
+            beginAttempt(now: now, into: &actions)
+            return
+        }
         lastError = cause
         let (errorClass, reason) = config.classifier.classify(cause)
         guard errorClass != .unrecoverable else {
@@ -105,6 +133,7 @@ extension DeviceStateMachine {
         actions.append(.cancel(.connackTimeout))
         actions.append(.cancel(.keepAlive))
         actions.append(.cancel(.drain))
+        actions.append(.cancel(.tokenRenewal))
     }
 
     mutating func finish(_ outcome: DeviceOutcome, into actions: inout Actions) {

@@ -20,8 +20,21 @@ public struct DeviceConfig: Sendable {
     public var throttledRetry: RetryPolicy
     /// How failures are classified (the SDK that the retry preset names; .NET's table for families).
     public var classifier: ErrorClassifier
+    /// SAS authentication, the api-version for the username, and when the preset renews its token.
+    public var auth: DeviceAuth?
+    public var apiVersion: String
+    public var tokenRenewal: Duration?
+    /// `DeviceClientType` in the username.
+    public var clientType: String
+    /// Unix time (seconds) at `Instant.zero`, for token expiry; the runner sets it from the wall clock at start.
+    public var unixSecondsAtZero: Int64 = 0
 
     public init(scenario: Scenario) {
+        auth = scenario.auth
+        let policyName = scenario.retry.policy.name
+        apiVersion = scenario.auth?.apiVersion ?? DeviceAuth.apiVersion(forPolicy: policyName)
+        tokenRenewal = scenario.auth.flatMap { DeviceAuth.renewal(forPolicy: policyName, ttl: $0.tokenTTL) }
+        clientType = "fleetstorm/0.1.0 (\(policyName))"
         retry = scenario.retry.policy
         throttledRetry = scenario.retry.throttled
         classifier = ErrorClassifier(policyName: scenario.retry.policy.name)
@@ -50,6 +63,8 @@ public enum DeviceTimer: UInt8, Sendable, Hashable, CaseIterable {
     case drain
     /// The wait before the next connection attempt.
     case backoff
+    /// Reconnect with a fresh SAS token (C, Node and Python renew before expiry).
+    case tokenRenewal
 }
 
 /// Why a device stopped.
@@ -79,7 +94,7 @@ public enum DeviceOutcome: String, Sendable, Hashable, CaseIterable {
         case .connectionLost: self = .connectionLost
         case .keepAliveTimeout: self = .keepAliveTimeout
         case .protocolError: self = .protocolError
-        case .serverDisconnect: self = .serverDisconnect
+        case .serverDisconnect, .tokenRenewal: self = .serverDisconnect
         }
     }
 }

@@ -1,4 +1,5 @@
 public import FleetMQTT
+import Foundation
 
 /// One simulated device, as a pure state machine.
 ///
@@ -53,6 +54,8 @@ public struct DeviceStateMachine: Sendable {
     /// The intended send time of the next message (the telemetry grid survives reconnects).
     var nextIntended: Instant?
     var rng: SplitMix64
+    /// The device key (decoded), when the scenario authenticates with SAS tokens.
+    let keyBytes: Data?
     /// Messages generated so far (across connections).
     public internal(set) var generated = 0
     /// The status last reported, and why.
@@ -62,11 +65,13 @@ public struct DeviceStateMachine: Sendable {
     public internal(set) var lastError: FailureCause?
 
     /// `seed` feeds this device's own generator (retry jitter); derive it from the run's seed and the device index.
-    public init(deviceID: String, config: DeviceConfig, seed: UInt64 = 0) {
+    /// `key` is the device's base64 key (nil: no password).
+    public init(deviceID: String, config: DeviceConfig, seed: UInt64 = 0, key: String? = nil) {
         self.deviceID = deviceID
         self.config = config
         self.topic = "devices/\(deviceID)/messages/events/"
         self.rng = SplitMix64(seed: seed)
+        self.keyBytes = key.flatMap { Data(base64Encoded: $0) }
     }
 
     /// The outcome once the device has ended.
@@ -95,6 +100,7 @@ public struct DeviceStateMachine: Sendable {
         }
         state = .awaitingConnAck(started: started)
         actions.append(.cancel(.connectTimeout))
+        let (username, password) = credentials(now: now)
         actions.append(
             .write(
                 .connect(
@@ -103,8 +109,8 @@ public struct DeviceStateMachine: Sendable {
                         clientID: deviceID,
                         cleanStart: config.cleanSession,
                         keepAliveSeconds: UInt16(clamping: config.keepAlive.components.seconds),
-                        username: config.username,
-                        password: config.password
+                        username: username,
+                        password: password
                     )
                 )
             )
@@ -178,6 +184,10 @@ public struct DeviceStateMachine: Sendable {
             closeThenFail(.connackTimeout, into: &actions)
         case (.backoff, .backingOff):
             beginAttempt(now: now, into: &actions)
+        case (.tokenRenewal, .connected):
+            // MQTT 3.1.1 cannot re-authenticate in-band: a clean disconnect, then at once a new CONNECT.
+            actions.append(.write(.disconnect(MQTTReasonPacket())))
+            closeThenFail(.tokenRenewal, into: &actions)
         case (.keepAlive, .connected(var session)):
             if session.pingOutstanding {
                 closeThenFail(.keepAliveTimeout, into: &actions)

@@ -1,4 +1,5 @@
 internal import FleetMQTT
+import Foundation
 internal import Yams
 
 /// Walks the profile's YAML tree key by key. Each section reports keys it does not know.
@@ -84,6 +85,38 @@ struct ProfileReader {
                 s.retry.throttled = s.retry.policy
             }
         }
+        try top.mapping("auth") { (a: inout Section) throws(ScenarioError) in
+            let mode = try a.string("mode") ?? "none"
+            let host = try a.string("hub_host")
+            let groupKey = try a.string("group_key")
+            let registry = try a.string("registry")
+            let ttl = try a.duration("token_ttl", min: .seconds(60))
+            let apiVersion = try a.string("api_version")
+            switch mode {
+            case "none":
+                return
+            case "sas":
+                break
+            default:
+                throw a.error(.invalidValue, "mode", "expected none or sas, got \"\(mode)\"")
+            }
+            let keys: DeviceAuth.Keys
+            switch (groupKey, registry) {
+            case (let g?, nil):
+                guard let data = Data(base64Encoded: g), !data.isEmpty else {
+                    throw a.error(.invalidValue, "group_key", "not valid base64 (the value is not shown)")
+                }
+                keys = .groupKey(g)
+            case (nil, let path?):
+                keys = .registry(try Self.readRegistry(path, relativeTo: source, section: a))
+            default:
+                throw a.error(.invalidValue, "mode", "sas needs exactly one of group_key or registry")
+            }
+            var auth = DeviceAuth(hubHost: host ?? "fleetstorm.local", keys: keys)
+            if let ttl { auth.tokenTTL = ttl }
+            auth.apiVersion = apiVersion
+            s.auth = auth
+        }
         try top.list("faults") { (f: inout Section) throws(ScenarioError) in
             guard let at = try f.duration("at", min: .zero) else {
                 throw f.error(.invalidValue, "at", "every fault needs at: (e.g. at: 5s)")
@@ -107,6 +140,40 @@ struct ProfileReader {
         try top.finish()
         usedOverrides.formUnion(top.consumed)
         return s
+    }
+
+    /// A registry file: `devices: [{id: dev-1, key: BASE64}, ...]` (YAML or JSON). Keys never appear in errors.
+    static func readRegistry(
+        _ path: String,
+        relativeTo profile: String,
+        section: Section
+    ) throws(ScenarioError)
+        -> [String: String]
+    {
+        let base = URL(fileURLWithPath: profile).deletingLastPathComponent()
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : base.appendingPathComponent(path)
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw section.error(.invalidValue, "registry", "cannot read \(url.path)")
+        }
+        guard let root = try? Yams.compose(yaml: text), case .mapping(let m) = root,
+            let list = m["devices"], case .sequence(let devices) = list
+        else {
+            throw section.error(.invalidValue, "registry", "\(url.path): expected devices: [{id: ..., key: ...}, ...]")
+        }
+        var table: [String: String] = [:]
+        for (i, d) in devices.enumerated() {
+            guard case .mapping(let entry) = d, let id = entry["id"]?.string, let key = entry["key"]?.string,
+                let bytes = Data(base64Encoded: key), !bytes.isEmpty
+            else {
+                throw section.error(
+                    .invalidValue,
+                    "registry",
+                    "\(url.path): device \(i + 1) needs an id and a base64 key"
+                )
+            }
+            table[id] = key
+        }
+        return table
     }
 
     static func looksLikeIPAddress(_ s: String) -> Bool {

@@ -135,6 +135,8 @@ public struct Scenario: Sendable, Hashable {
     public var mqtt = MQTT()
     public var telemetry = Telemetry()
     public var retry = Retry()
+    /// SAS authentication (nil: anonymous CONNECTs, for plain MQTT brokers).
+    public var auth: DeviceAuth?
     /// Scripted faults, in time order.
     public var faults: [Fault] = []
 

@@ -105,7 +105,8 @@ public struct FleetRunner: Sendable {
         let scenario = self.scenario
         let startedUnix = Self.unixNanoseconds()
         let origin = NIODeadline.now()
-        let config = DeviceConfig(scenario: scenario)
+        var config = DeviceConfig(scenario: scenario)
+        config.unixSecondsAtZero = startedUnix / 1_000_000_000
         let swarm = try await loop.submit {
             let scheduler = LoopScheduler(loop: loop, origin: origin)
             let swarm = Swarm(

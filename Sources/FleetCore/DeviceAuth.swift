@@ -1,0 +1,60 @@
+import Foundation
+
+/// How devices authenticate: IoT Hub naming plus a SAS token per connection (reference §4.1, §4.2).
+public struct DeviceAuth: Sendable, Hashable {
+    /// Where per-device keys come from.
+    public enum Keys: Sendable, Hashable {
+        /// DPS symmetric-key group enrollment: each device key is derived from the group key and the device id.
+        case groupKey(String)
+        /// Keys listed per device id (a registry file); devices not listed have no key.
+        case registry([String: String])
+    }
+
+    /// `{hubHost}` of the username and of the token's resource URI.
+    public var hubHost: String
+    public var keys: Keys
+    /// Token lifetime (all SDKs default to one hour).
+    public var tokenTTL: Duration = .seconds(3600)
+    /// `api-version` in the username; nil: the preset's own.
+    public var apiVersion: String?
+
+    public init(hubHost: String, keys: Keys) {
+        self.hubHost = hubHost
+        self.keys = keys
+    }
+
+    /// The device key for `deviceID`, or nil when the registry does not list it.
+    public func key(for deviceID: String) throws(SASToken.Failure) -> String? {
+        switch keys {
+        case .groupKey(let group): try SASToken.deriveDeviceKey(groupKey: group, registrationID: deviceID)
+        case .registry(let table): table[deviceID]
+        }
+    }
+
+    /// The api-version each SDK sends (reference §4.1); families use the version the docs recommend.
+    public static func apiVersion(forPolicy name: String) -> String {
+        switch ErrorClassifier(policyName: name).flavour {
+        case _ where !name.hasPrefix("azure-"): "2021-04-12"
+        case .dotnet, .java, .c: "2020-09-30"
+        case .node: "2021-04-12"
+        case .python: "2019-10-01"
+        }
+    }
+
+    /// When each SDK renews its token by reconnecting (reference §4.2): C after 80 % of the lifetime, Node
+    /// 15 minutes before expiry, Python 2 minutes before; .NET and Java wait for the hub to drop them (nil).
+    public static func renewal(forPolicy name: String, ttl: Duration) -> Duration? {
+        guard name.hasPrefix("azure-") else { return nil }
+        switch ErrorClassifier(policyName: name).flavour {
+        case .c: return ttl * 0.8
+        case .node: return ttl > .seconds(900) ? ttl - .seconds(900) : ttl / 2
+        case .python: return ttl > .seconds(120) ? ttl - .seconds(120) : ttl / 2
+        case .dotnet, .java: return nil
+        }
+    }
+
+    /// `{host}/{deviceId}/?api-version={v}&DeviceClientType={product}`.
+    public static func username(host: String, deviceID: String, apiVersion: String, clientType: String) -> String {
+        "\(host)/\(deviceID)/?api-version=\(apiVersion)&DeviceClientType=\(SASToken.urlEncode(clientType))"
+    }
+}
