@@ -41,14 +41,45 @@ extension DeviceStateMachine {
         if let renewal = config.tokenRenewal, keyBytes != nil {
             actions.append(.schedule(.tokenRenewal, now + renewal))
         }
-        if generated < config.messages {
-            if nextIntended == nil {
-                nextIntended = now
-                actions.append(.schedule(.telemetry, now))
-            }
-        } else {
-            disconnectIfDone(now: now, into: &actions)
+        resend(now: now, into: &actions)
+        if generated < config.messages && nextIntended == nil {
+            nextIntended = now
+            actions.append(.schedule(.telemetry, now))
         }
+        disconnectIfDone(now: now, into: &actions)
+    }
+
+    /// After a reconnect: re-publish what was unacknowledged (DUP, in packet-id order), then drain the queue.
+    mutating func resend(now: Instant, into actions: inout Actions) {
+        guard case .connected = state else { return }
+        var session = takeSession()
+        for (id, intended) in redelivery.sorted(by: { $0.id < $1.id }) {
+            session.inflight.append((id, intended))
+            actions.append(
+                .write(
+                    .publish(
+                        MQTTPublish(topic: topic, payload: config.payload, qos: .atLeastOnce, dup: true, packetID: id)
+                    )
+                )
+            )
+        }
+        redelivery.removeAll()
+        while session.inflight.count < config.maxInflight, let intended = queue.popFirst() {
+            publish(intended: intended, session: &session, into: &actions)
+        }
+        session.lastWrite = now
+        state = .connected(session)
+    }
+
+    /// Writes one message; QoS 1 messages join the in-flight list.
+    func publish(intended: Instant, session: inout Session, into actions: inout Actions) {
+        var publish = MQTTPublish(topic: topic, payload: config.payload, qos: config.qos)
+        if config.qos == .atLeastOnce {
+            let id = session.allocatePacketID()
+            publish.packetID = id
+            session.inflight.append((id, intended))
+        }
+        actions.append(.write(.publish(publish)))
     }
 
     /// Closes the connection because of `cause`; `channelClosed` then classifies it.
@@ -56,9 +87,7 @@ extension DeviceStateMachine {
         var established = false
         if case .connected(let session) = state {
             established = true
-            if !session.inflight.isEmpty {
-                actions.append(.record(.failed(count: session.inflight.count, reason: .connectionLost)))
-            }
+            redelivery.append(contentsOf: session.inflight)
             actions.append(.record(.disconnected))
         }
         cancelSessionTimers(into: &actions)
@@ -109,7 +138,8 @@ extension DeviceStateMachine {
     }
 
     mutating func disconnectIfDone(now: Instant, into actions: inout Actions) {
-        guard case .connected(var session) = state, generated >= config.messages else { return }
+        guard case .connected(var session) = state, generated >= config.messages, queue.isEmpty, redelivery.isEmpty
+        else { return }
         if session.inflight.isEmpty {
             disconnect(outcome: .completed, into: &actions)
         } else if !session.draining {
@@ -139,6 +169,12 @@ extension DeviceStateMachine {
     mutating func finish(_ outcome: DeviceOutcome, into actions: inout Actions) {
         actions.append(.cancel(.telemetry))
         actions.append(.cancel(.backoff))
+        let unsent = queue.count + redelivery.count
+        if unsent > 0 && outcome != .stopped {
+            actions.append(.record(.failed(count: unsent, reason: .abandoned)))
+            queue.removeAll()
+            redelivery.removeAll()
+        }
         if outcome == .completed || outcome == .stopped || outcome == .ackTimeout {
             setStatus(.disabled, .clientClose, into: &actions)
         }
@@ -154,30 +190,51 @@ extension DeviceStateMachine {
         case .done, .idle: return
         default: break
         }
-        generated += 1
-        actions.append(.record(.generated(qos: config.qos)))
         let next = deadline + config.interval
         nextIntended = next
-        if case .connected = state {
-            var session = takeSession()
-            var publish = MQTTPublish(topic: topic, payload: config.payload, qos: config.qos)
-            if config.qos == .atLeastOnce {
-                let id = session.allocatePacketID()
-                publish.packetID = id
-                session.inflight.append((id, deadline))
+        defer {
+            if generated < config.messages {
+                actions.append(.schedule(.telemetry, next))
+            } else {
+                disconnectIfDone(now: now, into: &actions)
             }
-            actions.append(.write(.publish(publish)))
-            session.lastWrite = now
+        }
+        if case .connected = state, queue.isEmpty {
+            var session = takeSession()
+            if session.inflight.count < config.maxInflight || config.qos == .atMostOnce {
+                generated += 1
+                actions.append(.record(.generated(qos: config.qos)))
+                publish(intended: deadline, session: &session, into: &actions)
+                session.lastWrite = now
+                state = .connected(session)
+                return
+            }
             state = .connected(session)
-        } else {
-            // No offline queue yet: a message due while disconnected is dropped and counted.
-            actions.append(.record(.failed(count: 1, reason: .offline)))
         }
-        if generated < config.messages {
-            actions.append(.schedule(.telemetry, next))
-        } else {
-            disconnectIfDone(now: now, into: &actions)
+        // Cannot send now: queue it, or apply the overflow policy.
+        if queue.count >= config.queueCapacity {
+            switch config.queueOverflow {
+            case .blockGeneration:
+                return
+            case .dropNewest:
+                generated += 1
+                actions.append(.record(.generated(qos: config.qos)))
+                actions.append(.record(.failed(count: 1, reason: .queueOverflow)))
+                return
+            case .dropOldest:
+                if queue.popFirst() != nil {
+                    actions.append(.record(.failed(count: 1, reason: .queueOverflow)))
+                } else {
+                    generated += 1
+                    actions.append(.record(.generated(qos: config.qos)))
+                    actions.append(.record(.failed(count: 1, reason: .queueOverflow)))
+                    return
+                }
+            }
         }
+        generated += 1
+        actions.append(.record(.generated(qos: config.qos)))
+        queue.append(deadline)
     }
 
     mutating func pubackReceived(_ ack: MQTTAck, now: Instant, into actions: inout Actions) {
@@ -190,6 +247,10 @@ extension DeviceStateMachine {
             } else {
                 actions.append(.record(.failed(count: 1, reason: .rejected)))
             }
+        }
+        while session.inflight.count < config.maxInflight, let intended = queue.popFirst() {
+            publish(intended: intended, session: &session, into: &actions)
+            session.lastWrite = now
         }
         state = .connected(session)
         disconnectIfDone(now: now, into: &actions)

@@ -13,6 +13,9 @@ public struct DeviceConfig: Sendable {
     public var qos: MQTTQoS
     public var payload: ByteBuffer
     public var drainTimeout: Duration
+    public var queueCapacity: Int
+    public var queueOverflow: QueueOverflow
+    public var maxInflight: Int
     public var username: String?
     public var password: [UInt8]?
     /// Retry policy for transient failures, and for throttled ones.
@@ -47,6 +50,9 @@ public struct DeviceConfig: Sendable {
         interval = scenario.telemetry.interval
         qos = scenario.telemetry.qos
         drainTimeout = scenario.telemetry.drainTimeout
+        queueCapacity = scenario.telemetry.queueCapacity
+        queueOverflow = scenario.telemetry.queueOverflow
+        maxInflight = scenario.telemetry.maxInflight
         var payload = ByteBuffer()
         let pattern = Array(#"{"temperature":21.5,"humidity":40,"pad":""#.utf8)
         for i in 0..<scenario.telemetry.payloadBytes { payload.writeInteger(pattern[i % pattern.count]) }
@@ -101,12 +107,12 @@ public enum DeviceOutcome: String, Sendable, Hashable, CaseIterable {
 
 /// Why a message will never be acknowledged.
 public enum MessageLoss: String, Sendable, Hashable, CaseIterable {
-    /// In flight when the connection ended.
-    case connectionLost = "connection_lost"
     /// No PUBACK within the drain timeout.
     case ackTimeout = "ack_timeout"
-    /// Due while the device was disconnected (no offline queue yet).
-    case offline
+    /// The offline queue was full (overflow policy drop-oldest or drop-newest).
+    case queueOverflow = "queue_overflow"
+    /// Queued or unacknowledged when the device gave up (unrecoverable error, or its retry policy expired).
+    case abandoned
     /// PUBACK with a failure reason code (MQTT 5).
     case rejected
 }

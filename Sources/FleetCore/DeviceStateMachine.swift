@@ -54,6 +54,10 @@ public struct DeviceStateMachine: Sendable {
     /// The intended send time of the next message (the telemetry grid survives reconnects).
     var nextIntended: Instant?
     var rng: SplitMix64
+    /// Messages waiting to be sent (disconnected, or the in-flight window is full), oldest first.
+    var queue = OfflineQueue()
+    /// QoS 1 messages unacknowledged when the last connection ended: re-published with DUP after the reconnect.
+    var redelivery: [(id: UInt16, intended: Instant)] = []
     /// The device key (decoded), when the scenario authenticates with SAS tokens.
     let keyBytes: Data?
     /// Messages generated so far (across connections).
@@ -226,9 +230,7 @@ public struct DeviceStateMachine: Sendable {
             actions.append(.cancel(.connackTimeout))
             failed(.attempt(.connectionLost), now: now, into: &actions)
         case .connected(let session):
-            if !session.inflight.isEmpty {
-                actions.append(.record(.failed(count: session.inflight.count, reason: .connectionLost)))
-            }
+            redelivery.append(contentsOf: session.inflight)
             actions.append(.record(.disconnected))
             cancelSessionTimers(into: &actions)
             state = .backingOff

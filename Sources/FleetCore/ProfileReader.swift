@@ -65,6 +65,16 @@ struct ProfileReader {
             s.telemetry.payloadBytes = try t.int("payload_bytes", min: 0, max: 256 * 1024) ?? s.telemetry.payloadBytes
             if let q = try t.int("qos", min: 0, max: 1) { s.telemetry.qos = q == 0 ? .atMostOnce : .atLeastOnce }
             s.telemetry.drainTimeout = try t.duration("drain_timeout", min: .zero) ?? s.telemetry.drainTimeout
+            s.telemetry.queueCapacity =
+                try t.int("queue_capacity", min: 0, max: 10_000_000) ?? s.telemetry.queueCapacity
+            if let o = try t.string("queue_overflow") {
+                guard let overflow = QueueOverflow(rawValue: o) else {
+                    let known = QueueOverflow.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw t.error(.invalidValue, "queue_overflow", "expected one of \(known), got \"\(o)\"")
+                }
+                s.telemetry.queueOverflow = overflow
+            }
+            s.telemetry.maxInflight = try t.int("max_inflight", min: 1, max: 65_535) ?? s.telemetry.maxInflight
         }
         try top.mapping("retry") { (r: inout Section) throws(ScenarioError) in
             let name = try r.string("policy") ?? s.retry.policy.name

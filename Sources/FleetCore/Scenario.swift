@@ -97,6 +97,11 @@ public struct Scenario: Sendable, Hashable {
         public var qos: MQTTQoS = .atLeastOnce
         /// How long a device waits for the acknowledgements of its last messages before giving up on them.
         public var drainTimeout: Duration = .seconds(30)
+        /// Messages a device keeps while it cannot send (disconnected, or its in-flight window is full).
+        public var queueCapacity: Int = 1000
+        public var queueOverflow: QueueOverflow = .dropOldest
+        /// Unacknowledged QoS 1 messages at once per device; more wait in the queue.
+        public var maxInflight: Int = 64
         public init() {}
     }
 

@@ -171,19 +171,19 @@ struct DeviceStateMachineTests {
         let lost = step(&m) { $0.channelClosed(now: Self.at(500), into: &$1) }
         #expect(
             Self.records(lost) == [
-                .failed(count: 1, reason: .connectionLost), .disconnected,
-                .retryScheduled(attempt: 1, delay: .milliseconds(100)),
+                .disconnected, .retryScheduled(attempt: 1, delay: .milliseconds(100)),
                 .status(from: .connected, to: .disconnectedRetrying, reason: .communicationError),
             ]
         )
         #expect(lost.last == .schedule(.backoff, Self.at(600)))
         #expect(m.lastError == .connectionLost)
 
-        // Telemetry keeps its grid while disconnected: a due message is dropped and counted (no offline queue yet).
+        // Telemetry keeps its grid while disconnected: a due message goes to the offline queue.
         #expect(
             Self.records(step(&m) { $0.timerFired(.telemetry, deadline: Self.at(1000), now: Self.at(1000), into: &$1) })
-                == [.generated(qos: .atLeastOnce), .failed(count: 1, reason: .offline)]
+                == [.generated(qos: .atLeastOnce)]
         )
+        #expect(m.queue.count == 1 && m.redelivery.count == 1)
 
         let retry1 = step(&m) { $0.timerFired(.backoff, deadline: Self.at(600), now: Self.at(600), into: &$1) }
         #expect(retry1.contains(.connect))
@@ -254,13 +254,78 @@ struct DeviceStateMachineTests {
         #expect(closed.last == .schedule(.backoff, Self.at(30_010)))
     }
 
-    @Test func connectionLostFailsInflightMessages() {
+    @Test func givingUpAbandonsQueuedAndUnackedMessages() {
         var m = connected(Self.scenario(messages: 5))
         _ = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(0), now: Self.at(0), into: &$1) }
         let closed = step(&m) { $0.channelClosed(now: Self.at(3), into: &$1) }
-        #expect(closed.first == .record(.failed(count: 1, reason: .connectionLost)))
+        #expect(closed.contains(.record(.failed(count: 1, reason: .abandoned))))
         #expect(closed.last == .record(.finished(.connectionLost, .disconnected, .retryExpired)))
         #expect(closed.contains(.cancel(.telemetry)))
+    }
+
+    /// In-flight messages survive a drop: after the reconnect they are re-published with DUP=1 in packet-id order,
+    /// then the offline queue drains, then new messages flow; every message is acknowledged exactly once.
+    @Test func redeliveryWithDupThenQueueDrain() {
+        var m = connected(Self.scenario(messages: 6, policy: "fixed", params: ["base": "1s"]))
+        for t in [0, 1000, 2000] as [Int64] {
+            _ = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(t), now: Self.at(t), into: &$1) }
+        }
+        _ = step(&m) { $0.packetReceived(.puback(MQTTAck(packetID: 2)), now: Self.at(2010), into: &$1) }  // 1 and 3 unacked
+        _ = step(&m) { $0.channelClosed(now: Self.at(2500), into: &$1) }
+        for t in [3000, 4000] as [Int64] {  // due while disconnected: queued
+            _ = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(t), now: Self.at(t), into: &$1) }
+        }
+        _ = step(&m) { $0.timerFired(.backoff, deadline: Self.at(3500), now: Self.at(4500), into: &$1) }
+        _ = step(&m) { $0.connectSucceeded(now: Self.at(4501), into: &$1) }
+        let back = step(&m) { $0.packetReceived(.connack(MQTTConnAck()), now: Self.at(4502), into: &$1) }
+        let publishes = back.compactMap { a -> MQTTPublish? in
+            if case .write(.publish(let p)) = a { return p } else { return nil }
+        }
+        #expect(publishes.map(\.packetID) == [1, 3, 2, 4], "DUP redelivery in id order, then the queue (new ids)")
+        #expect(publishes.map(\.dup) == [true, true, false, false])
+        for id: UInt16 in [1, 3, 2, 4] {
+            let acked = step(&m) { $0.packetReceived(.puback(MQTTAck(packetID: id)), now: Self.at(4600), into: &$1) }
+            // Latency counts from each message's intended time, offline time included.
+            #expect(acked.first.map { if case .record(.acked) = $0 { true } else { false } } == true)
+        }
+        _ = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(5000), now: Self.at(5000), into: &$1) }
+        let last = step(&m) { $0.packetReceived(.puback(MQTTAck(packetID: 5)), now: Self.at(5010), into: &$1) }
+        #expect(last.contains(.write(.disconnect(MQTTReasonPacket()))), "all 6 acknowledged: clean goodbye")
+    }
+
+    @Test("a full queue applies its overflow policy", arguments: QueueOverflow.allCases)
+    func queueOverflow(policy: QueueOverflow) {
+        var s = Self.scenario(messages: 10, policy: "fixed", params: ["base": "1h"])
+        s.telemetry.queueCapacity = 2
+        s.telemetry.queueOverflow = policy
+        var m = connected(s)
+        _ = step(&m) { $0.channelClosed(now: Self.at(1), into: &$1) }
+        var events: [DeviceEvent] = []
+        for t in 0..<4 as Range<Int64> {
+            events += Self.records(
+                step(&m) { $0.timerFired(.telemetry, deadline: Self.at(t * 1000), now: Self.at(t * 1000), into: &$1) }
+            )
+        }
+        let generated = events.filter { if case .generated = $0 { true } else { false } }.count
+        let overflowed = events.filter { $0 == .failed(count: 1, reason: .queueOverflow) }.count
+        switch policy {
+        case .blockGeneration: #expect(generated == 2 && overflowed == 0 && m.generated == 2)
+        case .dropNewest, .dropOldest: #expect(generated == 4 && overflowed == 2 && m.queue.count == 2)
+        }
+    }
+
+    @Test func inflightWindowQueuesTheRest() {
+        var s = Self.scenario(messages: 5)
+        s.telemetry.maxInflight = 2
+        var m = connected(s)
+        var writes = 0
+        for t in 0..<4 as Range<Int64> {
+            let a = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(t), now: Self.at(t), into: &$1) }
+            writes += a.filter { if case .write(.publish) = $0 { true } else { false } }.count
+        }
+        #expect(writes == 2 && m.queue.count == 2)
+        let acked = step(&m) { $0.packetReceived(.puback(MQTTAck(packetID: 1)), now: Self.at(10), into: &$1) }
+        #expect(acked.filter { if case .write(.publish) = $0 { true } else { false } }.count == 1)
     }
 
     @Test func keepAliveRearmsAfterTraffic() {
