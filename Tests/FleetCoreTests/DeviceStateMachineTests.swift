@@ -270,7 +270,8 @@ struct DeviceStateMachineTests {
         for t in [0, 1000, 2000] as [Int64] {
             _ = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(t), now: Self.at(t), into: &$1) }
         }
-        _ = step(&m) { $0.packetReceived(.puback(MQTTAck(packetID: 2)), now: Self.at(2010), into: &$1) }  // 1 and 3 unacked
+        // Only 2 is acknowledged: 1 and 3 are in flight when the link drops.
+        _ = step(&m) { $0.packetReceived(.puback(MQTTAck(packetID: 2)), now: Self.at(2010), into: &$1) }
         _ = step(&m) { $0.channelClosed(now: Self.at(2500), into: &$1) }
         for t in [3000, 4000] as [Int64] {  // due while disconnected: queued
             _ = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(t), now: Self.at(t), into: &$1) }
