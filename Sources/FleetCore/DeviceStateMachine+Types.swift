@@ -32,15 +32,17 @@ public struct DeviceConfig: Sendable {
     /// Unix time (seconds) at `Instant.zero`, for token expiry; the runner sets it from the wall clock at start.
     public var unixSecondsAtZero: Int64 = 0
 
-    public init(scenario: Scenario) {
+    /// Settings for devices of `scenario` that use `retry` (a cohort's; default: the scenario's own).
+    public init(scenario: Scenario, retry cohortRetry: Scenario.Retry? = nil) {
+        let chosen = cohortRetry ?? scenario.retry
         auth = scenario.auth
-        let policyName = scenario.retry.policy.name
+        let policyName = chosen.policy.name
         apiVersion = scenario.auth?.apiVersion ?? DeviceAuth.apiVersion(forPolicy: policyName)
         tokenRenewal = scenario.auth.flatMap { DeviceAuth.renewal(forPolicy: policyName, ttl: $0.tokenTTL) }
         clientType = "fleetstorm/0.1.0 (\(policyName))"
-        retry = scenario.retry.policy
-        throttledRetry = scenario.retry.throttled
-        classifier = ErrorClassifier(policyName: scenario.retry.policy.name)
+        retry = chosen.policy
+        throttledRetry = chosen.throttled
+        classifier = ErrorClassifier(policyName: chosen.policy.name)
         version = scenario.mqtt.version
         keepAlive = scenario.mqtt.keepAlive
         cleanSession = scenario.mqtt.cleanSession

@@ -77,23 +77,25 @@ struct ProfileReader {
             s.telemetry.maxInflight = try t.int("max_inflight", min: 1, max: 65_535) ?? s.telemetry.maxInflight
         }
         try top.mapping("retry") { (r: inout Section) throws(ScenarioError) in
-            let name = try r.string("policy") ?? s.retry.policy.name
-            let throttledName = try r.string("throttled_policy")
-            let parameters = try r.remainingScalars()
-            do throws(RetryPolicyError) {
-                s.retry.policy = try RetryPolicy.make(name: name, parameters: parameters)
-            } catch {
-                throw r.error(.invalidValue, error.key, error.message)
+            s.retry = try Self.readRetry(&r, default: s.retry)
+        }
+        var cohortSpecs: [(name: String, devices: Int?, share: Double?, retry: Scenario.Retry, section: Section)] = []
+        let baseRetry = s.retry
+        try top.list("cohorts") { (c: inout Section) throws(ScenarioError) in
+            let name = try c.string("name") ?? "cohort-\(cohortSpecs.count + 1)"
+            let devices = try c.int("devices", min: 1)
+            let share = try c.double("share", min: 0)
+            var retry = baseRetry
+            try c.mapping("retry") { (r: inout Section) throws(ScenarioError) in
+                retry = try Self.readRetry(&r, default: baseRetry)
             }
-            if let throttledName {
-                do throws(RetryPolicyError) { s.retry.throttled = try RetryPolicy.make(name: throttledName) } catch {
-                    throw r.error(.invalidValue, "throttled_policy", error.message)
-                }
-            } else if name.hasPrefix("azure-node") {
-                s.retry.throttled = .preset("azure-node-throttled")
-            } else if name != "azure-dotnet" {
-                s.retry.throttled = s.retry.policy
+            guard (devices == nil) != (share == nil) else {
+                throw c.error(.invalidValue, "devices", "give each cohort either devices: N or share: 0.25")
             }
+            cohortSpecs.append((name, devices, share, retry, c))
+        }
+        if !cohortSpecs.isEmpty {
+            s.cohorts = try Self.sizeCohorts(cohortSpecs, fleet: s.fleet.devices)
         }
         try top.mapping("auth") { (a: inout Section) throws(ScenarioError) in
             let mode = try a.string("mode") ?? "none"
@@ -184,6 +186,65 @@ struct ProfileReader {
             table[id] = key
         }
         return table
+    }
+
+    static func readRetry(_ r: inout Section, default base: Scenario.Retry) throws(ScenarioError) -> Scenario.Retry {
+        var out = base
+        let name = try r.string("policy") ?? base.policy.name
+        let throttledName = try r.string("throttled_policy")
+        let parameters = try r.remainingScalars()
+        do throws(RetryPolicyError) {
+            out.policy = try RetryPolicy.make(name: name, parameters: parameters)
+        } catch {
+            throw r.error(.invalidValue, error.key, error.message)
+        }
+        if let throttledName {
+            do throws(RetryPolicyError) { out.throttled = try RetryPolicy.make(name: throttledName) } catch {
+                throw r.error(.invalidValue, "throttled_policy", error.message)
+            }
+        } else if name.hasPrefix("azure-node") {
+            out.throttled = .preset("azure-node-throttled")
+        } else if name.hasPrefix("azure-dotnet") {
+            out.throttled = .preset("azure-dotnet-throttled")
+        } else {
+            out.throttled = out.policy
+        }
+        return out
+    }
+
+    /// Device counts per cohort: explicit counts must add up to the fleet; shares must add up to 1 (the last
+    /// cohort takes what rounding leaves).
+    static func sizeCohorts(
+        _ specs: [(name: String, devices: Int?, share: Double?, retry: Scenario.Retry, section: Section)],
+        fleet: Int
+    ) throws(ScenarioError) -> [Scenario.Cohort] {
+        let first = specs[0].section
+        if specs.allSatisfy({ $0.devices != nil }) {
+            let total = specs.reduce(0) { $0 + ($1.devices ?? 0) }
+            guard total == fleet else {
+                throw first.error(
+                    .invalidValue,
+                    "devices",
+                    "cohort devices add up to \(total), fleet.devices is \(fleet)"
+                )
+            }
+            return specs.map { Scenario.Cohort(name: $0.name, devices: $0.devices ?? 0, retry: $0.retry) }
+        }
+        guard specs.allSatisfy({ $0.share != nil }) else {
+            throw first.error(.invalidValue, "share", "use shares for every cohort, or devices for every cohort")
+        }
+        let sum = specs.reduce(0.0) { $0 + ($1.share ?? 0) }
+        guard abs(sum - 1) < 1e-6 else {
+            throw first.error(.invalidValue, "share", "cohort shares add up to \(sum), not 1")
+        }
+        var cohorts: [Scenario.Cohort] = []
+        var assigned = 0
+        for (i, spec) in specs.enumerated() {
+            let n = i == specs.count - 1 ? fleet - assigned : Int((Double(fleet) * (spec.share ?? 0)).rounded())
+            cohorts.append(Scenario.Cohort(name: spec.name, devices: max(0, n), retry: spec.retry))
+            assigned += max(0, n)
+        }
+        return cohorts
     }
 
     static func looksLikeIPAddress(_ s: String) -> Bool {

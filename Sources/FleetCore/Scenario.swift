@@ -113,6 +113,19 @@ public struct Scenario: Sendable, Hashable {
         public init() {}
     }
 
+    /// A share of the fleet with its own retry policy (and so its own SDK's error classification).
+    public struct Cohort: Sendable, Hashable {
+        public var name: String
+        public var devices: Int
+        public var retry: Retry
+
+        public init(name: String, devices: Int, retry: Retry) {
+            self.name = name
+            self.devices = devices
+            self.retry = retry
+        }
+    }
+
     /// A scripted fault on the embedded hub.
     public struct Fault: Sendable, Hashable {
         public enum Kind: String, Sendable, Hashable, CaseIterable {
@@ -142,6 +155,14 @@ public struct Scenario: Sendable, Hashable {
     public var retry = Retry()
     /// SAS authentication (nil: anonymous CONNECTs, for plain MQTT brokers).
     public var auth: DeviceAuth?
+    /// Cohorts in device-index order (device counts add up to `fleet.devices`); empty: one cohort, `retry`.
+    public var cohorts: [Cohort] = []
+
+    /// The cohorts a run uses: the declared ones, or the whole fleet under `retry`.
+    public var effectiveCohorts: [Cohort] {
+        cohorts.isEmpty ? [Cohort(name: "all", devices: fleet.devices, retry: retry)] : cohorts
+    }
+
     /// Scripted faults, in time order.
     public var faults: [Fault] = []
 

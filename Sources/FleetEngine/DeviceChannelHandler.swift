@@ -15,6 +15,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     let index: UInt32
     private(set) var machine: DeviceStateMachine
     private unowned let swarm: Swarm
+    private unowned let recorder: Recorder
     private var context: ChannelHandlerContext?
     private var timers: [TimerHandle?] = Array(repeating: nil, count: DeviceTimer.allCases.count)
     private var decoder: MQTTDecoder
@@ -24,8 +25,9 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     /// Holds one of the swarm's connect-window slots until CONNACK or the end of the attempt.
     private var holdsSlot = false
 
-    init(index: UInt32, machine: DeviceStateMachine, swarm: Swarm) {
+    init(index: UInt32, machine: DeviceStateMachine, swarm: Swarm, recorder: Recorder) {
         self.index = index
+        self.recorder = recorder
         self.machine = machine
         self.swarm = swarm
         self.decoder = MQTTDecoder(version: machine.config.version)
@@ -163,7 +165,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                     timers[Int(kind.rawValue)] = nil
                 }
             case .record(let event):
-                swarm.recorder.record(event)
+                recorder.record(event)
                 switch event {
                 case .connected:
                     releaseSlot()

@@ -18,10 +18,21 @@ public struct FleetProgress: Sendable {
     public var publishAckP99Nanoseconds: UInt64
 }
 
+/// One cohort's share of a run.
+public struct CohortResult: Sendable {
+    public var name: String
+    /// Its retry policy's name.
+    public var policy: String
+    public var devices: Int
+    public var snapshot: Snapshot
+}
+
 /// Everything a run produced.
 public struct RunResult: Sendable {
     public var scenario: Scenario
+    /// Totals over every cohort.
     public var snapshot: Snapshot
+    public var cohorts: [CohortResult]
     public var hub: HubStats?
     /// Where devices connected (`mqtt://127.0.0.1:PORT`).
     public var target: String
@@ -112,7 +123,7 @@ public struct FleetRunner: Sendable {
             let swarm = Swarm(
                 loop: loop,
                 scheduler: scheduler,
-                recorder: Recorder(),
+                recorders: scenario.effectiveCohorts.map { _ in Recorder() },
                 scenario: scenario,
                 config: config,
                 host: hubAddress.host,
@@ -169,14 +180,20 @@ public struct FleetRunner: Sendable {
             group.cancelAll()
         }
         let cancelled = Task.isCancelled
-        let (snapshot, malformed, lateness) = try await loop.submit {
+        let (cohortSnapshots, malformed, lateness) = try await loop.submit {
             let s = swarm.value
             s.scheduler.shutdown()
-            return (s.recorder.capture(), s.malformedPackets, s.scheduler.maxLateness)
+            return (s.recorders.map { $0.capture() }, s.malformedPackets, s.scheduler.maxLateness)
         }.get()
+        var snapshot = Snapshot()
+        for part in cohortSnapshots { try snapshot.merge(part) }
+        let cohorts = zip(scenario.effectiveCohorts, cohortSnapshots).map {
+            CohortResult(name: $0.name, policy: $0.retry.policy.name, devices: $0.devices, snapshot: $1)
+        }
         return RunResult(
             scenario: scenario,
             snapshot: snapshot,
+            cohorts: cohorts,
             hub: nil,
             target: "mqtt://\(hubAddress.host):\(hubAddress.port)",
             startedUnixNanoseconds: startedUnix,
@@ -189,18 +206,23 @@ public struct FleetRunner: Sendable {
     }
 
     private static func progress(_ s: Swarm, origin: NIODeadline) -> FleetProgress {
-        let snap = s.recorder.snapshot
+        var counters = FleetCounters()
+        var connectedNow: UInt64 = 0
+        for r in s.recorders {
+            counters.add(r.snapshot.counters)
+            connectedNow += r.snapshot.connectedNow
+        }
         return FleetProgress(
             elapsed: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)),
             devices: s.handlers.count,
             started: s.startedCount,
             finished: s.finished,
-            connectedNow: snap.connectedNow,
-            connectAttempts: snap.counters.connectAttempts,
-            generated: snap.counters.generated,
-            acked: snap.counters.acked,
-            failed: snap.counters.failed,
-            publishAckP99Nanoseconds: s.recorder.publishAckP99
+            connectedNow: connectedNow,
+            connectAttempts: counters.connectAttempts,
+            generated: counters.generated,
+            acked: counters.acked,
+            failed: counters.failed,
+            publishAckP99Nanoseconds: s.recorders.map(\.publishAckP99).max() ?? 0
         )
     }
 

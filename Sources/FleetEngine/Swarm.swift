@@ -8,7 +8,8 @@ internal import NIOPosix
 final class Swarm {
     let loop: any EventLoop
     let scheduler: LoopScheduler
-    let recorder: Recorder
+    /// One recorder per cohort (the loop's measurements, split by cohort; merged for totals).
+    let recorders: [Recorder]
     let host: String
     let port: Int
     let sourceAddresses: [SocketAddress]
@@ -29,7 +30,7 @@ final class Swarm {
     init(
         loop: any EventLoop,
         scheduler: LoopScheduler,
-        recorder: Recorder,
+        recorders: [Recorder],
         scenario: Scenario,
         config: DeviceConfig,
         host: String,
@@ -38,7 +39,7 @@ final class Swarm {
     ) {
         self.loop = loop
         self.scheduler = scheduler
-        self.recorder = recorder
+        self.recorders = recorders
         self.host = host
         self.port = port
         self.sourceAddresses = sourceAddresses
@@ -48,13 +49,24 @@ final class Swarm {
         self.allFinished = loop.makePromise()
         handlers.reserveCapacity(scenario.fleet.devices)
         let seeds = SplitMix64(seed: scenario.seed)
-        for i in 0..<scenario.fleet.devices {
-            let machine = DeviceStateMachine(
-                deviceID: scenario.fleet.deviceID(i),
-                config: config,
-                seed: seeds.derived(UInt64(i)).state
-            )
-            handlers.append(DeviceChannelHandler(index: UInt32(i), machine: machine, swarm: self))
+        var index = 0
+        for (c, cohort) in scenario.effectiveCohorts.enumerated() {
+            var cohortConfig = DeviceConfig(scenario: scenario, retry: cohort.retry)
+            cohortConfig.unixSecondsAtZero = config.unixSecondsAtZero
+            for _ in 0..<cohort.devices {
+                let id = scenario.fleet.deviceID(index)
+                let key = (try? cohortConfig.auth?.key(for: id)) ?? nil
+                let machine = DeviceStateMachine(
+                    deviceID: id,
+                    config: cohortConfig,
+                    seed: seeds.derived(UInt64(index)).state,
+                    key: key
+                )
+                handlers.append(
+                    DeviceChannelHandler(index: UInt32(index), machine: machine, swarm: self, recorder: recorders[c])
+                )
+                index += 1
+            }
         }
         scheduler.onFire = { [unowned self] ref, deadline, now in
             self.handlers[Int(ref.device)].timerFired(ref.kind, deadline: deadline, now: now)

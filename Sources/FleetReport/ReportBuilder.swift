@@ -43,12 +43,41 @@ public struct RunFacts: Sendable {
     }
 }
 
+struct Measurements {
+    var histograms: [Fleetstorm_Report_V1_Histogram] = []
+    var accounting = Fleetstorm_Report_V1_Accounting()
+    var connections = Fleetstorm_Report_V1_Connections()
+    var statuses: [Fleetstorm_Report_V1_StatusCount] = []
+    var transitions: [Fleetstorm_Report_V1_Transition] = []
+    var outcomes: [String: UInt64] = [:]
+}
+
 /// Builds the protobuf report from measurements.
 public enum ReportBuilder {
     public static let toolVersion = "0.1.0"
     public static let schemaVersion: UInt32 = 1
 
-    public static func build(facts: RunFacts, snapshot: Snapshot?, hub: HubStats?) -> Fleetstorm_Report_V1_Report {
+    /// A cohort's name, retry policy, size and measurements.
+    public struct CohortPart: Sendable {
+        public var name: String
+        public var policy: String
+        public var devices: Int
+        public var snapshot: Snapshot
+
+        public init(name: String, policy: String, devices: Int, snapshot: Snapshot) {
+            self.name = name
+            self.policy = policy
+            self.devices = devices
+            self.snapshot = snapshot
+        }
+    }
+
+    public static func build(
+        facts: RunFacts,
+        snapshot: Snapshot?,
+        hub: HubStats?,
+        cohorts: [CohortPart] = []
+    ) -> Fleetstorm_Report_V1_Report {
         var report = Fleetstorm_Report_V1_Report()
         report.run.profileName = facts.profileName
         report.run.seed = facts.seed
@@ -63,57 +92,28 @@ public enum ReportBuilder {
         report.run.mqttVersion = facts.mqttVersion
         report.run.kind = facts.kind
         if let snapshot {
-            var names = [Snapshot.connect, Snapshot.publishAck]
-            if snapshot.histograms[Snapshot.reconnect] != nil { names.append(Snapshot.reconnect) }
-            names += Snapshot.retryDelaySlices.filter { snapshot.histograms[$0] != nil }
-            for name in names {
-                let s = snapshot.summary(name)
-                var h = Fleetstorm_Report_V1_Histogram()
-                let parts = name.split(separator: "/")
-                h.name = String(parts[0])
-                if parts.count == 2 { h.attempt = parts[1] == "4+" ? 4 : UInt32(parts[1]) ?? 0 }
-                h.unit = "ns"
-                h.count = s.count
-                h.p50 = s.p50
-                h.p90 = s.p90
-                h.p99 = s.p99
-                h.p999 = s.p999
-                h.max = s.max
-                report.histograms.append(h)
-            }
-            let c = snapshot.counters
-            report.accounting.generated = c.generated
-            report.accounting.acked = c.acked
-            report.accounting.failed = c.failed
-            report.accounting.pending = c.pending
-            report.accounting.failedByReason = c.failedByReason
-            report.connections.attempts = c.connectAttempts
-            report.connections.accepted = c.connected
-            report.connections.refusedByCode = Dictionary(
-                uniqueKeysWithValues: c.refusedByCode.map { (UInt32($0.key), $0.value) }
-            )
+            let m = measurements(snapshot)
+            report.histograms = m.histograms
+            report.accounting = m.accounting
+            report.connections = m.connections
             report.connections.malformedPackets = facts.malformedPackets
-            report.outcomes = c.outcomes
-            report.connections.retries = c.retries
-            report.connections.reconnects = c.reconnects
-            report.statuses = c.finalStatuses.sorted { ($0.key.status, $0.key.reason) < ($1.key.status, $1.key.reason) }
-                .map { entry in
-                    var s = Fleetstorm_Report_V1_StatusCount()
-                    s.status = entry.key.status
-                    s.reason = entry.key.reason
-                    s.count = entry.value
-                    return s
-                }
-            report.transitions = c.transitions.sorted {
-                ($0.key.from, $0.key.to, $0.key.reason) < ($1.key.from, $1.key.to, $1.key.reason)
-            }.map { entry in
-                var t = Fleetstorm_Report_V1_Transition()
-                t.from = entry.key.from
-                t.to = entry.key.to
-                t.reason = entry.key.reason
-                t.count = entry.value
-                return t
-            }
+            report.statuses = m.statuses
+            report.transitions = m.transitions
+            report.outcomes = m.outcomes
+        }
+        for c in cohorts {
+            let m = measurements(c.snapshot)
+            var cohort = Fleetstorm_Report_V1_Cohort()
+            cohort.name = c.name
+            cohort.policy = c.policy
+            cohort.devices = UInt64(c.devices)
+            cohort.histograms = m.histograms
+            cohort.accounting = m.accounting
+            cohort.connections = m.connections
+            cohort.statuses = m.statuses
+            cohort.transitions = m.transitions
+            cohort.outcomes = m.outcomes
+            report.cohorts.append(cohort)
         }
         if let hub {
             report.hub.connectionsAccepted = hub.connectionsAccepted
@@ -124,5 +124,60 @@ public enum ReportBuilder {
             report.hub.protocolErrors = hub.protocolErrors
         }
         return report
+    }
+
+    /// The report's view of one snapshot (the totals, or one cohort).
+    static func measurements(_ snapshot: Snapshot) -> Measurements {
+        var m = Measurements()
+        var names = [Snapshot.connect, Snapshot.publishAck]
+        if snapshot.histograms[Snapshot.reconnect] != nil { names.append(Snapshot.reconnect) }
+        names += Snapshot.retryDelaySlices.filter { snapshot.histograms[$0] != nil }
+        for name in names {
+            let s = snapshot.summary(name)
+            var h = Fleetstorm_Report_V1_Histogram()
+            let parts = name.split(separator: "/")
+            h.name = String(parts[0])
+            if parts.count == 2 { h.attempt = parts[1] == "4+" ? 4 : UInt32(parts[1]) ?? 0 }
+            h.unit = "ns"
+            h.count = s.count
+            h.p50 = s.p50
+            h.p90 = s.p90
+            h.p99 = s.p99
+            h.p999 = s.p999
+            h.max = s.max
+            m.histograms.append(h)
+        }
+        let c = snapshot.counters
+        m.accounting.generated = c.generated
+        m.accounting.acked = c.acked
+        m.accounting.failed = c.failed
+        m.accounting.pending = c.pending
+        m.accounting.failedByReason = c.failedByReason
+        m.connections.attempts = c.connectAttempts
+        m.connections.accepted = c.connected
+        m.connections.refusedByCode = Dictionary(
+            uniqueKeysWithValues: c.refusedByCode.map { (UInt32($0.key), $0.value) }
+        )
+        m.connections.retries = c.retries
+        m.connections.reconnects = c.reconnects
+        m.outcomes = c.outcomes
+        m.statuses = c.finalStatuses.sorted { ($0.key.status, $0.key.reason) < ($1.key.status, $1.key.reason) }.map {
+            var s = Fleetstorm_Report_V1_StatusCount()
+            s.status = $0.key.status
+            s.reason = $0.key.reason
+            s.count = $0.value
+            return s
+        }
+        m.transitions = c.transitions.sorted {
+            ($0.key.from, $0.key.to, $0.key.reason) < ($1.key.from, $1.key.to, $1.key.reason)
+        }.map {
+            var t = Fleetstorm_Report_V1_Transition()
+            t.from = $0.key.from
+            t.to = $0.key.to
+            t.reason = $0.key.reason
+            t.count = $0.value
+            return t
+        }
+        return m
     }
 }

@@ -65,6 +65,29 @@ public enum TextSummary {
             out.append("status changes:")
             for t in r.transitions { out.append("  \(pad(String(t.count), 8))\(t.from) → \(t.to) (\(t.reason))") }
         }
+        if r.cohorts.count > 1 {
+            for c in r.cohorts {
+                out.append("")
+                out.append("cohort \(c.name): \(c.devices) devices, retry \(c.policy)")
+                let delays = c.histograms.filter { $0.name == "retry_delay" }.map {
+                    "#\($0.attempt == 4 ? "4+" : String($0.attempt)) p50 \(formatNanoseconds($0.p50)) max \(formatNanoseconds($0.max))"
+                }
+                if !delays.isEmpty { out.append("  retry delays: " + delays.joined(separator: ", ")) }
+                if let rc = c.histograms.first(where: { $0.name == "reconnect" }) {
+                    out.append(
+                        "  reconnect: \(rc.count), p50 \(formatNanoseconds(rc.p50)), p99 \(formatNanoseconds(rc.p99))"
+                    )
+                }
+                out.append(
+                    "  final status: "
+                        + c.statuses.map { "\($0.count) \($0.status)/\($0.reason)" }.joined(separator: ", ")
+                )
+                let a = c.accounting
+                out.append(
+                    "  messages: \(a.generated) generated, \(a.acked) acked, \(a.failed) failed, \(a.pending) pending"
+                )
+            }
+        }
         if r.hasHub {
             let h = r.hub
             out.append(

@@ -80,7 +80,10 @@ struct RunCommand: AsyncParsableCommand {
             cancelled: result.cancelled,
             malformedPackets: result.malformedPackets
         )
-        let report = ReportBuilder.build(facts: facts, snapshot: result.snapshot, hub: result.hub)
+        let cohorts = result.cohorts.map {
+            ReportBuilder.CohortPart(name: $0.name, policy: $0.policy, devices: $0.devices, snapshot: $0.snapshot)
+        }
+        let report = ReportBuilder.build(facts: facts, snapshot: result.snapshot, hub: result.hub, cohorts: cohorts)
         print(TextSummary.render(report))
         do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
         print("report: \(output)")

@@ -109,6 +109,25 @@ struct ScenarioLoaderTests {
         #expect(error("hub: {url: \"mqtt://127.0.0.1:1\"}\nfaults:\n  - {at: 1s, kind: drop}\n")?.key == "faults")
     }
 
+    @Test func cohorts() throws {
+        let shares = try load(
+            "fleet: {devices: 10}\ncohorts:\n  - {name: a, share: 0.35, retry: {policy: azure-c}}\n  - {name: b, share: 0.65}\n"
+        )
+        #expect(shares.cohorts.map(\.devices) == [4, 6])
+        #expect(shares.cohorts.map(\.retry.policy.name) == ["azure-c", "azure-dotnet"])
+        #expect(shares.effectiveCohorts.count == 2)
+        let counts = try load(
+            "fleet: {devices: 5}\ncohorts:\n  - {devices: 2}\n  - {devices: 3, retry: {policy: none}}\n"
+        )
+        #expect(counts.cohorts.map(\.name) == ["cohort-1", "cohort-2"])
+        #expect(try load("fleet: {devices: 7}").effectiveCohorts.map(\.devices) == [7])
+        #expect(error("fleet: {devices: 5}\ncohorts:\n  - {devices: 2}\n")?.key == "cohorts[0].devices")
+        #expect(error("cohorts:\n  - {share: 0.5}\n  - {share: 0.4}\n")?.key == "cohorts[0].share")
+        #expect(error("cohorts:\n  - {share: 0.5, devices: 3}\n")?.key == "cohorts[0].devices")
+        #expect(error("cohorts:\n  - {share: 1, retry: {policy: azure-c, cap: soon}}\n")?.key == "cohorts[0].retry.cap")
+        #expect(error("cohorts:\n  - {share: 1, colour: red}\n")?.key == "cohorts[0].colour")
+    }
+
     @Test func missingFile() {
         #expect(throws: ScenarioError.self) { try ScenarioLoader().load(path: "/nonexistent/profile.yaml") }
     }

@@ -172,4 +172,40 @@ struct StormRunTests {
         let hub = try #require(result.hub)
         #expect(hub.connectionsAccepted == UInt64(100 + c.reconnects))
     }
+
+    /// The acceptance run in small: SDK cohorts through one hub drop, each with the first retry wait its
+    /// SDK's reference table predicts, statuses per cohort, and exact accounting.
+    @Test func mixedPresetsThroughADrop() async throws {
+        var s = try ScenarioLoader().load(
+            path: Env.repo.appendingPathComponent("profiles/mixed-sdk-storm.yaml").path,
+            overrides: [
+                "fleet.devices=200", "telemetry.messages=20", "telemetry.interval=50ms",
+                "faults=[{at: 600ms, kind: drop}]",
+            ]
+        )
+        s.duration = .seconds(60)
+        let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+        #expect(result.cohorts.map(\.name) == ["dotnet", "java", "node", "c", "python"])
+        #expect(result.cohorts.map(\.devices) == [60, 40, 40, 40, 20])
+        // First wait after a drop (ms), reference §1.7 row 1: .NET 100, Java 0, Node 100 (cMin), C 0, Python 10.
+        let expected: [String: (Double, Double)] = [
+            "dotnet": (99, 101), "java": (0, 0.01), "node": (99, 101), "c": (0, 0.01), "python": (9.9, 10.1),
+        ]
+        for cohort in result.cohorts {
+            let c = cohort.snapshot.counters
+            #expect(c.outcomes == ["completed": UInt64(cohort.devices)], "\(cohort.name)")
+            #expect(c.reconnects == UInt64(cohort.devices), "\(cohort.name)")
+            #expect(c.generated == c.acked + c.failed + c.pending)
+            let first = cohort.snapshot.summary(Snapshot.retryDelay(attempt: 1))
+            let (lo, hi) = try #require(expected[cohort.name])
+            #expect(Double(first.p50) / 1e6 >= lo && Double(first.max) / 1e6 <= hi, "\(cohort.name): \(first)")
+            let retrying = StatusTransition(
+                from: "Connected",
+                to: "Disconnected_Retrying",
+                reason: "Communication_Error"
+            )
+            #expect(c.transitions[retrying] == UInt64(cohort.devices))
+        }
+        #expect(result.snapshot.counters.outcomes == ["completed": 200])
+    }
 }

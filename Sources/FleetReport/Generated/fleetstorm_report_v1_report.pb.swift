@@ -89,6 +89,79 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
     set {_uniqueStorage()._transitions = newValue}
   }
 
+  /// The same measurements per cohort (a share of the fleet with its own retry policy); the fields above are the
+  /// totals over all cohorts.
+  public var cohorts: [Fleetstorm_Report_V1_Cohort] {
+    get {_storage._cohorts}
+    set {_uniqueStorage()._cohorts = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Fleetstorm_Report_V1_Cohort: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
+
+  /// Its retry policy (a preset such as azure-dotnet, or a family such as full-jitter).
+  public var policy: String {
+    get {_storage._policy}
+    set {_uniqueStorage()._policy = newValue}
+  }
+
+  public var devices: UInt64 {
+    get {_storage._devices}
+    set {_uniqueStorage()._devices = newValue}
+  }
+
+  public var histograms: [Fleetstorm_Report_V1_Histogram] {
+    get {_storage._histograms}
+    set {_uniqueStorage()._histograms = newValue}
+  }
+
+  public var accounting: Fleetstorm_Report_V1_Accounting {
+    get {_storage._accounting ?? Fleetstorm_Report_V1_Accounting()}
+    set {_uniqueStorage()._accounting = newValue}
+  }
+  /// Returns true if `accounting` has been explicitly set.
+  public var hasAccounting: Bool {_storage._accounting != nil}
+  /// Clears the value of `accounting`. Subsequent reads from it will return its default value.
+  public mutating func clearAccounting() {_uniqueStorage()._accounting = nil}
+
+  public var connections: Fleetstorm_Report_V1_Connections {
+    get {_storage._connections ?? Fleetstorm_Report_V1_Connections()}
+    set {_uniqueStorage()._connections = newValue}
+  }
+  /// Returns true if `connections` has been explicitly set.
+  public var hasConnections: Bool {_storage._connections != nil}
+  /// Clears the value of `connections`. Subsequent reads from it will return its default value.
+  public mutating func clearConnections() {_uniqueStorage()._connections = nil}
+
+  public var statuses: [Fleetstorm_Report_V1_StatusCount] {
+    get {_storage._statuses}
+    set {_uniqueStorage()._statuses = newValue}
+  }
+
+  public var transitions: [Fleetstorm_Report_V1_Transition] {
+    get {_storage._transitions}
+    set {_uniqueStorage()._transitions = newValue}
+  }
+
+  public var outcomes: Dictionary<String,UInt64> {
+    get {_storage._outcomes}
+    set {_uniqueStorage()._outcomes = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -283,7 +356,7 @@ fileprivate nonisolated let _protobuf_package = "fleetstorm.report.v1"
 
 nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{2}\u{3}hub\0\u{1}statuses\0\u{1}transitions\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{2}\u{3}hub\0\u{1}statuses\0\u{1}transitions\0\u{2}\u{3}cohorts\0")
 
   fileprivate class _StorageClass {
     var _run: Fleetstorm_Report_V1_RunInfo? = nil
@@ -294,6 +367,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
     var _hub: Fleetstorm_Report_V1_HubStats? = nil
     var _statuses: [Fleetstorm_Report_V1_StatusCount] = []
     var _transitions: [Fleetstorm_Report_V1_Transition] = []
+    var _cohorts: [Fleetstorm_Report_V1_Cohort] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -312,6 +386,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       _hub = source._hub
       _statuses = source._statuses
       _transitions = source._transitions
+      _cohorts = source._cohorts
     }
   }
 
@@ -338,6 +413,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._hub) }()
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._statuses) }()
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._transitions) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._cohorts) }()
         default: break
         }
       }
@@ -374,6 +450,9 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       if !_storage._transitions.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._transitions, fieldNumber: 10)
       }
+      if !_storage._cohorts.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._cohorts, fieldNumber: 13)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -391,6 +470,133 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         if _storage._hub != rhs_storage._hub {return false}
         if _storage._statuses != rhs_storage._statuses {return false}
         if _storage._transitions != rhs_storage._transitions {return false}
+        if _storage._cohorts != rhs_storage._cohorts {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Cohort"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}policy\0\u{1}devices\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}statuses\0\u{1}transitions\0\u{1}outcomes\0")
+
+  fileprivate class _StorageClass {
+    var _name: String = String()
+    var _policy: String = String()
+    var _devices: UInt64 = 0
+    var _histograms: [Fleetstorm_Report_V1_Histogram] = []
+    var _accounting: Fleetstorm_Report_V1_Accounting? = nil
+    var _connections: Fleetstorm_Report_V1_Connections? = nil
+    var _statuses: [Fleetstorm_Report_V1_StatusCount] = []
+    var _transitions: [Fleetstorm_Report_V1_Transition] = []
+    var _outcomes: Dictionary<String,UInt64> = [:]
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _name = source._name
+      _policy = source._policy
+      _devices = source._devices
+      _histograms = source._histograms
+      _accounting = source._accounting
+      _connections = source._connections
+      _statuses = source._statuses
+      _transitions = source._transitions
+      _outcomes = source._outcomes
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._policy) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._devices) }()
+        case 4: try { try decoder.decodeRepeatedMessageField(value: &_storage._histograms) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._accounting) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._connections) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._statuses) }()
+        case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._transitions) }()
+        case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._outcomes) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 1)
+      }
+      if !_storage._policy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._policy, fieldNumber: 2)
+      }
+      if _storage._devices != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._devices, fieldNumber: 3)
+      }
+      if !_storage._histograms.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._histograms, fieldNumber: 4)
+      }
+      try { if let v = _storage._accounting {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._connections {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      if !_storage._statuses.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._statuses, fieldNumber: 7)
+      }
+      if !_storage._transitions.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._transitions, fieldNumber: 8)
+      }
+      if !_storage._outcomes.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._outcomes, fieldNumber: 9)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_Cohort, rhs: Fleetstorm_Report_V1_Cohort) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._policy != rhs_storage._policy {return false}
+        if _storage._devices != rhs_storage._devices {return false}
+        if _storage._histograms != rhs_storage._histograms {return false}
+        if _storage._accounting != rhs_storage._accounting {return false}
+        if _storage._connections != rhs_storage._connections {return false}
+        if _storage._statuses != rhs_storage._statuses {return false}
+        if _storage._transitions != rhs_storage._transitions {return false}
+        if _storage._outcomes != rhs_storage._outcomes {return false}
         return true
       }
       if !storagesAreEqual {return false}
