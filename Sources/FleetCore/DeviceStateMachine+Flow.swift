@@ -37,7 +37,7 @@ extension DeviceStateMachine {
         lastError = nil
         state = .connected(Session(lastWrite: now))
         setStatus(.connected, .connectionOk, into: &actions)
-        if config.keepAlive > .zero { actions.append(.schedule(.keepAlive, now + config.keepAlive)) }
+        if config.keepAlive > .zero { actions.append(.schedule(.keepAlive, now + config.pingIdle)) }
         if let renewal = config.tokenRenewal, keyBytes != nil {
             actions.append(.schedule(.tokenRenewal, now + renewal))
         }

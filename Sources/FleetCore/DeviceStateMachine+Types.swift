@@ -31,6 +31,11 @@ public struct DeviceConfig: Sendable {
     public var clientType: String
     /// Unix time (seconds) at `Instant.zero`, for token expiry; the runner sets it from the wall clock at start.
     public var unixSecondsAtZero: Int64 = 0
+    /// Silence before a PINGREQ, and how long to wait for its PINGRESP (reference §4.5): .NET pings after a
+    /// quarter of the keep-alive and waits 30 s; C pings after the keep-alive and waits min(80 s, keep-alive/2);
+    /// the others (paho, mqtt.js semantics) ping after the keep-alive and wait one more.
+    public var pingIdle: Duration
+    public var pingTimeout: Duration
 
     /// Settings for devices of `scenario` that use `retry` (a cohort's; default: the scenario's own).
     public init(scenario: Scenario, retry cohortRetry: Scenario.Retry? = nil) {
@@ -40,6 +45,18 @@ public struct DeviceConfig: Sendable {
         apiVersion = scenario.auth?.apiVersion ?? DeviceAuth.apiVersion(forPolicy: policyName)
         tokenRenewal = scenario.auth.flatMap { DeviceAuth.renewal(forPolicy: policyName, ttl: $0.tokenTTL) }
         clientType = "fleetstorm/0.1.0 (\(policyName))"
+        let ka = scenario.mqtt.keepAlive
+        switch (policyName.hasPrefix("azure-"), ErrorClassifier(policyName: policyName).flavour) {
+        case (true, .dotnet):
+            pingIdle = ka / 4
+            pingTimeout = .seconds(30)
+        case (true, .c):
+            pingIdle = ka
+            pingTimeout = min(.seconds(80), ka / 2)
+        default:
+            pingIdle = ka
+            pingTimeout = ka
+        }
         retry = chosen.policy
         throttledRetry = chosen.throttled
         classifier = ErrorClassifier(policyName: chosen.policy.name)

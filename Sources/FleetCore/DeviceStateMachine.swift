@@ -146,6 +146,7 @@ public struct DeviceStateMachine: Sendable {
             connackAccepted(started: started, now: now, into: &actions)
         case (.connected(var session), .pingresp):
             session.pingOutstanding = false
+            actions.append(.schedule(.keepAlive, max(now, session.lastWrite + config.pingIdle)))
             state = .connected(session)
         case (.connected(var session), .publish(let publish)):
             actions.append(.record(.received))
@@ -197,13 +198,13 @@ public struct DeviceStateMachine: Sendable {
                 closeThenFail(.keepAliveTimeout, into: &actions)
                 return
             }
-            if now - session.lastWrite >= config.keepAlive {
+            if now - session.lastWrite >= config.pingIdle {
                 session.pingOutstanding = true
                 session.lastWrite = now
                 actions.append(.write(.pingreq))
-                actions.append(.schedule(.keepAlive, now + config.keepAlive))
+                actions.append(.schedule(.keepAlive, now + config.pingTimeout))
             } else {
-                actions.append(.schedule(.keepAlive, session.lastWrite + config.keepAlive))
+                actions.append(.schedule(.keepAlive, session.lastWrite + config.pingIdle))
             }
             state = .connected(session)
         case (.drain, .connected(let session)):

@@ -340,18 +340,25 @@ struct DeviceStateMachineTests {
         )
     }
 
-    @Test func keepAlivePingThenTimeoutIsACommunicationError() {
-        var quiet = connected(Self.scenario(messages: 3, policy: "azure-dotnet"))
+    @Test(
+        "keep-alive per SDK: when to ping, how long to wait",
+        arguments: [
+            ("azure-dotnet", Int64(7_500), Int64(30_000)), ("azure-c", 30_000, 15_000), ("azure-java", 30_000, 30_000),
+            ("full-jitter", 30_000, 30_000),
+        ]
+    )
+    func keepAlivePingThenTimeout(policy: String, idleMs: Int64, waitMs: Int64) {
+        var quiet = connected(Self.scenario(messages: 3, policy: policy))
         #expect(
-            step(&quiet) { $0.timerFired(.keepAlive, deadline: Self.at(30_000), now: Self.at(30_000), into: &$1) } == [
-                .write(.pingreq), .schedule(.keepAlive, Self.at(60_000)),
+            step(&quiet) { $0.timerFired(.keepAlive, deadline: Self.at(idleMs), now: Self.at(idleMs), into: &$1) } == [
+                .write(.pingreq), .schedule(.keepAlive, Self.at(idleMs + waitMs)),
             ]
         )
         let dead = step(&quiet) {
-            $0.timerFired(.keepAlive, deadline: Self.at(60_000), now: Self.at(60_000), into: &$1)
+            $0.timerFired(.keepAlive, deadline: Self.at(idleMs + waitMs), now: Self.at(idleMs + waitMs), into: &$1)
         }
         #expect(dead.last == .close)
-        let closed = Self.records(step(&quiet) { $0.channelClosed(now: Self.at(60_001), into: &$1) })
+        let closed = Self.records(step(&quiet) { $0.channelClosed(now: Self.at(idleMs + waitMs + 1), into: &$1) })
         #expect(closed.last == .status(from: .connected, to: .disconnectedRetrying, reason: .communicationError))
         #expect(quiet.lastError == .keepAliveTimeout)
     }
