@@ -159,7 +159,7 @@ public enum DeviceEvent: Sendable, Hashable {
     /// Messages that will never be acknowledged.
     case failed(count: Int, reason: MessageLoss)
     /// A PUBLISH from the hub (cloud-to-device).
-    case received
+    case received(MQTTPublish)
     /// The device will not go on; its final status and reason.
     case finished(DeviceOutcome, ConnectionStatus, StatusReason)
 }

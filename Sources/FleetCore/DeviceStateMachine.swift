@@ -149,7 +149,7 @@ public struct DeviceStateMachine: Sendable {
             actions.append(.schedule(.keepAlive, max(now, session.lastWrite + config.pingIdle)))
             state = .connected(session)
         case (.connected(var session), .publish(let publish)):
-            actions.append(.record(.received))
+            actions.append(.record(.received(publish)))
             if publish.qos == .atLeastOnce, let id = publish.packetID {
                 actions.append(.write(.puback(MQTTAck(packetID: id))))
                 session.lastWrite = now

@@ -166,6 +166,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 }
             case .record(let event):
                 recorder.record(event)
+                swarm.callbacks.notify(deviceID: machine.deviceID, event: event, lastError: machine.lastError)
                 switch event {
                 case .connected:
                     releaseSlot()

@@ -54,6 +54,8 @@ public struct FleetRunner: Sendable {
     /// Called about every `progressInterval` from the sampler task.
     public var progress: (@Sendable (FleetProgress) -> Void)?
     public var progressInterval: Duration = .seconds(1)
+    /// The SDK-style per-device callbacks (status, cloud-to-device messages, send completions).
+    public var callbacks = DeviceCallbacks()
     /// How long devices get to disconnect after the deadline before their connections are dropped.
     public var stopGrace: Duration = .seconds(5)
 
@@ -116,6 +118,7 @@ public struct FleetRunner: Sendable {
         let scenario = self.scenario
         let startedUnix = Self.unixNanoseconds()
         let origin = NIODeadline.now()
+        let callbacks = self.callbacks
         var config = DeviceConfig(scenario: scenario)
         config.unixSecondsAtZero = startedUnix / 1_000_000_000
         let swarm = try await loop.submit {
@@ -128,7 +131,8 @@ public struct FleetRunner: Sendable {
                 config: config,
                 host: hubAddress.host,
                 port: hubAddress.port,
-                sourceAddresses: sources
+                sourceAddresses: sources,
+                callbacks: callbacks
             )
             swarm.start()
             return NIOLoopBound(swarm, eventLoop: loop)

@@ -16,6 +16,7 @@ final class Swarm {
     let rampRate: Double
     let window: Int
     let connectTimeout: Duration
+    let callbacks: DeviceCallbacks
     private(set) var handlers: [DeviceChannelHandler] = []
     private var nextToStart = 0
     private var inFlight = 0
@@ -35,8 +36,10 @@ final class Swarm {
         config: DeviceConfig,
         host: String,
         port: Int,
-        sourceAddresses: [SocketAddress]
+        sourceAddresses: [SocketAddress],
+        callbacks: DeviceCallbacks = DeviceCallbacks()
     ) {
+        self.callbacks = callbacks
         self.loop = loop
         self.scheduler = scheduler
         self.recorders = recorders

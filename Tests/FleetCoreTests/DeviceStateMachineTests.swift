@@ -384,7 +384,7 @@ struct DeviceStateMachineTests {
         )
         #expect(
             step(&m) { $0.packetReceived(.publish(c2d), now: Self.at(1), into: &$1) } == [
-                .record(.received), .write(.puback(MQTTAck(packetID: 77))),
+                .record(.received(c2d)), .write(.puback(MQTTAck(packetID: 77))),
             ]
         )
     }

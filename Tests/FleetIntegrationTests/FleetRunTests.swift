@@ -3,6 +3,7 @@ import FleetEngine
 import FleetHub
 import FleetMetrics
 import Foundation
+import Synchronization
 import Testing
 
 /// Adapts the test hub to the engine's protocol (the CLI does the same).
@@ -207,5 +208,36 @@ struct StormRunTests {
             #expect(c.transitions[retrying] == UInt64(cohort.devices))
         }
         #expect(result.snapshot.counters.outcomes == ["completed": 200])
+    }
+
+    /// The SDK-style callbacks see every status change (with the last error) and every send completion.
+    @Test func callbacksSeeStatusChangesAndSendCompletions() async throws {
+        var s = try FleetRunTests.scenario(devices: 20, messages: 10, policy: "azure-c")
+        s.telemetry.interval = .milliseconds(20)
+        s.faults = [Scenario.Fault(at: .milliseconds(100), kind: .drop)]
+        let seen = Mutex<(statuses: [String: Int], retryingErrors: Int, acked: Int, failed: Int)>(([:], 0, 0, 0))
+        var runner = FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub()))
+        runner.callbacks.statusChanged = { _, status, reason, lastError in
+            seen.withLock {
+                $0.statuses["\(status.rawValue)/\(reason.rawValue)", default: 0] += 1
+                if status == .disconnectedRetrying && lastError == .connectionLost { $0.retryingErrors += 1 }
+            }
+        }
+        runner.callbacks.sendCompleted = { _, result in
+            seen.withLock {
+                switch result {
+                case .acked: $0.acked += 1
+                case .failed(_, let n): $0.failed += n
+                }
+            }
+        }
+        let result = try await runner.run()
+        let c = result.snapshot.counters
+        let got = seen.withLock { $0 }
+        #expect(got.statuses["Connected/Connection_Ok"] == 40, "connect and reconnect of 20 devices")
+        #expect(got.statuses["Disconnected_Retrying/No_Network"] == nil)
+        #expect(got.statuses["Disconnected_Retrying/Communication_Error"] == 20)
+        #expect(got.retryingErrors == 20, "lastError is the lost connection")
+        #expect(UInt64(got.acked) == c.acked && UInt64(got.failed) == c.failed)
     }
 }
