@@ -41,6 +41,14 @@ extension DeviceStateMachine {
         if let renewal = config.tokenRenewal, keyBytes != nil {
             actions.append(.schedule(.tokenRenewal, now + renewal))
         }
+        if config.subscribeC2D {
+            var session = takeSession()
+            let id = session.allocatePacketID()
+            session.subscribeID = id
+            state = .connected(session)
+            let filter = MQTTSubscription(topicFilter: "devices/\(deviceID)/messages/devicebound/#", qos: .atLeastOnce)
+            actions.append(.write(.subscribe(MQTTSubscribe(packetID: id, subscriptions: [filter]))))
+        }
         resend(now: now, into: &actions)
         if generated < config.messages && nextIntended == nil {
             nextIntended = now
@@ -291,7 +299,7 @@ extension DeviceStateMachine.Session {
         while true {
             let id = nextPacketID
             nextPacketID = nextPacketID == UInt16.max ? 1 : nextPacketID + 1
-            if !inflight.contains(where: { $0.id == id }) { return id }
+            if id != subscribeID && !inflight.contains(where: { $0.id == id }) { return id }
         }
     }
 }

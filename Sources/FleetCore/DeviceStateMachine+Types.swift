@@ -16,6 +16,9 @@ public struct DeviceConfig: Sendable {
     public var queueCapacity: Int
     public var queueOverflow: QueueOverflow
     public var maxInflight: Int
+    /// The topic suffix after `devices/{id}/messages/events/` (a URL-encoded property bag, sorted by name).
+    public var propertyBag: String
+    public var subscribeC2D: Bool
     public var username: String?
     public var password: [UInt8]?
     /// Retry policy for transient failures, and for throttled ones.
@@ -72,6 +75,9 @@ public struct DeviceConfig: Sendable {
         queueCapacity = scenario.telemetry.queueCapacity
         queueOverflow = scenario.telemetry.queueOverflow
         maxInflight = scenario.telemetry.maxInflight
+        propertyBag = scenario.telemetry.properties.sorted { $0.key < $1.key }
+            .map { SASToken.urlEncode($0.key) + "=" + SASToken.urlEncode($0.value) }.joined(separator: "&")
+        subscribeC2D = scenario.mqtt.subscribeC2D
         var payload = ByteBuffer()
         let pattern = Array(#"{"temperature":21.5,"humidity":40,"pad":""#.utf8)
         for i in 0..<scenario.telemetry.payloadBytes { payload.writeInteger(pattern[i % pattern.count]) }

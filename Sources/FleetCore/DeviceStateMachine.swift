@@ -33,6 +33,8 @@ public struct DeviceStateMachine: Sendable {
         var lastWrite: Instant
         var pingOutstanding = false
         var draining = false
+        /// The packet id of an unanswered SUBSCRIBE (kept out of the publish ids).
+        var subscribeID: UInt16?
     }
 
     /// Progress through one episode of retrying (from the failure that started it to the next accepted CONNACK).
@@ -73,7 +75,7 @@ public struct DeviceStateMachine: Sendable {
     public init(deviceID: String, config: DeviceConfig, seed: UInt64 = 0, key: String? = nil) {
         self.deviceID = deviceID
         self.config = config
-        self.topic = "devices/\(deviceID)/messages/events/"
+        self.topic = "devices/\(deviceID)/messages/events/" + config.propertyBag
         self.rng = SplitMix64(seed: seed)
         self.keyBytes = key.flatMap { Data(base64Encoded: $0) }
     }
@@ -157,7 +159,10 @@ public struct DeviceStateMachine: Sendable {
             }
         case (.connected, .disconnect(let d)):
             closeThenFail(.serverDisconnect(reason: d.reasonCode), into: &actions)
-        case (.connected, .suback), (.connected, .unsuback):
+        case (.connected(var session), .suback(let ack)):
+            if ack.packetID == session.subscribeID { session.subscribeID = nil }
+            state = .connected(session)
+        case (.connected, .unsuback):
             break
         case (.closing, _), (.done, _), (.backingOff, _):
             break

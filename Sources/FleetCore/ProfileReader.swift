@@ -58,6 +58,7 @@ struct ProfileReader {
             s.mqtt.cleanSession = try m.bool("clean_session") ?? s.mqtt.cleanSession
             s.mqtt.connackTimeout = try m.duration("connack_timeout", min: .milliseconds(1)) ?? s.mqtt.connackTimeout
             s.mqtt.connectTimeout = try m.duration("connect_timeout", min: .milliseconds(1)) ?? s.mqtt.connectTimeout
+            s.mqtt.subscribeC2D = try m.bool("subscribe_c2d") ?? s.mqtt.subscribeC2D
         }
         try top.mapping("telemetry") { (t: inout Section) throws(ScenarioError) in
             s.telemetry.messages = try t.int("messages", min: 0, max: 100_000_000) ?? s.telemetry.messages
@@ -75,6 +76,9 @@ struct ProfileReader {
                 s.telemetry.queueOverflow = overflow
             }
             s.telemetry.maxInflight = try t.int("max_inflight", min: 1, max: 65_535) ?? s.telemetry.maxInflight
+            try t.mapping("properties") { (p: inout Section) throws(ScenarioError) in
+                s.telemetry.properties = try p.remainingScalars()
+            }
         }
         try top.mapping("retry") { (r: inout Section) throws(ScenarioError) in
             s.retry = try Self.readRetry(&r, default: s.retry)

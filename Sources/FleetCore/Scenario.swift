@@ -85,6 +85,8 @@ public struct Scenario: Sendable, Hashable {
         public var connackTimeout: Duration = .seconds(30)
         /// How long a TCP connect may take.
         public var connectTimeout: Duration = .seconds(30)
+        /// Subscribe to cloud-to-device messages (`devices/{id}/messages/devicebound/#`, QoS 1) after each CONNACK.
+        public var subscribeC2D = false
         public init() {}
     }
 
@@ -95,6 +97,8 @@ public struct Scenario: Sendable, Hashable {
         public var interval: Duration = .seconds(1)
         public var payloadBytes: Int = 64
         public var qos: MQTTQoS = .atLeastOnce
+        /// Application properties sent in the topic's property bag (`devices/{id}/messages/events/k=v&...`).
+        public var properties: [String: String] = [:]
         /// How long a device waits for the acknowledgements of its last messages before giving up on them.
         public var drainTimeout: Duration = .seconds(30)
         /// Messages a device keeps while it cannot send (disconnected, or its in-flight window is full).

@@ -16,6 +16,8 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     private(set) var machine: DeviceStateMachine
     private unowned let swarm: Swarm
     private unowned let recorder: Recorder
+    /// Connection attempts so far (the swarm rotates source addresses by it).
+    var connections = -1
     private var context: ChannelHandlerContext?
     private var timers: [TimerHandle?] = Array(repeating: nil, count: DeviceTimer.allCases.count)
     private var decoder: MQTTDecoder

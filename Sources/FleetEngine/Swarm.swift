@@ -151,6 +151,7 @@ final class Swarm {
 
     /// Opens the TCP connection for a device; the handler joins the new channel's pipeline.
     func connect(_ handler: DeviceChannelHandler) {
+        handler.connections += 1
         let bound = NIOLoopBound(handler, eventLoop: loop)
         var bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -166,7 +167,9 @@ final class Swarm {
                 }
             }
         if !sourceAddresses.isEmpty {
-            bootstrap = bootstrap.bind(to: sourceAddresses[Int(handler.index) % sourceAddresses.count])
+            // Each new connection of a device takes the next address: a reconnect comes from another "network".
+            let slot = (Int(handler.index) + handler.connections) % sourceAddresses.count
+            bootstrap = bootstrap.bind(to: sourceAddresses[slot])
         }
         bootstrap.connect(host: host, port: port).assumeIsolated().whenFailure { _ in
             handler.connectionClosed()

@@ -8,9 +8,11 @@ final class HubState {
     var channels: [ObjectIdentifier: any Channel] = [:]
     var stopping = false
 
-    func record(_ event: HubEvent) {
+    func record(_ event: HubEvent, peer: String?) {
         switch event {
-        case .accepted: stats.connectionsAccepted += 1
+        case .accepted(let id):
+            stats.connectionsAccepted += 1
+            if let peer { stats.sourceAddressesByDevice[id, default: []].insert(peer) }
         case .refused: stats.connectionsRefused += 1
         case .message(let id):
             stats.messagesReceived += 1
@@ -130,7 +132,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
                 wrote = false
                 context.close(promise: nil)
             case .record(let event):
-                state.record(event)
+                state.record(event, peer: context.channel.remoteAddress?.ipAddress)
             }
         }
         actions.removeAll(keepingCapacity: true)

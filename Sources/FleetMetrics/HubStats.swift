@@ -10,6 +10,8 @@ public struct HubStats: Sendable, Hashable {
     public var protocolErrors: UInt64 = 0
     /// Messages received per device id.
     public var messagesByDevice: [String: UInt64] = [:]
+    /// The source IP addresses each device id connected from.
+    public var sourceAddressesByDevice: [String: Set<String>] = [:]
 
     public init() {}
 
@@ -22,5 +24,6 @@ public struct HubStats: Sendable, Hashable {
         duplicates += o.duplicates
         protocolErrors += o.protocolErrors
         messagesByDevice.merge(o.messagesByDevice, uniquingKeysWith: +)
+        sourceAddressesByDevice.merge(o.sourceAddressesByDevice) { $0.union($1) }
     }
 }

@@ -374,6 +374,37 @@ struct DeviceStateMachineTests {
         )
     }
 
+    @Test func c2dSubscriptionAndPropertyBag() {
+        var s = Self.scenario(messages: 3)
+        s.mqtt.subscribeC2D = true
+        s.telemetry.properties = ["z": "x", "a b": "1"]
+        var m = Self.machine(s)
+        _ = step(&m) { $0.start(now: Self.at(0), into: &$1) }
+        _ = step(&m) { $0.connectSucceeded(now: Self.at(0), into: &$1) }
+        let onConnack = step(&m) { $0.packetReceived(.connack(MQTTConnAck()), now: Self.at(0), into: &$1) }
+        #expect(
+            onConnack.contains(
+                .write(
+                    .subscribe(
+                        MQTTSubscribe(
+                            packetID: 1,
+                            subscriptions: [
+                                MQTTSubscription(topicFilter: "devices/d1/messages/devicebound/#", qos: .atLeastOnce)
+                            ]
+                        )
+                    )
+                )
+            )
+        )
+        let sent = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(0), now: Self.at(0), into: &$1) }
+        guard case .write(.publish(let p)) = sent[1] else {
+            Issue.record("expected a PUBLISH, got \(sent)")
+            return
+        }
+        #expect(p.topic == "devices/d1/messages/events/a%20b=1&z=x")
+        #expect(p.packetID == 2, "the SUBSCRIBE's id is not reused while unanswered")
+    }
+
     @Test func c2dPublishIsAcked() {
         var m = connected(Self.scenario(messages: 3))
         let c2d = MQTTPublish(

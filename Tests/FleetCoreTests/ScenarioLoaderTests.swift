@@ -128,6 +128,14 @@ struct ScenarioLoaderTests {
         #expect(error("cohorts:\n  - {share: 1, colour: red}\n")?.key == "cohorts[0].colour")
     }
 
+    @Test func telemetryPropertiesAndC2D() throws {
+        let s = try load("mqtt: {subscribe_c2d: true}\ntelemetry:\n  properties: {site: north, fw: \"1.2\"}\n")
+        #expect(s.mqtt.subscribeC2D)
+        #expect(s.telemetry.properties == ["site": "north", "fw": "1.2"])
+        #expect(error("telemetry:\n  properties: {site: [a, b]}\n")?.key == "telemetry.properties.site")
+        #expect(error("telemetry: {queue_overflow: explode}\n")?.key == "telemetry.queue_overflow")
+    }
+
     @Test func missingFile() {
         #expect(throws: ScenarioError.self) { try ScenarioLoader().load(path: "/nonexistent/profile.yaml") }
     }

@@ -240,4 +240,18 @@ struct StormRunTests {
         #expect(got.retryingErrors == 20, "lastError is the lost connection")
         #expect(UInt64(got.acked) == c.acked && UInt64(got.failed) == c.failed)
     }
+
+    /// "Switching networks": each reconnect of a device comes from the next address of the source pool.
+    @Test func reconnectsRotateTheSourceAddress() async throws {
+        var s = try FleetRunTests.scenario(devices: 6, messages: 10, policy: "azure-c")
+        s.telemetry.interval = .milliseconds(20)
+        s.fleet.sourceAddresses = ["127.0.0.1", "127.0.0.2"]
+        s.faults = [Scenario.Fault(at: .milliseconds(100), kind: .drop)]
+        let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+        let hub = try #require(result.hub)
+        #expect(hub.sourceAddressesByDevice.count == 6)
+        for (device, sources) in hub.sourceAddressesByDevice {
+            #expect(sources == ["127.0.0.1", "127.0.0.2"], "\(device) reconnected from \(sources)")
+        }
+    }
 }
