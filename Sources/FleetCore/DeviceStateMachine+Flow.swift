@@ -61,31 +61,48 @@ extension DeviceStateMachine {
     mutating func resend(now: Instant, into actions: inout Actions) {
         guard case .connected = state else { return }
         var session = takeSession()
-        for (id, intended) in redelivery.sorted(by: { $0.id < $1.id }) {
-            session.inflight.append((id, intended))
+        for (id, message) in redelivery.sorted(by: { $0.id < $1.id }) {
+            session.inflight.append((id, message))
             actions.append(
                 .write(
                     .publish(
-                        MQTTPublish(topic: topic, payload: config.payload, qos: .atLeastOnce, dup: true, packetID: id)
+                        MQTTPublish(
+                            topic: topic(for: message.seq),
+                            payload: config.payload,
+                            qos: .atLeastOnce,
+                            dup: true,
+                            packetID: id
+                        )
                     )
                 )
             )
         }
         redelivery.removeAll()
-        while session.inflight.count < config.maxInflight, let intended = queue.popFirst() {
-            publish(intended: intended, session: &session, into: &actions)
+        while session.inflight.count < config.maxInflight, let message = queue.popFirst() {
+            publish(message, session: &session, into: &actions)
         }
         session.lastWrite = now
         state = .connected(session)
     }
 
+    /// The telemetry topic with the message id (`%24.mid`) ahead of the scenario's property bag.
+    func topic(for seq: UInt64) -> String {
+        config.propertyBag.isEmpty ? "\(topic)%24.mid=\(seq)" : "\(topic)%24.mid=\(seq)&\(config.propertyBag)"
+    }
+
+    /// The next message, due at `intended`.
+    mutating func nextMessage(intended: Instant) -> QueuedMessage {
+        lastSeq += 1
+        return QueuedMessage(intended: intended, seq: lastSeq)
+    }
+
     /// Writes one message; QoS 1 messages join the in-flight list.
-    func publish(intended: Instant, session: inout Session, into actions: inout Actions) {
-        var publish = MQTTPublish(topic: topic, payload: config.payload, qos: config.qos)
+    func publish(_ message: QueuedMessage, session: inout Session, into actions: inout Actions) {
+        var publish = MQTTPublish(topic: topic(for: message.seq), payload: config.payload, qos: config.qos)
         if config.qos == .atLeastOnce {
             let id = session.allocatePacketID()
             publish.packetID = id
-            session.inflight.append((id, intended))
+            session.inflight.append((id, message))
         }
         actions.append(.write(.publish(publish)))
     }
@@ -212,7 +229,7 @@ extension DeviceStateMachine {
             if session.inflight.count < config.maxInflight || config.qos == .atMostOnce {
                 generated += 1
                 actions.append(.record(.generated(qos: config.qos)))
-                publish(intended: deadline, session: &session, into: &actions)
+                publish(nextMessage(intended: deadline), session: &session, into: &actions)
                 session.lastWrite = now
                 state = .connected(session)
                 return
@@ -242,13 +259,13 @@ extension DeviceStateMachine {
         }
         generated += 1
         actions.append(.record(.generated(qos: config.qos)))
-        queue.append(deadline)
+        queue.append(nextMessage(intended: deadline))
     }
 
     mutating func pubackReceived(_ ack: MQTTAck, now: Instant, into actions: inout Actions) {
         var session = takeSession()
         if let i = session.inflight.firstIndex(where: { $0.id == ack.packetID }) {
-            let intended = session.inflight[i].intended
+            let intended = session.inflight[i].message.intended
             session.inflight.remove(at: i)
             if ack.reasonCode < 0x80 {
                 actions.append(.record(.acked(latency: now - intended)))
@@ -256,8 +273,8 @@ extension DeviceStateMachine {
                 actions.append(.record(.failed(count: 1, reason: .rejected)))
             }
         }
-        while session.inflight.count < config.maxInflight, let intended = queue.popFirst() {
-            publish(intended: intended, session: &session, into: &actions)
+        while session.inflight.count < config.maxInflight, let message = queue.popFirst() {
+            publish(message, session: &session, into: &actions)
             session.lastWrite = now
         }
         state = .connected(session)

@@ -29,7 +29,7 @@ public struct DeviceStateMachine: Sendable {
     struct Session: Sendable {
         var nextPacketID: UInt16 = 1
         /// Unacknowledged QoS 1 messages: packet id and intended send time.
-        var inflight: [(id: UInt16, intended: Instant)] = []
+        var inflight: [(id: UInt16, message: QueuedMessage)] = []
         var lastWrite: Instant
         var pingOutstanding = false
         var draining = false
@@ -59,7 +59,9 @@ public struct DeviceStateMachine: Sendable {
     /// Messages waiting to be sent (disconnected, or the in-flight window is full), oldest first.
     var queue = OfflineQueue()
     /// QoS 1 messages unacknowledged when the last connection ended: re-published with DUP after the reconnect.
-    var redelivery: [(id: UInt16, intended: Instant)] = []
+    var redelivery: [(id: UInt16, message: QueuedMessage)] = []
+    /// The message id of the last generated message (ids start at 1; they go in the topic's `$.mid`).
+    var lastSeq: UInt64 = 0
     /// The device key (decoded), when the scenario authenticates with SAS tokens.
     let keyBytes: Data?
     /// Messages generated so far (across connections).
@@ -75,7 +77,7 @@ public struct DeviceStateMachine: Sendable {
     public init(deviceID: String, config: DeviceConfig, seed: UInt64 = 0, key: String? = nil) {
         self.deviceID = deviceID
         self.config = config
-        self.topic = "devices/\(deviceID)/messages/events/" + config.propertyBag
+        self.topic = "devices/\(deviceID)/messages/events/"
         self.rng = SplitMix64(seed: seed)
         self.keyBytes = key.flatMap { Data(base64Encoded: $0) }
     }

@@ -8,10 +8,16 @@ public enum QueueOverflow: String, Sendable, Hashable, CaseIterable {
     case blockGeneration = "block-generation"
 }
 
-/// A bounded FIFO of messages waiting to be sent (their intended send times), as a ring buffer: no shifting, and
-/// no allocation once it has grown to its working size.
+/// A message waiting to be sent: its intended send time and its message id (a per-device sequence).
+public struct QueuedMessage: Sendable, Hashable {
+    public var intended: Instant
+    public var seq: UInt64
+}
+
+/// A bounded FIFO of messages waiting to be sent, as a ring buffer: no shifting, and no allocation once it has
+/// grown to its working size.
 public struct OfflineQueue: Sendable, Hashable {
-    private var storage: [Instant] = []
+    private var storage: [QueuedMessage] = []
     private var head = 0
     public private(set) var count = 0
 
@@ -19,7 +25,7 @@ public struct OfflineQueue: Sendable, Hashable {
 
     public var isEmpty: Bool { count == 0 }
 
-    public mutating func append(_ intended: Instant) {
+    public mutating func append(_ intended: QueuedMessage) {
         if count == storage.count {
             // Grow: unroll the ring so that head is at 0.
             storage = (0..<count).map { storage[(head + $0) % max(storage.count, 1)] } + [intended]
@@ -31,7 +37,7 @@ public struct OfflineQueue: Sendable, Hashable {
         count += 1
     }
 
-    public mutating func popFirst() -> Instant? {
+    public mutating func popFirst() -> QueuedMessage? {
         guard count > 0 else { return nil }
         let v = storage[head]
         head = (head + 1) % storage.count

@@ -150,7 +150,7 @@ extension RetryPolicy {
                 message: "unknown policy \"\(name)\" (known: \(catalogue.map(\.name).joined(separator: ", ")))"
             )
         }
-        var args = PolicyArguments(values: parameters, allowed: Set(info.parameters.map(\.key)))
+        let args = PolicyArguments(values: parameters, allowed: Set(info.parameters.map(\.key)))
         try args.checkKeys(policy: name)
         var policy: RetryPolicy
         switch name {

@@ -1,3 +1,4 @@
+internal import FleetCore
 internal import FleetMQTT
 internal import FleetMetrics
 internal import NIOCore
@@ -7,6 +8,8 @@ final class HubState {
     var stats = HubStats()
     var channels: [ObjectIdentifier: any Channel] = [:]
     var stopping = false
+    /// Message ids seen per device (duplicates, out-of-order arrivals).
+    var trackers: [String: SequenceTracker] = [:]
 
     func record(_ event: HubEvent, peer: String?) {
         switch event {
@@ -14,9 +17,16 @@ final class HubState {
             stats.connectionsAccepted += 1
             if let peer { stats.sourceAddressesByDevice[id, default: []].insert(peer) }
         case .refused: stats.connectionsRefused += 1
-        case .message(let id):
+        case .message(let id, let messageID):
             stats.messagesReceived += 1
             stats.messagesByDevice[id, default: 0] += 1
+            if let messageID {
+                switch trackers[id, default: SequenceTracker()].observe(messageID) {
+                case .duplicate: stats.duplicates += 1
+                case .outOfOrder: stats.outOfOrder += 1
+                case .inOrder: break
+                }
+            }
         case .protocolError: stats.protocolErrors += 1
         }
     }

@@ -1,3 +1,4 @@
+internal import FleetCore
 public import FleetMQTT
 
 /// What a hub connection must do.
@@ -11,7 +12,8 @@ public enum HubAction: Sendable, Hashable {
 public enum HubEvent: Sendable, Hashable {
     case accepted(clientID: String)
     case refused(code: UInt8)
-    case message(clientID: String)
+    /// A D2C message; `messageID` from the topic's `$.mid` when it is a number.
+    case message(clientID: String, messageID: UInt64?)
     case protocolError
 }
 
@@ -52,9 +54,9 @@ public struct HubSession: Sendable {
         case (.connected(let id, _), .publish(let p)):
             switch p.qos {
             case .atMostOnce:
-                actions.append(.record(.message(clientID: id)))
+                actions.append(.record(.message(clientID: id, messageID: SequenceTracker.messageID(inTopic: p.topic))))
             case .atLeastOnce:
-                actions.append(.record(.message(clientID: id)))
+                actions.append(.record(.message(clientID: id, messageID: SequenceTracker.messageID(inTopic: p.topic))))
                 if let packetID = p.packetID { actions.append(.write(.puback(MQTTAck(packetID: packetID)))) }
             case .exactlyOnce:
                 protocolError(into: &actions)

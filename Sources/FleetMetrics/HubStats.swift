@@ -4,8 +4,10 @@ public struct HubStats: Sendable, Hashable {
     /// CONNECTs answered with a refusal, by code.
     public var connectionsRefused: UInt64 = 0
     public var messagesReceived: UInt64 = 0
-    /// Same device and message id seen twice (needs a message id property; 0 otherwise).
+    /// Same device and message id (`$.mid` in the topic) seen twice.
     public var duplicates: UInt64 = 0
+    /// Messages that arrived after a message the same device sent later (by message id).
+    public var outOfOrder: UInt64 = 0
     /// Connections closed because their bytes did not decode or broke a rule.
     public var protocolErrors: UInt64 = 0
     /// Messages received per device id.
@@ -22,6 +24,7 @@ public struct HubStats: Sendable, Hashable {
         connectionsRefused += o.connectionsRefused
         messagesReceived += o.messagesReceived
         duplicates += o.duplicates
+        outOfOrder += o.outOfOrder
         protocolErrors += o.protocolErrors
         messagesByDevice.merge(o.messagesByDevice, uniquingKeysWith: +)
         sourceAddressesByDevice.merge(o.sourceAddressesByDevice) { $0.union($1) }

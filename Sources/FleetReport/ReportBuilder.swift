@@ -120,6 +120,7 @@ public enum ReportBuilder {
             report.hub.connectionsRefused = hub.connectionsRefused
             report.hub.messagesReceived = hub.messagesReceived
             report.hub.duplicates = hub.duplicates
+            report.hub.outOfOrder = hub.outOfOrder
             report.hub.devicesSeen = hub.devicesSeen
             report.hub.protocolErrors = hub.protocolErrors
         }

@@ -92,7 +92,7 @@ public enum TextSummary {
             let h = r.hub
             out.append(
                 "hub: \(h.connectionsAccepted) connections accepted, \(h.connectionsRefused) refused, "
-                    + "\(h.messagesReceived) messages from \(h.devicesSeen) devices, \(h.duplicates) duplicates, "
+                    + "\(h.messagesReceived) messages from \(h.devicesSeen) devices, \(h.duplicates) duplicates, \(h.outOfOrder) out of order, "
                     + "\(h.protocolErrors) protocol errors"
             )
         }

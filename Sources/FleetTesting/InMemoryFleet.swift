@@ -27,6 +27,7 @@ public struct InMemoryFleet {
     public private(set) var now: Instant = .zero
     public let recorder = Recorder()
     public private(set) var hubStats = HubStats()
+    private var trackers: [String: SequenceTracker] = [:]
     /// One-way network latency.
     public var latency: Duration
     /// Every packet the devices wrote, in order (for assertions).
@@ -99,9 +100,16 @@ public struct InMemoryFleet {
                     switch e {
                     case .accepted: hubStats.connectionsAccepted += 1
                     case .refused: hubStats.connectionsRefused += 1
-                    case .message(let id):
+                    case .message(let id, let messageID):
                         hubStats.messagesReceived += 1
                         hubStats.messagesByDevice[id, default: 0] += 1
+                        if let messageID {
+                            switch trackers[id, default: SequenceTracker()].observe(messageID) {
+                            case .duplicate: hubStats.duplicates += 1
+                            case .outOfOrder: hubStats.outOfOrder += 1
+                            case .inOrder: break
+                            }
+                        }
                     case .protocolError: hubStats.protocolErrors += 1
                     }
                 }

@@ -82,7 +82,7 @@ struct DeviceStateMachineTests {
             Issue.record("expected PUBLISH, got \(first)")
             return
         }
-        #expect(p.topic == "devices/d1/messages/events/" && p.qos == .atLeastOnce && p.packetID == 1)
+        #expect(p.topic == "devices/d1/messages/events/%24.mid=1" && p.qos == .atLeastOnce && p.packetID == 1)
         #expect(first.last == .schedule(.telemetry, Self.at(1005)))
 
         #expect(
@@ -284,6 +284,8 @@ struct DeviceStateMachineTests {
         }
         #expect(publishes.map(\.packetID) == [1, 3, 2, 4], "DUP redelivery in id order, then the queue (new ids)")
         #expect(publishes.map(\.dup) == [true, true, false, false])
+        let ids = publishes.map { SequenceTracker.messageID(inTopic: $0.topic) }
+        #expect(ids == [1, 3, 4, 5], "message ids survive redelivery; queued ones keep their order")
         for id: UInt16 in [1, 3, 2, 4] {
             let acked = step(&m) { $0.packetReceived(.puback(MQTTAck(packetID: id)), now: Self.at(4600), into: &$1) }
             // Latency counts from each message's intended time, offline time included.
@@ -401,7 +403,7 @@ struct DeviceStateMachineTests {
             Issue.record("expected a PUBLISH, got \(sent)")
             return
         }
-        #expect(p.topic == "devices/d1/messages/events/a%20b=1&z=x")
+        #expect(p.topic == "devices/d1/messages/events/%24.mid=1&a%20b=1&z=x")
         #expect(p.packetID == 2, "the SUBSCRIBE's id is not reused while unanswered")
     }
 

@@ -60,7 +60,9 @@ struct InMemoryFleetTests {
             #expect(c.transitions[retrying] == 1)
             #expect(c.failed == 0, "the in-flight message is redelivered, the one due offline was queued")
             #expect(c.generated == 30 && c.acked == 30)
-            #expect(fleet.hubStats.messagesReceived == 31, "the hub got the in-flight one before the drop: a duplicate")
+            #expect(fleet.hubStats.messagesReceived == 31, "the hub got the in-flight one before the drop")
+            #expect(fleet.hubStats.duplicates == 1, "its redelivery is recognised by its message id")
+            #expect(fleet.hubStats.outOfOrder == 0)
             let reconnect = fleet.recorder.capture().summary(Snapshot.reconnect)
             #expect(
                 reconnect.count == 1 && abs(Double(reconnect.max) - 180e6) < 1e6,

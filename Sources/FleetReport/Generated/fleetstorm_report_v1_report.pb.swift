@@ -345,6 +345,10 @@ public nonisolated struct Fleetstorm_Report_V1_HubStats: Sendable {
 
   public var protocolErrors: UInt64 = 0
 
+  /// Messages that arrived after one their device sent later (message ids in the topic's $.mid): the delivered
+  /// order differs from the send order this many times.
+  public var outOfOrder: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -953,7 +957,7 @@ nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, S
 
 nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HubStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}connections_accepted\0\u{3}connections_refused\0\u{3}messages_received\0\u{1}duplicates\0\u{3}devices_seen\0\u{3}protocol_errors\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}connections_accepted\0\u{3}connections_refused\0\u{3}messages_received\0\u{1}duplicates\0\u{3}devices_seen\0\u{3}protocol_errors\0\u{3}out_of_order\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -967,6 +971,7 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.duplicates) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.devicesSeen) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.protocolErrors) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.outOfOrder) }()
       default: break
       }
     }
@@ -991,6 +996,9 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
     if self.protocolErrors != 0 {
       try visitor.visitSingularUInt64Field(value: self.protocolErrors, fieldNumber: 6)
     }
+    if self.outOfOrder != 0 {
+      try visitor.visitSingularUInt64Field(value: self.outOfOrder, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1001,6 +1009,7 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
     if lhs.duplicates != rhs.duplicates {return false}
     if lhs.devicesSeen != rhs.devicesSeen {return false}
     if lhs.protocolErrors != rhs.protocolErrors {return false}
+    if lhs.outOfOrder != rhs.outOfOrder {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
