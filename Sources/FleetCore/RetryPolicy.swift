@@ -32,6 +32,8 @@ public struct RetryPolicy: Sendable, Hashable, CustomStringConvertible {
         case custom(table: [Duration], jitter: Double)
         /// One attempt, no retry.
         case none
+        /// A library user's `RetryStrategy`.
+        case strategy(AnyRetryStrategy)
     }
 
     /// The C SDK's `IOTHUB_CLIENT_RETRY_POLICY` modes.
@@ -80,6 +82,8 @@ public struct RetryPolicy: Sendable, Hashable, CustomStringConvertible {
         switch shape {
         case .none:
             return nil
+        case .strategy(let s):
+            return s.base.delay(attempt: n, previous: previous, using: &rng)
         case .dotnet(let min, let max, let delta):
             return Self.dotnetCurve(k: n - 1, min: min, max: max, delta: delta, using: &rng)
         case .java(let min, let max, let delta, let firstFast):

@@ -251,3 +251,32 @@ struct RetryPolicyTests {
         #expect(p.delays(count: 20, using: &a) == p.delays(count: 20, using: &b))
     }
 }
+
+/// A strategy written in code: 1 s, 2 s, then give up.
+struct TwoStepStrategy: RetryStrategy {
+    var name: String { "two-step" }
+    func delay(attempt: Int, previous: Duration?, using rng: inout some RandomNumberGenerator) -> Duration? {
+        attempt <= 2 ? .seconds(Int64(attempt)) : nil
+    }
+}
+
+@Suite("RetryStrategy in the library API")
+struct RetryStrategyTests {
+    @Test func aStrategyDrivesTheDeviceMachine() {
+        var rng = SplitMix64(seed: 1)
+        let policy = RetryPolicy.strategy(TwoStepStrategy())
+        #expect(policy.name == "two-step")
+        #expect(policy.delays(count: 3, using: &rng) == [.seconds(1), .seconds(2), nil])
+        #expect(policy == RetryPolicy.strategy(TwoStepStrategy()))
+
+        var s = Scenario()
+        s.retry.policy = policy
+        s.retry.throttled = policy
+        var m = DeviceStateMachine(deviceID: "d", config: DeviceConfig(scenario: s), seed: 3)
+        var actions: [DeviceAction] = []
+        m.start(now: .zero, into: &actions)
+        actions.removeAll()
+        m.connectFailed(now: Instant(nanoseconds: 1_000_000), into: &actions)
+        #expect(actions.last == .schedule(.backoff, Instant(nanoseconds: 1_001_000_000)))
+    }
+}
