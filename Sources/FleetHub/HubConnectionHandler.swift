@@ -1,34 +1,17 @@
-internal import FleetCore
 internal import FleetMQTT
 internal import FleetMetrics
 internal import NIOCore
 
 /// The hub's state on its loop: statistics and open connections. Loop-bound.
 final class HubState {
-    var stats = HubStats()
+    var recorder = HubRecorder()
     var channels: [ObjectIdentifier: any Channel] = [:]
     var stopping = false
-    /// Message ids seen per device (duplicates, out-of-order arrivals).
-    var trackers: [String: SequenceTracker] = [:]
+
+    var stats: HubStats { recorder.stats }
 
     func record(_ event: HubEvent, peer: String?) {
-        switch event {
-        case .accepted(let id):
-            stats.connectionsAccepted += 1
-            if let peer { stats.sourceAddressesByDevice[id, default: []].insert(peer) }
-        case .refused: stats.connectionsRefused += 1
-        case .message(let id, let messageID):
-            stats.messagesReceived += 1
-            stats.messagesByDevice[id, default: 0] += 1
-            if let messageID {
-                switch trackers[id, default: SequenceTracker()].observe(messageID) {
-                case .duplicate: stats.duplicates += 1
-                case .outOfOrder: stats.outOfOrder += 1
-                case .inOrder: break
-                }
-            }
-        case .protocolError: stats.protocolErrors += 1
-        }
+        recorder.record(event, peer: peer)
     }
 }
 

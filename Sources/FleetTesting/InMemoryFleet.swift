@@ -26,8 +26,9 @@ public struct InMemoryFleet {
     private var events = TimerWheel<Event>(tick: .microseconds(100))
     public private(set) var now: Instant = .zero
     public let recorder = Recorder()
-    public private(set) var hubStats = HubStats()
-    private var trackers: [String: SequenceTracker] = [:]
+    private var hubRecorder = HubRecorder()
+    /// What the hub sessions saw.
+    public var hubStats: HubStats { hubRecorder.stats }
     /// One-way network latency.
     public var latency: Duration
     /// Every packet the devices wrote, in order (for assertions).
@@ -97,21 +98,7 @@ public struct InMemoryFleet {
                     hubSessions[i] = nil
                     events.schedule(at: now + latency, .closed(i, gen))
                 case .record(let e):
-                    switch e {
-                    case .accepted: hubStats.connectionsAccepted += 1
-                    case .refused: hubStats.connectionsRefused += 1
-                    case .message(let id, let messageID):
-                        hubStats.messagesReceived += 1
-                        hubStats.messagesByDevice[id, default: 0] += 1
-                        if let messageID {
-                            switch trackers[id, default: SequenceTracker()].observe(messageID) {
-                            case .duplicate: hubStats.duplicates += 1
-                            case .outOfOrder: hubStats.outOfOrder += 1
-                            case .inOrder: break
-                            }
-                        }
-                    case .protocolError: hubStats.protocolErrors += 1
-                    }
+                    hubRecorder.record(e, peer: nil)
                 }
             }
         case .toDevice(let i, let gen, var bytes):

@@ -1,0 +1,33 @@
+internal import FleetCore
+public import FleetMetrics
+
+/// Turns hub events into `HubStats` (with per-device message-id tracking). A value: the embedded hub keeps one
+/// on its loop, the in-memory harness keeps one too, so both count the same way.
+public struct HubRecorder: Sendable {
+    public private(set) var stats = HubStats()
+    private var trackers: [String: SequenceTracker] = [:]
+
+    public init() {}
+
+    /// Records one event; `peer` is the client's IP address when known.
+    public mutating func record(_ event: HubEvent, peer: String?) {
+        switch event {
+        case .accepted(let id):
+            stats.connectionsAccepted += 1
+            if let peer { stats.sourceAddressesByDevice[id, default: []].insert(peer) }
+        case .refused:
+            stats.connectionsRefused += 1
+        case .message(let id, let messageID):
+            stats.messagesReceived += 1
+            stats.messagesByDevice[id, default: 0] += 1
+            guard let messageID else { return }
+            switch trackers[id, default: SequenceTracker()].observe(messageID) {
+            case .duplicate: stats.duplicates += 1
+            case .outOfOrder: stats.outOfOrder += 1
+            case .inOrder: break
+            }
+        case .protocolError:
+            stats.protocolErrors += 1
+        }
+    }
+}
