@@ -167,29 +167,12 @@ struct ProfileReader {
         -> [String: String]
     {
         let base = URL(fileURLWithPath: profile).deletingLastPathComponent()
-        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : base.appendingPathComponent(path)
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw section.error(.invalidValue, "registry", "cannot read \(url.path)")
+        let full = path.hasPrefix("/") ? path : base.appendingPathComponent(path).path
+        do throws(RegistryError) {
+            return try DeviceRegistry.load(full).keys
+        } catch {
+            throw section.error(.invalidValue, "registry", error.message)
         }
-        guard let root = try? Yams.compose(yaml: text), case .mapping(let m) = root,
-            let list = m["devices"], case .sequence(let devices) = list
-        else {
-            throw section.error(.invalidValue, "registry", "\(url.path): expected devices: [{id: ..., key: ...}, ...]")
-        }
-        var table: [String: String] = [:]
-        for (i, d) in devices.enumerated() {
-            guard case .mapping(let entry) = d, let id = entry["id"]?.string, let key = entry["key"]?.string,
-                let bytes = Data(base64Encoded: key), !bytes.isEmpty
-            else {
-                throw section.error(
-                    .invalidValue,
-                    "registry",
-                    "\(url.path): device \(i + 1) needs an id and a base64 key"
-                )
-            }
-            table[id] = key
-        }
-        return table
     }
 
     static func readRetry(_ r: inout Section, default base: Scenario.Retry) throws(ScenarioError) -> Scenario.Retry {

@@ -8,6 +8,8 @@ public struct HubConfiguration: Sendable {
     public var maxPacketSize: Int = 256 * 1024 + 16 * 1024
     /// Idle connections are closed after this multiple of their keep-alive (IoT Hub: 1.5).
     public var idleFactor: Double = 1.5
+    /// Who may connect (default: anyone, no credentials checked).
+    public var auth = HubAuthenticator()
 
     public init() {}
 }

@@ -1,11 +1,15 @@
+internal import FleetCore
 internal import FleetMQTT
 internal import FleetMetrics
+import Foundation
 internal import NIOCore
 
 /// The hub's state on its loop: statistics and open connections. Loop-bound.
 final class HubState {
     var recorder = HubRecorder()
     var channels: [ObjectIdentifier: any Channel] = [:]
+    /// The live connection of each device id (IoT Hub allows one; a new CONNECT takes over).
+    var byDevice: [String: any Channel] = [:]
     var stopping = false
 
     var stats: HubStats { recorder.stats }
@@ -25,7 +29,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
 
     private let state: HubState
     private let configuration: HubConfiguration
-    private var session = HubSession()
+    private var session: HubSession
     private var decoder: MQTTDecoder
     private var encoder = MQTTEncoder(version: .v311)
     private var inbound: ByteBuffer?
@@ -34,11 +38,14 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private var idleTimer: Scheduled<Void>?
     private var lastRead = NIODeadline.now()
     private var idleLimit: TimeAmount?
+    private var expiryTimer: Scheduled<Void>?
+    private var deviceID: String?
 
     init(state: HubState, configuration: HubConfiguration) {
         self.state = state
         self.configuration = configuration
         self.decoder = MQTTDecoder(version: .v311, maxPacketSize: configuration.maxPacketSize)
+        self.session = HubSession(authenticator: configuration.auth)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -59,8 +66,12 @@ final class HubConnectionHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         state.channels[ObjectIdentifier(context.channel)] = nil
+        if let deviceID, let current = state.byDevice[deviceID], current === context.channel {
+            state.byDevice[deviceID] = nil
+        }
         connectTimer?.cancel()
         idleTimer?.cancel()
+        expiryTimer?.cancel()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -72,7 +83,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
             while var buffer = inbound, let packet = try decoder.decode(buffer: &buffer) {
                 inbound = buffer.readableBytes == 0 ? nil : buffer
                 if case .connect(let c) = packet { accepted(c, context: context) }
-                session.packetReceived(packet, into: &actions)
+                session.packetReceived(packet, nowUnix: Int64(Date().timeIntervalSince1970), into: &actions)
                 if session.isClosed { break }
             }
         } catch {
@@ -126,10 +137,33 @@ final class HubConnectionHandler: ChannelInboundHandler {
                 context.close(promise: nil)
             case .record(let event):
                 state.record(event, peer: context.channel.remoteAddress?.ipAddress)
+                if case .accepted(let id, let expiry) = event { admitted(id, tokenExpiry: expiry, context: context) }
             }
         }
         actions.removeAll(keepingCapacity: true)
         if wrote { context.flush() }
+    }
+
+    /// One connection per device id: an older one is closed (IoT Hub's 400027); a token is enforced until expiry
+    /// plus the configured grace.
+    private func admitted(_ id: String, tokenExpiry: Int64?, context: ChannelHandlerContext) {
+        deviceID = id
+        if let old = state.byDevice[id], old !== context.channel {
+            state.recorder.countTakeover()
+            old.close(promise: nil)
+        }
+        state.byDevice[id] = context.channel
+        guard let tokenExpiry else { return }
+        let remaining = Double(tokenExpiry) - Date().timeIntervalSince1970
+        let grace = Double(configuration.auth.expiryGrace.nanoseconds) / 1e9
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        expiryTimer = context.eventLoop.assumeIsolated().scheduleTask(
+            in: .milliseconds(Int64(max(0, remaining + grace) * 1000))
+        ) {
+            [self] in
+            self.state.recorder.countTokenExpiry()
+            bound.value.close(promise: nil)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -9,14 +9,18 @@ public struct HubRecorder: Sendable {
 
     public init() {}
 
+    public mutating func countTakeover() { stats.takenOver += 1 }
+    public mutating func countTokenExpiry() { stats.tokenExpiredDrops += 1 }
+
     /// Records one event; `peer` is the client's IP address when known.
     public mutating func record(_ event: HubEvent, peer: String?) {
         switch event {
-        case .accepted(let id):
+        case .accepted(let id, _):
             stats.connectionsAccepted += 1
             if let peer { stats.sourceAddressesByDevice[id, default: []].insert(peer) }
-        case .refused:
+        case .refused(_, let reason):
             stats.connectionsRefused += 1
+            stats.refusedByReason[reason?.rawValue ?? "bad_client_id", default: 0] += 1
         case .message(let id, let messageID):
             stats.messagesReceived += 1
             stats.messagesByDevice[id, default: 0] += 1

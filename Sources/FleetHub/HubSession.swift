@@ -10,8 +10,9 @@ public enum HubAction: Sendable, Hashable {
 }
 
 public enum HubEvent: Sendable, Hashable {
-    case accepted(clientID: String)
-    case refused(code: UInt8)
+    /// Accepted; the token expires at this Unix time (nil: anonymous).
+    case accepted(clientID: String, tokenExpiry: Int64?)
+    case refused(code: UInt8, reason: HubAuthenticator.Refusal?)
     /// A D2C message; `messageID` from the topic's `$.mid` when it is a number.
     case message(clientID: String, messageID: UInt64?)
     case protocolError
@@ -27,8 +28,11 @@ public struct HubSession: Sendable {
     }
 
     private var state: State = .awaitingConnect
+    public let authenticator: HubAuthenticator
 
-    public init() {}
+    public init(authenticator: HubAuthenticator = HubAuthenticator()) {
+        self.authenticator = authenticator
+    }
 
     /// The protocol version once CONNECT arrived.
     public var version: MQTTVersion? {
@@ -36,21 +40,28 @@ public struct HubSession: Sendable {
         return nil
     }
 
-    /// Keep-alive of the accepted CONNECT is returned by `packetReceived` through the caller's inspection of the
-    /// CONNECT itself; this machine decides only what to answer.
-    public mutating func packetReceived(_ packet: MQTTPacket, into actions: inout [HubAction]) {
+    /// Answers one packet. `nowUnix` is the hub's wall clock (seconds) for token expiry checks.
+    public mutating func packetReceived(_ packet: MQTTPacket, nowUnix: Int64 = 0, into actions: inout [HubAction]) {
         switch (state, packet) {
         case (.awaitingConnect, .connect(let c)):
             if c.clientID.isEmpty {
                 let code: UInt8 = c.version == .v5 ? 0x85 : 2
                 actions.append(.write(.connack(MQTTConnAck(code: code))))
-                actions.append(.record(.refused(code: code)))
+                actions.append(.record(.refused(code: code, reason: nil)))
                 close(clean: true, into: &actions)
                 return
             }
-            state = .connected(clientID: c.clientID, version: c.version)
-            actions.append(.write(.connack(MQTTConnAck(sessionPresent: false, code: 0))))
-            actions.append(.record(.accepted(clientID: c.clientID)))
+            switch authenticator.check(c, nowUnix: nowUnix) {
+            case .refused(let why):
+                let code = HubAuthenticator.refusalCode(c.version)
+                actions.append(.write(.connack(MQTTConnAck(code: code))))
+                actions.append(.record(.refused(code: code, reason: why)))
+                close(clean: true, into: &actions)
+            case .accepted(let expiry):
+                state = .connected(clientID: c.clientID, version: c.version)
+                actions.append(.write(.connack(MQTTConnAck(sessionPresent: false, code: 0))))
+                actions.append(.record(.accepted(clientID: c.clientID, tokenExpiry: expiry)))
+            }
         case (.connected(let id, _), .publish(let p)):
             switch p.qos {
             case .atMostOnce:

@@ -3,6 +3,11 @@ public struct HubStats: Sendable, Hashable {
     public var connectionsAccepted: UInt64 = 0
     /// CONNECTs answered with a refusal, by code.
     public var connectionsRefused: UInt64 = 0
+    /// Refused CONNECTs by why (bad_signature, expired, unknown_device, disabled, ...).
+    public var refusedByReason: [String: UInt64] = [:]
+    /// Connections the hub closed because another connection of the same device id took over, or its token expired.
+    public var takenOver: UInt64 = 0
+    public var tokenExpiredDrops: UInt64 = 0
     public var messagesReceived: UInt64 = 0
     /// Same device and message id (`$.mid` in the topic) seen twice.
     public var duplicates: UInt64 = 0
@@ -24,6 +29,9 @@ public struct HubStats: Sendable, Hashable {
         connectionsRefused += o.connectionsRefused
         messagesReceived += o.messagesReceived
         duplicates += o.duplicates
+        refusedByReason.merge(o.refusedByReason, uniquingKeysWith: +)
+        takenOver += o.takenOver
+        tokenExpiredDrops += o.tokenExpiredDrops
         outOfOrder += o.outOfOrder
         protocolErrors += o.protocolErrors
         messagesByDevice.merge(o.messagesByDevice, uniquingKeysWith: +)

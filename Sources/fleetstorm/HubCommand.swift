@@ -9,8 +9,9 @@ struct HubCommand: AsyncParsableCommand {
         commandName: "hub",
         abstract: "Run the test hub standalone until SIGINT/SIGTERM (or --duration).",
         discussion: """
-            Example:
+            Examples:
               fleetstorm hub --listen 127.0.0.1:1883 --output hub-report.pb
+              fleetstorm hub --listen 127.0.0.1:1883 --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
             then, in another shell:
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
             """
@@ -24,6 +25,18 @@ struct HubCommand: AsyncParsableCommand {
 
     @Option(help: "Stop by itself after this long, e.g. 10m.")
     var duration: String?
+
+    @Option(help: "Host name devices must use in their username and SAS token (with --group-key or --registry).")
+    var host: String = "fleetstorm.local"
+
+    @Option(help: "Accept devices whose key derives from this DPS group key (base64).")
+    var groupKey: String?
+
+    @Option(help: "Accept the devices of this registry file: devices: [{id: dev-1, key: BASE64, disabled: true}].")
+    var registry: String?
+
+    @Option(help: "Tolerate an expired token this long before dropping the connection, e.g. 10m.")
+    var expiryGrace: String = "0"
 
     func run() async throws {
         var configuration = HubConfiguration()
@@ -39,6 +52,30 @@ struct HubCommand: AsyncParsableCommand {
         if let duration {
             guard let d = Duration.parse(duration) else { fail("--duration \(duration): expected e.g. 90s or 10m") }
             limit = d
+        }
+        guard let grace = Duration.parse(expiryGrace) else {
+            fail("--expiry-grace \(expiryGrace): expected e.g. 0, 30s or 10m")
+        }
+        switch (groupKey, registry) {
+        case (nil, nil):
+            configuration.auth = HubAuthenticator(hostName: host)
+        case (let g?, nil):
+            guard let data = Data(base64Encoded: g), !data.isEmpty else {
+                fail("--group-key: not valid base64 (not shown)")
+            }
+            configuration.auth = HubAuthenticator(keys: .groupKey(g), hostName: host, expiryGrace: grace)
+        case (nil, let path?):
+            do {
+                let r = try DeviceRegistry.load(path)
+                configuration.auth = HubAuthenticator(
+                    keys: .registry(r.keys),
+                    hostName: host,
+                    disabled: r.disabled,
+                    expiryGrace: grace
+                )
+            } catch { fail("--registry \(error)") }
+        default:
+            fail("use --group-key or --registry, not both")
         }
         let hub = TestHub(configuration: configuration)
         let started = Date()

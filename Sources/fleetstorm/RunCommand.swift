@@ -42,6 +42,13 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "No live progress line.")
     var quiet = false
 
+    /// The embedded hub checks exactly the credentials the scenario's devices present.
+    static func embeddedHub(for scenario: Scenario) -> TestHub {
+        var configuration = HubConfiguration()
+        configuration.auth = HubAuthenticator(matching: scenario.auth)
+        return TestHub(configuration: configuration)
+    }
+
     func run() async throws {
         var all: [String] = []
         if let hub { all.append("hub.url=\(hub)") }
@@ -54,7 +61,7 @@ struct RunCommand: AsyncParsableCommand {
 
         var runner = FleetRunner(
             scenario: scenario,
-            hub: scenario.hub.isEmbedded ? EmbeddedTestHub(hub: TestHub()) : nil
+            hub: scenario.hub.isEmbedded ? EmbeddedTestHub(hub: Self.embeddedHub(for: scenario)) : nil
         )
         let line = ProgressLine()
         if !quiet { runner.progress = { line.update($0) } }

@@ -1,0 +1,95 @@
+public import FleetCore
+public import FleetMQTT
+import Foundation
+
+/// Who the hub lets in, as IoT Hub does (reference §3.1, §4.1, §4.2): the client id is the device id, the username
+/// names this hub and that device, the password is a SAS token for `{host}/devices/{id}` signed with the device's
+/// key and not expired. Every failure is the same refusal IoT Hub gives: CONNACK 5 (3.1.1) or 0x87 (MQTT 5).
+public struct HubAuthenticator: Sendable, Hashable {
+    /// The hub side of a scenario's device authentication: same host, same keys.
+    public init(matching auth: DeviceAuth?) {
+        guard let auth else {
+            self.init()
+            return
+        }
+        switch auth.keys {
+        case .groupKey(let g): self.init(keys: .groupKey(g), hostName: auth.hubHost)
+        case .registry(let table): self.init(keys: .registry(table), hostName: auth.hubHost)
+        }
+    }
+
+    public enum Keys: Sendable, Hashable {
+        /// Plain MQTT load: any client id, no credentials checked.
+        case anonymous
+        /// Device keys by id.
+        case registry([String: String])
+        /// DPS group enrollment: every device key is derived from the group key and the device id.
+        case groupKey(String)
+    }
+
+    public var keys: Keys
+    /// The host name devices must use in their username and token.
+    public var hostName: String
+    /// Device ids that are refused even with valid credentials.
+    public var disabled: Set<String>
+    /// How long past its expiry a connected device's token is tolerated before the hub drops it.
+    public var expiryGrace: Duration
+
+    public init(
+        keys: Keys = .anonymous,
+        hostName: String = "fleetstorm.local",
+        disabled: Set<String> = [],
+        expiryGrace: Duration = .zero
+    ) {
+        self.keys = keys
+        self.hostName = hostName
+        self.disabled = disabled
+        self.expiryGrace = expiryGrace
+    }
+
+    /// Why a CONNECT is refused (for the hub's statistics; the device only sees the refusal code).
+    public enum Refusal: String, Sendable, Hashable, CaseIterable {
+        case disabled
+        case unknownDevice = "unknown_device"
+        case badUsername = "bad_username"
+        case noToken = "no_token"
+        case badToken = "bad_token"
+        case wrongResource = "wrong_resource"
+        case expired
+        case badSignature = "bad_signature"
+    }
+
+    public enum Verdict: Sendable, Hashable {
+        /// Accepted; the token expires at this Unix time (nil: anonymous, never).
+        case accepted(tokenExpiry: Int64?)
+        case refused(Refusal)
+    }
+
+    public func check(_ connect: MQTTConnect, nowUnix: Int64) -> Verdict {
+        let id = connect.clientID
+        if disabled.contains(id) { return .refused(.disabled) }
+        let key: String?
+        switch keys {
+        case .anonymous: return .accepted(tokenExpiry: nil)
+        case .registry(let table): key = table[id]
+        case .groupKey(let group): key = try? SASToken.deriveDeviceKey(groupKey: group, registrationID: id)
+        }
+        guard let key else { return .refused(.unknownDevice) }
+        guard let username = connect.username,
+            username.lowercased().hasPrefix("\(hostName.lowercased())/\(id.lowercased())/")
+        else { return .refused(.badUsername) }
+        guard let password = connect.password else { return .refused(.noToken) }
+        guard let token = SASToken.parse(String(decoding: password, as: UTF8.self)) else { return .refused(.badToken) }
+        guard token.resourceURI.lowercased() == "\(hostName)/devices/\(id)".lowercased() else {
+            return .refused(.wrongResource)
+        }
+        guard token.expiry > nowUnix else { return .refused(.expired) }
+        guard let expected = try? SASToken.signature(resourceURI: token.resourceURI, key: key, expiry: token.expiry),
+            expected == token.signature
+        else { return .refused(.badSignature) }
+        return .accepted(tokenExpiry: token.expiry)
+    }
+
+    /// The refusal code IoT Hub answers every failed CONNECT with.
+    public static func refusalCode(_ version: MQTTVersion) -> UInt8 { version == .v5 ? 0x87 : 5 }
+}
