@@ -125,7 +125,8 @@ let package = Package(
                 "FleetEngine", "FleetHub", "FleetCore", "FleetMetrics", "FleetReport", "FleetMQTT", "FleetTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["Clients"]
         ),
     ]
 )

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""A device no FleetStorm code wrote: paho-mqtt with a SAS token computed here (hmac/hashlib), for the hub tests.
+
+  iothub_client.py token  HUB_HOST DEVICE_ID GROUP_KEY_B64 EXPIRY        -> prints username and SAS token
+  iothub_client.py paho   HOST PORT HUB_HOST DEVICE_ID GROUP_KEY_B64 N   -> publishes N QoS 1 messages, prints JSON
+"""
+import base64, hashlib, hmac, json, sys, time, urllib.parse
+
+
+def device_key(group_key_b64, device_id):
+    return base64.b64encode(hmac.new(base64.b64decode(group_key_b64), device_id.encode(), hashlib.sha256).digest()).decode()
+
+
+def sas_token(resource_uri, key_b64, expiry):
+    encoded = urllib.parse.quote(resource_uri, safe="")
+    sig = base64.b64encode(hmac.new(base64.b64decode(key_b64), f"{encoded}\n{expiry}".encode(), hashlib.sha256).digest())
+    return f"SharedAccessSignature sr={encoded}&sig={urllib.parse.quote(sig.decode(), safe='')}&se={expiry}"
+
+
+def credentials(hub_host, device_id, group_key, expiry):
+    username = f"{hub_host}/{device_id}/?api-version=2021-04-12&DeviceClientType=paho-test"
+    return username, sas_token(f"{hub_host}/devices/{device_id}", device_key(group_key, device_id), expiry)
+
+
+def paho(host, port, hub_host, device_id, group_key, count):
+    import paho.mqtt.client as mqtt
+
+    result = {"connack": None, "acked": 0}
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
+    username, token = credentials(hub_host, device_id, group_key, int(time.time()) + 3600)
+    client.username_pw_set(username, token)
+
+    def on_connect(c, userdata, flags, reason_code, properties):
+        result["connack"] = reason_code.value
+
+    client.on_connect = on_connect
+    client.connect(host, int(port), keepalive=30)
+    client.loop_start()
+    deadline = time.time() + 10
+    while result["connack"] is None and time.time() < deadline:
+        time.sleep(0.01)
+    if result["connack"] == 0:
+        infos = [client.publish(f"devices/{device_id}/messages/events/%24.mid={i + 1}", b"{}", qos=1) for i in range(count)]
+        for info in infos:
+            info.wait_for_publish(timeout=10)
+            result["acked"] += 1 if info.is_published() else 0
+        client.disconnect()
+    client.loop_stop()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "token":
+        u, t = credentials(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        print(u)
+        print(t)
+    elif mode == "paho":
+        paho(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]))
+    else:
+        sys.exit(f"unknown mode {mode}")
