@@ -35,7 +35,7 @@ extension DeviceStateMachine {
         if let retry { actions.append(.record(.reconnected(latency: now - retry.startedAt))) }
         retry = nil
         lastError = nil
-        state = .connected(Session(lastWrite: now))
+        state = .connected(Session(lastWrite: now, lastRead: now))
         setStatus(.connected, .connectionOk, into: &actions)
         if config.keepAlive > .zero { actions.append(.schedule(.keepAlive, now + config.pingIdle)) }
         if let renewal = config.tokenRenewal, keyBytes != nil {
@@ -264,6 +264,7 @@ extension DeviceStateMachine {
 
     mutating func pubackReceived(_ ack: MQTTAck, now: Instant, into actions: inout Actions) {
         var session = takeSession()
+        session.lastRead = now
         if let i = session.inflight.firstIndex(where: { $0.id == ack.packetID }) {
             let intended = session.inflight[i].message.intended
             session.inflight.remove(at: i)
@@ -312,6 +313,11 @@ extension DeviceStateMachine {
 }
 
 extension DeviceStateMachine.Session {
+    /// The instant keep-alive silence counts from: the last write, or (paho-style) the older of last write and read.
+    func keepAliveReference(_ config: DeviceConfig) -> Instant {
+        config.pingOnReadSilence ? min(lastWrite, lastRead) : lastWrite
+    }
+
     mutating func allocatePacketID() -> UInt16 {
         while true {
             let id = nextPacketID

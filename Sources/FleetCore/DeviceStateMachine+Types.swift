@@ -39,6 +39,9 @@ public struct DeviceConfig: Sendable {
     /// the others (paho, mqtt.js semantics) ping after the keep-alive and wait one more.
     public var pingIdle: Duration
     public var pingTimeout: Duration
+    /// paho/mqtt.js: also ping when nothing has been *received* for the idle time (so a silent peer is noticed
+    /// while the device keeps publishing). .NET and C count only what they send.
+    public var pingOnReadSilence: Bool
 
     /// Settings for devices of `scenario` that use `retry` (a cohort's; default: the scenario's own).
     public init(scenario: Scenario, retry cohortRetry: Scenario.Retry? = nil) {
@@ -53,12 +56,15 @@ public struct DeviceConfig: Sendable {
         case (true, .dotnet):
             pingIdle = ka / 4
             pingTimeout = .seconds(30)
+            pingOnReadSilence = false
         case (true, .c):
             pingIdle = ka
             pingTimeout = min(.seconds(80), ka / 2)
+            pingOnReadSilence = false
         default:
             pingIdle = ka
             pingTimeout = ka
+            pingOnReadSilence = true
         }
         retry = chosen.policy
         throttledRetry = chosen.throttled

@@ -31,6 +31,8 @@ public struct DeviceStateMachine: Sendable {
         /// Unacknowledged QoS 1 messages: packet id and intended send time.
         var inflight: [(id: UInt16, message: QueuedMessage)] = []
         var lastWrite: Instant
+        /// When the last packet arrived (paho-style keep-alive also pings after silence in that direction).
+        var lastRead: Instant
         var pingOutstanding = false
         var draining = false
         /// The packet id of an unanswered SUBSCRIBE (kept out of the publish ids).
@@ -139,6 +141,11 @@ public struct DeviceStateMachine: Sendable {
             pubackReceived(ack, now: now, into: &actions)
             return
         }
+        if config.pingOnReadSilence, case .connected = state {
+            var session = takeSession()
+            session.lastRead = now
+            state = .connected(session)
+        }
         switch (state, packet) {
         case (.awaitingConnAck(let started), .connack(let ack)):
             actions.append(.cancel(.connackTimeout))
@@ -150,7 +157,7 @@ public struct DeviceStateMachine: Sendable {
             connackAccepted(started: started, now: now, into: &actions)
         case (.connected(var session), .pingresp):
             session.pingOutstanding = false
-            actions.append(.schedule(.keepAlive, max(now, session.lastWrite + config.pingIdle)))
+            actions.append(.schedule(.keepAlive, max(now, session.keepAliveReference(config) + config.pingIdle)))
             state = .connected(session)
         case (.connected(var session), .publish(let publish)):
             actions.append(.record(.received(publish)))
@@ -205,13 +212,13 @@ public struct DeviceStateMachine: Sendable {
                 closeThenFail(.keepAliveTimeout, into: &actions)
                 return
             }
-            if now - session.lastWrite >= config.pingIdle {
+            if now - session.keepAliveReference(config) >= config.pingIdle {
                 session.pingOutstanding = true
                 session.lastWrite = now
                 actions.append(.write(.pingreq))
                 actions.append(.schedule(.keepAlive, now + config.pingTimeout))
             } else {
-                actions.append(.schedule(.keepAlive, session.lastWrite + config.pingIdle))
+                actions.append(.schedule(.keepAlive, session.keepAliveReference(config) + config.pingIdle))
             }
             state = .connected(session)
         case (.drain, .connected(let session)):

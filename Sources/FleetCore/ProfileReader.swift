@@ -142,7 +142,11 @@ struct ProfileReader {
                 let known = Scenario.Fault.Kind.allCases.map(\.rawValue).joined(separator: ", ")
                 throw f.error(.invalidValue, "kind", "unknown fault kind \"\(kindText)\" (supported: \(known))")
             }
-            s.faults.append(Scenario.Fault(at: at, kind: kind))
+            let window = try f.duration("for", min: .zero) ?? .zero
+            if kind.hasWindow && window == .zero {
+                throw f.error(.invalidValue, "for", "\(kind.rawValue) lasts a window: add for: (e.g. for: 10s)")
+            }
+            s.faults.append(Scenario.Fault(at: at, kind: kind, duration: window))
         }
         s.faults.sort { $0.at < $1.at }
         if !s.faults.isEmpty && !s.hub.isEmbedded {

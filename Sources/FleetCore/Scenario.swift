@@ -130,19 +130,32 @@ public struct Scenario: Sendable, Hashable {
         }
     }
 
-    /// A scripted fault on the embedded hub.
+    /// A scripted fault on the embedded hub: at a time, for a window (instant faults ignore the window).
     public struct Fault: Sendable, Hashable {
         public enum Kind: String, Sendable, Hashable, CaseIterable {
             /// Close every device connection at once (no DISCONNECT): the simplest reconnect storm.
             case drop
+            /// Refuse new connections for the window with CONNACK 3 (server unavailable; 0x88 in MQTT 5).
+            case outage
+            /// Refuse every CONNECT for the window with CONNACK 5 / 0x87, as IoT Hub does for bad credentials.
+            case rejectAuth = "reject-auth"
+            /// Stop reading and writing for the window: connections stay open but silent (half-open links that
+            /// only keep-alive can detect).
+            case blackhole
+
+            /// True for faults that last a window.
+            public var hasWindow: Bool { self != .drop }
         }
         /// Time from the run's start.
         public var at: Duration
         public var kind: Kind
+        /// How long a windowed fault lasts.
+        public var duration: Duration
 
-        public init(at: Duration, kind: Kind) {
+        public init(at: Duration, kind: Kind, duration: Duration = .zero) {
             self.at = at
             self.kind = kind
+            self.duration = duration
         }
     }
 

@@ -1,3 +1,4 @@
+public import FleetCore
 public import FleetMetrics
 
 /// The in-process test hub as the runner sees it (FleetHub provides it; the engine does not import the hub).
@@ -6,6 +7,8 @@ public protocol EmbeddedHub: Sendable {
     func start() async throws -> (host: String, port: Int)
     /// Closes every device connection at once (the `drop` fault).
     func dropAll() async
+    /// Starts or ends a windowed fault (outage, reject-auth, blackhole).
+    func setFault(_ kind: Scenario.Fault.Kind, active: Bool) async
     /// Stops accepting, closes connections and returns what the hub saw.
     func stop() async -> HubStats
 }

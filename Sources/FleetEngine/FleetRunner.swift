@@ -157,14 +157,24 @@ public struct FleetRunner: Sendable {
             }
             if let hub, !scenario.faults.isEmpty {
                 group.addTask {
-                    for fault in scenario.faults {
+                    // Fault starts and ends in time order.
+                    var events: [(at: Duration, kind: Scenario.Fault.Kind, active: Bool)] = []
+                    for f in scenario.faults {
+                        events.append((f.at, f.kind, true))
+                        if f.kind.hasWindow { events.append((f.at + f.duration, f.kind, false)) }
+                    }
+                    // At equal times windows open before a drop, so the devices the drop sends away meet them.
+                    events.sort { ($0.at, $0.kind == .drop ? 1 : 0) < ($1.at, $1.kind == .drop ? 1 : 0) }
+                    for event in events {
                         let elapsed = Duration.nanoseconds(
                             Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
                         )
-                        if fault.at > elapsed { try? await Task.sleep(for: fault.at - elapsed) }
+                        if event.at > elapsed { try? await Task.sleep(for: event.at - elapsed) }
                         if Task.isCancelled { return }
-                        switch fault.kind {
-                        case .drop: await hub.dropAll()
+                        if event.kind == .drop {
+                            await hub.dropAll()
+                        } else {
+                            await hub.setFault(event.kind, active: event.active)
                         }
                     }
                 }

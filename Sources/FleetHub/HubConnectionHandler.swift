@@ -11,6 +11,10 @@ final class HubState {
     /// The live connection of each device id (IoT Hub allows one; a new CONNECT takes over).
     var byDevice: [String: any Channel] = [:]
     var stopping = false
+    /// Windowed faults in force.
+    var outage = false
+    var rejectAuth = false
+    var blackhole = false
 
     var stats: HubStats { recorder.stats }
 
@@ -75,6 +79,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if state.blackhole { return }  // half-open: the bytes vanish, nothing is answered
         var bytes = unwrapInboundIn(data)
         lastRead = .now()
         if inbound == nil { inbound = bytes } else { inbound!.writeBuffer(&bytes) }
@@ -83,7 +88,14 @@ final class HubConnectionHandler: ChannelInboundHandler {
             while var buffer = inbound, let packet = try decoder.decode(buffer: &buffer) {
                 inbound = buffer.readableBytes == 0 ? nil : buffer
                 if case .connect(let c) = packet { accepted(c, context: context) }
-                session.packetReceived(packet, nowUnix: Int64(Date().timeIntervalSince1970), into: &actions)
+                let override: HubSession.ConnectOverride? =
+                    state.outage ? .serverUnavailable : state.rejectAuth ? .notAuthorized : nil
+                session.packetReceived(
+                    packet,
+                    nowUnix: Int64(Date().timeIntervalSince1970),
+                    override: override,
+                    into: &actions
+                )
                 if session.isClosed { break }
             }
         } catch {
@@ -108,7 +120,10 @@ final class HubConnectionHandler: ChannelInboundHandler {
         idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
             guard let limit = self.idleLimit else { return }
             let idle = NIODeadline.now() - self.lastRead
-            if idle >= limit {
+            if self.state.blackhole {
+                // In a network blackhole the hub's close would never arrive either: keep the link half-open.
+                self.scheduleIdleCheck(context: bound.value, in: limit)
+            } else if idle >= limit {
                 self.actions.removeAll(keepingCapacity: true)
                 self.session.protocolError(into: &self.actions)
                 self.run(context: bound.value)

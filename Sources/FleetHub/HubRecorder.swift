@@ -20,7 +20,7 @@ public struct HubRecorder: Sendable {
             if let peer { stats.sourceAddressesByDevice[id, default: []].insert(peer) }
         case .refused(_, let reason):
             stats.connectionsRefused += 1
-            stats.refusedByReason[reason?.rawValue ?? "bad_client_id", default: 0] += 1
+            stats.refusedByReason[reason?.rawValue ?? "fault_or_client_id", default: 0] += 1
         case .message(let id, let messageID):
             stats.messagesReceived += 1
             stats.messagesByDevice[id, default: 0] += 1

@@ -40,12 +40,36 @@ public struct HubSession: Sendable {
         return nil
     }
 
+    /// A fault the hub is injecting that overrides the answer to CONNECT.
+    public enum ConnectOverride: Sendable, Hashable {
+        /// CONNACK 3 / 0x88 (the outage fault).
+        case serverUnavailable
+        /// CONNACK 5 / 0x87 (the reject-auth fault).
+        case notAuthorized
+    }
+
     /// Answers one packet. `nowUnix` is the hub's wall clock (seconds) for token expiry checks.
-    public mutating func packetReceived(_ packet: MQTTPacket, nowUnix: Int64 = 0, into actions: inout [HubAction]) {
+    public mutating func packetReceived(
+        _ packet: MQTTPacket,
+        nowUnix: Int64 = 0,
+        override: ConnectOverride? = nil,
+        into actions: inout [HubAction]
+    ) {
         switch (state, packet) {
         case (.awaitingConnect, .connect(let c)):
             if c.clientID.isEmpty {
                 let code: UInt8 = c.version == .v5 ? 0x85 : 2
+                actions.append(.write(.connack(MQTTConnAck(code: code))))
+                actions.append(.record(.refused(code: code, reason: nil)))
+                close(clean: true, into: &actions)
+                return
+            }
+            if let override {
+                let code: UInt8
+                switch override {
+                case .serverUnavailable: code = c.version == .v5 ? 0x88 : 3
+                case .notAuthorized: code = HubAuthenticator.refusalCode(c.version)
+                }
                 actions.append(.write(.connack(MQTTConnAck(code: code))))
                 actions.append(.record(.refused(code: code, reason: nil)))
                 close(clean: true, into: &actions)

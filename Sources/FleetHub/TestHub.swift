@@ -1,3 +1,4 @@
+public import FleetCore
 public import FleetMetrics
 internal import NIOCore
 internal import NIOPosix
@@ -84,6 +85,19 @@ public final class TestHub: Sendable {
         let closing = try? await loop.submit { state.value.channels.values.map { $0.close() } }.get()
         for f in closing ?? [] { try? await f.get() }
         return closing?.count ?? 0
+    }
+
+    /// Starts or ends a windowed fault: `outage` (CONNACK 3), `reject-auth` (CONNACK 5), `blackhole` (silence).
+    public func setFault(_ kind: Scenario.Fault.Kind, active: Bool) async {
+        let state = self.state
+        _ = try? await loop.submit {
+            switch kind {
+            case .drop: break
+            case .outage: state.value.outage = active
+            case .rejectAuth: state.value.rejectAuth = active
+            case .blackhole: state.value.blackhole = active
+            }
+        }.get()
     }
 
     /// What the hub has seen so far.

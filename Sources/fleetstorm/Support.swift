@@ -54,6 +54,8 @@ struct EmbeddedTestHub: EmbeddedHub {
     func stop() async -> HubStats { await hub.stop() }
 
     func dropAll() async { await hub.dropAll() }
+
+    func setFault(_ kind: Scenario.Fault.Kind, active: Bool) async { await hub.setFault(kind, active: active) }
 }
 
 /// Live progress on stderr: rewritten in place on a terminal, one line every few seconds otherwise.
