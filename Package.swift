@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "FleetCoreTests",
             dependencies: [
-                "FleetCore", "FleetMQTT", "FleetMetrics", "FleetTesting",
+                "FleetCore", "FleetMQTT", "FleetMetrics", "FleetTesting", "FleetHub",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

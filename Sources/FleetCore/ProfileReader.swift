@@ -34,6 +34,20 @@ struct ProfileReader {
                 }
                 s.hub = target
             }
+            if let tier = try hub.string("tier") {
+                guard Scenario.Quota.tiers.contains(tier.uppercased()) else {
+                    throw hub.error(
+                        .invalidValue,
+                        "tier",
+                        "expected one of \(Scenario.Quota.tiers.joined(separator: ", "))"
+                    )
+                }
+                var quota = Scenario.Quota(tier: tier.uppercased())
+                quota.units = try hub.int("units", min: 1, max: 200) ?? quota.units
+                quota.burstSeconds = try hub.double("burst_seconds", min: 0) ?? quota.burstSeconds
+                quota.maxShapingDelay = try hub.duration("max_shaping_delay", min: .zero) ?? quota.maxShapingDelay
+                s.quota = quota
+            }
         }
         try top.mapping("fleet") { (f: inout Section) throws(ScenarioError) in
             s.fleet.devices = try f.int("devices", min: 1, max: 10_000_000) ?? s.fleet.devices

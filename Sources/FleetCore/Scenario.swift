@@ -159,6 +159,19 @@ public struct Scenario: Sendable, Hashable {
         }
     }
 
+    /// The embedded hub's IoT Hub tier throttles (reference §5).
+    public struct Quota: Sendable, Hashable {
+        public static let tiers = ["F1", "B1", "S1", "B2", "S2", "B3", "S3"]
+        public var tier: String
+        public var units: Int = 1
+        /// Seconds of limit-rate traffic a burst may take before shaping starts.
+        public var burstSeconds: Double = 60
+        /// The longest a CONNACK/PUBACK is held before the request is rejected.
+        public var maxShapingDelay: Duration = .seconds(30)
+
+        public init(tier: String) { self.tier = tier }
+    }
+
     public var name: String = "unnamed"
     public var description: String = ""
     /// Seed of every random draw in the run.
@@ -166,6 +179,8 @@ public struct Scenario: Sendable, Hashable {
     /// Hard bound on the run's length: devices still running then are stopped.
     public var duration: Duration = .seconds(300)
     public var hub: HubTarget = .embedded
+    /// Throttles of the embedded hub (nil: unlimited).
+    public var quota: Quota?
     public var fleet = Fleet()
     public var mqtt = MQTT()
     public var telemetry = Telemetry()

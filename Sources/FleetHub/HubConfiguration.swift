@@ -10,6 +10,8 @@ public struct HubConfiguration: Sendable {
     public var idleFactor: Double = 1.5
     /// Who may connect (default: anyone, no credentials checked).
     public var auth = HubAuthenticator()
+    /// IoT Hub tier throttles (nil: unlimited).
+    public var quotas: HubQuotas?
 
     public init() {}
 }

@@ -11,6 +11,20 @@ final class HubState {
     /// The live connection of each device id (IoT Hub allows one; a new CONNECT takes over).
     var byDevice: [String: any Channel] = [:]
     var stopping = false
+    /// IoT Hub throttles (nil: unlimited) and the hub's clock origin for them.
+    var connectShaper: RateShaper?
+    var sendShaper: RateShaper?
+    let origin = NIODeadline.now()
+
+    init(quotas: HubQuotas?) {
+        connectShaper = quotas?.shaper()
+        sendShaper = quotas?.shaper()
+    }
+
+    func instant() -> Instant {
+        Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds))
+    }
+
     /// Windowed faults in force.
     var outage = false
     var rejectAuth = false
@@ -43,6 +57,10 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private var lastRead = NIODeadline.now()
     private var idleLimit: TimeAmount?
     private var expiryTimer: Scheduled<Void>?
+    /// Delayed (shaped) writes go out no earlier than this, and later writes wait behind them.
+    private var writesNotBefore = NIODeadline.distantPast
+    /// Actions of a session that is being closed for throttling (not executed).
+    private var ignored: [HubAction] = []
     private var deviceID: String?
 
     init(state: HubState, configuration: HubConfiguration) {
@@ -63,7 +81,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
             if self.session.version == nil {
                 self.actions.removeAll(keepingCapacity: true)
                 self.session.protocolError(into: &self.actions)
-                self.run(context: bound.value)
+                self.run(context: bound.value, delay: nil)
             }
         }
     }
@@ -88,21 +106,75 @@ final class HubConnectionHandler: ChannelInboundHandler {
             while var buffer = inbound, let packet = try decoder.decode(buffer: &buffer) {
                 inbound = buffer.readableBytes == 0 ? nil : buffer
                 if case .connect(let c) = packet { accepted(c, context: context) }
-                let override: HubSession.ConnectOverride? =
-                    state.outage ? .serverUnavailable : state.rejectAuth ? .notAuthorized : nil
-                session.packetReceived(
-                    packet,
-                    nowUnix: Int64(Date().timeIntervalSince1970),
-                    override: override,
-                    into: &actions
-                )
+                switch throttle(packet) {
+                case .reject:
+                    rejectThrottled(packet)
+                    run(context: context, delay: nil)
+                case .after(let wait):
+                    process(packet)
+                    run(context: context, delay: wait)
+                case .now:
+                    process(packet)
+                    run(context: context, delay: nil)
+                }
                 if session.isClosed { break }
             }
         } catch {
             inbound = nil
             session.protocolError(into: &actions)
+            run(context: context, delay: nil)
         }
-        run(context: context)
+    }
+
+    private func process(_ packet: MQTTPacket) {
+        let override: HubSession.ConnectOverride? =
+            state.outage ? .serverUnavailable : state.rejectAuth ? .notAuthorized : nil
+        session.packetReceived(packet, nowUnix: Int64(Date().timeIntervalSince1970), override: override, into: &actions)
+    }
+
+    /// IoT Hub's shaping for new connections and D2C sends (reference §5.2).
+    private func throttle(_ packet: MQTTPacket) -> RateShaper.Decision {
+        let decision: RateShaper.Decision
+        switch packet {
+        case .connect:
+            guard var shaper = state.connectShaper else { return .now }
+            decision = shaper.admit(now: state.instant())
+            state.connectShaper = shaper
+        case .publish(let p) where p.qos != .exactlyOnce && session.version != nil:
+            guard var shaper = state.sendShaper else { return .now }
+            decision = shaper.admit(now: state.instant())
+            state.sendShaper = shaper
+        default:
+            return .now
+        }
+        if case .connect = packet {
+            state.recorder.countThrottle(connect: true, decision: decision)
+        } else {
+            state.recorder.countThrottle(connect: false, decision: decision)
+        }
+        return decision
+    }
+
+    /// Past the shaping queue: a CONNECT gets CONNACK 3 (0x9F in MQTT 5); a PUBLISH gets PUBACK 0x97 in MQTT 5,
+    /// and in 3.1.1 (no negative PUBACK) the connection is closed.
+    private func rejectThrottled(_ packet: MQTTPacket) {
+        switch packet {
+        case .connect(let c):
+            let code: UInt8 = c.version == .v5 ? 0x9F : 3
+            actions.append(.write(.connack(MQTTConnAck(code: code))))
+            actions.append(.record(.refused(code: code, reason: nil)))
+            actions.append(.close(clean: true))
+            session.protocolError(into: &ignored)
+        case .publish(let p):
+            if session.version == .v5, let id = p.packetID {
+                actions.append(.write(.puback(MQTTAck(packetID: id, reasonCode: 0x97))))
+            } else {
+                actions.append(.close(clean: false))
+                session.protocolError(into: &ignored)
+            }
+        default:
+            break
+        }
     }
 
     private func accepted(_ connect: MQTTConnect, context: ChannelHandlerContext) {
@@ -126,14 +198,21 @@ final class HubConnectionHandler: ChannelInboundHandler {
             } else if idle >= limit {
                 self.actions.removeAll(keepingCapacity: true)
                 self.session.protocolError(into: &self.actions)
-                self.run(context: bound.value)
+                self.run(context: bound.value, delay: nil)
             } else {
                 self.scheduleIdleCheck(context: bound.value, in: limit - idle)
             }
         }
     }
 
-    private func run(context: ChannelHandlerContext) {
+    /// Runs the session's actions. Writes (and a close after them) wait `delay` when the hub shapes this packet, and
+    /// never overtake an earlier delayed write: PUBACKs leave in PUBLISH order.
+    private func run(context: ChannelHandlerContext, delay: Duration?) {
+        let now = NIODeadline.now()
+        let release = max(now + .nanoseconds(delay?.nanoseconds ?? 0), writesNotBefore)
+        let deferred = release > now
+        var pending: [ByteBuffer] = []
+        var closeAfter = false
         var wrote = false
         for action in actions {
             switch action {
@@ -144,12 +223,20 @@ final class HubConnectionHandler: ChannelInboundHandler {
                 } catch {
                     preconditionFailure("hub cannot encode \(packet.type): \(error)")
                 }
-                context.write(wrapOutboundOut(buffer), promise: nil)
-                wrote = true
+                if deferred {
+                    pending.append(buffer)
+                } else {
+                    context.write(wrapOutboundOut(buffer), promise: nil)
+                    wrote = true
+                }
             case .close:
-                if wrote { context.flush() }
-                wrote = false
-                context.close(promise: nil)
+                if deferred {
+                    closeAfter = true
+                } else {
+                    if wrote { context.flush() }
+                    wrote = false
+                    context.close(promise: nil)
+                }
             case .record(let event):
                 state.record(event, peer: context.channel.remoteAddress?.ipAddress)
                 if case .accepted(let id, let expiry) = event { admitted(id, tokenExpiry: expiry, context: context) }
@@ -157,6 +244,16 @@ final class HubConnectionHandler: ChannelInboundHandler {
         }
         actions.removeAll(keepingCapacity: true)
         if wrote { context.flush() }
+        guard deferred, !pending.isEmpty || closeAfter else { return }
+        writesNotBefore = release
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let buffers = pending
+        context.eventLoop.assumeIsolated().scheduleTask(deadline: release) {
+            let context = bound.value
+            for b in buffers { context.write(NIOAny(b), promise: nil) }
+            context.flush()
+            if closeAfter { context.close(promise: nil) }
+        }
     }
 
     /// One connection per device id: an older one is closed (IoT Hub's 400027); a token is enforced until expiry

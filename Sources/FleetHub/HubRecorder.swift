@@ -10,6 +10,17 @@ public struct HubRecorder: Sendable {
     public init() {}
 
     public mutating func countTakeover() { stats.takenOver += 1 }
+
+    /// A throttle's decision on a CONNECT or a PUBLISH.
+    public mutating func countThrottle(connect: Bool, decision: RateShaper.Decision) {
+        switch (connect, decision) {
+        case (_, .now): break
+        case (true, .after): stats.shapedConnects += 1
+        case (false, .after): stats.shapedSends += 1
+        case (true, .reject): stats.throttledConnects += 1
+        case (false, .reject): stats.throttledSends += 1
+        }
+    }
     public mutating func countTokenExpiry() { stats.tokenExpiredDrops += 1 }
 
     /// Records one event; `peer` is the client's IP address when known.

@@ -7,6 +7,11 @@ public struct HubStats: Sendable, Hashable {
     public var refusedByReason: [String: UInt64] = [:]
     /// Connections the hub closed because another connection of the same device id took over, or its token expired.
     public var takenOver: UInt64 = 0
+    /// Throttling (IoT Hub quotas): CONNACKs/PUBACKs delayed by shaping, and requests rejected past the queue.
+    public var shapedConnects: UInt64 = 0
+    public var shapedSends: UInt64 = 0
+    public var throttledConnects: UInt64 = 0
+    public var throttledSends: UInt64 = 0
     public var tokenExpiredDrops: UInt64 = 0
     public var messagesReceived: UInt64 = 0
     /// Same device and message id (`$.mid` in the topic) seen twice.
@@ -31,6 +36,10 @@ public struct HubStats: Sendable, Hashable {
         duplicates += o.duplicates
         refusedByReason.merge(o.refusedByReason, uniquingKeysWith: +)
         takenOver += o.takenOver
+        shapedConnects += o.shapedConnects
+        shapedSends += o.shapedSends
+        throttledConnects += o.throttledConnects
+        throttledSends += o.throttledSends
         tokenExpiredDrops += o.tokenExpiredDrops
         outOfOrder += o.outOfOrder
         protocolErrors += o.protocolErrors

@@ -35,6 +35,12 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Accept the devices of this registry file: devices: [{id: dev-1, key: BASE64, disabled: true}].")
     var registry: String?
 
+    @Option(help: "IoT Hub tier whose connection and D2C throttles to enforce: F1, B1, S1, B2, S2, B3, S3.")
+    var tier: String?
+
+    @Option(help: "Units of the tier.")
+    var units: Int = 1
+
     @Option(help: "Tolerate an expired token this long before dropping the connection, e.g. 10m.")
     var expiryGrace: String = "0"
 
@@ -76,6 +82,12 @@ struct HubCommand: AsyncParsableCommand {
             } catch { fail("--registry \(error)") }
         default:
             fail("use --group-key or --registry, not both")
+        }
+        if let tier {
+            guard let t = HubQuotas.Tier(rawValue: tier.uppercased()), units >= 1 else {
+                fail("--tier \(tier): expected one of F1, B1, S1, B2, S2, B3, S3 (and --units ≥ 1)")
+            }
+            configuration.quotas = HubQuotas(tier: t, units: units)
         }
         let hub = TestHub(configuration: configuration)
         let started = Date()

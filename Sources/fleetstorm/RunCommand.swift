@@ -46,6 +46,7 @@ struct RunCommand: AsyncParsableCommand {
     static func embeddedHub(for scenario: Scenario) -> TestHub {
         var configuration = HubConfiguration()
         configuration.auth = HubAuthenticator(matching: scenario.auth)
+        configuration.quotas = HubQuotas(scenario.quota)
         return TestHub(configuration: configuration)
     }
 

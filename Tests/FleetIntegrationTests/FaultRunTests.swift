@@ -79,3 +79,68 @@ struct FaultRunTests {
         }
     }
 }
+
+@Suite("IoT Hub throttling over loopback TCP", .serialized)
+struct ThrottleRunTests {
+    /// S1 = 100 new connections/s. A burst of 300 unpaced devices against a 0.5 s bucket and a 1 s shaping queue:
+    /// 50 connect at once, about 100 wait for a shaped CONNACK, the rest get CONNACK 3 and retry until they fit.
+    @Test func connectionStormIsShapedThenRejected() async throws {
+        let s = try ScenarioLoader().load(
+            yaml: """
+                duration: 60s
+                hub: {tier: S1, units: 1, burst_seconds: 0.5, max_shaping_delay: 1s}
+                fleet: {devices: 300, ramp_rate: 0, max_in_flight: 1000}
+                telemetry: {messages: 2, interval: 100ms}
+                retry: {policy: fixed, base: 500ms}
+                """,
+            source: "throttle"
+        )
+        var configuration = HubConfiguration()
+        configuration.quotas = HubQuotas(s.quota)
+        #expect(configuration.quotas?.rate == 100)
+        let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub(configuration: configuration)))
+            .run()
+        let c = result.snapshot.counters
+        let hub = try #require(result.hub)
+        #expect(c.outcomes == ["completed": 300], "CONNACK 3 is transient: everyone gets in eventually")
+        #expect(
+            hub.shapedConnects > 0 && hub.throttledConnects > 0,
+            "\(hub.shapedConnects) shaped, \(hub.throttledConnects) rejected"
+        )
+        #expect(c.refusedByCode[3] == hub.throttledConnects)
+        #expect(result.snapshot.summary(Snapshot.connect).max >= 500_000_000, "shaped CONNACKs wait")
+        #expect(c.generated == c.acked + c.failed + c.pending)
+    }
+
+    @Test func tierKeysAreValidated() {
+        #expect(throws: ScenarioError.self) { try ScenarioLoader().load(yaml: "hub: {tier: S9}", source: "p.yaml") }
+        #expect(throws: ScenarioError.self) {
+            try ScenarioLoader().load(yaml: "hub: {tier: S1, units: 0}", source: "p.yaml")
+        }
+    }
+}
+
+extension ThrottleRunTests {
+    /// D2C sends over the S1 rate: shaped PUBACKs, then MQTT 5 PUBACK 0x97 (quota exceeded) past the queue.
+    @Test func sendStormGetsNegativePubacksInMQTT5() async throws {
+        let s = try ScenarioLoader().load(
+            yaml: """
+                duration: 60s
+                hub: {tier: S1, burst_seconds: 0.2, max_shaping_delay: 300ms}
+                fleet: {devices: 20, ramp_rate: 0}
+                mqtt: {version: "5"}
+                telemetry: {messages: 50, interval: 5ms, max_inflight: 1000}
+                """,
+            source: "throttle"
+        )
+        var configuration = HubConfiguration()
+        configuration.quotas = HubQuotas(s.quota)
+        let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub(configuration: configuration)))
+            .run()
+        let c = result.snapshot.counters
+        let hub = try #require(result.hub)
+        #expect(hub.shapedSends > 0 && hub.throttledSends > 0)
+        #expect(c.failedByReason["rejected"] == hub.throttledSends, "every 0x97 PUBACK is a counted failure")
+        #expect(c.generated == 1000 && c.generated == c.acked + c.failed + c.pending)
+    }
+}
