@@ -160,7 +160,11 @@ struct ProfileReader {
             if kind.hasWindow && window == .zero {
                 throw f.error(.invalidValue, "for", "\(kind.rawValue) lasts a window: add for: (e.g. for: 10s)")
             }
-            s.faults.append(Scenario.Fault(at: at, kind: kind, duration: window))
+            let delay = try f.duration("delay", min: .zero) ?? .zero
+            if (kind == .slowConnack || kind == .slowPuback) && delay == .zero {
+                throw f.error(.invalidValue, "delay", "\(kind.rawValue) needs delay: (e.g. delay: 2s)")
+            }
+            s.faults.append(Scenario.Fault(at: at, kind: kind, duration: window, delay: delay))
         }
         s.faults.sort { $0.at < $1.at }
         if !s.faults.isEmpty && !s.hub.isEmbedded {

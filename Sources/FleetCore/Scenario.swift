@@ -142,6 +142,10 @@ public struct Scenario: Sendable, Hashable {
             /// Stop reading and writing for the window: connections stay open but silent (half-open links that
             /// only keep-alive can detect).
             case blackhole
+            /// Hold every CONNACK for `delay` during the window.
+            case slowConnack = "slow-connack"
+            /// Hold every PUBACK for `delay` during the window (in order).
+            case slowPuback = "slow-puback"
 
             /// True for faults that last a window.
             public var hasWindow: Bool { self != .drop }
@@ -151,11 +155,14 @@ public struct Scenario: Sendable, Hashable {
         public var kind: Kind
         /// How long a windowed fault lasts.
         public var duration: Duration
+        /// The added latency of slow-connack / slow-puback.
+        public var delay: Duration
 
-        public init(at: Duration, kind: Kind, duration: Duration = .zero) {
+        public init(at: Duration, kind: Kind, duration: Duration = .zero, delay: Duration = .zero) {
             self.at = at
             self.kind = kind
             self.duration = duration
+            self.delay = delay
         }
     }
 

@@ -8,7 +8,7 @@ public protocol EmbeddedHub: Sendable {
     /// Closes every device connection at once (the `drop` fault).
     func dropAll() async
     /// Starts or ends a windowed fault (outage, reject-auth, blackhole).
-    func setFault(_ kind: Scenario.Fault.Kind, active: Bool) async
+    func setFault(_ fault: Scenario.Fault, active: Bool) async
     /// Stops accepting, closes connections and returns what the hub saw.
     func stop() async -> HubStats
 }

@@ -158,23 +158,23 @@ public struct FleetRunner: Sendable {
             if let hub, !scenario.faults.isEmpty {
                 group.addTask {
                     // Fault starts and ends in time order.
-                    var events: [(at: Duration, kind: Scenario.Fault.Kind, active: Bool)] = []
+                    var events: [(at: Duration, fault: Scenario.Fault, active: Bool)] = []
                     for f in scenario.faults {
-                        events.append((f.at, f.kind, true))
-                        if f.kind.hasWindow { events.append((f.at + f.duration, f.kind, false)) }
+                        events.append((f.at, f, true))
+                        if f.kind.hasWindow { events.append((f.at + f.duration, f, false)) }
                     }
                     // At equal times windows open before a drop, so the devices the drop sends away meet them.
-                    events.sort { ($0.at, $0.kind == .drop ? 1 : 0) < ($1.at, $1.kind == .drop ? 1 : 0) }
+                    events.sort { ($0.at, $0.fault.kind == .drop ? 1 : 0) < ($1.at, $1.fault.kind == .drop ? 1 : 0) }
                     for event in events {
                         let elapsed = Duration.nanoseconds(
                             Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
                         )
                         if event.at > elapsed { try? await Task.sleep(for: event.at - elapsed) }
                         if Task.isCancelled { return }
-                        if event.kind == .drop {
+                        if event.fault.kind == .drop {
                             await hub.dropAll()
                         } else {
-                            await hub.setFault(event.kind, active: event.active)
+                            await hub.setFault(event.fault, active: event.active)
                         }
                     }
                 }

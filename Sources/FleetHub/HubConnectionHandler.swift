@@ -29,6 +29,8 @@ final class HubState {
     var outage = false
     var rejectAuth = false
     var blackhole = false
+    var slowConnack: Duration?
+    var slowPuback: Duration?
 
     var stats: HubStats { recorder.stats }
 
@@ -115,7 +117,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
                     run(context: context, delay: wait)
                 case .now:
                     process(packet)
-                    run(context: context, delay: nil)
+                    run(context: context, delay: injectedDelay(packet))
                 }
                 if session.isClosed { break }
             }
@@ -130,6 +132,15 @@ final class HubConnectionHandler: ChannelInboundHandler {
         let override: HubSession.ConnectOverride? =
             state.outage ? .serverUnavailable : state.rejectAuth ? .notAuthorized : nil
         session.packetReceived(packet, nowUnix: Int64(Date().timeIntervalSince1970), override: override, into: &actions)
+    }
+
+    /// The slow-connack / slow-puback faults' added latency for this packet's answer.
+    private func injectedDelay(_ packet: MQTTPacket) -> Duration? {
+        switch packet {
+        case .connect: state.slowConnack
+        case .publish(let p) where p.qos == .atLeastOnce: state.slowPuback
+        default: nil
+        }
     }
 
     /// IoT Hub's shaping for new connections and D2C sends (reference §5.2).

@@ -87,15 +87,18 @@ public final class TestHub: Sendable {
         return closing?.count ?? 0
     }
 
-    /// Starts or ends a windowed fault: `outage` (CONNACK 3), `reject-auth` (CONNACK 5), `blackhole` (silence).
-    public func setFault(_ kind: Scenario.Fault.Kind, active: Bool) async {
+    /// Starts or ends a windowed fault: `outage` (CONNACK 3), `reject-auth` (CONNACK 5), `blackhole` (silence),
+    /// `slow-connack` / `slow-puback` (added latency).
+    public func setFault(_ fault: Scenario.Fault, active: Bool) async {
         let state = self.state
         _ = try? await loop.submit {
-            switch kind {
+            switch fault.kind {
             case .drop: break
             case .outage: state.value.outage = active
             case .rejectAuth: state.value.rejectAuth = active
             case .blackhole: state.value.blackhole = active
+            case .slowConnack: state.value.slowConnack = active ? fault.delay : nil
+            case .slowPuback: state.value.slowPuback = active ? fault.delay : nil
             }
         }.get()
     }

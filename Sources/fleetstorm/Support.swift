@@ -55,7 +55,7 @@ struct EmbeddedTestHub: EmbeddedHub {
 
     func dropAll() async { await hub.dropAll() }
 
-    func setFault(_ kind: Scenario.Fault.Kind, active: Bool) async { await hub.setFault(kind, active: active) }
+    func setFault(_ fault: Scenario.Fault, active: Bool) async { await hub.setFault(fault, active: active) }
 }
 
 /// Live progress on stderr: rewritten in place on a terminal, one line every few seconds otherwise.

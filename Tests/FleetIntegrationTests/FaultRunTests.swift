@@ -144,3 +144,27 @@ extension ThrottleRunTests {
         #expect(c.generated == 1000 && c.generated == c.acked + c.failed + c.pending)
     }
 }
+
+extension FaultRunTests {
+    /// slow-puback adds latency to every PUBACK in its window (publish→ack counts from the intended send time, so
+    /// it shows); slow-connack does the same to the CONNACKs of the reconnect after a drop.
+    @Test func slowAcknowledgements() async throws {
+        let result = try await Self.run(
+            [
+                "retry.policy=fixed", "retry.base=100ms", "telemetry.max_inflight=1000",
+                "faults=[{at: 1s, kind: slow-puback, for: 1s, delay: 400ms}, {at: 2500ms, kind: slow-connack, for: 1s, delay: 300ms}, {at: 2500ms, kind: drop}]",
+            ],
+            devices: 10
+        )
+        let c = result.snapshot.counters
+        #expect(c.outcomes == ["completed": 10])
+        let ack = result.snapshot.summary(Snapshot.publishAck)
+        #expect(ack.max >= 400_000_000, "PUBACKs held for 400 ms: max \(ack.max)")
+        #expect(ack.p50 < 400_000_000, "only the window is held: p50 \(ack.p50)")
+        let connect = result.snapshot.summary(Snapshot.connect)
+        #expect(connect.max >= 300_000_000, "reconnect CONNACKs held for 300 ms: max \(connect.max)")
+        #expect(throws: ScenarioError.self) {
+            try ScenarioLoader().load(yaml: "faults: [{at: 1s, kind: slow-puback, for: 1s}]", source: "p.yaml")
+        }
+    }
+}

@@ -12,7 +12,7 @@ struct HubAdapter: EmbeddedHub {
     func start() async throws -> (host: String, port: Int) { try await hub.start()[0] }
     func stop() async -> HubStats { await hub.stop() }
     func dropAll() async { await hub.dropAll() }
-    func setFault(_ kind: Scenario.Fault.Kind, active: Bool) async { await hub.setFault(kind, active: active) }
+    func setFault(_ fault: Scenario.Fault, active: Bool) async { await hub.setFault(fault, active: active) }
 }
 
 @Suite("Fleet runs over loopback TCP", .serialized)
