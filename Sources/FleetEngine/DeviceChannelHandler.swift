@@ -167,7 +167,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                     timers[Int(kind.rawValue)] = nil
                 }
             case .record(let event):
-                recorder.record(event)
+                recorder.record(event, at: swarm.scheduler.now())
                 swarm.callbacks.notify(deviceID: machine.deviceID, event: event, lastError: machine.lastError)
                 switch event {
                 case .connected:

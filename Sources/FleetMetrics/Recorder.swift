@@ -11,18 +11,25 @@ public final class Recorder {
 
     public init() {}
 
-    public func record(_ event: DeviceEvent) {
+    /// Records `event`, which happened at `at` (run time, for the time series).
+    public func record(_ event: DeviceEvent, at: Instant) {
         switch event {
         case .connectAttempt:
             snapshot.counters.connectAttempts += 1
+            snapshot.series.add(.attempts, at: at)
         case .connected(let latency):
             snapshot.counters.connected += 1
             snapshot.connectedNow += 1
+            snapshot.series.add(.accepted, at: at)
+            snapshot.series.set(.connected, snapshot.connectedNow, at: at)
             LatencyLayout.record(latency.nanoseconds, in: &connectHistogram)
         case .refused(let code):
             snapshot.counters.refusedByCode[code, default: 0] += 1
+            snapshot.series.add(.refused, at: at)
         case .disconnected:
             if snapshot.connectedNow > 0 { snapshot.connectedNow -= 1 }
+            snapshot.series.add(.disconnects, at: at)
+            snapshot.series.set(.connected, snapshot.connectedNow, at: at)
         case .reconnected(let latency):
             snapshot.counters.reconnects += 1
             LatencyLayout.record(latency.nanoseconds, in: &reconnectHistogram)
@@ -34,12 +41,18 @@ public final class Recorder {
             LatencyLayout.record(delay.nanoseconds, in: &retryDelayHistograms[min(attempt, 4) - 1])
         case .generated(let qos):
             snapshot.counters.generated += 1
-            if qos == .atMostOnce { snapshot.counters.acked += 1 }
+            snapshot.series.add(.published, at: at)
+            if qos == .atMostOnce {
+                snapshot.counters.acked += 1
+                snapshot.series.add(.acked, at: at)
+            }
         case .acked(let latency):
             snapshot.counters.acked += 1
+            snapshot.series.add(.acked, at: at)
             LatencyLayout.record(latency.nanoseconds, in: &publishAckHistogram)
         case .failed(let count, let reason):
             snapshot.counters.failedByReason[reason.rawValue, default: 0] += UInt64(count)
+            snapshot.series.add(.failed, UInt64(count), at: at)
         case .received:
             snapshot.counters.received += 1
         case .finished(let outcome, let status, let reason):

@@ -88,6 +88,8 @@ public struct Snapshot: Sendable {
     public var counters = FleetCounters()
     /// Devices currently connected (a gauge; summed across loops).
     public var connectedNow: UInt64 = 0
+    /// Per-bin counters from the run's start.
+    public var series = TimeSeries()
 
     public init() {
         histograms = [Self.connect: LatencyLayout.make(), Self.publishAck: LatencyLayout.make()]
@@ -110,6 +112,7 @@ public struct Snapshot: Sendable {
         }
         counters.add(other.counters)
         connectedNow += other.connectedNow
+        series.merge(other.series)
     }
 }
 

@@ -100,6 +100,13 @@ public enum ReportBuilder {
             report.statuses = m.statuses
             report.transitions = m.transitions
             report.outcomes = m.outcomes
+            report.series.binNs = snapshot.series.binNanoseconds
+            report.series.series = TimeSeries.Name.allCases.map { name in
+                var s = Fleetstorm_Report_V1_Series()
+                s.name = name.rawValue
+                s.values = snapshot.series.series(name)
+                return s
+            }
         }
         for c in cohorts {
             let m = measurements(c.snapshot)

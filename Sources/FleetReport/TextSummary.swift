@@ -56,6 +56,17 @@ public enum TextSummary {
                     + r.outcomes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
             )
         }
+        if r.hasSeries, let attempts = r.series.series.first(where: { $0.name == "attempts" }),
+            attempts.values.contains(where: { $0 > 0 })
+        {
+            let width = Double(r.series.binNs) / 1e6
+            out.append("")
+            out.append("per \(fixed(width, 0)) ms bin (each character is a span of bins, scaled to the peak):")
+            for name in ["attempts", "connected", "acked"] {
+                guard let s = r.series.series.first(where: { $0.name == name }) else { continue }
+                out.append("  \(pad(name, 10)) \(sparkline(s.values))  peak \(s.values.max() ?? 0)")
+            }
+        }
         if !r.statuses.isEmpty {
             out.append(
                 "final status: " + r.statuses.map { "\($0.count) \($0.status)/\($0.reason)" }.joined(separator: ", ")
@@ -116,6 +127,21 @@ public enum TextSummary {
         let whole = n / Int64(scale)
         let frac = String(abs(n % Int64(scale)))
         return "\(whole)." + String(repeating: "0", count: digits - frac.count) + frac
+    }
+
+    /// At most 60 characters: each is the largest bin of its span, on an 8-level scale.
+    static func sparkline(_ values: [UInt64]) -> String {
+        guard !values.isEmpty, let peak = values.max(), peak > 0 else { return "" }
+        let levels = Array("▁▂▃▄▅▆▇█")
+        let span = max(1, (values.count + 59) / 60)
+        var out = ""
+        var i = 0
+        while i < values.count {
+            let chunk = values[i..<min(values.count, i + span)].max() ?? 0
+            out.append(chunk == 0 ? " " : levels[min(7, Int(Double(chunk) / Double(peak) * 7.999))])
+            i += span
+        }
+        return out
     }
 
     static func pad(_ s: String, _ width: Int) -> String {

@@ -142,7 +142,7 @@ public struct InMemoryFleet {
                 if let old = timers[i][Int(kind.rawValue)] { events.cancel(old) }
                 timers[i][Int(kind.rawValue)] = nil
             case .record(let event):
-                recorder.record(event)
+                recorder.record(event, at: now)
             }
         }
     }

@@ -174,6 +174,11 @@ struct StormRunTests {
         }
         let hub = try #require(result.hub)
         #expect(hub.connectionsAccepted == UInt64(100 + c.reconnects))
+        // The series add up to the counters, and show the storm: every device retries in a short span.
+        let series = result.snapshot.series
+        #expect(series.series(.attempts).reduce(0, +) == c.connectAttempts)
+        #expect(series.series(.acked).reduce(0, +) == c.acked)
+        #expect(series.series(.connected).last == 0, "everyone disconnected at the end")
     }
 
     /// The acceptance run in small: SDK cohorts through one hub drop, each with the first retry wait its

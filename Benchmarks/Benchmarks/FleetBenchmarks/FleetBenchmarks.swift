@@ -84,7 +84,10 @@ let benchmarks: @Sendable () -> Void = {
         let recorder = Recorder()
         benchmark.startMeasurement()
         for i in benchmark.scaledIterations {
-            recorder.record(.acked(latency: .microseconds(Int64(500 + i % 5000))))
+            recorder.record(
+                .acked(latency: .microseconds(Int64(500 + i % 5000))),
+                at: Instant(nanoseconds: Int64(i) * 1000)
+            )
         }
         blackHole(recorder.publishAckP99)
     }

@@ -67,7 +67,17 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
     set {_uniqueStorage()._outcomes = newValue}
   }
 
-  /// Field numbers 6, 7, 11 and 12 are planned for series, storms, health, scenario.
+  /// Per-bin counters from the run's start (bin 0 begins at the start).
+  public var series: Fleetstorm_Report_V1_TimeSeries {
+    get {_storage._series ?? Fleetstorm_Report_V1_TimeSeries()}
+    set {_uniqueStorage()._series = newValue}
+  }
+  /// Returns true if `series` has been explicitly set.
+  public var hasSeries: Bool {_storage._series != nil}
+  /// Clears the value of `series`. Subsequent reads from it will return its default value.
+  public mutating func clearSeries() {_uniqueStorage()._series = nil}
+
+  /// Field numbers 7, 11 and 12 are planned for storms, health, scenario.
   public var hub: Fleetstorm_Report_V1_HubStats {
     get {_storage._hub ?? Fleetstorm_Report_V1_HubStats()}
     set {_uniqueStorage()._hub = newValue}
@@ -167,6 +177,36 @@ public nonisolated struct Fleetstorm_Report_V1_Cohort: @unchecked Sendable {
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Fleetstorm_Report_V1_TimeSeries: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Bin width; a long run doubles it (merging bins pairwise) to bound memory.
+  public var binNs: Int64 = 0
+
+  public var series: [Fleetstorm_Report_V1_Series] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One series: attempts, accepted, refused, disconnects, connected (gauge at bin end), published, acked, failed.
+public nonisolated struct Fleetstorm_Report_V1_Series: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var values: [UInt64] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Fleetstorm_Report_V1_StatusCount: Sendable {
@@ -360,7 +400,7 @@ fileprivate nonisolated let _protobuf_package = "fleetstorm.report.v1"
 
 nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{2}\u{3}hub\0\u{1}statuses\0\u{1}transitions\0\u{2}\u{3}cohorts\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{2}\u{2}hub\0\u{1}statuses\0\u{1}transitions\0\u{2}\u{3}cohorts\0")
 
   fileprivate class _StorageClass {
     var _run: Fleetstorm_Report_V1_RunInfo? = nil
@@ -368,6 +408,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
     var _accounting: Fleetstorm_Report_V1_Accounting? = nil
     var _connections: Fleetstorm_Report_V1_Connections? = nil
     var _outcomes: Dictionary<String,UInt64> = [:]
+    var _series: Fleetstorm_Report_V1_TimeSeries? = nil
     var _hub: Fleetstorm_Report_V1_HubStats? = nil
     var _statuses: [Fleetstorm_Report_V1_StatusCount] = []
     var _transitions: [Fleetstorm_Report_V1_Transition] = []
@@ -387,6 +428,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       _accounting = source._accounting
       _connections = source._connections
       _outcomes = source._outcomes
+      _series = source._series
       _hub = source._hub
       _statuses = source._statuses
       _transitions = source._transitions
@@ -414,6 +456,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         case 3: try { try decoder.decodeSingularMessageField(value: &_storage._accounting) }()
         case 4: try { try decoder.decodeSingularMessageField(value: &_storage._connections) }()
         case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._outcomes) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._series) }()
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._hub) }()
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._statuses) }()
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._transitions) }()
@@ -445,6 +488,9 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       if !_storage._outcomes.isEmpty {
         try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._outcomes, fieldNumber: 5)
       }
+      try { if let v = _storage._series {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
       try { if let v = _storage._hub {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
       } }()
@@ -471,6 +517,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         if _storage._accounting != rhs_storage._accounting {return false}
         if _storage._connections != rhs_storage._connections {return false}
         if _storage._outcomes != rhs_storage._outcomes {return false}
+        if _storage._series != rhs_storage._series {return false}
         if _storage._hub != rhs_storage._hub {return false}
         if _storage._statuses != rhs_storage._statuses {return false}
         if _storage._transitions != rhs_storage._transitions {return false}
@@ -605,6 +652,76 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_TimeSeries: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TimeSeries"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bin_ns\0\u{1}series\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.binNs) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.series) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.binNs != 0 {
+      try visitor.visitSingularInt64Field(value: self.binNs, fieldNumber: 1)
+    }
+    if !self.series.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.series, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_TimeSeries, rhs: Fleetstorm_Report_V1_TimeSeries) -> Bool {
+    if lhs.binNs != rhs.binNs {return false}
+    if lhs.series != rhs.series {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_Series: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Series"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}values\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeRepeatedUInt64Field(value: &self.values) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.values.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.values, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_Series, rhs: Fleetstorm_Report_V1_Series) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.values != rhs.values {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,116 @@
+public import FleetCore
+
+/// Counters per fixed time bin from the run's start (bin 0 begins at `Instant.zero`).
+///
+/// Memory is bounded: when a series would pass `maxBins` bins, adjacent bins are merged pairwise and the bin width
+/// doubles (a 24 h run at 100 ms keeps at most `maxBins` bins per series, at a coarser width). Gauges take the later
+/// bin's value when bins merge; counters add.
+public struct TimeSeries: Sendable, Hashable {
+    /// The series every run records.
+    public enum Name: String, Sendable, Hashable, CaseIterable {
+        /// CONNECT attempts (TCP connects started).
+        case attempts
+        /// CONNACKs accepted.
+        case accepted
+        /// CONNACKs refused.
+        case refused
+        /// Connected devices' connections that ended.
+        case disconnects
+        /// Devices connected at the end of the bin (a gauge).
+        case connected
+        /// Messages generated.
+        case published
+        case acked
+        case failed
+
+        var isGauge: Bool { self == .connected }
+    }
+
+    public private(set) var binNanoseconds: Int64
+    public let maxBins: Int
+    public private(set) var values: [Name: [UInt64]] = [:]
+
+    public init(bin: Duration = .milliseconds(100), maxBins: Int = 65_536) {
+        precondition(bin.nanoseconds > 0 && maxBins >= 2, "TimeSeries needs a positive bin and room for two bins")
+        binNanoseconds = bin.nanoseconds
+        self.maxBins = maxBins
+    }
+
+    /// Adds `amount` to a counter at `at`.
+    public mutating func add(_ name: Name, _ amount: UInt64 = 1, at: Instant) {
+        let i = slot(name, at: at)
+        values[name]![i] += amount
+    }
+
+    /// Sets a gauge at `at` (the value holds for later bins until set again).
+    public mutating func set(_ name: Name, _ value: UInt64, at: Instant) {
+        let i = slot(name, at: at)
+        values[name]![i] = value
+    }
+
+    /// The bin index of `at` in `name`'s array, coarsening first if it would pass `maxBins`.
+    private mutating func slot(_ name: Name, at: Instant) -> Int {
+        var i = index(at)
+        while i >= maxBins {
+            coarsen()
+            i = index(at)
+        }
+        ensure(name, count: i + 1)
+        return i
+    }
+
+    public var binCount: Int { values.values.map(\.count).max() ?? 0 }
+
+    /// The series padded to `binCount` (gauges carry their last value forward).
+    public func series(_ name: Name) -> [UInt64] {
+        var v = values[name] ?? []
+        let n = binCount
+        guard v.count < n else { return v }
+        let fill = name.isGauge ? (v.last ?? 0) : 0
+        v += Array(repeating: fill, count: n - v.count)
+        return v
+    }
+
+    /// Adds another series recorded from the same origin (bins aligned; the coarser width wins).
+    public mutating func merge(_ other: TimeSeries) {
+        var o = other
+        while o.binNanoseconds < binNanoseconds { o.coarsen() }
+        while binNanoseconds < o.binNanoseconds { coarsen() }
+        let n = max(binCount, o.binCount)
+        for name in Set(values.keys).union(o.values.keys) {
+            var mine = series(name)
+            var theirs = o.series(name)
+            let pad = { (v: inout [UInt64]) in
+                v += Array(repeating: name.isGauge ? (v.last ?? 0) : 0, count: n - v.count)
+            }
+            pad(&mine)
+            pad(&theirs)
+            values[name] = zip(mine, theirs).map { $0 + $1 }
+        }
+    }
+
+    private func index(_ at: Instant) -> Int { Int(max(0, at.nanoseconds) / binNanoseconds) }
+
+    private mutating func ensure(_ name: Name, count: Int) {
+        let current = values[name]?.count ?? 0
+        guard current < count else { return }
+        let fill = name.isGauge ? (values[name]?.last ?? 0) : 0
+        values[name, default: []] += Array(repeating: fill, count: count - current)
+    }
+
+    /// Doubles the bin width: bins merge pairwise.
+    private mutating func coarsen() {
+        binNanoseconds *= 2
+        for (name, v) in values {
+            var merged: [UInt64] = []
+            merged.reserveCapacity((v.count + 1) / 2)
+            var i = 0
+            while i < v.count {
+                let b = i + 1 < v.count ? v[i + 1] : (name.isGauge ? v[i] : 0)
+                merged.append(name.isGauge ? b : v[i] + b)
+                i += 2
+            }
+            values[name] = merged
+        }
+    }
+}
