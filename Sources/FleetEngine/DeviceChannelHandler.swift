@@ -41,21 +41,23 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     func start() {
         holdsSlot = true
         var actions = swarm.actionBuffer()
-        machine.start(now: swarm.scheduler.now(), into: &actions)
-        run(actions)
+        let now = swarm.scheduler.now()
+        machine.start(now: now, into: &actions)
+        run(actions, now: now)
     }
 
     func stop() {
         var actions = swarm.actionBuffer()
-        machine.stop(now: swarm.scheduler.now(), into: &actions)
-        run(actions)
+        let now = swarm.scheduler.now()
+        machine.stop(now: now, into: &actions)
+        run(actions, now: now)
     }
 
     func timerFired(_ kind: DeviceTimer, deadline: Instant, now: Instant) {
         timers[Int(kind.rawValue)] = nil
         var actions = swarm.actionBuffer()
         machine.timerFired(kind, deadline: deadline, now: now, into: &actions)
-        run(actions)
+        run(actions, now: now)
     }
 
     /// The grace period after `stop` ran out: drop the connection without a goodbye.
@@ -90,8 +92,9 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         guard !activated else { return }
         activated = true
         var actions = swarm.actionBuffer()
-        machine.connectSucceeded(now: swarm.scheduler.now(), into: &actions)
-        run(actions)
+        let now = swarm.scheduler.now()
+        machine.connectSucceeded(now: now, into: &actions)
+        run(actions, now: now)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -113,7 +116,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
             inbound = nil
             machine.protocolViolation(now: now, into: &actions)
         }
-        run(actions)
+        run(actions, now: now)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -134,13 +137,15 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         activated = false
         inbound = nil
         var actions = swarm.actionBuffer()
-        machine.channelClosed(now: swarm.scheduler.now(), into: &actions)
-        run(actions)
+        let now = swarm.scheduler.now()
+        machine.channelClosed(now: now, into: &actions)
+        run(actions, now: now)
     }
 
     // MARK: - the one place that does I/O
 
-    private func run(_ actions: [DeviceAction]) {
+    /// `now` is the instant of the input that produced `actions` (one clock read per input, not per event).
+    private func run(_ actions: [DeviceAction], now: Instant) {
         for action in actions {
             switch action {
             case .connect:
@@ -167,7 +172,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                     timers[Int(kind.rawValue)] = nil
                 }
             case .record(let event):
-                recorder.record(event, at: swarm.scheduler.now())
+                recorder.record(event, at: now)
                 swarm.callbacks.notify(deviceID: machine.deviceID, event: event, lastError: machine.lastError)
                 switch event {
                 case .connected:

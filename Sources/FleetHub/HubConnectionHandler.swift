@@ -61,8 +61,6 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private var expiryTimer: Scheduled<Void>?
     /// Delayed (shaped) writes go out no earlier than this, and later writes wait behind them.
     private var writesNotBefore = NIODeadline.distantPast
-    /// Actions of a session that is being closed for throttling (not executed).
-    private var ignored: [HubAction] = []
     private var deviceID: String?
 
     init(state: HubState, configuration: HubConfiguration) {
@@ -108,14 +106,17 @@ final class HubConnectionHandler: ChannelInboundHandler {
             while var buffer = inbound, let packet = try decoder.decode(buffer: &buffer) {
                 inbound = buffer.readableBytes == 0 ? nil : buffer
                 if case .connect(let c) = packet { accepted(c, context: context) }
-                switch throttle(packet) {
-                case .reject:
-                    rejectThrottled(packet)
+                switch (throttle(packet), packet) {
+                case (.reject, .publish(let p)):
+                    session.publishThrottled(p, into: &actions)
                     run(context: context, delay: nil)
-                case .after(let wait):
+                case (.reject, _):
+                    process(packet, override: .connectionRateExceeded)
+                    run(context: context, delay: nil)
+                case (.after(let wait), _):
                     process(packet)
                     run(context: context, delay: wait)
-                case .now:
+                case (.now, _):
                     process(packet)
                     run(context: context, delay: injectedDelay(packet))
                 }
@@ -128,9 +129,13 @@ final class HubConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func process(_ packet: MQTTPacket) {
-        let override: HubSession.ConnectOverride? =
-            state.outage ? .serverUnavailable : state.rejectAuth ? .notAuthorized : nil
+    private func process(_ packet: MQTTPacket, override throttled: HubSession.ConnectOverride? = nil) {
+        guard case .connect = packet else {
+            session.packetReceived(packet, into: &actions)
+            return
+        }
+        // Only CONNECT needs the wall clock (token expiry) and the faults that answer it.
+        let override = throttled ?? (state.outage ? .serverUnavailable : state.rejectAuth ? .notAuthorized : nil)
         session.packetReceived(packet, nowUnix: Int64(Date().timeIntervalSince1970), override: override, into: &actions)
     }
 
@@ -164,28 +169,6 @@ final class HubConnectionHandler: ChannelInboundHandler {
             state.recorder.countThrottle(connect: false, decision: decision)
         }
         return decision
-    }
-
-    /// Past the shaping queue: a CONNECT gets CONNACK 3 (0x9F in MQTT 5); a PUBLISH gets PUBACK 0x97 in MQTT 5,
-    /// and in 3.1.1 (no negative PUBACK) the connection is closed.
-    private func rejectThrottled(_ packet: MQTTPacket) {
-        switch packet {
-        case .connect(let c):
-            let code: UInt8 = c.version == .v5 ? 0x9F : 3
-            actions.append(.write(.connack(MQTTConnAck(code: code))))
-            actions.append(.record(.refused(code: code, reason: nil)))
-            actions.append(.close(clean: true))
-            session.protocolError(into: &ignored)
-        case .publish(let p):
-            if session.version == .v5, let id = p.packetID {
-                actions.append(.write(.puback(MQTTAck(packetID: id, reasonCode: 0x97))))
-            } else {
-                actions.append(.close(clean: false))
-                session.protocolError(into: &ignored)
-            }
-        default:
-            break
-        }
     }
 
     private func accepted(_ connect: MQTTConnect, context: ChannelHandlerContext) {
@@ -249,7 +232,12 @@ final class HubConnectionHandler: ChannelInboundHandler {
                     context.close(promise: nil)
                 }
             case .record(let event):
-                state.record(event, peer: context.channel.remoteAddress?.ipAddress)
+                // The peer's address is formatted only where it is kept (accepted connections), not per message.
+                if case .accepted = event {
+                    state.record(event, peer: context.channel.remoteAddress?.ipAddress)
+                } else {
+                    state.record(event, peer: nil)
+                }
                 if case .accepted(let id, let expiry) = event { admitted(id, tokenExpiry: expiry, context: context) }
             }
         }

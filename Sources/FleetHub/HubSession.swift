@@ -46,6 +46,8 @@ public struct HubSession: Sendable {
         case serverUnavailable
         /// CONNACK 5 / 0x87 (the reject-auth fault).
         case notAuthorized
+        /// CONNACK 3 / 0x9F "connection rate exceeded" (the new-connection throttle's queue is full).
+        case connectionRateExceeded
     }
 
     /// Answers one packet. `nowUnix` is the hub's wall clock (seconds) for token expiry checks.
@@ -69,6 +71,7 @@ public struct HubSession: Sendable {
                 switch override {
                 case .serverUnavailable: code = c.version == .v5 ? 0x88 : 3
                 case .notAuthorized: code = HubAuthenticator.refusalCode(c.version)
+                case .connectionRateExceeded: code = c.version == .v5 ? 0x9F : 3
                 }
                 actions.append(.write(.connack(MQTTConnAck(code: code))))
                 actions.append(.record(.refused(code: code, reason: nil)))
@@ -113,6 +116,17 @@ public struct HubSession: Sendable {
             break
         default:
             protocolError(into: &actions)
+        }
+    }
+
+    /// A PUBLISH past the D2C throttle's queue: PUBACK 0x97 (quota exceeded) in MQTT 5; 3.1.1 has no negative
+    /// PUBACK, so the connection is closed. The message is not counted as received.
+    public mutating func publishThrottled(_ publish: MQTTPublish, into actions: inout [HubAction]) {
+        guard case .connected(_, let version) = state else { return }
+        if version == .v5, let id = publish.packetID {
+            actions.append(.write(.puback(MQTTAck(packetID: id, reasonCode: 0x97))))
+        } else {
+            close(clean: false, into: &actions)
         }
     }
 
