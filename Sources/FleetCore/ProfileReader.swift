@@ -30,9 +30,53 @@ struct ProfileReader {
         try top.mapping("hub") { (hub: inout Section) throws(ScenarioError) in
             if let url = try hub.string("url") {
                 guard let target = Scenario.HubTarget.parse(url) else {
-                    throw hub.error(.invalidValue, "url", "expected `embedded` or mqtt://HOST:PORT, got \"\(url)\"")
+                    throw hub.error(
+                        .invalidValue,
+                        "url",
+                        "expected `embedded`, mqtt://HOST:PORT or mqtts://HOST:PORT, got \"\(url)\""
+                    )
                 }
                 s.hub = target
+            }
+            let tls = try hub.bool("tls")
+            let caFile = try hub.string("ca_file")
+            let serverName = try hub.string("server_name")
+            if tls == false && s.hub.usesTLS {
+                throw hub.error(.invalidValue, "tls", "an mqtts:// URL always uses TLS")
+            }
+            if s.hub.usesTLS || tls == true {
+                var settings = Scenario.TLS(caFile: caFile, serverName: serverName)
+                if let caFile, !caFile.hasPrefix("/") {
+                    settings.caFile =
+                        URL(fileURLWithPath: source).deletingLastPathComponent()
+                        .appendingPathComponent(caFile).path
+                }
+                if !s.hub.isEmbedded && settings.caFile == nil {
+                    throw hub.error(
+                        .invalidValue,
+                        "ca_file",
+                        "mqtts:// needs the CA to trust: ca_file: (e.g. certs/ca.pem)"
+                    )
+                }
+                s.tls = settings
+            } else if caFile != nil || serverName != nil {
+                throw hub.error(
+                    .invalidValue,
+                    caFile != nil ? "ca_file" : "server_name",
+                    "only used with TLS (mqtts:// or tls: true)"
+                )
+            }
+            s.faultProxy = try hub.bool("fault_proxy") ?? false
+            s.c2dInterval = try hub.duration("c2d_interval", min: .milliseconds(10))
+            if s.c2dInterval != nil && !s.hub.isEmbedded {
+                throw hub.error(.invalidValue, "c2d_interval", "only the embedded hub sends C2D messages")
+            }
+            if s.faultProxy && s.hub.isEmbedded {
+                throw hub.error(
+                    .invalidValue,
+                    "fault_proxy",
+                    "the embedded hub injects faults itself; the proxy is for external brokers"
+                )
             }
             if let tier = try hub.string("tier") {
                 guard Scenario.Quota.tiers.contains(tier.uppercased()) else {
@@ -147,34 +191,7 @@ struct ProfileReader {
             auth.apiVersion = apiVersion
             s.auth = auth
         }
-        try top.list("faults") { (f: inout Section) throws(ScenarioError) in
-            guard let at = try f.duration("at", min: .zero) else {
-                throw f.error(.invalidValue, "at", "every fault needs at: (e.g. at: 5s)")
-            }
-            let kindText = try f.string("kind") ?? ""
-            guard let kind = Scenario.Fault.Kind(rawValue: kindText) else {
-                let known = Scenario.Fault.Kind.allCases.map(\.rawValue).joined(separator: ", ")
-                throw f.error(.invalidValue, "kind", "unknown fault kind \"\(kindText)\" (supported: \(known))")
-            }
-            let window = try f.duration("for", min: .zero) ?? .zero
-            if kind.hasWindow && window == .zero {
-                throw f.error(.invalidValue, "for", "\(kind.rawValue) lasts a window: add for: (e.g. for: 10s)")
-            }
-            let delay = try f.duration("delay", min: .zero) ?? .zero
-            if (kind == .slowConnack || kind == .slowPuback) && delay == .zero {
-                throw f.error(.invalidValue, "delay", "\(kind.rawValue) needs delay: (e.g. delay: 2s)")
-            }
-            s.faults.append(Scenario.Fault(at: at, kind: kind, duration: window, delay: delay))
-        }
-        s.faults.sort { $0.at < $1.at }
-        if !s.faults.isEmpty && !s.hub.isEmbedded {
-            throw ScenarioError(
-                .invalidValue,
-                key: "faults",
-                location: source,
-                message: "faults need the embedded hub (hub.url: embedded); an external broker cannot be told to drop"
-            )
-        }
+        s.faults = try Self.readFaults(&top, seed: s.seed, hub: s.hub, proxy: s.faultProxy)
         try top.finish()
         usedOverrides.formUnion(top.consumed)
         return s

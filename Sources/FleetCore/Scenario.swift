@@ -6,33 +6,42 @@ public struct Scenario: Sendable, Hashable {
     public struct HubTarget: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Kind: Hashable, Sendable {
             case embedded
-            case mqtt(host: String, port: Int)
+            case mqtt(host: String, port: Int, tls: Bool)
         }
         fileprivate var kind: Kind
 
         public static let embedded = HubTarget(kind: .embedded)
-        public static func mqtt(host: String, port: Int) -> HubTarget { HubTarget(kind: .mqtt(host: host, port: port)) }
+        public static func mqtt(host: String, port: Int, tls: Bool = false) -> HubTarget {
+            HubTarget(kind: .mqtt(host: host, port: port, tls: tls))
+        }
 
         /// nil for the embedded hub.
         public var hostAndPort: (host: String, port: Int)? {
-            if case .mqtt(let h, let p) = kind { return (h, p) }
+            if case .mqtt(let h, let p, _) = kind { return (h, p) }
             return nil
         }
 
         public var isEmbedded: Bool { kind == .embedded }
 
+        /// True for `mqtts://` targets (MQTT over TLS).
+        public var usesTLS: Bool {
+            if case .mqtt(_, _, true) = kind { return true }
+            return false
+        }
+
         public var description: String {
             switch kind {
             case .embedded: "embedded"
-            case .mqtt(let h, let p): "mqtt://\(h.contains(":") ? "[\(h)]" : h):\(p)"
+            case .mqtt(let h, let p, let tls): "\(tls ? "mqtts" : "mqtt")://\(h.contains(":") ? "[\(h)]" : h):\(p)"
             }
         }
 
-        /// Parses `embedded` or `mqtt://HOST:PORT` (`[::1]` for IPv6); nil for anything else.
+        /// Parses `embedded`, `mqtt://HOST:PORT` or `mqtts://HOST:PORT` (`[::1]` for IPv6); nil for anything else.
         public static func parse(_ text: String) -> HubTarget? {
             if text == "embedded" { return .embedded }
-            guard text.hasPrefix("mqtt://") else { return nil }
-            var rest = Substring(text.dropFirst("mqtt://".count))
+            let tls = text.hasPrefix("mqtts://")
+            guard tls || text.hasPrefix("mqtt://") else { return nil }
+            var rest = Substring(text.dropFirst(tls ? "mqtts://".count : "mqtt://".count))
             if rest.hasSuffix("/") { rest.removeLast() }
             let host: Substring
             let portText: Substring
@@ -50,7 +59,21 @@ public struct Scenario: Sendable, Hashable {
             guard !host.isEmpty, !host.contains("/"), let port = Int(portText), (1...65535).contains(port) else {
                 return nil
             }
-            return .mqtt(host: String(host), port: port)
+            return .mqtt(host: String(host), port: port, tls: tls)
+        }
+    }
+
+    /// TLS on the device side: which CA to trust and the name to verify (embedded hub: a certificate made for the
+    /// run, trusted automatically).
+    public struct TLS: Sendable, Hashable {
+        /// PEM file of the CA that signed the hub's certificate (nil: the embedded hub's own).
+        public var caFile: String?
+        /// Host name to verify and send as SNI (nil: the URL's host).
+        public var serverName: String?
+
+        public init(caFile: String? = nil, serverName: String? = nil) {
+            self.caFile = caFile
+            self.serverName = serverName
         }
     }
 
@@ -130,42 +153,6 @@ public struct Scenario: Sendable, Hashable {
         }
     }
 
-    /// A scripted fault on the embedded hub: at a time, for a window (instant faults ignore the window).
-    public struct Fault: Sendable, Hashable {
-        public enum Kind: String, Sendable, Hashable, CaseIterable {
-            /// Close every device connection at once (no DISCONNECT): the simplest reconnect storm.
-            case drop
-            /// Refuse new connections for the window with CONNACK 3 (server unavailable; 0x88 in MQTT 5).
-            case outage
-            /// Refuse every CONNECT for the window with CONNACK 5 / 0x87, as IoT Hub does for bad credentials.
-            case rejectAuth = "reject-auth"
-            /// Stop reading and writing for the window: connections stay open but silent (half-open links that
-            /// only keep-alive can detect).
-            case blackhole
-            /// Hold every CONNACK for `delay` during the window.
-            case slowConnack = "slow-connack"
-            /// Hold every PUBACK for `delay` during the window (in order).
-            case slowPuback = "slow-puback"
-
-            /// True for faults that last a window.
-            public var hasWindow: Bool { self != .drop }
-        }
-        /// Time from the run's start.
-        public var at: Duration
-        public var kind: Kind
-        /// How long a windowed fault lasts.
-        public var duration: Duration
-        /// The added latency of slow-connack / slow-puback.
-        public var delay: Duration
-
-        public init(at: Duration, kind: Kind, duration: Duration = .zero, delay: Duration = .zero) {
-            self.at = at
-            self.kind = kind
-            self.duration = duration
-            self.delay = delay
-        }
-    }
-
     /// The embedded hub's IoT Hub tier throttles (reference §5).
     public struct Quota: Sendable, Hashable {
         public static let tiers = ["F1", "B1", "S1", "B2", "S2", "B3", "S3"]
@@ -186,6 +173,12 @@ public struct Scenario: Sendable, Hashable {
     /// Hard bound on the run's length: devices still running then are stopped.
     public var duration: Duration = .seconds(300)
     public var hub: HubTarget = .embedded
+    /// Devices connect over TLS (set by an `mqtts://` URL, or `hub.tls: true` for the embedded hub).
+    public var tls: TLS?
+    /// The embedded hub sends every device one C2D message this often (nil: none).
+    public var c2dInterval: Duration?
+    /// Place the TCP fault proxy between the devices and an external broker, so faults work against it.
+    public var faultProxy = false
     /// Throttles of the embedded hub (nil: unlimited).
     public var quota: Quota?
     public var fleet = Fleet()

@@ -22,8 +22,9 @@ public enum DescriptorBudget {
         return limit.rlim_cur > rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
 
-    /// Descriptors a run needs: one socket per device, and one more per device when the hub is in-process.
-    public static func needed(devices: Int, embeddedHub: Bool) -> Int {
-        devices * (embeddedHub ? 2 : 1) + overhead
+    /// Descriptors a run needs: one socket per device, one more per device when the hub is in-process, two more
+    /// when the fault proxy relays each connection.
+    public static func needed(devices: Int, embeddedHub: Bool, proxy: Bool = false) -> Int {
+        devices * (1 + (embeddedHub ? 1 : 0) + (proxy ? 2 : 0)) + overhead
     }
 }

@@ -1,14 +1,15 @@
 public import FleetCore
 public import FleetMetrics
 
-/// The in-process test hub as the runner sees it (FleetHub provides it; the engine does not import the hub).
+/// What stands between the devices and the target and can break things on purpose: the in-process test hub
+/// (FleetHub provides it; the engine does not import the hub), or the TCP fault proxy in front of an external broker.
 public protocol EmbeddedHub: Sendable {
     /// Starts listening on loopback; returns the address devices connect to.
     func start() async throws -> (host: String, port: Int)
-    /// Closes every device connection at once (the `drop` fault).
-    func dropAll() async
-    /// Starts or ends a windowed fault (outage, reject-auth, blackhole).
-    func setFault(_ fault: Scenario.Fault, active: Bool) async
-    /// Stops accepting, closes connections and returns what the hub saw.
-    func stop() async -> HubStats
+    /// Applies one step of the fault plan; returns how many connections it affected.
+    func inject(_ step: FaultPlan.Step, fault: Scenario.Fault, index: Int) async -> Int
+    /// Restarts the hub's clock at the run's start (its time series then line up with the devices').
+    func resetClock() async
+    /// Stops accepting, closes connections and returns what the hub saw (nil: not a hub).
+    func stop() async -> HubStats?
 }

@@ -44,12 +44,16 @@ public struct RunResult: Sendable {
     public var cancelled: Bool
     public var malformedPackets: UInt64
     public var maxTimerLateness: Duration
+    /// The faults injected, with their hub-side start and end (from the run's start) and what they affected.
+    public var faults: [FaultRecord] = []
 }
 
 /// The root of a run: embedded hub, swarm and sampler as one structured-concurrency tree. Cancelling the task that
 /// runs `run()` stops the devices cleanly and still returns the result.
 public struct FleetRunner: Sendable {
     public var scenario: Scenario
+    /// The embedded hub, or nil (an external broker; with `scenario.faultProxy` the runner puts its own fault
+    /// proxy in front of it).
     public var hub: (any EmbeddedHub)?
     /// Called about every `progressInterval` from the sampler task.
     public var progress: (@Sendable (FleetProgress) -> Void)?
@@ -67,12 +71,16 @@ public struct FleetRunner: Sendable {
     public func run() async throws -> RunResult {
         let embedded = scenario.hub.isEmbedded
         let limit = DescriptorBudget.raiseLimit()
-        let needed = DescriptorBudget.needed(devices: scenario.fleet.devices, embeddedHub: embedded)
+        let needed = DescriptorBudget.needed(
+            devices: scenario.fleet.devices,
+            embeddedHub: embedded,
+            proxy: scenario.faultProxy
+        )
         guard needed <= limit else {
             throw FleetRunError(
                 .descriptorLimit,
                 "\(scenario.fleet.devices) devices need \(needed) descriptors, limit is \(limit); "
-                    + (embedded
+                    + (embedded || scenario.faultProxy
                         ? "run the hub separately (fleetstorm hub) or use shards" : "use shards (several processes)")
             )
         }
@@ -82,6 +90,7 @@ public struct FleetRunner: Sendable {
             }
         }
 
+        var front = hub
         var hubAddress: (host: String, port: Int)
         if embedded {
             guard let hub else { throw FleetRunError(.hubFailed, "no embedded hub was provided") }
@@ -91,19 +100,26 @@ public struct FleetRunner: Sendable {
         } else {
             guard let t = scenario.hub.hostAndPort else { preconditionFailure("non-embedded target without address") }
             hubAddress = t
+            if scenario.faultProxy {
+                let proxy = FaultProxy(upstreamHost: t.host, upstreamPort: t.port)
+                do { hubAddress = try await proxy.start() } catch {
+                    throw FleetRunError(.hubFailed, "fault proxy could not start: \(error)")
+                }
+                front = proxy
+            }
         }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         do {
             if !embedded { try await Self.probe(host: hubAddress.host, port: hubAddress.port, group: group) }
-            var result = try await drive(loop: loop, hubAddress: hubAddress, sources: sources)
+            var result = try await drive(loop: loop, hubAddress: hubAddress, sources: sources, front: front)
             try? await group.shutdownGracefully()
-            if embedded, let hub { result.hub = await hub.stop() }
+            if let front { result.hub = await front.stop() }
             return result
         } catch {
             try? await group.shutdownGracefully()
-            if embedded, let hub { _ = await hub.stop() }
+            if let front { _ = await front.stop() }
             throw error
         }
     }
@@ -111,11 +127,13 @@ public struct FleetRunner: Sendable {
     private func drive(
         loop: any EventLoop,
         hubAddress: (host: String, port: Int),
-        sources: [SocketAddress]
+        sources: [SocketAddress],
+        front: (any EmbeddedHub)?
     )
         async throws -> RunResult
     {
         let scenario = self.scenario
+        await front?.resetClock()
         let startedUnix = Self.unixNanoseconds()
         let origin = NIODeadline.now()
         let callbacks = self.callbacks
@@ -141,6 +159,7 @@ public struct FleetRunner: Sendable {
         let grace = stopGrace
         let stopOnLoop: @Sendable () -> Void = { loop.execute { swarm.value.stopAll(grace: grace) } }
         let deadlineBox = FlagBox()
+        let faultLog = LockedBox(FaultLog(plan: FaultPlan(scenario.faults)))
 
         await withDiscardingTaskGroup { group in
             if let progress {
@@ -155,27 +174,22 @@ public struct FleetRunner: Sendable {
                     }
                 }
             }
-            if let hub, !scenario.faults.isEmpty {
+            if let front, !scenario.faults.isEmpty {
                 group.addTask {
-                    // Fault starts and ends in time order.
-                    var events: [(at: Duration, fault: Scenario.Fault, active: Bool)] = []
-                    for f in scenario.faults {
-                        events.append((f.at, f, true))
-                        if f.kind.hasWindow { events.append((f.at + f.duration, f, false)) }
-                    }
-                    // At equal times windows open before a drop, so the devices the drop sends away meet them.
-                    events.sort { ($0.at, $0.fault.kind == .drop ? 1 : 0) < ($1.at, $1.fault.kind == .drop ? 1 : 0) }
-                    for event in events {
+                    let plan = FaultPlan(scenario.faults)
+                    for event in plan.events {
                         let elapsed = Duration.nanoseconds(
                             Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
                         )
                         if event.at > elapsed { try? await Task.sleep(for: event.at - elapsed) }
                         if Task.isCancelled { return }
-                        if event.fault.kind == .drop {
-                            await hub.dropAll()
-                        } else {
-                            await hub.setFault(event.fault, active: event.active)
-                        }
+                        let affected = await front.inject(
+                            event.step,
+                            fault: plan.faults[event.fault],
+                            index: event.fault
+                        )
+                        let at = Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
+                        faultLog.withLock { $0.applied(event, elapsed: at, affected: affected) }
                     }
                 }
             }
@@ -215,7 +229,10 @@ public struct FleetRunner: Sendable {
             hitDeadline: deadlineBox.isSet,
             cancelled: cancelled,
             malformedPackets: malformed,
-            maxTimerLateness: lateness
+            maxTimerLateness: lateness,
+            faults: faultLog.withLock {
+                $0.finished(runEnd: Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds))
+            }
         )
     }
 
@@ -259,6 +276,13 @@ public struct FleetRunner: Sendable {
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
+}
+
+/// A value shared between tasks under a lock.
+final class LockedBox<Value: Sendable>: Sendable {
+    private let storage: Mutex<Value>
+    init(_ value: Value) { storage = Mutex(value) }
+    func withLock<R>(_ body: (inout Value) -> R) -> R { storage.withLock { body(&$0) } }
 }
 
 /// A set-once flag shared between tasks.

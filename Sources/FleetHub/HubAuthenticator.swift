@@ -57,6 +57,13 @@ public struct HubAuthenticator: Sendable, Hashable {
         case wrongResource = "wrong_resource"
         case expired
         case badSignature = "bad_signature"
+        /// An empty client id (CONNACK 2 / 0x85).
+        case clientID = "client_id"
+        /// Faults and throttles: outage, reject-auth, the new-connection throttle, a reset by the outage fault.
+        case outage
+        case rejectAuth = "reject_auth"
+        case throttled
+        case reset
     }
 
     public enum Verdict: Sendable, Hashable {

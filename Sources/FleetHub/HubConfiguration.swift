@@ -12,6 +12,14 @@ public struct HubConfiguration: Sendable {
     public var auth = HubAuthenticator()
     /// IoT Hub tier throttles (nil: unlimited).
     public var quotas: HubQuotas?
+    /// IoT Hub's topic rules and the PINGREQ allowance.
+    public var rules = HubRules()
+    /// A client that stops reading: the hub keeps at most this many bytes for it past the high-water mark, and
+    /// closes it when it stays unwritable this long.
+    public var maxBacklogBytes = 1 << 20
+    public var slowConsumerTimeout: Duration = .seconds(10)
+    /// Send one C2D message to every known device this often (nil: no C2D traffic).
+    public var cloudToDeviceInterval: Duration?
 
     public init() {}
 }

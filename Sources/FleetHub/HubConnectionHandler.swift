@@ -4,45 +4,8 @@ internal import FleetMetrics
 import Foundation
 internal import NIOCore
 
-/// The hub's state on its loop: statistics and open connections. Loop-bound.
-final class HubState {
-    var recorder = HubRecorder()
-    var channels: [ObjectIdentifier: any Channel] = [:]
-    /// The live connection of each device id (IoT Hub allows one; a new CONNECT takes over).
-    var byDevice: [String: any Channel] = [:]
-    var stopping = false
-    /// IoT Hub throttles (nil: unlimited) and the hub's clock origin for them.
-    var connectShaper: RateShaper?
-    var sendShaper: RateShaper?
-    let origin = NIODeadline.now()
-
-    init(quotas: HubQuotas?) {
-        connectShaper = quotas?.shaper()
-        sendShaper = quotas?.shaper()
-    }
-
-    func instant() -> Instant {
-        Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds))
-    }
-
-    /// Windowed faults in force.
-    var outage = false
-    var rejectAuth = false
-    var blackhole = false
-    var slowConnack: Duration?
-    var slowPuback: Duration?
-
-    var stats: HubStats { recorder.stats }
-
-    func record(_ event: HubEvent, peer: String?) {
-        recorder.record(event, peer: peer)
-    }
-}
-
-@available(*, unavailable)
-extension HubState: Sendable {}
-
-/// One client connection of the hub: decodes, feeds `HubSession`, runs the actions it returns.
+/// One client connection of the hub: decodes, feeds `HubSession`, runs the actions it returns, and applies the
+/// faults and throttles in force.
 final class HubConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -54,173 +17,256 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private var encoder = MQTTEncoder(version: .v311)
     private var inbound: ByteBuffer?
     private var actions: [HubAction] = []
+    private var context: ChannelHandlerContext?
     private var connectTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
     private var lastRead = NIODeadline.now()
     private var idleLimit: TimeAmount?
     private var expiryTimer: Scheduled<Void>?
+    private var slowConsumerTimer: Scheduled<Void>?
+    /// Bytes written while the channel was over its high-water mark.
+    private var backlog = 0
     /// Delayed (shaped) writes go out no earlier than this, and later writes wait behind them.
     private var writesNotBefore = NIODeadline.distantPast
-    private var deviceID: String?
+    private(set) var deviceID: String?
+    /// The network-switch fault: the connection is dead both ways but never closed.
+    private(set) var isSilenced = false
+    private var peerCache: String??
+    /// C2D messages sent on this connection and not acknowledged yet (packet id → message id).
+    private var cloudToDeviceInFlight: [UInt16: UInt64] = [:]
+    private var cloudToDeviceSubscribed = false
+    private var nextPacketID: UInt16 = 0
 
     init(state: HubState, configuration: HubConfiguration) {
         self.state = state
         self.configuration = configuration
         self.decoder = MQTTDecoder(version: .v311, maxPacketSize: configuration.maxPacketSize)
-        self.session = HubSession(authenticator: configuration.auth)
+        self.session = HubSession(authenticator: configuration.auth, rules: configuration.rules)
+    }
+
+    /// The client's IP address, formatted once and only when a fault or an accepted CONNECT needs it.
+    var peer: String? {
+        if let peerCache { return peerCache }
+        let p = context?.channel.remoteAddress?.ipAddress
+        peerCache = .some(p)
+        return p
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        state.channels[ObjectIdentifier(context.channel)] = context.channel
-        let timeout = TimeAmount.nanoseconds(
-            Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
-                + configuration.connectTimeout.components.attoseconds / 1_000_000_000
-        )
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        connectTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-            if self.session.version == nil {
-                self.actions.removeAll(keepingCapacity: true)
-                self.session.protocolError(into: &self.actions)
-                self.run(context: bound.value, delay: nil)
-            }
+        self.context = context
+        state.opened(self, at: state.instant())
+        connectTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.amount(configuration.connectTimeout)) {
+            [self] in
+            guard self.session.version == nil else { return }
+            self.actions.removeAll(keepingCapacity: true)
+            self.session.protocolError(into: &self.actions)
+            self.run(delay: nil)
         }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        state.channels[ObjectIdentifier(context.channel)] = nil
-        if let deviceID, let current = state.byDevice[deviceID], current === context.channel {
-            state.byDevice[deviceID] = nil
-        }
+        state.closed(self, deviceID: deviceID, at: state.instant())
+        self.context = nil
         connectTimer?.cancel()
         idleTimer?.cancel()
         expiryTimer?.cancel()
+        slowConsumerTimer?.cancel()
+    }
+
+    /// Closes the connection without a DISCONNECT (the drop faults, a takeover, token expiry).
+    func closeByHub() { context?.close(promise: nil) }
+
+    func silence() { isSilenced = true }
+
+    /// Closes and returns the close's future (the hub's stop waits for every connection).
+    func closeFuture() -> EventLoopFuture<Void>? { context?.close() }
+
+    private var blackholed: Bool {
+        isSilenced || (!state.faults.isEmpty && state.faults.isBlackholed(deviceID: deviceID, peer: { peer }))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if state.blackhole { return }  // half-open: the bytes vanish, nothing is answered
+        if blackholed { return }  // half-open: the bytes vanish, nothing is answered
         var bytes = unwrapInboundIn(data)
-        lastRead = .now()
+        let readAt = NIODeadline.now()
+        lastRead = readAt
+        let now = state.instant(readAt)
         if inbound == nil { inbound = bytes } else { inbound!.writeBuffer(&bytes) }
         actions.removeAll(keepingCapacity: true)
         do {
             while var buffer = inbound, let packet = try decoder.decode(buffer: &buffer) {
                 inbound = buffer.readableBytes == 0 ? nil : buffer
-                if case .connect(let c) = packet { accepted(c, context: context) }
-                switch (throttle(packet), packet) {
+                if case .connect(let c) = packet { accepted(c) }
+                switch (throttle(packet, now: now), packet) {
                 case (.reject, .publish(let p)):
                     session.publishThrottled(p, into: &actions)
-                    run(context: context, delay: nil)
+                    run(delay: nil, now: now)
                 case (.reject, _):
-                    process(packet, override: .connectionRateExceeded)
-                    run(context: context, delay: nil)
+                    process(packet, now: now, override: .connectionRateExceeded)
+                    run(delay: nil, now: now)
                 case (.after(let wait), _):
-                    process(packet)
-                    run(context: context, delay: wait)
+                    guard process(packet, now: now) else { return }
+                    run(delay: wait, now: now)
                 case (.now, _):
-                    process(packet)
-                    run(context: context, delay: injectedDelay(packet))
+                    guard process(packet, now: now) else { return }
+                    run(delay: injectedDelay(packet), now: now)
                 }
                 if session.isClosed { break }
             }
         } catch {
             inbound = nil
             session.protocolError(into: &actions)
-            run(context: context, delay: nil)
+            run(delay: nil, now: now)
         }
     }
 
-    private func process(_ packet: MQTTPacket, override throttled: HubSession.ConnectOverride? = nil) {
-        guard case .connect = packet else {
-            session.packetReceived(packet, into: &actions)
-            return
+    /// Feeds the session; false when the connection was reset instead (the outage fault's `refuse: reset`).
+    @discardableResult
+    private func process(
+        _ packet: MQTTPacket,
+        now: Instant,
+        override throttled: HubSession.ConnectOverride? = nil
+    ) -> Bool {
+        guard case .connect(let c) = packet else {
+            session.packetReceived(packet, now: now, into: &actions)
+            return true
         }
         // Only CONNECT needs the wall clock (token expiry) and the faults that answer it.
-        let override = throttled ?? (state.outage ? .serverUnavailable : state.rejectAuth ? .notAuthorized : nil)
-        session.packetReceived(packet, nowUnix: Int64(Date().timeIntervalSince1970), override: override, into: &actions)
+        var override = throttled
+        if override == nil, !state.faults.isEmpty {
+            switch state.faults.connectAnswer(deviceID: c.clientID, peer: { peer }) {
+            case .override(let o): override = o
+            case .reset:
+                state.record(.refused(code: 0, reason: .reset), peer: nil, at: now)
+                reset()
+                return false
+            case nil: break
+            }
+        }
+        session.packetReceived(
+            packet,
+            now: now,
+            nowUnix: Int64(Date().timeIntervalSince1970),
+            override: override,
+            into: &actions
+        )
+        return true
+    }
+
+    /// Closes with a TCP reset (SO_LINGER 0): the client sees ECONNRESET, no MQTT answer.
+    private func reset() {
+        guard let context else { return }
+        session.protocolError(into: &actions)
+        actions.removeAll()
+        let channel = context.channel
+        guard let socket = channel as? any SocketOptionProvider else {
+            channel.close(promise: nil)
+            return
+        }
+        socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// The slow-connack / slow-puback faults' added latency for this packet's answer.
     private func injectedDelay(_ packet: MQTTPacket) -> Duration? {
+        guard !state.faults.isEmpty else { return nil }
         switch packet {
-        case .connect: state.slowConnack
-        case .publish(let p) where p.qos == .atLeastOnce: state.slowPuback
-        default: nil
+        case .connect(let c): return state.faults.delay(connect: true, deviceID: c.clientID, peer: { peer })
+        case .publish(let p) where p.qos == .atLeastOnce:
+            return state.faults.delay(connect: false, deviceID: deviceID, peer: { peer })
+        default: return nil
         }
     }
 
-    /// IoT Hub's shaping for new connections and D2C sends (reference §5.2).
-    private func throttle(_ packet: MQTTPacket) -> RateShaper.Decision {
-        let decision: RateShaper.Decision
+    /// IoT Hub's shaping for new connections and D2C sends (reference §5.2), and the throttle fault's.
+    private func throttle(_ packet: MQTTPacket, now: Instant) -> RateShaper.Decision {
+        let connect: Bool
+        let id: String?
         switch packet {
-        case .connect:
-            guard var shaper = state.connectShaper else { return .now }
-            decision = shaper.admit(now: state.instant())
-            state.connectShaper = shaper
+        case .connect(let c):
+            (connect, id) = (true, c.clientID)
         case .publish(let p) where p.qos != .exactlyOnce && session.version != nil:
-            guard var shaper = state.sendShaper else { return .now }
-            decision = shaper.admit(now: state.instant())
-            state.sendShaper = shaper
+            (connect, id) = (false, deviceID)
         default:
             return .now
         }
-        if case .connect = packet {
-            state.recorder.countThrottle(connect: true, decision: decision)
-        } else {
-            state.recorder.countThrottle(connect: false, decision: decision)
+        var decision = RateShaper.Decision.now
+        if connect, var shaper = state.connectShaper {
+            decision = shaper.admit(now: now)
+            state.connectShaper = shaper
+        } else if !connect, var shaper = state.sendShaper {
+            decision = shaper.admit(now: now)
+            state.sendShaper = shaper
         }
+        if decision != .reject, !state.faults.isEmpty,
+            let extra = state.faults.throttle(connect: connect, deviceID: id, peer: { peer }, now: now)
+        {
+            decision = Self.later(decision, extra)
+        }
+        state.recorder.countThrottle(connect: connect, decision: decision, at: now)
         return decision
     }
 
-    private func accepted(_ connect: MQTTConnect, context: ChannelHandlerContext) {
+    private static func later(_ a: RateShaper.Decision, _ b: RateShaper.Decision) -> RateShaper.Decision {
+        switch (a, b) {
+        case (.reject, _), (_, .reject): .reject
+        case (.now, let x), (let x, .now): x
+        case (.after(let x), .after(let y)): .after(max(x, y))
+        }
+    }
+
+    private func accepted(_ connect: MQTTConnect) {
         encoder.version = connect.version
         connectTimer?.cancel()
         connectTimer = nil
         guard connect.keepAliveSeconds > 0 else { return }
         let limit = TimeAmount.milliseconds(Int64(Double(connect.keepAliveSeconds) * 1000 * configuration.idleFactor))
         idleLimit = limit
-        scheduleIdleCheck(context: context, in: limit)
+        scheduleIdleCheck(in: limit)
     }
 
-    private func scheduleIdleCheck(context: ChannelHandlerContext, in delay: TimeAmount) {
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+    private func scheduleIdleCheck(in delay: TimeAmount) {
+        guard let loop = context?.eventLoop else { return }
+        idleTimer = loop.assumeIsolated().scheduleTask(in: delay) { [self] in
             guard let limit = self.idleLimit else { return }
             let idle = NIODeadline.now() - self.lastRead
-            if self.state.blackhole {
+            if self.blackholed {
                 // In a network blackhole the hub's close would never arrive either: keep the link half-open.
-                self.scheduleIdleCheck(context: bound.value, in: limit)
+                self.scheduleIdleCheck(in: limit)
             } else if idle >= limit {
                 self.actions.removeAll(keepingCapacity: true)
                 self.session.protocolError(into: &self.actions)
-                self.run(context: bound.value, delay: nil)
+                self.run(delay: nil)
             } else {
-                self.scheduleIdleCheck(context: bound.value, in: limit - idle)
+                self.scheduleIdleCheck(in: limit - idle)
             }
         }
     }
 
     /// Runs the session's actions. Writes (and a close after them) wait `delay` when the hub shapes this packet, and
     /// never overtake an earlier delayed write: PUBACKs leave in PUBLISH order.
-    private func run(context: ChannelHandlerContext, delay: Duration?) {
-        let now = NIODeadline.now()
-        let release = max(now + .nanoseconds(delay?.nanoseconds ?? 0), writesNotBefore)
-        let deferred = release > now
+    private func run(delay: Duration?, now: Instant? = nil) {
+        guard let context else {
+            actions.removeAll(keepingCapacity: true)
+            return
+        }
+        let at = now ?? state.instant()
+        let wallNow = NIODeadline.now()
+        let release = max(wallNow + .nanoseconds(delay?.nanoseconds ?? 0), writesNotBefore)
+        let deferred = release > wallNow
         var pending: [ByteBuffer] = []
         var closeAfter = false
         var wrote = false
-        for action in actions {
+        var i = 0
+        while i < actions.count {
+            let action = actions[i]
+            i += 1
             switch action {
             case .write(let packet):
-                var buffer = context.channel.allocator.buffer(capacity: 16)
-                do {
-                    try encoder.encode(packet, into: &buffer)
-                } catch {
-                    preconditionFailure("hub cannot encode \(packet.type): \(error)")
-                }
+                let buffer = encode(packet, context: context)
                 if deferred {
                     pending.append(buffer)
                 } else {
-                    context.write(wrapOutboundOut(buffer), promise: nil)
+                    write(buffer, context: context)
                     wrote = true
                 }
             case .close:
@@ -233,53 +279,138 @@ final class HubConnectionHandler: ChannelInboundHandler {
                 }
             case .record(let event):
                 // The peer's address is formatted only where it is kept (accepted connections), not per message.
-                if case .accepted = event {
-                    state.record(event, peer: context.channel.remoteAddress?.ipAddress)
+                if case .accepted(let id, let expiry) = event {
+                    state.record(event, peer: peer, at: at)
+                    admitted(id, tokenExpiry: expiry)
                 } else {
-                    state.record(event, peer: nil)
+                    state.record(event, peer: nil, at: at)
                 }
-                if case .accepted(let id, let expiry) = event { admitted(id, tokenExpiry: expiry, context: context) }
+            case .twin(let rid, let body):
+                guard let deviceID else { break }
+                let response: MQTTPacket
+                if let body {
+                    let topic = state.twins.patch(deviceID: deviceID, rid: rid, body: body)
+                    response = .publish(MQTTPublish(topic: topic, payload: ByteBuffer()))
+                } else {
+                    let (topic, doc) = state.twins.get(deviceID: deviceID, rid: rid)
+                    response = .publish(MQTTPublish(topic: topic, payload: ByteBuffer(bytes: doc)))
+                }
+                actions.append(.write(response))
+            case .deliverCloudToDevice:
+                cloudToDeviceSubscribed = true
+                deliverCloudToDevice()
+            case .cloudToDeviceAcked(let packetID):
+                if let id = cloudToDeviceInFlight.removeValue(forKey: packetID), let deviceID {
+                    state.cloudToDevice.completed(deviceID: deviceID, messageID: id)
+                    state.recorder.countCloudToDeviceAck()
+                }
             }
         }
         actions.removeAll(keepingCapacity: true)
         if wrote { context.flush() }
         guard deferred, !pending.isEmpty || closeAfter else { return }
         writesNotBefore = release
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         let buffers = pending
-        context.eventLoop.assumeIsolated().scheduleTask(deadline: release) {
-            let context = bound.value
-            for b in buffers { context.write(NIOAny(b), promise: nil) }
+        context.eventLoop.assumeIsolated().scheduleTask(deadline: release) { [self] in
+            guard let context = self.context else { return }
+            for b in buffers { self.write(b, context: context) }
             context.flush()
             if closeAfter { context.close(promise: nil) }
         }
     }
 
+    private func encode(_ packet: MQTTPacket, context: ChannelHandlerContext) -> ByteBuffer {
+        var buffer = context.channel.allocator.buffer(capacity: 16)
+        do {
+            try encoder.encode(packet, into: &buffer)
+        } catch {
+            preconditionFailure("hub cannot encode \(packet.type): \(error)")
+        }
+        return buffer
+    }
+
+    /// Writes unless the client stopped reading: past the high-water mark the backlog is bounded, then the
+    /// connection is closed as a slow consumer.
+    private func write(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        guard !isSilenced else { return }
+        if !context.channel.isWritable {
+            backlog += buffer.readableBytes
+            if backlog > configuration.maxBacklogBytes {
+                closeSlowConsumer()
+                return
+            }
+        }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            backlog = 0
+            slowConsumerTimer?.cancel()
+            slowConsumerTimer = nil
+        } else if slowConsumerTimer == nil {
+            slowConsumerTimer = context.eventLoop.assumeIsolated().scheduleTask(
+                in: Self.amount(configuration.slowConsumerTimeout)
+            ) { [self] in
+                self.slowConsumerTimer = nil
+                if self.context?.channel.isWritable == false { self.closeSlowConsumer() }
+            }
+        }
+    }
+
+    private func closeSlowConsumer() {
+        guard let context, !session.isClosed else { return }
+        state.recorder.countSlowConsumer()
+        session.protocolError(into: &actions)
+        actions.removeAll()
+        context.close(promise: nil)
+    }
+
+    /// Sends the device's queued C2D messages that are not in flight yet (QoS 1, property bag with `$.mid`).
+    func deliverCloudToDevice() {
+        guard let context, let deviceID, cloudToDeviceSubscribed, !isSilenced, !session.isClosed else { return }
+        let pending = state.cloudToDevice.pending(deviceID: deviceID, inFlight: Set(cloudToDeviceInFlight.values))
+        guard !pending.isEmpty else { return }
+        for messageID in pending {
+            nextPacketID = nextPacketID == .max ? 1 : nextPacketID + 1
+            cloudToDeviceInFlight[nextPacketID] = messageID
+            let publish = MQTTPublish(
+                topic: HubTopics.cloudToDevice(deviceID: deviceID, messageID: messageID),
+                payload: ByteBuffer(string: "c2d \(messageID)"),
+                qos: .atLeastOnce,
+                packetID: nextPacketID
+            )
+            write(encode(.publish(publish), context: context), context: context)
+        }
+        context.flush()
+        state.recorder.countCloudToDevice(sent: pending.count, at: state.instant())
+    }
+
     /// One connection per device id: an older one is closed (IoT Hub's 400027); a token is enforced until expiry
     /// plus the configured grace.
-    private func admitted(_ id: String, tokenExpiry: Int64?, context: ChannelHandlerContext) {
+    private func admitted(_ id: String, tokenExpiry: Int64?) {
         deviceID = id
-        if let old = state.byDevice[id], old !== context.channel {
+        state.knownDevices.insert(id)
+        if let old = state.byDevice[id], old !== self {
             state.recorder.countTakeover()
-            old.close(promise: nil)
+            old.closeByHub()
         }
-        state.byDevice[id] = context.channel
-        guard let tokenExpiry else { return }
+        state.byDevice[id] = self
+        guard let tokenExpiry, let loop = context?.eventLoop else { return }
         let remaining = Double(tokenExpiry) - Date().timeIntervalSince1970
         let grace = Double(configuration.auth.expiryGrace.nanoseconds) / 1e9
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        expiryTimer = context.eventLoop.assumeIsolated().scheduleTask(
-            in: .milliseconds(Int64(max(0, remaining + grace) * 1000))
-        ) {
+        expiryTimer = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(max(0, remaining + grace) * 1000))) {
             [self] in
             self.state.recorder.countTokenExpiry()
-            bound.value.close(promise: nil)
+            self.closeByHub()
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
+
+    static func amount(_ d: Duration) -> TimeAmount { .nanoseconds(d.nanoseconds) }
 }
 
 @available(*, unavailable)

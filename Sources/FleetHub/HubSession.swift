@@ -1,4 +1,4 @@
-internal import FleetCore
+public import FleetCore
 public import FleetMQTT
 
 /// What a hub connection must do.
@@ -7,6 +7,12 @@ public enum HubAction: Sendable, Hashable {
     /// Close the connection; `clean` is false for protocol errors.
     case close(clean: Bool)
     case record(HubEvent)
+    /// Answer a twin request from the hub's twin store (GET when `body` is nil, else a reported PATCH).
+    case twin(rid: String, body: [UInt8]?)
+    /// The device subscribed to its C2D topic: deliver what is queued for it.
+    case deliverCloudToDevice
+    /// The device acknowledged a C2D message.
+    case cloudToDeviceAcked(packetID: UInt16)
 }
 
 public enum HubEvent: Sendable, Hashable {
@@ -15,7 +21,24 @@ public enum HubEvent: Sendable, Hashable {
     case refused(code: UInt8, reason: HubAuthenticator.Refusal?)
     /// A D2C message; `messageID` from the topic's `$.mid` when it is a number.
     case message(clientID: String, messageID: UInt64?)
+    /// The connection was closed for breaking a rule: bad bytes, a timeout, a forbidden topic, a PINGREQ flood.
     case protocolError
+    case pingFlood
+    case forbiddenTopic
+}
+
+/// The IoT Hub rules a session enforces.
+public struct HubRules: Sendable, Hashable {
+    /// Only IoT Hub topics and filters (reference §4.3, §4.4); off for plain MQTT load (anonymous hubs).
+    public var iotHubTopics = true
+    /// Subscriptions a device may hold at a time (IoT Hub: five).
+    public var maxSubscriptions = 5
+    /// PINGREQs a connection may send at once, and the rate the allowance refills at (per second). More is a flood:
+    /// the connection is closed.
+    public var pingBurst = 10.0
+    public var pingRate = 2.0
+
+    public init() {}
 }
 
 /// One hub-side MQTT connection as a pure state machine: CONNECT first, then IoT Hub's subset of MQTT
@@ -29,9 +52,15 @@ public struct HubSession: Sendable {
 
     private var state: State = .awaitingConnect
     public let authenticator: HubAuthenticator
+    public let rules: HubRules
+    private var subscriptions: Set<String> = []
+    private var pingAllowance: Double
+    private var lastPing = Instant.zero
 
-    public init(authenticator: HubAuthenticator = HubAuthenticator()) {
+    public init(authenticator: HubAuthenticator = HubAuthenticator(), rules: HubRules = HubRules()) {
         self.authenticator = authenticator
+        self.rules = rules
+        self.pingAllowance = rules.pingBurst
     }
 
     /// The protocol version once CONNECT arrived.
@@ -48,11 +77,15 @@ public struct HubSession: Sendable {
         case notAuthorized
         /// CONNACK 3 / 0x9F "connection rate exceeded" (the new-connection throttle's queue is full).
         case connectionRateExceeded
+        /// CONNACK 5 / 0x8A (the disable fault: IoT Hub's 403012 DeviceDisabled).
+        case disabled
     }
 
-    /// Answers one packet. `nowUnix` is the hub's wall clock (seconds) for token expiry checks.
+    /// Answers one packet. `nowUnix` is the hub's wall clock (seconds) for token expiry checks; `now` its monotonic
+    /// clock for the PINGREQ allowance.
     public mutating func packetReceived(
         _ packet: MQTTPacket,
+        now: Instant = .zero,
         nowUnix: Int64 = 0,
         override: ConnectOverride? = nil,
         into actions: inout [HubAction]
@@ -62,19 +95,21 @@ public struct HubSession: Sendable {
             if c.clientID.isEmpty {
                 let code: UInt8 = c.version == .v5 ? 0x85 : 2
                 actions.append(.write(.connack(MQTTConnAck(code: code))))
-                actions.append(.record(.refused(code: code, reason: nil)))
+                actions.append(.record(.refused(code: code, reason: .clientID)))
                 close(clean: true, into: &actions)
                 return
             }
             if let override {
                 let code: UInt8
+                let reason: HubAuthenticator.Refusal
                 switch override {
-                case .serverUnavailable: code = c.version == .v5 ? 0x88 : 3
-                case .notAuthorized: code = HubAuthenticator.refusalCode(c.version)
-                case .connectionRateExceeded: code = c.version == .v5 ? 0x9F : 3
+                case .serverUnavailable: (code, reason) = (c.version == .v5 ? 0x88 : 3, .outage)
+                case .notAuthorized: (code, reason) = (HubAuthenticator.refusalCode(c.version), .rejectAuth)
+                case .connectionRateExceeded: (code, reason) = (c.version == .v5 ? 0x9F : 3, .throttled)
+                case .disabled: (code, reason) = (c.version == .v5 ? 0x8A : 5, .disabled)
                 }
                 actions.append(.write(.connack(MQTTConnAck(code: code))))
-                actions.append(.record(.refused(code: code, reason: nil)))
+                actions.append(.record(.refused(code: code, reason: reason)))
                 close(clean: true, into: &actions)
                 return
             }
@@ -90,26 +125,66 @@ public struct HubSession: Sendable {
                 actions.append(.record(.accepted(clientID: c.clientID, tokenExpiry: expiry)))
             }
         case (.connected(let id, _), .publish(let p)):
-            switch p.qos {
-            case .atMostOnce:
-                actions.append(.record(.message(clientID: id, messageID: SequenceTracker.messageID(inTopic: p.topic))))
-            case .atLeastOnce:
-                actions.append(.record(.message(clientID: id, messageID: SequenceTracker.messageID(inTopic: p.topic))))
-                if let packetID = p.packetID { actions.append(.write(.puback(MQTTAck(packetID: packetID)))) }
-            case .exactlyOnce:
+            guard p.qos != .exactlyOnce else {
                 protocolError(into: &actions)
+                return
+            }
+            let kind = rules.iotHubTopics ? HubTopics.classify(p.topic, deviceID: id) : .telemetry
+            switch kind {
+            case .telemetry:
+                actions.append(.record(.message(clientID: id, messageID: SequenceTracker.messageID(inTopic: p.topic))))
+            case .twinGet(let rid):
+                actions.append(.twin(rid: rid, body: nil))
+            case .twinPatch(let rid):
+                actions.append(.twin(rid: rid, body: Array(p.payload.readableBytesView)))
+            case .methodResponse:
+                break
+            case .invalid:
+                actions.append(.record(.forbiddenTopic))
+                close(clean: false, into: &actions)
+                return
+            }
+            if p.qos == .atLeastOnce, let packetID = p.packetID {
+                actions.append(.write(.puback(MQTTAck(packetID: packetID))))
             }
         case (.connected, .pingreq):
+            let elapsed = Double((now - lastPing).nanoseconds) / 1e9
+            if elapsed > 0 {
+                pingAllowance = min(rules.pingBurst, pingAllowance + elapsed * rules.pingRate)
+                lastPing = now
+            }
+            guard pingAllowance >= 1 else {
+                actions.append(.record(.pingFlood))
+                close(clean: false, into: &actions)
+                return
+            }
+            pingAllowance -= 1
             actions.append(.write(.pingresp))
-        case (.connected, .subscribe(let s)):
-            let codes = s.subscriptions.map { min($0.qos, .atLeastOnce).rawValue }
+        case (.connected(let id, _), .subscribe(let s)):
+            var codes: [UInt8] = []
+            var c2d = false
+            for sub in s.subscriptions {
+                let kind = HubTopics.filter(sub.topicFilter, deviceID: id)
+                if rules.iotHubTopics {
+                    let room = subscriptions.contains(sub.topicFilter) || subscriptions.count < rules.maxSubscriptions
+                    guard kind != nil, room else {
+                        codes.append(0x80)
+                        continue
+                    }
+                }
+                subscriptions.insert(sub.topicFilter)
+                if kind == .cloudToDevice { c2d = true }
+                codes.append(min(sub.qos, .atLeastOnce).rawValue)
+            }
             actions.append(.write(.suback(MQTTSubAck(packetID: s.packetID, codes: codes))))
+            if c2d { actions.append(.deliverCloudToDevice) }
         case (.connected, .unsubscribe(let u)):
+            for f in u.topicFilters { subscriptions.remove(f) }
             actions.append(
                 .write(.unsuback(MQTTSubAck(packetID: u.packetID, codes: u.topicFilters.map { _ in 0 })))
             )
-        case (.connected, .puback):
-            break
+        case (.connected, .puback(let ack)):
+            actions.append(.cloudToDeviceAcked(packetID: ack.packetID))
         case (.connected, .disconnect):
             close(clean: true, into: &actions)
         case (.closed, _):

@@ -11,6 +11,7 @@ public final class TestHub: Sendable {
     private let loop: any EventLoop
     private let state: NIOLoopBoundBox<HubState>
     private let servers: NIOLockedServers
+    private let cloudToDeviceTask = Mutex<RepeatedTask?>(nil)
 
     public init(configuration: HubConfiguration = HubConfiguration()) {
         self.configuration = configuration
@@ -28,6 +29,14 @@ public final class TestHub: Sendable {
             servers.append(channel)
             bound.append((host, channel.localAddress?.port ?? port))
         }
+        if let interval = configuration.cloudToDeviceInterval {
+            let state = self.state
+            let amount = TimeAmount.nanoseconds(interval.nanoseconds)
+            let task = loop.scheduleRepeatedTask(initialDelay: amount, delay: amount) { _ in
+                state.value.sendCloudToDevice()
+            }
+            cloudToDeviceTask.withLock { $0 = task }
+        }
         return bound
     }
 
@@ -38,6 +47,7 @@ public final class TestHub: Sendable {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .childChannelOption(
                 .recvAllocator,
                 value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
@@ -81,26 +91,20 @@ public final class TestHub: Sendable {
     /// Closes every client connection at once, without a DISCONNECT (a hub-wide drop). Returns how many it closed.
     @discardableResult
     public func dropAll() async -> Int {
-        let state = self.state
-        let closing = try? await loop.submit { state.value.channels.values.map { $0.close() } }.get()
-        for f in closing ?? [] { try? await f.get() }
-        return closing?.count ?? 0
+        await inject(.pulse, fault: Scenario.Fault(at: .zero, kind: .drop), index: -1)
     }
 
-    /// Starts or ends a windowed fault: `outage` (CONNACK 3), `reject-auth` (CONNACK 5), `blackhole` (silence),
-    /// `slow-connack` / `slow-puback` (added latency).
-    public func setFault(_ fault: Scenario.Fault, active: Bool) async {
+    /// Applies one step of a fault plan on the hub loop; returns how many connections it affected.
+    @discardableResult
+    public func inject(_ step: FaultPlan.Step, fault: Scenario.Fault, index: Int) async -> Int {
         let state = self.state
-        _ = try? await loop.submit {
-            switch fault.kind {
-            case .drop: break
-            case .outage: state.value.outage = active
-            case .rejectAuth: state.value.rejectAuth = active
-            case .blackhole: state.value.blackhole = active
-            case .slowConnack: state.value.slowConnack = active ? fault.delay : nil
-            case .slowPuback: state.value.slowPuback = active ? fault.delay : nil
-            }
-        }.get()
+        return (try? await loop.submit { state.value.apply(step, fault: fault, index: index) }.get()) ?? 0
+    }
+
+    /// Restarts the hub's clock: its time series count from now (the runner calls this at the run's start).
+    public func resetClock() async {
+        let state = self.state
+        _ = try? await loop.submit { state.value.origin = .now() }.get()
     }
 
     /// What the hub has seen so far.
@@ -113,9 +117,10 @@ public final class TestHub: Sendable {
     public func stop() async -> HubStats {
         let state = self.state
         for server in servers.takeAll() { try? await server.close() }
+        cloudToDeviceTask.withLock { $0?.cancel() }
         let closing = try? await loop.submit {
             state.value.stopping = true
-            return state.value.channels.values.map { $0.close() }
+            return state.value.connections.values.compactMap { $0.closeFuture() }
         }.get()
         for f in closing ?? [] { try? await f.get() }
         let stats = await self.stats()

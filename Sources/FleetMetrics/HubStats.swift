@@ -24,6 +24,19 @@ public struct HubStats: Sendable, Hashable {
     public var messagesByDevice: [String: UInt64] = [:]
     /// The source IP addresses each device id connected from.
     public var sourceAddressesByDevice: [String: Set<String>] = [:]
+    /// Connections closed for a PINGREQ flood, a topic IoT Hub does not have, or never reading their answers.
+    public var pingFloods: UInt64 = 0
+    public var forbiddenTopics: UInt64 = 0
+    public var slowConsumers: UInt64 = 0
+    /// Cloud-to-device messages sent, acknowledged, and refused because the device's queue held 50 (403004).
+    public var c2dSent: UInt64 = 0
+    public var c2dAcked: UInt64 = 0
+    public var c2dRejected: UInt64 = 0
+    /// Twin GETs and reported-property PATCHes answered.
+    public var twinGets: UInt64 = 0
+    public var twinPatches: UInt64 = 0
+    /// Per time bin (hub_* series), from the hub's origin (the run's start when embedded).
+    public var series = TimeSeries()
 
     public init() {}
 
@@ -45,5 +58,14 @@ public struct HubStats: Sendable, Hashable {
         protocolErrors += o.protocolErrors
         messagesByDevice.merge(o.messagesByDevice, uniquingKeysWith: +)
         sourceAddressesByDevice.merge(o.sourceAddressesByDevice) { $0.union($1) }
+        pingFloods += o.pingFloods
+        forbiddenTopics += o.forbiddenTopics
+        slowConsumers += o.slowConsumers
+        c2dSent += o.c2dSent
+        c2dAcked += o.c2dAcked
+        c2dRejected += o.c2dRejected
+        twinGets += o.twinGets
+        twinPatches += o.twinPatches
+        series.merge(o.series)
     }
 }

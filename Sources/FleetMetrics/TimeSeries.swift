@@ -22,8 +22,25 @@ public struct TimeSeries: Sendable, Hashable {
         case published
         case acked
         case failed
+        /// CONNECTs refused by throttling (device side: CONNACK 3 / 0x97 / 0x9F, or a PUBACK 0x97).
+        case throttled
+        /// Messages waiting in offline queues at the end of the bin (a gauge).
+        case queued
+        /// Hub side (the embedded or standalone test hub): connections accepted, refused, throttled (CONNECTs and
+        /// sends shaped past the queue), open connections (gauge), D2C received, duplicates, out-of-order, C2D sent.
+        case hubAccepted = "hub_accepted"
+        case hubRefused = "hub_refused"
+        case hubThrottled = "hub_throttled"
+        case hubConnections = "hub_connections"
+        case hubReceived = "hub_received"
+        case hubDuplicates = "hub_duplicates"
+        case hubOutOfOrder = "hub_out_of_order"
+        case c2dSent = "c2d_sent"
 
-        var isGauge: Bool { self == .connected }
+        public var isGauge: Bool { self == .connected || self == .queued || self == .hubConnections }
+
+        /// Series a hub records (the rest are the devices').
+        public var isHub: Bool { rawValue.hasPrefix("hub_") || self == .c2dSent }
     }
 
     public private(set) var binNanoseconds: Int64

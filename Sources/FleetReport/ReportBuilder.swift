@@ -1,3 +1,4 @@
+public import FleetCore
 public import FleetMetrics
 internal import Histogram
 
@@ -76,7 +77,8 @@ public enum ReportBuilder {
         facts: RunFacts,
         snapshot: Snapshot?,
         hub: HubStats?,
-        cohorts: [CohortPart] = []
+        cohorts: [CohortPart] = [],
+        faults: [FaultRecord] = []
     ) -> Fleetstorm_Report_V1_Report {
         var report = Fleetstorm_Report_V1_Report()
         report.run.profileName = facts.profileName
@@ -100,13 +102,31 @@ public enum ReportBuilder {
             report.statuses = m.statuses
             report.transitions = m.transitions
             report.outcomes = m.outcomes
-            report.series.binNs = snapshot.series.binNanoseconds
-            report.series.series = TimeSeries.Name.allCases.map { name in
+        }
+        // Devices' series and the hub's on one time base (the hub's clock restarts at the run's start).
+        var series = snapshot?.series ?? hub?.series ?? TimeSeries()
+        if snapshot != nil, let hub { series.merge(hub.series) }
+        let names = TimeSeries.Name.allCases.filter { name in
+            name.isHub ? hub != nil : snapshot != nil
+        }
+        if !names.isEmpty {
+            report.series.binNs = series.binNanoseconds
+            report.series.series = names.map { name in
                 var s = Fleetstorm_Report_V1_Series()
                 s.name = name.rawValue
-                s.values = snapshot.series.series(name)
+                s.values = series.series(name)
                 return s
             }
+        }
+        report.faults = faults.map { f in
+            var r = Fleetstorm_Report_V1_Fault()
+            r.index = UInt32(f.index)
+            r.kind = f.kind
+            r.label = f.label
+            r.startNs = f.startNanoseconds
+            r.endNs = f.endNanoseconds
+            r.affected = f.affected
+            return r
         }
         for c in cohorts {
             let m = measurements(c.snapshot)
@@ -130,6 +150,21 @@ public enum ReportBuilder {
             report.hub.outOfOrder = hub.outOfOrder
             report.hub.devicesSeen = hub.devicesSeen
             report.hub.protocolErrors = hub.protocolErrors
+            report.hub.refusedByReason = hub.refusedByReason
+            report.hub.takenOver = hub.takenOver
+            report.hub.tokenExpiredDrops = hub.tokenExpiredDrops
+            report.hub.shapedConnects = hub.shapedConnects
+            report.hub.shapedSends = hub.shapedSends
+            report.hub.throttledConnects = hub.throttledConnects
+            report.hub.throttledSends = hub.throttledSends
+            report.hub.pingFloods = hub.pingFloods
+            report.hub.forbiddenTopics = hub.forbiddenTopics
+            report.hub.slowConsumers = hub.slowConsumers
+            report.hub.c2DSent = hub.c2dSent
+            report.hub.c2DAcked = hub.c2dAcked
+            report.hub.c2DRejected = hub.c2dRejected
+            report.hub.twinGets = hub.twinGets
+            report.hub.twinPatches = hub.twinPatches
         }
         return report
     }
@@ -161,6 +196,7 @@ public enum ReportBuilder {
         m.accounting.failed = c.failed
         m.accounting.pending = c.pending
         m.accounting.failedByReason = c.failedByReason
+        m.accounting.c2DReceived = c.received
         m.connections.attempts = c.connectAttempts
         m.connections.accepted = c.connected
         m.connections.refusedByCode = Dictionary(

@@ -106,6 +106,41 @@ public enum TextSummary {
                     + "\(h.messagesReceived) messages from \(h.devicesSeen) devices, \(h.duplicates) duplicates, \(h.outOfOrder) out of order, "
                     + "\(h.protocolErrors) protocol errors"
             )
+            if !h.refusedByReason.isEmpty {
+                out.append(
+                    "  refused by reason: "
+                        + h.refusedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                            separator: ", "
+                        )
+                )
+            }
+            var extra: [String] = []
+            if h.takenOver > 0 { extra.append("\(h.takenOver) taken over") }
+            if h.tokenExpiredDrops > 0 { extra.append("\(h.tokenExpiredDrops) dropped at token expiry") }
+            if h.shapedConnects + h.shapedSends > 0 {
+                extra.append("shaped \(h.shapedConnects) CONNACKs / \(h.shapedSends) PUBACKs")
+            }
+            if h.throttledConnects + h.throttledSends > 0 {
+                extra.append("throttled \(h.throttledConnects) connects / \(h.throttledSends) sends")
+            }
+            if h.pingFloods + h.forbiddenTopics + h.slowConsumers > 0 {
+                extra.append(
+                    "closed \(h.pingFloods) ping floods, \(h.forbiddenTopics) forbidden topics, \(h.slowConsumers) slow readers"
+                )
+            }
+            if h.c2DSent > 0 || h.c2DRejected > 0 {
+                extra.append("C2D \(h.c2DSent) sent, \(h.c2DAcked) acked, \(h.c2DRejected) refused (queue full)")
+            }
+            if h.twinGets + h.twinPatches > 0 { extra.append("twin \(h.twinGets) GETs, \(h.twinPatches) PATCHes") }
+            if !extra.isEmpty { out.append("  " + extra.joined(separator: "; ")) }
+        }
+        if !r.faults.isEmpty {
+            out.append("faults (hub time from the start):")
+            for f in r.faults {
+                let start = fixed(Double(f.startNs) / 1e9, 2)
+                let end = fixed(Double(f.endNs) / 1e9, 2)
+                out.append("  \(pad(f.label, 28)) \(start)–\(end) s  affected \(f.affected)")
+            }
         }
         return out.joined(separator: "\n")
     }

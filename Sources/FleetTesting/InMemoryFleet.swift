@@ -86,7 +86,7 @@ public struct InMemoryFleet {
             guard gen == generation[i], var session = hubSessions[i] else { return }
             var hubActions: [HubAction] = []
             while let packet = try? hubDecoders[i].decode(buffer: &bytes) {
-                session.packetReceived(packet, into: &hubActions)
+                session.packetReceived(packet, now: now, into: &hubActions)
             }
             hubSessions[i] = session
             let encoder = MQTTEncoder(version: session.version ?? .v311)
@@ -98,7 +98,9 @@ public struct InMemoryFleet {
                     hubSessions[i] = nil
                     events.schedule(at: now + latency, .closed(i, gen))
                 case .record(let e):
-                    hubRecorder.record(e, peer: nil)
+                    hubRecorder.record(e, peer: nil, at: now)
+                case .twin, .deliverCloudToDevice, .cloudToDeviceAcked:
+                    break  // simulated devices use neither twins nor C2D
                 }
             }
         case .toDevice(let i, let gen, var bytes):

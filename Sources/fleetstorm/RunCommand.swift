@@ -47,6 +47,7 @@ struct RunCommand: AsyncParsableCommand {
         var configuration = HubConfiguration()
         configuration.auth = HubAuthenticator(matching: scenario.auth)
         configuration.quotas = HubQuotas(scenario.quota)
+        configuration.cloudToDeviceInterval = scenario.c2dInterval
         return TestHub(configuration: configuration)
     }
 
@@ -91,7 +92,13 @@ struct RunCommand: AsyncParsableCommand {
         let cohorts = result.cohorts.map {
             ReportBuilder.CohortPart(name: $0.name, policy: $0.policy, devices: $0.devices, snapshot: $0.snapshot)
         }
-        let report = ReportBuilder.build(facts: facts, snapshot: result.snapshot, hub: result.hub, cohorts: cohorts)
+        let report = ReportBuilder.build(
+            facts: facts,
+            snapshot: result.snapshot,
+            hub: result.hub,
+            cohorts: cohorts,
+            faults: result.faults
+        )
         print(TextSummary.render(report))
         do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
         print("report: \(output)")

@@ -51,11 +51,13 @@ struct EmbeddedTestHub: EmbeddedHub {
         return first
     }
 
-    func stop() async -> HubStats { await hub.stop() }
+    func stop() async -> HubStats? { await hub.stop() }
 
-    func dropAll() async { await hub.dropAll() }
+    func inject(_ step: FaultPlan.Step, fault: Scenario.Fault, index: Int) async -> Int {
+        await hub.inject(step, fault: fault, index: index)
+    }
 
-    func setFault(_ fault: Scenario.Fault, active: Bool) async { await hub.setFault(fault, active: active) }
+    func resetClock() async { await hub.resetClock() }
 }
 
 /// Live progress on stderr: rewritten in place on a terminal, one line every few seconds otherwise.

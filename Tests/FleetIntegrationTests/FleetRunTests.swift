@@ -10,9 +10,11 @@ import Testing
 struct HubAdapter: EmbeddedHub {
     let hub: TestHub
     func start() async throws -> (host: String, port: Int) { try await hub.start()[0] }
-    func stop() async -> HubStats { await hub.stop() }
-    func dropAll() async { await hub.dropAll() }
-    func setFault(_ fault: Scenario.Fault, active: Bool) async { await hub.setFault(fault, active: active) }
+    func stop() async -> HubStats? { await hub.stop() }
+    func inject(_ step: FaultPlan.Step, fault: Scenario.Fault, index: Int) async -> Int {
+        await hub.inject(step, fault: fault, index: index)
+    }
+    func resetClock() async { await hub.resetClock() }
 }
 
 @Suite("Fleet runs over loopback TCP", .serialized)

@@ -106,11 +106,44 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
     set {_uniqueStorage()._cohorts = newValue}
   }
 
+  /// Every injected fault with its hub-side start and end (from the run's start) and what it affected.
+  public var faults: [Fleetstorm_Report_V1_Fault] {
+    get {_storage._faults}
+    set {_uniqueStorage()._faults = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Fleetstorm_Report_V1_Fault: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Position in the profile's fault list.
+  public var index: UInt32 = 0
+
+  /// drop, outage, reject-auth, blackhole, slow-connack, slow-puback, throttle, disable, expire-tokens, flap,
+  /// network-switch.
+  public var kind: String = String()
+
+  /// A short name, e.g. "outage@10s+20s".
+  public var label: String = String()
+
+  public var startNs: Int64 = 0
+
+  public var endNs: Int64 = 0
+
+  /// Connections it closed, silenced, refused, delayed or throttled.
+  public var affected: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Fleetstorm_Report_V1_Cohort: @unchecked Sendable {
@@ -336,6 +369,9 @@ public nonisolated struct Fleetstorm_Report_V1_Accounting: Sendable {
 
   public var failedByReason: Dictionary<String,UInt64> = [:]
 
+  /// Cloud-to-device messages the devices received.
+  public var c2DReceived: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -368,30 +404,133 @@ public nonisolated struct Fleetstorm_Report_V1_Connections: Sendable {
   public init() {}
 }
 
-public nonisolated struct Fleetstorm_Report_V1_HubStats: Sendable {
+public nonisolated struct Fleetstorm_Report_V1_HubStats: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var connectionsAccepted: UInt64 = 0
+  public var connectionsAccepted: UInt64 {
+    get {_storage._connectionsAccepted}
+    set {_uniqueStorage()._connectionsAccepted = newValue}
+  }
 
-  public var connectionsRefused: UInt64 = 0
+  public var connectionsRefused: UInt64 {
+    get {_storage._connectionsRefused}
+    set {_uniqueStorage()._connectionsRefused = newValue}
+  }
 
-  public var messagesReceived: UInt64 = 0
+  public var messagesReceived: UInt64 {
+    get {_storage._messagesReceived}
+    set {_uniqueStorage()._messagesReceived = newValue}
+  }
 
-  public var duplicates: UInt64 = 0
+  public var duplicates: UInt64 {
+    get {_storage._duplicates}
+    set {_uniqueStorage()._duplicates = newValue}
+  }
 
-  public var devicesSeen: UInt64 = 0
+  public var devicesSeen: UInt64 {
+    get {_storage._devicesSeen}
+    set {_uniqueStorage()._devicesSeen = newValue}
+  }
 
-  public var protocolErrors: UInt64 = 0
+  public var protocolErrors: UInt64 {
+    get {_storage._protocolErrors}
+    set {_uniqueStorage()._protocolErrors = newValue}
+  }
 
   /// Messages that arrived after one their device sent later (message ids in the topic's $.mid): the delivered
   /// order differs from the send order this many times.
-  public var outOfOrder: UInt64 = 0
+  public var outOfOrder: UInt64 {
+    get {_storage._outOfOrder}
+    set {_uniqueStorage()._outOfOrder = newValue}
+  }
+
+  /// Refused CONNECTs by why: bad_signature, expired, unknown_device, disabled, outage, reject_auth, throttled, reset...
+  public var refusedByReason: Dictionary<String,UInt64> {
+    get {_storage._refusedByReason}
+    set {_uniqueStorage()._refusedByReason = newValue}
+  }
+
+  /// Connections closed because the same device connected again (IoT Hub's 400027).
+  public var takenOver: UInt64 {
+    get {_storage._takenOver}
+    set {_uniqueStorage()._takenOver = newValue}
+  }
+
+  public var tokenExpiredDrops: UInt64 {
+    get {_storage._tokenExpiredDrops}
+    set {_uniqueStorage()._tokenExpiredDrops = newValue}
+  }
+
+  /// Throttling: CONNACKs / PUBACKs held by shaping, and requests rejected past the shaping queue.
+  public var shapedConnects: UInt64 {
+    get {_storage._shapedConnects}
+    set {_uniqueStorage()._shapedConnects = newValue}
+  }
+
+  public var shapedSends: UInt64 {
+    get {_storage._shapedSends}
+    set {_uniqueStorage()._shapedSends = newValue}
+  }
+
+  public var throttledConnects: UInt64 {
+    get {_storage._throttledConnects}
+    set {_uniqueStorage()._throttledConnects = newValue}
+  }
+
+  public var throttledSends: UInt64 {
+    get {_storage._throttledSends}
+    set {_uniqueStorage()._throttledSends = newValue}
+  }
+
+  /// Connections closed for a PINGREQ flood, a topic IoT Hub does not have, or not reading their answers.
+  public var pingFloods: UInt64 {
+    get {_storage._pingFloods}
+    set {_uniqueStorage()._pingFloods = newValue}
+  }
+
+  public var forbiddenTopics: UInt64 {
+    get {_storage._forbiddenTopics}
+    set {_uniqueStorage()._forbiddenTopics = newValue}
+  }
+
+  public var slowConsumers: UInt64 {
+    get {_storage._slowConsumers}
+    set {_uniqueStorage()._slowConsumers = newValue}
+  }
+
+  /// Cloud-to-device messages sent, acknowledged by devices, and refused with the device queue full (403004).
+  public var c2DSent: UInt64 {
+    get {_storage._c2DSent}
+    set {_uniqueStorage()._c2DSent = newValue}
+  }
+
+  public var c2DAcked: UInt64 {
+    get {_storage._c2DAcked}
+    set {_uniqueStorage()._c2DAcked = newValue}
+  }
+
+  public var c2DRejected: UInt64 {
+    get {_storage._c2DRejected}
+    set {_uniqueStorage()._c2DRejected = newValue}
+  }
+
+  public var twinGets: UInt64 {
+    get {_storage._twinGets}
+    set {_uniqueStorage()._twinGets = newValue}
+  }
+
+  public var twinPatches: UInt64 {
+    get {_storage._twinPatches}
+    set {_uniqueStorage()._twinPatches = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -400,7 +539,7 @@ fileprivate nonisolated let _protobuf_package = "fleetstorm.report.v1"
 
 nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{2}\u{2}hub\0\u{1}statuses\0\u{1}transitions\0\u{2}\u{3}cohorts\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{2}\u{2}hub\0\u{1}statuses\0\u{1}transitions\0\u{2}\u{3}cohorts\0\u{1}faults\0")
 
   fileprivate class _StorageClass {
     var _run: Fleetstorm_Report_V1_RunInfo? = nil
@@ -413,6 +552,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
     var _statuses: [Fleetstorm_Report_V1_StatusCount] = []
     var _transitions: [Fleetstorm_Report_V1_Transition] = []
     var _cohorts: [Fleetstorm_Report_V1_Cohort] = []
+    var _faults: [Fleetstorm_Report_V1_Fault] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -433,6 +573,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       _statuses = source._statuses
       _transitions = source._transitions
       _cohorts = source._cohorts
+      _faults = source._faults
     }
   }
 
@@ -461,6 +602,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._statuses) }()
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._transitions) }()
         case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._cohorts) }()
+        case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._faults) }()
         default: break
         }
       }
@@ -503,6 +645,9 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       if !_storage._cohorts.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._cohorts, fieldNumber: 13)
       }
+      if !_storage._faults.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._faults, fieldNumber: 14)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -522,10 +667,66 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         if _storage._statuses != rhs_storage._statuses {return false}
         if _storage._transitions != rhs_storage._transitions {return false}
         if _storage._cohorts != rhs_storage._cohorts {return false}
+        if _storage._faults != rhs_storage._faults {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_Fault: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Fault"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}kind\0\u{1}label\0\u{3}start_ns\0\u{3}end_ns\0\u{1}affected\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.label) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.startNs) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.endNs) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.affected) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.index != 0 {
+      try visitor.visitSingularUInt32Field(value: self.index, fieldNumber: 1)
+    }
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 2)
+    }
+    if !self.label.isEmpty {
+      try visitor.visitSingularStringField(value: self.label, fieldNumber: 3)
+    }
+    if self.startNs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startNs, fieldNumber: 4)
+    }
+    if self.endNs != 0 {
+      try visitor.visitSingularInt64Field(value: self.endNs, fieldNumber: 5)
+    }
+    if self.affected != 0 {
+      try visitor.visitSingularUInt64Field(value: self.affected, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_Fault, rhs: Fleetstorm_Report_V1_Fault) -> Bool {
+    if lhs.index != rhs.index {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.label != rhs.label {return false}
+    if lhs.startNs != rhs.startNs {return false}
+    if lhs.endNs != rhs.endNs {return false}
+    if lhs.affected != rhs.affected {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -969,7 +1170,7 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
 
 nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Accounting"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}generated\0\u{1}acked\0\u{1}failed\0\u{1}pending\0\u{3}failed_by_reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}generated\0\u{1}acked\0\u{1}failed\0\u{1}pending\0\u{3}failed_by_reason\0\u{3}c2d_received\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -982,6 +1183,7 @@ nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, Sw
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.failed) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.pending) }()
       case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.failedByReason) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.c2DReceived) }()
       default: break
       }
     }
@@ -1003,6 +1205,9 @@ nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, Sw
     if !self.failedByReason.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.failedByReason, fieldNumber: 5)
     }
+    if self.c2DReceived != 0 {
+      try visitor.visitSingularUInt64Field(value: self.c2DReceived, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1012,6 +1217,7 @@ nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, Sw
     if lhs.failed != rhs.failed {return false}
     if lhs.pending != rhs.pending {return false}
     if lhs.failedByReason != rhs.failedByReason {return false}
+    if lhs.c2DReceived != rhs.c2DReceived {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1074,59 +1280,212 @@ nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, S
 
 nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HubStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}connections_accepted\0\u{3}connections_refused\0\u{3}messages_received\0\u{1}duplicates\0\u{3}devices_seen\0\u{3}protocol_errors\0\u{3}out_of_order\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}connections_accepted\0\u{3}connections_refused\0\u{3}messages_received\0\u{1}duplicates\0\u{3}devices_seen\0\u{3}protocol_errors\0\u{3}out_of_order\0\u{3}refused_by_reason\0\u{3}taken_over\0\u{3}token_expired_drops\0\u{3}shaped_connects\0\u{3}shaped_sends\0\u{3}throttled_connects\0\u{3}throttled_sends\0\u{3}ping_floods\0\u{3}forbidden_topics\0\u{3}slow_consumers\0\u{3}c2d_sent\0\u{3}c2d_acked\0\u{3}c2d_rejected\0\u{3}twin_gets\0\u{3}twin_patches\0")
+
+  fileprivate class _StorageClass {
+    var _connectionsAccepted: UInt64 = 0
+    var _connectionsRefused: UInt64 = 0
+    var _messagesReceived: UInt64 = 0
+    var _duplicates: UInt64 = 0
+    var _devicesSeen: UInt64 = 0
+    var _protocolErrors: UInt64 = 0
+    var _outOfOrder: UInt64 = 0
+    var _refusedByReason: Dictionary<String,UInt64> = [:]
+    var _takenOver: UInt64 = 0
+    var _tokenExpiredDrops: UInt64 = 0
+    var _shapedConnects: UInt64 = 0
+    var _shapedSends: UInt64 = 0
+    var _throttledConnects: UInt64 = 0
+    var _throttledSends: UInt64 = 0
+    var _pingFloods: UInt64 = 0
+    var _forbiddenTopics: UInt64 = 0
+    var _slowConsumers: UInt64 = 0
+    var _c2DSent: UInt64 = 0
+    var _c2DAcked: UInt64 = 0
+    var _c2DRejected: UInt64 = 0
+    var _twinGets: UInt64 = 0
+    var _twinPatches: UInt64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _connectionsAccepted = source._connectionsAccepted
+      _connectionsRefused = source._connectionsRefused
+      _messagesReceived = source._messagesReceived
+      _duplicates = source._duplicates
+      _devicesSeen = source._devicesSeen
+      _protocolErrors = source._protocolErrors
+      _outOfOrder = source._outOfOrder
+      _refusedByReason = source._refusedByReason
+      _takenOver = source._takenOver
+      _tokenExpiredDrops = source._tokenExpiredDrops
+      _shapedConnects = source._shapedConnects
+      _shapedSends = source._shapedSends
+      _throttledConnects = source._throttledConnects
+      _throttledSends = source._throttledSends
+      _pingFloods = source._pingFloods
+      _forbiddenTopics = source._forbiddenTopics
+      _slowConsumers = source._slowConsumers
+      _c2DSent = source._c2DSent
+      _c2DAcked = source._c2DAcked
+      _c2DRejected = source._c2DRejected
+      _twinGets = source._twinGets
+      _twinPatches = source._twinPatches
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.connectionsAccepted) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.connectionsRefused) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.messagesReceived) }()
-      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.duplicates) }()
-      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.devicesSeen) }()
-      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.protocolErrors) }()
-      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.outOfOrder) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._connectionsAccepted) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._connectionsRefused) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._messagesReceived) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._duplicates) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._devicesSeen) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._protocolErrors) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._outOfOrder) }()
+        case 8: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._refusedByReason) }()
+        case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._takenOver) }()
+        case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._tokenExpiredDrops) }()
+        case 11: try { try decoder.decodeSingularUInt64Field(value: &_storage._shapedConnects) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._shapedSends) }()
+        case 13: try { try decoder.decodeSingularUInt64Field(value: &_storage._throttledConnects) }()
+        case 14: try { try decoder.decodeSingularUInt64Field(value: &_storage._throttledSends) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._pingFloods) }()
+        case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._forbiddenTopics) }()
+        case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._slowConsumers) }()
+        case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._c2DSent) }()
+        case 19: try { try decoder.decodeSingularUInt64Field(value: &_storage._c2DAcked) }()
+        case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._c2DRejected) }()
+        case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._twinGets) }()
+        case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._twinPatches) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.connectionsAccepted != 0 {
-      try visitor.visitSingularUInt64Field(value: self.connectionsAccepted, fieldNumber: 1)
-    }
-    if self.connectionsRefused != 0 {
-      try visitor.visitSingularUInt64Field(value: self.connectionsRefused, fieldNumber: 2)
-    }
-    if self.messagesReceived != 0 {
-      try visitor.visitSingularUInt64Field(value: self.messagesReceived, fieldNumber: 3)
-    }
-    if self.duplicates != 0 {
-      try visitor.visitSingularUInt64Field(value: self.duplicates, fieldNumber: 4)
-    }
-    if self.devicesSeen != 0 {
-      try visitor.visitSingularUInt64Field(value: self.devicesSeen, fieldNumber: 5)
-    }
-    if self.protocolErrors != 0 {
-      try visitor.visitSingularUInt64Field(value: self.protocolErrors, fieldNumber: 6)
-    }
-    if self.outOfOrder != 0 {
-      try visitor.visitSingularUInt64Field(value: self.outOfOrder, fieldNumber: 7)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if _storage._connectionsAccepted != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._connectionsAccepted, fieldNumber: 1)
+      }
+      if _storage._connectionsRefused != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._connectionsRefused, fieldNumber: 2)
+      }
+      if _storage._messagesReceived != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._messagesReceived, fieldNumber: 3)
+      }
+      if _storage._duplicates != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._duplicates, fieldNumber: 4)
+      }
+      if _storage._devicesSeen != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._devicesSeen, fieldNumber: 5)
+      }
+      if _storage._protocolErrors != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._protocolErrors, fieldNumber: 6)
+      }
+      if _storage._outOfOrder != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._outOfOrder, fieldNumber: 7)
+      }
+      if !_storage._refusedByReason.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._refusedByReason, fieldNumber: 8)
+      }
+      if _storage._takenOver != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._takenOver, fieldNumber: 9)
+      }
+      if _storage._tokenExpiredDrops != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._tokenExpiredDrops, fieldNumber: 10)
+      }
+      if _storage._shapedConnects != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._shapedConnects, fieldNumber: 11)
+      }
+      if _storage._shapedSends != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._shapedSends, fieldNumber: 12)
+      }
+      if _storage._throttledConnects != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._throttledConnects, fieldNumber: 13)
+      }
+      if _storage._throttledSends != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._throttledSends, fieldNumber: 14)
+      }
+      if _storage._pingFloods != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._pingFloods, fieldNumber: 15)
+      }
+      if _storage._forbiddenTopics != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._forbiddenTopics, fieldNumber: 16)
+      }
+      if _storage._slowConsumers != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._slowConsumers, fieldNumber: 17)
+      }
+      if _storage._c2DSent != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._c2DSent, fieldNumber: 18)
+      }
+      if _storage._c2DAcked != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._c2DAcked, fieldNumber: 19)
+      }
+      if _storage._c2DRejected != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._c2DRejected, fieldNumber: 20)
+      }
+      if _storage._twinGets != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._twinGets, fieldNumber: 21)
+      }
+      if _storage._twinPatches != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._twinPatches, fieldNumber: 22)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fleetstorm_Report_V1_HubStats, rhs: Fleetstorm_Report_V1_HubStats) -> Bool {
-    if lhs.connectionsAccepted != rhs.connectionsAccepted {return false}
-    if lhs.connectionsRefused != rhs.connectionsRefused {return false}
-    if lhs.messagesReceived != rhs.messagesReceived {return false}
-    if lhs.duplicates != rhs.duplicates {return false}
-    if lhs.devicesSeen != rhs.devicesSeen {return false}
-    if lhs.protocolErrors != rhs.protocolErrors {return false}
-    if lhs.outOfOrder != rhs.outOfOrder {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._connectionsAccepted != rhs_storage._connectionsAccepted {return false}
+        if _storage._connectionsRefused != rhs_storage._connectionsRefused {return false}
+        if _storage._messagesReceived != rhs_storage._messagesReceived {return false}
+        if _storage._duplicates != rhs_storage._duplicates {return false}
+        if _storage._devicesSeen != rhs_storage._devicesSeen {return false}
+        if _storage._protocolErrors != rhs_storage._protocolErrors {return false}
+        if _storage._outOfOrder != rhs_storage._outOfOrder {return false}
+        if _storage._refusedByReason != rhs_storage._refusedByReason {return false}
+        if _storage._takenOver != rhs_storage._takenOver {return false}
+        if _storage._tokenExpiredDrops != rhs_storage._tokenExpiredDrops {return false}
+        if _storage._shapedConnects != rhs_storage._shapedConnects {return false}
+        if _storage._shapedSends != rhs_storage._shapedSends {return false}
+        if _storage._throttledConnects != rhs_storage._throttledConnects {return false}
+        if _storage._throttledSends != rhs_storage._throttledSends {return false}
+        if _storage._pingFloods != rhs_storage._pingFloods {return false}
+        if _storage._forbiddenTopics != rhs_storage._forbiddenTopics {return false}
+        if _storage._slowConsumers != rhs_storage._slowConsumers {return false}
+        if _storage._c2DSent != rhs_storage._c2DSent {return false}
+        if _storage._c2DAcked != rhs_storage._c2DAcked {return false}
+        if _storage._c2DRejected != rhs_storage._c2DRejected {return false}
+        if _storage._twinGets != rhs_storage._twinGets {return false}
+        if _storage._twinPatches != rhs_storage._twinPatches {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
