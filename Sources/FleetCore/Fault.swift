@@ -199,6 +199,12 @@ public struct FaultPlan: Sendable, Hashable {
         /// Index into `faults`.
         public var fault: Int
         public var step: Step
+
+        public init(at: Duration, fault: Int, step: Step) {
+            self.at = at
+            self.fault = fault
+            self.step = step
+        }
     }
 
     public let faults: [Scenario.Fault]
@@ -293,6 +299,11 @@ public struct FaultLog: Sendable, Hashable {
         if event.step == .end || event.step == .pulse && !Self.windowed(r.kind) { r.endNanoseconds = elapsed }
         r.affected += UInt64(max(0, affected))
         records[event.fault] = r
+    }
+
+    /// Windows that started and have not ended (the run stopped first): the runner ends them to collect their counts.
+    public var openWindows: [Int] {
+        records.filter { r in r.startNanoseconds >= 0 && r.endNanoseconds < 0 && Self.windowed(r.kind) }.map(\.index)
     }
 
     /// Records of faults that happened (a run that ended early leaves later ones out; an open window ends at

@@ -1,4 +1,15 @@
+internal import Yams
+
 extension ProfileReader {
+    /// A standalone hub's fault file: `seed:` (optional) and `faults:`, nothing else.
+    mutating func readFaultFile(_ root: Node) throws(ScenarioError) -> [Scenario.Fault] {
+        var top = try section(root, path: "")
+        let seed = try top.int("seed", min: 0).map { UInt64($0) } ?? 1
+        let faults = try Self.readFaults(&top, seed: seed, hub: .embedded, proxy: false)
+        try top.finish()
+        return faults
+    }
+
     /// The `faults:` list: `[{at: 5s, kind: drop, fraction: 0.5}, {at: 10s, kind: outage, for: 20s}, ...]`.
     static func readFaults(
         _ top: inout Section,

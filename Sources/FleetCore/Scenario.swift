@@ -70,10 +70,13 @@ public struct Scenario: Sendable, Hashable {
         public var caFile: String?
         /// Host name to verify and send as SNI (nil: the URL's host).
         public var serverName: String?
+        /// The CA in PEM text (the embedded hub's, made for the run; wins over `caFile`).
+        public var caPEM: String?
 
-        public init(caFile: String? = nil, serverName: String? = nil) {
+        public init(caFile: String? = nil, serverName: String? = nil, caPEM: String? = nil) {
             self.caFile = caFile
             self.serverName = serverName
+            self.caPEM = caPEM
         }
     }
 

@@ -71,6 +71,28 @@ public struct ScenarioLoader: Sendable {
         return scenario
     }
 
+    /// Loads a fault file for a standalone hub (`fleetstorm hub --faults FILE`): `faults: [...]` as in profiles.
+    public func loadFaults(path: String) throws(ScenarioError) -> [Scenario.Fault] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ScenarioError(
+                .unreadableFile,
+                key: "",
+                location: path,
+                message: "cannot read the file (does it exist?)"
+            )
+        }
+        let root: Node
+        do {
+            root = try Yams.compose(yaml: text) ?? Node([(Node, Node)]())
+        } catch let error as YamlError {
+            throw ScenarioError(.invalidYAML, key: "", location: path, message: Self.describe(error))
+        } catch {
+            throw ScenarioError(.invalidYAML, key: "", location: path, message: "\(error)")
+        }
+        var reader = ProfileReader(source: path, overrides: [:])
+        return try reader.readFaultFile(root)
+    }
+
     static func describe(_ error: YamlError) -> String {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):

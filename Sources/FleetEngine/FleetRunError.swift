@@ -6,6 +6,7 @@ public struct FleetRunError: Error, Sendable, CustomStringConvertible {
         public static let hubUnreachable = Code(name: "hub unreachable")
         public static let hubFailed = Code(name: "embedded hub failed")
         public static let invalidAddress = Code(name: "invalid address")
+        public static let tls = Code(name: "TLS settings")
         public var description: String { name }
     }
 

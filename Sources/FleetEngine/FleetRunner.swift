@@ -2,6 +2,7 @@ public import FleetCore
 public import FleetMetrics
 internal import NIOCore
 internal import NIOPosix
+internal import NIOSSL
 internal import Synchronization
 
 /// A point-in-time view of a running fleet, for the progress line and the sampler.
@@ -90,6 +91,7 @@ public struct FleetRunner: Sendable {
             }
         }
 
+        let tls = try Self.clientTLS(scenario.tls)
         var front = hub
         var hubAddress: (host: String, port: Int)
         if embedded {
@@ -113,7 +115,7 @@ public struct FleetRunner: Sendable {
         let loop = group.next()
         do {
             if !embedded { try await Self.probe(host: hubAddress.host, port: hubAddress.port, group: group) }
-            var result = try await drive(loop: loop, hubAddress: hubAddress, sources: sources, front: front)
+            var result = try await drive(loop: loop, hubAddress: hubAddress, sources: sources, front: front, tls: tls)
             try? await group.shutdownGracefully()
             if let front { result.hub = await front.stop() }
             return result
@@ -128,7 +130,8 @@ public struct FleetRunner: Sendable {
         loop: any EventLoop,
         hubAddress: (host: String, port: Int),
         sources: [SocketAddress],
-        front: (any EmbeddedHub)?
+        front: (any EmbeddedHub)?,
+        tls: NIOSSLContext?
     )
         async throws -> RunResult
     {
@@ -150,6 +153,7 @@ public struct FleetRunner: Sendable {
                 host: hubAddress.host,
                 port: hubAddress.port,
                 sourceAddresses: sources,
+                tls: tls,
                 callbacks: callbacks
             )
             swarm.start()
@@ -208,6 +212,17 @@ public struct FleetRunner: Sendable {
             group.cancelAll()
         }
         let cancelled = Task.isCancelled
+        if let front {
+            // Windows still open when the run stopped end now, so their counts reach the report.
+            let plan = FaultPlan(scenario.faults)
+            for index in faultLog.withLock({ $0.openWindows }) {
+                let affected = await front.inject(.end, fault: plan.faults[index], index: index)
+                let at = Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
+                faultLog.withLock {
+                    $0.applied(FaultPlan.Event(at: .zero, fault: index, step: .end), elapsed: at, affected: affected)
+                }
+            }
+        }
         let (cohortSnapshots, malformed, lateness) = try await loop.submit {
             let s = swarm.value
             s.scheduler.shutdown()
@@ -223,7 +238,7 @@ public struct FleetRunner: Sendable {
             snapshot: snapshot,
             cohorts: cohorts,
             hub: nil,
-            target: "mqtt://\(hubAddress.host):\(hubAddress.port)",
+            target: "\(scenario.tls == nil ? "mqtt" : "mqtts")://\(hubAddress.host):\(hubAddress.port)",
             startedUnixNanoseconds: startedUnix,
             duration: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)),
             hitDeadline: deadlineBox.isSet,
@@ -267,6 +282,34 @@ public struct FleetRunner: Sendable {
             throw FleetRunError(
                 .hubUnreachable,
                 "cannot reach hub at mqtt://\(host):\(port) (\(error)); is the broker running and the URL right?"
+            )
+        }
+    }
+
+    /// The devices' TLS context: trust exactly the scenario's CA (the embedded hub's, or `hub.ca_file`).
+    static func clientTLS(_ settings: Scenario.TLS?) throws(FleetRunError) -> NIOSSLContext? {
+        guard let settings else { return nil }
+        let pem: String
+        if let text = settings.caPEM {
+            pem = text
+        } else if let file = settings.caFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw FleetRunError(.tls, "hub.ca_file \(file): cannot read the file")
+            }
+            pem = text
+        } else {
+            throw FleetRunError(.tls, "TLS needs the CA to trust: set hub.ca_file (e.g. certs/ca.pem)")
+        }
+        do {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
+            configuration.certificateVerification = .fullVerification
+            configuration.minimumTLSVersion = .tlsv12
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw FleetRunError(
+                .tls,
+                "hub.ca_file \(settings.caFile ?? "(embedded hub CA)"): not a PEM certificate (\(error))"
             )
         }
     }

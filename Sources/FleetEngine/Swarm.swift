@@ -2,6 +2,7 @@ internal import FleetCore
 internal import FleetMetrics
 internal import NIOCore
 internal import NIOPosix
+internal import NIOSSL
 
 /// Spawns and paces the fleet on ONE event loop: a ramp rate (connects per second) and a window of connects in
 /// flight. Every device is one `DeviceChannelHandler`; there is no task per device. Loop-bound.
@@ -13,6 +14,9 @@ final class Swarm {
     let host: String
     let port: Int
     let sourceAddresses: [SocketAddress]
+    /// TLS for every device connection (nil: plain TCP), and the name to verify / send as SNI.
+    let tls: NIOSSLContext?
+    let serverName: String?
     let rampRate: Double
     let window: Int
     let connectTimeout: Duration
@@ -37,8 +41,12 @@ final class Swarm {
         host: String,
         port: Int,
         sourceAddresses: [SocketAddress],
+        tls: NIOSSLContext? = nil,
         callbacks: DeviceCallbacks = DeviceCallbacks()
     ) {
+        self.tls = tls
+        let name = scenario.tls?.serverName ?? host
+        self.serverName = name.contains(":") || name.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : name
         self.callbacks = callbacks
         self.loop = loop
         self.scheduler = scheduler
@@ -161,8 +169,12 @@ final class Swarm {
                 value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
             )
             .connectTimeout(.nanoseconds(connectTimeout.nanoseconds))
-            .channelInitializer { channel in
+            .channelInitializer { [tls, serverName] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
                     try channel.pipeline.syncOperations.addHandler(bound.value)
                 }
             }

@@ -2,6 +2,10 @@
 public struct HubConfiguration: Sendable {
     /// Addresses to listen on. Port 0 picks a free port below 32768.
     public var listen: [(host: String, port: Int)] = [("127.0.0.1", 0)]
+    /// MQTT over TLS listeners (need `tls`).
+    public var tlsListen: [(host: String, port: Int)] = []
+    /// The server certificate and key for the TLS listeners.
+    public var tls: HubTLS?
     /// A connection that sends no CONNECT within this time is closed.
     public var connectTimeout: Duration = .seconds(10)
     /// Largest packet accepted from a client.

@@ -21,11 +21,19 @@ public final class TestHub: Sendable {
         self.servers = NIOLockedServers()
     }
 
-    /// Starts every listener; returns their bound addresses (host, port) in order.
+    /// Starts every listener; returns their bound addresses (host, port) in order: plain ones, then TLS ones.
     public func start() async throws(HubError) -> [(host: String, port: Int)] {
         var bound: [(String, Int)] = []
+        if !configuration.tlsListen.isEmpty && configuration.tls == nil {
+            throw HubError(address: "-", reason: "TLS listeners need a certificate and key (--tls-cert, --tls-key)")
+        }
         for (host, port) in configuration.listen {
-            let channel = try await listen(host: host, port: port)
+            let channel = try await listen(host: host, port: port, tls: nil)
+            servers.append(channel)
+            bound.append((host, channel.localAddress?.port ?? port))
+        }
+        for (host, port) in configuration.tlsListen {
+            let channel = try await listen(host: host, port: port, tls: configuration.tls)
             servers.append(channel)
             bound.append((host, channel.localAddress?.port ?? port))
         }
@@ -40,7 +48,7 @@ public final class TestHub: Sendable {
         return bound
     }
 
-    private func listen(host: String, port: Int) async throws(HubError) -> any Channel {
+    private func listen(host: String, port: Int, tls: HubTLS?) async throws(HubError) -> any Channel {
         let state = self.state
         let configuration = self.configuration
         let bootstrap = ServerBootstrap(group: group)
@@ -55,6 +63,7 @@ public final class TestHub: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if state.value.stopping { throw ChannelError.ioOnClosedChannel }
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.handler()) }
                     try channel.pipeline.syncOperations.addHandler(
                         HubConnectionHandler(state: state.value, configuration: configuration)
                     )

@@ -3,6 +3,7 @@ import FleetCore
 import FleetHub
 import FleetReport
 import Foundation
+import Synchronization
 
 struct HubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,14 +12,33 @@ struct HubCommand: AsyncParsableCommand {
         discussion: """
             Examples:
               fleetstorm hub --listen 127.0.0.1:1883 --output hub-report.pb
-              fleetstorm hub --listen 127.0.0.1:1883 --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+              fleetstorm hub --generate-cert certs --host myhub.local
+              fleetstorm hub --listen 127.0.0.1:1883 --tls-listen 127.0.0.1:8883 --tls-cert certs/server.pem \\
+                --tls-key certs/server-key.pem --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+              fleetstorm hub --listen 127.0.0.1:1883 --faults faults.yaml --tier S1
             then, in another shell:
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
+            A fault file holds a profile's faults: list, e.g. faults: [{at: 30s, kind: drop, fraction: 0.5}].
             """
     )
 
     @Option(help: "Address to listen on, HOST:PORT (repeatable; port 0 picks a free one below 32768).")
-    var listen: [String] = ["127.0.0.1:1883"]
+    var listen: [String] = []
+
+    @Option(help: "Address for MQTT over TLS, HOST:PORT (repeatable; needs --tls-cert and --tls-key).")
+    var tlsListen: [String] = []
+
+    @Option(help: "Server certificate chain (PEM) for the TLS listeners.")
+    var tlsCert: String?
+
+    @Option(help: "Server private key (PEM) for the TLS listeners.")
+    var tlsKey: String?
+
+    @Option(
+        help:
+            "Write a CA and a server certificate for --host into this directory (ca.pem, server.pem, server-key.pem), then exit."
+    )
+    var generateCert: String?
 
     @Option(help: "Where to write the hub's protobuf report on exit.")
     var output: String?
@@ -26,7 +46,7 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Stop by itself after this long, e.g. 10m.")
     var duration: String?
 
-    @Option(help: "Host name devices must use in their username and SAS token (with --group-key or --registry).")
+    @Option(help: "The hub's host name: devices use it in their username and SAS token; certificates are made for it.")
     var host: String = "fleetstorm.local"
 
     @Option(help: "Accept devices whose key derives from this DPS group key (base64).")
@@ -34,6 +54,9 @@ struct HubCommand: AsyncParsableCommand {
 
     @Option(help: "Accept the devices of this registry file: devices: [{id: dev-1, key: BASE64, disabled: true}].")
     var registry: String?
+
+    @Flag(help: "Plain MQTT load: no credentials checked and any topic accepted.")
+    var anonymous = false
 
     @Option(help: "IoT Hub tier whose connection and D2C throttles to enforce: F1, B1, S1, B2, S2, B3, S3.")
     var tier: String?
@@ -44,80 +67,176 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Tolerate an expired token this long before dropping the connection, e.g. 10m.")
     var expiryGrace: String = "0"
 
+    @Option(help: "Fault timeline (YAML: faults: [...] as in profiles), times from the hub's start.")
+    var faults: String?
+
+    @Option(help: "Send every device that connected one cloud-to-device message this often, e.g. 5s.")
+    var c2dInterval: String?
+
     func run() async throws {
-        var configuration = HubConfiguration()
-        configuration.listen = listen.map { text in
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-                (0...65535).contains(port)
-            else { fail("--listen \(text): expected HOST:PORT, e.g. 127.0.0.1:1883") }
-            var host = String(text[..<colon])
-            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            return (host, port)
+        if let generateCert {
+            do {
+                let paths = try HubCertificates.write(HubCertificates.generate(host: host), to: generateCert)
+                for p in paths { print(p) }
+                print("clients trust \(paths[0]); start the hub with --tls-cert \(paths[1]) --tls-key \(paths[2])")
+            } catch { fail("--generate-cert \(error.description)") }
+            return
         }
-        var limit: Duration?
-        if let duration {
-            guard let d = Duration.parse(duration) else { fail("--duration \(duration): expected e.g. 90s or 10m") }
-            limit = d
+        var configuration = HubConfiguration()
+        configuration.listen = (listen.isEmpty && tlsListen.isEmpty ? ["127.0.0.1:1883"] : listen).map {
+            Self.address($0, flag: "--listen")
+        }
+        configuration.tlsListen = tlsListen.map { Self.address($0, flag: "--tls-listen") }
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?):
+            do { configuration.tls = try HubTLS(certificateFile: cert, keyFile: key) } catch { fail(error.reason) }
+        case (nil, nil):
+            if !tlsListen.isEmpty {
+                fail("--tls-listen needs --tls-cert and --tls-key (make them with --generate-cert DIR --host NAME)")
+            }
+        default:
+            fail("use --tls-cert and --tls-key together")
+        }
+        let limit = duration.map { text in
+            guard let d = Duration.parse(text) else { fail("--duration \(text): expected e.g. 90s or 10m") }
+            return d
         }
         guard let grace = Duration.parse(expiryGrace) else {
             fail("--expiry-grace \(expiryGrace): expected e.g. 0, 30s or 10m")
         }
-        switch (groupKey, registry) {
-        case (nil, nil):
-            configuration.auth = HubAuthenticator(hostName: host)
-        case (let g?, nil):
-            guard let data = Data(base64Encoded: g), !data.isEmpty else {
-                fail("--group-key: not valid base64 (not shown)")
-            }
-            configuration.auth = HubAuthenticator(keys: .groupKey(g), hostName: host, expiryGrace: grace)
-        case (nil, let path?):
-            do {
-                let r = try DeviceRegistry.load(path)
-                configuration.auth = HubAuthenticator(
-                    keys: .registry(r.keys),
-                    hostName: host,
-                    disabled: r.disabled,
-                    expiryGrace: grace
-                )
-            } catch { fail("--registry \(error)") }
-        default:
-            fail("use --group-key or --registry, not both")
-        }
+        configuration.auth = authenticator(grace: grace)
+        configuration.rules.iotHubTopics = !anonymous
         if let tier {
             guard let t = HubQuotas.Tier(rawValue: tier.uppercased()), units >= 1 else {
                 fail("--tier \(tier): expected one of F1, B1, S1, B2, S2, B3, S3 (and --units ≥ 1)")
             }
             configuration.quotas = HubQuotas(tier: t, units: units)
         }
+        if let c2dInterval {
+            guard let d = Duration.parse(c2dInterval), d >= .milliseconds(10) else {
+                fail("--c2d-interval \(c2dInterval): expected e.g. 5s (at least 10ms)")
+            }
+            configuration.cloudToDeviceInterval = d
+        }
+        var plan = FaultPlan([])
+        if let faults {
+            do { plan = FaultPlan(try ScenarioLoader().loadFaults(path: faults)) } catch { fail(error.description) }
+        }
+        try await serve(configuration, plan: plan, limit: limit)
+    }
+
+    private func serve(_ configuration: HubConfiguration, plan: FaultPlan, limit: Duration?) async throws {
         let hub = TestHub(configuration: configuration)
         let started = Date()
         let bound: [(host: String, port: Int)]
         do { bound = try await hub.start() } catch { fail(error.description) }
-        for b in bound { printErr("hub listening on mqtt://\(b.host):\(b.port) (Ctrl-C to stop)") }
-        let bound2 = limit
+        for (i, b) in bound.enumerated() {
+            let scheme = i < configuration.listen.count ? "mqtt" : "mqtts"
+            printErr("hub listening on \(scheme)://\(b.host):\(b.port) (Ctrl-C to stop)")
+        }
+        let log = FaultLogBox(plan: plan)
         _ = try? await withSignalCancellation {
-            if let bound2 {
-                try await Task.sleep(for: bound2)
-            } else {
-                while true { try await Task.sleep(for: .seconds(3600)) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await HubCommand.liveSummary(hub, started: started) }
+                group.addTask {
+                    for event in plan.events {
+                        let wait = event.at - Duration.seconds(Date().timeIntervalSince(started))
+                        if wait > .zero { try await Task.sleep(for: wait) }
+                        let n = await hub.inject(event.step, fault: plan.faults[event.fault], index: event.fault)
+                        log.applied(event, elapsed: Int64(Date().timeIntervalSince(started) * 1e9), affected: n)
+                        printErr("fault \(plan.faults[event.fault].label): \(event.step) (\(n) connections)")
+                    }
+                    try await Task.sleep(for: .seconds(365 * 86400))
+                }
+                try await Task.sleep(for: limit ?? .seconds(365 * 86400))
+                group.cancelAll()
             }
         }
+        for index in log.openWindows {
+            let n = await hub.inject(.end, fault: plan.faults[index], index: index)
+            log.applied(
+                FaultPlan.Event(at: .zero, fault: index, step: .end),
+                elapsed: Int64(Date().timeIntervalSince(started) * 1e9),
+                affected: n
+            )
+        }
         let stats = await hub.stop()
+        let elapsed = Int64(Date().timeIntervalSince(started) * 1e9)
         let facts = RunFacts(
             profileName: "hub",
             seed: 0,
             devices: Int(stats.devicesSeen),
             startedUnixNanoseconds: Int64(started.timeIntervalSince1970 * 1e9),
-            durationNanoseconds: Int64(Date().timeIntervalSince(started) * 1e9),
-            target: "hub",
+            durationNanoseconds: elapsed,
+            target: bound.enumerated().map { i, b in
+                "\(i < configuration.listen.count ? "mqtt" : "mqtts")://\(b.host):\(b.port)"
+            }.joined(separator: " "),
             mqttVersion: "3.1.1/5",
             kind: "hub"
         )
-        let report = ReportBuilder.build(facts: facts, snapshot: nil, hub: stats)
+        let report = ReportBuilder.build(facts: facts, snapshot: nil, hub: stats, faults: log.finished(runEnd: elapsed))
         print(TextSummary.render(report))
         if let output {
             do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
             print("report: \(output)")
         }
     }
+
+    /// One status line every 10 s on stderr while the hub runs.
+    static func liveSummary(_ hub: TestHub, started: Date) async throws {
+        while true {
+            try await Task.sleep(for: .seconds(10))
+            let s = await hub.stats()
+            printErr(
+                "[\(Int(Date().timeIntervalSince(started)))s] hub: \(s.connectionsAccepted) accepted, "
+                    + "\(s.connectionsRefused) refused, \(s.messagesReceived) messages from \(s.devicesSeen) devices"
+            )
+        }
+    }
+
+    private func authenticator(grace: Duration) -> HubAuthenticator {
+        switch (groupKey, registry, anonymous) {
+        case (nil, nil, _):
+            return HubAuthenticator(hostName: host)
+        case (let g?, nil, false):
+            guard let data = Data(base64Encoded: g), !data.isEmpty else {
+                fail("--group-key: not valid base64 (not shown)")
+            }
+            return HubAuthenticator(keys: .groupKey(g), hostName: host, expiryGrace: grace)
+        case (nil, let path?, false):
+            do {
+                let r = try DeviceRegistry.load(path)
+                return HubAuthenticator(
+                    keys: .registry(r.keys),
+                    hostName: host,
+                    disabled: r.disabled,
+                    expiryGrace: grace
+                )
+            } catch { fail("--registry \(error)") }
+        case (_, _, true):
+            fail("--anonymous checks no credentials: drop --group-key / --registry")
+        default:
+            fail("use --group-key or --registry, not both")
+        }
+    }
+
+    static func address(_ text: String, flag: String) -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { fail("\(flag) \(text): expected HOST:PORT, e.g. 127.0.0.1:1883") }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+}
+
+/// The standalone hub's fault log, shared by the timeline task and the summary.
+final class FaultLogBox: Sendable {
+    private let storage: Mutex<FaultLog>
+    init(plan: FaultPlan) { storage = Mutex(FaultLog(plan: plan)) }
+    func applied(_ e: FaultPlan.Event, elapsed: Int64, affected: Int) {
+        storage.withLock { $0.applied(e, elapsed: elapsed, affected: affected) }
+    }
+    var openWindows: [Int] { storage.withLock { $0.openWindows } }
+    func finished(runEnd: Int64) -> [FaultRecord] { storage.withLock { $0.finished(runEnd: runEnd) } }
 }

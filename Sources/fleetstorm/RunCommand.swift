@@ -14,6 +14,8 @@ struct RunCommand: AsyncParsableCommand {
               fleetstorm run profiles/quickstart.yaml
               fleetstorm run profiles/quickstart.yaml --devices 200 --set telemetry.messages=5 --output small.pb
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
+              fleetstorm run profiles/hub-drop-storm.yaml --hub mqtt://127.0.0.1:1883 --fault-proxy
+              fleetstorm run profiles/quickstart.yaml --hub mqtts://127.0.0.1:8883 --ca-file certs/ca.pem
             Durations read like 250ms, 10s, 5m. --set takes any profile key (see profiles/README.md).
             """
     )
@@ -21,8 +23,14 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The fleet profile (YAML), e.g. profiles/quickstart.yaml.")
     var profile: String
 
-    @Option(help: "Target: embedded (default: the profile's hub.url) or mqtt://HOST:PORT.")
+    @Option(help: "Target: embedded (default: the profile's hub.url), mqtt://HOST:PORT or mqtts://HOST:PORT.")
     var hub: String?
+
+    @Option(help: "CA certificate (PEM) the devices trust for mqtts:// (overrides hub.ca_file).")
+    var caFile: String?
+
+    @Flag(help: "Put the TCP fault proxy in front of an external broker so the profile's faults apply to it.")
+    var faultProxy = false
 
     @Option(help: "Number of devices (overrides fleet.devices).")
     var devices: String?
@@ -42,29 +50,46 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "No live progress line.")
     var quiet = false
 
-    /// The embedded hub checks exactly the credentials the scenario's devices present.
-    static func embeddedHub(for scenario: Scenario) -> TestHub {
+    /// The embedded hub checks exactly the credentials the scenario's devices present. With `hub.tls: true` it
+    /// listens with TLS only, on a certificate made for this run, and the devices trust that CA.
+    static func embeddedHub(for scenario: inout Scenario) throws(HubError) -> TestHub {
         var configuration = HubConfiguration()
         configuration.auth = HubAuthenticator(matching: scenario.auth)
         configuration.quotas = HubQuotas(scenario.quota)
         configuration.cloudToDeviceInterval = scenario.c2dInterval
+        if scenario.tls != nil {
+            let bundle = try HubCertificates.generate(host: scenario.auth?.hubHost ?? "fleetstorm.local")
+            configuration.tls = try HubTLS(certificatePEM: bundle.serverPEM, keyPEM: bundle.serverKeyPEM)
+            configuration.tlsListen = configuration.listen
+            configuration.listen = []
+            var settings = scenario.tls ?? Scenario.TLS()
+            settings.caPEM = bundle.caPEM
+            settings.serverName = settings.serverName ?? "localhost"
+            scenario.tls = settings
+        }
         return TestHub(configuration: configuration)
     }
 
     func run() async throws {
         var all: [String] = []
         if let hub { all.append("hub.url=\(hub)") }
+        if let caFile {
+            all.append(
+                "hub.ca_file=\(caFile.hasPrefix("/") ? caFile : FileManager.default.currentDirectoryPath + "/" + caFile)"
+            )
+        }
+        if faultProxy { all.append("hub.fault_proxy=true") }
         if let devices { all.append("fleet.devices=\(devices)") }
         if let duration { all.append("duration=\(duration)") }
         if let seed { all.append("seed=\(seed)") }
         all += overrides
-        let scenario: Scenario
+        var scenario: Scenario
         do { scenario = try ScenarioLoader().load(path: profile, overrides: all) } catch { fail(error.description) }
-
-        var runner = FleetRunner(
-            scenario: scenario,
-            hub: scenario.hub.isEmbedded ? EmbeddedTestHub(hub: Self.embeddedHub(for: scenario)) : nil
-        )
+        var hub: TestHub?
+        if scenario.hub.isEmbedded {
+            do { hub = try Self.embeddedHub(for: &scenario) } catch { fail(error.description) }
+        }
+        var runner = FleetRunner(scenario: scenario, hub: hub.map { EmbeddedTestHub(hub: $0) })
         let line = ProgressLine()
         if !quiet { runner.progress = { line.update($0) } }
         let configured = runner

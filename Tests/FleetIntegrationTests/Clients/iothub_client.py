@@ -2,7 +2,10 @@
 """A device no FleetStorm code wrote: paho-mqtt with a SAS token computed here (hmac/hashlib), for the hub tests.
 
   iothub_client.py token  HUB_HOST DEVICE_ID GROUP_KEY_B64 EXPIRY        -> prints username and SAS token
-  iothub_client.py paho   HOST PORT HUB_HOST DEVICE_ID GROUP_KEY_B64 N   -> publishes N QoS 1 messages, prints JSON
+  iothub_client.py paho   HOST PORT HUB_HOST DEVICE_ID GROUP_KEY_B64 N [CA_PEM]
+      -> publishes N QoS 1 messages (over TLS when CA_PEM is given), prints JSON
+  iothub_client.py twin   HOST PORT HUB_HOST DEVICE_ID GROUP_KEY_B64 C2D_COUNT
+      -> twin GET, reported PATCH, GET again; waits for C2D_COUNT cloud-to-device messages; prints JSON
 """
 import base64, hashlib, hmac, json, sys, time, urllib.parse
 
@@ -22,13 +25,15 @@ def credentials(hub_host, device_id, group_key, expiry):
     return username, sas_token(f"{hub_host}/devices/{device_id}", device_key(group_key, device_id), expiry)
 
 
-def paho(host, port, hub_host, device_id, group_key, count):
+def paho(host, port, hub_host, device_id, group_key, count, ca=None):
     import paho.mqtt.client as mqtt
 
     result = {"connack": None, "acked": 0}
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
     username, token = credentials(hub_host, device_id, group_key, int(time.time()) + 3600)
     client.username_pw_set(username, token)
+    if ca:
+        client.tls_set(ca_certs=ca)
 
     def on_connect(c, userdata, flags, reason_code, properties):
         result["connack"] = reason_code.value
@@ -49,6 +54,44 @@ def paho(host, port, hub_host, device_id, group_key, count):
     print(json.dumps(result))
 
 
+def twin(host, port, hub_host, device_id, group_key, c2d_count):
+    import paho.mqtt.client as mqtt
+
+    result = {"connack": None, "responses": [], "c2d": []}
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
+    username, token = credentials(hub_host, device_id, group_key, int(time.time()) + 3600)
+    client.username_pw_set(username, token)
+
+    def on_connect(c, userdata, flags, reason_code, properties):
+        result["connack"] = reason_code.value
+
+    def on_message(c, userdata, msg):
+        if msg.topic.startswith("$iothub/twin/res/"):
+            result["responses"].append({"topic": msg.topic, "body": msg.payload.decode()})
+        else:
+            result["c2d"].append(msg.topic)
+
+    client.on_connect = on_connect
+    client.on_message = on_message
+    client.connect(host, int(port), keepalive=30)
+    client.loop_start()
+    deadline = time.time() + 10
+    while result["connack"] is None and time.time() < deadline:
+        time.sleep(0.01)
+    if result["connack"] == 0:
+        client.subscribe([("$iothub/twin/res/#", 0), (f"devices/{device_id}/messages/devicebound/#", 1)])
+        time.sleep(0.2)
+        client.publish("$iothub/twin/GET/?$rid=1", b"", qos=0)
+        client.publish("$iothub/twin/PATCH/properties/reported/?$rid=2", b'{"firmware":"2.1"}', qos=0)
+        time.sleep(0.2)
+        client.publish("$iothub/twin/GET/?$rid=3", b"", qos=0)
+        while (len(result["responses"]) < 3 or len(result["c2d"]) < c2d_count) and time.time() < deadline:
+            time.sleep(0.02)
+        client.disconnect()
+    client.loop_stop()
+    print(json.dumps(result))
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "token":
@@ -56,6 +99,8 @@ if __name__ == "__main__":
         print(u)
         print(t)
     elif mode == "paho":
-        paho(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]))
+        paho(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]), *sys.argv[8:9])
+    elif mode == "twin":
+        twin(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]))
     else:
         sys.exit(f"unknown mode {mode}")

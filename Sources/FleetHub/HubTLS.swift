@@ -1,0 +1,143 @@
+internal import Crypto
+import Foundation
+internal import NIOSSL
+internal import SwiftASN1
+internal import X509
+
+/// Certificates for the test hub's TLS listeners: a self-signed CA and a server certificate it signs, for a host
+/// name (plus localhost, 127.0.0.1 and ::1), so real SDK clients can trust the hub by its CA file.
+public enum HubCertificates {
+    public struct Bundle: Sendable, Hashable {
+        public var caPEM: String
+        public var serverPEM: String
+        public var serverKeyPEM: String
+    }
+
+    /// Makes a fresh CA and server certificate (P-256, valid from an hour ago for 825 days).
+    public static func generate(host: String) throws(HubError) -> Bundle {
+        do {
+            let caKey = P256.Signing.PrivateKey()
+            let serverKey = P256.Signing.PrivateKey()
+            let now = Date()
+            let caName = try DistinguishedName {
+                OrganizationName("FleetStorm")
+                CommonName("FleetStorm test hub CA")
+            }
+            let ca = try Certificate(
+                version: .v3,
+                serialNumber: Certificate.SerialNumber(),
+                publicKey: .init(caKey.publicKey),
+                notValidBefore: now - 3600,
+                notValidAfter: now + 825 * 86400,
+                issuer: caName,
+                subject: caName,
+                signatureAlgorithm: .ecdsaWithSHA256,
+                extensions: try Certificate.Extensions {
+                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                    Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                },
+                issuerPrivateKey: .init(caKey)
+            )
+            var names: [GeneralName] = [.dnsName(host)]
+            if host != "localhost" { names.append(.dnsName("localhost")) }
+            names.append(.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])))
+            names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(Array(repeating: 0, count: 15) + [1]))))
+            let server = try Certificate(
+                version: .v3,
+                serialNumber: Certificate.SerialNumber(),
+                publicKey: .init(serverKey.publicKey),
+                notValidBefore: now - 3600,
+                notValidAfter: now + 825 * 86400,
+                issuer: caName,
+                subject: try DistinguishedName { CommonName(host) },
+                signatureAlgorithm: .ecdsaWithSHA256,
+                extensions: try Certificate.Extensions {
+                    Critical(BasicConstraints.notCertificateAuthority)
+                    Critical(KeyUsage(digitalSignature: true))
+                    try ExtendedKeyUsage([.serverAuth])
+                    SubjectAlternativeNames(names)
+                },
+                issuerPrivateKey: .init(caKey)
+            )
+            return Bundle(
+                caPEM: try ca.serializeAsPEM().pemString + "\n",
+                serverPEM: try server.serializeAsPEM().pemString + "\n",
+                serverKeyPEM: serverKey.pemRepresentation + "\n"
+            )
+        } catch let error as HubError {
+            throw error
+        } catch {
+            throw HubError(address: "-", reason: "cannot make a certificate for \(host): \(error)")
+        }
+    }
+
+    /// Writes `ca.pem`, `server.pem` and `server-key.pem` (mode 0600) into `directory`; returns their paths.
+    @discardableResult
+    public static func write(_ bundle: Bundle, to directory: String) throws(HubError) -> [String] {
+        let dir = URL(fileURLWithPath: directory)
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            var paths: [String] = []
+            for (name, text, mode) in [
+                ("ca.pem", bundle.caPEM, 0o644), ("server.pem", bundle.serverPEM, 0o644),
+                ("server-key.pem", bundle.serverKeyPEM, 0o600),
+            ] {
+                let path = dir.appendingPathComponent(name).path
+                guard
+                    FileManager.default.createFile(
+                        atPath: path,
+                        contents: Data(text.utf8),
+                        attributes: [.posixPermissions: mode]
+                    )
+                else { throw HubError(address: directory, reason: "cannot write \(path)") }
+                paths.append(path)
+            }
+            return paths
+        } catch let error as HubError {
+            throw error
+        } catch {
+            throw HubError(address: directory, reason: "cannot create the directory: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// The server side of TLS: a certificate chain and key, loaded once into an NIOSSL context.
+public struct HubTLS: Sendable {
+    let context: NIOSSLContext
+
+    /// From PEM text (the embedded hub's generated bundle).
+    public init(certificatePEM: String, keyPEM: String) throws(HubError) {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
+            let key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
+            var configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) },
+                privateKey: .privateKey(key)
+            )
+            configuration.minimumTLSVersion = .tlsv12
+            context = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw HubError(address: "-", reason: "TLS certificate or key not usable: \(error)")
+        }
+    }
+
+    /// From PEM files (`--tls-cert`, `--tls-key`). Errors name the file, never the key's contents.
+    public init(certificateFile: String, keyFile: String) throws(HubError) {
+        guard let cert = try? String(contentsOfFile: certificateFile, encoding: .utf8) else {
+            throw HubError(address: "-", reason: "--tls-cert \(certificateFile): cannot read the file")
+        }
+        guard let key = try? String(contentsOfFile: keyFile, encoding: .utf8) else {
+            throw HubError(address: "-", reason: "--tls-key \(keyFile): cannot read the file")
+        }
+        do {
+            try self.init(certificatePEM: cert, keyPEM: key)
+        } catch {
+            throw HubError(
+                address: "-",
+                reason: "--tls-cert \(certificateFile) / --tls-key \(keyFile): not a PEM certificate and matching key"
+            )
+        }
+    }
+
+    func handler() -> NIOSSLServerHandler { NIOSSLServerHandler(context: context) }
+}
