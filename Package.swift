@@ -133,8 +133,10 @@ let package = Package(
                 "FleetEngine", "FleetHub", "FleetCore", "FleetMetrics", "FleetReport", "FleetMQTT", "FleetTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
-            exclude: ["Clients"]
+            exclude: ["Clients"],
+            resources: [.copy("Corpus")]
         ),
     ]
 )

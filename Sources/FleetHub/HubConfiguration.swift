@@ -22,6 +22,8 @@ public struct HubConfiguration: Sendable {
     /// closes it when it stays unwritable this long.
     public var maxBacklogBytes = 1 << 20
     public var slowConsumerTimeout: Duration = .seconds(10)
+    /// SO_SNDBUF for client connections (nil: the kernel's autotuned default).
+    public var socketSendBuffer: Int?
     /// Send one C2D message to every known device this often (nil: no C2D traffic).
     public var cloudToDeviceInterval: Duration?
 

@@ -63,6 +63,9 @@ public final class TestHub: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if state.value.stopping { throw ChannelError.ioOnClosedChannel }
+                    if let size = configuration.socketSendBuffer {
+                        try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: size)
+                    }
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.handler()) }
                     try channel.pipeline.syncOperations.addHandler(
                         HubConnectionHandler(state: state.value, configuration: configuration)
