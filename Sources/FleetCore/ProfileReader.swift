@@ -90,6 +90,7 @@ struct ProfileReader {
                 quota.units = try hub.int("units", min: 1, max: 200) ?? quota.units
                 quota.burstSeconds = try hub.double("burst_seconds", min: 0) ?? quota.burstSeconds
                 quota.maxShapingDelay = try hub.duration("max_shaping_delay", min: .zero) ?? quota.maxShapingDelay
+                quota.dailyMessages = try hub.int("daily_messages", min: 1).map { UInt64($0) }
                 s.quota = quota
             }
         }

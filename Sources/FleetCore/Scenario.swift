@@ -165,6 +165,8 @@ public struct Scenario: Sendable, Hashable {
         public var burstSeconds: Double = 60
         /// The longest a CONNACK/PUBACK is held before the request is rejected.
         public var maxShapingDelay: Duration = .seconds(30)
+        /// The daily message quota (nil: the tier's, reference §5.1).
+        public var dailyMessages: UInt64?
 
         public init(tier: String) { self.tier = tier }
     }

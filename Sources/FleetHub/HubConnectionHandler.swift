@@ -186,6 +186,11 @@ final class HubConnectionHandler: ChannelInboundHandler {
             (connect, id) = (true, c.clientID)
         case .publish(let p) where p.qos != .exactlyOnce && session.version != nil:
             (connect, id) = (false, deviceID)
+            if state.quotas != nil,
+                !state.chargeDaily(bytes: p.payload.readableBytes, unixSeconds: Int64(Date().timeIntervalSince1970))
+            {
+                return .reject
+            }
         default:
             return .now
         }

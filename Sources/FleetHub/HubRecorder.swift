@@ -24,6 +24,7 @@ public struct HubRecorder: Sendable {
     }
     public mutating func countTokenExpiry() { stats.tokenExpiredDrops += 1 }
     public mutating func countSlowConsumer() { stats.slowConsumers += 1 }
+    public mutating func countQuotaExceeded() { stats.quotaExceeded += 1 }
     public mutating func countCloudToDevice(sent: Int, at: Instant) {
         stats.c2dSent += UInt64(sent)
         stats.series.add(.c2dSent, UInt64(sent), at: at)

@@ -15,6 +15,10 @@ final class HubState {
     /// IoT Hub throttles (nil: unlimited).
     var connectShaper: RateShaper?
     var sendShaper: RateShaper?
+    /// The daily message quota: the tier's limit, what today used, and which UTC day "today" is.
+    let quotas: HubQuotas?
+    var dailyUsed: UInt64 = 0
+    var quotaDay: Int64 = 0
     var faults = HubFaults()
     var twins = TwinStore()
     var cloudToDevice = CloudToDeviceQueues()
@@ -22,6 +26,7 @@ final class HubState {
     var origin = NIODeadline.now()
 
     init(quotas: HubQuotas?) {
+        self.quotas = quotas
         connectShaper = quotas?.shaper()
         sendShaper = quotas?.shaper()
     }
@@ -91,6 +96,23 @@ final class HubState {
             break
         }
         return affected
+    }
+
+    /// Charges a D2C message against the daily quota; false once today's quota is used up (403002).
+    func chargeDaily(bytes: Int, unixSeconds: Int64) -> Bool {
+        guard let quotas else { return true }
+        let day = unixSeconds / 86_400
+        if day != quotaDay {
+            quotaDay = day
+            dailyUsed = 0
+        }
+        let units = quotas.meterUnits(bytes: bytes)
+        guard dailyUsed + units <= quotas.dailyMessages else {
+            recorder.countQuotaExceeded()
+            return false
+        }
+        dailyUsed += units
+        return true
     }
 
     /// Queues one C2D message for every known device and sends to those online and subscribed.

@@ -91,6 +91,30 @@ public struct HubQuotas: Sendable, Hashable {
         self.init(tier: tier, units: quota.units)
         burstSeconds = quota.burstSeconds
         maxDelay = quota.maxShapingDelay
+        if let daily = quota.dailyMessages { dailyMessages = daily }
+    }
+
+    /// Messages a day (reference §5.1), counted in meter units of 4 KB (0.5 KB on Free). Overridable for tests and
+    /// rehearsals of the 403002 day.
+    public var dailyMessages: UInt64 {
+        get {
+            if let dailyOverride { return dailyOverride }
+            let u = UInt64(units)
+            switch tier {
+            case .free: return 8_000
+            case .b1, .s1: return 400_000 * u
+            case .b2, .s2: return 6_000_000 * u
+            case .b3, .s3: return 300_000_000 * u
+            }
+        }
+        set { dailyOverride = newValue }
+    }
+    private var dailyOverride: UInt64?
+
+    /// Meter units a message of `bytes` payload counts for against the daily quota.
+    public func meterUnits(bytes: Int) -> UInt64 {
+        let meter = tier == .free ? 512 : 4096
+        return UInt64(max(1, (bytes + meter - 1) / meter))
     }
 
     public func shaper() -> RateShaper {

@@ -28,6 +28,8 @@ public struct HubStats: Sendable, Hashable {
     public var pingFloods: UInt64 = 0
     public var forbiddenTopics: UInt64 = 0
     public var slowConsumers: UInt64 = 0
+    /// D2C messages refused because the daily quota was used up (403002).
+    public var quotaExceeded: UInt64 = 0
     /// Cloud-to-device messages sent, acknowledged, and refused because the device's queue held 50 (403004).
     public var c2dSent: UInt64 = 0
     public var c2dAcked: UInt64 = 0
@@ -61,6 +63,7 @@ public struct HubStats: Sendable, Hashable {
         pingFloods += o.pingFloods
         forbiddenTopics += o.forbiddenTopics
         slowConsumers += o.slowConsumers
+        quotaExceeded += o.quotaExceeded
         c2dSent += o.c2dSent
         c2dAcked += o.c2dAcked
         c2dRejected += o.c2dRejected

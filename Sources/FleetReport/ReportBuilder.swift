@@ -165,6 +165,7 @@ public enum ReportBuilder {
             report.hub.c2DRejected = hub.c2dRejected
             report.hub.twinGets = hub.twinGets
             report.hub.twinPatches = hub.twinPatches
+            report.hub.quotaExceeded = hub.quotaExceeded
         }
         return report
     }

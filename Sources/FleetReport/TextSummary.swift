@@ -131,6 +131,7 @@ public enum TextSummary {
             if h.c2DSent > 0 || h.c2DRejected > 0 {
                 extra.append("C2D \(h.c2DSent) sent, \(h.c2DAcked) acked, \(h.c2DRejected) refused (queue full)")
             }
+            if h.quotaExceeded > 0 { extra.append("\(h.quotaExceeded) sends over the daily quota (403002)") }
             if h.twinGets + h.twinPatches > 0 { extra.append("twin \(h.twinGets) GETs, \(h.twinPatches) PATCHes") }
             if !extra.isEmpty { out.append("  " + extra.joined(separator: "; ")) }
         }

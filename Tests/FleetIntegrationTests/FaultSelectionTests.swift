@@ -137,4 +137,24 @@ struct FaultSelectionTests {
         #expect(c.generated == c.acked + c.failed + c.pending && c.failed == 0)
         withExtendedLifetime(broker) {}
     }
+
+    /// The daily message quota (403002): past it, MQTT 5 sends get PUBACK 0x97 and are not counted as received.
+    @Test func dailyQuotaRefusesSendsPastIt() async throws {
+        let s = try Self.scenario(
+            [
+                "mqtt.version=5", "hub.tier=S1", "hub.daily_messages=50", "telemetry.messages=10",
+                "retry.policy=azure-dotnet",
+            ],
+            devices: 10
+        )
+        var configuration = HubConfiguration()
+        configuration.quotas = HubQuotas(s.quota)
+        let result = try await Self.run(s, hub: TestHub(configuration: configuration))
+        let hub = try #require(result.hub)
+        #expect(hub.messagesReceived == 50)
+        #expect(hub.quotaExceeded == 50)
+        let c = result.snapshot.counters
+        #expect(c.acked == 50)
+        #expect(c.generated == c.acked + c.failed + c.pending)
+    }
 }

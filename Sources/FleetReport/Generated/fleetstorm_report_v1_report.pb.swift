@@ -526,6 +526,12 @@ public nonisolated struct Fleetstorm_Report_V1_HubStats: @unchecked Sendable {
     set {_uniqueStorage()._twinPatches = newValue}
   }
 
+  /// D2C messages refused because the daily message quota was used up (IoT Hub's 403002).
+  public var quotaExceeded: UInt64 {
+    get {_storage._quotaExceeded}
+    set {_uniqueStorage()._quotaExceeded = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1280,7 +1286,7 @@ nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, S
 
 nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HubStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}connections_accepted\0\u{3}connections_refused\0\u{3}messages_received\0\u{1}duplicates\0\u{3}devices_seen\0\u{3}protocol_errors\0\u{3}out_of_order\0\u{3}refused_by_reason\0\u{3}taken_over\0\u{3}token_expired_drops\0\u{3}shaped_connects\0\u{3}shaped_sends\0\u{3}throttled_connects\0\u{3}throttled_sends\0\u{3}ping_floods\0\u{3}forbidden_topics\0\u{3}slow_consumers\0\u{3}c2d_sent\0\u{3}c2d_acked\0\u{3}c2d_rejected\0\u{3}twin_gets\0\u{3}twin_patches\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}connections_accepted\0\u{3}connections_refused\0\u{3}messages_received\0\u{1}duplicates\0\u{3}devices_seen\0\u{3}protocol_errors\0\u{3}out_of_order\0\u{3}refused_by_reason\0\u{3}taken_over\0\u{3}token_expired_drops\0\u{3}shaped_connects\0\u{3}shaped_sends\0\u{3}throttled_connects\0\u{3}throttled_sends\0\u{3}ping_floods\0\u{3}forbidden_topics\0\u{3}slow_consumers\0\u{3}c2d_sent\0\u{3}c2d_acked\0\u{3}c2d_rejected\0\u{3}twin_gets\0\u{3}twin_patches\0\u{3}quota_exceeded\0")
 
   fileprivate class _StorageClass {
     var _connectionsAccepted: UInt64 = 0
@@ -1305,6 +1311,7 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
     var _c2DRejected: UInt64 = 0
     var _twinGets: UInt64 = 0
     var _twinPatches: UInt64 = 0
+    var _quotaExceeded: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1337,6 +1344,7 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
       _c2DRejected = source._c2DRejected
       _twinGets = source._twinGets
       _twinPatches = source._twinPatches
+      _quotaExceeded = source._quotaExceeded
     }
   }
 
@@ -1377,6 +1385,7 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
         case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._c2DRejected) }()
         case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._twinGets) }()
         case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._twinPatches) }()
+        case 23: try { try decoder.decodeSingularUInt64Field(value: &_storage._quotaExceeded) }()
         default: break
         }
       }
@@ -1451,6 +1460,9 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
       if _storage._twinPatches != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._twinPatches, fieldNumber: 22)
       }
+      if _storage._quotaExceeded != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._quotaExceeded, fieldNumber: 23)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1482,6 +1494,7 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
         if _storage._c2DRejected != rhs_storage._c2DRejected {return false}
         if _storage._twinGets != rhs_storage._twinGets {return false}
         if _storage._twinPatches != rhs_storage._twinPatches {return false}
+        if _storage._quotaExceeded != rhs_storage._quotaExceeded {return false}
         return true
       }
       if !storagesAreEqual {return false}
