@@ -193,7 +193,16 @@ public struct FleetRunner: Sendable {
                             index: event.fault
                         )
                         let at = Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
-                        faultLog.withLock { $0.applied(event, elapsed: at, affected: affected) }
+                        let first = faultLog.withLock { log in
+                            defer { log.applied(event, elapsed: at, affected: affected) }
+                            return log.records[event.fault].startNanoseconds < 0
+                        }
+                        if first {
+                            // Retry attempts are placed relative to the latest fault's start (jitter dispersion).
+                            loop.execute {
+                                for r in swarm.value.recorders { r.faultStarted(at: Instant(nanoseconds: at)) }
+                            }
+                        }
                     }
                 }
             }

@@ -8,6 +8,12 @@ public final class Recorder {
     private var publishAckHistogram = LatencyLayout.make()
     private var reconnectHistogram = LatencyLayout.make()
     private var retryDelayHistograms = (1...4).map { _ in LatencyLayout.make() }
+    /// When reconnect attempt k (1, 2, 3, 4+) was scheduled to start, from the latest fault's start.
+    private var attemptOffsetHistograms = (1...4).map { _ in LatencyLayout.make() }
+    private var faultStart: Instant?
+
+    /// The runner marks each fault's start, so retry attempts can be placed relative to it (jitter dispersion).
+    public func faultStarted(at: Instant) { faultStart = at }
 
     public init() {}
 
@@ -32,13 +38,21 @@ public final class Recorder {
             snapshot.series.set(.connected, snapshot.connectedNow, at: at)
         case .reconnected(let latency):
             snapshot.counters.reconnects += 1
+            snapshot.series.add(.reconnected, at: at)
             LatencyLayout.record(latency.nanoseconds, in: &reconnectHistogram)
         case .status(let from, let to, let reason):
             let key = StatusTransition(from: from.rawValue, to: to.rawValue, reason: reason.rawValue)
             snapshot.counters.transitions[key, default: 0] += 1
+            if from == .connected && (to == .disconnectedRetrying || (to == .disconnected && reason != .clientClose)) {
+                snapshot.series.add(.lost, at: at)
+            }
         case .retryScheduled(let attempt, let delay):
             snapshot.counters.retries += 1
             LatencyLayout.record(delay.nanoseconds, in: &retryDelayHistograms[min(attempt, 4) - 1])
+            if let faultStart {
+                let offset = (at + delay).nanoseconds - faultStart.nanoseconds
+                LatencyLayout.record(max(1_000, offset), in: &attemptOffsetHistograms[min(attempt, 4) - 1])
+            }
         case .generated(let qos):
             snapshot.counters.generated += 1
             snapshot.series.add(.published, at: at)
@@ -72,6 +86,9 @@ public final class Recorder {
         if reconnectHistogram.totalCount > 0 { s.histograms[Snapshot.reconnect] = reconnectHistogram }
         for (i, h) in retryDelayHistograms.enumerated() where h.totalCount > 0 {
             s.histograms[Snapshot.retryDelay(attempt: i + 1)] = h
+        }
+        for (i, h) in attemptOffsetHistograms.enumerated() where h.totalCount > 0 {
+            s.histograms[Snapshot.attemptOffset(attempt: i + 1)] = h
         }
         return s
     }

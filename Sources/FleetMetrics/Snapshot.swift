@@ -83,6 +83,12 @@ public struct Snapshot: Sendable {
     /// The wait the retry policy chose, sliced by attempt: `retry_delay/1`, `/2`, `/3`, `/4+`.
     public static func retryDelay(attempt: Int) -> String { "retry_delay/" + (attempt >= 4 ? "4+" : String(attempt)) }
     public static let retryDelaySlices = (1...4).map { retryDelay(attempt: $0) }
+    /// When reconnect attempt k was due, from the latest fault's start: `attempt_offset/1` … `/4+` (the spread the
+    /// retry policy produced in a storm).
+    public static func attemptOffset(attempt: Int) -> String {
+        "attempt_offset/" + (attempt >= 4 ? "4+" : String(attempt))
+    }
+    public static let attemptOffsetSlices = (1...4).map { attemptOffset(attempt: $0) }
 
     public var histograms: [String: Histogram<UInt64>]
     public var counters = FleetCounters()

@@ -26,6 +26,11 @@ public struct TimeSeries: Sendable, Hashable {
         case throttled
         /// Messages waiting in offline queues at the end of the bin (a gauge).
         case queued
+        /// Connections lost (Connected → Disconnected_Retrying, or Disconnected for an unrecoverable reason): the
+        /// devices a fault affected.
+        case lost
+        /// CONNACKs accepted that end a loss (the device is back): recovery.
+        case reconnected
         /// Hub side (the embedded or standalone test hub): connections accepted, refused, throttled (CONNECTs and
         /// sends shaped past the queue), open connections (gauge), D2C received, duplicates, out-of-order, C2D sent.
         case hubAccepted = "hub_accepted"

@@ -78,7 +78,8 @@ public enum ReportBuilder {
         snapshot: Snapshot?,
         hub: HubStats?,
         cohorts: [CohortPart] = [],
-        faults: [FaultRecord] = []
+        faults: [FaultRecord] = [],
+        predictedFirstRetryNanoseconds: [Int64] = []
     ) -> Fleetstorm_Report_V1_Report {
         var report = Fleetstorm_Report_V1_Report()
         report.run.profileName = facts.profileName
@@ -117,6 +118,15 @@ public enum ReportBuilder {
                 s.values = series.series(name)
                 return s
             }
+        }
+        if let snapshot {
+            report.storms = storms(
+                series: series,
+                faults: faults,
+                runEnd: facts.durationNanoseconds,
+                snapshot: snapshot,
+                predicted: predictedFirstRetryNanoseconds
+            )
         }
         report.faults = faults.map { f in
             var r = Fleetstorm_Report_V1_Fault()
@@ -170,12 +180,93 @@ public enum ReportBuilder {
         return report
     }
 
+    /// Storm records from the series (one per fault, then the run), with the run's attempt spread and KS distance.
+    static func storms(
+        series: TimeSeries,
+        faults: [FaultRecord],
+        runEnd: Int64,
+        snapshot: Snapshot,
+        predicted: [Int64]
+    ) -> [Fleetstorm_Report_V1_Storm] {
+        let records = StormAnalysis.analyze(
+            faults.map {
+                StormAnalysis.Fault(
+                    label: $0.label,
+                    startNanoseconds: $0.startNanoseconds,
+                    endNanoseconds: $0.endNanoseconds
+                )
+            },
+            StormAnalysis.Input(series, runEndNanoseconds: runEnd)
+        )
+        return records.map { r in
+            var s = stormMessage(r)
+            if r.fault == "run" {
+                for (i, name) in Snapshot.attemptOffsetSlices.enumerated() {
+                    guard let h = snapshot.histograms[name], h.totalCount > 0 else { continue }
+                    var spread = Fleetstorm_Report_V1_AttemptSpread()
+                    spread.attempt = UInt32(i + 1)
+                    spread.count = h.totalCount
+                    spread.p25Ns = h.valueAtPercentile(25)
+                    spread.p50Ns = h.valueAtPercentile(50)
+                    spread.p75Ns = h.valueAtPercentile(75)
+                    spread.stddevNs = h.stdDeviation
+                    spread.iqrNs = spread.p75Ns - spread.p25Ns
+                    s.spread.append(spread)
+                }
+                if let first = snapshot.histograms[Snapshot.attemptOffset(attempt: 1)], first.totalCount > 0,
+                    let chosen = snapshot.histograms[Snapshot.retryDelay(attempt: 1)], chosen.totalCount > 0
+                {
+                    // Predicted arrivals: the policy's sampled delays after the fleet's median detection time
+                    // (median observed offset minus median chosen delay), so the distance compares the spread.
+                    let detection = Int64(first.valueAtPercentile(50)) - Int64(chosen.valueAtPercentile(50))
+                    s.ksFirstRetry = Dispersion.ksDistance(observed: first, predicted: predicted.map { $0 + detection })
+                }
+                let stillDown = snapshot.counters.finalStatuses.filter {
+                    $0.key.status != "Connected" && $0.key.reason != "Client_Close"
+                }
+                s.neverRecovered = stillDown.sorted { ($0.key.status, $0.key.reason) < ($1.key.status, $1.key.reason) }
+                    .map {
+                        var c = Fleetstorm_Report_V1_StatusCount()
+                        c.status = $0.key.status
+                        c.reason = $0.key.reason
+                        c.count = $0.value
+                        return c
+                    }
+            }
+            return s
+        }
+    }
+
+    static func stormMessage(_ r: StormRecord) -> Fleetstorm_Report_V1_Storm {
+        var s = Fleetstorm_Report_V1_Storm()
+        s.fault = r.fault
+        s.startNs = r.startNanoseconds
+        s.endNs = r.endNanoseconds
+        s.affected = r.affected
+        s.recovered = r.recovered
+        s.attempts = r.attempts
+        s.peakAttemptRate = r.peakAttemptRate
+        s.peakAttemptRate1S = r.peakAttemptRate1s
+        s.meanAttemptRate = r.meanAttemptRate
+        s.peakToMean = r.peakToMean
+        s.cv = r.cv
+        s.syncIndex = r.syncIndex
+        s.t50Ns = r.t50 ?? -1
+        s.t90Ns = r.t90 ?? -1
+        s.t99Ns = r.t99 ?? -1
+        s.t100Ns = r.t100 ?? -1
+        s.attemptsPerDevice = r.attemptsPerDevice
+        s.wastedFraction = r.wastedFraction
+        return s
+    }
+
     /// The report's view of one snapshot (the totals, or one cohort).
     static func measurements(_ snapshot: Snapshot) -> Measurements {
         var m = Measurements()
         var names = [Snapshot.connect, Snapshot.publishAck]
         if snapshot.histograms[Snapshot.reconnect] != nil { names.append(Snapshot.reconnect) }
         names += Snapshot.retryDelaySlices.filter { snapshot.histograms[$0] != nil }
+        names += Snapshot.attemptOffsetSlices.filter { snapshot.histograms[$0] != nil }
         for name in names {
             let s = snapshot.summary(name)
             var h = Fleetstorm_Report_V1_Histogram()

@@ -135,6 +135,9 @@ public enum TextSummary {
             if h.twinGets + h.twinPatches > 0 { extra.append("twin \(h.twinGets) GETs, \(h.twinPatches) PATCHes") }
             if !extra.isEmpty { out.append("  " + extra.joined(separator: "; ")) }
         }
+        if !r.storms.isEmpty {
+            out.append(contentsOf: stormTable(r.storms))
+        }
         if !r.faults.isEmpty {
             out.append("faults (hub time from the start):")
             for f in r.faults {
@@ -144,6 +147,47 @@ public enum TextSummary {
             }
         }
         return out.joined(separator: "\n")
+    }
+
+    /// The storm records as a table (times from each fault's start; "—" when the share never came back).
+    static func stormTable(_ storms: [Fleetstorm_Report_V1_Storm]) -> [String] {
+        var out = ["storms (attempt rates per second; recovery from the fault's start):"]
+        let header = [
+            pad("fault", 24), pad("affected", 9), pad("back", 6), pad("peak", 8), pad("peak1s", 8), pad("mean", 8),
+            pad("PMR", 6), pad("CV", 6), pad("sync", 6), pad("t50", 9), pad("t90", 9), pad("t99", 9), pad("t100", 9),
+            pad("att/dev", 8), "wasted",
+        ]
+        out.append("  " + header.joined())
+        func t(_ ns: Int64) -> String { ns < 0 ? "—" : formatNanoseconds(UInt64(ns)) }
+        for s in storms {
+            let row = [
+                pad(s.fault, 24), pad(String(s.affected), 9), pad(String(s.recovered), 6),
+                pad(fixed(s.peakAttemptRate, 0), 8), pad(fixed(s.peakAttemptRate1S, 0), 8),
+                pad(fixed(s.meanAttemptRate, 1), 8), pad(fixed(s.peakToMean, 1), 6), pad(fixed(s.cv, 2), 6),
+                pad(fixed(s.syncIndex, 3), 6), pad(t(s.t50Ns), 9), pad(t(s.t90Ns), 9), pad(t(s.t99Ns), 9),
+                pad(t(s.t100Ns), 9), pad(fixed(s.attemptsPerDevice, 2), 8), fixed(s.wastedFraction * 100, 1) + "%",
+            ]
+            out.append("  " + row.joined())
+            if s.fault == "run" {
+                if !s.spread.isEmpty {
+                    out.append(
+                        "  retry attempts after the fault (p25 / p50 / p75, IQR): "
+                            + s.spread.map {
+                                "#\($0.attempt == 4 ? "4+" : String($0.attempt)) \(formatNanoseconds($0.p25Ns)) / "
+                                    + "\(formatNanoseconds($0.p50Ns)) / \(formatNanoseconds($0.p75Ns)), IQR \(formatNanoseconds($0.iqrNs))"
+                            }.joined(separator: "; ")
+                    )
+                    out.append("  first retry vs the policy's prediction: KS distance \(fixed(s.ksFirstRetry, 3))")
+                }
+                if !s.neverRecovered.isEmpty {
+                    out.append(
+                        "  never recovered: "
+                            + s.neverRecovered.map { "\($0.count) \($0.status)/\($0.reason)" }.joined(separator: ", ")
+                    )
+                }
+            }
+        }
+        return out
     }
 
     /// `812µs`, `3.42ms`, `1.20s`.

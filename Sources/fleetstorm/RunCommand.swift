@@ -70,6 +70,22 @@ struct RunCommand: AsyncParsableCommand {
         return TestHub(configuration: configuration)
     }
 
+    /// The first-retry delays the fleet's policies predict, sampled in proportion to the cohorts' sizes (for the
+    /// KS distance between what the policy promises and what the run shows).
+    static func predictedFirstRetries(_ scenario: Scenario, samples: Int = 10_000) -> [Int64] {
+        var rng = SplitMix64(seed: scenario.seed ^ 0x9E37_79B9_7F4A_7C15)
+        let cohorts = scenario.effectiveCohorts
+        let total = max(1, cohorts.reduce(0) { $0 + $1.devices })
+        var out: [Int64] = []
+        for c in cohorts {
+            let n = samples * c.devices / total
+            for _ in 0..<n {
+                if let d = c.retry.policy.delay(attempt: 1, previous: nil, using: &rng) { out.append(d.nanoseconds) }
+            }
+        }
+        return out
+    }
+
     func run() async throws {
         var all: [String] = []
         if let hub { all.append("hub.url=\(hub)") }
@@ -122,7 +138,8 @@ struct RunCommand: AsyncParsableCommand {
             snapshot: result.snapshot,
             hub: result.hub,
             cohorts: cohorts,
-            faults: result.faults
+            faults: result.faults,
+            predictedFirstRetryNanoseconds: Self.predictedFirstRetries(scenario)
         )
         print(TextSummary.render(report))
         do { try ReportFile.write(report, to: output) } catch { fail(error.description) }

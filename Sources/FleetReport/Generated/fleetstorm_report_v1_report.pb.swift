@@ -77,7 +77,14 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
   /// Clears the value of `series`. Subsequent reads from it will return its default value.
   public mutating func clearSeries() {_uniqueStorage()._series = nil}
 
-  /// Field numbers 7, 11 and 12 are planned for storms, health, scenario.
+  /// One storm record per fault (in start order), then one for the whole run (fault "run"); computed from the
+  /// series (storm-metrics.md), so anyone can recompute them from this report.
+  public var storms: [Fleetstorm_Report_V1_Storm] {
+    get {_storage._storms}
+    set {_uniqueStorage()._storms = newValue}
+  }
+
+  /// Field numbers 11 and 12 are planned for health and scenario.
   public var hub: Fleetstorm_Report_V1_HubStats {
     get {_storage._hub ?? Fleetstorm_Report_V1_HubStats()}
     set {_uniqueStorage()._hub = newValue}
@@ -212,6 +219,161 @@ public nonisolated struct Fleetstorm_Report_V1_Cohort: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+public nonisolated struct Fleetstorm_Report_V1_Storm: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The fault's label ("drop@5s"), or "run" for the whole run.
+  public var fault: String {
+    get {_storage._fault}
+    set {_uniqueStorage()._fault = newValue}
+  }
+
+  /// From the run's start: the fault's start, and when the last affected device that recovered was back (or the
+  /// run's end).
+  public var startNs: Int64 {
+    get {_storage._startNs}
+    set {_uniqueStorage()._startNs = newValue}
+  }
+
+  public var endNs: Int64 {
+    get {_storage._endNs}
+    set {_uniqueStorage()._endNs = newValue}
+  }
+
+  /// Connections lost from the fault's start until the next fault (the run's end), and how many came back.
+  public var affected: UInt64 {
+    get {_storage._affected}
+    set {_uniqueStorage()._affected = newValue}
+  }
+
+  public var recovered: UInt64 {
+    get {_storage._recovered}
+    set {_uniqueStorage()._recovered = newValue}
+  }
+
+  /// Connect attempts per second in the window: busiest bin, busiest 1 s, mean; peak (bin) / mean.
+  public var peakAttemptRate: Double {
+    get {_storage._peakAttemptRate}
+    set {_uniqueStorage()._peakAttemptRate = newValue}
+  }
+
+  public var peakAttemptRate1S: Double {
+    get {_storage._peakAttemptRate1S}
+    set {_uniqueStorage()._peakAttemptRate1S = newValue}
+  }
+
+  public var meanAttemptRate: Double {
+    get {_storage._meanAttemptRate}
+    set {_uniqueStorage()._meanAttemptRate = newValue}
+  }
+
+  public var peakToMean: Double {
+    get {_storage._peakToMean}
+    set {_uniqueStorage()._peakToMean = newValue}
+  }
+
+  /// Coefficient of variation of per-bin attempts, and the share of attempts in the busiest 1 % of bins.
+  public var cv: Double {
+    get {_storage._cv}
+    set {_uniqueStorage()._cv = newValue}
+  }
+
+  public var syncIndex: Double {
+    get {_storage._syncIndex}
+    set {_uniqueStorage()._syncIndex = newValue}
+  }
+
+  /// From the fault's start until 50 / 90 / 99 / 100 % of affected devices are connected again, to the end of the
+  /// bin it happened in; -1 when it never did.
+  public var t50Ns: Int64 {
+    get {_storage._t50Ns}
+    set {_uniqueStorage()._t50Ns = newValue}
+  }
+
+  public var t90Ns: Int64 {
+    get {_storage._t90Ns}
+    set {_uniqueStorage()._t90Ns = newValue}
+  }
+
+  public var t99Ns: Int64 {
+    get {_storage._t99Ns}
+    set {_uniqueStorage()._t99Ns = newValue}
+  }
+
+  public var t100Ns: Int64 {
+    get {_storage._t100Ns}
+    set {_uniqueStorage()._t100Ns = newValue}
+  }
+
+  /// Attempts in the window per recovered device; attempts not accepted / attempts.
+  public var attemptsPerDevice: Double {
+    get {_storage._attemptsPerDevice}
+    set {_uniqueStorage()._attemptsPerDevice = newValue}
+  }
+
+  public var wastedFraction: Double {
+    get {_storage._wastedFraction}
+    set {_uniqueStorage()._wastedFraction = newValue}
+  }
+
+  public var attempts: UInt64 {
+    get {_storage._attempts}
+    set {_uniqueStorage()._attempts = newValue}
+  }
+
+  /// Per reconnect attempt k (1, 2, 3, 4 = 4 and later): spread of when it was due after the latest fault start
+  /// (over the whole run: on the "run" record).
+  public var spread: [Fleetstorm_Report_V1_AttemptSpread] {
+    get {_storage._spread}
+    set {_uniqueStorage()._spread = newValue}
+  }
+
+  /// Kolmogorov-Smirnov distance between the observed first-retry offsets and the retry policy's predicted delays,
+  /// shifted by the fleet's median detection time (0 = the policy's spread exactly; on the "run" record).
+  public var ksFirstRetry: Double {
+    get {_storage._ksFirstRetry}
+    set {_uniqueStorage()._ksFirstRetry = newValue}
+  }
+
+  /// Devices still disconnected at the end, by final status and reason (on the "run" record).
+  public var neverRecovered: [Fleetstorm_Report_V1_StatusCount] {
+    get {_storage._neverRecovered}
+    set {_uniqueStorage()._neverRecovered = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Fleetstorm_Report_V1_AttemptSpread: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var attempt: UInt32 = 0
+
+  public var count: UInt64 = 0
+
+  public var p25Ns: UInt64 = 0
+
+  public var p50Ns: UInt64 = 0
+
+  public var p75Ns: UInt64 = 0
+
+  public var stddevNs: Double = 0
+
+  public var iqrNs: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Fleetstorm_Report_V1_TimeSeries: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -324,7 +486,8 @@ public nonisolated struct Fleetstorm_Report_V1_Histogram: Sendable {
 
   /// "connect" (TCP connect start -> CONNACK), "publish_ack" (intended send time -> PUBACK),
   /// "reconnect" (failure that started retrying -> next accepted CONNACK), "retry_delay" (the wait a retry policy
-  /// chose; one histogram per attempt slice).
+  /// chose; one histogram per attempt slice), "attempt_offset" (when reconnect attempt k was due, from the latest
+  /// fault's start; per attempt slice).
   public var name: String = String()
 
   /// Always "ns".
@@ -545,7 +708,7 @@ fileprivate nonisolated let _protobuf_package = "fleetstorm.report.v1"
 
 nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{2}\u{2}hub\0\u{1}statuses\0\u{1}transitions\0\u{2}\u{3}cohorts\0\u{1}faults\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{1}storms\0\u{1}hub\0\u{1}statuses\0\u{1}transitions\0\u{2}\u{3}cohorts\0\u{1}faults\0")
 
   fileprivate class _StorageClass {
     var _run: Fleetstorm_Report_V1_RunInfo? = nil
@@ -554,6 +717,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
     var _connections: Fleetstorm_Report_V1_Connections? = nil
     var _outcomes: Dictionary<String,UInt64> = [:]
     var _series: Fleetstorm_Report_V1_TimeSeries? = nil
+    var _storms: [Fleetstorm_Report_V1_Storm] = []
     var _hub: Fleetstorm_Report_V1_HubStats? = nil
     var _statuses: [Fleetstorm_Report_V1_StatusCount] = []
     var _transitions: [Fleetstorm_Report_V1_Transition] = []
@@ -575,6 +739,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       _connections = source._connections
       _outcomes = source._outcomes
       _series = source._series
+      _storms = source._storms
       _hub = source._hub
       _statuses = source._statuses
       _transitions = source._transitions
@@ -604,6 +769,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         case 4: try { try decoder.decodeSingularMessageField(value: &_storage._connections) }()
         case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._outcomes) }()
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._series) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._storms) }()
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._hub) }()
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._statuses) }()
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._transitions) }()
@@ -639,6 +805,9 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       try { if let v = _storage._series {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
       } }()
+      if !_storage._storms.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._storms, fieldNumber: 7)
+      }
       try { if let v = _storage._hub {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
       } }()
@@ -669,6 +838,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         if _storage._connections != rhs_storage._connections {return false}
         if _storage._outcomes != rhs_storage._outcomes {return false}
         if _storage._series != rhs_storage._series {return false}
+        if _storage._storms != rhs_storage._storms {return false}
         if _storage._hub != rhs_storage._hub {return false}
         if _storage._statuses != rhs_storage._statuses {return false}
         if _storage._transitions != rhs_storage._transitions {return false}
@@ -859,6 +1029,272 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_Storm: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Storm"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}fault\0\u{3}start_ns\0\u{3}end_ns\0\u{1}affected\0\u{1}recovered\0\u{3}peak_attempt_rate\0\u{3}peak_attempt_rate_1s\0\u{3}mean_attempt_rate\0\u{3}peak_to_mean\0\u{1}cv\0\u{3}sync_index\0\u{3}t50_ns\0\u{3}t90_ns\0\u{3}t99_ns\0\u{3}t100_ns\0\u{3}attempts_per_device\0\u{3}wasted_fraction\0\u{1}attempts\0\u{1}spread\0\u{3}ks_first_retry\0\u{3}never_recovered\0")
+
+  fileprivate class _StorageClass {
+    var _fault: String = String()
+    var _startNs: Int64 = 0
+    var _endNs: Int64 = 0
+    var _affected: UInt64 = 0
+    var _recovered: UInt64 = 0
+    var _peakAttemptRate: Double = 0
+    var _peakAttemptRate1S: Double = 0
+    var _meanAttemptRate: Double = 0
+    var _peakToMean: Double = 0
+    var _cv: Double = 0
+    var _syncIndex: Double = 0
+    var _t50Ns: Int64 = 0
+    var _t90Ns: Int64 = 0
+    var _t99Ns: Int64 = 0
+    var _t100Ns: Int64 = 0
+    var _attemptsPerDevice: Double = 0
+    var _wastedFraction: Double = 0
+    var _attempts: UInt64 = 0
+    var _spread: [Fleetstorm_Report_V1_AttemptSpread] = []
+    var _ksFirstRetry: Double = 0
+    var _neverRecovered: [Fleetstorm_Report_V1_StatusCount] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _fault = source._fault
+      _startNs = source._startNs
+      _endNs = source._endNs
+      _affected = source._affected
+      _recovered = source._recovered
+      _peakAttemptRate = source._peakAttemptRate
+      _peakAttemptRate1S = source._peakAttemptRate1S
+      _meanAttemptRate = source._meanAttemptRate
+      _peakToMean = source._peakToMean
+      _cv = source._cv
+      _syncIndex = source._syncIndex
+      _t50Ns = source._t50Ns
+      _t90Ns = source._t90Ns
+      _t99Ns = source._t99Ns
+      _t100Ns = source._t100Ns
+      _attemptsPerDevice = source._attemptsPerDevice
+      _wastedFraction = source._wastedFraction
+      _attempts = source._attempts
+      _spread = source._spread
+      _ksFirstRetry = source._ksFirstRetry
+      _neverRecovered = source._neverRecovered
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._fault) }()
+        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._startNs) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._endNs) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._affected) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._recovered) }()
+        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._peakAttemptRate) }()
+        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._peakAttemptRate1S) }()
+        case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._meanAttemptRate) }()
+        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._peakToMean) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._cv) }()
+        case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._syncIndex) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._t50Ns) }()
+        case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._t90Ns) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._t99Ns) }()
+        case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._t100Ns) }()
+        case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._attemptsPerDevice) }()
+        case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._wastedFraction) }()
+        case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._attempts) }()
+        case 19: try { try decoder.decodeRepeatedMessageField(value: &_storage._spread) }()
+        case 20: try { try decoder.decodeSingularDoubleField(value: &_storage._ksFirstRetry) }()
+        case 21: try { try decoder.decodeRepeatedMessageField(value: &_storage._neverRecovered) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._fault.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._fault, fieldNumber: 1)
+      }
+      if _storage._startNs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._startNs, fieldNumber: 2)
+      }
+      if _storage._endNs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._endNs, fieldNumber: 3)
+      }
+      if _storage._affected != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._affected, fieldNumber: 4)
+      }
+      if _storage._recovered != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._recovered, fieldNumber: 5)
+      }
+      if _storage._peakAttemptRate.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._peakAttemptRate, fieldNumber: 6)
+      }
+      if _storage._peakAttemptRate1S.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._peakAttemptRate1S, fieldNumber: 7)
+      }
+      if _storage._meanAttemptRate.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._meanAttemptRate, fieldNumber: 8)
+      }
+      if _storage._peakToMean.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._peakToMean, fieldNumber: 9)
+      }
+      if _storage._cv.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._cv, fieldNumber: 10)
+      }
+      if _storage._syncIndex.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._syncIndex, fieldNumber: 11)
+      }
+      if _storage._t50Ns != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._t50Ns, fieldNumber: 12)
+      }
+      if _storage._t90Ns != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._t90Ns, fieldNumber: 13)
+      }
+      if _storage._t99Ns != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._t99Ns, fieldNumber: 14)
+      }
+      if _storage._t100Ns != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._t100Ns, fieldNumber: 15)
+      }
+      if _storage._attemptsPerDevice.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._attemptsPerDevice, fieldNumber: 16)
+      }
+      if _storage._wastedFraction.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._wastedFraction, fieldNumber: 17)
+      }
+      if _storage._attempts != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._attempts, fieldNumber: 18)
+      }
+      if !_storage._spread.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._spread, fieldNumber: 19)
+      }
+      if _storage._ksFirstRetry.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._ksFirstRetry, fieldNumber: 20)
+      }
+      if !_storage._neverRecovered.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._neverRecovered, fieldNumber: 21)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_Storm, rhs: Fleetstorm_Report_V1_Storm) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._fault != rhs_storage._fault {return false}
+        if _storage._startNs != rhs_storage._startNs {return false}
+        if _storage._endNs != rhs_storage._endNs {return false}
+        if _storage._affected != rhs_storage._affected {return false}
+        if _storage._recovered != rhs_storage._recovered {return false}
+        if _storage._peakAttemptRate != rhs_storage._peakAttemptRate {return false}
+        if _storage._peakAttemptRate1S != rhs_storage._peakAttemptRate1S {return false}
+        if _storage._meanAttemptRate != rhs_storage._meanAttemptRate {return false}
+        if _storage._peakToMean != rhs_storage._peakToMean {return false}
+        if _storage._cv != rhs_storage._cv {return false}
+        if _storage._syncIndex != rhs_storage._syncIndex {return false}
+        if _storage._t50Ns != rhs_storage._t50Ns {return false}
+        if _storage._t90Ns != rhs_storage._t90Ns {return false}
+        if _storage._t99Ns != rhs_storage._t99Ns {return false}
+        if _storage._t100Ns != rhs_storage._t100Ns {return false}
+        if _storage._attemptsPerDevice != rhs_storage._attemptsPerDevice {return false}
+        if _storage._wastedFraction != rhs_storage._wastedFraction {return false}
+        if _storage._attempts != rhs_storage._attempts {return false}
+        if _storage._spread != rhs_storage._spread {return false}
+        if _storage._ksFirstRetry != rhs_storage._ksFirstRetry {return false}
+        if _storage._neverRecovered != rhs_storage._neverRecovered {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_AttemptSpread: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AttemptSpread"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}attempt\0\u{1}count\0\u{3}p25_ns\0\u{3}p50_ns\0\u{3}p75_ns\0\u{3}stddev_ns\0\u{3}iqr_ns\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.count) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.p25Ns) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.p50Ns) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.p75Ns) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.stddevNs) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.iqrNs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.attempt != 0 {
+      try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 1)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt64Field(value: self.count, fieldNumber: 2)
+    }
+    if self.p25Ns != 0 {
+      try visitor.visitSingularUInt64Field(value: self.p25Ns, fieldNumber: 3)
+    }
+    if self.p50Ns != 0 {
+      try visitor.visitSingularUInt64Field(value: self.p50Ns, fieldNumber: 4)
+    }
+    if self.p75Ns != 0 {
+      try visitor.visitSingularUInt64Field(value: self.p75Ns, fieldNumber: 5)
+    }
+    if self.stddevNs.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.stddevNs, fieldNumber: 6)
+    }
+    if self.iqrNs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.iqrNs, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_AttemptSpread, rhs: Fleetstorm_Report_V1_AttemptSpread) -> Bool {
+    if lhs.attempt != rhs.attempt {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.p25Ns != rhs.p25Ns {return false}
+    if lhs.p50Ns != rhs.p50Ns {return false}
+    if lhs.p75Ns != rhs.p75Ns {return false}
+    if lhs.stddevNs != rhs.stddevNs {return false}
+    if lhs.iqrNs != rhs.iqrNs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
