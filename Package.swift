@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
+        // zlib from the system (Debian: zlib1g-dev), for HdrHistogram's compressed V2 encoding.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "FleetMQTT",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
@@ -50,7 +52,7 @@ let package = Package(
         ),
         .target(
             name: "FleetMetrics",
-            dependencies: ["FleetCore", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["FleetCore", "CZlib", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strict
         ),
         .target(

@@ -1,5 +1,6 @@
 public import FleetCore
 public import FleetMetrics
+internal import Foundation
 internal import Histogram
 
 /// The run facts a report records besides the measurements.
@@ -280,6 +281,7 @@ public enum ReportBuilder {
             h.p99 = s.p99
             h.p999 = s.p999
             h.max = s.max
+            if let full = snapshot.histograms[name], let bytes = try? HdrV2.encode(full) { h.hdrV2 = Data(bytes) }
             m.histograms.append(h)
         }
         let c = snapshot.counters

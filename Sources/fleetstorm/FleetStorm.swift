@@ -13,7 +13,10 @@ struct FleetStorm: AsyncParsableCommand {
               fleetstorm report fleetstorm-report.pb
             """,
         version: ReportBuilder.toolVersion,
-        subcommands: [RunCommand.self, HubCommand.self, ReportCommand.self, PolicyCommand.self, ValidateCommand.self]
+        subcommands: [
+            RunCommand.self, HubCommand.self, ReportCommand.self, CompareCommand.self, PolicyCommand.self,
+            ValidateCommand.self,
+        ]
     )
 
     /// Like ArgumentParser's entry point, but a usage error is one line on stderr (help and --version unchanged).

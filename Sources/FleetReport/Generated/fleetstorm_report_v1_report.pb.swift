@@ -11,6 +11,11 @@
 /// FleetStorm run report. Contract: extend, never renumber or reuse a field number.
 /// Times in nanoseconds. Latencies are histograms over nanoseconds.
 
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
 public import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -505,9 +510,15 @@ public nonisolated struct Fleetstorm_Report_V1_Histogram: Sendable {
 
   public var max: UInt64 = 0
 
-  /// Field 9 is planned for hdr_v2 (HdrHistogram V2 compressed bytes).
-  /// Attempt slice of retry_delay: 1, 2, 3, or 4 for "4 and later"; 0 when not sliced.
+  /// The whole histogram in HdrHistogram's standard V2 compressed encoding (cookie 0x1c849314; Java, C, Python and
+  /// other HdrHistogram libraries decode it). Nanoseconds, 1 us .. 1 h, 3 significant digits.
+  public var hdrV2: Data = Data()
+
+  /// Attempt slice of retry_delay and attempt_offset: 1, 2, 3, or 4 for "4 and later"; 0 when not sliced.
   public var attempt: UInt32 = 0
+
+  /// Phase slice: "" for the whole run (the only slice recorded so far).
+  public var phase: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1542,7 +1553,7 @@ nonisolated extension Fleetstorm_Report_V1_RunInfo: SwiftProtobuf.Message, Swift
 
 nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Histogram"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}unit\0\u{1}count\0\u{1}p50\0\u{1}p90\0\u{1}p99\0\u{1}p999\0\u{1}max\0\u{2}\u{2}attempt\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}unit\0\u{1}count\0\u{1}p50\0\u{1}p90\0\u{1}p99\0\u{1}p999\0\u{1}max\0\u{3}hdr_v2\0\u{1}attempt\0\u{1}phase\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1558,7 +1569,9 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.p99) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.p999) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.max) }()
+      case 9: try { try decoder.decodeSingularBytesField(value: &self.hdrV2) }()
       case 10: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.phase) }()
       default: break
       }
     }
@@ -1589,8 +1602,14 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
     if self.max != 0 {
       try visitor.visitSingularUInt64Field(value: self.max, fieldNumber: 8)
     }
+    if !self.hdrV2.isEmpty {
+      try visitor.visitSingularBytesField(value: self.hdrV2, fieldNumber: 9)
+    }
     if self.attempt != 0 {
       try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 10)
+    }
+    if !self.phase.isEmpty {
+      try visitor.visitSingularStringField(value: self.phase, fieldNumber: 11)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1604,7 +1623,9 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
     if lhs.p99 != rhs.p99 {return false}
     if lhs.p999 != rhs.p999 {return false}
     if lhs.max != rhs.max {return false}
+    if lhs.hdrV2 != rhs.hdrV2 {return false}
     if lhs.attempt != rhs.attempt {return false}
+    if lhs.phase != rhs.phase {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

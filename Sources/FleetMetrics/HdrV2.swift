@@ -1,0 +1,136 @@
+internal import CZlib
+public import Histogram
+
+/// HdrHistogram's standard V2 compressed encoding (what `encodeIntoCompressedByteBuffer` writes in Java, C and
+/// Python), written from the library's public iteration API so tools in other languages read our histograms:
+///
+///   compressed:   int32 cookie 0x1c849314 · int32 length · zlib(deflate) of the uncompressed encoding
+///   uncompressed: int32 cookie 0x1c849313 · int32 payload length · int32 normalizing offset (0) ·
+///                 int32 significant digits · int64 lowest · int64 highest · float64 conversion ratio (1.0) ·
+///                 counts as ZigZag LEB128, a run of k empty buckets written as -k
+///
+/// All integers big-endian.
+public enum HdrV2 {
+    static let encodingCookie: UInt32 = 0x1c84_9303 | 0x10
+    static let compressedCookie: UInt32 = 0x1c84_9304 | 0x10
+
+    public enum Failure: Error, Sendable, Hashable {
+        case compression(Int32)
+    }
+
+    /// The compressed V2 bytes of `h`.
+    public static func encode(_ h: Histogram<UInt64>) throws(Failure) -> [UInt8] {
+        let raw = uncompressed(h)
+        var destinationLength = compressBound(uLong(raw.count))
+        var compressed = [UInt8](repeating: 0, count: Int(destinationLength))
+        let status = raw.withUnsafeBufferPointer { source in
+            compressed.withUnsafeMutableBufferPointer { destination in
+                compress2(
+                    destination.baseAddress,
+                    &destinationLength,
+                    source.baseAddress,
+                    uLong(source.count),
+                    Z_DEFAULT_COMPRESSION
+                )
+            }
+        }
+        guard status == Z_OK else { throw .compression(status) }
+        var out: [UInt8] = []
+        out.reserveCapacity(8 + Int(destinationLength))
+        put32(compressedCookie, into: &out)
+        put32(UInt32(destinationLength), into: &out)
+        out += compressed[..<Int(destinationLength)]
+        return out
+    }
+
+    /// The uncompressed V2 encoding.
+    public static func uncompressed(_ h: Histogram<UInt64>) -> [UInt8] {
+        let layout = Layout(lowest: h.lowestDiscernibleValue, digits: Int(h.numberOfSignificantValueDigits.rawValue))
+        var counts: [(index: Int, count: UInt64)] = []
+        for v in h.recordedValues() where v.count > 0 {
+            counts.append((layout.countsIndex(v.value), UInt64(v.count)))
+        }
+        counts.sort { $0.index < $1.index }
+        var payload: [UInt8] = []
+        var next = 0
+        for (index, count) in counts {
+            if index > next { putZigZag(-Int64(index - next), into: &payload) }
+            putZigZag(Int64(min(count, UInt64(Int64.max))), into: &payload)
+            next = index + 1
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(40 + payload.count)
+        put32(encodingCookie, into: &out)
+        put32(UInt32(payload.count), into: &out)
+        put32(0, into: &out)
+        put32(UInt32(layout.digits), into: &out)
+        put64(h.lowestDiscernibleValue, into: &out)
+        put64(h.highestTrackableValue, into: &out)
+        put64((1.0 as Double).bitPattern, into: &out)
+        return out + payload
+    }
+
+    /// HdrHistogram's bucket layout: which slot of the counts array a value falls in.
+    struct Layout {
+        let digits: Int
+        let unitMagnitude: Int
+        let subBucketHalfCountMagnitude: Int
+        let subBucketHalfCount: Int
+        let subBucketMask: UInt64
+        let leadingZeroCountBase: Int
+
+        init(lowest: UInt64, digits: Int) {
+            self.digits = digits
+            var largest = 2
+            for _ in 0..<digits { largest *= 10 }
+            let subBucketCountMagnitude = Int(Double(largest).log2Ceil)
+            subBucketHalfCountMagnitude = max(subBucketCountMagnitude, 1) - 1
+            unitMagnitude = 63 - lowest.leadingZeroBitCount
+            let subBucketCount = 1 << (subBucketHalfCountMagnitude + 1)
+            subBucketHalfCount = subBucketCount / 2
+            subBucketMask = UInt64(subBucketCount - 1) << UInt64(unitMagnitude)
+            leadingZeroCountBase = 64 - unitMagnitude - subBucketHalfCountMagnitude - 1
+        }
+
+        func countsIndex(_ value: UInt64) -> Int {
+            let bucket = leadingZeroCountBase - (value | subBucketMask).leadingZeroBitCount
+            let subBucket = Int(value >> UInt64(bucket + unitMagnitude))
+            return ((bucket + 1) << subBucketHalfCountMagnitude) + (subBucket - subBucketHalfCount)
+        }
+    }
+
+    static func put32(_ v: UInt32, into out: inout [UInt8]) {
+        for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt32(shift))) }
+    }
+
+    static func put64(_ v: UInt64, into out: inout [UInt8]) {
+        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
+    }
+
+    /// ZigZag then LEB128 (at most 9 bytes: the ninth carries 8 bits, as HdrHistogram's variant does).
+    static func putZigZag(_ v: Int64, into out: inout [UInt8]) {
+        var u = UInt64(bitPattern: (v << 1) ^ (v >> 63))
+        for _ in 0..<8 {
+            if u < 0x80 {
+                out.append(UInt8(u))
+                return
+            }
+            out.append(UInt8(u & 0x7F) | 0x80)
+            u >>= 7
+        }
+        out.append(UInt8(truncatingIfNeeded: u))
+    }
+}
+
+extension Double {
+    /// ceil(log2(self)) for positive values.
+    fileprivate var log2Ceil: Double {
+        var p = 1.0
+        var n = 0.0
+        while p < self {
+            p *= 2
+            n += 1
+        }
+        return n
+    }
+}
