@@ -187,22 +187,23 @@ public struct FleetRunner: Sendable {
                         )
                         if event.at > elapsed { try? await Task.sleep(for: event.at - elapsed) }
                         if Task.isCancelled { return }
+                        if faultLog.withLock({ $0.records[event.fault].startNanoseconds < 0 }) {
+                            // Retry attempts are placed relative to the latest fault's start (jitter dispersion):
+                            // mark it on the device loop before the fault acts, so no retry precedes the mark.
+                            let mark = Instant(
+                                nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
+                            )
+                            try? await loop.submit {
+                                for r in swarm.value.recorders { r.faultStarted(at: mark) }
+                            }.get()
+                        }
                         let affected = await front.inject(
                             event.step,
                             fault: plan.faults[event.fault],
                             index: event.fault
                         )
                         let at = Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
-                        let first = faultLog.withLock { log in
-                            defer { log.applied(event, elapsed: at, affected: affected) }
-                            return log.records[event.fault].startNanoseconds < 0
-                        }
-                        if first {
-                            // Retry attempts are placed relative to the latest fault's start (jitter dispersion).
-                            loop.execute {
-                                for r in swarm.value.recorders { r.faultStarted(at: Instant(nanoseconds: at)) }
-                            }
-                        }
+                        faultLog.withLock { $0.applied(event, elapsed: at, affected: affected) }
                     }
                 }
             }

@@ -14,8 +14,20 @@ public enum HdrV2 {
     static let encodingCookie: UInt32 = 0x1c84_9303 | 0x10
     static let compressedCookie: UInt32 = 0x1c84_9304 | 0x10
 
-    public enum Failure: Error, Sendable, Hashable {
+    public enum Failure: Error, Sendable, Hashable, CustomStringConvertible {
         case compression(Int32)
+        /// Not HdrHistogram V2 bytes, or damaged ones; the text says which part.
+        case malformed(String)
+        /// A histogram of another layout than FleetStorm's (1 µs .. 1 h, 3 digits): it cannot be merged.
+        case foreignLayout
+
+        public var description: String {
+            switch self {
+            case .compression(let code): "zlib error \(code)"
+            case .malformed(let what): "not an HdrHistogram V2 encoding (\(what))"
+            case .foreignLayout: "an HdrHistogram with another layout than FleetStorm's"
+            }
+        }
     }
 
     /// The compressed V2 bytes of `h`.
@@ -41,6 +53,82 @@ public enum HdrV2 {
         put32(UInt32(destinationLength), into: &out)
         out += compressed[..<Int(destinationLength)]
         return out
+    }
+
+    /// Reads compressed V2 bytes back into a histogram of FleetStorm's layout.
+    public static func decode(_ bytes: [UInt8]) throws(Failure) -> Histogram<UInt64> {
+        guard bytes.count >= 8, get32(bytes, 0) == compressedCookie else { throw .malformed("cookie") }
+        let length = Int(get32(bytes, 4))
+        guard length > 0, bytes.count >= 8 + length else { throw .malformed("length") }
+        var capacity = max(1024, length * 8)
+        var raw: [UInt8] = []
+        for _ in 0..<8 {
+            var size = uLong(capacity)
+            var buffer = [UInt8](repeating: 0, count: capacity)
+            let status = bytes.withUnsafeBufferPointer { source in
+                buffer.withUnsafeMutableBufferPointer { destination in
+                    uncompress(destination.baseAddress, &size, source.baseAddress! + 8, uLong(length))
+                }
+            }
+            if status == Z_BUF_ERROR {
+                capacity *= 4
+                continue
+            }
+            guard status == Z_OK else { throw .compression(status) }
+            raw = Array(buffer[..<Int(size)])
+            break
+        }
+        guard raw.count >= 40, get32(raw, 0) == encodingCookie else { throw .malformed("inner cookie") }
+        let payloadLength = Int(get32(raw, 4))
+        let digits = Int(get32(raw, 12))
+        let lowest = get64(raw, 16)
+        let highest = get64(raw, 24)
+        guard lowest == LatencyLayout.lowest, highest == LatencyLayout.highest,
+            digits == Int(LatencyLayout.digits.rawValue)
+        else { throw .foreignLayout }
+        guard raw.count >= 40 + payloadLength else { throw .malformed("payload length") }
+        let layout = Layout(lowest: lowest, digits: digits)
+        var h = LatencyLayout.make()
+        var i = 40
+        var index = 0
+        let end = 40 + payloadLength
+        while i < end {
+            var u: UInt64 = 0
+            var shift: UInt64 = 0
+            var byte: UInt8 = 0x80
+            var n = 0
+            while byte & 0x80 != 0 {
+                guard i < end else { throw .malformed("truncated count") }
+                byte = raw[i]
+                i += 1
+                n += 1
+                if n == 9 {
+                    u |= UInt64(byte) << 56
+                    break
+                }
+                u |= UInt64(byte & 0x7F) << shift
+                shift += 7
+            }
+            let v = Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1)))
+            if v < 0 {
+                index += Int(-v)
+            } else {
+                if v > 0 {
+                    let value = layout.value(atIndex: index)
+                    guard value <= highest, h.record(value, count: UInt64(v)) else { throw .malformed("count index") }
+                }
+                index += 1
+            }
+        }
+        return h
+    }
+
+    static func get32(_ b: [UInt8], _ at: Int) -> UInt32 {
+        (0..<4).reduce(UInt32(0)) { ($0 << 8) | UInt32(b[at + $1]) }
+    }
+
+    static func get64(_ b: [UInt8], _ at: Int) -> UInt64 {
+        (0..<8).reduce(UInt64(0)) { ($0 << 8) | UInt64(b[at + $1]) }
     }
 
     /// The uncompressed V2 encoding.
@@ -90,6 +178,17 @@ public enum HdrV2 {
             subBucketHalfCount = subBucketCount / 2
             subBucketMask = UInt64(subBucketCount - 1) << UInt64(unitMagnitude)
             leadingZeroCountBase = 64 - unitMagnitude - subBucketHalfCountMagnitude - 1
+        }
+
+        /// The lowest value that falls in counts slot `index`.
+        func value(atIndex index: Int) -> UInt64 {
+            var bucket = (index >> subBucketHalfCountMagnitude) - 1
+            var subBucket = (index & (subBucketHalfCount - 1)) + subBucketHalfCount
+            if bucket < 0 {
+                subBucket -= subBucketHalfCount
+                bucket = 0
+            }
+            return UInt64(subBucket) << UInt64(bucket + unitMagnitude)
         }
 
         func countsIndex(_ value: UInt64) -> Int {

@@ -92,3 +92,38 @@ struct StormAnalysisTests {
         #expect(Dispersion.ksDistance(observed: h, predicted: []) == 0)
     }
 }
+
+@Suite("HdrHistogram V2 encoding")
+struct HdrV2Tests {
+    @Test func roundTripKeepsEveryCount() throws {
+        var rng = SplitMix64(seed: 5)
+        var h = LatencyLayout.make()
+        for _ in 0..<20_000 { LatencyLayout.record(Int64(1_000 + rng.next() % 50_000_000_000), in: &h) }
+        LatencyLayout.record(1_000, in: &h)
+        LatencyLayout.record(3_600_000_000_000, in: &h)
+        let bytes = try HdrV2.encode(h)
+        #expect(Array(bytes.prefix(4)) == [0x1c, 0x84, 0x93, 0x14], "the compressed V2 cookie")
+        let back = try HdrV2.decode(bytes)
+        #expect(back.totalCount == h.totalCount)
+        for p in [10.0, 50, 90, 99, 99.9] { #expect(back.valueAtPercentile(p) == h.valueAtPercentile(p)) }
+        // The encoding keeps buckets, not the exact extremes: min and max come back as their bucket's values.
+        func sameBucket(_ a: UInt64, _ b: UInt64) -> Bool {
+            Double(max(a, b) - min(a, b)) <= Double(max(a, b)) / 1000 + 512
+        }
+        #expect(sameBucket(back.min, h.min) && sameBucket(back.max, h.max))
+    }
+
+    @Test func damagedBytesAreErrorsNotCrashes() throws {
+        var h = LatencyLayout.make()
+        LatencyLayout.record(5_000_000, in: &h)
+        let good = try HdrV2.encode(h)
+        #expect(throws: HdrV2.Failure.self) { try HdrV2.decode([1, 2, 3]) }
+        #expect(throws: HdrV2.Failure.self) { try HdrV2.decode(Array(good.dropLast(3))) }
+        var rng = SplitMix64(seed: 8)
+        for _ in 0..<500 {
+            var bad = good
+            bad[8 + Int(rng.next() % UInt64(good.count - 8))] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+            _ = try? HdrV2.decode(bad)  // must not trap
+        }
+    }
+}

@@ -7,8 +7,7 @@ PyPI hdrhistogram for every hdr_v2, and the storm definitions (storm-metrics.md)
 import base64, importlib, json, math, os, subprocess, sys, tempfile
 
 
-def load_module(proto_root):
-    out = tempfile.mkdtemp(prefix="fleetstorm-py-")
+def load_module(proto_root, out):
     proto = "fleetstorm/report/v1/report.proto"
     subprocess.run(["protoc", f"--proto_path={proto_root}", f"--python_out={out}", proto], check=True)
     sys.path.insert(0, out)
@@ -57,7 +56,11 @@ def storm(fault_label, start, losses_until, end_of_fault, series, w, run_end):
 
 
 def main(proto_root, path):
-    pb = load_module(proto_root)
+    with tempfile.TemporaryDirectory(prefix="fleetstorm-py-") as out:
+        return check(load_module(proto_root, out), path)
+
+
+def check(pb, path):
     report = pb.Report()
     report.ParseFromString(open(path, "rb").read())
     from hdrh.histogram import HdrHistogram

@@ -1,0 +1,170 @@
+internal import Foundation
+
+/// Small SVG charts for the HTML report, drawn as text: no scripts, no external resources.
+enum SVGChart {
+    static let width = 920.0
+    static let height = 240.0
+    static let left = 64.0
+    static let right = 16.0
+    static let top = 28.0
+    static let bottom = 36.0
+
+    /// A shaded span on a time chart (a fault's window), in seconds.
+    struct Span {
+        var start: Double
+        var end: Double
+        var label: String
+    }
+
+    /// Values per time bin: bars (counts per bin) or a line (a gauge), with fault windows shaded.
+    static func timeChart(
+        id: String,
+        title: String,
+        values: [UInt64],
+        binSeconds: Double,
+        spans: [Span],
+        line: Bool,
+        colour: String
+    ) -> String {
+        let plotW = width - left - right
+        let plotH = height - top - bottom
+        let seconds = max(binSeconds, Double(values.count) * binSeconds)
+        let peak = Double(max(1, values.max() ?? 1))
+        func x(_ s: Double) -> Double { left + s / seconds * plotW }
+        func y(_ v: Double) -> Double { top + plotH - v / peak * plotH }
+        var svg = header(id: id, title: title)
+        for s in spans {
+            let x0 = x(s.start)
+            let x1 = max(x0 + 2, x(s.end))
+            svg +=
+                "<rect class=\"fault\" x=\"\(f(x0))\" y=\"\(f(top))\" width=\"\(f(x1 - x0))\" height=\"\(f(plotH))\">"
+            svg += "<title>\(escape(s.label))</title></rect>"
+            svg += "<text class=\"fault-label\" x=\"\(f(x0 + 3))\" y=\"\(f(top + 12))\">\(escape(s.label))</text>"
+        }
+        if line {
+            var points: [String] = []
+            for (i, v) in values.enumerated() {
+                points.append("\(f(x(Double(i) * binSeconds))),\(f(y(Double(v))))")
+                points.append("\(f(x(Double(i + 1) * binSeconds))),\(f(y(Double(v))))")
+            }
+            svg +=
+                "<polyline class=\"series\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>"
+        } else {
+            let barW = max(0.5, plotW / Double(max(1, values.count)))
+            svg += "<g class=\"series\" fill=\"\(colour)\">"
+            for (i, v) in values.enumerated() where v > 0 {
+                let y0 = y(Double(v))
+                svg +=
+                    "<rect x=\"\(f(x(Double(i) * binSeconds)))\" y=\"\(f(y0))\" width=\"\(f(barW))\" height=\"\(f(top + plotH - y0))\"/>"
+            }
+            svg += "</g>"
+        }
+        svg += axes(xMax: seconds, xUnit: "s", yMax: peak, yLog: false)
+        return svg + "</svg>"
+    }
+
+    /// Latency percentiles on a log scale: one line per histogram over p50, p90, p99, p99.9 and max.
+    static func percentileChart(id: String, title: String, lines: [(name: String, values: [UInt64])]) -> String {
+        let plotW = width - left - right
+        let plotH = height - top - bottom
+        let labels = ["p50", "p90", "p99", "p99.9", "max"]
+        let all = lines.flatMap(\.values).filter { $0 > 0 }
+        let lo = log10(Double(max(1, all.min() ?? 1_000))) - 0.2
+        let hi = log10(Double(max(10, all.max() ?? 1_000_000))) + 0.2
+        func x(_ i: Int) -> Double { left + Double(i) / Double(labels.count - 1) * plotW }
+        func y(_ v: UInt64) -> Double { top + plotH - (log10(Double(max(1, v))) - lo) / (hi - lo) * plotH }
+        let colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+        var svg = header(id: id, title: title)
+        for (i, l) in labels.enumerated() {
+            svg += "<text class=\"tick\" x=\"\(f(x(i)))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(l)</text>"
+        }
+        var decade = lo.rounded(.up)
+        while decade <= hi {
+            let yy = top + plotH - (decade - lo) / (hi - lo) * plotH
+            let label = TextSummary.formatNanoseconds(UInt64(pow(10, decade)))
+            svg += "<line class=\"grid\" x1=\"\(f(left))\" x2=\"\(f(width - right))\" y1=\"\(f(yy))\" y2=\"\(f(yy))\"/>"
+            svg += "<text class=\"tick\" x=\"\(f(left - 4))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(label)</text>"
+            decade += 1
+        }
+        for (n, line) in lines.enumerated() {
+            let colour = colours[n % colours.count]
+            let points = line.values.enumerated().map { "\(f(x($0.offset))),\(f(y($0.element)))" }.joined(
+                separator: " "
+            )
+            svg +=
+                "<polyline class=\"series\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(points)\"/>"
+            let legendX = width - right - 130 * Double(lines.count - n)
+            svg += "<text class=\"legend\" x=\"\(f(legendX))\" y=\"16\" fill=\"\(colour)\">\(escape(line.name))</text>"
+        }
+        svg += "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left))\" y1=\"\(f(top))\" y2=\"\(f(top + plotH))\"/>"
+        return svg + "</svg>"
+    }
+
+    /// A distribution as bars over logarithmic buckets (e.g. the retry delays of one attempt).
+    static func distributionChart(id: String, title: String, buckets: [(upper: UInt64, count: UInt64)]) -> String {
+        let plotW = width - left - right
+        let plotH = height - top - bottom
+        let peak = Double(max(1, buckets.map(\.count).max() ?? 1))
+        let barW = plotW / Double(max(1, buckets.count))
+        var svg = header(id: id, title: title)
+        svg += "<g class=\"series\" fill=\"#4c72b0\">"
+        for (i, b) in buckets.enumerated() where b.count > 0 {
+            let h = Double(b.count) / peak * plotH
+            svg +=
+                "<rect x=\"\(f(left + Double(i) * barW))\" y=\"\(f(top + plotH - h))\" width=\"\(f(max(1, barW - 1)))\" height=\"\(f(h))\">"
+            svg += "<title>≤ \(TextSummary.formatNanoseconds(b.upper)): \(b.count)</title></rect>"
+        }
+        svg += "</g>"
+        for (i, b) in buckets.enumerated() where i % max(1, buckets.count / 8) == 0 {
+            svg +=
+                "<text class=\"tick\" x=\"\(f(left + (Double(i) + 0.5) * barW))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(TextSummary.formatNanoseconds(b.upper))</text>"
+        }
+        svg += axes(xMax: nil, xUnit: "", yMax: peak, yLog: false)
+        return svg + "</svg>"
+    }
+
+    static func header(id: String, title: String) -> String {
+        "<svg id=\"\(escape(id))\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(f(width)) \(f(height))\" "
+            + "width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
+            + "<text class=\"chart-title\" x=\"\(f(left))\" y=\"16\">\(escape(title))</text>"
+    }
+
+    static func axes(xMax: Double?, xUnit: String, yMax: Double, yLog: Bool) -> String {
+        let plotW = width - left - right
+        let plotH = height - top - bottom
+        var svg =
+            "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left + plotW))\" y1=\"\(f(top + plotH))\" y2=\"\(f(top + plotH))\"/>"
+        svg += "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left))\" y1=\"\(f(top))\" y2=\"\(f(top + plotH))\"/>"
+        for k in 0...4 {
+            let v = yMax * Double(k) / 4
+            let yy = top + plotH - Double(k) / 4 * plotH
+            svg +=
+                "<text class=\"tick\" x=\"\(f(left - 4))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(TextSummary.fixed(v, v < 10 ? 1 : 0))</text>"
+        }
+        if let xMax {
+            for k in 0...8 {
+                let v = xMax * Double(k) / 8
+                let xx = left + Double(k) / 8 * plotW
+                svg +=
+                    "<text class=\"tick\" x=\"\(f(xx))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(TextSummary.fixed(v, v < 10 ? 1 : 0))\(xUnit)</text>"
+            }
+        }
+        return svg
+    }
+
+    static func f(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}
