@@ -3,225 +3,231 @@ import NIOCore
 import NIOPosix
 import Testing
 
-/// The `fleetstorm` binary as users run it: exit codes, one-line errors, reports other tools can read.
-@Suite("fleetstorm command line", .serialized)
-struct CLITests {
-    static let binary = Env.repo.appendingPathComponent(".build/debug/fleetstorm").path
+extension IntegrationTests {
+    /// The `fleetstorm` binary as users run it: exit codes, one-line errors, reports other tools can read.
+    @Suite("fleetstorm command line", .serialized)
+    struct CLITests {
+        static let binary = Env.repo.appendingPathComponent(".build/debug/fleetstorm").path
 
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+        struct Output {
+            var status: Int32
+            var stdout: String
+            var stderr: String
+        }
 
-    static func run(_ args: [String], tool: String = binary) throws -> Output {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        p.currentDirectoryURL = Env.repo
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        try p.run()
-        let errData = ReadAll(err)
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Output(
-            status: p.terminationStatus,
-            stdout: String(decoding: o, as: UTF8.self),
-            stderr: String(decoding: errData.wait(), as: UTF8.self)
-        )
-    }
+        static func run(_ args: [String], tool: String = binary) throws -> Output {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tool)
+            p.arguments = args
+            p.currentDirectoryURL = Env.repo
+            let out = Pipe()
+            let err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            p.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+            try p.run()
+            let errData = ReadAll(err)
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return Output(
+                status: p.terminationStatus,
+                stdout: String(decoding: o, as: UTF8.self),
+                stderr: String(decoding: errData.wait(), as: UTF8.self)
+            )
+        }
 
-    /// Reads a pipe to its end on another thread (so stdout and stderr cannot block each other).
-    final class ReadAll: @unchecked Sendable {
-        private var data = Data()
-        private let done = DispatchSemaphore(value: 0)
-        init(_ pipe: Pipe) {
-            Thread.detachNewThread { [self] in
-                data = pipe.fileHandleForReading.readDataToEndOfFile()
-                done.signal()
+        /// Reads a pipe to its end on another thread (so stdout and stderr cannot block each other).
+        final class ReadAll: @unchecked Sendable {
+            private var data = Data()
+            private let done = DispatchSemaphore(value: 0)
+            init(_ pipe: Pipe) {
+                Thread.detachNewThread { [self] in
+                    data = pipe.fileHandleForReading.readDataToEndOfFile()
+                    done.signal()
+                }
+            }
+            func wait() -> Data {
+                done.wait()
+                return data
             }
         }
-        func wait() -> Data {
-            done.wait()
-            return data
+
+        static func temp(_ name: String) -> String {
+            FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-cli-\(getpid())-\(name)").path
         }
-    }
 
-    static func temp(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-cli-\(getpid())-\(name)").path
-    }
+        @Test func runWritesAReportThatProtocDecodes() throws {
+            let report = Self.temp("run.pb")
+            defer { try? FileManager.default.removeItem(atPath: report) }
+            let r = try Self.run([
+                "run", "profiles/quickstart.yaml", "--devices", "40", "--set", "telemetry.messages=2",
+                "--set", "telemetry.interval=20ms", "--output", report, "--quiet",
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("messages: 80 generated, 80 acked, 0 failed, 0 pending"))
+            #expect(r.stdout.contains("connect          40"))
+            let text = try Self.run(["report", report])
+            #expect(text.status == 0)
+            #expect(text.stdout.contains("80 acked"))
+            let json = try Self.run(["report", report, "--format", "json"])
+            #expect(json.stdout.contains("\"acked\": \"80\"") || json.stdout.contains("\"acked\":\"80\""))
 
-    @Test func runWritesAReportThatProtocDecodes() throws {
-        let report = Self.temp("run.pb")
-        defer { try? FileManager.default.removeItem(atPath: report) }
-        let r = try Self.run([
-            "run", "profiles/quickstart.yaml", "--devices", "40", "--set", "telemetry.messages=2",
-            "--set", "telemetry.interval=20ms", "--output", report, "--quiet",
-        ])
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("messages: 80 generated, 80 acked, 0 failed, 0 pending"))
-        #expect(r.stdout.contains("connect          40"))
-        let text = try Self.run(["report", report])
-        #expect(text.status == 0)
-        #expect(text.stdout.contains("80 acked"))
-        let json = try Self.run(["report", report, "--format", "json"])
-        #expect(json.stdout.contains("\"acked\": \"80\"") || json.stdout.contains("\"acked\":\"80\""))
+            guard Env.which("protoc") != nil || Env.isCI else { return }  // a machine without protoc checks the rest
+            let protoc = try #require(
+                Env.which("protoc"),
+                "protoc not found on \(ProcessInfo.processInfo.environment["PATH"] ?? "")"
+            )
+            let decode = Process()
+            decode.executableURL = URL(fileURLWithPath: "/bin/sh")
+            decode.arguments = [
+                "-c",
+                "\(protoc) --proto_path=Sources/FleetReport/Proto --decode fleetstorm.report.v1.Report fleetstorm/report/v1/report.proto < \(report)",
+            ]
+            decode.currentDirectoryURL = Env.repo
+            let pipe = Pipe()
+            decode.standardOutput = pipe
+            try decode.run()
+            let decoded = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            decode.waitUntilExit()
+            #expect(decode.terminationStatus == 0)
+            #expect(decoded.contains("profile_name: \"quickstart\""))
+            #expect(decoded.contains("acked: 80"))
+        }
 
-        guard Env.which("protoc") != nil || Env.isCI else { return }  // a machine without protoc checks the rest
-        let protoc = try #require(
-            Env.which("protoc"),
-            "protoc not found on \(ProcessInfo.processInfo.environment["PATH"] ?? "")"
+        @Test(
+            "bad input: one line naming the key, non-zero exit",
+            arguments: [
+                (["run", "profiles/quickstart.yaml", "--set", "fleet.devices=abc"], "fleet.devices"),
+                (["run", "profiles/quickstart.yaml", "--devices", "-4"], "--devices"),
+                (["run", "profiles/quickstart.yaml", "--devices=-4"], "fleet.devices"),
+                (["run", "profiles/quickstart.yaml", "--duration", "10x"], "duration"),
+                (["run", "profiles/quickstart.yaml", "--set", "fleet.colour=red"], "fleet.colour"),
+                (["run", "profiles/quickstart.yaml", "--hub", "http://x"], "hub.url"),
+                (["run", "no/such/profile.yaml"], "no/such/profile.yaml"),
+                (["report", "Package.swift"], "not a FleetStorm report"),
+                (["hub", "--listen", "nonsense"], "--listen nonsense"),
+            ]
         )
-        let decode = Process()
-        decode.executableURL = URL(fileURLWithPath: "/bin/sh")
-        decode.arguments = [
-            "-c",
-            "\(protoc) --proto_path=Sources/FleetReport/Proto --decode fleetstorm.report.v1.Report fleetstorm/report/v1/report.proto < \(report)",
-        ]
-        decode.currentDirectoryURL = Env.repo
-        let pipe = Pipe()
-        decode.standardOutput = pipe
-        try decode.run()
-        let decoded = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        decode.waitUntilExit()
-        #expect(decode.terminationStatus == 0)
-        #expect(decoded.contains("profile_name: \"quickstart\""))
-        #expect(decoded.contains("acked: 80"))
-    }
-
-    @Test(
-        "bad input: one line naming the key, non-zero exit",
-        arguments: [
-            (["run", "profiles/quickstart.yaml", "--set", "fleet.devices=abc"], "fleet.devices"),
-            (["run", "profiles/quickstart.yaml", "--devices", "-4"], "--devices"),
-            (["run", "profiles/quickstart.yaml", "--devices=-4"], "fleet.devices"),
-            (["run", "profiles/quickstart.yaml", "--duration", "10x"], "duration"),
-            (["run", "profiles/quickstart.yaml", "--set", "fleet.colour=red"], "fleet.colour"),
-            (["run", "profiles/quickstart.yaml", "--hub", "http://x"], "hub.url"),
-            (["run", "no/such/profile.yaml"], "no/such/profile.yaml"),
-            (["report", "Package.swift"], "not a FleetStorm report"),
-            (["hub", "--listen", "nonsense"], "--listen nonsense"),
-        ]
-    )
-    func badInput(args: [String], mentions: String) throws {
-        let r = try Self.run(args)
-        #expect(r.status != 0)
-        let lines = r.stderr.split(separator: "\n")
-        #expect(lines.count == 1, "expected one line, got:\n\(r.stderr)")
-        #expect(r.stderr.contains(mentions), "\(r.stderr)")
-        #expect(!r.stderr.contains("Fatal error"))
-    }
-
-    @Test func hubOnAPortInUseIsOneClearLine() throws {
-        let blocker = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: try Env.freePort()).wait()
-        defer { try? blocker.close().wait() }
-        let port = blocker.localAddress?.port ?? 0
-        let r = try Self.run(["hub", "--listen", "127.0.0.1:\(port)", "--duration", "1s"])
-        #expect(r.status != 0)
-        #expect(
-            r.stderr
-                == "error: cannot listen on 127.0.0.1:\(port): address already in use (pick another port, or stop what listens there)\n"
-        )
-    }
-
-    @Test func policyPrintsSampledDelaysWithinTheReferenceBounds() throws {
-        let r = try Self.run([
-            "policy", "azure-dotnet", "--attempts", "8", "--samples", "500", "--seed", "3", "--format", "json",
-        ])
-        #expect(r.status == 0, "\(r.stderr)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
-        #expect(json["policy"] as? String == "azure-dotnet")
-        let attempts = try #require(json["attempts"] as? [[String: Any]])
-        #expect(attempts.count == 8)
-        let bounds: [(Double, Double)] = [
-            (100, 100), (180, 219), (340, 457), (660, 933), (1300, 1885), (2580, 3789), (5140, 7597), (10_000, 10_000),
-        ]
-        for (entry, (lo, hi)) in zip(attempts, bounds) {
-            let delays = try #require(entry["delays_ms"] as? [Double])
-            #expect(delays.count == 500)
-            #expect(delays.allSatisfy { $0 >= lo && $0 <= hi }, "attempt \(entry["attempt"] ?? "?")")
-        }
-        let again = try Self.run([
-            "policy", "azure-dotnet", "--attempts", "8", "--samples", "500", "--seed", "3", "--format", "json",
-        ])
-        #expect(again.stdout == r.stdout, "same seed, same draws")
-        let table = try Self.run(["policy", "azure-c", "--attempts", "7"])
-        #expect(table.stdout.contains("7          30000"))
-        let list = try Self.run(["policy", "--list"])
-        for name in [
-            "azure-dotnet", "azure-java", "azure-node", "azure-c", "azure-python", "full-jitter", "decorrelated-jitter",
-            "custom", "none",
-        ] {
-            #expect(list.stdout.contains("\(name): "), "\(name) missing from --list")
-        }
-        let bad = try Self.run(["policy", "full-jitter", "--set", "cap=soon"])
-        #expect(bad.status != 0)
-        #expect(bad.stderr == "error: policy full-jitter: cap: expected a duration like 250ms or 10s, got \"soon\"\n")
-    }
-
-    @Test func helpShowsExamples() throws {
-        for args in [
-            ["--help"], ["run", "--help"], ["hub", "--help"], ["report", "--help"], ["validate", "--help"],
-        ] {
+        func badInput(args: [String], mentions: String) throws {
             let r = try Self.run(args)
-            #expect(r.status == 0)
-            #expect(r.stdout.contains("fleetstorm "), "\(args)")
-            #expect(r.stdout.contains("Example"), "\(args) shows no example")
+            #expect(r.status != 0)
+            let lines = r.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "expected one line, got:\n\(r.stderr)")
+            #expect(r.stderr.contains(mentions), "\(r.stderr)")
+            #expect(!r.stderr.contains("Fatal error"))
         }
-    }
 
-    @Test func validateChecksEveryProfile() throws {
-        let profiles = try FileManager.default.contentsOfDirectory(
-            atPath: Env.repo.appendingPathComponent("profiles").path
-        )
-        .filter { $0.hasSuffix(".yaml") }.map { "profiles/\($0)" }
-        let r = try Self.run(["validate"] + profiles)
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.split(separator: "\n").count == profiles.count)
-    }
-
-    @Test func standaloneHubServesARunAndReportsOnSIGTERM() throws {
-        let port = try Env.freePort()
-        let hubReport = Self.temp("hub.pb")
-        defer { try? FileManager.default.removeItem(atPath: hubReport) }
-        let hub = Process()
-        hub.executableURL = URL(fileURLWithPath: Self.binary)
-        hub.arguments = ["hub", "--listen", "127.0.0.1:\(port)", "--output", hubReport, "--duration", "60s"]
-        let hubErr = Pipe()
-        let hubOut = Pipe()
-        hub.standardError = hubErr
-        hub.standardOutput = hubOut
-        try hub.run()
-        defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
-        // Wait for the hub's "listening" line (event-driven: a blocking read of its stderr).
-        var banner = Data()
-        while !String(decoding: banner, as: UTF8.self).contains("listening") {
-            let chunk = hubErr.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            banner.append(chunk)
+        @Test func hubOnAPortInUseIsOneClearLine() throws {
+            let blocker = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: try Env.freePort()).wait()
+            defer { try? blocker.close().wait() }
+            let port = blocker.localAddress?.port ?? 0
+            let r = try Self.run(["hub", "--listen", "127.0.0.1:\(port)", "--duration", "1s"])
+            #expect(r.status != 0)
+            #expect(
+                r.stderr
+                    == "error: cannot listen on 127.0.0.1:\(port): address already in use (pick another port, or stop what listens there)\n"
+            )
         }
-        #expect(String(decoding: banner, as: UTF8.self).contains("mqtt://127.0.0.1:\(port)"))
 
-        let runReport = Self.temp("against-hub.pb")
-        defer { try? FileManager.default.removeItem(atPath: runReport) }
-        let r = try Self.run([
-            "run", "profiles/quickstart.yaml", "--hub", "mqtt://127.0.0.1:\(port)", "--devices", "25",
-            "--set", "telemetry.messages=2", "--set", "telemetry.interval=20ms", "--output", runReport, "--quiet",
-        ])
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("50 acked"))
+        @Test func policyPrintsSampledDelaysWithinTheReferenceBounds() throws {
+            let r = try Self.run([
+                "policy", "azure-dotnet", "--attempts", "8", "--samples", "500", "--seed", "3", "--format", "json",
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            #expect(json["policy"] as? String == "azure-dotnet")
+            let attempts = try #require(json["attempts"] as? [[String: Any]])
+            #expect(attempts.count == 8)
+            let bounds: [(Double, Double)] = [
+                (100, 100), (180, 219), (340, 457), (660, 933), (1300, 1885), (2580, 3789), (5140, 7597),
+                (10_000, 10_000),
+            ]
+            for (entry, (lo, hi)) in zip(attempts, bounds) {
+                let delays = try #require(entry["delays_ms"] as? [Double])
+                #expect(delays.count == 500)
+                #expect(delays.allSatisfy { $0 >= lo && $0 <= hi }, "attempt \(entry["attempt"] ?? "?")")
+            }
+            let again = try Self.run([
+                "policy", "azure-dotnet", "--attempts", "8", "--samples", "500", "--seed", "3", "--format", "json",
+            ])
+            #expect(again.stdout == r.stdout, "same seed, same draws")
+            let table = try Self.run(["policy", "azure-c", "--attempts", "7"])
+            #expect(table.stdout.contains("7          30000"))
+            let list = try Self.run(["policy", "--list"])
+            for name in [
+                "azure-dotnet", "azure-java", "azure-node", "azure-c", "azure-python", "full-jitter",
+                "decorrelated-jitter",
+                "custom", "none",
+            ] {
+                #expect(list.stdout.contains("\(name): "), "\(name) missing from --list")
+            }
+            let bad = try Self.run(["policy", "full-jitter", "--set", "cap=soon"])
+            #expect(bad.status != 0)
+            #expect(
+                bad.stderr == "error: policy full-jitter: cap: expected a duration like 250ms or 10s, got \"soon\"\n"
+            )
+        }
 
-        kill(hub.processIdentifier, SIGTERM)
-        let summary = String(decoding: hubOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        hub.waitUntilExit()
-        #expect(hub.terminationStatus == 0)
-        #expect(summary.contains("50 messages from 25 devices"), "\(summary)")
-        let report = try Self.run(["report", hubReport])
-        #expect(report.stdout.contains("25 connections accepted"))
+        @Test func helpShowsExamples() throws {
+            for args in [
+                ["--help"], ["run", "--help"], ["hub", "--help"], ["report", "--help"], ["validate", "--help"],
+            ] {
+                let r = try Self.run(args)
+                #expect(r.status == 0)
+                #expect(r.stdout.contains("fleetstorm "), "\(args)")
+                #expect(r.stdout.contains("Example"), "\(args) shows no example")
+            }
+        }
+
+        @Test func validateChecksEveryProfile() throws {
+            let profiles = try FileManager.default.contentsOfDirectory(
+                atPath: Env.repo.appendingPathComponent("profiles").path
+            )
+            .filter { $0.hasSuffix(".yaml") }.map { "profiles/\($0)" }
+            let r = try Self.run(["validate"] + profiles)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.split(separator: "\n").count == profiles.count)
+        }
+
+        @Test func standaloneHubServesARunAndReportsOnSIGTERM() throws {
+            let port = try Env.freePort()
+            let hubReport = Self.temp("hub.pb")
+            defer { try? FileManager.default.removeItem(atPath: hubReport) }
+            let hub = Process()
+            hub.executableURL = URL(fileURLWithPath: Self.binary)
+            hub.arguments = ["hub", "--listen", "127.0.0.1:\(port)", "--output", hubReport, "--duration", "60s"]
+            let hubErr = Pipe()
+            let hubOut = Pipe()
+            hub.standardError = hubErr
+            hub.standardOutput = hubOut
+            try hub.run()
+            defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
+            // Wait for the hub's "listening" line (event-driven: a blocking read of its stderr).
+            var banner = Data()
+            while !String(decoding: banner, as: UTF8.self).contains("listening") {
+                let chunk = hubErr.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                banner.append(chunk)
+            }
+            #expect(String(decoding: banner, as: UTF8.self).contains("mqtt://127.0.0.1:\(port)"))
+
+            let runReport = Self.temp("against-hub.pb")
+            defer { try? FileManager.default.removeItem(atPath: runReport) }
+            let r = try Self.run([
+                "run", "profiles/quickstart.yaml", "--hub", "mqtt://127.0.0.1:\(port)", "--devices", "25",
+                "--set", "telemetry.messages=2", "--set", "telemetry.interval=20ms", "--output", runReport, "--quiet",
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("50 acked"))
+
+            kill(hub.processIdentifier, SIGTERM)
+            let summary = String(decoding: hubOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            hub.waitUntilExit()
+            #expect(hub.terminationStatus == 0)
+            #expect(summary.contains("50 messages from 25 devices"), "\(summary)")
+            let report = try Self.run(["report", hubReport])
+            #expect(report.stdout.contains("25 connections accepted"))
+        }
     }
 }

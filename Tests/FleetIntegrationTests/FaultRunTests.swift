@@ -5,122 +5,130 @@ import FleetMetrics
 import Foundation
 import Testing
 
-/// Windowed hub faults and how devices of each SDK react to them.
-@Suite("Hub faults over loopback TCP", .serialized)
-struct FaultRunTests {
-    static func run(_ overrides: [String], devices: Int = 30) async throws -> RunResult {
-        let s = try ScenarioLoader().load(
-            yaml: """
-                duration: 30s
-                fleet: {devices: \(devices), ramp_rate: 0}
-                telemetry: {messages: 60, interval: 50ms}
-                """,
-            source: "faults",
-            overrides: overrides
-        )
-        return try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
-    }
-
-    @Test func outageRefusesWithCONNACK3UntilTheWindowEnds() async throws {
-        let result = try await Self.run([
-            "retry.policy=fixed", "retry.base=100ms",
-            "faults=[{at: 1s, kind: drop}, {at: 1s, kind: outage, for: 600ms}]",
-        ])
-        let c = result.snapshot.counters
-        #expect((c.refusedByCode[3] ?? 0) >= 30, "every device met the outage at least once")
-        #expect(c.outcomes == ["completed": 30], "CONNACK 3 is transient: everyone is back after the window")
-        #expect(c.generated == c.acked + c.failed + c.pending && c.failed == 0)
-    }
-
-    @Test(
-        "reject-auth window: .NET stops with Bad_Credential, C keeps retrying",
-        arguments: ["azure-dotnet", "azure-c"]
-    )
-    func rejectAuth(policy: String) async throws {
-        let result = try await Self.run([
-            "retry.policy=\(policy)", "faults=[{at: 1s, kind: drop}, {at: 1s, kind: reject-auth, for: 1500ms}]",
-        ])
-        let c = result.snapshot.counters
-        #expect((c.refusedByCode[5] ?? 0) >= 30)
-        if policy == "azure-dotnet" {
-            #expect(c.outcomes == ["refused": 30])
-            #expect(c.finalStatuses == [FinalStatus(status: "Disconnected", reason: "Bad_Credential"): 30])
-            #expect(c.failedByReason["abandoned"] ?? 0 > 0, "queued messages are abandoned, not lost silently")
-        } else {
-            #expect(c.outcomes == ["completed": 30], "CONNACK 5 is recoverable in the C SDK")
+extension IntegrationTests {
+    /// Windowed hub faults and how devices of each SDK react to them.
+    @Suite("Hub faults over loopback TCP", .serialized)
+    struct FaultRunTests {
+        static func run(_ overrides: [String], devices: Int = 30) async throws -> RunResult {
+            let s = try ScenarioLoader().load(
+                yaml: """
+                    duration: 30s
+                    fleet: {devices: \(devices), ramp_rate: 0}
+                    telemetry: {messages: 60, interval: 50ms}
+                    """,
+                source: "faults",
+                overrides: overrides
+            )
+            return try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
         }
-        #expect(c.generated == c.acked + c.failed + c.pending)
-    }
 
-    /// Half-open links: the hub goes silent; only keep-alive notices. KA 1 s, paho-style (ping after 1 s of
-    /// silence, wait 1 s): detection within about 2 s, then reconnect attempts time out until the hub answers again.
-    @Test func blackholeIsDetectedByKeepAlive() async throws {
-        let result = try await Self.run(
-            [
-                "retry.policy=fixed", "retry.base=200ms", "mqtt.keep_alive=1s", "mqtt.connack_timeout=300ms",
-                "telemetry.messages=100", "telemetry.interval=50ms", "telemetry.max_inflight=1000",
-                "faults=[{at: 1s, kind: blackhole, for: 3s}]",
-            ],
-            devices: 10
-        )
-        let c = result.snapshot.counters
-        let retrying = StatusTransition(from: "Connected", to: "Disconnected_Retrying", reason: "Communication_Error")
-        #expect(c.transitions[retrying] == 10, "every device noticed the silent link")
-        #expect(c.reconnects == 10)
-        #expect(c.outcomes == ["completed": 10])
-        #expect(c.generated == c.acked + c.failed + c.pending && c.failed == 0)
-        let detection = result.snapshot.summary(Snapshot.reconnect)
-        #expect(detection.count == 10)
-    }
-
-    @Test func faultsNeedAWindow() {
-        #expect(throws: ScenarioError.self) {
-            try ScenarioLoader().load(yaml: "faults: [{at: 1s, kind: outage}]", source: "p.yaml")
+        @Test func outageRefusesWithCONNACK3UntilTheWindowEnds() async throws {
+            let result = try await Self.run([
+                "retry.policy=fixed", "retry.base=100ms",
+                "faults=[{at: 1s, kind: drop}, {at: 1s, kind: outage, for: 600ms}]",
+            ])
+            let c = result.snapshot.counters
+            #expect((c.refusedByCode[3] ?? 0) >= 30, "every device met the outage at least once")
+            #expect(c.outcomes == ["completed": 30], "CONNACK 3 is transient: everyone is back after the window")
+            #expect(c.generated == c.acked + c.failed + c.pending && c.failed == 0)
         }
-    }
-}
 
-@Suite("IoT Hub throttling over loopback TCP", .serialized)
-struct ThrottleRunTests {
-    /// S1 = 100 new connections/s. A burst of 300 unpaced devices against a 0.5 s bucket and a 1 s shaping queue:
-    /// 50 connect at once, about 100 wait for a shaped CONNACK, the rest get CONNACK 3 and retry until they fit.
-    @Test func connectionStormIsShapedThenRejected() async throws {
-        let s = try ScenarioLoader().load(
-            yaml: """
-                duration: 60s
-                hub: {tier: S1, units: 1, burst_seconds: 0.5, max_shaping_delay: 1s}
-                fleet: {devices: 300, ramp_rate: 0, max_in_flight: 1000}
-                telemetry: {messages: 2, interval: 100ms}
-                retry: {policy: fixed, base: 500ms}
-                """,
-            source: "throttle"
+        @Test(
+            "reject-auth window: .NET stops with Bad_Credential, C keeps retrying",
+            arguments: ["azure-dotnet", "azure-c"]
         )
-        var configuration = HubConfiguration()
-        configuration.quotas = HubQuotas(s.quota)
-        #expect(configuration.quotas?.rate == 100)
-        let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub(configuration: configuration)))
-            .run()
-        let c = result.snapshot.counters
-        let hub = try #require(result.hub)
-        #expect(c.outcomes == ["completed": 300], "CONNACK 3 is transient: everyone gets in eventually")
-        #expect(
-            hub.shapedConnects > 0 && hub.throttledConnects > 0,
-            "\(hub.shapedConnects) shaped, \(hub.throttledConnects) rejected"
-        )
-        #expect(c.refusedByCode[3] == hub.throttledConnects)
-        #expect(result.snapshot.summary(Snapshot.connect).max >= 500_000_000, "shaped CONNACKs wait")
-        #expect(c.generated == c.acked + c.failed + c.pending)
-    }
+        func rejectAuth(policy: String) async throws {
+            let result = try await Self.run([
+                "retry.policy=\(policy)", "faults=[{at: 1s, kind: drop}, {at: 1s, kind: reject-auth, for: 1500ms}]",
+            ])
+            let c = result.snapshot.counters
+            #expect((c.refusedByCode[5] ?? 0) >= 30)
+            if policy == "azure-dotnet" {
+                #expect(c.outcomes == ["refused": 30])
+                #expect(c.finalStatuses == [FinalStatus(status: "Disconnected", reason: "Bad_Credential"): 30])
+                #expect(c.failedByReason["abandoned"] ?? 0 > 0, "queued messages are abandoned, not lost silently")
+            } else {
+                #expect(c.outcomes == ["completed": 30], "CONNACK 5 is recoverable in the C SDK")
+            }
+            #expect(c.generated == c.acked + c.failed + c.pending)
+        }
 
-    @Test func tierKeysAreValidated() {
-        #expect(throws: ScenarioError.self) { try ScenarioLoader().load(yaml: "hub: {tier: S9}", source: "p.yaml") }
-        #expect(throws: ScenarioError.self) {
-            try ScenarioLoader().load(yaml: "hub: {tier: S1, units: 0}", source: "p.yaml")
+        /// Half-open links: the hub goes silent; only keep-alive notices. KA 1 s, paho-style (ping after 1 s of
+        /// silence, wait 1 s): detection within about 2 s, then reconnect attempts time out until the hub answers again.
+        @Test func blackholeIsDetectedByKeepAlive() async throws {
+            let result = try await Self.run(
+                [
+                    "retry.policy=fixed", "retry.base=200ms", "mqtt.keep_alive=1s", "mqtt.connack_timeout=300ms",
+                    "telemetry.messages=100", "telemetry.interval=50ms", "telemetry.max_inflight=1000",
+                    "faults=[{at: 1s, kind: blackhole, for: 3s}]",
+                ],
+                devices: 10
+            )
+            let c = result.snapshot.counters
+            let retrying = StatusTransition(
+                from: "Connected",
+                to: "Disconnected_Retrying",
+                reason: "Communication_Error"
+            )
+            #expect(c.transitions[retrying] == 10, "every device noticed the silent link")
+            #expect(c.reconnects == 10)
+            #expect(c.outcomes == ["completed": 10])
+            #expect(c.generated == c.acked + c.failed + c.pending && c.failed == 0)
+            let detection = result.snapshot.summary(Snapshot.reconnect)
+            #expect(detection.count == 10)
+        }
+
+        @Test func faultsNeedAWindow() {
+            #expect(throws: ScenarioError.self) {
+                try ScenarioLoader().load(yaml: "faults: [{at: 1s, kind: outage}]", source: "p.yaml")
+            }
         }
     }
 }
 
-extension ThrottleRunTests {
+extension IntegrationTests {
+    @Suite("IoT Hub throttling over loopback TCP", .serialized)
+    struct ThrottleRunTests {
+        /// S1 = 100 new connections/s. A burst of 300 unpaced devices against a 0.5 s bucket and a 1 s shaping queue:
+        /// 50 connect at once, about 100 wait for a shaped CONNACK, the rest get CONNACK 3 and retry until they fit.
+        @Test func connectionStormIsShapedThenRejected() async throws {
+            let s = try ScenarioLoader().load(
+                yaml: """
+                    duration: 60s
+                    hub: {tier: S1, units: 1, burst_seconds: 0.5, max_shaping_delay: 1s}
+                    fleet: {devices: 300, ramp_rate: 0, max_in_flight: 1000}
+                    telemetry: {messages: 2, interval: 100ms}
+                    retry: {policy: fixed, base: 500ms}
+                    """,
+                source: "throttle"
+            )
+            var configuration = HubConfiguration()
+            configuration.quotas = HubQuotas(s.quota)
+            #expect(configuration.quotas?.rate == 100)
+            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub(configuration: configuration)))
+                .run()
+            let c = result.snapshot.counters
+            let hub = try #require(result.hub)
+            #expect(c.outcomes == ["completed": 300], "CONNACK 3 is transient: everyone gets in eventually")
+            #expect(
+                hub.shapedConnects > 0 && hub.throttledConnects > 0,
+                "\(hub.shapedConnects) shaped, \(hub.throttledConnects) rejected"
+            )
+            #expect(c.refusedByCode[3] == hub.throttledConnects)
+            #expect(result.snapshot.summary(Snapshot.connect).max >= 500_000_000, "shaped CONNACKs wait")
+            #expect(c.generated == c.acked + c.failed + c.pending)
+        }
+
+        @Test func tierKeysAreValidated() {
+            #expect(throws: ScenarioError.self) { try ScenarioLoader().load(yaml: "hub: {tier: S9}", source: "p.yaml") }
+            #expect(throws: ScenarioError.self) {
+                try ScenarioLoader().load(yaml: "hub: {tier: S1, units: 0}", source: "p.yaml")
+            }
+        }
+    }
+}
+
+extension IntegrationTests.ThrottleRunTests {
     /// D2C sends over the S1 rate: shaped PUBACKs, then MQTT 5 PUBACK 0x97 (quota exceeded) past the queue.
     @Test func sendStormGetsNegativePubacksInMQTT5() async throws {
         let s = try ScenarioLoader().load(
@@ -145,7 +153,7 @@ extension ThrottleRunTests {
     }
 }
 
-extension FaultRunTests {
+extension IntegrationTests.FaultRunTests {
     /// slow-puback adds latency to every PUBACK in its window (publish→ack counts from the intended send time, so
     /// it shows); slow-connack does the same to the CONNACKs of the reconnect after a drop.
     @Test func slowAcknowledgements() async throws {

@@ -7,165 +7,169 @@ import Testing
 
 @testable import FleetHub
 
-/// A seeded random harness over the hub's whole server pipeline (decoder → session → handler → encoder) on an
-/// embedded channel: random bytes and mutated valid streams never crash it, everything it writes decodes as MQTT,
-/// and nothing is written after it closes. Inputs that once broke something live in Corpus/hub and replay first.
-@Suite("Hub pipeline fuzzing")
-struct HubFuzzTests {
-    static let auth = HubAuthenticator(keys: .anonymous, hostName: "fuzz.local")
+extension IntegrationTests {
+    /// A seeded random harness over the hub's whole server pipeline (decoder → session → handler → encoder) on an
+    /// embedded channel: random bytes and mutated valid streams never crash it, everything it writes decodes as MQTT,
+    /// and nothing is written after it closes. Inputs that once broke something live in Corpus/hub and replay first.
+    @Suite("Hub pipeline fuzzing")
+    struct HubFuzzTests {
+        static let auth = HubAuthenticator(keys: .anonymous, hostName: "fuzz.local")
 
-    /// Feeds `input` in chunks to a fresh hub connection; returns a description of a broken invariant, or nil.
-    static func feed(_ input: [UInt8], chunk: Int) -> String? { run(input, chunk: chunk).problem }
+        /// Feeds `input` in chunks to a fresh hub connection; returns a description of a broken invariant, or nil.
+        static func feed(_ input: [UInt8], chunk: Int) -> String? { run(input, chunk: chunk).problem }
 
-    /// The same, also returning how many packets the hub wrote.
-    static func run(_ input: [UInt8], chunk: Int) -> (problem: String?, packets: Int) {
-        var configuration = HubConfiguration()
-        configuration.auth = auth
-        configuration.connectTimeout = .seconds(1)
-        let loop = EmbeddedEventLoop()
-        let state = HubState(quotas: HubQuotas(tier: .s1, units: 1))
-        let channel = EmbeddedChannel(
-            handler: HubConnectionHandler(state: state, configuration: configuration),
-            loop: loop
-        )
-        guard let peer = try? SocketAddress(ipAddress: "127.0.0.1", port: 40000),
-            (try? channel.connect(to: peer).wait()) != nil
-        else { return ("embedded channel did not connect", 0) }
-        var version = MQTTVersion.v311
-        var probe = MQTTDecoder(version: .v311, maxPacketSize: 1 << 20)
-        var copy = ByteBuffer(bytes: input)
-        if case .connect(let c)? = try? probe.decode(buffer: &copy) { version = c.version }
-        var out = MQTTDecoder(version: version, maxPacketSize: 1 << 20)
-        var written = ByteBuffer()
-        var offset = 0
-        var closedAt: Int?
-        while offset < input.count {
-            let end = min(input.count, offset + chunk)
-            if channel.isActive {
-                _ = try? channel.writeInbound(ByteBuffer(bytes: input[offset..<end]))
+        /// The same, also returning how many packets the hub wrote.
+        static func run(_ input: [UInt8], chunk: Int) -> (problem: String?, packets: Int) {
+            var configuration = HubConfiguration()
+            configuration.auth = auth
+            configuration.connectTimeout = .seconds(1)
+            let loop = EmbeddedEventLoop()
+            let state = HubState(quotas: HubQuotas(tier: .s1, units: 1))
+            let channel = EmbeddedChannel(
+                handler: HubConnectionHandler(state: state, configuration: configuration),
+                loop: loop
+            )
+            guard let peer = try? SocketAddress(ipAddress: "127.0.0.1", port: 40000),
+                (try? channel.connect(to: peer).wait()) != nil
+            else { return ("embedded channel did not connect", 0) }
+            var version = MQTTVersion.v311
+            var probe = MQTTDecoder(version: .v311, maxPacketSize: 1 << 20)
+            var copy = ByteBuffer(bytes: input)
+            if case .connect(let c)? = try? probe.decode(buffer: &copy) { version = c.version }
+            var out = MQTTDecoder(version: version, maxPacketSize: 1 << 20)
+            var written = ByteBuffer()
+            var offset = 0
+            var closedAt: Int?
+            while offset < input.count {
+                let end = min(input.count, offset + chunk)
+                if channel.isActive {
+                    _ = try? channel.writeInbound(ByteBuffer(bytes: input[offset..<end]))
+                }
+                offset = end
+                loop.advanceTime(by: .milliseconds(10))
+                while var b = try? channel.readOutbound(as: ByteBuffer.self) {
+                    if closedAt != nil { return ("wrote after close", 0) }
+                    written.writeBuffer(&b)
+                }
+                if !channel.isActive && closedAt == nil { closedAt = offset }
             }
-            offset = end
-            loop.advanceTime(by: .milliseconds(10))
-            while var b = try? channel.readOutbound(as: ByteBuffer.self) {
-                if closedAt != nil { return ("wrote after close", 0) }
-                written.writeBuffer(&b)
+            loop.advanceTime(by: .seconds(40))  // connect timeout, idle timeout, delayed (shaped) writes
+            while var b = try? channel.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&b) }
+            var packets = 0
+            do {
+                while try out.decode(buffer: &written) != nil { packets += 1 }
+            } catch {
+                return ("hub wrote bytes that do not decode: \(error)", packets)
             }
-            if !channel.isActive && closedAt == nil { closedAt = offset }
+            if written.readableBytes != 0 { return ("hub wrote a partial packet", packets) }
+            _ = try? channel.finish()
+            return (nil, packets)
         }
-        loop.advanceTime(by: .seconds(40))  // connect timeout, idle timeout, delayed (shaped) writes
-        while var b = try? channel.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&b) }
-        var packets = 0
-        do {
-            while try out.decode(buffer: &written) != nil { packets += 1 }
-        } catch {
-            return ("hub wrote bytes that do not decode: \(error)", packets)
-        }
-        if written.readableBytes != 0 { return ("hub wrote a partial packet", packets) }
-        _ = try? channel.finish()
-        return (nil, packets)
-    }
 
-    static func validStream(_ rng: inout SplitMix64) -> [UInt8] {
-        let v5 = rng.next() % 2 == 0
-        var enc = MQTTEncoder(version: v5 ? .v5 : .v311)
-        var b = ByteBuffer()
-        let id = "dev-\(rng.next() % 100)"
-        var connect = MQTTConnect(version: v5 ? .v5 : .v311, clientID: id)
-        connect.keepAliveSeconds = UInt16(rng.next() % 5)
-        try? enc.encode(.connect(connect), into: &b)
-        for i in 0..<(rng.next() % 12) {
-            let packet: MQTTPacket
-            switch rng.next() % 7 {
-            case 0:
-                packet = .publish(
-                    MQTTPublish(
-                        topic: "devices/\(id)/messages/events/%24.mid=\(i)",
-                        payload: ByteBuffer(string: "{}"),
-                        qos: .atLeastOnce,
-                        packetID: UInt16(i + 1)
+        static func validStream(_ rng: inout SplitMix64) -> [UInt8] {
+            let v5 = rng.next() % 2 == 0
+            var enc = MQTTEncoder(version: v5 ? .v5 : .v311)
+            var b = ByteBuffer()
+            let id = "dev-\(rng.next() % 100)"
+            var connect = MQTTConnect(version: v5 ? .v5 : .v311, clientID: id)
+            connect.keepAliveSeconds = UInt16(rng.next() % 5)
+            try? enc.encode(.connect(connect), into: &b)
+            for i in 0..<(rng.next() % 12) {
+                let packet: MQTTPacket
+                switch rng.next() % 7 {
+                case 0:
+                    packet = .publish(
+                        MQTTPublish(
+                            topic: "devices/\(id)/messages/events/%24.mid=\(i)",
+                            payload: ByteBuffer(string: "{}"),
+                            qos: .atLeastOnce,
+                            packetID: UInt16(i + 1)
+                        )
                     )
-                )
-            case 1: packet = .publish(MQTTPublish(topic: "$iothub/twin/GET/?$rid=\(i)", payload: ByteBuffer()))
-            case 2:
-                packet = .publish(
-                    MQTTPublish(
-                        topic: "$iothub/twin/PATCH/properties/reported/?$rid=\(i)",
-                        payload: ByteBuffer(string: "{\"a\":1}")
+                case 1: packet = .publish(MQTTPublish(topic: "$iothub/twin/GET/?$rid=\(i)", payload: ByteBuffer()))
+                case 2:
+                    packet = .publish(
+                        MQTTPublish(
+                            topic: "$iothub/twin/PATCH/properties/reported/?$rid=\(i)",
+                            payload: ByteBuffer(string: "{\"a\":1}")
+                        )
                     )
-                )
-            case 3:
-                packet = .subscribe(
-                    MQTTSubscribe(
-                        packetID: UInt16(i + 1),
-                        subscriptions: [
-                            MQTTSubscription(topicFilter: "devices/\(id)/messages/devicebound/#", qos: .atLeastOnce)
-                        ]
+                case 3:
+                    packet = .subscribe(
+                        MQTTSubscribe(
+                            packetID: UInt16(i + 1),
+                            subscriptions: [
+                                MQTTSubscription(topicFilter: "devices/\(id)/messages/devicebound/#", qos: .atLeastOnce)
+                            ]
+                        )
                     )
-                )
-            case 4: packet = .pingreq
-            case 5: packet = .puback(MQTTAck(packetID: UInt16(i + 1)))
-            default: packet = .publish(MQTTPublish(topic: "elsewhere/\(i)", payload: ByteBuffer()))
+                case 4: packet = .pingreq
+                case 5: packet = .puback(MQTTAck(packetID: UInt16(i + 1)))
+                default: packet = .publish(MQTTPublish(topic: "elsewhere/\(i)", payload: ByteBuffer()))
+                }
+                try? enc.encode(packet, into: &b)
             }
-            try? enc.encode(packet, into: &b)
+            if rng.next() % 4 == 0 { try? enc.encode(.disconnect(MQTTReasonPacket()), into: &b) }
+            return Array(b.readableBytesView)
         }
-        if rng.next() % 4 == 0 { try? enc.encode(.disconnect(MQTTReasonPacket()), into: &b) }
-        return Array(b.readableBytesView)
-    }
 
-    static func mutate(_ input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
-        var bytes = input
-        for _ in 0..<(1 + rng.next() % 4) where !bytes.isEmpty {
-            let at = Int(rng.next() % UInt64(bytes.count))
-            switch rng.next() % 4 {
-            case 0: bytes[at] = UInt8(truncatingIfNeeded: rng.next())
-            case 1: bytes.remove(at: at)
-            case 2: bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: at)
-            default: bytes = Array(bytes[..<at])
+        static func mutate(_ input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
+            var bytes = input
+            for _ in 0..<(1 + rng.next() % 4) where !bytes.isEmpty {
+                let at = Int(rng.next() % UInt64(bytes.count))
+                switch rng.next() % 4 {
+                case 0: bytes[at] = UInt8(truncatingIfNeeded: rng.next())
+                case 1: bytes.remove(at: at)
+                case 2: bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: at)
+                default: bytes = Array(bytes[..<at])
+                }
             }
+            return bytes
         }
-        return bytes
-    }
 
-    @Test func harnessSeesTheHubsAnswers() {
-        var rng = SplitMix64(seed: 9)
-        var enc = MQTTEncoder(version: .v311)
-        var b = ByteBuffer()
-        try? enc.encode(.connect(MQTTConnect(version: .v311, clientID: "dev-1")), into: &b)
-        try? enc.encode(.pingreq, into: &b)
-        let r = Self.run(Array(b.readableBytesView), chunk: 3)
-        #expect(r.problem == nil && r.packets == 2, "CONNACK and PINGRESP")
-        #expect(Self.run(Self.validStream(&rng), chunk: 5).packets >= 1)
-    }
-
-    @Test func corpusReplays() throws {
-        let dir = try #require(Bundle.module.url(forResource: "Corpus", withExtension: nil)).appendingPathComponent(
-            "hub"
-        )
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".bin") }
-            .sorted()
-        #expect(files.count >= 5)
-        for f in files {
-            let input = Array(try Data(contentsOf: dir.appendingPathComponent(f)))
-            for chunk in [1, 7, 4096] { #expect(Self.feed(input, chunk: chunk) == nil, "\(f) in chunks of \(chunk)") }
+        @Test func harnessSeesTheHubsAnswers() {
+            var rng = SplitMix64(seed: 9)
+            var enc = MQTTEncoder(version: .v311)
+            var b = ByteBuffer()
+            try? enc.encode(.connect(MQTTConnect(version: .v311, clientID: "dev-1")), into: &b)
+            try? enc.encode(.pingreq, into: &b)
+            let r = Self.run(Array(b.readableBytesView), chunk: 3)
+            #expect(r.problem == nil && r.packets == 2, "CONNACK and PINGRESP")
+            #expect(Self.run(Self.validStream(&rng), chunk: 5).packets >= 1)
         }
-    }
 
-    @Test("seeded random and mutated streams", arguments: [1, 2])
-    func seeded(seed: UInt64) {
-        var rng = SplitMix64(seed: seed)
-        var failures: [String] = []
-        for i in 0..<2500 {
-            let input: [UInt8]
-            switch i % 3 {
-            case 0: input = (0..<(rng.next() % 200)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-            case 1: input = Self.validStream(&rng)
-            default: input = Self.mutate(Self.validStream(&rng), &rng)
-            }
-            if let problem = Self.feed(input, chunk: 1 + Int(rng.next() % 64)) {
-                failures.append("case \(i): \(problem): \(input.map { String(format: "%02x", $0) }.joined())")
-                if failures.count >= 3 { break }
+        @Test func corpusReplays() throws {
+            let dir = try #require(Bundle.module.url(forResource: "Corpus", withExtension: nil)).appendingPathComponent(
+                "hub"
+            )
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".bin") }
+                .sorted()
+            #expect(files.count >= 5)
+            for f in files {
+                let input = Array(try Data(contentsOf: dir.appendingPathComponent(f)))
+                for chunk in [1, 7, 4096] {
+                    #expect(Self.feed(input, chunk: chunk) == nil, "\(f) in chunks of \(chunk)")
+                }
             }
         }
-        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+
+        @Test("seeded random and mutated streams", arguments: [1, 2])
+        func seeded(seed: UInt64) {
+            var rng = SplitMix64(seed: seed)
+            var failures: [String] = []
+            for i in 0..<2500 {
+                let input: [UInt8]
+                switch i % 3 {
+                case 0: input = (0..<(rng.next() % 200)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                case 1: input = Self.validStream(&rng)
+                default: input = Self.mutate(Self.validStream(&rng), &rng)
+                }
+                if let problem = Self.feed(input, chunk: 1 + Int(rng.next() % 64)) {
+                    failures.append("case \(i): \(problem): \(input.map { String(format: "%02x", $0) }.joined())")
+                    if failures.count >= 3 { break }
+                }
+            }
+            #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        }
     }
 }
