@@ -45,6 +45,8 @@ public struct RunResult: Sendable {
     public var cancelled: Bool
     public var malformedPackets: UInt64
     public var maxTimerLateness: Duration
+    /// Whether the generator kept up (loop lag, timer lateness, late sends, descriptors, loop CPU).
+    public var health = GeneratorHealth()
     /// The faults injected, with their hub-side start and end (from the run's start) and what they affected.
     public var faults: [FaultRecord] = []
 }
@@ -157,8 +159,11 @@ public struct FleetRunner: Sendable {
                 callbacks: callbacks
             )
             swarm.start()
+            scheduler.startProbe()
             return NIOLoopBound(swarm, eventLoop: loop)
         }.get()
+        let loopThread = try await loop.submit { SystemProbe.threadID() }.get()
+        let descriptorPeak = LockedBox(SystemProbe.openDescriptors())
         let finished = try await loop.submit { swarm.value.finishedFuture }.get()
         let grace = stopGrace
         let stopOnLoop: @Sendable () -> Void = { loop.execute { swarm.value.stopAll(grace: grace) } }
@@ -208,6 +213,14 @@ public struct FleetRunner: Sendable {
                 }
             }
             group.addTask {
+                // Descriptor headroom: the most descriptors open at once, sampled every 250 ms.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(250))
+                    let open = SystemProbe.openDescriptors()
+                    descriptorPeak.withLock { $0 = max($0, open) }
+                }
+            }
+            group.addTask {
                 try? await Task.sleep(for: scenario.duration)
                 if !Task.isCancelled {
                     deadlineBox.set()
@@ -233,11 +246,16 @@ public struct FleetRunner: Sendable {
                 }
             }
         }
-        let (cohortSnapshots, malformed, lateness) = try await loop.submit {
+        let (cohortSnapshots, malformed, lateness, schedulerHealth) = try await loop.submit {
             let s = swarm.value
             s.scheduler.shutdown()
-            return (s.recorders.map { $0.capture() }, s.malformedPackets, s.scheduler.maxLateness)
+            return (s.recorders.map { $0.capture() }, s.malformedPackets, s.scheduler.maxLateness, s.scheduler.health)
         }.get()
+        var health = schedulerHealth
+        health.descriptorLimit = DescriptorBudget.raiseLimit()
+        health.descriptorPeak = descriptorPeak.withLock { max($0, SystemProbe.openDescriptors()) }
+        health.loopCPUSeconds = SystemProbe.cpuSeconds(thread: loopThread)
+        health.wallSeconds = Double(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds) / 1e9
         var snapshot = Snapshot()
         for part in cohortSnapshots { try snapshot.merge(part) }
         let cohorts = zip(scenario.effectiveCohorts, cohortSnapshots).map {
@@ -255,6 +273,7 @@ public struct FleetRunner: Sendable {
             cancelled: cancelled,
             malformedPackets: malformed,
             maxTimerLateness: lateness,
+            health: health,
             faults: faultLog.withLock {
                 $0.finished(runEnd: Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds))
             }

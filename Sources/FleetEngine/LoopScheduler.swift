@@ -1,4 +1,5 @@
 public import FleetCore
+public import FleetMetrics
 public import NIOCore
 
 /// Which device a wheel timer belongs to, and which of its timers it is.
@@ -21,6 +22,9 @@ public final class LoopScheduler {
     public var onFire: (DeviceTimerRef, Instant, Instant) -> Void = { _, _, _ in }
     /// Worst lateness seen (fire time minus deadline), for generator health.
     public private(set) var maxLateness: Duration = .zero
+    /// Timer lateness, loop lag and late sends (generator self-health).
+    public private(set) var health = GeneratorHealth()
+    private var probe: Scheduled<Void>?
 
     public init(loop: any EventLoop, origin: NIODeadline, tick: Duration = .milliseconds(1)) {
         self.loop = loop
@@ -60,18 +64,39 @@ public final class LoopScheduler {
     private func runDue() {
         let now = now()
         wheel.advance(to: now)
+        let tick = wheel.tickNanoseconds
         while let fired = wheel.popReady() {
             let late = now - fired.deadline
             if late > maxLateness { maxLateness = late }
+            LatencyLayout.record(late.nanoseconds, in: &health.timerLateness)
+            if fired.payload.kind == .telemetry {
+                // The wheel fires on the first tick at or after the deadline; a send is late when it went out more
+                // than one tick after that tick.
+                health.sends += 1
+                let onTick = (fired.deadline.nanoseconds + tick - 1) / tick * tick
+                if now.nanoseconds - onTick > tick { health.lateSends += 1 }
+            }
             onFire(fired.payload, fired.deadline, now)
         }
         if let next = wheel.nextWakeup() { arm(at: next) }
     }
 
-    /// Cancels the pending NIO wakeup (at shutdown).
+    /// Measures loop lag: a probe due every `interval` records how late it ran.
+    public func startProbe(every interval: Duration = .milliseconds(10)) {
+        let due = NIODeadline.now() + .nanoseconds(interval.nanoseconds)
+        probe = loop.assumeIsolated().scheduleTask(deadline: due) { [self] in
+            let lag = Int64(NIODeadline.now().uptimeNanoseconds) - Int64(due.uptimeNanoseconds)
+            LatencyLayout.record(lag, in: &self.health.loopLag)
+            self.startProbe(every: interval)
+        }
+    }
+
+    /// Cancels the pending NIO wakeup and the probe (at shutdown).
     public func shutdown() {
         wakeup?.task.cancel()
         wakeup = nil
+        probe?.cancel()
+        probe = nil
     }
 }
 

@@ -18,6 +18,10 @@ public enum HTMLReport {
             body += "<p class=\"accounting\">messages: \(a.generated) generated, \(a.acked) acked, \(a.failed) failed, "
             body += "\(a.pending) pending\(a.c2DReceived > 0 ? ", \(a.c2DReceived) cloud-to-device received" : "")</p>"
         }
+        if r.hasHealth {
+            body +=
+                "<p class=\"\(r.health.generatorLimited ? "limited" : "note")\">\(e(TextSummary.healthLine(r.health)))</p>"
+        }
         body += timeCharts(r)
         body += latencyCharts(r)
         body += "<h2>Storms</h2>" + stormTable(r.storms)
@@ -223,7 +227,7 @@ public enum HTMLReport {
         <style>
         body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 980px; }
         h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; }
-        .facts, .note { color: #555; } .accounting { font-weight: 600; }
+        .facts, .note { color: #555; } .limited { color: #b00; font-weight: 600; } .accounting { font-weight: 600; }
         table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
         th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
         svg.chart { display: block; margin: 10px 0; background: #fff; border: 1px solid #eee; }

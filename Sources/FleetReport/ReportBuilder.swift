@@ -80,7 +80,8 @@ public enum ReportBuilder {
         hub: HubStats?,
         cohorts: [CohortPart] = [],
         faults: [FaultRecord] = [],
-        predictedFirstRetryNanoseconds: [Int64] = []
+        predictedFirstRetryNanoseconds: [Int64] = [],
+        health: GeneratorHealth? = nil
     ) -> Fleetstorm_Report_V1_Report {
         var report = Fleetstorm_Report_V1_Report()
         report.run.profileName = facts.profileName
@@ -128,6 +129,25 @@ public enum ReportBuilder {
                 snapshot: snapshot,
                 predicted: predictedFirstRetryNanoseconds
             )
+        }
+        if let health {
+            report.health.loopLagP99Ns = health.loopLagP99
+            report.health.timerLatenessP99Ns = health.timerLatenessP99
+            report.health.lateSendFraction = health.lateSendFraction
+            report.health.fdHeadroom = Int64(health.descriptorHeadroom)
+            report.health.generatorLimited = health.generatorLimited
+            report.health.loopCpuShare = health.loopCPUShare
+            report.health.limits = health.limits
+            for (name, h) in [("loop_lag", health.loopLag), ("timer_lateness", health.timerLateness)]
+            where h.totalCount > 0 {
+                var m = Fleetstorm_Report_V1_Histogram()
+                m.name = name
+                m.unit = "ns"
+                let s = PercentileSummary(h)
+                (m.count, m.p50, m.p90, m.p99, m.p999, m.max) = (s.count, s.p50, s.p90, s.p99, s.p999, s.max)
+                if let bytes = try? HdrV2.encode(h) { m.hdrV2 = Data(bytes) }
+                report.histograms.append(m)
+            }
         }
         report.faults = faults.map { f in
             var r = Fleetstorm_Report_V1_Fault()

@@ -138,6 +138,7 @@ public enum TextSummary {
         if !r.storms.isEmpty {
             out.append(contentsOf: stormTable(r.storms))
         }
+        if r.hasHealth { out.append(healthLine(r.health)) }
         if !r.faults.isEmpty {
             out.append("faults (hub time from the start):")
             for f in r.faults {
@@ -147,6 +148,19 @@ public enum TextSummary {
             }
         }
         return out.joined(separator: "\n")
+    }
+
+    /// One line: did the generator keep up?
+    public static func healthLine(_ h: Fleetstorm_Report_V1_Health) -> String {
+        let facts =
+            "loop lag p99 \(formatNanoseconds(h.loopLagP99Ns)), timer lateness p99 \(formatNanoseconds(h.timerLatenessP99Ns)), "
+            + "late sends \(fixed(h.lateSendFraction * 100, 2))%, fd headroom \(h.fdHeadroom), device loop CPU \(fixed(h.loopCpuShare * 100, 0))%"
+        if h.generatorLimited {
+            return
+                "GENERATOR LIMITED (\(h.limits.joined(separator: "; "))): these latencies measure FleetStorm, not the hub — "
+                + "use fewer devices per process, or shards. \(facts)"
+        }
+        return "generator: kept up (\(facts))"
     }
 
     /// The storm records as a table (times from each fault's start; "—" when the share never came back).

@@ -139,7 +139,8 @@ struct RunCommand: AsyncParsableCommand {
             hub: result.hub,
             cohorts: cohorts,
             faults: result.faults,
-            predictedFirstRetryNanoseconds: Self.predictedFirstRetries(scenario)
+            predictedFirstRetryNanoseconds: Self.predictedFirstRetries(scenario),
+            health: result.health
         )
         print(TextSummary.render(report))
         do { try ReportFile.write(report, to: output) } catch { fail(error.description) }

@@ -89,7 +89,7 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
     set {_uniqueStorage()._storms = newValue}
   }
 
-  /// Field numbers 11 and 12 are planned for health and scenario.
+  /// Field number 12 is planned for the scenario.
   public var hub: Fleetstorm_Report_V1_HubStats {
     get {_storage._hub ?? Fleetstorm_Report_V1_HubStats()}
     set {_uniqueStorage()._hub = newValue}
@@ -124,11 +124,52 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
     set {_uniqueStorage()._faults = newValue}
   }
 
+  /// Whether the load generator kept up; a generator-limited run measures FleetStorm, not the hub.
+  public var health: Fleetstorm_Report_V1_Health {
+    get {_storage._health ?? Fleetstorm_Report_V1_Health()}
+    set {_uniqueStorage()._health = newValue}
+  }
+  /// Returns true if `health` has been explicitly set.
+  public var hasHealth: Bool {_storage._health != nil}
+  /// Clears the value of `health`. Subsequent reads from it will return its default value.
+  public mutating func clearHealth() {_uniqueStorage()._health = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Fleetstorm_Report_V1_Health: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// A probe's due time on the device loop -> when it ran (every 10 ms), p99.
+  public var loopLagP99Ns: UInt64 = 0
+
+  /// A wheel timer's due time -> when it fired, p99.
+  public var timerLatenessP99Ns: UInt64 = 0
+
+  /// Telemetry sends that went out more than one wheel tick (1 ms) late, of all sends.
+  public var lateSendFraction: Double = 0
+
+  /// Descriptor limit minus the most descriptors open at once.
+  public var fdHeadroom: Int64 = 0
+
+  /// Loop lag p99 over 5 ms, more than 1 % of sends late, or no descriptors left.
+  public var generatorLimited: Bool = false
+
+  /// CPU time of the device loop's thread / the run's wall time.
+  public var loopCpuShare: Double = 0
+
+  /// Why it is generator-limited (empty when it is not).
+  public var limits: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Fleetstorm_Report_V1_Fault: Sendable {
@@ -492,7 +533,7 @@ public nonisolated struct Fleetstorm_Report_V1_Histogram: Sendable {
   /// "connect" (TCP connect start -> CONNACK), "publish_ack" (intended send time -> PUBACK),
   /// "reconnect" (failure that started retrying -> next accepted CONNACK), "retry_delay" (the wait a retry policy
   /// chose; one histogram per attempt slice), "attempt_offset" (when reconnect attempt k was due, from the latest
-  /// fault's start; per attempt slice).
+  /// fault's start; per attempt slice), "loop_lag" and "timer_lateness" (generator health).
   public var name: String = String()
 
   /// Always "ns".
@@ -719,7 +760,7 @@ fileprivate nonisolated let _protobuf_package = "fleetstorm.report.v1"
 
 nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{1}storms\0\u{1}hub\0\u{1}statuses\0\u{1}transitions\0\u{2}\u{3}cohorts\0\u{1}faults\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{1}storms\0\u{1}hub\0\u{1}statuses\0\u{1}transitions\0\u{1}health\0\u{2}\u{2}cohorts\0\u{1}faults\0")
 
   fileprivate class _StorageClass {
     var _run: Fleetstorm_Report_V1_RunInfo? = nil
@@ -734,6 +775,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
     var _transitions: [Fleetstorm_Report_V1_Transition] = []
     var _cohorts: [Fleetstorm_Report_V1_Cohort] = []
     var _faults: [Fleetstorm_Report_V1_Fault] = []
+    var _health: Fleetstorm_Report_V1_Health? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -756,6 +798,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       _transitions = source._transitions
       _cohorts = source._cohorts
       _faults = source._faults
+      _health = source._health
     }
   }
 
@@ -784,6 +827,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._hub) }()
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._statuses) }()
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._transitions) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._health) }()
         case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._cohorts) }()
         case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._faults) }()
         default: break
@@ -828,6 +872,9 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       if !_storage._transitions.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._transitions, fieldNumber: 10)
       }
+      try { if let v = _storage._health {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
       if !_storage._cohorts.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._cohorts, fieldNumber: 13)
       }
@@ -855,10 +902,71 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         if _storage._transitions != rhs_storage._transitions {return false}
         if _storage._cohorts != rhs_storage._cohorts {return false}
         if _storage._faults != rhs_storage._faults {return false}
+        if _storage._health != rhs_storage._health {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_Health: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Health"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}loop_lag_p99_ns\0\u{3}timer_lateness_p99_ns\0\u{3}late_send_fraction\0\u{3}fd_headroom\0\u{3}generator_limited\0\u{3}loop_cpu_share\0\u{1}limits\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.loopLagP99Ns) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.timerLatenessP99Ns) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.lateSendFraction) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.fdHeadroom) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.generatorLimited) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.loopCpuShare) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.limits) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.loopLagP99Ns != 0 {
+      try visitor.visitSingularUInt64Field(value: self.loopLagP99Ns, fieldNumber: 1)
+    }
+    if self.timerLatenessP99Ns != 0 {
+      try visitor.visitSingularUInt64Field(value: self.timerLatenessP99Ns, fieldNumber: 2)
+    }
+    if self.lateSendFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.lateSendFraction, fieldNumber: 3)
+    }
+    if self.fdHeadroom != 0 {
+      try visitor.visitSingularInt64Field(value: self.fdHeadroom, fieldNumber: 4)
+    }
+    if self.generatorLimited != false {
+      try visitor.visitSingularBoolField(value: self.generatorLimited, fieldNumber: 5)
+    }
+    if self.loopCpuShare.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.loopCpuShare, fieldNumber: 6)
+    }
+    if !self.limits.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.limits, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_Health, rhs: Fleetstorm_Report_V1_Health) -> Bool {
+    if lhs.loopLagP99Ns != rhs.loopLagP99Ns {return false}
+    if lhs.timerLatenessP99Ns != rhs.timerLatenessP99Ns {return false}
+    if lhs.lateSendFraction != rhs.lateSendFraction {return false}
+    if lhs.fdHeadroom != rhs.fdHeadroom {return false}
+    if lhs.generatorLimited != rhs.generatorLimited {return false}
+    if lhs.loopCpuShare != rhs.loopCpuShare {return false}
+    if lhs.limits != rhs.limits {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,59 @@
+import FleetCore
+import FleetEngine
+import FleetHub
+import FleetMetrics
+import Foundation
+import Testing
+
+extension IntegrationTests {
+    /// The generator watches itself: a healthy run says so; a run whose device loop is blocked is marked limited.
+    @Suite("Generator self-health")
+    struct GeneratorHealthTests {
+        /// A light, spread-out load (a debug build on two busy cores still keeps up with it).
+        static func scenario() throws -> Scenario {
+            try ScenarioLoader().load(
+                yaml: "fleet: {devices: 20, ramp_rate: 50}\ntelemetry: {messages: 10, interval: 100ms}\n",
+                source: "health"
+            )
+        }
+
+        @Test func healthyRunKeepsUp() async throws {
+            let result = try await FleetRunner(scenario: Self.scenario(), hub: HubAdapter(hub: TestHub())).run()
+            let h = result.health
+            #expect(h.loopLag.totalCount > 10, "the probe ran every 10 ms")
+            #expect(h.sends == 200, "every telemetry timer counted")
+            #expect(h.descriptorPeak >= 40, "20 device sockets and 20 hub sockets were open at once")
+            #expect(h.descriptorLimit > h.descriptorPeak)
+            #expect(h.loopCPUSeconds > 0 && h.wallSeconds > 0.9)
+            #expect(!h.generatorLimited, "\(h.limits)")
+        }
+
+        /// Every acknowledged message blocks the device loop for 8 ms (a callback doing too much work on the loop).
+        @Test func blockedLoopIsGeneratorLimited() async throws {
+            var runner = FleetRunner(scenario: try Self.scenario(), hub: HubAdapter(hub: TestHub()))
+            runner.callbacks.sendCompleted = { _, _ in usleep(8_000) }
+            let result = try await runner.run()
+            #expect(result.health.loopLagP99 > 5_000_000)
+            #expect(result.health.generatorLimited)
+            #expect(result.health.limits.contains("loop lag p99 over 5 ms"))
+        }
+    }
+}
+
+@Suite("Generator health limits")
+struct GeneratorHealthLimitTests {
+    @Test func limitsFollowTheDefaults() {
+        var h = GeneratorHealth()
+        #expect(!h.generatorLimited)
+        for _ in 0..<100 { LatencyLayout.record(6_000_000, in: &h.loopLag) }
+        #expect(h.limits == ["loop lag p99 over 5 ms"])
+        h = GeneratorHealth()
+        h.sends = 1000
+        h.lateSends = 11
+        #expect(h.limits == ["more than 1 % of sends late"])
+        h.lateSends = 10
+        h.descriptorLimit = 1000
+        h.descriptorPeak = 990
+        #expect(h.limits == ["out of file descriptors"])
+    }
+}
