@@ -27,6 +27,7 @@ struct ProfileReader {
         s.description = try top.string("description") ?? s.description
         if let seed = try top.int("seed", min: 0) { s.seed = UInt64(seed) }
         s.duration = try top.duration("duration", min: .milliseconds(1)) ?? s.duration
+        s.bin = try top.duration("bin", min: .milliseconds(1), max: .seconds(10)) ?? s.bin
         try top.mapping("hub") { (hub: inout Section) throws(ScenarioError) in
             if let url = try hub.string("url") {
                 guard let target = Scenario.HubTarget.parse(url) else {

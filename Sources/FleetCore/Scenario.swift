@@ -175,6 +175,8 @@ public struct Scenario: Sendable, Hashable {
     public var description: String = ""
     /// Seed of every random draw in the run.
     public var seed: UInt64 = 1
+    /// Bin width of the report's time series (1 ms … 10 s).
+    public var bin: Duration = .milliseconds(100)
     /// Hard bound on the run's length: devices still running then are stopped.
     public var duration: Duration = .seconds(300)
     public var hub: HubTarget = .embedded

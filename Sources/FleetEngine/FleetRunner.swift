@@ -149,7 +149,7 @@ public struct FleetRunner: Sendable {
             let swarm = Swarm(
                 loop: loop,
                 scheduler: scheduler,
-                recorders: scenario.effectiveCohorts.map { _ in Recorder() },
+                recorders: scenario.effectiveCohorts.map { _ in Recorder(bin: scenario.bin) },
                 scenario: scenario,
                 config: config,
                 host: hubAddress.host,

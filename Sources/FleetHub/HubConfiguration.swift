@@ -24,6 +24,8 @@ public struct HubConfiguration: Sendable {
     public var slowConsumerTimeout: Duration = .seconds(10)
     /// SO_SNDBUF for client connections (nil: the kernel's autotuned default).
     public var socketSendBuffer: Int?
+    /// Bin width of the hub's time series.
+    public var seriesBin: Duration = .milliseconds(100)
     /// Send one C2D message to every known device this often (nil: no C2D traffic).
     public var cloudToDeviceInterval: Duration?
 

@@ -7,7 +7,10 @@ public struct HubRecorder: Sendable {
     public private(set) var stats = HubStats()
     private var trackers: [String: SequenceTracker] = [:]
 
-    public init() {}
+    /// `bin`: the hub series' bin width (the run's, when embedded).
+    public init(bin: Duration = .milliseconds(100)) {
+        stats.series = TimeSeries(bin: bin)
+    }
 
     public mutating func countTakeover() { stats.takenOver += 1 }
 

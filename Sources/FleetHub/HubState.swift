@@ -25,8 +25,9 @@ final class HubState {
     /// The hub's clock origin (the run's start when embedded: the runner resets it).
     var origin = NIODeadline.now()
 
-    init(quotas: HubQuotas?) {
+    init(quotas: HubQuotas?, bin: Duration = .milliseconds(100)) {
         self.quotas = quotas
+        recorder = HubRecorder(bin: bin)
         connectShaper = quotas?.shaper()
         sendShaper = quotas?.shaper()
     }

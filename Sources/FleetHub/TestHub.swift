@@ -17,7 +17,10 @@ public final class TestHub: Sendable {
         self.configuration = configuration
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.loop = group.next()
-        self.state = NIOLoopBoundBox.makeBoxSendingValue(HubState(quotas: configuration.quotas), eventLoop: loop)
+        self.state = NIOLoopBoundBox.makeBoxSendingValue(
+            HubState(quotas: configuration.quotas, bin: configuration.seriesBin),
+            eventLoop: loop
+        )
         self.servers = NIOLockedServers()
     }
 

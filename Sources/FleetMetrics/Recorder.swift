@@ -15,7 +15,10 @@ public final class Recorder {
     /// The runner marks each fault's start, so retry attempts can be placed relative to it (jitter dispersion).
     public func faultStarted(at: Instant) { faultStart = at }
 
-    public init() {}
+    /// `bin`: the time series' bin width (default 100 ms).
+    public init(bin: Duration = .milliseconds(100)) {
+        snapshot.series = TimeSeries(bin: bin)
+    }
 
     /// Records `event`, which happened at `at` (run time, for the time series).
     public func record(_ event: DeviceEvent, at: Instant) {

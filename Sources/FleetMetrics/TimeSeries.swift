@@ -95,6 +95,12 @@ public struct TimeSeries: Sendable, Hashable {
 
     /// Adds another series recorded from the same origin (bins aligned; the coarser width wins).
     public mutating func merge(_ other: TimeSeries) {
+        if values.isEmpty && binNanoseconds != other.binNanoseconds {
+            self = other  // nothing recorded here yet: take the other's width
+            return
+        }
+        guard !other.values.isEmpty else { return }
+        precondition(canMerge(other), "TimeSeries widths \(binNanoseconds) and \(other.binNanoseconds) do not align")
         var o = other
         while o.binNanoseconds < binNanoseconds { o.coarsen() }
         while binNanoseconds < o.binNanoseconds { coarsen() }
@@ -109,6 +115,14 @@ public struct TimeSeries: Sendable, Hashable {
             pad(&theirs)
             values[name] = zip(mine, theirs).map { $0 + $1 }
         }
+    }
+
+    /// True when the two widths differ by a power of two (so bins align after coarsening).
+    public func canMerge(_ other: TimeSeries) -> Bool {
+        let (a, b) = (min(binNanoseconds, other.binNanoseconds), max(binNanoseconds, other.binNanoseconds))
+        guard b % a == 0 else { return false }
+        let ratio = b / a
+        return ratio & (ratio - 1) == 0
     }
 
     private func index(_ at: Instant) -> Int { Int(max(0, at.nanoseconds) / binNanoseconds) }

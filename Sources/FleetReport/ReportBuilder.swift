@@ -81,7 +81,8 @@ public enum ReportBuilder {
         cohorts: [CohortPart] = [],
         faults: [FaultRecord] = [],
         predictedFirstRetryNanoseconds: [Int64] = [],
-        health: GeneratorHealth? = nil
+        health: GeneratorHealth? = nil,
+        scenario: (yaml: String, profile: String, overrides: [String])? = nil
     ) -> Fleetstorm_Report_V1_Report {
         var report = Fleetstorm_Report_V1_Report()
         report.run.profileName = facts.profileName
@@ -129,6 +130,11 @@ public enum ReportBuilder {
                 snapshot: snapshot,
                 predicted: predictedFirstRetryNanoseconds
             )
+        }
+        if let scenario {
+            report.scenario.yaml = scenario.yaml
+            report.scenario.profile = scenario.profile
+            report.scenario.overrides = scenario.overrides
         }
         if let health {
             report.health.loopLagP99Ns = health.loopLagP99
@@ -222,25 +228,11 @@ public enum ReportBuilder {
         return records.map { r in
             var s = stormMessage(r)
             if r.fault == "run" {
-                for (i, name) in Snapshot.attemptOffsetSlices.enumerated() {
-                    guard let h = snapshot.histograms[name], h.totalCount > 0 else { continue }
-                    var spread = Fleetstorm_Report_V1_AttemptSpread()
-                    spread.attempt = UInt32(i + 1)
-                    spread.count = h.totalCount
-                    spread.p25Ns = h.valueAtPercentile(25)
-                    spread.p50Ns = h.valueAtPercentile(50)
-                    spread.p75Ns = h.valueAtPercentile(75)
-                    spread.stddevNs = h.stdDeviation
-                    spread.iqrNs = spread.p75Ns - spread.p25Ns
-                    s.spread.append(spread)
-                }
-                if let first = snapshot.histograms[Snapshot.attemptOffset(attempt: 1)], first.totalCount > 0,
-                    let chosen = snapshot.histograms[Snapshot.retryDelay(attempt: 1)], chosen.totalCount > 0
+                s.spread = spreads { snapshot.histograms[Snapshot.attemptOffset(attempt: $0)] }
+                if let first = snapshot.histograms[Snapshot.attemptOffset(attempt: 1)],
+                    let chosen = snapshot.histograms[Snapshot.retryDelay(attempt: 1)]
                 {
-                    // Predicted arrivals: the policy's sampled delays after the fleet's median detection time
-                    // (median observed offset minus median chosen delay), so the distance compares the spread.
-                    let detection = Int64(first.valueAtPercentile(50)) - Int64(chosen.valueAtPercentile(50))
-                    s.ksFirstRetry = Dispersion.ksDistance(observed: first, predicted: predicted.map { $0 + detection })
+                    s.ksFirstRetry = ks(first: first, chosen: chosen, predicted: predicted)
                 }
                 let stillDown = snapshot.counters.finalStatuses.filter {
                     $0.key.status != "Connected" && $0.key.reason != "Client_Close"
@@ -256,6 +248,30 @@ public enum ReportBuilder {
             }
             return s
         }
+    }
+
+    /// When reconnect attempts 1, 2, 3, 4+ were due after the fault: quartiles, IQR and standard deviation.
+    static func spreads(_ histogram: (Int) -> Histogram<UInt64>?) -> [Fleetstorm_Report_V1_AttemptSpread] {
+        (1...4).compactMap { attempt in
+            guard let h = histogram(attempt), h.totalCount > 0 else { return nil }
+            var spread = Fleetstorm_Report_V1_AttemptSpread()
+            spread.attempt = UInt32(attempt)
+            spread.count = h.totalCount
+            spread.p25Ns = h.valueAtPercentile(25)
+            spread.p50Ns = h.valueAtPercentile(50)
+            spread.p75Ns = h.valueAtPercentile(75)
+            spread.stddevNs = h.stdDeviation
+            spread.iqrNs = spread.p75Ns - spread.p25Ns
+            return spread
+        }
+    }
+
+    /// KS distance of the first retries from the prediction: the policy's delays after the fleet's median detection
+    /// time (median observed offset minus median chosen delay), so the distance compares the spread.
+    static func ks(first: Histogram<UInt64>, chosen: Histogram<UInt64>, predicted: [Int64]) -> Double {
+        guard first.totalCount > 0, chosen.totalCount > 0 else { return 0 }
+        let detection = Int64(first.valueAtPercentile(50)) - Int64(chosen.valueAtPercentile(50))
+        return Dispersion.ksDistance(observed: first, predicted: predicted.map { $0 + detection })
     }
 
     static func stormMessage(_ r: StormRecord) -> Fleetstorm_Report_V1_Storm {

@@ -8,7 +8,7 @@ public enum TextSummary {
             out.append("FleetStorm hub report — listened \(fixed(seconds, 1)) s")
         } else {
             out.append(
-                "FleetStorm run \"\(run.profileName)\" — \(run.devices) devices, MQTT \(run.mqttVersion), "
+                "FleetStorm \(run.kind == "merge" ? "merged shards" : "run") \"\(run.profileName)\" — \(run.devices) devices, MQTT \(run.mqttVersion), "
                     + "seed \(run.seed), \(fixed(seconds, 1)) s against \(run.target)"
             )
         }

@@ -14,7 +14,8 @@ struct FleetStorm: AsyncParsableCommand {
             """,
         version: ReportBuilder.toolVersion,
         subcommands: [
-            RunCommand.self, HubCommand.self, ReportCommand.self, CompareCommand.self, PolicyCommand.self,
+            RunCommand.self, HubCommand.self, ReportCommand.self, CompareCommand.self, MergeCommand.self,
+            PolicyCommand.self,
             ValidateCommand.self,
         ]
     )

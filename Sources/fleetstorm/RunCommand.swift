@@ -41,6 +41,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seed of every random draw (overrides seed).")
     var seed: String?
 
+    @Option(help: "Time-series bin width, 1ms to 10s (overrides bin; default 100ms).")
+    var bin: String?
+
     @Option(help: "Where to write the protobuf report.")
     var output: String = "fleetstorm-report.pb"
 
@@ -57,6 +60,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.auth = HubAuthenticator(matching: scenario.auth)
         configuration.quotas = HubQuotas(scenario.quota)
         configuration.cloudToDeviceInterval = scenario.c2dInterval
+        configuration.seriesBin = scenario.bin
         if scenario.tls != nil {
             let bundle = try HubCertificates.generate(host: scenario.auth?.hubHost ?? "fleetstorm.local")
             configuration.tls = try HubTLS(certificatePEM: bundle.serverPEM, keyPEM: bundle.serverKeyPEM)
@@ -98,6 +102,7 @@ struct RunCommand: AsyncParsableCommand {
         if let devices { all.append("fleet.devices=\(devices)") }
         if let duration { all.append("duration=\(duration)") }
         if let seed { all.append("seed=\(seed)") }
+        if let bin { all.append("bin=\(bin)") }
         all += overrides
         var scenario: Scenario
         do { scenario = try ScenarioLoader().load(path: profile, overrides: all) } catch { fail(error.description) }
@@ -140,7 +145,8 @@ struct RunCommand: AsyncParsableCommand {
             cohorts: cohorts,
             faults: result.faults,
             predictedFirstRetryNanoseconds: Self.predictedFirstRetries(scenario),
-            health: result.health
+            health: result.health,
+            scenario: (scenario.redactedYAML, profile, Scenario.redactOverrides(all))
         )
         print(TextSummary.render(report))
         do { try ReportFile.write(report, to: output) } catch { fail(error.description) }

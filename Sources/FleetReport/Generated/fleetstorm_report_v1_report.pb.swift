@@ -89,7 +89,6 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
     set {_uniqueStorage()._storms = newValue}
   }
 
-  /// Field number 12 is planned for the scenario.
   public var hub: Fleetstorm_Report_V1_HubStats {
     get {_storage._hub ?? Fleetstorm_Report_V1_HubStats()}
     set {_uniqueStorage()._hub = newValue}
@@ -134,11 +133,39 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
   /// Clears the value of `health`. Subsequent reads from it will return its default value.
   public mutating func clearHealth() {_uniqueStorage()._health = nil}
 
+  /// What ran: the effective scenario (defaults and overrides applied) with every secret redacted.
+  public var scenario: Fleetstorm_Report_V1_ScenarioInfo {
+    get {_storage._scenario ?? Fleetstorm_Report_V1_ScenarioInfo()}
+    set {_uniqueStorage()._scenario = newValue}
+  }
+  /// Returns true if `scenario` has been explicitly set.
+  public var hasScenario: Bool {_storage._scenario != nil}
+  /// Clears the value of `scenario`. Subsequent reads from it will return its default value.
+  public mutating func clearScenario() {_uniqueStorage()._scenario = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Fleetstorm_Report_V1_ScenarioInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The effective scenario as YAML (keys, group keys and registry contents replaced by "(redacted)").
+  public var yaml: String = String()
+
+  /// The profile file and the command line's --set overrides (secret values redacted).
+  public var profile: String = String()
+
+  public var overrides: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Fleetstorm_Report_V1_Health: Sendable {
@@ -760,7 +787,7 @@ fileprivate nonisolated let _protobuf_package = "fleetstorm.report.v1"
 
 nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{1}storms\0\u{1}hub\0\u{1}statuses\0\u{1}transitions\0\u{1}health\0\u{2}\u{2}cohorts\0\u{1}faults\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{1}storms\0\u{1}hub\0\u{1}statuses\0\u{1}transitions\0\u{1}health\0\u{1}scenario\0\u{1}cohorts\0\u{1}faults\0")
 
   fileprivate class _StorageClass {
     var _run: Fleetstorm_Report_V1_RunInfo? = nil
@@ -776,6 +803,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
     var _cohorts: [Fleetstorm_Report_V1_Cohort] = []
     var _faults: [Fleetstorm_Report_V1_Fault] = []
     var _health: Fleetstorm_Report_V1_Health? = nil
+    var _scenario: Fleetstorm_Report_V1_ScenarioInfo? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -799,6 +827,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       _cohorts = source._cohorts
       _faults = source._faults
       _health = source._health
+      _scenario = source._scenario
     }
   }
 
@@ -828,6 +857,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._statuses) }()
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._transitions) }()
         case 11: try { try decoder.decodeSingularMessageField(value: &_storage._health) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._scenario) }()
         case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._cohorts) }()
         case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._faults) }()
         default: break
@@ -875,6 +905,9 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       try { if let v = _storage._health {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
       } }()
+      try { if let v = _storage._scenario {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
       if !_storage._cohorts.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._cohorts, fieldNumber: 13)
       }
@@ -903,10 +936,51 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         if _storage._cohorts != rhs_storage._cohorts {return false}
         if _storage._faults != rhs_storage._faults {return false}
         if _storage._health != rhs_storage._health {return false}
+        if _storage._scenario != rhs_storage._scenario {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_ScenarioInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScenarioInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}yaml\0\u{1}profile\0\u{1}overrides\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.yaml) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.profile) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.overrides) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.yaml.isEmpty {
+      try visitor.visitSingularStringField(value: self.yaml, fieldNumber: 1)
+    }
+    if !self.profile.isEmpty {
+      try visitor.visitSingularStringField(value: self.profile, fieldNumber: 2)
+    }
+    if !self.overrides.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.overrides, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_ScenarioInfo, rhs: Fleetstorm_Report_V1_ScenarioInfo) -> Bool {
+    if lhs.yaml != rhs.yaml {return false}
+    if lhs.profile != rhs.profile {return false}
+    if lhs.overrides != rhs.overrides {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

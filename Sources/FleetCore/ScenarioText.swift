@@ -1,0 +1,96 @@
+extension Scenario {
+    /// The effective scenario (after `--set` overrides and defaults) as YAML for the report, with every secret
+    /// replaced: keys, group keys and registry contents never leave the process.
+    public var redactedYAML: String {
+        var out: [String] = []
+        func q(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        func d(_ v: Duration) -> String { v.formatted }
+        out.append("name: \(q(name))")
+        out.append("seed: \(seed)")
+        out.append("duration: \(d(duration))")
+        out.append("bin: \(d(bin))")
+        var hubLine = "hub: {url: \(q(hub.description))"
+        if let quota {
+            hubLine += ", tier: \(quota.tier), units: \(quota.units), burst_seconds: \(quota.burstSeconds)"
+            hubLine += ", max_shaping_delay: \(d(quota.maxShapingDelay))"
+            if let daily = quota.dailyMessages { hubLine += ", daily_messages: \(daily)" }
+        }
+        if let tls {
+            hubLine += ", tls: true"
+            if let ca = tls.caFile { hubLine += ", ca_file: \(q(ca))" }
+            if let name = tls.serverName { hubLine += ", server_name: \(q(name))" }
+        }
+        if faultProxy { hubLine += ", fault_proxy: true" }
+        if let c2dInterval { hubLine += ", c2d_interval: \(d(c2dInterval))" }
+        out.append(hubLine + "}")
+        var fleetLine =
+            "fleet: {devices: \(fleet.devices), id_prefix: \(q(fleet.idPrefix)), ramp_rate: \(fleet.rampRate)"
+        fleetLine += ", max_in_flight: \(fleet.maxInFlight)"
+        if !fleet.sourceAddresses.isEmpty {
+            fleetLine += ", source_addresses: [\(fleet.sourceAddresses.joined(separator: ", "))]"
+        }
+        out.append(fleetLine + "}")
+        out.append(
+            "mqtt: {version: \(q(mqtt.version.description)), keep_alive: \(d(mqtt.keepAlive)), clean_session: \(mqtt.cleanSession), "
+                + "connack_timeout: \(d(mqtt.connackTimeout)), connect_timeout: \(d(mqtt.connectTimeout)), subscribe_c2d: \(mqtt.subscribeC2D)}"
+        )
+        out.append(
+            "telemetry: {messages: \(telemetry.messages), interval: \(d(telemetry.interval)), payload_bytes: \(telemetry.payloadBytes), "
+                + "qos: \(telemetry.qos.rawValue), max_inflight: \(telemetry.maxInflight), queue_capacity: \(telemetry.queueCapacity), "
+                + "drain_timeout: \(d(telemetry.drainTimeout))}"
+        )
+        func policy(_ p: RetryPolicy) -> String {
+            var s = "{policy: \(q(p.name)), shape: \(q("\(p.shape)"))"
+            if let a = p.maxAttempts { s += ", attempts: \(a)" }
+            if let t = p.timeout { s += ", timeout: \(d(t))" }
+            return s + "}"
+        }
+        out.append("retry: \(policy(retry.policy))")
+        if !cohorts.isEmpty {
+            out.append("cohorts:")
+            for c in cohorts {
+                out.append("  - {name: \(q(c.name)), devices: \(c.devices), retry: \(policy(c.retry.policy))}")
+            }
+        }
+        if let auth {
+            let keys: String
+            switch auth.keys {
+            case .groupKey: keys = "group_key: \"(redacted)\""
+            case .registry(let table): keys = "registry: \"(\(table.count) device keys, redacted)\""
+            }
+            out.append("auth: {mode: sas, hub_host: \(q(auth.hubHost)), token_ttl: \(d(auth.tokenTTL)), \(keys)}")
+        }
+        if !faults.isEmpty {
+            out.append("faults:")
+            for f in faults {
+                var s = "  - {at: \(d(f.at)), kind: \(f.kind.rawValue)"
+                if f.kind.hasWindow { s += ", for: \(d(f.duration))" }
+                if f.delay > .zero { s += ", delay: \(d(f.delay))" }
+                if f.target.fraction < 1 { s += ", fraction: \(f.target.fraction)" }
+                if let p = f.target.idPattern { s += ", devices: \(q(p))" }
+                if let src = f.target.source { s += ", source: \(src)" }
+                if let r = f.connectRate { s += ", connect_rate: \(r)" }
+                if let r = f.sendRate { s += ", send_rate: \(r)" }
+                if f.period > .zero { s += ", period: \(d(f.period)), down: \(d(f.down))" }
+                if f.kind == .outage { s += ", refuse: \(f.refusal.rawValue)" }
+                out.append(s + "}")
+            }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// `--set` overrides as given, with the values of secret keys replaced.
+    public static func redactOverrides(_ overrides: [String]) -> [String] {
+        overrides.map { item in
+            guard let eq = item.firstIndex(of: "=") else { return item }
+            let key = item[..<eq].lowercased()
+            let secret =
+                key.hasSuffix("key") || key.contains("group_key") || key.contains("password")
+                || key.contains("token")
+                    && !key.hasSuffix("token_ttl")
+            return secret ? "\(item[..<eq])=(redacted)" : item
+        }
+    }
+}

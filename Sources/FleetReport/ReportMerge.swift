@@ -1,0 +1,254 @@
+internal import FleetCore
+internal import FleetMetrics
+internal import Foundation
+internal import Histogram
+
+/// Why reports cannot be merged (one line for the user).
+public struct MergeError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// Lossless merge of shard reports (`fleetstorm merge`): histograms added from their hdr_v2 bytes, series aligned on
+/// wall-clock start, counts summed, storms recomputed from the merged series with the same code as a single run.
+public enum ReportMerge {
+    public static func merge(
+        _ reports: [(name: String, report: Fleetstorm_Report_V1_Report)]
+    ) throws(MergeError)
+        -> Fleetstorm_Report_V1_Report
+    {
+        guard let first = reports.first?.report else { throw MergeError(description: "nothing to merge") }
+        let bin = first.series.binNs
+        for (name, r) in reports where r.series.binNs != bin && !r.series.series.isEmpty {
+            throw MergeError(
+                description:
+                    "\(name): time-series bins of \(r.series.binNs) ns differ from \(bin) ns; rerun the shards with the same --bin"
+            )
+        }
+        let start = reports.map(\.report.run.startedUnixNs).min() ?? 0
+        let end = reports.map { $0.report.run.startedUnixNs + $0.report.run.durationNs }.max() ?? 0
+        var out = Fleetstorm_Report_V1_Report()
+        out.run = first.run
+        out.run.kind = "merge"
+        out.run.startedUnixNs = start
+        out.run.durationNs = end - start
+        out.run.devices = reports.map(\.report.run.devices).reduce(0, +)
+        out.run.hitDeadline = reports.contains { $0.report.run.hitDeadline }
+        out.run.cancelled = reports.contains { $0.report.run.cancelled }
+        out.run.target = Array(Set(reports.map(\.report.run.target))).sorted().joined(separator: " ")
+        out.run.profileName = Array(Set(reports.map(\.report.run.profileName))).sorted().joined(separator: "+")
+        out.scenario = first.scenario
+
+        // Series: each shard's bins shifted by its start's offset (whole bins) from the earliest start.
+        var merged: [String: [UInt64]] = [:]
+        for (_, r) in reports {
+            let shift = bin > 0 ? Int((r.run.startedUnixNs - start + bin / 2) / bin) : 0
+            for s in r.series.series {
+                var values = merged[s.name] ?? []
+                let needed = shift + s.values.count
+                if values.count < needed { values += Array(repeating: 0, count: needed - values.count) }
+                for (i, v) in s.values.enumerated() { values[shift + i] += v }
+                merged[s.name] = values
+            }
+        }
+        let length = merged.values.map(\.count).max() ?? 0
+        out.series.binNs = bin
+        out.series.series = first.series.series.map(\.name).map { name in
+            var s = Fleetstorm_Report_V1_Series()
+            s.name = name
+            // Outside a shard's run its devices count nothing (its connected gauge is 0 there too).
+            let v = merged[name] ?? []
+            s.values = v + Array(repeating: 0, count: length - v.count)
+            return s
+        }
+
+        var histograms: [String: Histogram<UInt64>] = [:]
+        var templates: [String: Fleetstorm_Report_V1_Histogram] = [:]
+        var order: [String] = []
+        for (name, r) in reports {
+            for h in r.histograms where h.count > 0 {
+                let key = "\(h.name)/\(h.attempt)/\(h.phase)"
+                guard !h.hdrV2.isEmpty else {
+                    throw MergeError(
+                        description:
+                            "\(name): histogram \(h.name) has no hdr_v2 bytes (an older report); cannot merge it losslessly"
+                    )
+                }
+                let decoded: Histogram<UInt64>
+                do { decoded = try HdrV2.decode(Array(h.hdrV2)) } catch {
+                    throw MergeError(description: "\(name): histogram \(h.name): \(error)")
+                }
+                if var mine = histograms[key] {
+                    mine.add(decoded)
+                    histograms[key] = mine
+                } else {
+                    histograms[key] = decoded
+                    templates[key] = h
+                    order.append(key)
+                }
+            }
+        }
+        out.histograms = order.compactMap { key in
+            guard var m = templates[key], let h = histograms[key] else { return nil }
+            let s = PercentileSummary(h)
+            (m.count, m.p50, m.p90, m.p99, m.p999) = (s.count, s.p50, s.p90, s.p99, s.p999)
+            m.max =
+                reports.flatMap { $0.report.histograms }.filter { "\($0.name)/\($0.attempt)/\($0.phase)" == key }
+                .map(\.max).max() ?? s.max
+            m.hdrV2 = (try? HdrV2.encode(h)).map { Data($0) } ?? Data()
+            return m
+        }
+
+        out.accounting = sumAccounting(reports.map(\.report.accounting))
+        out.connections = reports.map(\.report.connections).reduce(into: Fleetstorm_Report_V1_Connections()) { a, c in
+            a.attempts += c.attempts
+            a.accepted += c.accepted
+            a.retries += c.retries
+            a.reconnects += c.reconnects
+            a.malformedPackets += c.malformedPackets
+            a.refusedByCode.merge(c.refusedByCode, uniquingKeysWith: +)
+        }
+        out.outcomes = reports.map(\.report.outcomes).reduce(into: [:]) { $0.merge($1, uniquingKeysWith: +) }
+        out.statuses = mergeStatuses(reports.flatMap(\.report.statuses))
+        out.transitions = mergeTransitions(reports.flatMap(\.report.transitions))
+        out.cohorts = first.cohorts.map { c in
+            var m = c
+            let same = reports.flatMap(\.report.cohorts).filter { $0.name == c.name }
+            m.devices = same.map(\.devices).reduce(0, +)
+            m.accounting = sumAccounting(same.map(\.accounting))
+            m.statuses = mergeStatuses(same.flatMap(\.statuses))
+            m.transitions = mergeTransitions(same.flatMap(\.transitions))
+            m.outcomes = same.map(\.outcomes).reduce(into: [:]) { $0.merge($1, uniquingKeysWith: +) }
+            m.histograms = []  // per-cohort latency stays in the shard reports
+            return m
+        }
+        if reports.contains(where: { $0.report.hasHub }) { out.hub = sumHub(reports.map(\.report.hub)) }
+
+        // Faults: one per label, at its earliest start on the merged time base; affected summed.
+        var faults: [String: Fleetstorm_Report_V1_Fault] = [:]
+        for (_, r) in reports {
+            let offset = r.run.startedUnixNs - start
+            for f in r.faults {
+                var g = f
+                g.startNs += offset
+                g.endNs += offset
+                if var seen = faults[f.label] {
+                    seen.startNs = min(seen.startNs, g.startNs)
+                    seen.endNs = max(seen.endNs, g.endNs)
+                    seen.affected += f.affected
+                    faults[f.label] = seen
+                } else {
+                    faults[f.label] = g
+                }
+            }
+        }
+        out.faults = faults.values.sorted { ($0.startNs, $0.index) < ($1.startNs, $1.index) }
+
+        // Storms from the merged series, exactly as for one run.
+        let series = Dictionary(out.series.series.map { ($0.name, $0.values) }, uniquingKeysWith: { a, _ in a })
+        let input = StormAnalysis.Input(
+            binNanoseconds: bin,
+            series: { series[$0] ?? [] },
+            runEndNanoseconds: out.run.durationNs
+        )
+        let records = StormAnalysis.analyze(
+            out.faults.map {
+                StormAnalysis.Fault(label: $0.label, startNanoseconds: $0.startNs, endNanoseconds: $0.endNs)
+            },
+            input
+        )
+        out.storms = records.map(ReportBuilder.stormMessage)
+        if let last = out.storms.indices.last {
+            func merged(_ name: String, _ attempt: Int) -> Histogram<UInt64>? { histograms["\(name)/\(attempt)/"] }
+            out.storms[last].spread = ReportBuilder.spreads { merged("attempt_offset", $0) }
+            // The shards' own first-retry choices stand in for the policy's prediction.
+            if let first = merged("attempt_offset", 1), let chosen = merged("retry_delay", 1) {
+                var predicted: [Int64] = []
+                for v in chosen.recordedValues() where v.count > 0 && predicted.count < 20_000 {
+                    predicted += Array(repeating: Int64(v.value), count: Int(min(UInt64(v.count), 20_000)))
+                }
+                out.storms[last].ksFirstRetry = ReportBuilder.ks(first: first, chosen: chosen, predicted: predicted)
+            }
+            out.storms[last].neverRecovered = out.statuses.filter {
+                $0.status != "Connected" && $0.reason != "Client_Close"
+            }
+        }
+
+        let healths = reports.map(\.report).filter(\.hasHealth).map(\.health)
+        if !healths.isEmpty {
+            out.health.loopLagP99Ns = healths.map(\.loopLagP99Ns).max() ?? 0
+            out.health.timerLatenessP99Ns = healths.map(\.timerLatenessP99Ns).max() ?? 0
+            out.health.lateSendFraction = healths.map(\.lateSendFraction).max() ?? 0
+            out.health.fdHeadroom = healths.map(\.fdHeadroom).min() ?? 0
+            out.health.loopCpuShare = healths.map(\.loopCpuShare).max() ?? 0
+            out.health.generatorLimited = healths.contains { $0.generatorLimited }
+            out.health.limits = Array(Set(healths.flatMap(\.limits))).sorted()
+        }
+        return out
+    }
+
+    static func sumAccounting(_ all: [Fleetstorm_Report_V1_Accounting]) -> Fleetstorm_Report_V1_Accounting {
+        all.reduce(into: Fleetstorm_Report_V1_Accounting()) { a, x in
+            a.generated += x.generated
+            a.acked += x.acked
+            a.failed += x.failed
+            a.pending += x.pending
+            a.c2DReceived += x.c2DReceived
+            a.failedByReason.merge(x.failedByReason, uniquingKeysWith: +)
+        }
+    }
+
+    static func mergeStatuses(_ all: [Fleetstorm_Report_V1_StatusCount]) -> [Fleetstorm_Report_V1_StatusCount] {
+        var counts: [String: (String, String, UInt64)] = [:]
+        for s in all { counts["\(s.status)\u{0}\(s.reason)", default: (s.status, s.reason, 0)].2 += s.count }
+        return counts.values.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map {
+            var s = Fleetstorm_Report_V1_StatusCount()
+            (s.status, s.reason, s.count) = ($0.0, $0.1, $0.2)
+            return s
+        }
+    }
+
+    static func mergeTransitions(_ all: [Fleetstorm_Report_V1_Transition]) -> [Fleetstorm_Report_V1_Transition] {
+        var counts: [String: Fleetstorm_Report_V1_Transition] = [:]
+        for t in all {
+            let key = "\(t.from)\u{0}\(t.to)\u{0}\(t.reason)"
+            var m =
+                counts[key]
+                ?? {
+                    var n = t
+                    n.count = 0
+                    return n
+                }()
+            m.count += t.count
+            counts[key] = m
+        }
+        return counts.values.sorted { ($0.from, $0.to, $0.reason) < ($1.from, $1.to, $1.reason) }
+    }
+
+    static func sumHub(_ all: [Fleetstorm_Report_V1_HubStats]) -> Fleetstorm_Report_V1_HubStats {
+        all.reduce(into: Fleetstorm_Report_V1_HubStats()) { a, h in
+            a.connectionsAccepted += h.connectionsAccepted
+            a.connectionsRefused += h.connectionsRefused
+            a.messagesReceived += h.messagesReceived
+            a.duplicates += h.duplicates
+            a.devicesSeen += h.devicesSeen
+            a.protocolErrors += h.protocolErrors
+            a.outOfOrder += h.outOfOrder
+            a.refusedByReason.merge(h.refusedByReason, uniquingKeysWith: +)
+            a.takenOver += h.takenOver
+            a.tokenExpiredDrops += h.tokenExpiredDrops
+            a.shapedConnects += h.shapedConnects
+            a.shapedSends += h.shapedSends
+            a.throttledConnects += h.throttledConnects
+            a.throttledSends += h.throttledSends
+            a.pingFloods += h.pingFloods
+            a.forbiddenTopics += h.forbiddenTopics
+            a.slowConsumers += h.slowConsumers
+            a.c2DSent += h.c2DSent
+            a.c2DAcked += h.c2DAcked
+            a.c2DRejected += h.c2DRejected
+            a.twinGets += h.twinGets
+            a.twinPatches += h.twinPatches
+            a.quotaExceeded += h.quotaExceeded
+        }
+    }
+}
