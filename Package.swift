@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // zlib from the system (Debian: zlib1g-dev), for HdrHistogram's compressed V2 encoding.
@@ -79,6 +81,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "FleetTelemetry",
+            dependencies: [
+                "FleetEngine", "FleetMetrics",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "FleetReport",
             dependencies: [
                 "FleetCore", "FleetMetrics",
@@ -99,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "fleetstorm",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetReport",
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetReport", "FleetTelemetry",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

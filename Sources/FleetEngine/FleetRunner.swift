@@ -17,6 +17,14 @@ public struct FleetProgress: Sendable {
     public var acked: UInt64
     public var failed: UInt64
     public var publishAckP99Nanoseconds: UInt64
+    public var refused: UInt64 = 0
+    public var reconnects: UInt64 = 0
+    public var retries: UInt64 = 0
+    /// Generator health so far.
+    public var loopLagP99Nanoseconds: UInt64 = 0
+    public var lateSendFraction: Double = 0
+    public var openDescriptors: Int = 0
+    public var descriptorLimit: Int = 0
 }
 
 /// One cohort's share of a run.
@@ -297,7 +305,14 @@ public struct FleetRunner: Sendable {
             generated: counters.generated,
             acked: counters.acked,
             failed: counters.failed,
-            publishAckP99Nanoseconds: s.recorders.map(\.publishAckP99).max() ?? 0
+            publishAckP99Nanoseconds: s.recorders.map(\.publishAckP99).max() ?? 0,
+            refused: counters.refused,
+            reconnects: counters.reconnects,
+            retries: counters.retries,
+            loopLagP99Nanoseconds: s.scheduler.health.loopLagP99,
+            lateSendFraction: s.scheduler.health.lateSendFraction,
+            openDescriptors: SystemProbe.openDescriptors(),
+            descriptorLimit: DescriptorBudget.raiseLimit()
         )
     }
 

@@ -3,6 +3,7 @@ import FleetCore
 import FleetEngine
 import FleetHub
 import FleetReport
+import FleetTelemetry
 import Foundation
 
 struct RunCommand: AsyncParsableCommand {
@@ -52,6 +53,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(help: "No live progress line.")
     var quiet = false
+
+    @Option(help: "Serve live Prometheus metrics at http://HOST:PORT/metrics during the run, e.g. 127.0.0.1:9464.")
+    var metrics: String?
 
     /// The embedded hub checks exactly the credentials the scenario's devices present. With `hub.tls: true` it
     /// listens with TLS only, on a certificate made for this run, and the devices trust that CA.
@@ -112,7 +116,24 @@ struct RunCommand: AsyncParsableCommand {
         }
         var runner = FleetRunner(scenario: scenario, hub: hub.map { EmbeddedTestHub(hub: $0) })
         let line = ProgressLine()
-        if !quiet { runner.progress = { line.update($0) } }
+        var exporter: MetricsExporter?
+        if let metrics {
+            let (host, port) = HubCommand.address(metrics, flag: "--metrics")
+            let e = MetricsExporter()
+            do {
+                let bound = try await e.start(host: host, port: port)
+                printErr("metrics on http://\(host):\(bound)/metrics")
+            } catch { fail("--metrics \(metrics): cannot listen (\(error)); pick a free port") }
+            exporter = e
+        }
+        let quiet = self.quiet
+        let live = exporter
+        if !quiet || live != nil {
+            runner.progress = { p in
+                if !quiet { line.update(p) }
+                live?.update(p)
+            }
+        }
         let configured = runner
         let result: RunResult
         do {
@@ -123,6 +144,7 @@ struct RunCommand: AsyncParsableCommand {
             fail("\(error)")
         }
         if !quiet { line.finish() }
+        await exporter?.stop()
         let facts = RunFacts(
             profileName: scenario.name,
             seed: scenario.seed,

@@ -190,6 +190,59 @@ extension IntegrationTests {
             #expect(r.stdout.split(separator: "\n").count == profiles.count)
         }
 
+        /// `run --metrics`: Prometheus text while the run goes on, read by Python's urllib (not our code).
+        @Test func liveMetricsInPrometheusFormat() throws {
+            let port = try Env.freePort()
+            let run = Process()
+            run.executableURL = URL(fileURLWithPath: Self.binary)
+            run.currentDirectoryURL = Env.repo
+            let report = Self.temp("metrics.pb")
+            defer { try? FileManager.default.removeItem(atPath: report) }
+            run.arguments = [
+                "run", "profiles/quickstart.yaml", "--devices", "50", "--set", "telemetry.messages=30", "--set",
+                "telemetry.interval=100ms", "--quiet", "--metrics", "127.0.0.1:\(port)", "--output", report,
+            ]
+            let err = Pipe()
+            run.standardError = err
+            run.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            try run.run()
+            defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+            var banner = ""
+            while !banner.contains("/metrics") {
+                let chunk = err.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                banner += String(decoding: chunk, as: UTF8.self)
+            }
+            #expect(banner.contains("metrics on http://127.0.0.1:\(port)/metrics"), "\(banner)")
+            let python = try #require(Env.which("python3"))
+            let fetch = try RealClientTests.run(
+                python,
+                [
+                    "-c",
+                    "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())",
+                    "http://127.0.0.1:\(port)/metrics",
+                ]
+            )
+            #expect(fetch.status == 0, "\(fetch.err)")
+            for name in [
+                "fleetstorm_devices_connected", "fleetstorm_connect_attempts_total", "fleetstorm_loop_lag_p99_seconds",
+                "fleetstorm_messages_acked_total",
+            ] {
+                #expect(fetch.out.contains("# TYPE \(name) "), "\(name) missing: \(fetch.out)")
+            }
+            let missing = try RealClientTests.run(
+                python,
+                [
+                    "-c",
+                    "import urllib.request,urllib.error,sys\ntry:\n urllib.request.urlopen(sys.argv[1])\nexcept urllib.error.HTTPError as e:\n print(e.code)",
+                    "http://127.0.0.1:\(port)/nothing",
+                ]
+            )
+            #expect(missing.out.trimmingCharacters(in: .whitespacesAndNewlines) == "404")
+            run.waitUntilExit()
+            #expect(run.terminationStatus == 0)
+        }
+
         @Test func standaloneHubServesARunAndReportsOnSIGTERM() throws {
             let port = try Env.freePort()
             let hubReport = Self.temp("hub.pb")
