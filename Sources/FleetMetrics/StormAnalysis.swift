@@ -78,9 +78,20 @@ public enum StormAnalysis {
         }
     }
 
-    /// One record per fault (in start order), then one for the whole run (fault "run").
+    /// One record per fault (in start order; faults starting in the same bin share one record, labelled with
+    /// both, since their losses cannot be told apart), then one for the whole run (fault "run").
     public static func analyze(_ faults: [Fault], _ input: Input) -> [StormRecord] {
-        let ordered = faults.sorted { $0.startNanoseconds < $1.startNanoseconds }
+        var ordered: [Fault] = []
+        for f in faults.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) {
+            if let last = ordered.last,
+                last.startNanoseconds / input.binNanoseconds == f.startNanoseconds / input.binNanoseconds
+            {
+                ordered[ordered.count - 1].label += " + " + f.label
+                ordered[ordered.count - 1].endNanoseconds = max(last.endNanoseconds, f.endNanoseconds)
+            } else {
+                ordered.append(f)
+            }
+        }
         var records: [StormRecord] = []
         for (i, f) in ordered.enumerated() {
             let next =

@@ -127,3 +127,16 @@ struct HdrV2Tests {
         }
     }
 }
+
+@Suite("Storms of faults that start together")
+struct StormGroupingTests {
+    @Test func faultsInOneBinShareARecord() {
+        let faults = [
+            StormAnalysis.Fault(label: "outage@1s+3s", startNanoseconds: 1_000_000_000, endNanoseconds: 4_000_000_000),
+            StormAnalysis.Fault(label: "drop@1s", startNanoseconds: 1_000_000_001, endNanoseconds: 1_000_000_001),
+        ]
+        let records = StormAnalysis.analyze(faults, StormAnalysisTests.input())
+        #expect(records.map(\.fault) == ["outage@1s+3s + drop@1s", "run"])
+        #expect(records[0].affected == 10, "the losses are counted once")
+    }
+}

@@ -88,11 +88,17 @@ def check(pb, path):
     w = report.series.bin_ns
     series = {s.name: list(s.values) for s in report.series.series}
     run_end = report.run.duration_ns
-    faults = sorted(report.faults, key=lambda f: f.start_ns)
+    faults = []
+    for f in sorted(report.faults, key=lambda f: f.start_ns):
+        if faults and faults[-1]["start"] // w == f.start_ns // w:  # same bin: one storm for both
+            faults[-1]["label"] += " + " + f.label
+            faults[-1]["end"] = max(faults[-1]["end"], f.end_ns)
+        else:
+            faults.append({"label": f.label, "start": f.start_ns, "end": f.end_ns})
     expected = []
     for i, f in enumerate(faults):
-        nxt = faults[i + 1].start_ns if i + 1 < len(faults) else run_end + w
-        expected.append(storm(f.label, f.start_ns, max(nxt, f.start_ns + w), f.end_ns, series, w, run_end))
+        nxt = faults[i + 1]["start"] if i + 1 < len(faults) else run_end + w
+        expected.append(storm(f["label"], f["start"], max(nxt, f["start"] + w), f["end"], series, w, run_end))
     expected.append(storm("run", 0, run_end + w, run_end, series, w, run_end))
     stored = [s for s in report.storms]
     if [s.fault for s in stored] != [e["fault"] for e in expected]:
