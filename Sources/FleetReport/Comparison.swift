@@ -57,9 +57,9 @@ public enum Comparison {
     /// The table as text: one column per run (value and change against the first run).
     public static func render(_ reports: [Fleetstorm_Report_V1_Report], names: [String], stormIndex: Int = 0) -> String
     {
-        let width = max(18, (names.map(\.count).max() ?? 0) + 2)
-        var out: [String] = []
         let stormNames = reports.map { storm($0, index: stormIndex)?.fault ?? "—" }
+        let width = max(18, (names.map(\.count).max() ?? 0) + 2, (stormNames.map(\.count).max() ?? 0) + 2)
+        var out: [String] = []
         out.append(TextSummary.pad("", 24) + names.map { TextSummary.pad($0, width) }.joined())
         out.append(TextSummary.pad("policy", 24) + reports.map { TextSummary.pad(policy($0), width) }.joined())
         out.append(TextSummary.pad("storm", 24) + stormNames.map { TextSummary.pad($0, width) }.joined())

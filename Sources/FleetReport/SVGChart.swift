@@ -33,13 +33,15 @@ enum SVGChart {
         func x(_ s: Double) -> Double { left + s / seconds * plotW }
         func y(_ v: Double) -> Double { top + plotH - v / peak * plotH }
         var svg = header(id: id, title: title)
-        for s in spans {
+        for (n, s) in spans.enumerated() {
             let x0 = x(s.start)
             let x1 = max(x0 + 2, x(s.end))
             svg +=
                 "<rect class=\"fault\" x=\"\(f(x0))\" y=\"\(f(top))\" width=\"\(f(x1 - x0))\" height=\"\(f(plotH))\">"
             svg += "<title>\(escape(s.label))</title></rect>"
-            svg += "<text class=\"fault-label\" x=\"\(f(x0 + 3))\" y=\"\(f(top + 12))\">\(escape(s.label))</text>"
+            // Labels stack downwards so faults that start together stay readable.
+            svg +=
+                "<text class=\"fault-label\" x=\"\(f(x0 + 3))\" y=\"\(f(top + 12 + Double(n % 6) * 12))\">\(escape(s.label))</text>"
         }
         if line {
             var points: [String] = []
