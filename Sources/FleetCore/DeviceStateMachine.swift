@@ -60,6 +60,8 @@ public struct DeviceStateMachine: Sendable {
     var rng: SplitMix64
     /// Messages waiting to be sent (disconnected, or the in-flight window is full), oldest first.
     var queue = OfflineQueue()
+    /// Messages waiting to be sent (offline, or behind the in-flight limit).
+    public var queuedMessages: Int { queue.count }
     /// QoS 1 messages unacknowledged when the last connection ended: re-published with DUP after the reconnect.
     var redelivery: [(id: UInt16, message: QueuedMessage)] = []
     /// The message id of the last generated message (ids start at 1; they go in the topic's `$.mid`).

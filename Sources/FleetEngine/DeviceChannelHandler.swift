@@ -3,6 +3,8 @@ internal import FleetMQTT
 internal import FleetMetrics
 internal import NIOCore
 internal import NIOPosix
+internal import NIOSSL
+internal import NIOTLS
 
 /// One device: its state machine, its timers, and (while connected) its channel.
 ///
@@ -82,11 +84,23 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        tcpEstablished = swarm.scheduler.now()
         becameActive()
         context.fireChannelActive()
     }
 
     private var activated = false
+    private var lastQueued = 0
+    /// When TCP was established (for the TLS handshake time).
+    private var tcpEstablished: Instant?
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event, let start = tcpEstablished {
+            recorder.recordTLSHandshake(swarm.scheduler.now() - start)
+            tcpEstablished = nil
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
 
     private func becameActive() {
         guard !activated else { return }
@@ -188,6 +202,11 @@ final class DeviceChannelHandler: ChannelInboundHandler {
             }
         }
         swarm.recycle(actions)
+        let queued = machine.queuedMessages
+        if queued != lastQueued {
+            recorder.queueChanged(by: queued - lastQueued, at: now)
+            lastQueued = queued
+        }
         if context == nil || !(context?.channel.isActive ?? false) { return }
         flushIfNeeded()
     }

@@ -11,6 +11,26 @@ public final class Recorder {
     /// When reconnect attempt k (1, 2, 3, 4+) was scheduled to start, from the latest fault's start.
     private var attemptOffsetHistograms = (1...4).map { _ in LatencyLayout.make() }
     private var faultStart: Instant?
+    private var outageDetectionHistogram = LatencyLayout.make()
+    private var tlsHandshakeHistogram = LatencyLayout.make()
+    /// connect and publish_ack by phase: [steady, storm].
+    private var connectByPhase = [LatencyLayout.make(), LatencyLayout.make()]
+    private var publishAckByPhase = [LatencyLayout.make(), LatencyLayout.make()]
+    /// Devices of this loop between a loss and the next CONNACK: while any is, the loop is in a storm.
+    private var retrying = 0
+    private var queuedNow: Int64 = 0
+    private var phase: Int { retrying > 0 ? 1 : 0 }
+
+    /// TCP established → TLS handshake done (the device handler measures it; the state machine never sees TLS).
+    public func recordTLSHandshake(_ latency: Duration) {
+        LatencyLayout.record(latency.nanoseconds, in: &tlsHandshakeHistogram)
+    }
+
+    /// Messages waiting in this loop's offline queues changed by `delta` (the `queued` gauge).
+    public func queueChanged(by delta: Int, at: Instant) {
+        queuedNow = max(0, queuedNow + Int64(delta))
+        snapshot.series.set(.queued, UInt64(queuedNow), at: at)
+    }
 
     /// The runner marks each fault's start, so retry attempts can be placed relative to it (jitter dispersion).
     public func faultStarted(at: Instant) { faultStart = at }
@@ -32,9 +52,12 @@ public final class Recorder {
             snapshot.series.add(.accepted, at: at)
             snapshot.series.set(.connected, snapshot.connectedNow, at: at)
             LatencyLayout.record(latency.nanoseconds, in: &connectHistogram)
+            LatencyLayout.record(latency.nanoseconds, in: &connectByPhase[phase])
         case .refused(let code):
             snapshot.counters.refusedByCode[code, default: 0] += 1
             snapshot.series.add(.refused, at: at)
+            // MQTT 5 says why: 0x89 server busy, 0x97 quota exceeded, 0x9F connection rate exceeded.
+            if code == 0x89 || code == 0x97 || code == 0x9F { snapshot.series.add(.throttled, at: at) }
         case .disconnected:
             if snapshot.connectedNow > 0 { snapshot.connectedNow -= 1 }
             snapshot.series.add(.disconnects, at: at)
@@ -48,7 +71,12 @@ public final class Recorder {
             snapshot.counters.transitions[key, default: 0] += 1
             if from == .connected && (to == .disconnectedRetrying || (to == .disconnected && reason != .clientClose)) {
                 snapshot.series.add(.lost, at: at)
+                if let faultStart, at >= faultStart {
+                    LatencyLayout.record((at - faultStart).nanoseconds, in: &outageDetectionHistogram)
+                }
             }
+            if to == .disconnectedRetrying && from != .disconnectedRetrying { retrying += 1 }
+            if from == .disconnectedRetrying && to != .disconnectedRetrying { retrying = max(0, retrying - 1) }
         case .retryScheduled(let attempt, let delay):
             snapshot.counters.retries += 1
             LatencyLayout.record(delay.nanoseconds, in: &retryDelayHistograms[min(attempt, 4) - 1])
@@ -67,6 +95,7 @@ public final class Recorder {
             snapshot.counters.acked += 1
             snapshot.series.add(.acked, at: at)
             LatencyLayout.record(latency.nanoseconds, in: &publishAckHistogram)
+            LatencyLayout.record(latency.nanoseconds, in: &publishAckByPhase[phase])
         case .failed(let count, let reason):
             snapshot.counters.failedByReason[reason.rawValue, default: 0] += UInt64(count)
             snapshot.series.add(.failed, UInt64(count), at: at)
@@ -92,6 +121,19 @@ public final class Recorder {
         }
         for (i, h) in attemptOffsetHistograms.enumerated() where h.totalCount > 0 {
             s.histograms[Snapshot.attemptOffset(attempt: i + 1)] = h
+        }
+        if outageDetectionHistogram.totalCount > 0 { s.histograms[Snapshot.outageDetection] = outageDetectionHistogram }
+        if tlsHandshakeHistogram.totalCount > 0 { s.histograms[Snapshot.tlsHandshake] = tlsHandshakeHistogram }
+        // Phase slices only when the run had both phases (otherwise they repeat the whole histogram).
+        if connectByPhase[1].totalCount + publishAckByPhase[1].totalCount > 0 {
+            for (i, p) in Snapshot.phases.enumerated() {
+                if connectByPhase[i].totalCount > 0 {
+                    s.histograms[Snapshot.phase(Snapshot.connect, p)] = connectByPhase[i]
+                }
+                if publishAckByPhase[i].totalCount > 0 {
+                    s.histograms[Snapshot.phase(Snapshot.publishAck, p)] = publishAckByPhase[i]
+                }
+            }
         }
         return s
     }

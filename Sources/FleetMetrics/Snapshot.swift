@@ -89,6 +89,13 @@ public struct Snapshot: Sendable {
         "attempt_offset/" + (attempt >= 4 ? "4+" : String(attempt))
     }
     public static let attemptOffsetSlices = (1...4).map { attemptOffset(attempt: $0) }
+    /// From a fault's start (hub side) to the moment a device noticed its connection was lost.
+    public static let outageDetection = "outage_detection"
+    /// From TCP established to TLS handshake done (TLS runs only).
+    public static let tlsHandshake = "tls_handshake"
+    /// A histogram sliced by phase: `storm` while any device of the loop is reconnecting, else `steady`.
+    public static func phase(_ name: String, _ phase: String) -> String { "\(name)|\(phase)" }
+    public static let phases = ["steady", "storm"]
 
     public var histograms: [String: Histogram<UInt64>]
     public var counters = FleetCounters()

@@ -304,10 +304,14 @@ public enum ReportBuilder {
         if snapshot.histograms[Snapshot.reconnect] != nil { names.append(Snapshot.reconnect) }
         names += Snapshot.retryDelaySlices.filter { snapshot.histograms[$0] != nil }
         names += Snapshot.attemptOffsetSlices.filter { snapshot.histograms[$0] != nil }
+        names += [Snapshot.outageDetection, Snapshot.tlsHandshake].filter { snapshot.histograms[$0] != nil }
+        names += snapshot.histograms.keys.filter { $0.contains("|") }.sorted()
         for name in names {
             let s = snapshot.summary(name)
             var h = Fleetstorm_Report_V1_Histogram()
-            let parts = name.split(separator: "/")
+            let phased = name.split(separator: "|")
+            if phased.count == 2 { h.phase = String(phased[1]) }
+            let parts = phased[0].split(separator: "/")
             h.name = String(parts[0])
             if parts.count == 2 { h.attempt = parts[1] == "4+" ? 4 : UInt32(parts[1]) ?? 0 }
             h.unit = "ns"

@@ -15,7 +15,7 @@ extension IntegrationTests {
                     seed: 4
                     fleet: {devices: 300, ramp_rate: 0}
                     telemetry: {messages: 25, interval: 200ms}
-                    retry: {policy: \(policy), base: 500ms, cap: 4s}
+                    retry: {policy: \(policy), base: 2s, cap: 4s}
                     faults: [{at: 1s, kind: drop}, {at: 1s, kind: outage, for: 1200ms}]
                     """,
                 source: "jitter"

@@ -1,0 +1,40 @@
+import FleetCore
+import FleetMetrics
+import Testing
+
+@Suite("Recorder: phases, outage detection, queued and throttled series")
+struct RecorderTests {
+    static func t(_ ms: Int64) -> Instant { Instant(nanoseconds: ms * 1_000_000) }
+
+    @Test func stormPhaseLastsWhileAnyDeviceIsReconnecting() {
+        let r = Recorder()
+        r.record(.connected(latency: .milliseconds(2)), at: Self.t(10))
+        r.record(.acked(latency: .milliseconds(1)), at: Self.t(20))
+        r.faultStarted(at: Self.t(1000))
+        r.record(.status(from: .connected, to: .disconnectedRetrying, reason: .communicationError), at: Self.t(1030))
+        r.record(.acked(latency: .milliseconds(900)), at: Self.t(1100))  // another device, during the storm
+        r.record(.status(from: .disconnectedRetrying, to: .connected, reason: .connectionOk), at: Self.t(1500))
+        r.record(.connected(latency: .milliseconds(40)), at: Self.t(1500))
+        r.record(.acked(latency: .milliseconds(1)), at: Self.t(1600))
+        let s = r.capture()
+        #expect(s.histograms[Snapshot.phase(Snapshot.publishAck, "storm")]?.totalCount == 1)
+        #expect(s.histograms[Snapshot.phase(Snapshot.publishAck, "steady")]?.totalCount == 2)
+        #expect(s.histograms[Snapshot.phase(Snapshot.connect, "steady")]?.totalCount == 2, "back, so steady again")
+        let detection = s.histograms[Snapshot.outageDetection]
+        #expect(detection?.totalCount == 1)
+        #expect(abs(Int64(detection?.valueAtPercentile(50) ?? 0) - 30_000_000) < 100_000, "30 ms after the fault")
+        #expect(s.series.series(.lost).reduce(0, +) == 1)
+    }
+
+    @Test func queuedGaugeAndThrottledCounter() {
+        let r = Recorder()
+        r.queueChanged(by: 5, at: Self.t(150))
+        r.queueChanged(by: -2, at: Self.t(250))
+        r.record(.refused(code: 0x9F), at: Self.t(260))
+        r.record(.refused(code: 3), at: Self.t(270))
+        let s = r.capture()
+        #expect(s.series.series(.queued) == [0, 5, 3])
+        #expect(s.series.series(.throttled) == [0, 0, 1], "only MQTT 5 says a refusal was throttling")
+        #expect(s.series.series(.refused).reduce(0, +) == 2)
+    }
+}
