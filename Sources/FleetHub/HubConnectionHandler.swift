@@ -10,22 +10,22 @@ final class HubConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let state: HubState
-    private let configuration: HubConfiguration
-    private var session: HubSession
+    let state: HubState
+    let configuration: HubConfiguration
+    var session: HubSession
     private var decoder: MQTTDecoder
-    private var encoder = MQTTEncoder(version: .v311)
+    var encoder = MQTTEncoder(version: .v311)
     private var inbound: ByteBuffer?
-    private var actions: [HubAction] = []
-    private var context: ChannelHandlerContext?
+    var actions: [HubAction] = []
+    var context: ChannelHandlerContext?
     private var connectTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
     private var lastRead = NIODeadline.now()
     private var idleLimit: TimeAmount?
     private var expiryTimer: Scheduled<Void>?
-    private var slowConsumerTimer: Scheduled<Void>?
+    var slowConsumerTimer: Scheduled<Void>?
     /// Bytes written while the channel was over its high-water mark.
-    private var backlog = 0
+    var backlog = 0
     /// Delayed (shaped) writes go out no earlier than this, and later writes wait behind them.
     private var writesNotBefore = NIODeadline.distantPast
     private(set) var deviceID: String?
@@ -33,9 +33,9 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private(set) var isSilenced = false
     private var peerCache: String??
     /// C2D messages sent on this connection and not acknowledged yet (packet id → message id).
-    private var cloudToDeviceInFlight: [UInt16: UInt64] = [:]
-    private var cloudToDeviceSubscribed = false
-    private var nextPacketID: UInt16 = 0
+    var cloudToDeviceInFlight: [UInt16: UInt64] = [:]
+    var cloudToDeviceSubscribed = false
+    var nextPacketID: UInt16 = 0
 
     init(state: HubState, configuration: HubConfiguration) {
         self.state = state
@@ -322,73 +322,6 @@ final class HubConnectionHandler: ChannelInboundHandler {
             context.flush()
             if closeAfter { context.close(promise: nil) }
         }
-    }
-
-    private func encode(_ packet: MQTTPacket, context: ChannelHandlerContext) -> ByteBuffer {
-        var buffer = context.channel.allocator.buffer(capacity: 16)
-        do {
-            try encoder.encode(packet, into: &buffer)
-        } catch {
-            preconditionFailure("hub cannot encode \(packet.type): \(error)")
-        }
-        return buffer
-    }
-
-    /// Writes unless the client stopped reading: past the high-water mark the backlog is bounded, then the
-    /// connection is closed as a slow consumer.
-    private func write(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
-        guard !isSilenced else { return }
-        if !context.channel.isWritable {
-            backlog += buffer.readableBytes
-            if backlog > configuration.maxBacklogBytes {
-                closeSlowConsumer()
-                return
-            }
-        }
-        context.write(wrapOutboundOut(buffer), promise: nil)
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            backlog = 0
-            slowConsumerTimer?.cancel()
-            slowConsumerTimer = nil
-        } else if slowConsumerTimer == nil {
-            slowConsumerTimer = context.eventLoop.assumeIsolated().scheduleTask(
-                in: Self.amount(configuration.slowConsumerTimeout)
-            ) { [self] in
-                self.slowConsumerTimer = nil
-                if self.context?.channel.isWritable == false { self.closeSlowConsumer() }
-            }
-        }
-    }
-
-    private func closeSlowConsumer() {
-        guard let context, !session.isClosed else { return }
-        state.recorder.countSlowConsumer()
-        session.protocolError(into: &actions)
-        actions.removeAll()
-        context.close(promise: nil)
-    }
-
-    /// Sends the device's queued C2D messages that are not in flight yet (QoS 1, property bag with `$.mid`).
-    func deliverCloudToDevice() {
-        guard let context, let deviceID, cloudToDeviceSubscribed, !isSilenced, !session.isClosed else { return }
-        let pending = state.cloudToDevice.pending(deviceID: deviceID, inFlight: Set(cloudToDeviceInFlight.values))
-        guard !pending.isEmpty else { return }
-        for messageID in pending {
-            nextPacketID = nextPacketID == .max ? 1 : nextPacketID + 1
-            cloudToDeviceInFlight[nextPacketID] = messageID
-            let publish = MQTTPublish(
-                topic: HubTopics.cloudToDevice(deviceID: deviceID, messageID: messageID),
-                payload: ByteBuffer(string: "c2d \(messageID)"),
-                qos: .atLeastOnce,
-                packetID: nextPacketID
-            )
-            write(encode(.publish(publish), context: context), context: context)
-        }
-        context.flush()
-        state.recorder.countCloudToDevice(sent: pending.count, at: state.instant())
     }
 
     /// One connection per device id: an older one is closed (IoT Hub's 400027); a token is enforced until expiry

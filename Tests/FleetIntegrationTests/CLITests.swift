@@ -193,27 +193,16 @@ extension IntegrationTests {
         /// `run --metrics`: Prometheus text while the run goes on, read by Python's urllib (not our code).
         @Test func liveMetricsInPrometheusFormat() throws {
             let port = try Env.freePort()
-            let run = Process()
-            run.executableURL = URL(fileURLWithPath: Self.binary)
-            run.currentDirectoryURL = Env.repo
             let report = Self.temp("metrics.pb")
             defer { try? FileManager.default.removeItem(atPath: report) }
-            run.arguments = [
-                "run", "profiles/quickstart.yaml", "--devices", "50", "--set", "telemetry.messages=30", "--set",
-                "telemetry.interval=100ms", "--quiet", "--metrics", "127.0.0.1:\(port)", "--output", report,
-            ]
-            let err = Pipe()
-            run.standardError = err
-            run.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-            try run.run()
-            defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
-            var banner = ""
-            while !banner.contains("/metrics") {
-                let chunk = err.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                banner += String(decoding: chunk, as: UTF8.self)
-            }
-            #expect(banner.contains("metrics on http://127.0.0.1:\(port)/metrics"), "\(banner)")
+            let run = try BackgroundFleetstorm(
+                [
+                    "run", "profiles/quickstart.yaml", "--devices", "50", "--set", "telemetry.messages=30", "--set",
+                    "telemetry.interval=100ms", "--quiet", "--metrics", "127.0.0.1:\(port)", "--output", report,
+                ],
+                until: "/metrics"
+            )
+            #expect(run.banner.contains("metrics on http://127.0.0.1:\(port)/metrics"), "\(run.banner)")
             let python = try #require(Env.which("python3"))
             let fetch = try RealClientTests.run(
                 python,
@@ -239,31 +228,18 @@ extension IntegrationTests {
                 ]
             )
             #expect(missing.out.trimmingCharacters(in: .whitespacesAndNewlines) == "404")
-            run.waitUntilExit()
-            #expect(run.terminationStatus == 0)
+            #expect(run.wait() == 0)
         }
 
         @Test func standaloneHubServesARunAndReportsOnSIGTERM() throws {
             let port = try Env.freePort()
             let hubReport = Self.temp("hub.pb")
             defer { try? FileManager.default.removeItem(atPath: hubReport) }
-            let hub = Process()
-            hub.executableURL = URL(fileURLWithPath: Self.binary)
-            hub.arguments = ["hub", "--listen", "127.0.0.1:\(port)", "--output", hubReport, "--duration", "60s"]
-            let hubErr = Pipe()
-            let hubOut = Pipe()
-            hub.standardError = hubErr
-            hub.standardOutput = hubOut
-            try hub.run()
-            defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
-            // Wait for the hub's "listening" line (event-driven: a blocking read of its stderr).
-            var banner = Data()
-            while !String(decoding: banner, as: UTF8.self).contains("listening") {
-                let chunk = hubErr.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                banner.append(chunk)
-            }
-            #expect(String(decoding: banner, as: UTF8.self).contains("mqtt://127.0.0.1:\(port)"))
+            let hub = try BackgroundFleetstorm(
+                ["hub", "--listen", "127.0.0.1:\(port)", "--output", hubReport, "--duration", "60s"],
+                until: "listening"
+            )
+            #expect(hub.banner.contains("mqtt://127.0.0.1:\(port)"))
 
             let runReport = Self.temp("against-hub.pb")
             defer { try? FileManager.default.removeItem(atPath: runReport) }
@@ -274,10 +250,8 @@ extension IntegrationTests {
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("50 acked"))
 
-            kill(hub.processIdentifier, SIGTERM)
-            let summary = String(decoding: hubOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            hub.waitUntilExit()
-            #expect(hub.terminationStatus == 0)
+            let (status, summary) = hub.terminate()
+            #expect(status == 0)
             #expect(summary.contains("50 messages from 25 devices"), "\(summary)")
             let report = try Self.run(["report", hubReport])
             #expect(report.stdout.contains("25 connections accepted"))

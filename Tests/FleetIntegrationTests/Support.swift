@@ -81,3 +81,49 @@ final class Mosquitto {
         try? FileManager.default.removeItem(at: dir)
     }
 }
+
+/// `fleetstorm ARGS` in the background: stderr is read (a blocking read, no sleeps) until `marker` shows, so the
+/// test goes on once the process says it is ready. Killed (SIGKILL) if the test leaves it running.
+final class BackgroundFleetstorm {
+    let process = Process()
+    let stdout = Pipe()
+    let stderr = Pipe()
+    private(set) var banner = ""
+
+    init(_ args: [String], until marker: String) throws {
+        process.executableURL = URL(fileURLWithPath: Env.repo.appendingPathComponent(".build/debug/fleetstorm").path)
+        process.currentDirectoryURL = Env.repo
+        process.arguments = args
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        while !banner.contains(marker) {
+            let chunk = stderr.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            banner += String(decoding: chunk, as: UTF8.self)
+        }
+    }
+
+    /// SIGTERM, then everything it printed on stdout and its exit status.
+    func terminate() -> (status: Int32, stdout: String) {
+        kill(process.processIdentifier, SIGTERM)
+        let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, out)
+    }
+
+    /// Waits for it to end by itself; returns its exit status.
+    func wait() -> Int32 {
+        let drain = stdout.fileHandleForReading
+        _ = drain.readDataToEndOfFile()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}

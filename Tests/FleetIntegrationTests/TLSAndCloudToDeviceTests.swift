@@ -37,27 +37,15 @@ extension IntegrationTests {
             let port = try Env.freePort()
             let report = CLITests.temp("tls-hub.pb")
             defer { try? FileManager.default.removeItem(atPath: report) }
-            let hub = Process()
-            hub.executableURL = URL(fileURLWithPath: CLITests.binary)
-            hub.arguments = [
-                "hub", "--tls-listen", "127.0.0.1:\(port)", "--tls-cert", "\(dir)/server.pem", "--tls-key",
-                "\(dir)/server-key.pem", "--host", "myhub.local", "--group-key", RealClientTests.groupKey, "--output",
-                report,
-                "--duration", "60s",
-            ]
-            let hubErr = Pipe()
-            let hubOut = Pipe()
-            hub.standardError = hubErr
-            hub.standardOutput = hubOut
-            try hub.run()
-            defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
-            var banner = ""
-            while !banner.contains("mqtts://") {
-                let chunk = hubErr.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                banner += String(decoding: chunk, as: UTF8.self)
-            }
-            #expect(banner.contains("mqtts://127.0.0.1:\(port)"), "\(banner)")
+            let hub = try BackgroundFleetstorm(
+                [
+                    "hub", "--tls-listen", "127.0.0.1:\(port)", "--tls-cert", "\(dir)/server.pem", "--tls-key",
+                    "\(dir)/server-key.pem", "--host", "myhub.local", "--group-key", RealClientTests.groupKey,
+                    "--output", report, "--duration", "60s",
+                ],
+                until: "mqtts://"
+            )
+            #expect(hub.banner.contains("mqtts://127.0.0.1:\(port)"), "\(hub.banner)")
 
             let (username, token) = try RealClientTests.credentials("tls-1")
             let args = [
@@ -82,10 +70,8 @@ extension IntegrationTests {
                 )
                 #expect(paho.out.contains("\"acked\": 5"), "\(paho.out) \(paho.err)")
             }
-            kill(hub.processIdentifier, SIGTERM)
-            let summary = String(decoding: hubOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            hub.waitUntilExit()
-            #expect(hub.terminationStatus == 0)
+            let (status, summary) = hub.terminate()
+            #expect(status == 0)
             #expect(summary.contains("connections accepted"), "\(summary)")
             let json = try CLITests.run(["report", report, "--format", "json"])
             #expect(json.stdout.contains("\"messages_received\":\"\(Self.pahoAvailable ? 6 : 1)\""), "\(json.stdout)")
@@ -169,23 +155,13 @@ extension IntegrationTests {
             _ = try CLITests.run(["hub", "--generate-cert", dir, "--host", "localhost"])
             _ = try CLITests.run(["hub", "--generate-cert", other, "--host", "localhost"])
             let port = try Env.freePort()
-            let hub = Process()
-            hub.executableURL = URL(fileURLWithPath: CLITests.binary)
-            hub.arguments = [
-                "hub", "--tls-listen", "127.0.0.1:\(port)", "--tls-cert", "\(dir)/server.pem", "--tls-key",
-                "\(dir)/server-key.pem", "--duration", "60s",
-            ]
-            let hubErr = Pipe()
-            hub.standardError = hubErr
-            hub.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-            try hub.run()
-            defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
-            var banner = ""
-            while !banner.contains("mqtts://") {
-                let chunk = hubErr.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                banner += String(decoding: chunk, as: UTF8.self)
-            }
+            let hub = try BackgroundFleetstorm(
+                [
+                    "hub", "--tls-listen", "127.0.0.1:\(port)", "--tls-cert", "\(dir)/server.pem", "--tls-key",
+                    "\(dir)/server-key.pem", "--duration", "60s",
+                ],
+                until: "mqtts://"
+            )
             let base = [
                 "run", "profiles/quickstart.yaml", "--devices", "10", "--set", "telemetry.messages=2", "--set",
                 "telemetry.interval=100ms", "--hub", "mqtts://127.0.0.1:\(port)", "--quiet", "--output", report,
@@ -203,8 +179,7 @@ extension IntegrationTests {
                 "no device got past the handshake: \(wrongJSON.stdout)"
             )
             #expect(wrongJSON.stdout.contains("mqtts://127.0.0.1"))
-            kill(hub.processIdentifier, SIGTERM)
-            hub.waitUntilExit()
+            _ = hub.terminate()
         }
     }
 }
