@@ -187,7 +187,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
         case .publish(let p) where p.qos != .exactlyOnce && session.version != nil:
             (connect, id) = (false, deviceID)
             if state.quotas != nil,
-                !state.chargeDaily(bytes: p.payload.readableBytes, unixSeconds: Int64(Date().timeIntervalSince1970))
+                !state.chargeDaily(bytes: p.payload.readableBytes, unixSeconds: state.unixSeconds(at: now))
             {
                 return .reject
             }

@@ -1,5 +1,6 @@
 internal import FleetCore
 internal import FleetMetrics
+import Foundation
 internal import NIOCore
 
 /// The hub's state on its loop: statistics, open connections, faults in force, throttles, twins and C2D queues.
@@ -22,8 +23,14 @@ final class HubState {
     var faults = HubFaults()
     var twins = TwinStore()
     var cloudToDevice = CloudToDeviceQueues()
-    /// The hub's clock origin (the run's start when embedded: the runner resets it).
-    var origin = NIODeadline.now()
+    /// The hub's clock origin (the run's start when embedded: the runner resets it), and the wall clock then.
+    var origin = NIODeadline.now() {
+        didSet { originUnixSeconds = Int64(Date().timeIntervalSince1970) }
+    }
+    private(set) var originUnixSeconds = Int64(Date().timeIntervalSince1970)
+
+    /// Wall-clock seconds at hub time `at`, without reading the wall clock (for the daily quota's UTC day).
+    func unixSeconds(at: Instant) -> Int64 { originUnixSeconds + at.nanoseconds / 1_000_000_000 }
 
     init(quotas: HubQuotas?, bin: Duration = .milliseconds(100)) {
         self.quotas = quotas
