@@ -69,7 +69,9 @@ public enum HTMLReport {
 
     static func latencyCharts(_ r: Fleetstorm_Report_V1_Report) -> String {
         var out = "<h2>Latency</h2>"
-        let main = r.histograms.filter { $0.attempt == 0 && $0.count > 0 }
+        let main = r.histograms.filter {
+            $0.attempt == 0 && $0.phase.isEmpty && $0.count > 0 && $0.name != "loop_lag" && $0.name != "timer_lateness"
+        }
         if !main.isEmpty {
             out += SVGChart.percentileChart(
                 id: "chart-latency",
@@ -80,7 +82,8 @@ public enum HTMLReport {
         out +=
             "<table><tr><th>histogram</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>"
         for h in r.histograms where h.count > 0 {
-            let name = h.attempt == 0 ? h.name : "\(h.name) #\(h.attempt == 4 ? "4+" : String(h.attempt))"
+            var name = h.attempt == 0 ? h.name : "\(h.name) #\(h.attempt == 4 ? "4+" : String(h.attempt))"
+            if !h.phase.isEmpty { name += " (\(h.phase))" }
             out += "<tr><td>\(SVGChart.escape(name))</td><td>\(h.count)</td>"
             for v in [h.p50, h.p90, h.p99, h.p999, h.max] { out += "<td>\(TextSummary.formatNanoseconds(v))</td>" }
             out += "</tr>"

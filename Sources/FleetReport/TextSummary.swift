@@ -17,13 +17,14 @@ public enum TextSummary {
         if !r.histograms.isEmpty {
             out.append("")
             out.append(
-                pad("latency", 17) + pad("count", 10)
+                pad("latency", 22) + pad("count", 10)
                     + ["p50", "p90", "p99", "p99.9", "max"].map { pad($0, 11) }.joined()
             )
             for h in r.histograms {
                 let cells = [h.p50, h.p90, h.p99, h.p999, h.max].map { pad(formatNanoseconds($0), 11) }.joined()
-                let label = h.attempt == 0 ? h.name : "\(h.name) #\(h.attempt == 4 ? "4+" : String(h.attempt))"
-                out.append(pad(label, 17) + pad(String(h.count), 10) + cells)
+                var label = h.attempt == 0 ? h.name : "\(h.name) #\(h.attempt == 4 ? "4+" : String(h.attempt))"
+                if !h.phase.isEmpty { label += " (\(h.phase))" }
+                out.append(pad(label, 22) + pad(String(h.count), 10) + cells)
             }
         }
         if r.hasConnections {
