@@ -65,7 +65,7 @@ extension IntegrationTests {
             ])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("messages: 80 generated, 80 acked, 0 failed, 0 pending"))
-            #expect(r.stdout.contains("connect          40"))
+            #expect(r.stdout.contains("connect               40"))
             let text = try Self.run(["report", report])
             #expect(text.status == 0)
             #expect(text.stdout.contains("80 acked"))
