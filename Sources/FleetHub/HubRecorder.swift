@@ -53,6 +53,7 @@ public struct HubRecorder: Sendable {
         case .refused(_, let reason):
             stats.connectionsRefused += 1
             stats.series.add(.hubRefused, at: at)
+            stats.series.add(.hubRefused, label: reason?.rawValue ?? "other", at: at)
             stats.refusedByReason[reason?.rawValue ?? "other", default: 0] += 1
         case .message(let id, let messageID):
             stats.messagesReceived += 1

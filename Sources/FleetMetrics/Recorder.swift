@@ -56,6 +56,7 @@ public final class Recorder {
         case .refused(let code):
             snapshot.counters.refusedByCode[code, default: 0] += 1
             snapshot.series.add(.refused, at: at)
+            snapshot.series.add(.refused, label: String(code), at: at)
             // MQTT 5 says why: 0x89 server busy, 0x97 quota exceeded, 0x9F connection rate exceeded.
             if code == 0x89 || code == 0x97 || code == 0x9F { snapshot.series.add(.throttled, at: at) }
         case .disconnected:
@@ -74,6 +75,9 @@ public final class Recorder {
                 if let faultStart, at >= faultStart {
                     LatencyLayout.record((at - faultStart).nanoseconds, in: &outageDetectionHistogram)
                 }
+            }
+            if from == .connected && to != .connected {
+                snapshot.series.add(.disconnects, label: reason.rawValue, at: at)
             }
             if to == .disconnectedRetrying && from != .disconnectedRetrying { retrying += 1 }
             if from == .disconnectedRetrying && to != .disconnectedRetrying { retrying = max(0, retrying - 1) }

@@ -50,7 +50,8 @@ public struct TimeSeries: Sendable, Hashable {
 
     public private(set) var binNanoseconds: Int64
     public let maxBins: Int
-    public private(set) var values: [Name: [UInt64]] = [:]
+    /// Every series by key: a `Name`'s raw value, or `name:label` for a labelled counter (`refused:5`).
+    private var values: [String: [UInt64]] = [:]
 
     public init(bin: Duration = .milliseconds(100), maxBins: Int = 65_536) {
         precondition(bin.nanoseconds > 0 && maxBins >= 2, "TimeSeries needs a positive bin and room for two bins")
@@ -58,40 +59,61 @@ public struct TimeSeries: Sendable, Hashable {
         self.maxBins = maxBins
     }
 
+    static func isGauge(_ key: String) -> Bool { Name(rawValue: key)?.isGauge ?? false }
+
     /// Adds `amount` to a counter at `at`.
     public mutating func add(_ name: Name, _ amount: UInt64 = 1, at: Instant) {
-        let i = slot(name, at: at)
-        values[name]![i] += amount
+        add(key: name.rawValue, amount, at: at)
+    }
+
+    /// Adds to a labelled counter, a breakdown of `name` (`refused` by CONNACK code, `disconnects` by reason):
+    /// the series `name:label`.
+    public mutating func add(_ name: Name, label: String, _ amount: UInt64 = 1, at: Instant) {
+        add(key: "\(name.rawValue):\(label)", amount, at: at)
+    }
+
+    private mutating func add(key: String, _ amount: UInt64, at: Instant) {
+        let i = slot(key, at: at)
+        values[key]![i] += amount
     }
 
     /// Sets a gauge at `at` (the value holds for later bins until set again).
     public mutating func set(_ name: Name, _ value: UInt64, at: Instant) {
-        let i = slot(name, at: at)
-        values[name]![i] = value
+        let i = slot(name.rawValue, at: at)
+        values[name.rawValue]![i] = value
     }
 
-    /// The bin index of `at` in `name`'s array, coarsening first if it would pass `maxBins`.
-    private mutating func slot(_ name: Name, at: Instant) -> Int {
+    /// The bin index of `at` in `key`'s array, coarsening first if it would pass `maxBins`.
+    private mutating func slot(_ key: String, at: Instant) -> Int {
         var i = index(at)
         while i >= maxBins {
             coarsen()
             i = index(at)
         }
-        ensure(name, count: i + 1)
+        ensure(key, count: i + 1)
         return i
     }
 
     public var binCount: Int { values.values.map(\.count).max() ?? 0 }
 
+    /// True before anything was recorded.
+    public var isEmpty: Bool { values.isEmpty }
+
     /// The series padded to `binCount` (gauges carry their last value forward).
-    public func series(_ name: Name) -> [UInt64] {
-        var v = values[name] ?? []
+    public func series(_ name: Name) -> [UInt64] { series(key: name.rawValue) }
+
+    /// Any series by key, padded like `series(_:)`.
+    public func series(key: String) -> [UInt64] {
+        var v = values[key] ?? []
         let n = binCount
         guard v.count < n else { return v }
-        let fill = name.isGauge ? (v.last ?? 0) : 0
+        let fill = Self.isGauge(key) ? (v.last ?? 0) : 0
         v += Array(repeating: fill, count: n - v.count)
         return v
     }
+
+    /// The labelled breakdowns recorded (`refused:5`, `disconnects:Communication_Error`, ...), sorted.
+    public var labelledKeys: [String] { values.keys.filter { $0.contains(":") }.sorted() }
 
     /// Adds another series recorded from the same origin (bins aligned; the coarser width wins).
     public mutating func merge(_ other: TimeSeries) {
@@ -105,15 +127,16 @@ public struct TimeSeries: Sendable, Hashable {
         while o.binNanoseconds < binNanoseconds { o.coarsen() }
         while binNanoseconds < o.binNanoseconds { coarsen() }
         let n = max(binCount, o.binCount)
-        for name in Set(values.keys).union(o.values.keys) {
-            var mine = series(name)
-            var theirs = o.series(name)
+        for key in Set(values.keys).union(o.values.keys) {
+            let gauge = Self.isGauge(key)
+            var mine = series(key: key)
+            var theirs = o.series(key: key)
             let pad = { (v: inout [UInt64]) in
-                v += Array(repeating: name.isGauge ? (v.last ?? 0) : 0, count: n - v.count)
+                v += Array(repeating: gauge ? (v.last ?? 0) : 0, count: n - v.count)
             }
             pad(&mine)
             pad(&theirs)
-            values[name] = zip(mine, theirs).map { $0 + $1 }
+            values[key] = zip(mine, theirs).map { $0 + $1 }
         }
     }
 
@@ -127,26 +150,27 @@ public struct TimeSeries: Sendable, Hashable {
 
     private func index(_ at: Instant) -> Int { Int(max(0, at.nanoseconds) / binNanoseconds) }
 
-    private mutating func ensure(_ name: Name, count: Int) {
-        let current = values[name]?.count ?? 0
+    private mutating func ensure(_ key: String, count: Int) {
+        let current = values[key]?.count ?? 0
         guard current < count else { return }
-        let fill = name.isGauge ? (values[name]?.last ?? 0) : 0
-        values[name, default: []] += Array(repeating: fill, count: count - current)
+        let fill = Self.isGauge(key) ? (values[key]?.last ?? 0) : 0
+        values[key, default: []] += Array(repeating: fill, count: count - current)
     }
 
     /// Doubles the bin width: bins merge pairwise.
     private mutating func coarsen() {
         binNanoseconds *= 2
-        for (name, v) in values {
+        for (key, v) in values {
+            let gauge = Self.isGauge(key)
             var merged: [UInt64] = []
             merged.reserveCapacity((v.count + 1) / 2)
             var i = 0
             while i < v.count {
-                let b = i + 1 < v.count ? v[i + 1] : (name.isGauge ? v[i] : 0)
-                merged.append(name.isGauge ? b : v[i] + b)
+                let b = i + 1 < v.count ? v[i + 1] : (gauge ? v[i] : 0)
+                merged.append(gauge ? b : v[i] + b)
                 i += 2
             }
-            values[name] = merged
+            values[key] = merged
         }
     }
 }

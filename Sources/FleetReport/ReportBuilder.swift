@@ -113,12 +113,14 @@ public enum ReportBuilder {
         let names = TimeSeries.Name.allCases.filter { name in
             name.isHub ? hub != nil : snapshot != nil
         }
+        // Then the labelled breakdowns: refused:<CONNACK code>, disconnects:<reason>, hub_refused:<reason>.
+        let labelled = series.labelledKeys.filter { key in key.hasPrefix("hub_") ? hub != nil : snapshot != nil }
         if !names.isEmpty {
             report.series.binNs = series.binNanoseconds
-            report.series.series = names.map { name in
+            report.series.series = (names.map(\.rawValue) + labelled).map { key in
                 var s = Fleetstorm_Report_V1_Series()
-                s.name = name.rawValue
-                s.values = series.series(name)
+                s.name = key
+                s.values = series.series(key: key)
                 return s
             }
         }

@@ -52,7 +52,11 @@ public enum ReportMerge {
         }
         let length = merged.values.map(\.count).max() ?? 0
         out.series.binNs = bin
-        out.series.series = first.series.series.map(\.name).map { name in
+        var names = first.series.series.map(\.name)
+        for (_, r) in reports.dropFirst() {
+            for s in r.series.series where !names.contains(s.name) { names.append(s.name) }
+        }
+        out.series.series = names.map { name in
             var s = Fleetstorm_Report_V1_Series()
             s.name = name
             // Outside a shard's run its devices count nothing (its connected gauge is 0 there too).

@@ -38,3 +38,34 @@ struct RecorderTests {
         #expect(s.series.series(.refused).reduce(0, +) == 2)
     }
 }
+
+@Suite("Labelled breakdowns in the time series")
+struct LabelledSeriesTests {
+    @Test func breakdownsAddUpToTheirSeriesAndSurviveCoarseningAndMerge() {
+        var a = TimeSeries(bin: .milliseconds(100), maxBins: 4)
+        a.add(.refused, at: Instant(nanoseconds: 50_000_000))
+        a.add(.refused, label: "5", at: Instant(nanoseconds: 50_000_000))
+        a.add(.refused, at: Instant(nanoseconds: 650_000_000))  // bin 6: coarsens to 200 ms bins
+        a.add(.refused, label: "3", at: Instant(nanoseconds: 650_000_000))
+        #expect(a.binNanoseconds == 200_000_000)
+        #expect(a.labelledKeys == ["refused:3", "refused:5"])
+        #expect(a.series(key: "refused:5") == [1, 0, 0, 0])
+        #expect(a.series(key: "refused:3") == [0, 0, 0, 1])
+        var b = TimeSeries(bin: .milliseconds(200), maxBins: 4)
+        b.add(.refused, label: "5", at: Instant(nanoseconds: 250_000_000))
+        a.merge(b)
+        #expect(a.series(key: "refused:5") == [1, 1, 0, 0])
+        let total = a.labelledKeys.map { a.series(key: $0).reduce(0, +) }.reduce(0, +)
+        #expect(total == 3)
+    }
+
+    @Test func recorderBreaksDownRefusalsAndDisconnects() {
+        let r = Recorder()
+        r.record(.refused(code: 5), at: .zero)
+        r.record(.refused(code: 5), at: .zero)
+        r.record(.status(from: .connected, to: .disconnectedRetrying, reason: .communicationError), at: .zero)
+        let s = r.capture().series
+        #expect(s.series(key: "refused:5") == [2])
+        #expect(s.series(key: "disconnects:Communication_Error") == [1])
+    }
+}

@@ -447,6 +447,10 @@ public nonisolated struct Fleetstorm_Report_V1_AttemptSpread: Sendable {
   public init() {}
 }
 
+/// Series names: attempts, accepted, refused, throttled, disconnects, lost, reconnected, connected, published,
+/// acked, failed, queued, and the hub's hub_accepted, hub_refused, hub_throttled, hub_connections, hub_received,
+/// hub_duplicates, hub_out_of_order, c2d_sent; then breakdowns named "series:label": refused:<CONNACK code>,
+/// disconnects:<status reason>, hub_refused:<reason>.
 public nonisolated struct Fleetstorm_Report_V1_TimeSeries: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
