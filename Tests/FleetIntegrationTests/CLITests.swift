@@ -172,6 +172,7 @@ extension IntegrationTests {
         @Test func helpShowsExamples() throws {
             for args in [
                 ["--help"], ["run", "--help"], ["hub", "--help"], ["report", "--help"], ["validate", "--help"],
+                ["compare", "--help"], ["merge", "--help"], ["policy", "--help"],
             ] {
                 let r = try Self.run(args)
                 #expect(r.status == 0)
