@@ -87,9 +87,8 @@ extension Scenario {
             guard let eq = item.firstIndex(of: "=") else { return item }
             let key = item[..<eq].lowercased()
             let secret =
-                key.hasSuffix("key") || key.contains("group_key") || key.contains("password")
-                || key.contains("token")
-                    && !key.hasSuffix("token_ttl")
+                key.hasSuffix("key") || key.contains("password")
+                || (key.contains("token") && !key.hasSuffix("token_ttl"))
             return secret ? "\(item[..<eq])=(redacted)" : item
         }
     }

@@ -52,7 +52,6 @@ public struct RunResult: Sendable {
     /// True when the run was cancelled (SIGINT/SIGTERM).
     public var cancelled: Bool
     public var malformedPackets: UInt64
-    public var maxTimerLateness: Duration
     /// Whether the generator kept up (loop lag, timer lateness, late sends, descriptors, loop CPU).
     public var health = GeneratorHealth()
     /// The faults injected, with their hub-side start and end (from the run's start) and what they affected.
@@ -171,12 +170,15 @@ public struct FleetRunner: Sendable {
             return NIOLoopBound(swarm, eventLoop: loop)
         }.get()
         let loopThread = try await loop.submit { SystemProbe.threadID() }.get()
-        let descriptorPeak = LockedBox(SystemProbe.openDescriptors())
+        // Descriptors are sampled off the device loop (listing /proc/self/fd costs milliseconds at 20k sockets).
+        let descriptorLimit = DescriptorBudget.raiseLimit()
+        let descriptors = LockedBox((current: SystemProbe.openDescriptors(), peak: 0))
         let finished = try await loop.submit { swarm.value.finishedFuture }.get()
         let grace = stopGrace
         let stopOnLoop: @Sendable () -> Void = { loop.execute { swarm.value.stopAll(grace: grace) } }
         let deadlineBox = FlagBox()
-        let faultLog = LockedBox(FaultLog(plan: FaultPlan(scenario.faults)))
+        let faults = FaultTimeline(scenario.faults)
+        let elapsed: @Sendable () -> Int64 = { Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds) }
 
         await withDiscardingTaskGroup { group in
             if let progress {
@@ -185,7 +187,9 @@ public struct FleetRunner: Sendable {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: interval)
                         if Task.isCancelled { break }
-                        if let p = try? await loop.submit({ Self.progress(swarm.value, origin: origin) }).get() {
+                        if var p = try? await loop.submit({ Self.progress(swarm.value, origin: origin) }).get() {
+                            p.openDescriptors = descriptors.withLock { $0.current }
+                            p.descriptorLimit = descriptorLimit
                             progress(p)
                         }
                     }
@@ -193,30 +197,10 @@ public struct FleetRunner: Sendable {
             }
             if let front, !scenario.faults.isEmpty {
                 group.addTask {
-                    let plan = FaultPlan(scenario.faults)
-                    for event in plan.events {
-                        let elapsed = Duration.nanoseconds(
-                            Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
-                        )
-                        if event.at > elapsed { try? await Task.sleep(for: event.at - elapsed) }
-                        if Task.isCancelled { return }
-                        if faultLog.withLock({ $0.records[event.fault].startNanoseconds < 0 }) {
-                            // Retry attempts are placed relative to the latest fault's start (jitter dispersion):
-                            // mark it on the device loop before the fault acts, so no retry precedes the mark.
-                            let mark = Instant(
-                                nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
-                            )
-                            try? await loop.submit {
-                                for r in swarm.value.recorders { r.faultStarted(at: mark) }
-                            }.get()
-                        }
-                        let affected = await front.inject(
-                            event.step,
-                            fault: plan.faults[event.fault],
-                            index: event.fault
-                        )
-                        let at = Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
-                        faultLog.withLock { $0.applied(event, elapsed: at, affected: affected) }
+                    await faults.play(on: front, elapsed: elapsed) { mark in
+                        // Retry attempts are placed relative to the latest fault's start (jitter dispersion):
+                        // mark it on the device loop before the fault acts, so no retry precedes the mark.
+                        try? await loop.submit { for r in swarm.value.recorders { r.faultStarted(at: mark) } }.get()
                     }
                 }
             }
@@ -225,7 +209,7 @@ public struct FleetRunner: Sendable {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
                     let open = SystemProbe.openDescriptors()
-                    descriptorPeak.withLock { $0 = max($0, open) }
+                    descriptors.withLock { $0 = (open, max($0.peak, open)) }
                 }
             }
             group.addTask {
@@ -243,25 +227,15 @@ public struct FleetRunner: Sendable {
             group.cancelAll()
         }
         let cancelled = Task.isCancelled
-        if let front {
-            // Windows still open when the run stopped end now, so their counts reach the report.
-            let plan = FaultPlan(scenario.faults)
-            for index in faultLog.withLock({ $0.openWindows }) {
-                let affected = await front.inject(.end, fault: plan.faults[index], index: index)
-                let at = Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)
-                faultLog.withLock {
-                    $0.applied(FaultPlan.Event(at: .zero, fault: index, step: .end), elapsed: at, affected: affected)
-                }
-            }
-        }
-        let (cohortSnapshots, malformed, lateness, schedulerHealth) = try await loop.submit {
+        if let front { await faults.closeOpenWindows(on: front, elapsed: elapsed) }
+        let (cohortSnapshots, malformed, schedulerHealth) = try await loop.submit {
             let s = swarm.value
             s.scheduler.shutdown()
-            return (s.recorders.map { $0.capture() }, s.malformedPackets, s.scheduler.maxLateness, s.scheduler.health)
+            return (s.recorders.map { $0.capture() }, s.malformedPackets, s.scheduler.health)
         }.get()
         var health = schedulerHealth
-        health.descriptorLimit = DescriptorBudget.raiseLimit()
-        health.descriptorPeak = descriptorPeak.withLock { max($0, SystemProbe.openDescriptors()) }
+        health.descriptorLimit = descriptorLimit
+        health.descriptorPeak = descriptors.withLock { max($0.peak, SystemProbe.openDescriptors()) }
         health.loopCPUSeconds = SystemProbe.cpuSeconds(thread: loopThread)
         health.wallSeconds = Double(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds) / 1e9
         var snapshot = Snapshot()
@@ -280,11 +254,8 @@ public struct FleetRunner: Sendable {
             hitDeadline: deadlineBox.isSet,
             cancelled: cancelled,
             malformedPackets: malformed,
-            maxTimerLateness: lateness,
             health: health,
-            faults: faultLog.withLock {
-                $0.finished(runEnd: Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds))
-            }
+            faults: faults.records(runEnd: elapsed())
         )
     }
 
@@ -310,9 +281,7 @@ public struct FleetRunner: Sendable {
             reconnects: counters.reconnects,
             retries: counters.retries,
             loopLagP99Nanoseconds: s.scheduler.health.loopLagP99,
-            lateSendFraction: s.scheduler.health.lateSendFraction,
-            openDescriptors: SystemProbe.openDescriptors(),
-            descriptorLimit: DescriptorBudget.raiseLimit()
+            lateSendFraction: s.scheduler.health.lateSendFraction
         )
     }
 

@@ -20,8 +20,6 @@ public final class LoopScheduler {
     private var wakeup: (at: Instant, task: Scheduled<Void>)?
     /// Called for every due timer with its deadline and the current instant.
     public var onFire: (DeviceTimerRef, Instant, Instant) -> Void = { _, _, _ in }
-    /// Worst lateness seen (fire time minus deadline), for generator health.
-    public private(set) var maxLateness: Duration = .zero
     /// Timer lateness, loop lag and late sends (generator self-health).
     public private(set) var health = GeneratorHealth()
     private var probe: Scheduled<Void>?
@@ -67,7 +65,6 @@ public final class LoopScheduler {
         let tick = wheel.tickNanoseconds
         while let fired = wheel.popReady() {
             let late = now - fired.deadline
-            if late > maxLateness { maxLateness = late }
             LatencyLayout.record(late.nanoseconds, in: &health.timerLateness)
             if fired.payload.kind == .telemetry {
                 // The wheel fires on the first tick at or after the deadline; a send is late when it went out more

@@ -82,9 +82,7 @@ public enum HTMLReport {
         out +=
             "<table><tr><th>histogram</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>"
         for h in r.histograms where h.count > 0 {
-            var name = h.attempt == 0 ? h.name : "\(h.name) #\(h.attempt == 4 ? "4+" : String(h.attempt))"
-            if !h.phase.isEmpty { name += " (\(h.phase))" }
-            out += "<tr><td>\(SVGChart.escape(name))</td><td>\(h.count)</td>"
+            out += "<tr><td>\(SVGChart.escape(TextSummary.label(h)))</td><td>\(h.count)</td>"
             for v in [h.p50, h.p90, h.p99, h.p999, h.max] { out += "<td>\(TextSummary.formatNanoseconds(v))</td>" }
             out += "</tr>"
         }

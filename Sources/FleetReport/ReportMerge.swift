@@ -81,9 +81,11 @@ public enum ReportMerge {
                 do { decoded = try HdrV2.decode(Array(h.hdrV2)) } catch {
                     throw MergeError(description: "\(name): histogram \(h.name): \(error)")
                 }
-                if var mine = histograms[key] {
+                if var mine = histograms[key], var template = templates[key] {
                     mine.add(decoded)
                     histograms[key] = mine
+                    template.max = max(template.max, h.max)  // the exact extreme, which the encoding rounds
+                    templates[key] = template
                 } else {
                     histograms[key] = decoded
                     templates[key] = h
@@ -95,9 +97,6 @@ public enum ReportMerge {
             guard var m = templates[key], let h = histograms[key] else { return nil }
             let s = PercentileSummary(h)
             (m.count, m.p50, m.p90, m.p99, m.p999) = (s.count, s.p50, s.p90, s.p99, s.p999)
-            m.max =
-                reports.flatMap { $0.report.histograms }.filter { "\($0.name)/\($0.attempt)/\($0.phase)" == key }
-                .map(\.max).max() ?? s.max
             m.hdrV2 = (try? HdrV2.encode(h)).map { Data($0) } ?? Data()
             return m
         }

@@ -22,9 +22,7 @@ public enum TextSummary {
             )
             for h in r.histograms {
                 let cells = [h.p50, h.p90, h.p99, h.p999, h.max].map { pad(formatNanoseconds($0), 11) }.joined()
-                var label = h.attempt == 0 ? h.name : "\(h.name) #\(h.attempt == 4 ? "4+" : String(h.attempt))"
-                if !h.phase.isEmpty { label += " (\(h.phase))" }
-                out.append(pad(label, 22) + pad(String(h.count), 10) + cells)
+                out.append(pad(label(h), 22) + pad(String(h.count), 10) + cells)
             }
         }
         if r.hasConnections {
@@ -149,6 +147,13 @@ public enum TextSummary {
             }
         }
         return out.joined(separator: "\n")
+    }
+
+    /// A histogram's name with its slice: `retry_delay #4+`, `publish_ack (storm)`.
+    static func label(_ h: Fleetstorm_Report_V1_Histogram) -> String {
+        var label = h.attempt == 0 ? h.name : "\(h.name) #\(h.attempt == 4 ? "4+" : String(h.attempt))"
+        if !h.phase.isEmpty { label += " (\(h.phase))" }
+        return label
     }
 
     /// One line: did the generator keep up?

@@ -1,9 +1,9 @@
 import ArgumentParser
 import FleetCore
+import FleetEngine
 import FleetHub
 import FleetReport
 import Foundation
-import Synchronization
 
 struct HubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -118,63 +118,58 @@ struct HubCommand: AsyncParsableCommand {
             }
             configuration.cloudToDeviceInterval = d
         }
-        var plan = FaultPlan([])
+        var timeline: [Scenario.Fault] = []
         if let faults {
-            do { plan = FaultPlan(try ScenarioLoader().loadFaults(path: faults)) } catch { fail(error.description) }
+            do { timeline = try ScenarioLoader().loadFaults(path: faults) } catch { fail(error.description) }
         }
-        try await serve(configuration, plan: plan, limit: limit)
+        try await serve(configuration, faults: timeline, limit: limit)
     }
 
-    private func serve(_ configuration: HubConfiguration, plan: FaultPlan, limit: Duration?) async throws {
+    private func serve(_ configuration: HubConfiguration, faults: [Scenario.Fault], limit: Duration?) async throws {
         let hub = TestHub(configuration: configuration)
         let started = Date()
         let bound: [(host: String, port: Int)]
         do { bound = try await hub.start() } catch { fail(error.description) }
-        for (i, b) in bound.enumerated() {
-            let scheme = i < configuration.listen.count ? "mqtt" : "mqtts"
-            printErr("hub listening on \(scheme)://\(b.host):\(b.port) (Ctrl-C to stop)")
+        let urls = bound.enumerated().map { i, b in
+            "\(i < configuration.listen.count ? "mqtt" : "mqtts")://\(b.host):\(b.port)"
         }
-        let log = FaultLogBox(plan: plan)
+        for url in urls { printErr("hub listening on \(url) (Ctrl-C to stop)") }
+        let timeline = FaultTimeline(faults)
+        let front = EmbeddedTestHub(hub: hub)
+        let elapsed: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince(started) * 1e9) }
         _ = try? await withSignalCancellation {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await HubCommand.liveSummary(hub, started: started) }
                 group.addTask {
-                    for event in plan.events {
-                        let wait = event.at - Duration.seconds(Date().timeIntervalSince(started))
-                        if wait > .zero { try await Task.sleep(for: wait) }
-                        let n = await hub.inject(event.step, fault: plan.faults[event.fault], index: event.fault)
-                        log.applied(event, elapsed: Int64(Date().timeIntervalSince(started) * 1e9), affected: n)
-                        printErr("fault \(plan.faults[event.fault].label): \(event.step) (\(n) connections)")
-                    }
+                    await timeline.play(
+                        on: front,
+                        elapsed: elapsed,
+                        applied: { event, n in
+                            printErr(
+                                "fault \(timeline.plan.faults[event.fault].label): \(event.step) (\(n) connections)"
+                            )
+                        }
+                    )
                     try await Task.sleep(for: .seconds(365 * 86400))
                 }
                 try await Task.sleep(for: limit ?? .seconds(365 * 86400))
                 group.cancelAll()
             }
         }
-        for index in log.openWindows {
-            let n = await hub.inject(.end, fault: plan.faults[index], index: index)
-            log.applied(
-                FaultPlan.Event(at: .zero, fault: index, step: .end),
-                elapsed: Int64(Date().timeIntervalSince(started) * 1e9),
-                affected: n
-            )
-        }
+        await timeline.closeOpenWindows(on: front, elapsed: elapsed)
         let stats = await hub.stop()
-        let elapsed = Int64(Date().timeIntervalSince(started) * 1e9)
+        let end = elapsed()
         let facts = RunFacts(
             profileName: "hub",
             seed: 0,
             devices: Int(stats.devicesSeen),
             startedUnixNanoseconds: Int64(started.timeIntervalSince1970 * 1e9),
-            durationNanoseconds: elapsed,
-            target: bound.enumerated().map { i, b in
-                "\(i < configuration.listen.count ? "mqtt" : "mqtts")://\(b.host):\(b.port)"
-            }.joined(separator: " "),
+            durationNanoseconds: end,
+            target: urls.joined(separator: " "),
             mqttVersion: "3.1.1/5",
             kind: "hub"
         )
-        let report = ReportBuilder.build(facts: facts, snapshot: nil, hub: stats, faults: log.finished(runEnd: elapsed))
+        let report = ReportBuilder.build(facts: facts, snapshot: nil, hub: stats, faults: timeline.records(runEnd: end))
         print(TextSummary.render(report))
         if let output {
             do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
@@ -228,15 +223,4 @@ struct HubCommand: AsyncParsableCommand {
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host, port)
     }
-}
-
-/// The standalone hub's fault log, shared by the timeline task and the summary.
-final class FaultLogBox: Sendable {
-    private let storage: Mutex<FaultLog>
-    init(plan: FaultPlan) { storage = Mutex(FaultLog(plan: plan)) }
-    func applied(_ e: FaultPlan.Event, elapsed: Int64, affected: Int) {
-        storage.withLock { $0.applied(e, elapsed: elapsed, affected: affected) }
-    }
-    var openWindows: [Int] { storage.withLock { $0.openWindows } }
-    func finished(runEnd: Int64) -> [FaultRecord] { storage.withLock { $0.finished(runEnd: runEnd) } }
 }
