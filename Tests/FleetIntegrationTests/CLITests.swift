@@ -1,3 +1,4 @@
+import FleetReport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -230,6 +231,46 @@ extension IntegrationTests {
             )
             #expect(missing.out.trimmingCharacters(in: .whitespacesAndNewlines) == "404")
             #expect(run.wait() == 0)
+        }
+
+        /// `hub --faults FILE`: the standalone hub plays the timeline from its own start and reports each fault;
+        /// the run's report keeps the scenario with its group key redacted.
+        @Test func standaloneHubPlaysAFaultFile() throws {
+            let port = try Env.freePort()
+            let faults = Self.temp("faults.yaml")
+            let hubReport = Self.temp("hub-faults.pb")
+            let runReport = Self.temp("run-faults.pb")
+            defer { for f in [faults, hubReport, runReport] { try? FileManager.default.removeItem(atPath: f) } }
+            try "faults:\n  - {at: 1500ms, kind: drop}\n  - {at: 1500ms, kind: outage, for: 300ms}\n"
+                .write(toFile: faults, atomically: true, encoding: .utf8)
+            let hub = try BackgroundFleetstorm(
+                [
+                    "hub", "--listen", "127.0.0.1:\(port)", "--faults", faults, "--output", hubReport, "--duration",
+                    "60s",
+                ],
+                until: "listening"
+            )
+            let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+            let r = try Self.run([
+                "run", "profiles/quickstart.yaml", "--hub", "mqtt://127.0.0.1:\(port)", "--devices", "20", "--set",
+                "telemetry.messages=30", "--set", "telemetry.interval=100ms", "--set", "retry.policy=fixed", "--set",
+                "retry.base=100ms", "--set", "auth.mode=sas", "--set", "auth.group_key=\(key)", "--output", runReport,
+                "--quiet",
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            let (status, summary) = hub.terminate()
+            #expect(status == 0)
+            #expect(summary.contains("drop@1.5s"), "\(summary)")
+            let report = try ReportFile.read(hubReport)
+            #expect(report.faults.map(\.kind) == ["drop", "outage"])
+            #expect(report.faults.first?.affected == 20, "every device was connected at 1.5 s")
+            #expect((report.faults.last?.affected ?? 0) >= 1, "reconnects met the outage")
+            #expect(report.hub.refusedByReason["outage"] == report.faults.last?.affected)
+            let run = try ReportFile.read(runReport)
+            #expect(run.scenario.yaml.contains("group_key: \"(redacted)\""))
+            #expect(run.scenario.overrides.contains("auth.group_key=(redacted)"))
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: runReport))
+            #expect(bytes.range(of: Data(key.utf8)) == nil, "the key is nowhere in the report")
         }
 
         @Test func standaloneHubServesARunAndReportsOnSIGTERM() throws {
