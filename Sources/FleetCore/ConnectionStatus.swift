@@ -45,6 +45,8 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
     case serverDisconnect(reason: UInt8)
     /// The device disconnected itself to renew its SAS token.
     case tokenRenewal
+    /// The TLS handshake failed (`untrusted`: the hub's certificate was not accepted).
+    case tls(untrusted: Bool)
 
     public var description: String {
         switch self {
@@ -57,6 +59,7 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
         case .protocolError: "protocol_error"
         case .serverDisconnect(let r): "server_disconnect_0x\(String(r, radix: 16))"
         case .tokenRenewal: "token_renewal"
+        case .tls(let untrusted): untrusted ? "tls_untrusted" : "tls"
         }
     }
 }
@@ -83,8 +86,18 @@ public struct ErrorClassifier: Sendable, Hashable {
         switch cause {
         case .network, .connectTimeout:
             return (.transient, flavour == .c || flavour == .java ? .noNetwork : .communicationError)
-        case .connackTimeout, .connectionLost, .keepAliveTimeout, .protocolError:
+        case .connackTimeout, .connectionLost, .keepAliveTimeout:
+            // Java maps every retryable transport exception to NO_NETWORK (reference §2.3).
+            return (.transient, flavour == .java ? .noNetwork : .communicationError)
+        case .protocolError:
             return (.transient, .communicationError)
+        case .tls:
+            // Reference §3.2: .NET (AuthenticationException), Java (ProtocolException) and Node stop on a TLS
+            // failure; Python (TlsExchangeAuthError) and C retry.
+            switch flavour {
+            case .dotnet, .java, .node: return (.unrecoverable, .communicationError)
+            case .python, .c: return (.transient, .communicationError)
+            }
         case .tokenRenewal:
             return (.transient, .expiredSASToken)
         case .refused(let code, false):

@@ -120,6 +120,8 @@ public enum DeviceOutcome: String, Sendable, Hashable, CaseIterable {
     case serverDisconnect = "server_disconnect"
     /// Sent everything, but some acknowledgements never came within the drain timeout.
     case ackTimeout = "ack_timeout"
+    /// The TLS handshake failed and the SDK does not retry that.
+    case tlsFailed = "tls_failed"
 
     /// The outcome of a device that stopped because of `cause` (unrecoverable, or the policy gave up).
     public init(_ cause: FailureCause) {
@@ -132,6 +134,7 @@ public enum DeviceOutcome: String, Sendable, Hashable, CaseIterable {
         case .keepAliveTimeout: self = .keepAliveTimeout
         case .protocolError: self = .protocolError
         case .serverDisconnect, .tokenRenewal: self = .serverDisconnect
+        case .tls: self = .tlsFailed
         }
     }
 }
@@ -174,6 +177,10 @@ public enum DeviceEvent: Sendable, Hashable {
     case received(MQTTPublish)
     /// The device will not go on; its final status and reason.
     case finished(DeviceOutcome, ConnectionStatus, StatusReason)
+    /// A connect that completed after the device had given the attempt up (stopped, or timed out): closed at once.
+    case lateConnectClosed
+    /// A connection or attempt ended with this socket or TLS error.
+    case connectionError(ConnectionError)
 }
 
 /// What the handler must do. The machine never performs I/O itself.

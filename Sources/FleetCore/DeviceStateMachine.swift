@@ -99,16 +99,33 @@ public struct DeviceStateMachine: Sendable {
 
     // MARK: - inputs
 
-    /// The swarm granted this device a connect slot.
+    /// The swarm granted this device a connect slot. Ignored unless the device is idle (a stop came first, or the
+    /// swarm asked twice).
     public mutating func start(now: Instant, into actions: inout Actions) {
-        guard case .idle = state else { preconditionFailure("DeviceStateMachine.start in state \(state)") }
+        guard case .idle = state else { return }
         beginAttempt(now: now, into: &actions)
     }
 
-    /// The TCP connection is established.
+    /// The TCP (and TLS) connection is established. It can arrive late: after a stop, after the connect timeout
+    /// fired, after the device ended. Then the machine no longer wants the connection: it answers `.close` (the
+    /// channel's close then arrives as `channelClosed` and continues whatever the machine was waiting for).
     public mutating func connectSucceeded(now: Instant, into actions: inout Actions) {
         guard case .connecting(let started) = state else {
-            preconditionFailure("DeviceStateMachine.connectSucceeded in state \(state)")
+            switch state {
+            case .closing:
+                // A close requested while connecting (stop, connect timeout): carry it out now that there is a channel.
+                actions.append(.close)
+            case .done, .backingOff, .idle:
+                // Nothing waits for this connection any more (the attempt was given up): close it and count it.
+                actions.append(.record(.lateConnectClosed))
+                actions.append(.close)
+            case .awaitingConnAck, .connected:
+                // A second success for one attempt cannot come from a real socket; treat it as a broken link.
+                protocolViolation(now: now, into: &actions)
+            case .connecting:
+                break
+            }
+            return
         }
         state = .awaitingConnAck(started: started)
         actions.append(.cancel(.connectTimeout))
@@ -130,11 +147,11 @@ public struct DeviceStateMachine: Sendable {
         actions.append(.schedule(.connackTimeout, now + config.connackTimeout))
     }
 
-    /// The TCP connect failed (refused, unreachable, ...) before any channel became active.
-    public mutating func connectFailed(now: Instant, into actions: inout Actions) {
+
+    /// The connect attempt failed before any channel became active (`channelClosed` while connecting).
+    public mutating func connectFailed(error: ConnectionError? = nil, now: Instant, into actions: inout Actions) {
         guard case .connecting = state else { return }
-        actions.append(.cancel(.connectTimeout))
-        failed(.attempt(.network), now: now, into: &actions)
+        channelClosed(error: error, now: now, into: &actions)
     }
 
     public mutating func packetReceived(_ packet: MQTTPacket, now: Instant, into actions: inout Actions) {
@@ -233,8 +250,11 @@ public struct DeviceStateMachine: Sendable {
         }
     }
 
-    /// The channel closed, by us or by the peer (or the connect attempt ended without one).
-    public mutating func channelClosed(now: Instant, into actions: inout Actions) {
+    /// The channel closed, by us or by the peer (or the connect attempt ended without one). `error` is the socket or
+    /// TLS error that ended it, when there was one; it decides how the failure is classified.
+    public mutating func channelClosed(error: ConnectionError? = nil, now: Instant, into actions: inout Actions) {
+        if let error { actions.append(.record(.connectionError(error))) }
+        let tls: FailureCause? = error.flatMap { $0.isTLS ? .tls(untrusted: $0 == .tlsUntrusted) : nil }
         switch state {
         case .closing(.finish(let outcome)):
             finish(outcome, into: &actions)
@@ -242,10 +262,10 @@ public struct DeviceStateMachine: Sendable {
             failed(failure, now: now, into: &actions)
         case .connecting:
             actions.append(.cancel(.connectTimeout))
-            failed(.attempt(.network), now: now, into: &actions)
+            failed(.attempt(tls ?? (error == .timedOut ? .connectTimeout : .network)), now: now, into: &actions)
         case .awaitingConnAck:
             actions.append(.cancel(.connackTimeout))
-            failed(.attempt(.connectionLost), now: now, into: &actions)
+            failed(.attempt(tls ?? .connectionLost), now: now, into: &actions)
         case .connected(let session):
             redelivery.append(contentsOf: session.inflight)
             actions.append(.record(.disconnected))

@@ -4,10 +4,13 @@ public struct TimerHandle: Sendable, Hashable {
     let generation: UInt32
 }
 
-/// A timer that came due: its payload and the instant it was scheduled for.
+/// A timer that came due: its payload, the instant it was scheduled for, and the instant the wheel could first fire
+/// it (the start of its due tick: later than `deadline` when the deadline was already past, or mid-tick, when it
+/// was scheduled). `now - due` is the wheel's own lateness; `due - deadline` is a wait the caller asked for.
 public struct FiredTimer<Payload> {
     public var payload: Payload
     public var deadline: Instant
+    public var due: Instant
 }
 
 /// A hierarchical hashed timer wheel (four levels of 256 slots, as in the classic kernel design).
@@ -91,6 +94,12 @@ public struct TimerWheel<Payload> {
         return true
     }
 
+    /// The instant the wheel can first fire a pending timer (the start of its due tick), or nil when it is not pending.
+    public func due(_ handle: TimerHandle) -> Instant? {
+        guard isPending(handle) else { return nil }
+        return Instant(nanoseconds: entries[Int(handle.index)].deadlineTick * tickNanoseconds)
+    }
+
     /// True while the timer is pending (scheduled or ready, not yet popped).
     public func isPending(_ handle: TimerHandle) -> Bool {
         let i = Int(handle.index)
@@ -138,24 +147,29 @@ public struct TimerWheel<Payload> {
         let entry = entries[Int(i)]
         release(i)
         guard let payload = entry.payload else { preconditionFailure("TimerWheel: ready entry without payload") }
-        return FiredTimer(payload: payload, deadline: Instant(nanoseconds: entry.deadline))
+        return FiredTimer(
+            payload: payload,
+            deadline: Instant(nanoseconds: entry.deadline),
+            due: Instant(nanoseconds: entry.deadlineTick * tickNanoseconds)
+        )
     }
 
-    /// A lower bound for the next instant at which `advance` will produce a timer, or nil when none is pending.
-    /// Exact when the next timer is within 256 ticks; otherwise the next cascade point.
+    /// The next instant at which `advance` must run: the start of the earliest occupied level-0 tick, or the next
+    /// cascade point when that comes first and higher levels hold timers (a cascade may move a timer into a tick
+    /// before the earliest level-0 one). nil when nothing is pending. Never later than the next timer's due tick.
     public func nextWakeup() -> Instant? {
         if heads[Int(Self.readyList)] >= 0 { return Instant(nanoseconds: currentTick * tickNanoseconds) }
+        let higher = levelCounts[1] + levelCounts[2] + levelCounts[3] > 0
+        let cascade = (currentTick | 0xFF) + 1
         if levelCounts[0] > 0 {
+            let limit = higher ? cascade : currentTick + Int64(Self.slots)
             var t = currentTick + 1
-            while t <= currentTick + Int64(Self.slots) {
+            while t <= limit {
                 if heads[Int(t & 0xFF)] >= 0 { return Instant(nanoseconds: t * tickNanoseconds) }
                 t += 1
             }
         }
-        if levelCounts[1] + levelCounts[2] + levelCounts[3] > 0 {
-            return Instant(nanoseconds: ((currentTick | 0xFF) + 1) * tickNanoseconds)
-        }
-        return nil
+        return higher ? Instant(nanoseconds: cascade * tickNanoseconds) : nil
     }
 
     // MARK: - lists

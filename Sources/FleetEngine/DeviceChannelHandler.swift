@@ -76,11 +76,19 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         inbound = nil
+        closeError = nil
+        if closeRequested {
+            // The machine asked to close before the channel existed (a stop during address resolution).
+            closeRequested = false
+            context.close(promise: nil)
+            return
+        }
         if context.channel.isActive { becameActive() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
+        // The same handler joins each new channel: an old channel's removal must not clear the new one's context.
+        if self.context === context { self.context = nil }
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -90,6 +98,10 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     }
 
     private var activated = false
+    /// A close the machine asked for before the channel existed; carried out when the handler joins it.
+    private var closeRequested = false
+    /// The socket or TLS error that is closing the channel (sent with `channelClosed`).
+    private var closeError: ConnectionError?
     private var lastQueued = 0
     /// When TCP was established (for the TLS handshake time).
     private var tcpEstablished: Instant?
@@ -138,21 +150,30 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        connectionClosed()
+        guard self.context === context else {
+            context.fireChannelInactive()
+            return
+        }
+        let error = closeError
+        closeError = nil
+        connectionClosed(error: error)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The first error is the cause; it travels to the machine with the close.
+        if closeError == nil { closeError = ConnectionError(error) }
         context.close(promise: nil)
     }
 
-    /// The channel closed, or the connect attempt failed before it became active.
-    func connectionClosed() {
+    /// The channel closed, or the connect attempt failed before it became active (with the error, when known).
+    func connectionClosed(error: ConnectionError? = nil) {
         activated = false
         inbound = nil
+        closeRequested = false
         var actions = swarm.actionBuffer()
         let now = swarm.scheduler.now()
-        machine.channelClosed(now: now, into: &actions)
+        machine.channelClosed(error: error, now: now, into: &actions)
         run(actions, now: now)
     }
 
@@ -176,7 +197,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 needsFlush = true
             case .close:
                 flushIfNeeded()
-                context?.close(promise: nil)
+                if let context { context.close(promise: nil) } else { closeRequested = true }
             case .schedule(let kind, let at):
                 if let old = timers[Int(kind.rawValue)] { swarm.scheduler.cancel(old) }
                 timers[Int(kind.rawValue)] = swarm.scheduler.schedule(at: at, DeviceTimerRef(device: index, kind: kind))
@@ -196,6 +217,8 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 case .finished:
                     releaseSlot()
                     swarm.deviceFinished(self)
+                case .lateConnectClosed:
+                    swarm.recordLateConnect()
                 default:
                     break
                 }

@@ -124,7 +124,22 @@ public struct FleetRunner: Sendable {
         let loop = group.next()
         do {
             if !embedded { try await Self.probe(host: hubAddress.host, port: hubAddress.port, group: group) }
-            var result = try await drive(loop: loop, hubAddress: hubAddress, sources: sources, front: front, tls: tls)
+            let resolved: SocketAddress
+            do { resolved = try SocketAddress.makeAddressResolvingHost(hubAddress.host, port: hubAddress.port) } catch {
+                throw FleetRunError(
+                    .hubUnreachable,
+                    "cannot resolve the hub's host \"\(hubAddress.host)\": check the host name in hub.url"
+                )
+            }
+            let pool = sources.isEmpty ? SourcePool.loopback(devices: scenario.fleet.devices, hub: resolved) : sources
+            var result = try await drive(
+                loop: loop,
+                hubAddress: hubAddress,
+                resolved: resolved,
+                sources: pool,
+                front: front,
+                tls: tls
+            )
             try? await group.shutdownGracefully()
             if let front { result.hub = await front.stop() }
             return result
@@ -138,6 +153,7 @@ public struct FleetRunner: Sendable {
     private func drive(
         loop: any EventLoop,
         hubAddress: (host: String, port: Int),
+        resolved: SocketAddress,
         sources: [SocketAddress],
         front: (any EmbeddedHub)?,
         tls: NIOSSLContext?
@@ -159,8 +175,8 @@ public struct FleetRunner: Sendable {
                 recorders: scenario.effectiveCohorts.map { _ in Recorder(bin: scenario.bin) },
                 scenario: scenario,
                 config: config,
-                host: hubAddress.host,
-                port: hubAddress.port,
+                hubAddress: resolved,
+                serverName: hubAddress.host,
                 sourceAddresses: sources,
                 tls: tls,
                 callbacks: callbacks

@@ -8,16 +8,17 @@ public struct DeviceTimerRef: Sendable, Hashable {
     public var kind: DeviceTimer
 }
 
-/// Drives one `TimerWheel` from a single NIO scheduled callback on one event loop.
+/// Drives one `TimerWheel` from a single re-armed NIO scheduled callback on one event loop.
 ///
 /// NIO's scheduled tasks cost a heap entry and a closure each; the wheel costs an array slot. Only the earliest
-/// wakeup is ever scheduled with NIO. Loop-bound: use only on `loop`.
-public final class LoopScheduler {
+/// wakeup is ever scheduled with NIO, as a `NIOScheduledCallback` whose handler is this object (no closure per arm).
+/// Loop-bound: use only on `loop`.
+public final class LoopScheduler: NIOScheduledCallbackHandler {
     public let loop: any EventLoop
     /// NIO time of the run's start: `Instant.zero`.
     public let origin: NIODeadline
     private var wheel: TimerWheel<DeviceTimerRef>
-    private var wakeup: (at: Instant, task: Scheduled<Void>)?
+    private var wakeup: (at: Instant, callback: NIOScheduledCallback)?
     /// Called for every due timer with its deadline and the current instant.
     public var onFire: (DeviceTimerRef, Instant, Instant) -> Void = { _, _, _ in }
     /// Timer lateness, loop lag and late sends (generator self-health).
@@ -38,7 +39,7 @@ public final class LoopScheduler {
 
     public func schedule(at deadline: Instant, _ ref: DeviceTimerRef) -> TimerHandle {
         let handle = wheel.schedule(at: deadline, ref)
-        arm(at: deadline)
+        if let due = wheel.due(handle) { arm(at: due) }
         return handle
     }
 
@@ -46,17 +47,25 @@ public final class LoopScheduler {
         wheel.cancel(handle)
     }
 
+    /// Makes sure the loop wakes at `instant` (tick-aligned) or earlier.
     private func arm(at instant: Instant) {
-        let tick = wheel.tickNanoseconds
-        let rounded = Instant(nanoseconds: ((max(instant.nanoseconds, 0) + tick - 1) / tick) * tick)
-        if let w = wakeup, w.at <= rounded { return }
-        wakeup?.task.cancel()
-        let deadline = origin + .nanoseconds(rounded.nanoseconds)
-        let task = loop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            self.wakeup = nil
-            self.runDue()
+        if let w = wakeup, w.at <= instant { return }
+        wakeup?.callback.cancel()
+        wakeup = nil
+        do {
+            let callback = try loop.assumeIsolated().scheduleCallback(
+                at: origin + .nanoseconds(instant.nanoseconds),
+                handler: self
+            )
+            wakeup = (instant, callback)
+        } catch {
+            // The loop is shutting down: no more timers will fire.
         }
-        wakeup = (rounded, task)
+    }
+
+    public func handleScheduledCallback(eventLoop: some EventLoop) {
+        wakeup = nil
+        runDue()
     }
 
     private func runDue() {
@@ -64,14 +73,13 @@ public final class LoopScheduler {
         wheel.advance(to: now)
         let tick = wheel.tickNanoseconds
         while let fired = wheel.popReady() {
-            let late = now - fired.deadline
+            // The generator's own lateness: from the moment the wheel could fire the timer (its due tick), not from
+            // a deadline that was already past when it was scheduled (a wait the scenario asked for).
+            let late = now - fired.due
             LatencyLayout.record(late.nanoseconds, in: &health.timerLateness)
             if fired.payload.kind == .telemetry {
-                // The wheel fires on the first tick at or after the deadline; a send is late when it went out more
-                // than one tick after that tick.
                 health.sends += 1
-                let onTick = (fired.deadline.nanoseconds + tick - 1) / tick * tick
-                if now.nanoseconds - onTick > tick { health.lateSends += 1 }
+                if late.nanoseconds > tick { health.lateSends += 1 }
             }
             onFire(fired.payload, fired.deadline, now)
         }
@@ -90,7 +98,7 @@ public final class LoopScheduler {
 
     /// Cancels the pending NIO wakeup and the probe (at shutdown).
     public func shutdown() {
-        wakeup?.task.cancel()
+        wakeup?.callback.cancel()
         wakeup = nil
         probe?.cancel()
         probe = nil

@@ -11,9 +11,11 @@ final class Swarm {
     let scheduler: LoopScheduler
     /// One recorder per cohort (the loop's measurements, split by cohort; merged for totals).
     let recorders: [Recorder]
-    let host: String
-    let port: Int
+    /// The hub's address, resolved once per run (no resolver hop, no Happy Eyeballs per connect).
+    let hubAddress: SocketAddress
     let sourceAddresses: [SocketAddress]
+    /// Options, recv allocator and timeout shared by every connect; each connect adds its initializer and source.
+    private let baseBootstrap: ClientBootstrap
     /// TLS for every device connection (nil: plain TCP), and the name to verify / send as SNI.
     let tls: NIOSSLContext?
     let serverName: String?
@@ -31,6 +33,8 @@ final class Swarm {
     private var spareBuffers: [[DeviceAction]] = []
     private var allFinished: EventLoopPromise<Void>
     private(set) var malformedPackets: UInt64 = 0
+    /// Connects that completed after their device had given the attempt up (closed at once).
+    private(set) var lateConnects: UInt64 = 0
 
     init(
         loop: any EventLoop,
@@ -38,22 +42,38 @@ final class Swarm {
         recorders: [Recorder],
         scenario: Scenario,
         config: DeviceConfig,
-        host: String,
-        port: Int,
+        hubAddress: SocketAddress,
+        serverName: String?,
         sourceAddresses: [SocketAddress],
         tls: NIOSSLContext? = nil,
         callbacks: DeviceCallbacks = DeviceCallbacks()
     ) {
         self.tls = tls
-        let name = scenario.tls?.serverName ?? host
-        self.serverName = name.contains(":") || name.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : name
+        let name = scenario.tls?.serverName ?? serverName ?? ""
+        self.serverName = name.isEmpty || name.contains(":") || name.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : name
         self.callbacks = callbacks
         self.loop = loop
         self.scheduler = scheduler
         self.recorders = recorders
-        self.host = host
-        self.port = port
+        self.hubAddress = hubAddress
         self.sourceAddresses = sourceAddresses
+        var base = ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(
+                .recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
+            )
+            .connectTimeout(.nanoseconds(scenario.mqtt.connectTimeout.nanoseconds))
+        if !sourceAddresses.isEmpty {
+            // Bind the source address without a port: the kernel picks the port at connect time from the whole
+            // 4-tuple, so each source address has its own port space (IP_BIND_ADDRESS_NO_PORT, Linux 4.2).
+            base = base.channelOption(
+                ChannelOptions.Types.SocketOption(level: .init(rawValue: 0), name: .init(rawValue: 24)),
+                value: 1
+            )
+        }
+        baseBootstrap = base
         self.rampRate = scenario.fleet.rampRate
         self.window = scenario.fleet.maxInFlight
         self.connectTimeout = scenario.mqtt.connectTimeout
@@ -143,6 +163,8 @@ final class Swarm {
 
     func recordMalformed() { malformedPackets += 1 }
 
+    func recordLateConnect() { lateConnects += 1 }
+
     /// Stops every device: not-yet-started ones end as `stopped`, connected ones disconnect cleanly.
     func stopAll(grace: Duration) {
         guard !stopping else { return }
@@ -161,30 +183,22 @@ final class Swarm {
     func connect(_ handler: DeviceChannelHandler) {
         handler.connections += 1
         let bound = NIOLoopBound(handler, eventLoop: loop)
-        var bootstrap = ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(
-                .recvAllocator,
-                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
-            )
-            .connectTimeout(.nanoseconds(connectTimeout.nanoseconds))
-            .channelInitializer { [tls, serverName] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
-                        try channel.pipeline.syncOperations.addHandler(handler)
-                    }
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
+        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName] channel in
+            channel.eventLoop.makeCompletedFuture {
+                if let tls {
+                    let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
+                try channel.pipeline.syncOperations.addHandler(bound.value)
             }
+        }
         if !sourceAddresses.isEmpty {
             // Each new connection of a device takes the next address: a reconnect comes from another "network".
             let slot = (Int(handler.index) + handler.connections) % sourceAddresses.count
             bootstrap = bootstrap.bind(to: sourceAddresses[slot])
         }
-        bootstrap.connect(host: host, port: port).assumeIsolated().whenFailure { _ in
-            handler.connectionClosed()
+        bootstrap.connect(to: hubAddress).assumeIsolated().whenFailure { error in
+            handler.connectionClosed(error: ConnectionError(error))
         }
     }
 

@@ -105,6 +105,10 @@ public final class Recorder {
             snapshot.series.add(.failed, UInt64(count), at: at)
         case .received:
             snapshot.counters.received += 1
+        case .lateConnectClosed:
+            snapshot.counters.lateConnects += 1
+        case .connectionError(let error):
+            snapshot.counters.connectionErrors[error.rawValue, default: 0] += 1
         case .finished(let outcome, let status, let reason):
             snapshot.counters.outcomes[outcome.rawValue, default: 0] += 1
             snapshot.counters.finalStatuses[

@@ -25,6 +25,10 @@ public struct FleetCounters: Sendable, Hashable {
     /// Retries scheduled, and reconnects that succeeded.
     public var retries: UInt64 = 0
     public var reconnects: UInt64 = 0
+    /// Connections and attempts that ended with a socket or TLS error, by kind (`ConnectionError` names).
+    public var connectionErrors: [String: UInt64] = [:]
+    /// Connects that completed after their device had given the attempt up, closed at once.
+    public var lateConnects: UInt64 = 0
 
     public init() {}
 
@@ -47,6 +51,8 @@ public struct FleetCounters: Sendable, Hashable {
         finalStatuses.merge(o.finalStatuses, uniquingKeysWith: +)
         retries += o.retries
         reconnects += o.reconnects
+        connectionErrors.merge(o.connectionErrors, uniquingKeysWith: +)
+        lateConnects += o.lateConnects
     }
 }
 

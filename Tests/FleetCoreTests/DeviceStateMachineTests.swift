@@ -361,7 +361,10 @@ struct DeviceStateMachineTests {
         }
         #expect(dead.last == .close)
         let closed = Self.records(step(&quiet) { $0.channelClosed(now: Self.at(idleMs + waitMs + 1), into: &$1) })
-        #expect(closed.last == .status(from: .connected, to: .disconnectedRetrying, reason: .communicationError))
+        // Reference §2.3: Java maps "any retryable TransportException → NO_NETWORK"; the others say
+        // Communication_Error.
+        let reason: StatusReason = policy == "azure-java" ? .noNetwork : .communicationError
+        #expect(closed.last == .status(from: .connected, to: .disconnectedRetrying, reason: reason))
         #expect(quiet.lastError == .keepAliveTimeout)
     }
 

@@ -1,0 +1,34 @@
+/// What ended a connection or a connect attempt at the socket or TLS level, as the handler saw it. The engine maps
+/// NIO's errors to these; the machine classifies them per SDK (`channelClosed(error:)`).
+public enum ConnectionError: String, Sendable, Hashable, CaseIterable {
+    /// The hub's host answered the TCP connect with a refusal (nothing listens there).
+    case refused
+    /// The TCP connect did not complete in time.
+    case timedOut = "timed_out"
+    /// No route to the hub's host or network.
+    case unreachable
+    /// The peer reset the connection, or a write hit a closed socket.
+    case reset
+    /// The TLS handshake failed because the hub's certificate is not trusted (or does not match the name).
+    case tlsUntrusted = "tls_untrusted"
+    /// The TLS handshake or a TLS record failed for another reason.
+    case tls
+    /// Any other I/O error.
+    case other
+
+    /// True for the TLS failures (the SDKs classify them apart from socket errors, reference §3.2).
+    public var isTLS: Bool { self == .tls || self == .tlsUntrusted }
+
+    /// One line a user can act on.
+    public var explanation: String {
+        switch self {
+        case .refused: "connection refused: nothing listens at the hub's address and port"
+        case .timedOut: "TCP connect timed out: the hub's host did not answer"
+        case .unreachable: "hub unreachable: no route to its host or network"
+        case .reset: "connection reset by the hub"
+        case .tlsUntrusted: "TLS: the hub's certificate is not trusted or does not match its name (check the CA file)"
+        case .tls: "TLS handshake failed (check that the hub speaks TLS on this port)"
+        case .other: "I/O error on the connection"
+        }
+    }
+}

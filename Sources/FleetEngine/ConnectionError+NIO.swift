@@ -1,0 +1,51 @@
+internal import FleetCore
+internal import NIOCore
+internal import NIOPosix
+internal import NIOSSL
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension ConnectionError {
+    /// Maps what NIO, the kernel or BoringSSL reported to our own words (never their text).
+    init(_ error: any Error) {
+        switch error {
+        case let io as IOError:
+            self = Self(errno: io.errnoCode)
+        case let channel as ChannelError:
+            switch channel {
+            case .connectTimeout: self = .timedOut
+            case .eof, .ioOnClosedChannel, .outputClosed, .alreadyClosed: self = .reset
+            default: self = .other
+            }
+        case let connection as NIOConnectionError:
+            // Connecting by host name: the first attempt's error says why.
+            self = connection.connectionErrors.first.map { Self($0.error) } ?? .unreachable
+        case let ssl as NIOSSLError:
+            switch ssl {
+            case .handshakeFailed(let inner):
+                self = "\(inner)".contains("CERTIFICATE_VERIFY_FAILED") ? .tlsUntrusted : .tls
+            case .unableToValidateCertificate: self = .tlsUntrusted
+            case .uncleanShutdown: self = .reset
+            default: self = .tls
+            }
+        case let extra as NIOSSLExtraError where extra == .failedToValidateHostname:
+            self = .tlsUntrusted
+        case is NIOSSLExtraError:
+            self = .tls
+        default:
+            self = .other
+        }
+    }
+
+    init(errno code: CInt) {
+        switch code {
+        case ECONNREFUSED: self = .refused
+        case ETIMEDOUT: self = .timedOut
+        case EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL: self = .unreachable
+        case ECONNRESET, EPIPE, ECONNABORTED: self = .reset
+        default: self = .other
+        }
+    }
+}
