@@ -50,7 +50,9 @@ extension DeviceStateMachine {
             actions.append(.write(.subscribe(MQTTSubscribe(packetID: id, subscriptions: [filter]))))
         }
         resend(now: now, into: &actions)
-        if generated < config.messages && nextIntended == nil {
+        if config.closedLoop {
+            fillWindow(now: now, into: &actions)
+        } else if generated < config.messages && nextIntended == nil {
             nextIntended = now
             actions.append(.schedule(.telemetry, now))
         }
@@ -105,6 +107,7 @@ extension DeviceStateMachine {
             session.inflight.append((id, message))
         }
         actions.append(.write(.publish(publish)))
+        if config.qos == .atMostOnce { actions.append(.record(.sent)) }
     }
 
     /// Closes the connection because of `cause`; `channelClosed` then classifies it.
@@ -163,7 +166,8 @@ extension DeviceStateMachine {
     }
 
     mutating func disconnectIfDone(now: Instant, into actions: inout Actions) {
-        guard case .connected(var session) = state, generated >= config.messages, queue.isEmpty, redelivery.isEmpty
+        guard !config.stayConnected, case .connected(var session) = state, generated >= config.messages,
+            queue.isEmpty, redelivery.isEmpty
         else { return }
         if session.inflight.isEmpty {
             disconnect(outcome: .completed, into: &actions)
@@ -174,8 +178,10 @@ extension DeviceStateMachine {
         }
     }
 
-    /// Clean goodbye from a connected state.
+    /// Clean goodbye from a connected state. Unacknowledged messages stay pending when the run stops the device;
+    /// after a drain timeout they were already counted as failed.
     mutating func disconnect(outcome: DeviceOutcome, into actions: inout Actions) {
+        if outcome == .stopped, case .connected(let session) = state { redelivery.append(contentsOf: session.inflight) }
         cancelSessionTimers(into: &actions)
         actions.append(.cancel(.telemetry))
         actions.append(.write(.disconnect(MQTTReasonPacket())))
@@ -209,8 +215,26 @@ extension DeviceStateMachine {
 
     // MARK: - telemetry
 
+    /// Closed loop: generate and send messages while the in-flight window has room. A message's intended send time
+    /// is the moment it could go (now), so its latency is the hub's answer time, not a schedule's.
+    mutating func fillWindow(now: Instant, into actions: inout Actions) {
+        guard case .connected = state, generated < config.messages else { return }
+        var session = takeSession()
+        while generated < config.messages && session.inflight.count < config.maxInflight {
+            generated += 1
+            actions.append(.record(.generated(qos: config.qos)))
+            publish(nextMessage(intended: now), session: &session, into: &actions)
+        }
+        session.lastWrite = now
+        state = .connected(session)
+    }
+
     mutating func telemetryDue(deadline: Instant, now: Instant, into actions: inout Actions) {
         guard generated < config.messages else { return }
+        if config.closedLoop {
+            fillWindow(now: now, into: &actions)
+            return
+        }
         switch state {
         case .done, .idle: return
         default: break
@@ -279,6 +303,7 @@ extension DeviceStateMachine {
             session.lastWrite = now
         }
         state = .connected(session)
+        if config.closedLoop { fillWindow(now: now, into: &actions) }
         disconnectIfDone(now: now, into: &actions)
     }
 

@@ -16,6 +16,10 @@ public struct DeviceConfig: Sendable {
     public var queueCapacity: Int
     public var queueOverflow: QueueOverflow
     public var maxInflight: Int
+    /// After the last message: stay connected (keep-alive only) until the run stops the device.
+    public var stayConnected: Bool
+    /// `interval` 0: each message goes as soon as the in-flight window has room.
+    public var closedLoop: Bool { interval == .zero }
     /// The topic suffix after `devices/{id}/messages/events/` (a URL-encoded property bag, sorted by name).
     public var propertyBag: String
     public var subscribeC2D: Bool
@@ -81,6 +85,7 @@ public struct DeviceConfig: Sendable {
         queueCapacity = scenario.telemetry.queueCapacity
         queueOverflow = scenario.telemetry.queueOverflow
         maxInflight = scenario.telemetry.maxInflight
+        stayConnected = scenario.telemetry.stayConnected
         propertyBag = scenario.telemetry.properties.sorted { $0.key < $1.key }
             .map { SASToken.urlEncode($0.key) + "=" + SASToken.urlEncode($0.value) }.joined(separator: "&")
         subscribeC2D = scenario.mqtt.subscribeC2D
@@ -167,8 +172,10 @@ public enum DeviceEvent: Sendable, Hashable {
     case status(from: ConnectionStatus, to: ConnectionStatus, reason: StatusReason)
     /// The retry policy chose this wait before retry `attempt`.
     case retryScheduled(attempt: Int, delay: Duration)
-    /// A message was generated at its intended send time (QoS 0 messages count as acknowledged when written).
+    /// A message was generated at its intended send time.
     case generated(qos: MQTTQoS)
+    /// A QoS 0 message was written (it is never acknowledged: "sent" is as far as it goes).
+    case sent
     /// A QoS 1 message was acknowledged; latency from its intended send time.
     case acked(latency: Duration)
     /// Messages that will never be acknowledged.

@@ -62,6 +62,14 @@ public struct DeviceStateMachine: Sendable {
     var queue = OfflineQueue()
     /// Messages waiting to be sent (offline, or behind the in-flight limit).
     public var queuedMessages: Int { queue.count }
+    /// Messages generated and neither acknowledged nor failed, counted from what the device holds: in flight on the
+    /// connection, waiting for redelivery, or queued. The accounting check compares it with generated − acked −
+    /// failed as the recorder counted them.
+    public var pendingMessages: Int {
+        var inflight = 0
+        if case .connected(let session) = state { inflight = session.inflight.count }
+        return inflight + redelivery.count + queue.count
+    }
     /// QoS 1 messages unacknowledged when the last connection ended: re-published with DUP after the reconnect.
     var redelivery: [(id: UInt16, message: QueuedMessage)] = []
     /// The message id of the last generated message (ids start at 1; they go in the topic's `$.mid`).

@@ -210,6 +210,11 @@ public struct FaultPlan: Sendable, Hashable {
     public let faults: [Scenario.Fault]
     public let events: [Event]
 
+    /// The first fault scheduled at the same instant as fault `index` (faults that act together form one group).
+    public func group(of index: Int) -> Int {
+        faults.firstIndex { $0.at == faults[index].at } ?? index
+    }
+
     public init(_ faults: [Scenario.Fault]) {
         self.faults = faults
         var events: [Event] = []
@@ -257,6 +262,8 @@ public struct FaultRecord: Sendable, Hashable {
     public var startNanoseconds: Int64
     public var endNanoseconds: Int64
     public var affected: UInt64
+    /// The first fault scheduled at the same instant as this one: faults that act together share one storm.
+    public var group: Int
 
     public init(
         index: Int,
@@ -264,8 +271,10 @@ public struct FaultRecord: Sendable, Hashable {
         label: String,
         startNanoseconds: Int64,
         endNanoseconds: Int64,
-        affected: UInt64
+        affected: UInt64,
+        group: Int? = nil
     ) {
+        self.group = group ?? index
         self.index = index
         self.kind = kind
         self.label = label
@@ -287,7 +296,8 @@ public struct FaultLog: Sendable, Hashable {
                 label: f.label,
                 startNanoseconds: -1,
                 endNanoseconds: -1,
-                affected: 0
+                affected: 0,
+                group: plan.group(of: i)
             )
         }
     }

@@ -122,7 +122,8 @@ struct ProfileReader {
         }
         try top.mapping("telemetry") { (t: inout Section) throws(ScenarioError) in
             s.telemetry.messages = try t.int("messages", min: 0, max: 100_000_000) ?? s.telemetry.messages
-            s.telemetry.interval = try t.duration("interval", min: .milliseconds(1)) ?? s.telemetry.interval
+            s.telemetry.interval = try t.duration("interval", min: .zero) ?? s.telemetry.interval
+            s.telemetry.stayConnected = try t.bool("stay_connected") ?? s.telemetry.stayConnected
             s.telemetry.payloadBytes = try t.int("payload_bytes", min: 0, max: 256 * 1024) ?? s.telemetry.payloadBytes
             if let q = try t.int("qos", min: 0, max: 1) { s.telemetry.qos = q == 0 ? .atMostOnce : .atLeastOnce }
             s.telemetry.drainTimeout = try t.duration("drain_timeout", min: .zero) ?? s.telemetry.drainTimeout
@@ -136,6 +137,13 @@ struct ProfileReader {
                 s.telemetry.queueOverflow = overflow
             }
             s.telemetry.maxInflight = try t.int("max_inflight", min: 1, max: 65_535) ?? s.telemetry.maxInflight
+            if s.telemetry.interval == .zero && s.telemetry.qos != .atLeastOnce {
+                throw t.error(
+                    .invalidValue,
+                    "interval",
+                    "0 (closed loop) needs qos: 1: the in-flight window paces it; give QoS 0 an interval"
+                )
+            }
             try t.mapping("properties") { (p: inout Section) throws(ScenarioError) in
                 s.telemetry.properties = try p.remainingScalars()
             }

@@ -117,10 +117,13 @@ public struct Scenario: Sendable, Hashable {
     }
 
     public struct Telemetry: Sendable, Hashable {
-        /// Messages per device; the device disconnects cleanly once all are acknowledged.
+        /// Messages per device; the device disconnects cleanly once all are acknowledged (unless `stayConnected`).
         public var messages: Int = 10
-        /// Time between a device's messages (intended send times are on this grid).
+        /// Time between a device's messages (intended send times are on this grid). Zero: closed loop, the next
+        /// message goes as soon as the in-flight window has room (QoS 1 only).
         public var interval: Duration = .seconds(1)
+        /// After its last message is acknowledged the device stays connected (keep-alive only) until the run ends.
+        public var stayConnected = false
         public var payloadBytes: Int = 64
         public var qos: MQTTQoS = .atLeastOnce
         /// Application properties sent in the topic's property bag (`devices/{id}/messages/events/k=v&...`).

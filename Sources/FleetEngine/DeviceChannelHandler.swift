@@ -62,6 +62,11 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         run(actions, now: now)
     }
 
+    /// At the end of the run: the messages this device still holds count as pending.
+    func notePending() {
+        recorder.notePending(machine.pendingMessages)
+    }
+
     /// The grace period after `stop` ran out: drop the connection without a goodbye.
     func forceClose() {
         if let context {
@@ -208,6 +213,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 }
             case .record(let event):
                 recorder.record(event, at: now)
+                if swarm.hasStorms { swarm.stormEvent(device: index, event, recorder: recorder, at: now) }
                 swarm.callbacks.notify(deviceID: machine.deviceID, event: event, lastError: machine.lastError)
                 switch event {
                 case .connected:

@@ -13,12 +13,12 @@ public final class FaultTimeline: Sendable {
     }
 
     /// Applies every step when `elapsed()` (nanoseconds since the origin) reaches it. `starting` runs just before a
-    /// fault's first step acts; `applied` after each step, with the connections it affected. Returns when the
+    /// fault's first step acts (with the instant and the fault's group, see `FaultPlan.group(of:)`); `applied` after each step, with the connections it affected. Returns when the
     /// plan is done or the task is cancelled.
     public func play(
         on front: any EmbeddedHub,
         elapsed: @escaping @Sendable () -> Int64,
-        starting: @Sendable (Instant) async -> Void = { _ in },
+        starting: @Sendable (Instant, Int) async -> Void = { _, _ in },
         applied: @Sendable (FaultPlan.Event, Int) -> Void = { _, _ in }
     ) async {
         for event in plan.events {
@@ -26,7 +26,7 @@ public final class FaultTimeline: Sendable {
             if wait > .zero { try? await Task.sleep(for: wait) }
             if Task.isCancelled { return }
             if log.withLock({ $0.records[event.fault].startNanoseconds < 0 }) {
-                await starting(Instant(nanoseconds: elapsed()))
+                await starting(Instant(nanoseconds: elapsed()), plan.group(of: event.fault))
             }
             let affected = await front.inject(event.step, fault: plan.faults[event.fault], index: event.fault)
             let at = elapsed()

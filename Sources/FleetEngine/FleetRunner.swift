@@ -165,8 +165,7 @@ public struct FleetRunner: Sendable {
         let startedUnix = Self.unixNanoseconds()
         let origin = NIODeadline.now()
         let callbacks = self.callbacks
-        var config = DeviceConfig(scenario: scenario)
-        config.unixSecondsAtZero = startedUnix / 1_000_000_000
+        let unixSecondsAtZero = startedUnix / 1_000_000_000
         let swarm = try await loop.submit {
             let scheduler = LoopScheduler(loop: loop, origin: origin)
             let swarm = Swarm(
@@ -174,7 +173,7 @@ public struct FleetRunner: Sendable {
                 scheduler: scheduler,
                 recorders: scenario.effectiveCohorts.map { _ in Recorder(bin: scenario.bin) },
                 scenario: scenario,
-                config: config,
+                unixSecondsAtZero: unixSecondsAtZero,
                 hubAddress: resolved,
                 serverName: hubAddress.host,
                 sourceAddresses: sources,
@@ -213,10 +212,14 @@ public struct FleetRunner: Sendable {
             }
             if let front, !scenario.faults.isEmpty {
                 group.addTask {
-                    await faults.play(on: front, elapsed: elapsed) { mark in
-                        // Retry attempts are placed relative to the latest fault's start (jitter dispersion):
-                        // mark it on the device loop before the fault acts, so no retry precedes the mark.
-                        try? await loop.submit { for r in swarm.value.recorders { r.faultStarted(at: mark) } }.get()
+                    await faults.play(on: front, elapsed: elapsed) { mark, group in
+                        // Retry attempts are placed relative to the latest fault's start (jitter dispersion), and a
+                        // storm's affected devices are those connected at its start: mark both on the device loop
+                        // before the fault acts, so no loss or retry precedes the mark.
+                        try? await loop.submit {
+                            for r in swarm.value.recorders { r.faultStarted(at: mark) }
+                            swarm.value.markStorm(group: group)
+                        }.get()
                     }
                 }
             }
@@ -247,6 +250,7 @@ public struct FleetRunner: Sendable {
         let (cohortSnapshots, malformed, schedulerHealth) = try await loop.submit {
             let s = swarm.value
             s.scheduler.shutdown()
+            for h in s.handlers { h.notePending() }
             return (s.recorders.map { $0.capture() }, s.malformedPackets, s.scheduler.health)
         }.get()
         var health = schedulerHealth

@@ -15,7 +15,8 @@ final class Swarm {
     let hubAddress: SocketAddress
     let sourceAddresses: [SocketAddress]
     /// Options, recv allocator and timeout shared by every connect; each connect adds its initializer and source.
-    private let baseBootstrap: ClientBootstrap
+    /// nil on a loop that cannot open sockets (tests on an EmbeddedEventLoop, which replace `connect`).
+    private let baseBootstrap: ClientBootstrap?
     /// TLS for every device connection (nil: plain TCP), and the name to verify / send as SNI.
     let tls: NIOSSLContext?
     let serverName: String?
@@ -41,7 +42,7 @@ final class Swarm {
         scheduler: LoopScheduler,
         recorders: [Recorder],
         scenario: Scenario,
-        config: DeviceConfig,
+        unixSecondsAtZero: Int64,
         hubAddress: SocketAddress,
         serverName: String?,
         sourceAddresses: [SocketAddress],
@@ -57,7 +58,7 @@ final class Swarm {
         self.recorders = recorders
         self.hubAddress = hubAddress
         self.sourceAddresses = sourceAddresses
-        var base = ClientBootstrap(group: loop)
+        var base = ClientBootstrap(validatingGroup: loop)?
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(
@@ -68,7 +69,7 @@ final class Swarm {
         if !sourceAddresses.isEmpty {
             // Bind the source address without a port: the kernel picks the port at connect time from the whole
             // 4-tuple, so each source address has its own port space (IP_BIND_ADDRESS_NO_PORT, Linux 4.2).
-            base = base.channelOption(
+            base = base?.channelOption(
                 ChannelOptions.Types.SocketOption(level: .init(rawValue: 0), name: .init(rawValue: 24)),
                 value: 1
             )
@@ -82,8 +83,9 @@ final class Swarm {
         let seeds = SplitMix64(seed: scenario.seed)
         var index = 0
         for (c, cohort) in scenario.effectiveCohorts.enumerated() {
+            // One configuration per cohort, built once; its devices share it (the payload buffer copy-on-write).
             var cohortConfig = DeviceConfig(scenario: scenario, retry: cohort.retry)
-            cohortConfig.unixSecondsAtZero = config.unixSecondsAtZero
+            cohortConfig.unixSecondsAtZero = unixSecondsAtZero
             for _ in 0..<cohort.devices {
                 let id = scenario.fleet.deviceID(index)
                 let key = (try? cohortConfig.auth?.key(for: id)) ?? nil
@@ -163,6 +165,45 @@ final class Swarm {
 
     func recordMalformed() { malformedPackets += 1 }
 
+    // MARK: - storms per device
+
+    /// Per fault group: each device's part in that group's storm (0: not connected at its start, 1: connected,
+    /// 2: lost its connection, 3: back again). A device counts once however often it is lost.
+    private var storms: [(group: Int, marks: [UInt8])] = []
+    var hasStorms: Bool { !storms.isEmpty }
+
+    /// A fault group starts: remember which devices are connected (on the loop, before the fault acts).
+    func markStorm(group: Int) {
+        guard !storms.contains(where: { $0.group == group }) else { return }
+        storms.append((group, handlers.map { $0.machine.isConnected ? 1 : 0 }))
+    }
+
+    /// Follows one device event into the storms: the latest storm takes new losses; any storm takes the recovery and
+    /// the attempts of a device it lost.
+    func stormEvent(device: UInt32, _ event: DeviceEvent, recorder: Recorder, at: Instant) {
+        let i = Int(device)
+        switch event {
+        case .status(let from, let to, let reason)
+        where from == .connected && (to == .disconnectedRetrying || (to == .disconnected && reason != .clientClose)):
+            let k = storms.count - 1
+            if storms[k].marks[i] == 1 {
+                storms[k].marks[i] = 2
+                recorder.stormEvent(.stormAffected, group: storms[k].group, at: at)
+            }
+        case .reconnected:
+            for k in storms.indices where storms[k].marks[i] == 2 {
+                storms[k].marks[i] = 3
+                recorder.stormEvent(.stormRecovered, group: storms[k].group, at: at)
+            }
+        case .connectAttempt:
+            for k in storms.indices where storms[k].marks[i] == 2 {
+                recorder.stormEvent(.stormAttempts, group: storms[k].group, at: at)
+            }
+        default:
+            break
+        }
+    }
+
     func recordLateConnect() { lateConnects += 1 }
 
     /// Stops every device: not-yet-started ones end as `stopped`, connected ones disconnect cleanly.
@@ -179,9 +220,14 @@ final class Swarm {
 
     var isStopping: Bool { stopping }
 
+    /// Tests replace the socket connect (handlers on an EmbeddedChannel); nil in every real run.
+    var connectOverride: ((DeviceChannelHandler) -> Void)?
+
     /// Opens the TCP connection for a device; the handler joins the new channel's pipeline.
     func connect(_ handler: DeviceChannelHandler) {
         handler.connections += 1
+        if let connectOverride { return connectOverride(handler) }
+        guard let baseBootstrap else { return handler.connectionClosed(error: .other) }
         let bound = NIOLoopBound(handler, eventLoop: loop)
         var bootstrap = baseBootstrap.channelInitializer { [tls, serverName] channel in
             channel.eventLoop.makeCompletedFuture {

@@ -30,14 +30,49 @@ public struct GeneratorHealth: Sendable {
     public var descriptorHeadroom: Int { descriptorLimit - descriptorPeak }
     public var loopCPUShare: Double { wallSeconds > 0 ? loopCPUSeconds / wallSeconds : 0 }
 
-    /// Why the run is generator-limited (empty: it is not).
+    /// Why the run is generator-limited (empty: it is not). Only the generator's own lateness counts: a timer or a
+    /// send that fired late because the loop was busy, never a wait the scenario asked for (an in-flight window, the
+    /// offline queue, the connect window, a deadline already past when it was scheduled).
     public var limits: [String] {
         var out: [String] = []
         if loopLagP99 > Self.maxLoopLagP99 { out.append("loop lag p99 over 5 ms") }
-        if lateSendFraction > Self.maxLateSendFraction { out.append("more than 1 % of sends late") }
+        if lateSendFraction > Self.maxLateSendFraction { out.append("more than 1 % of sends fired over a tick late") }
         if descriptorLimit > 0 && descriptorHeadroom < 64 { out.append("out of file descriptors") }
         return out
     }
 
     public var generatorLimited: Bool { !limits.isEmpty }
+
+    /// The bottleneck, when there is one.
+    public enum Cause: String, Sendable {
+        /// The device loop used (nearly) a whole core: it has more work than one thread can do.
+        case loopBusy = "loop_busy"
+        /// The device loop was late while using little CPU: it waited for a core (other processes or the embedded
+        /// hub on the same cores) or a callback blocked it.
+        case loopStalled = "loop_stalled"
+        case descriptors
+    }
+
+    /// The device loop's CPU share from which a late loop counts as busy rather than stalled.
+    public static let busyCPUShare = 0.7
+
+    public var cause: Cause? {
+        guard generatorLimited else { return nil }
+        if descriptorLimit > 0 && descriptorHeadroom < 64 { return .descriptors }
+        return loopCPUShare >= Self.busyCPUShare ? .loopBusy : .loopStalled
+    }
+
+    /// What to do about it, in one sentence that fits the cause.
+    public var advice: String {
+        switch cause {
+        case nil: ""
+        case .loopBusy:
+            "the device loop used a whole core: run fewer devices per process (shards), or send less often"
+        case .loopStalled:
+            "the device loop waited for a core while using little CPU: give it one (run the hub in its own process "
+                + "or on another machine, run no more busy processes than cores) or remove what blocks it"
+        case .descriptors:
+            "descriptors ran out: run fewer devices per process, or the hub in its own process (fleetstorm hub)"
+        }
+    }
 }

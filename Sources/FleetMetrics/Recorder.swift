@@ -35,6 +35,16 @@ public final class Recorder {
     /// The runner marks each fault's start, so retry attempts can be placed relative to it (jitter dispersion).
     public func faultStarted(at: Instant) { faultStart = at }
 
+    /// At the end of a run: messages a device of this loop still held (in flight, awaiting redelivery, queued).
+    public func notePending(_ count: Int) {
+        snapshot.counters.pending += UInt64(max(0, count))
+    }
+
+    /// A per-device storm event of fault group `group` (one of the `storm_*` series, labelled with the group).
+    public func stormEvent(_ name: TimeSeries.Name, group: Int, at: Instant) {
+        snapshot.series.add(name, label: String(group), at: at)
+    }
+
     /// `bin`: the time series' bin width (default 100 ms).
     public init(bin: Duration = .milliseconds(100)) {
         snapshot.series = TimeSeries(bin: bin)
@@ -88,13 +98,12 @@ public final class Recorder {
                 let offset = (at + delay).nanoseconds - faultStart.nanoseconds
                 LatencyLayout.record(max(1_000, offset), in: &attemptOffsetHistograms[min(attempt, 4) - 1])
             }
-        case .generated(let qos):
+        case .generated:
             snapshot.counters.generated += 1
             snapshot.series.add(.published, at: at)
-            if qos == .atMostOnce {
-                snapshot.counters.acked += 1
-                snapshot.series.add(.acked, at: at)
-            }
+        case .sent:
+            snapshot.counters.sent += 1
+            snapshot.series.add(.sent, at: at)
         case .acked(let latency):
             snapshot.counters.acked += 1
             snapshot.series.add(.acked, at: at)

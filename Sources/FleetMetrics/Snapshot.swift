@@ -11,7 +11,9 @@ public struct FleetCounters: Sendable, Hashable {
     public var refusedByCode: [UInt8: UInt64] = [:]
     /// Messages generated at their intended send time.
     public var generated: UInt64 = 0
+    /// QoS 1 messages acknowledged, and QoS 0 messages written (never acknowledged).
     public var acked: UInt64 = 0
+    public var sent: UInt64 = 0
     /// Messages that will never be acknowledged, by the reason (device outcome) that lost them.
     public var failedByReason: [String: UInt64] = [:]
     /// Cloud-to-device messages received.
@@ -34,8 +36,13 @@ public struct FleetCounters: Sendable, Hashable {
 
     public var failed: UInt64 { failedByReason.values.reduce(0, +) }
     public var refused: UInt64 { refusedByCode.values.reduce(0, +) }
-    /// Generated and neither acknowledged nor failed (in flight when the run stopped).
-    public var pending: UInt64 { generated &- acked &- failed }
+    /// Generated and neither acknowledged nor failed when the run stopped, counted from what the devices still held
+    /// (in flight, awaiting redelivery, queued): set at the end of a run, never derived from the other counts.
+    public var pending: UInt64 = 0
+    /// generated − (acked + sent + failed + pending): 0 when the books balance.
+    public var imbalance: Int64 {
+        Int64(bitPattern: generated) - Int64(bitPattern: acked &+ sent &+ failed &+ pending)
+    }
     public var finishedDevices: UInt64 { outcomes.values.reduce(0, +) }
 
     public mutating func add(_ o: FleetCounters) {
@@ -44,6 +51,8 @@ public struct FleetCounters: Sendable, Hashable {
         refusedByCode.merge(o.refusedByCode, uniquingKeysWith: +)
         generated += o.generated
         acked += o.acked
+        sent += o.sent
+        pending += o.pending
         failedByReason.merge(o.failedByReason, uniquingKeysWith: +)
         received += o.received
         outcomes.merge(o.outcomes, uniquingKeysWith: +)

@@ -4,8 +4,10 @@ public import Histogram
 /// simulated runs and merged shards give the same numbers, and anyone holding a report can recompute them.
 ///
 /// Resolution is the series' bin: recovery times are measured to the end of the bin in which the share of affected
-/// devices is back. Affected devices of a fault are the connections lost from its start until the next fault starts
-/// (or the run ends); recoveries count from its start, capped at the affected count.
+/// devices is back. Affected devices of a fault group are the devices connected at its start that lost their
+/// connection before the next group started (the `storm_*:<group>` series the device loop counts, each device once);
+/// recovered are those of them that came back. Reports without those series (a hub alone) fall back to connection
+/// losses in the window. `losses` always counts connections lost in the window.
 public struct StormRecord: Sendable, Hashable {
     public var fault: String
     public var startNanoseconds: Int64
@@ -30,6 +32,8 @@ public struct StormRecord: Sendable, Hashable {
     /// Attempts in the window per recovered device, and the share of attempts not accepted.
     public var attemptsPerDevice: Double
     public var wastedFraction: Double
+    /// Connections lost in the window (a device lost three times counts three).
+    public var losses: UInt64 = 0
 
     public var neverRecovered: UInt64 { affected - recovered }
 }
@@ -43,21 +47,37 @@ public enum StormAnalysis {
         public var lost: [UInt64]
         public var reconnected: [UInt64]
         public var runEndNanoseconds: Int64
+        /// Per fault group: affected devices, recovered devices and their attempts per bin (`storm_*:<group>`).
+        public var perDevice: [Int: (affected: [UInt64], recovered: [UInt64], attempts: [UInt64])] = [:]
 
-        public init(binNanoseconds: Int64, series: (String) -> [UInt64], runEndNanoseconds: Int64) {
+        /// `series` looks a series up by its key (`attempts`, `storm_affected:3`, ...); `groups` are the fault groups
+        /// whose per-device series to load.
+        public init(
+            binNanoseconds: Int64,
+            series: (String) -> [UInt64],
+            runEndNanoseconds: Int64,
+            groups: [Int] = []
+        ) {
             self.binNanoseconds = binNanoseconds
             attempts = series("attempts")
             accepted = series("accepted")
             lost = series("lost")
             reconnected = series("reconnected")
             self.runEndNanoseconds = runEndNanoseconds
+            for g in Set(groups) {
+                let affected = series("storm_affected:\(g)")
+                let recovered = series("storm_recovered:\(g)")
+                let attempts = series("storm_attempts:\(g)")
+                if !affected.isEmpty || !recovered.isEmpty { perDevice[g] = (affected, recovered, attempts) }
+            }
         }
 
-        public init(_ s: TimeSeries, runEndNanoseconds: Int64) {
+        public init(_ s: TimeSeries, runEndNanoseconds: Int64, groups: [Int] = []) {
             self.init(
                 binNanoseconds: s.binNanoseconds,
-                series: { name in TimeSeries.Name(rawValue: name).map { s.series($0) } ?? [] },
-                runEndNanoseconds: runEndNanoseconds
+                series: { s.series(key: $0) },
+                runEndNanoseconds: runEndNanoseconds,
+                groups: groups
             )
         }
 
@@ -70,28 +90,44 @@ public enum StormAnalysis {
         public var label: String
         public var startNanoseconds: Int64
         public var endNanoseconds: Int64
+        /// The fault group (faults scheduled at the same instant share one); nil: group by start bin.
+        public var group: Int?
 
-        public init(label: String, startNanoseconds: Int64, endNanoseconds: Int64) {
+        public init(label: String, startNanoseconds: Int64, endNanoseconds: Int64, group: Int? = nil) {
             self.label = label
             self.startNanoseconds = startNanoseconds
             self.endNanoseconds = endNanoseconds
+            self.group = group
         }
     }
 
-    /// One record per fault (in start order; faults starting in the same bin share one record, labelled with
-    /// both, since their losses cannot be told apart), then one for the whole run (fault "run").
+    /// One record per fault group (in start order; faults of one group share a record labelled with all of them;
+    /// without groups, faults starting in the same bin do, since their losses cannot be told apart), then one for
+    /// the whole run (fault "run").
     public static func analyze(_ faults: [Fault], _ input: Input) -> [StormRecord] {
         var ordered: [Fault] = []
-        for f in faults.sorted(by: { $0.startNanoseconds < $1.startNanoseconds }) {
-            if let last = ordered.last,
-                last.startNanoseconds / input.binNanoseconds == f.startNanoseconds / input.binNanoseconds
-            {
+        for f in faults.sorted(by: { ($0.group ?? 0, $0.startNanoseconds) < ($1.group ?? 0, $1.startNanoseconds) }) {
+            let sameGroup: Bool
+            if let last = ordered.last {
+                if let g = f.group, last.group == g {
+                    sameGroup = true
+                } else {
+                    sameGroup =
+                        f.group == nil && last.group == nil
+                        && last.startNanoseconds / input.binNanoseconds == f.startNanoseconds / input.binNanoseconds
+                }
+            } else {
+                sameGroup = false
+            }
+            if sameGroup, let last = ordered.last {
                 ordered[ordered.count - 1].label += " + " + f.label
+                ordered[ordered.count - 1].startNanoseconds = min(last.startNanoseconds, f.startNanoseconds)
                 ordered[ordered.count - 1].endNanoseconds = max(last.endNanoseconds, f.endNanoseconds)
             } else {
                 ordered.append(f)
             }
         }
+        ordered.sort { $0.startNanoseconds < $1.startNanoseconds }
         var records: [StormRecord] = []
         for (i, f) in ordered.enumerated() {
             let next =
@@ -108,17 +144,30 @@ public enum StormAnalysis {
         let n = input.bins
         let b0 = Int(max(0, f.startNanoseconds) / w)
         let lossEnd = Int(lossesUntil / w)  // the bin holding the next fault's start is that fault's
-        var affected: UInt64 = 0
-        for b in b0..<max(b0, min(n, lossEnd)) { affected += input.value(input.lost, b) }
-        var totalBack: UInt64 = 0
-        for b in b0..<max(b0, n) { totalBack += input.value(input.reconnected, b) }
-        let recovered = min(affected, totalBack)
+        var losses: UInt64 = 0
+        for b in b0..<max(b0, min(n, lossEnd)) { losses += input.value(input.lost, b) }
+        let devices = f.group.flatMap { input.perDevice[$0] }
+        let affected: UInt64
+        let recovered: UInt64
+        let back: [UInt64]
+        if let devices {
+            // Each device once: counted on the device loop from the marks at the group's start.
+            affected = devices.affected.reduce(0, +)
+            recovered = min(affected, devices.recovered.reduce(0, +))
+            back = devices.recovered
+        } else {
+            affected = losses
+            var totalBack: UInt64 = 0
+            for b in b0..<max(b0, n) { totalBack += input.value(input.reconnected, b) }
+            recovered = min(affected, totalBack)
+            back = input.reconnected
+        }
         // Recovery times: the end of the bin where the cumulative count reaches each share.
         func reached(_ threshold: UInt64) -> Int? {
             guard threshold > 0, threshold <= recovered else { return nil }
             var cum: UInt64 = 0
-            for b in b0..<n {
-                cum += input.value(input.reconnected, b)
+            for b in (devices == nil ? b0 : 0)..<max(n, back.count) {
+                cum += input.value(back, b)
                 if cum >= threshold { return b }
             }
             return nil
@@ -172,8 +221,10 @@ public enum StormAnalysis {
             t90: since(reached(share(0.9))),
             t99: since(reached(share(0.99))),
             t100: affected > 0 && recovered == affected ? since(reached(affected)) : nil,
-            attemptsPerDevice: recovered > 0 ? Double(attempts) / Double(recovered) : 0,
-            wastedFraction: attempts > 0 ? Double(attempts - min(attempts, accepted)) / Double(attempts) : 0
+            attemptsPerDevice: recovered > 0
+                ? Double(devices.map { $0.attempts.reduce(0, +) } ?? attempts) / Double(recovered) : 0,
+            wastedFraction: attempts > 0 ? Double(attempts - min(attempts, accepted)) / Double(attempts) : 0,
+            losses: losses
         )
     }
 }

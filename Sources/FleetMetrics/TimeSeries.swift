@@ -21,6 +21,8 @@ public struct TimeSeries: Sendable, Hashable {
         /// Messages generated.
         case published
         case acked
+        /// QoS 0 messages written.
+        case sent
         case failed
         /// CONNECTs refused by throttling (device side: CONNACK 3 / 0x97 / 0x9F, or a PUBACK 0x97).
         case throttled
@@ -31,6 +33,11 @@ public struct TimeSeries: Sendable, Hashable {
         case lost
         /// CONNACKs accepted that end a loss (the device is back): recovery.
         case reconnected
+        /// Per fault group (label = the group's first fault index): devices connected at its start that lost their
+        /// connection (each once), those of them back again (each once), and their connect attempts until then.
+        case stormAffected = "storm_affected"
+        case stormRecovered = "storm_recovered"
+        case stormAttempts = "storm_attempts"
         /// Hub side (the embedded or standalone test hub): connections accepted, refused, throttled (CONNECTs and
         /// sends shaped past the queue), open connections (gauge), D2C received, duplicates, out-of-order, C2D sent.
         case hubAccepted = "hub_accepted"

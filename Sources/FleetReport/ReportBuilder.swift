@@ -146,6 +146,8 @@ public enum ReportBuilder {
             report.health.generatorLimited = health.generatorLimited
             report.health.loopCpuShare = health.loopCPUShare
             report.health.limits = health.limits
+            report.health.cause = health.cause?.rawValue ?? ""
+            report.health.advice = health.advice
             for (name, h) in [("loop_lag", health.loopLag), ("timer_lateness", health.timerLateness)]
             where h.totalCount > 0 {
                 var m = Fleetstorm_Report_V1_Histogram()
@@ -165,6 +167,7 @@ public enum ReportBuilder {
             r.startNs = f.startNanoseconds
             r.endNs = f.endNanoseconds
             r.affected = f.affected
+            r.group = UInt32(f.group)
             return r
         }
         for c in cohorts {
@@ -222,10 +225,11 @@ public enum ReportBuilder {
                 StormAnalysis.Fault(
                     label: $0.label,
                     startNanoseconds: $0.startNanoseconds,
-                    endNanoseconds: $0.endNanoseconds
+                    endNanoseconds: $0.endNanoseconds,
+                    group: $0.group
                 )
             },
-            StormAnalysis.Input(series, runEndNanoseconds: runEnd)
+            StormAnalysis.Input(series, runEndNanoseconds: runEnd, groups: faults.map(\.group))
         )
         return records.map { r in
             var s = stormMessage(r)
@@ -284,6 +288,7 @@ public enum ReportBuilder {
         s.affected = r.affected
         s.recovered = r.recovered
         s.attempts = r.attempts
+        s.losses = r.losses
         s.peakAttemptRate = r.peakAttemptRate
         s.peakAttemptRate1S = r.peakAttemptRate1s
         s.meanAttemptRate = r.meanAttemptRate
@@ -331,6 +336,8 @@ public enum ReportBuilder {
         m.accounting.acked = c.acked
         m.accounting.failed = c.failed
         m.accounting.pending = c.pending
+        m.accounting.sent = c.sent
+        m.accounting.imbalance = c.imbalance
         m.accounting.failedByReason = c.failedByReason
         m.accounting.c2DReceived = c.received
         m.connections.attempts = c.connectAttempts
@@ -340,6 +347,8 @@ public enum ReportBuilder {
         )
         m.connections.retries = c.retries
         m.connections.reconnects = c.reconnects
+        m.connections.connectionErrors = c.connectionErrors
+        m.connections.lateConnects = c.lateConnects
         m.outcomes = c.outcomes
         m.statuses = c.finalStatuses.sorted { ($0.key.status, $0.key.reason) < ($1.key.status, $1.key.reason) }.map {
             var s = Fleetstorm_Report_V1_StatusCount()

@@ -151,11 +151,17 @@ public enum ReportMerge {
         let input = StormAnalysis.Input(
             binNanoseconds: bin,
             series: { series[$0] ?? [] },
-            runEndNanoseconds: out.run.durationNs
+            runEndNanoseconds: out.run.durationNs,
+            groups: out.faults.map { Int($0.group) }
         )
         let records = StormAnalysis.analyze(
             out.faults.map {
-                StormAnalysis.Fault(label: $0.label, startNanoseconds: $0.startNs, endNanoseconds: $0.endNs)
+                StormAnalysis.Fault(
+                    label: $0.label,
+                    startNanoseconds: $0.startNs,
+                    endNanoseconds: $0.endNs,
+                    group: Int($0.group)
+                )
             },
             input
         )
@@ -185,6 +191,11 @@ public enum ReportMerge {
             out.health.loopCpuShare = healths.map(\.loopCpuShare).max() ?? 0
             out.health.generatorLimited = healths.contains { $0.generatorLimited }
             out.health.limits = Array(Set(healths.flatMap(\.limits))).sorted()
+            // The first limited shard's cause and advice (shards run the same command line).
+            if let limited = healths.first(where: \.generatorLimited) {
+                out.health.cause = limited.cause
+                out.health.advice = limited.advice
+            }
         }
         return out
     }
@@ -195,6 +206,8 @@ public enum ReportMerge {
             a.acked += x.acked
             a.failed += x.failed
             a.pending += x.pending
+            a.sent += x.sent
+            a.imbalance += x.imbalance
             a.c2DReceived += x.c2DReceived
             a.failedByReason.merge(x.failedByReason, uniquingKeysWith: +)
         }

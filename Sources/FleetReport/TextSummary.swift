@@ -40,7 +40,8 @@ public enum TextSummary {
         }
         if r.hasAccounting {
             let a = r.accounting
-            var line = "messages: \(a.generated) generated, \(a.acked) acked, \(a.failed) failed, \(a.pending) pending"
+            var line = "messages: \(a.generated) generated, \(a.acked) acked, "
+                + (a.sent > 0 ? "\(a.sent) sent (QoS 0), " : "") + "\(a.failed) failed, \(a.pending) pending"
             if !a.failedByReason.isEmpty {
                 line +=
                     " (failed: "
@@ -48,6 +49,12 @@ public enum TextSummary {
                     .joined(separator: ", ") + ")"
             }
             out.append(line)
+            if a.imbalance != 0 {
+                out.append(
+                    "ACCOUNTING MISMATCH: generated \(a.generated) ≠ acked + sent + failed + pending "
+                        + "(off by \(a.imbalance)): messages were lost in FleetStorm's own bookkeeping — please report it"
+                )
+            }
         }
         if !r.outcomes.isEmpty {
             out.append(
@@ -162,9 +169,10 @@ public enum TextSummary {
             "loop lag p99 \(formatNanoseconds(h.loopLagP99Ns)), timer lateness p99 \(formatNanoseconds(h.timerLatenessP99Ns)), "
             + "late sends \(fixed(h.lateSendFraction * 100, 2))%, fd headroom \(h.fdHeadroom), device loop CPU \(fixed(h.loopCpuShare * 100, 0))%"
         if h.generatorLimited {
+            let advice = h.advice.isEmpty ? "run fewer devices per process, or shards" : h.advice
             return
                 "GENERATOR LIMITED (\(h.limits.joined(separator: "; "))): these latencies measure FleetStorm, not the hub — "
-                + "use fewer devices per process, or shards. \(facts)"
+                + "\(advice). \(facts)"
         }
         return "generator: kept up (\(facts))"
     }

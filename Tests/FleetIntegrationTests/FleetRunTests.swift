@@ -221,10 +221,11 @@ extension IntegrationTests {
                 let first = cohort.snapshot.summary(Snapshot.retryDelay(attempt: 1))
                 let (lo, hi) = try #require(expected[cohort.name])
                 #expect(Double(first.p50) / 1e6 >= lo && Double(first.max) / 1e6 <= hi, "\(cohort.name): \(first)")
+                // Reference §2.3: Java reports a retryable transport loss as NO_NETWORK.
                 let retrying = StatusTransition(
                     from: "Connected",
                     to: "Disconnected_Retrying",
-                    reason: "Communication_Error"
+                    reason: cohort.policy == "azure-java" ? "No_Network" : "Communication_Error"
                 )
                 #expect(c.transitions[retrying] == UInt64(cohort.devices))
             }

@@ -54,7 +54,7 @@ struct GeneratorHealthLimitTests {
         h = GeneratorHealth()
         h.sends = 1000
         h.lateSends = 11
-        #expect(h.limits == ["more than 1 % of sends late"])
+        #expect(h.limits == ["more than 1 % of sends fired over a tick late"])
         h.lateSends = 10
         h.descriptorLimit = 1000
         h.descriptorPeak = 990

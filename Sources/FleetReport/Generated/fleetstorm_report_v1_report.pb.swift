@@ -194,6 +194,12 @@ public nonisolated struct Fleetstorm_Report_V1_Health: Sendable {
   /// Why it is generator-limited (empty when it is not).
   public var limits: [String] = []
 
+  /// The bottleneck in a word ("loop_busy", "cpu_contention", "descriptors"; empty when it kept up) and the advice
+  /// that fits it.
+  public var cause: String = String()
+
+  public var advice: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -220,6 +226,10 @@ public nonisolated struct Fleetstorm_Report_V1_Fault: Sendable {
 
   /// Connections it closed, silenced, refused, delayed or throttled.
   public var affected: UInt64 = 0
+
+  /// The index of the first fault scheduled at the same instant: faults that act together share one storm record
+  /// (the devices' storm series are labelled with it: storm_affected:<group>, ...).
+  public var group: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -315,7 +325,8 @@ public nonisolated struct Fleetstorm_Report_V1_Storm: @unchecked Sendable {
     set {_uniqueStorage()._endNs = newValue}
   }
 
-  /// Connections lost from the fault's start until the next fault (the run's end), and how many came back.
+  /// Devices connected when the fault began that lost their connection before the next fault (the run's end), and
+  /// how many of them came back (each device once, however often it was lost).
   public var affected: UInt64 {
     get {_storage._affected}
     set {_uniqueStorage()._affected = newValue}
@@ -414,6 +425,12 @@ public nonisolated struct Fleetstorm_Report_V1_Storm: @unchecked Sendable {
   public var neverRecovered: [Fleetstorm_Report_V1_StatusCount] {
     get {_storage._neverRecovered}
     set {_uniqueStorage()._neverRecovered = newValue}
+  }
+
+  /// Connection losses in the window (a device lost three times counts three); `affected` (4) counts devices.
+  public var losses: UInt64 {
+    get {_storage._losses}
+    set {_uniqueStorage()._losses = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -618,6 +635,13 @@ public nonisolated struct Fleetstorm_Report_V1_Accounting: Sendable {
   /// Cloud-to-device messages the devices received.
   public var c2DReceived: UInt64 = 0
 
+  /// QoS 0 messages written (never acknowledged). `pending` (4) is counted from what the devices still held when
+  /// the run stopped (in flight, awaiting redelivery, queued), not derived from the other counts.
+  public var sent: UInt64 = 0
+
+  /// generated - (acked + sent + failed + pending): 0 when the books balance; anything else is a bookkeeping error.
+  public var imbalance: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -644,6 +668,13 @@ public nonisolated struct Fleetstorm_Report_V1_Connections: Sendable {
   public var retries: UInt64 = 0
 
   public var reconnects: UInt64 = 0
+
+  /// Connections and attempts that ended with a socket or TLS error, by kind (refused, timed_out, unreachable,
+  /// reset, tls_untrusted, tls, other).
+  public var connectionErrors: Dictionary<String,UInt64> = [:]
+
+  /// Connects that completed after their device had given the attempt up (stopped, timed out), closed at once.
+  public var lateConnects: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -992,7 +1023,7 @@ nonisolated extension Fleetstorm_Report_V1_ScenarioInfo: SwiftProtobuf.Message, 
 
 nonisolated extension Fleetstorm_Report_V1_Health: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Health"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}loop_lag_p99_ns\0\u{3}timer_lateness_p99_ns\0\u{3}late_send_fraction\0\u{3}fd_headroom\0\u{3}generator_limited\0\u{3}loop_cpu_share\0\u{1}limits\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}loop_lag_p99_ns\0\u{3}timer_lateness_p99_ns\0\u{3}late_send_fraction\0\u{3}fd_headroom\0\u{3}generator_limited\0\u{3}loop_cpu_share\0\u{1}limits\0\u{1}cause\0\u{1}advice\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1007,6 +1038,8 @@ nonisolated extension Fleetstorm_Report_V1_Health: SwiftProtobuf.Message, SwiftP
       case 5: try { try decoder.decodeSingularBoolField(value: &self.generatorLimited) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.loopCpuShare) }()
       case 7: try { try decoder.decodeRepeatedStringField(value: &self.limits) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.cause) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.advice) }()
       default: break
       }
     }
@@ -1034,6 +1067,12 @@ nonisolated extension Fleetstorm_Report_V1_Health: SwiftProtobuf.Message, SwiftP
     if !self.limits.isEmpty {
       try visitor.visitRepeatedStringField(value: self.limits, fieldNumber: 7)
     }
+    if !self.cause.isEmpty {
+      try visitor.visitSingularStringField(value: self.cause, fieldNumber: 8)
+    }
+    if !self.advice.isEmpty {
+      try visitor.visitSingularStringField(value: self.advice, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1045,6 +1084,8 @@ nonisolated extension Fleetstorm_Report_V1_Health: SwiftProtobuf.Message, SwiftP
     if lhs.generatorLimited != rhs.generatorLimited {return false}
     if lhs.loopCpuShare != rhs.loopCpuShare {return false}
     if lhs.limits != rhs.limits {return false}
+    if lhs.cause != rhs.cause {return false}
+    if lhs.advice != rhs.advice {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1052,7 +1093,7 @@ nonisolated extension Fleetstorm_Report_V1_Health: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Fleetstorm_Report_V1_Fault: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Fault"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}kind\0\u{1}label\0\u{3}start_ns\0\u{3}end_ns\0\u{1}affected\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}kind\0\u{1}label\0\u{3}start_ns\0\u{3}end_ns\0\u{1}affected\0\u{1}group\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1066,6 +1107,7 @@ nonisolated extension Fleetstorm_Report_V1_Fault: SwiftProtobuf.Message, SwiftPr
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.startNs) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.endNs) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.affected) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.group) }()
       default: break
       }
     }
@@ -1090,6 +1132,9 @@ nonisolated extension Fleetstorm_Report_V1_Fault: SwiftProtobuf.Message, SwiftPr
     if self.affected != 0 {
       try visitor.visitSingularUInt64Field(value: self.affected, fieldNumber: 6)
     }
+    if self.group != 0 {
+      try visitor.visitSingularUInt32Field(value: self.group, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1100,6 +1145,7 @@ nonisolated extension Fleetstorm_Report_V1_Fault: SwiftProtobuf.Message, SwiftPr
     if lhs.startNs != rhs.startNs {return false}
     if lhs.endNs != rhs.endNs {return false}
     if lhs.affected != rhs.affected {return false}
+    if lhs.group != rhs.group {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1233,7 +1279,7 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Fleetstorm_Report_V1_Storm: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Storm"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}fault\0\u{3}start_ns\0\u{3}end_ns\0\u{1}affected\0\u{1}recovered\0\u{3}peak_attempt_rate\0\u{3}peak_attempt_rate_1s\0\u{3}mean_attempt_rate\0\u{3}peak_to_mean\0\u{1}cv\0\u{3}sync_index\0\u{3}t50_ns\0\u{3}t90_ns\0\u{3}t99_ns\0\u{3}t100_ns\0\u{3}attempts_per_device\0\u{3}wasted_fraction\0\u{1}attempts\0\u{1}spread\0\u{3}ks_first_retry\0\u{3}never_recovered\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}fault\0\u{3}start_ns\0\u{3}end_ns\0\u{1}affected\0\u{1}recovered\0\u{3}peak_attempt_rate\0\u{3}peak_attempt_rate_1s\0\u{3}mean_attempt_rate\0\u{3}peak_to_mean\0\u{1}cv\0\u{3}sync_index\0\u{3}t50_ns\0\u{3}t90_ns\0\u{3}t99_ns\0\u{3}t100_ns\0\u{3}attempts_per_device\0\u{3}wasted_fraction\0\u{1}attempts\0\u{1}spread\0\u{3}ks_first_retry\0\u{3}never_recovered\0\u{1}losses\0")
 
   fileprivate class _StorageClass {
     var _fault: String = String()
@@ -1257,6 +1303,7 @@ nonisolated extension Fleetstorm_Report_V1_Storm: SwiftProtobuf.Message, SwiftPr
     var _spread: [Fleetstorm_Report_V1_AttemptSpread] = []
     var _ksFirstRetry: Double = 0
     var _neverRecovered: [Fleetstorm_Report_V1_StatusCount] = []
+    var _losses: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1288,6 +1335,7 @@ nonisolated extension Fleetstorm_Report_V1_Storm: SwiftProtobuf.Message, SwiftPr
       _spread = source._spread
       _ksFirstRetry = source._ksFirstRetry
       _neverRecovered = source._neverRecovered
+      _losses = source._losses
     }
   }
 
@@ -1327,6 +1375,7 @@ nonisolated extension Fleetstorm_Report_V1_Storm: SwiftProtobuf.Message, SwiftPr
         case 19: try { try decoder.decodeRepeatedMessageField(value: &_storage._spread) }()
         case 20: try { try decoder.decodeSingularDoubleField(value: &_storage._ksFirstRetry) }()
         case 21: try { try decoder.decodeRepeatedMessageField(value: &_storage._neverRecovered) }()
+        case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._losses) }()
         default: break
         }
       }
@@ -1398,6 +1447,9 @@ nonisolated extension Fleetstorm_Report_V1_Storm: SwiftProtobuf.Message, SwiftPr
       if !_storage._neverRecovered.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._neverRecovered, fieldNumber: 21)
       }
+      if _storage._losses != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._losses, fieldNumber: 22)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1428,6 +1480,7 @@ nonisolated extension Fleetstorm_Report_V1_Storm: SwiftProtobuf.Message, SwiftPr
         if _storage._spread != rhs_storage._spread {return false}
         if _storage._ksFirstRetry != rhs_storage._ksFirstRetry {return false}
         if _storage._neverRecovered != rhs_storage._neverRecovered {return false}
+        if _storage._losses != rhs_storage._losses {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1819,7 +1872,7 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
 
 nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Accounting"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}generated\0\u{1}acked\0\u{1}failed\0\u{1}pending\0\u{3}failed_by_reason\0\u{3}c2d_received\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}generated\0\u{1}acked\0\u{1}failed\0\u{1}pending\0\u{3}failed_by_reason\0\u{3}c2d_received\0\u{1}sent\0\u{1}imbalance\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1833,6 +1886,8 @@ nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, Sw
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.pending) }()
       case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.failedByReason) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.c2DReceived) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.sent) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.imbalance) }()
       default: break
       }
     }
@@ -1857,6 +1912,12 @@ nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, Sw
     if self.c2DReceived != 0 {
       try visitor.visitSingularUInt64Field(value: self.c2DReceived, fieldNumber: 6)
     }
+    if self.sent != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sent, fieldNumber: 7)
+    }
+    if self.imbalance != 0 {
+      try visitor.visitSingularInt64Field(value: self.imbalance, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1867,6 +1928,8 @@ nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, Sw
     if lhs.pending != rhs.pending {return false}
     if lhs.failedByReason != rhs.failedByReason {return false}
     if lhs.c2DReceived != rhs.c2DReceived {return false}
+    if lhs.sent != rhs.sent {return false}
+    if lhs.imbalance != rhs.imbalance {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1874,7 +1937,7 @@ nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, Sw
 
 nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Connections"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}attempts\0\u{1}accepted\0\u{3}refused_by_code\0\u{3}malformed_packets\0\u{1}retries\0\u{1}reconnects\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}attempts\0\u{1}accepted\0\u{3}refused_by_code\0\u{3}malformed_packets\0\u{1}retries\0\u{1}reconnects\0\u{3}connection_errors\0\u{3}late_connects\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1888,6 +1951,8 @@ nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, S
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.malformedPackets) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.retries) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.reconnects) }()
+      case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.connectionErrors) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.lateConnects) }()
       default: break
       }
     }
@@ -1912,6 +1977,12 @@ nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, S
     if self.reconnects != 0 {
       try visitor.visitSingularUInt64Field(value: self.reconnects, fieldNumber: 6)
     }
+    if !self.connectionErrors.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.connectionErrors, fieldNumber: 7)
+    }
+    if self.lateConnects != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lateConnects, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1922,6 +1993,8 @@ nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, S
     if lhs.malformedPackets != rhs.malformedPackets {return false}
     if lhs.retries != rhs.retries {return false}
     if lhs.reconnects != rhs.reconnects {return false}
+    if lhs.connectionErrors != rhs.connectionErrors {return false}
+    if lhs.lateConnects != rhs.lateConnects {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
