@@ -155,7 +155,6 @@ public struct DeviceStateMachine: Sendable {
         actions.append(.schedule(.connackTimeout, now + config.connackTimeout))
     }
 
-
     /// The connect attempt failed before any channel became active (`channelClosed` while connecting).
     public mutating func connectFailed(error: ConnectionError? = nil, now: Instant, into actions: inout Actions) {
         guard case .connecting = state else { return }

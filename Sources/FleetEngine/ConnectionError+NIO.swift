@@ -4,7 +4,7 @@ internal import NIOPosix
 internal import NIOSSL
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 extension ConnectionError {

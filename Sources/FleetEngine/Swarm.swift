@@ -51,7 +51,8 @@ final class Swarm {
     ) {
         self.tls = tls
         let name = scenario.tls?.serverName ?? serverName ?? ""
-        self.serverName = name.isEmpty || name.contains(":") || name.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : name
+        self.serverName =
+            name.isEmpty || name.contains(":") || name.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : name
         self.callbacks = callbacks
         self.loop = loop
         self.scheduler = scheduler

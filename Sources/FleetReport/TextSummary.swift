@@ -40,7 +40,8 @@ public enum TextSummary {
         }
         if r.hasAccounting {
             let a = r.accounting
-            var line = "messages: \(a.generated) generated, \(a.acked) acked, "
+            var line =
+                "messages: \(a.generated) generated, \(a.acked) acked, "
                 + (a.sent > 0 ? "\(a.sent) sent (QoS 0), " : "") + "\(a.failed) failed, \(a.pending) pending"
             if !a.failedByReason.isEmpty {
                 line +=

@@ -10,7 +10,9 @@ import Testing
 /// it recorded (generated, acked, sent, failed) against the messages it still holds (in flight, redelivery, queue).
 @Suite("DeviceStateMachine: random event orders")
 struct DeviceStatePropertyTests {
-    static let policies = ["none", "azure-dotnet", "azure-c", "azure-python", "azure-java", "azure-node", "full-jitter"]
+    static let policies = [
+        "none", "azure-dotnet", "azure-c", "azure-python", "azure-java", "azure-node", "full-jitter",
+    ]
 
     static func scenario(_ rng: inout SplitMix64) -> Scenario {
         var s = Scenario()
@@ -29,7 +31,12 @@ struct DeviceStatePropertyTests {
     }
 
     /// One random input; returns its name for the failure message.
-    static func feed(_ m: inout DeviceStateMachine, now: Instant, _ rng: inout SplitMix64, into a: inout [DeviceAction])
+    static func feed(
+        _ m: inout DeviceStateMachine,
+        now: Instant,
+        _ rng: inout SplitMix64,
+        into a: inout [DeviceAction]
+    )
         -> String
     {
         let errors: [ConnectionError?] = [nil] + ConnectionError.allCases.map { $0 }
@@ -55,7 +62,14 @@ struct DeviceStatePropertyTests {
         case 7:
             let packet: MQTTPacket = [
                 .pingresp, .disconnect(MQTTReasonPacket(reasonCode: 0x8B)), .pingreq,
-                .publish(MQTTPublish(topic: "devices/d/messages/devicebound/x", payload: ByteBuffer(), qos: .atLeastOnce, packetID: 9)),
+                .publish(
+                    MQTTPublish(
+                        topic: "devices/d/messages/devicebound/x",
+                        payload: ByteBuffer(),
+                        qos: .atLeastOnce,
+                        packetID: 9
+                    )
+                ),
                 .suback(MQTTSubAck(packetID: 1, codes: [1])),
             ].randomElement(using: &rng)!
             m.packetReceived(packet, now: now, into: &a)
@@ -83,7 +97,11 @@ struct DeviceStatePropertyTests {
         var finishedDevices = 0
         var stoppedDevices = 0
         for device in 0..<400 {
-            var m = DeviceStateMachine(deviceID: "d\(device)", config: DeviceConfig(scenario: Self.scenario(&rng)), seed: seed &+ UInt64(device))
+            var m = DeviceStateMachine(
+                deviceID: "d\(device)",
+                config: DeviceConfig(scenario: Self.scenario(&rng)),
+                seed: seed &+ UInt64(device)
+            )
             var generated = 0
             var resolved = 0  // acked, sent (QoS 0) or failed, as recorded
             var finishedCount = 0
@@ -158,7 +176,10 @@ struct DeviceStatePropertyTests {
     /// TLS failures end where each SDK ends (reference §3.2): .NET, Java and Node stop; Python and C retry.
     @Test(
         "an untrusted hub certificate per SDK",
-        arguments: [("azure-dotnet", true), ("azure-java", true), ("azure-node", true), ("azure-python", false), ("azure-c", false)]
+        arguments: [
+            ("azure-dotnet", true), ("azure-java", true), ("azure-node", true), ("azure-python", false),
+            ("azure-c", false),
+        ]
     )
     func untrustedCertificate(policy: String, stops: Bool) throws {
         var s = Scenario()

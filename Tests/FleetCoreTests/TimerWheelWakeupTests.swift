@@ -75,7 +75,10 @@ struct TimerWheelWakeupTests {
                 // The wakeup must never be later than the earliest due timer in the model.
                 let earliest = model.values.map(\.due).min()
                 let wake = wheel.nextWakeup()
-                #expect((wake == nil) == (earliest == nil), "wakeup \(String(describing: wake)) vs model \(String(describing: earliest))")
+                #expect(
+                    (wake == nil) == (earliest == nil),
+                    "wakeup \(String(describing: wake)) vs model \(String(describing: earliest))"
+                )
                 guard let wake, let earliest else { continue }
                 #expect(wake.nanoseconds <= earliest, "wakeup at \(wake.nanoseconds) after earliest due \(earliest)")
                 // Sometimes other work wakes the loop first, at any instant before the wakeup.

@@ -1,7 +1,7 @@
 import FleetCore
-import Glibc
 import FleetMQTT
 import FleetMetrics
+import Glibc
 import NIOCore
 import NIOEmbedded
 import Testing
