@@ -112,6 +112,11 @@ final class BackgroundFleetstorm {
         return (process.terminationStatus, out)
     }
 
+    /// What it printed on stderr after the banner (read once it has ended).
+    var stderrText: String {
+        banner + String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
     /// Waits for it to end by itself; returns its exit status.
     func wait() -> Int32 {
         let drain = stdout.fileHandleForReading
