@@ -1,5 +1,6 @@
-internal import FleetMQTT
+public import FleetMQTT
 import Foundation
+public import NIOCore
 
 /// Connection life cycle, failures and retrying, telemetry: the helpers behind the machine's inputs.
 extension DeviceStateMachine {
@@ -65,19 +66,7 @@ extension DeviceStateMachine {
         var session = takeSession()
         for (id, message) in redelivery.sorted(by: { $0.id < $1.id }) {
             session.inflight.append((id, message))
-            actions.append(
-                .write(
-                    .publish(
-                        MQTTPublish(
-                            topic: topic(for: message.seq),
-                            payload: config.payload,
-                            qos: .atLeastOnce,
-                            dup: true,
-                            packetID: id
-                        )
-                    )
-                )
-            )
+            actions.append(.publish(TelemetryPublish(seq: message.seq, packetID: id, dup: true)))
         }
         redelivery.removeAll()
         while session.inflight.count < config.maxInflight, let message = queue.popFirst() {
@@ -92,6 +81,42 @@ extension DeviceStateMachine {
         config.propertyBag.isEmpty ? "\(topic)%24.mid=\(seq)" : "\(topic)%24.mid=\(seq)&\(config.propertyBag)"
     }
 
+    /// The same topic written straight into `buffer`, without building a string (the per-message hot path).
+    public func writeTopic(seq: UInt64, into buffer: inout ByteBuffer) {
+        buffer.writeString(topic)
+        buffer.writeStaticString("%24.mid=")
+        var digits = 1
+        var rest = seq / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        let end = buffer.writerIndex + digits
+        buffer.writeRepeatingByte(UInt8(ascii: "0"), count: digits)
+        var v = seq
+        for i in 1...digits {
+            buffer.setInteger(UInt8(ascii: "0") + UInt8(v % 10), at: end - i)
+            v /= 10
+        }
+        if !config.propertyBag.isEmpty {
+            buffer.writeStaticString("&")
+            buffer.writeString(config.propertyBag)
+        }
+    }
+
+    /// The packet a telemetry action stands for (builds the topic string: for tests and in-memory wiring).
+    public func packet(for message: TelemetryPublish) -> MQTTPacket {
+        .publish(
+            MQTTPublish(
+                topic: topic(for: message.seq),
+                payload: config.payload,
+                qos: message.packetID == nil ? .atMostOnce : .atLeastOnce,
+                dup: message.dup,
+                packetID: message.packetID
+            )
+        )
+    }
+
     /// The next message, due at `intended`.
     mutating func nextMessage(intended: Instant) -> QueuedMessage {
         lastSeq += 1
@@ -100,13 +125,13 @@ extension DeviceStateMachine {
 
     /// Writes one message; QoS 1 messages join the in-flight list.
     func publish(_ message: QueuedMessage, session: inout Session, into actions: inout Actions) {
-        var publish = MQTTPublish(topic: topic(for: message.seq), payload: config.payload, qos: config.qos)
+        var packetID: UInt16?
         if config.qos == .atLeastOnce {
             let id = session.allocatePacketID()
-            publish.packetID = id
+            packetID = id
             session.inflight.append((id, message))
         }
-        actions.append(.write(.publish(publish)))
+        actions.append(.publish(TelemetryPublish(seq: message.seq, packetID: packetID)))
         if config.qos == .atMostOnce { actions.append(.record(.sent)) }
     }
 

@@ -96,6 +96,12 @@ public struct DeviceConfig: Sendable {
     }
 }
 
+/// One cohort's `DeviceConfig`, built once and shared by reference by all of the cohort's devices.
+public final class SharedDeviceConfig: Sendable {
+    public let config: DeviceConfig
+    public init(_ config: DeviceConfig) { self.config = config }
+}
+
 /// The timers a device uses; at most one of each kind is pending.
 public enum DeviceTimer: UInt8, Sendable, Hashable, CaseIterable {
     case connectTimeout
@@ -190,11 +196,28 @@ public enum DeviceEvent: Sendable, Hashable {
     case connectionError(ConnectionError)
 }
 
+/// One telemetry PUBLISH: the device's events topic carrying this message id (`$.mid`), the scenario's payload.
+/// The handler encodes it straight into its buffer (`DeviceStateMachine.writeTopic`), so no topic string is built
+/// per message; `DeviceStateMachine.packet(for:)` makes the packet value where one is needed.
+public struct TelemetryPublish: Sendable, Hashable {
+    public var seq: UInt64
+    public var packetID: UInt16?
+    public var dup: Bool
+
+    public init(seq: UInt64, packetID: UInt16?, dup: Bool = false) {
+        self.seq = seq
+        self.packetID = packetID
+        self.dup = dup
+    }
+}
+
 /// What the handler must do. The machine never performs I/O itself.
 public enum DeviceAction: Sendable, Hashable {
     /// Open the TCP connection.
     case connect
     case write(MQTTPacket)
+    /// Write one telemetry message (QoS and payload from the device's configuration).
+    case publish(TelemetryPublish)
     /// Close the channel; a `channelClosed` event follows.
     case close
     case schedule(DeviceTimer, Instant)

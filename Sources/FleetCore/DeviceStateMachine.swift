@@ -49,7 +49,9 @@ public struct DeviceStateMachine: Sendable {
     public typealias Actions = [DeviceAction]
 
     public let deviceID: String
-    public let config: DeviceConfig
+    /// The cohort's settings, shared by all its devices: one copy per cohort, not one per device.
+    let shared: SharedDeviceConfig
+    public var config: DeviceConfig { shared.config }
     public let topic: String
     var state: State = .idle
     var retry: RetryProgress?
@@ -87,8 +89,13 @@ public struct DeviceStateMachine: Sendable {
     /// `seed` feeds this device's own generator (retry jitter); derive it from the run's seed and the device index.
     /// `key` is the device's base64 key (nil: no password).
     public init(deviceID: String, config: DeviceConfig, seed: UInt64 = 0, key: String? = nil) {
+        self.init(deviceID: deviceID, shared: SharedDeviceConfig(config), seed: seed, key: key)
+    }
+
+    /// A device of a cohort whose devices all use `shared`.
+    public init(deviceID: String, shared: SharedDeviceConfig, seed: UInt64 = 0, key: String? = nil) {
         self.deviceID = deviceID
-        self.config = config
+        self.shared = shared
         self.topic = "devices/\(deviceID)/messages/events/"
         self.rng = SplitMix64(seed: seed)
         self.keyBytes = key.flatMap { Data(base64Encoded: $0) }

@@ -25,17 +25,26 @@ public struct OfflineQueue: Sendable, Hashable {
 
     public var isEmpty: Bool { count == 0 }
 
-    public mutating func append(_ intended: QueuedMessage) {
-        if count == storage.count {
-            // Grow: unroll the ring so that head is at 0.
-            storage = (0..<count).map { storage[(head + $0) % max(storage.count, 1)] } + [intended]
-            head = 0
-            count += 1
-            return
-        }
-        storage[(head + count) % storage.count] = intended
+    public mutating func append(_ message: QueuedMessage) {
+        if count == storage.count { grow() }
+        storage[(head + count) % storage.count] = message
         count += 1
     }
+
+    /// Doubles the ring (at least 4 slots), unrolled so that the head is at 0: O(1) amortised per append.
+    private mutating func grow() {
+        let capacity = Swift.max(4, storage.count * 2)
+        var bigger: [QueuedMessage] = []
+        bigger.reserveCapacity(capacity)
+        for i in 0..<count { bigger.append(storage[(head + i) % storage.count]) }
+        let filler = QueuedMessage(intended: .zero, seq: 0)
+        bigger.append(contentsOf: repeatElement(filler, count: capacity - count))
+        storage = bigger
+        head = 0
+    }
+
+    /// Slots allocated (grows geometrically; never shrinks).
+    public var capacity: Int { storage.count }
 
     public mutating func popFirst() -> QueuedMessage? {
         guard count > 0 else { return nil }

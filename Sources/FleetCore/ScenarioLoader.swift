@@ -35,11 +35,12 @@ public struct ScenarioLoader: Sendable {
         }
         var parsed: [String: (value: Node, text: String)] = [:]
         for item in overrides {
+            let shown = Scenario.redactOverride(item)
             guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
                 throw ScenarioError(
                     .invalidOverride,
-                    key: item,
-                    location: "--set \(item)",
+                    key: "",
+                    location: "--set \(shown)",
                     message: "expected key.path=value"
                 )
             }
@@ -52,11 +53,12 @@ public struct ScenarioLoader: Sendable {
                 throw ScenarioError(
                     .invalidOverride,
                     key: key,
-                    location: "--set \(item)",
+                    location: "--set \(shown)",
                     message: "value is not valid YAML"
                 )
             }
-            parsed[key] = (node, item)
+            // Errors name the override by its shown form: a secret key's value never appears in one.
+            parsed[key] = (node, shown)
         }
         var reader = ProfileReader(source: source, overrides: parsed)
         let scenario = try reader.read(root)
@@ -64,7 +66,7 @@ public struct ScenarioLoader: Sendable {
             throw ScenarioError(
                 .unknownKey,
                 key: unused.key,
-                location: "--set \(unused.text)",
+                location: "--set \(unused.key)=…",  // an unknown key's value is never shown (it may be a secret)
                 message: "no such key in a profile (see profiles/README.md for the keys)"
             )
         }

@@ -81,15 +81,27 @@ extension Scenario {
         return out.joined(separator: "\n") + "\n"
     }
 
+    /// The profile keys whose values are secrets: never shown in errors, logs or reports.
+    public static let secretKeys: Set<String> = ["auth.group_key", "auth.key", "auth.password", "hub.group_key"]
+
+    /// True for a key whose value must not be shown: one of `secretKeys`, or (for keys a later version may add)
+    /// a key, password or token by its last part.
+    public static func isSecret(key: String) -> Bool {
+        let k = key.lowercased()
+        let last = k.split(separator: ".").last.map(String.init) ?? k
+        return secretKeys.contains(k) || last.hasSuffix("key") || last.contains("password")
+            || (last.contains("token") && last != "token_ttl")
+    }
+
+    /// One `--set` item as it may be shown: a secret key's value replaced; an item without `=` (it may be a
+    /// pasted secret) not shown at all.
+    public static func redactOverride(_ item: String) -> String {
+        guard let eq = item.firstIndex(of: "=") else { return "(an item without \"=\", not shown)" }
+        return isSecret(key: String(item[..<eq])) ? "\(item[..<eq])=(redacted)" : item
+    }
+
     /// `--set` overrides as given, with the values of secret keys replaced.
     public static func redactOverrides(_ overrides: [String]) -> [String] {
-        overrides.map { item in
-            guard let eq = item.firstIndex(of: "=") else { return item }
-            let key = item[..<eq].lowercased()
-            let secret =
-                key.hasSuffix("key") || key.contains("password")
-                || (key.contains("token") && !key.hasSuffix("token_ttl"))
-            return secret ? "\(item[..<eq])=(redacted)" : item
-        }
+        overrides.map(redactOverride)
     }
 }

@@ -147,6 +147,9 @@ final class DeviceChannelHandler: ChannelInboundHandler {
             inbound = nil
             machine.protocolViolation(now: now, into: &actions)
         }
+        // A partial packet stays: drop the bytes already decoded in front of it, so the buffer does not grow with
+        // everything a long-lived connection ever read.
+        if (inbound?.readerIndex ?? 0) > 0 { inbound!.discardReadBytes() }
         run(actions, now: now)
     }
 
@@ -197,6 +200,23 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                     try encoder.encode(packet, into: &buffer)
                 } catch {
                     preconditionFailure("device \(machine.deviceID): cannot encode \(packet.type): \(error)")
+                }
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                needsFlush = true
+            case .publish(let message):
+                guard let context else { continue }
+                let config = machine.config
+                var buffer = context.channel.allocator.buffer(capacity: 128 + config.payload.readableBytes)
+                do {
+                    try encoder.encodePublish(
+                        qos: config.qos,
+                        packetID: message.packetID,
+                        dup: message.dup,
+                        payload: config.payload,
+                        into: &buffer
+                    ) { machine.writeTopic(seq: message.seq, into: &$0) }
+                } catch {
+                    preconditionFailure("device \(machine.deviceID): cannot encode telemetry: \(error)")
                 }
                 context.write(wrapOutboundOut(buffer), promise: nil)
                 needsFlush = true

@@ -123,13 +123,15 @@ public struct FleetRunner: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         do {
-            if !embedded { try await Self.probe(host: hubAddress.host, port: hubAddress.port, group: group) }
             let resolved: SocketAddress
             do { resolved = try SocketAddress.makeAddressResolvingHost(hubAddress.host, port: hubAddress.port) } catch {
                 throw FleetRunError(
                     .hubUnreachable,
                     "cannot resolve the hub's host \"\(hubAddress.host)\": check the host name in hub.url"
                 )
+            }
+            if !embedded {
+                try await Self.probe(resolved, url: "mqtt://\(hubAddress.host):\(hubAddress.port)", group: group)
             }
             let pool = sources.isEmpty ? SourcePool.loopback(devices: scenario.fleet.devices, hub: resolved) : sources
             var result = try await drive(
@@ -305,16 +307,17 @@ public struct FleetRunner: Sendable {
         )
     }
 
-    /// One TCP connect to an external hub before the fleet starts, so a wrong URL is one clear error.
-    static func probe(host: String, port: Int, group: any EventLoopGroup) async throws {
+    /// One TCP connect to an external hub before the fleet starts, so a wrong URL is one clear error in our words.
+    static func probe(_ address: SocketAddress, url: String, group: any EventLoopGroup) async throws {
         do {
             let channel = try await ClientBootstrap(group: group).connectTimeout(.seconds(5))
-                .connect(host: host, port: port).get()
+                .connect(to: address).get()
             try? await channel.close()
         } catch {
             throw FleetRunError(
                 .hubUnreachable,
-                "cannot reach hub at mqtt://\(host):\(port) (\(error)); is the broker running and the URL right?"
+                "cannot reach the hub at \(url): \(ConnectionError(error).explanation); "
+                    + "is the broker running, and are host and port in hub.url right?"
             )
         }
     }

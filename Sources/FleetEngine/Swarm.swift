@@ -87,12 +87,13 @@ final class Swarm {
             // One configuration per cohort, built once; its devices share it (the payload buffer copy-on-write).
             var cohortConfig = DeviceConfig(scenario: scenario, retry: cohort.retry)
             cohortConfig.unixSecondsAtZero = unixSecondsAtZero
+            let shared = SharedDeviceConfig(cohortConfig)
             for _ in 0..<cohort.devices {
                 let id = scenario.fleet.deviceID(index)
                 let key = (try? cohortConfig.auth?.key(for: id)) ?? nil
                 let machine = DeviceStateMachine(
                     deviceID: id,
-                    config: cohortConfig,
+                    shared: shared,
                     seed: seeds.derived(UInt64(index)).state,
                     key: key
                 )

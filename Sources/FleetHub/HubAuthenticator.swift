@@ -97,6 +97,32 @@ public struct HubAuthenticator: Sendable, Hashable {
         return .accepted(tokenExpiry: token.expiry)
     }
 
+    /// Why `connect` was refused, in one line with the fix where there is one. Names the device and the host, never
+    /// the token or a key.
+    public func explain(_ refusal: Refusal, _ connect: MQTTConnect) -> String {
+        let id = connect.clientID
+        switch refusal {
+        case .badUsername:
+            let host = connect.username.map { String($0.prefix { $0 != "/" }) } ?? ""
+            if host != hostName && !host.isEmpty {
+                return "device \(id): username host \"\(host)\" is not this hub's host \"\(hostName)\": "
+                    + "start the hub with --host \(host), or use HostName=\(hostName) in the device's connection string"
+            }
+            return "device \(id): username is not \"\(hostName)/\(id)/?api-version=...\" (IoT Hub's form)"
+        case .wrongResource:
+            return "device \(id): the SAS token is for another resource than \"\(hostName)/devices/\(id)\": "
+                + "check the connection string's HostName (or start the hub with --host)"
+        case .unknownDevice: return "device \(id): not in the hub's registry: add it, or use a group key (--group-key)"
+        case .noToken: return "device \(id): no SAS token in the password: send one, or start the hub with --anonymous"
+        case .badToken: return "device \(id): the password is not a SAS token (SharedAccessSignature sr=...&sig=...&se=...)"
+        case .expired: return "device \(id): the SAS token has expired: check the device's clock and token lifetime"
+        case .badSignature:
+            return "device \(id): the SAS token's signature does not match the device key: check the key the device uses"
+        case .disabled: return "device \(id): disabled on this hub (a disable fault)"
+        default: return "device \(id): refused (\(refusal.rawValue))"
+        }
+    }
+
     /// The refusal code IoT Hub answers every failed CONNECT with.
     public static func refusalCode(_ version: MQTTVersion) -> UInt8 { version == .v5 ? 0x87 : 5 }
 }

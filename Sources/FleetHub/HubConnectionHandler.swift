@@ -16,6 +16,8 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private var decoder: MQTTDecoder
     var encoder = MQTTEncoder(version: .v311)
     private var inbound: ByteBuffer?
+    /// The CONNECT being answered, kept only while someone listens for refusals (to explain them).
+    private var lastConnect: MQTTConnect?
     var actions: [HubAction] = []
     var context: ChannelHandlerContext?
     private var connectTimer: Scheduled<Void>?
@@ -118,6 +120,8 @@ final class HubConnectionHandler: ChannelInboundHandler {
             session.protocolError(into: &actions)
             run(delay: nil, now: now)
         }
+        // Keep only the partial packet, not the bytes already decoded in front of it.
+        if (inbound?.readerIndex ?? 0) > 0 { inbound!.discardReadBytes() }
     }
 
     /// Feeds the session; false when the connection was reset instead (the outage fault's `refuse: reset`).
@@ -220,6 +224,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     }
 
     private func accepted(_ connect: MQTTConnect) {
+        if configuration.onRefusal != nil { lastConnect = connect }
         encoder.version = connect.version
         connectTimer?.cancel()
         connectTimer = nil
@@ -287,6 +292,11 @@ final class HubConnectionHandler: ChannelInboundHandler {
                 if case .accepted(let id, let expiry) = event {
                     state.record(event, peer: peer, at: at)
                     admitted(id, tokenExpiry: expiry)
+                } else if case .refused(_, let reason?) = event, let onRefusal = configuration.onRefusal,
+                    let connect = lastConnect
+                {
+                    state.record(event, peer: nil, at: at)
+                    onRefusal(reason.rawValue, configuration.auth.explain(reason, connect))
                 } else {
                     state.record(event, peer: nil, at: at)
                 }

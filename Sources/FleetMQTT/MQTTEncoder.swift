@@ -27,10 +27,49 @@ public struct MQTTEncoder: Sendable {
         }
         buffer = w.buffer
         w.buffer = Self.parked
+        try Self.close(start: start, type: packet.type, flags: flags, in: &buffer)
+    }
+
+    /// A PUBLISH whose topic `writeTopic` writes straight into the buffer (no topic string is built): the telemetry
+    /// hot path, where the topic carries a per-message id. No MQTT 5 properties.
+    public func encodePublish(
+        qos: MQTTQoS,
+        packetID: UInt16?,
+        dup: Bool,
+        payload: ByteBuffer,
+        into buffer: inout ByteBuffer,
+        topic writeTopic: (inout ByteBuffer) -> Void
+    ) throws(MQTTCodecError) {
+        guard qos == .atMostOnce || (packetID ?? 0) != 0 else {
+            throw MQTTCodecError(.zeroPacketIdentifier, packetType: .publish)
+        }
+        let start = buffer.writerIndex
+        buffer.writeRepeatingByte(0, count: 7)
+        writeTopic(&buffer)
+        let topicLength = buffer.writerIndex - start - 7
+        guard topicLength <= 65535 else {
+            buffer.moveWriterIndex(to: start)
+            throw MQTTCodecError(.stringTooLong, packetType: .publish)
+        }
+        buffer.setInteger(UInt16(topicLength), at: start + 5)
+        if qos != .atMostOnce, let packetID { buffer.writeInteger(packetID) }
+        if version == .v5 { buffer.writeInteger(UInt8(0)) }
+        buffer.writeImmutableBuffer(payload)
+        try Self.close(start: start, type: .publish, flags: (dup ? 0x08 : 0) | (qos.rawValue << 1), in: &buffer)
+    }
+
+    /// Closes the 5-byte gap left for the fixed header at `start`: moves the body up and writes type, flags and the
+    /// remaining length.
+    private static func close(
+        start: Int,
+        type: MQTTPacketType,
+        flags: UInt8,
+        in buffer: inout ByteBuffer
+    ) throws(MQTTCodecError) {
         let bodyLength = buffer.writerIndex - start - 5
         guard bodyLength <= 268_435_455 else {
             buffer.moveWriterIndex(to: start)
-            throw MQTTCodecError(.packetTooLarge, packetType: packet.type)
+            throw MQTTCodecError(.packetTooLarge, packetType: type)
         }
         let lengthBytes = bodyLength < 128 ? 1 : bodyLength < 16_384 ? 2 : bodyLength < 2_097_152 ? 3 : 4
         let headerLength = 1 + lengthBytes
@@ -41,7 +80,7 @@ public struct MQTTEncoder: Sendable {
                 preconditionFailure("MQTTEncoder: body move out of bounds: \(error)")
             }
         }
-        buffer.setInteger((packet.type.rawValue << 4) | flags, at: start)
+        buffer.setInteger((type.rawValue << 4) | flags, at: start)
         var n = bodyLength
         for i in 0..<lengthBytes {
             var byte = UInt8(n % 128)

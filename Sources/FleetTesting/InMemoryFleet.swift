@@ -125,8 +125,12 @@ public struct InMemoryFleet {
     }
 
     private mutating func apply(_ actions: [DeviceAction], device i: Int) {
-        for action in actions {
+        for var action in actions {
+            // In memory the telemetry message travels as a packet value.
+            if case .publish(let message) = action { action = .write(machines[i].packet(for: message)) }
             switch action {
+            case .publish:
+                break
             case .connect:
                 events.schedule(at: now + latency * 2, .connected(i, generation[i]))
             case .write(let packet):

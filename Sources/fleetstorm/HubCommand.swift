@@ -126,6 +126,9 @@ struct HubCommand: AsyncParsableCommand {
     }
 
     private func serve(_ configuration: HubConfiguration, faults: [Scenario.Fault], limit: Duration?) async throws {
+        var configuration = configuration
+        let refusals = RefusalLog { printErr($0) }
+        configuration.onRefusal = { refusals.note($0, $1) }
         let hub = TestHub(configuration: configuration)
         let started = Date()
         let bound: [(host: String, port: Int)]

@@ -99,6 +99,26 @@ struct DeviceAuthTests {
         }
     }
 
+    /// A malformed value of the secret key, given with --set, never comes back in the error (it used to be copied
+    /// into the error's location verbatim).
+    @Test func setOverridesNeverShowASecret() {
+        let secret = "S3cr3t+VALUE"
+        for item in [
+            "auth.group_key=\(secret)*",  // not base64
+            "auth.group_key=[\(secret)",  // not YAML
+            "auth.group_key=[\(secret), x]",  // wrong type
+            "auth.group_keyy=\(secret)",  // unknown key that looks like a secret
+            "\(secret)",  // no '=' at all: might be a pasted secret
+        ] {
+            do throws(ScenarioError) {
+                _ = try ScenarioLoader().load(yaml: "auth: {mode: sas}\n", source: "p.yaml", overrides: [item])
+                Issue.record("\(item) should fail")
+            } catch {
+                #expect(!error.description.contains(secret), "\(error)")
+            }
+        }
+    }
+
     @Test func registryFile() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-reg-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

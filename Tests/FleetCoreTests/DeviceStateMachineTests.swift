@@ -78,7 +78,7 @@ struct DeviceStateMachineTests {
         // First message fires 1 ms late: latency counts from the intended time (5 ms), the next stays on the grid.
         let first = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(5), now: Self.at(6), into: &$1) }
         #expect(first.first == .record(.generated(qos: .atLeastOnce)))
-        guard case .write(.publish(let p)) = first[1] else {
+        guard case .publish(let t) = first[1], case .publish(let p) = m.packet(for: t) else {
             Issue.record("expected PUBLISH, got \(first)")
             return
         }
@@ -280,7 +280,7 @@ struct DeviceStateMachineTests {
         _ = step(&m) { $0.connectSucceeded(now: Self.at(4501), into: &$1) }
         let back = step(&m) { $0.packetReceived(.connack(MQTTConnAck()), now: Self.at(4502), into: &$1) }
         let publishes = back.compactMap { a -> MQTTPublish? in
-            if case .write(.publish(let p)) = a { return p } else { return nil }
+            if case .publish(let t) = a, case .publish(let p) = m.packet(for: t) { return p } else { return nil }
         }
         #expect(publishes.map(\.packetID) == [1, 3, 2, 4], "DUP redelivery in id order, then the queue (new ids)")
         #expect(publishes.map(\.dup) == [true, true, false, false])
@@ -324,11 +324,11 @@ struct DeviceStateMachineTests {
         var writes = 0
         for t in 0..<4 as Range<Int64> {
             let a = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(t), now: Self.at(t), into: &$1) }
-            writes += a.filter { if case .write(.publish) = $0 { true } else { false } }.count
+            writes += a.filter { if case .publish = $0 { true } else { false } }.count
         }
         #expect(writes == 2 && m.queue.count == 2)
         let acked = step(&m) { $0.packetReceived(.puback(MQTTAck(packetID: 1)), now: Self.at(10), into: &$1) }
-        #expect(acked.filter { if case .write(.publish) = $0 { true } else { false } }.count == 1)
+        #expect(acked.filter { if case .publish = $0 { true } else { false } }.count == 1)
     }
 
     @Test func keepAliveRearmsAfterTraffic() {
@@ -402,7 +402,7 @@ struct DeviceStateMachineTests {
             )
         )
         let sent = step(&m) { $0.timerFired(.telemetry, deadline: Self.at(0), now: Self.at(0), into: &$1) }
-        guard case .write(.publish(let p)) = sent[1] else {
+        guard case .publish(let t) = sent[1], case .publish(let p) = m.packet(for: t) else {
             Issue.record("expected a PUBLISH, got \(sent)")
             return
         }

@@ -92,6 +92,24 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(recorder.publishAckP99)
     }
 
+    Benchmark("device: encode a telemetry PUBLISH (topic with its message id) into a reused buffer") { benchmark in
+        let machine = DeviceStateMachine(deviceID: "device-00042", config: DeviceConfig(scenario: Scenario()))
+        let encoder = MQTTEncoder(version: .v311)
+        let payload = machine.config.payload
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(512)
+        var seq: UInt64 = 1_000_000
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            buffer.clear()
+            seq += 1
+            try? encoder.encodePublish(qos: .atLeastOnce, packetID: 7, dup: false, payload: payload, into: &buffer) {
+                machine.writeTopic(seq: seq, into: &$0)
+            }
+            blackHole(buffer.readableBytes)
+        }
+    }
+
     Benchmark("device: telemetry timer → PUBLISH → PUBACK (state machine only)") { benchmark in
         var scenario = Scenario()
         scenario.telemetry.messages = Int.max
