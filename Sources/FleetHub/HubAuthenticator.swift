@@ -114,10 +114,12 @@ public struct HubAuthenticator: Sendable, Hashable {
                 + "check the connection string's HostName (or start the hub with --host)"
         case .unknownDevice: return "device \(id): not in the hub's registry: add it, or use a group key (--group-key)"
         case .noToken: return "device \(id): no SAS token in the password: send one, or start the hub with --anonymous"
-        case .badToken: return "device \(id): the password is not a SAS token (SharedAccessSignature sr=...&sig=...&se=...)"
+        case .badToken:
+            return "device \(id): the password is not a SAS token (SharedAccessSignature sr=...&sig=...&se=...)"
         case .expired: return "device \(id): the SAS token has expired: check the device's clock and token lifetime"
         case .badSignature:
-            return "device \(id): the SAS token's signature does not match the device key: check the key the device uses"
+            return
+                "device \(id): the SAS token's signature does not match the device key: check the key the device uses"
         case .disabled: return "device \(id): disabled on this hub (a disable fault)"
         default: return "device \(id): refused (\(refusal.rawValue))"
         }

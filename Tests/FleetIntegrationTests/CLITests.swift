@@ -298,5 +298,36 @@ extension IntegrationTests {
             let report = try Self.run(["report", hubReport])
             #expect(report.stdout.contains("25 connections accepted"))
         }
+
+        /// A hub that refuses devices says why while it happens, once per reason (rate-limited), with the fix; the
+        /// secret never appears.
+        @Test func standaloneHubExplainsRefusalsLive() throws {
+            let port = try Env.freePort()
+            let hub = try BackgroundFleetstorm(
+                [
+                    "hub", "--listen", "127.0.0.1:\(port)", "--group-key", RealClientTests.groupKey, "--duration",
+                    "60s",
+                ],
+                until: "listening"
+            )
+            // The devices name another host in their username and token: every CONNECT is refused.
+            let r = try Self.run([
+                "run", "profiles/quickstart.yaml", "--hub", "mqtt://127.0.0.1:\(port)", "--devices", "30",
+                "--set", "auth.mode=sas", "--set", "auth.group_key=\(RealClientTests.groupKey)", "--set",
+                "auth.hub_host=localhost", "--set", "retry.policy=none", "--set", "telemetry.messages=1", "--quiet",
+                "--output", Self.temp("refused.pb"),
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            _ = hub.terminate()
+            let log = hub.stderrText
+            let lines = log.split(separator: "\n").filter { $0.hasPrefix("refused: ") }
+            #expect(
+                lines.first?.contains("username host \"localhost\" is not this hub's host \"fleetstorm.local\"") == true
+                    && lines.first?.contains("--host localhost") == true,
+                "\(log)"
+            )
+            #expect(lines.count >= 1 && lines.count <= 2, "30 refusals in one burst are one line: \(lines)")
+            #expect(!log.contains(RealClientTests.groupKey))
+        }
     }
 }
