@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting (swift-format, SwiftNIO's style), then the whole test suite.
+# Runs every check and test: formatting (swift-format, SwiftNIO's style), the import-layering build that must be
+# warning-free in our own code (Sources/, Tests/), then the whole test suite.
 # Tests that need mosquitto or protoc find them on PATH (.ci/run installs them with apt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/format.sh --lint
-swift build --explicit-target-dependency-import-check error
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+swift build --build-tests --explicit-target-dependency-import-check error 2>&1 | tee "$log"
+# Our targets are warning-free and stay so (dependencies' warnings are theirs). A fresh clone compiles every file.
+if grep -E "^$PWD/(Sources|Tests)/[^:]+:[0-9]+:[0-9]+: warning:" "$log" | sort -u; then
+  echo "error: the build above has warnings in Sources/ or Tests/; fix them (the build must be warning-free)" >&2
+  exit 1
+fi
 swift test

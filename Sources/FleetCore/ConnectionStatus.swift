@@ -65,22 +65,17 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The error classification of one SDK (reference §2 and §3): which failures stop the device, which retry, and the
-/// status reason each one reports.
+/// status reason each one reports. `SDK.classifier` picks it; nothing derives it from a retry policy's name.
 public struct ErrorClassifier: Sendable, Hashable {
     public enum Flavour: String, Sendable, Hashable, CaseIterable {
-        case dotnet, java, node, c, python
+        /// The five Azure device SDKs, and a plain MQTT client (paho / mqtt.js: reconnect on every connection error,
+        /// stop on refused credentials).
+        case dotnet, java, node, c, python, mqtt
     }
 
     public var flavour: Flavour
 
     public init(flavour: Flavour) { self.flavour = flavour }
-
-    /// The classifier that goes with a retry policy: SDK presets bring their SDK's table; families use .NET's
-    /// (which follows Azure's general rule: authentication failures stop, everything else retries).
-    public init(policyName: String) {
-        let prefix = policyName.split(separator: "-").dropFirst().first.map(String.init) ?? ""
-        flavour = policyName.hasPrefix("azure-") ? Flavour(rawValue: prefix) ?? .dotnet : .dotnet
-    }
 
     public func classify(_ cause: FailureCause) -> (ErrorClass, StatusReason) {
         switch cause {
@@ -96,7 +91,7 @@ public struct ErrorClassifier: Sendable, Hashable {
             // failure; Python (TlsExchangeAuthError) and C retry.
             switch flavour {
             case .dotnet, .java, .node: return (.unrecoverable, .communicationError)
-            case .python, .c: return (.transient, .communicationError)
+            case .python, .c, .mqtt: return (.transient, .communicationError)
             }
         case .tokenRenewal:
             return (.transient, .expiredSASToken)

@@ -31,28 +31,6 @@ public struct DeviceAuth: Sendable, Hashable {
         }
     }
 
-    /// The api-version each SDK sends (reference §4.1); families use the version the docs recommend.
-    public static func apiVersion(forPolicy name: String) -> String {
-        switch ErrorClassifier(policyName: name).flavour {
-        case _ where !name.hasPrefix("azure-"): "2021-04-12"
-        case .dotnet, .java, .c: "2020-09-30"
-        case .node: "2021-04-12"
-        case .python: "2019-10-01"
-        }
-    }
-
-    /// When each SDK renews its token by reconnecting (reference §4.2): C after 80 % of the lifetime, Node
-    /// 15 minutes before expiry, Python 2 minutes before; .NET and Java wait for the hub to drop them (nil).
-    public static func renewal(forPolicy name: String, ttl: Duration) -> Duration? {
-        guard name.hasPrefix("azure-") else { return nil }
-        switch ErrorClassifier(policyName: name).flavour {
-        case .c: return ttl * 0.8
-        case .node: return ttl > .seconds(900) ? ttl - .seconds(900) : ttl / 2
-        case .python: return ttl > .seconds(120) ? ttl - .seconds(120) : ttl / 2
-        case .dotnet, .java: return nil
-        }
-    }
-
     /// `{host}/{deviceId}/?api-version={v}&DeviceClientType={product}`.
     public static func username(host: String, deviceID: String, apiVersion: String, clientType: String) -> String {
         "\(host)/\(deviceID)/?api-version=\(apiVersion)&DeviceClientType=\(SASToken.urlEncode(clientType))"

@@ -33,8 +33,10 @@ extension DeviceStateMachine {
 
     mutating func connackAccepted(started: Instant, now: Instant, into actions: inout Actions) {
         actions.append(.record(.connected(latency: now - started)))
-        if let retry { actions.append(.record(.reconnected(latency: now - retry.startedAt))) }
+        if let retry, everConnected { actions.append(.record(.reconnected(latency: now - retry.startedAt))) }
+        if retry != nil { actions.append(.cancel(.retryDeadline)) }
         retry = nil
+        everConnected = true
         lastError = nil
         state = .connected(Session(lastWrite: now, lastRead: now))
         setStatus(.connected, .connectionOk, into: &actions)
@@ -164,15 +166,26 @@ extension DeviceStateMachine {
             return
         }
         let policy = errorClass == .throttled ? config.throttledRetry : config.retry
-        var progress = retry ?? RetryProgress(startedAt: now)
+        let starting = retry == nil
+        // An open's clock starts with its first attempt; a reconnect's at the loss (reference §1).
+        var progress = retry ?? RetryProgress(startedAt: everConnected ? now : openedAt)
         progress.attempt += 1
+        progress.errorClass = errorClass
         let delay = policy.delay(attempt: progress.attempt, previous: progress.previousDelay, using: &rng)
-        let expired = delay.map { d in policy.timeout.map { (now - progress.startedAt) + d > $0 } ?? false } ?? true
+        let limit = retryLimit(errorClass: errorClass)
+        // Node checks its limit when an attempt fails (now ≥ start + maxTimeout).
+        let expired =
+            delay == nil
+            || (config.timeLimits.check == .afterFailure && limit.map { now - progress.startedAt >= $0 } == true)
         retry = progress
         guard let delay, !expired else {
             setStatus(.disconnected, .retryExpired, into: &actions)
             finish(DeviceOutcome(cause), into: &actions)
             return
+        }
+        if starting, config.timeLimits.check == .deadline, let limit {
+            // .NET: the operation's cancellation token fires at start + limit, whatever is in progress then.
+            actions.append(.schedule(.retryDeadline, progress.startedAt + limit))
         }
         retry?.previousDelay = delay
         // After losing an established connection the first wait is the policy's own; a failed attempt's wait is
@@ -182,6 +195,32 @@ extension DeviceStateMachine {
         setStatus(.disconnectedRetrying, reason, into: &actions)
         state = .backingOff
         actions.append(.schedule(.backoff, now + wait))
+    }
+
+    /// The time limit of the current retrying: the profile's explicit `retry.timeout` (0: never), else the SDK's for
+    /// an open or for a reconnect.
+    func retryLimit(errorClass: ErrorClass) -> Duration? {
+        let policy = errorClass == .throttled ? config.throttledRetry : config.retry
+        if let explicit = policy.timeout { return explicit == .zero ? nil : explicit }
+        return everConnected ? config.timeLimits.reconnect : config.timeLimits.open
+    }
+
+    /// The SDK's time limit ran out: stop retrying with Retry_Expired, whatever was in progress.
+    mutating func giveUp(now: Instant, into actions: inout Actions) {
+        let outcome = DeviceOutcome(lastError ?? .network)
+        actions.append(.cancel(.retryDeadline))
+        setStatus(.disconnected, .retryExpired, into: &actions)
+        switch state {
+        case .backingOff:
+            finish(outcome, into: &actions)
+        case .connecting, .awaitingConnAck, .closing(.failure):
+            actions.append(.cancel(.connectTimeout))
+            actions.append(.cancel(.connackTimeout))
+            state = .closing(.finish(outcome))
+            actions.append(.close)
+        default:
+            break
+        }
     }
 
     mutating func setStatus(_ to: ConnectionStatus, _ reason: StatusReason, into actions: inout Actions) {
@@ -225,6 +264,7 @@ extension DeviceStateMachine {
     mutating func finish(_ outcome: DeviceOutcome, into actions: inout Actions) {
         actions.append(.cancel(.telemetry))
         actions.append(.cancel(.backoff))
+        actions.append(.cancel(.retryDeadline))
         let unsent = queue.count + redelivery.count
         if unsent > 0 && outcome != .stopped {
             actions.append(.record(.failed(count: unsent, reason: .abandoned)))

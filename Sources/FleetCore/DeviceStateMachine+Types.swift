@@ -28,8 +28,10 @@ public struct DeviceConfig: Sendable {
     /// Retry policy for transient failures, and for throttled ones.
     public var retry: RetryPolicy
     public var throttledRetry: RetryPolicy
-    /// How failures are classified (the SDK that the retry preset names; .NET's table for families).
+    /// The SDK the devices imitate, and what it decides: how failures are classified, when retrying stops.
+    public var sdk: SDK
     public var classifier: ErrorClassifier
+    public var timeLimits: SDK.TimeLimits
     /// SAS authentication, the api-version for the username, and when the preset renews its token.
     public var auth: DeviceAuth?
     public var apiVersion: String
@@ -47,32 +49,20 @@ public struct DeviceConfig: Sendable {
     /// while the device keeps publishing). .NET and C count only what they send.
     public var pingOnReadSilence: Bool
 
-    /// Settings for devices of `scenario` that use `retry` (a cohort's; default: the scenario's own).
-    public init(scenario: Scenario, retry cohortRetry: Scenario.Retry? = nil) {
-        let chosen = cohortRetry ?? scenario.retry
+    /// Settings for one cohort of `scenario` (default: the scenario's own SDK and retry curve).
+    public init(scenario: Scenario, cohort: Scenario.Cohort? = nil) {
+        let sdk = cohort?.sdk ?? scenario.sdk
+        let chosen = cohort?.retry ?? scenario.retry
+        self.sdk = sdk
         auth = scenario.auth
-        let policyName = chosen.policy.name
-        apiVersion = scenario.auth?.apiVersion ?? DeviceAuth.apiVersion(forPolicy: policyName)
-        tokenRenewal = scenario.auth.flatMap { DeviceAuth.renewal(forPolicy: policyName, ttl: $0.tokenTTL) }
-        clientType = "fleetstorm/0.1.0 (\(policyName))"
-        let ka = scenario.mqtt.keepAlive
-        switch (policyName.hasPrefix("azure-"), ErrorClassifier(policyName: policyName).flavour) {
-        case (true, .dotnet):
-            pingIdle = ka / 4
-            pingTimeout = .seconds(30)
-            pingOnReadSilence = false
-        case (true, .c):
-            pingIdle = ka
-            pingTimeout = min(.seconds(80), ka / 2)
-            pingOnReadSilence = false
-        default:
-            pingIdle = ka
-            pingTimeout = ka
-            pingOnReadSilence = true
-        }
+        apiVersion = scenario.auth?.apiVersion ?? sdk.apiVersion
+        tokenRenewal = scenario.auth.flatMap { sdk.tokenRenewal(ttl: $0.tokenTTL) }
+        clientType = sdk.clientType
+        (pingIdle, pingTimeout, pingOnReadSilence) = sdk.keepAlive(scenario.mqtt.keepAlive)
         retry = chosen.policy
         throttledRetry = chosen.throttled
-        classifier = ErrorClassifier(policyName: chosen.policy.name)
+        classifier = sdk.classifier
+        timeLimits = sdk.timeLimits
         version = scenario.mqtt.version
         keepAlive = scenario.mqtt.keepAlive
         cleanSession = scenario.mqtt.cleanSession
@@ -113,6 +103,8 @@ public enum DeviceTimer: UInt8, Sendable, Hashable, CaseIterable {
     case backoff
     /// Reconnect with a fresh SAS token (C, Node and Python renew before expiry).
     case tokenRenewal
+    /// The SDK's operation deadline for the current retrying (.NET: an open gives up 240 s after it began).
+    case retryDeadline
 }
 
 /// Why a device stopped.

@@ -42,6 +42,8 @@ public struct DeviceStateMachine: Sendable {
     /// Progress through one episode of retrying (from the failure that started it to the next accepted CONNACK).
     struct RetryProgress: Sendable {
         var startedAt: Instant
+        /// The class of the latest failure (throttled failures follow their own policy, and its limit).
+        var errorClass: ErrorClass = .transient
         var attempt = 0
         var previousDelay: Duration?
     }
@@ -55,6 +57,11 @@ public struct DeviceStateMachine: Sendable {
     public let topic: String
     var state: State = .idle
     var retry: RetryProgress?
+    /// Whether a CONNACK was ever accepted: before, retrying belongs to the open operation; after, to a reconnect
+    /// (the SDKs limit the two differently).
+    var everConnected = false
+    /// When the open operation began (the first attempt's start): an open's time limit counts from here.
+    var openedAt: Instant = .zero
     /// When the current connection attempt (TCP connect) started.
     var attemptStartedAt: Instant = .zero
     /// The intended send time of the next message (the telemetry grid survives reconnects).
@@ -118,6 +125,7 @@ public struct DeviceStateMachine: Sendable {
     /// swarm asked twice).
     public mutating func start(now: Instant, into actions: inout Actions) {
         guard case .idle = state else { return }
+        openedAt = now
         beginAttempt(now: now, into: &actions)
     }
 
@@ -235,7 +243,17 @@ public struct DeviceStateMachine: Sendable {
         case (.connackTimeout, .awaitingConnAck):
             closeThenFail(.connackTimeout, into: &actions)
         case (.backoff, .backingOff):
+            // Java and C check their time limit when the wait ends, before the next attempt.
+            if config.timeLimits.check == .atAttemptStart, let progress = retry,
+                let limit = retryLimit(errorClass: progress.errorClass), now - progress.startedAt > limit
+            {
+                giveUp(now: now, into: &actions)
+                return
+            }
             beginAttempt(now: now, into: &actions)
+        case (.retryDeadline, .backingOff), (.retryDeadline, .connecting), (.retryDeadline, .awaitingConnAck),
+            (.retryDeadline, .closing(.failure)):
+            giveUp(now: now, into: &actions)
         case (.tokenRenewal, .connected):
             // MQTT 3.1.1 cannot re-authenticate in-band: a clean disconnect, then at once a new CONNECT.
             actions.append(.write(.disconnect(MQTTReasonPacket())))

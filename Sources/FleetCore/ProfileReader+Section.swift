@@ -137,6 +137,13 @@ struct Section {
     }
 
     /// Reads a nested mapping (absent counts as empty, so overrides still reach its keys).
+    /// True when the profile or a `--set` gives `key` (or anything under it).
+    func mentions(_ key: String) -> Bool {
+        let full = fullKey(key)
+        return entries.contains { $0.key == key }
+            || reader.overrides.keys.contains { $0 == full || $0.hasPrefix(full + ".") }
+    }
+
     mutating func mapping(
         _ key: String,
         _ body: (inout Section) throws(ScenarioError) -> Void

@@ -148,23 +148,31 @@ struct ProfileReader {
                 s.telemetry.properties = try p.remainingScalars()
             }
         }
+        // The SDK first: it decides the default retry curve, and everything else the SDK decides.
+        s.sdk = try Self.readSDK(&top) ?? s.sdk
+        s.retry = s.sdk.defaultRetry
+        let retryGiven = top.mentions("retry")
         try top.mapping("retry") { (r: inout Section) throws(ScenarioError) in
-            s.retry = try Self.readRetry(&r, default: s.retry)
+            s.retry = try Self.readRetry(&r, default: s.retry, sdk: s.sdk)
         }
-        var cohortSpecs: [(name: String, devices: Int?, share: Double?, retry: Scenario.Retry, section: Section)] = []
-        let baseRetry = s.retry
+        var cohortSpecs: [CohortSpec] = []
+        let base = s
         try top.list("cohorts") { (c: inout Section) throws(ScenarioError) in
             let name = try c.string("name") ?? "cohort-\(cohortSpecs.count + 1)"
             let devices = try c.int("devices", min: 1)
             let share = try c.double("share", min: 0)
-            var retry = baseRetry
+            let sdk = try Self.readSDK(&c) ?? base.sdk
+            // A cohort's curve: its own retry:, else the profile's retry: when one was given, else its SDK's own.
+            var retry = retryGiven ? base.retry : sdk.defaultRetry
             try c.mapping("retry") { (r: inout Section) throws(ScenarioError) in
-                retry = try Self.readRetry(&r, default: baseRetry)
+                retry = try Self.readRetry(&r, default: retry, sdk: sdk)
             }
             guard (devices == nil) != (share == nil) else {
                 throw c.error(.invalidValue, "devices", "give each cohort either devices: N or share: 0.25")
             }
-            cohortSpecs.append((name, devices, share, retry, c))
+            cohortSpecs.append(
+                CohortSpec(name: name, devices: devices, share: share, sdk: sdk, retry: retry, section: c)
+            )
         }
         if !cohortSpecs.isEmpty {
             s.cohorts = try Self.sizeCohorts(cohortSpecs, fleet: s.fleet.devices)
@@ -224,7 +232,33 @@ struct ProfileReader {
         }
     }
 
-    static func readRetry(_ r: inout Section, default base: Scenario.Retry) throws(ScenarioError) -> Scenario.Retry {
+    /// `sdk:` of a mapping (the profile or a cohort), validated against the known SDKs.
+    static func readSDK(_ section: inout Section) throws(ScenarioError) -> SDK? {
+        guard let name = try section.string("sdk") else { return nil }
+        guard let sdk = SDK(name: name) else {
+            throw section.error(
+                .invalidValue,
+                "sdk",
+                "expected one of \(SDK.names.joined(separator: ", ")), got \"\(name)\""
+            )
+        }
+        return sdk
+    }
+
+    struct CohortSpec {
+        var name: String
+        var devices: Int?
+        var share: Double?
+        var sdk: SDK
+        var retry: Scenario.Retry
+        var section: Section
+    }
+
+    static func readRetry(
+        _ r: inout Section,
+        default base: Scenario.Retry,
+        sdk: SDK
+    ) throws(ScenarioError) -> Scenario.Retry {
         var out = base
         let name = try r.string("policy") ?? base.policy.name
         let throttledName = try r.string("throttled_policy")
@@ -238,12 +272,9 @@ struct ProfileReader {
             do throws(RetryPolicyError) { out.throttled = try RetryPolicy.make(name: throttledName) } catch {
                 throw r.error(.invalidValue, "throttled_policy", error.message)
             }
-        } else if name.hasPrefix("azure-node") {
-            out.throttled = .preset("azure-node-throttled")
-        } else if name.hasPrefix("azure-dotnet") {
-            out.throttled = .preset("azure-dotnet-throttled")
         } else {
-            out.throttled = out.policy
+            // The SDK decides how throttled failures are retried (.NET and Node have their own policies).
+            out.throttled = sdk.throttledPolicy(for: out.policy)
         }
         return out
     }
@@ -251,7 +282,7 @@ struct ProfileReader {
     /// Device counts per cohort: explicit counts must add up to the fleet; shares must add up to 1 (the last
     /// cohort takes what rounding leaves).
     static func sizeCohorts(
-        _ specs: [(name: String, devices: Int?, share: Double?, retry: Scenario.Retry, section: Section)],
+        _ specs: [CohortSpec],
         fleet: Int
     ) throws(ScenarioError) -> [Scenario.Cohort] {
         let first = specs[0].section
@@ -264,7 +295,7 @@ struct ProfileReader {
                     "cohort devices add up to \(total), fleet.devices is \(fleet)"
                 )
             }
-            return specs.map { Scenario.Cohort(name: $0.name, devices: $0.devices ?? 0, retry: $0.retry) }
+            return specs.map { Scenario.Cohort(name: $0.name, devices: $0.devices ?? 0, sdk: $0.sdk, retry: $0.retry) }
         }
         guard specs.allSatisfy({ $0.share != nil }) else {
             throw first.error(.invalidValue, "share", "use shares for every cohort, or devices for every cohort")
@@ -277,7 +308,7 @@ struct ProfileReader {
         var assigned = 0
         for (i, spec) in specs.enumerated() {
             let n = i == specs.count - 1 ? fleet - assigned : Int((Double(fleet) * (spec.share ?? 0)).rounded())
-            cohorts.append(Scenario.Cohort(name: spec.name, devices: max(0, n), retry: spec.retry))
+            cohorts.append(Scenario.Cohort(name: spec.name, devices: max(0, n), sdk: spec.sdk, retry: spec.retry))
             assigned += max(0, n)
         }
         return cohorts

@@ -26,7 +26,7 @@ extension RetryPolicy {
 
     private static let attempts = p("attempts", "unlimited", "most retries before giving up")
     private static func timeout(_ v: String) -> RetryParameter {
-        p("timeout", v, "give up this long after the failure that started retrying (0: never)")
+        p("timeout", v, "give up this long after retrying started (0: never; unset: the SDK's own limit, see sdk:)")
     }
 
     /// Every preset and family, with its parameters and defaults.
@@ -37,7 +37,7 @@ extension RetryPolicy {
                 + "starts ≥ 1 s apart",
             parameters: [
                 p("base", "100ms", "minBackoff"), p("cap", "10s", "maxBackoff"), p("delta", "100ms", "deltaBackoff"),
-                p("floor", "1s", "least time between attempt starts"), attempts, timeout("240s"),
+                p("floor", "1s", "least time between attempt starts"), attempts, timeout("unset"),
             ]
         ),
         RetryPolicyInfo(
@@ -45,7 +45,7 @@ extension RetryPolicy {
             summary: ".NET < 1.19 throttling policy: ExponentialBackoff(10 s, 60 s, 5 s)",
             parameters: [
                 p("base", "10s", "minBackoff"), p("cap", "60s", "maxBackoff"), p("delta", "5s", "deltaBackoff"),
-                p("floor", "1s", "least time between attempt starts"), attempts, timeout("240s"),
+                p("floor", "1s", "least time between attempt starts"), attempts, timeout("unset"),
             ]
         ),
         RetryPolicyInfo(
@@ -53,7 +53,7 @@ extension RetryPolicy {
             summary: "Java ExponentialBackoffWithJitter: first retry immediate, then the .NET curve",
             parameters: [
                 p("base", "100ms", "minBackoff"), p("cap", "10s", "maxBackoff"), p("delta", "100ms", "deltaBackoff"),
-                p("first_fast", "true", "first retry without waiting"), attempts, timeout("240s"),
+                p("first_fast", "true", "first retry without waiting"), attempts, timeout("unset"),
             ]
         ),
         RetryPolicyInfo(
@@ -61,7 +61,7 @@ extension RetryPolicy {
             summary: "Node ExponentialBackOffWithJitter as implemented: min(cMin + (2^(x−1)−1)·U·C·(Jd−Ju), cMax)",
             parameters: [
                 p("c", "100ms", "C"), p("base", "100ms", "cMin"), p("cap", "10s", "cMax"), p("ju", "0.25", "Ju"),
-                p("jd", "0.5", "Jd"), attempts, timeout("240s"),
+                p("jd", "0.5", "Jd"), attempts, timeout("unset"),
             ]
         ),
         RetryPolicyInfo(
@@ -69,7 +69,7 @@ extension RetryPolicy {
             summary: "Node throttled constants (C 5 s, cMin 10 s, cMax 60 s; Ju/Jd as the code leaves them)",
             parameters: [
                 p("c", "5s", "C"), p("base", "10s", "cMin"), p("cap", "60s", "cMax"), p("ju", "0.25", "Ju"),
-                p("jd", "0.5", "Jd"), attempts, timeout("240s"),
+                p("jd", "0.5", "Jd"), attempts, timeout("unset"),
             ]
         ),
         RetryPolicyInfo(
@@ -79,7 +79,7 @@ extension RetryPolicy {
                 p("mode", "exponential-jitter", "none|immediate|interval|linear|exponential|exponential-jitter|random"),
                 p("base", "1s (5s for interval, linear, random)", "retry_interval_sec"),
                 p("cap", "30s", "retry_max_delay_secs"), p("jitter", "0.05", "max_jitter as a fraction"), attempts,
-                timeout("0"),
+                timeout("unset"),
             ]
         ),
         RetryPolicyInfo(
@@ -87,39 +87,51 @@ extension RetryPolicy {
             summary: "Python v2: reconnect 0.01 s after a drop, then every 10 s, no jitter, no limit",
             parameters: [
                 p("first", "10ms", "wait before the first retry"), p("base", "10s", "connection_retry_interval"),
-                attempts, timeout("0"),
+                attempts, timeout("unset"),
+            ]
+        ),
+        RetryPolicyInfo(
+            name: "paho",
+            summary: "paho-mqtt's reconnect delay: min(120 s, 1 s·2^(n−1)), no jitter (the plain MQTT client's curve)",
+            parameters: [
+                p("base", "1s", "min_delay"), p("cap", "120s", "max_delay"), p("multiplier", "2", ""), attempts,
+                timeout("unset"),
             ]
         ),
         RetryPolicyInfo(
             name: "exponential",
             summary: "min(cap, base·multiplier^(n−1)), no jitter",
-            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), p("multiplier", "2", ""), attempts, timeout("0")]
+            parameters: [
+                p("base", "100ms", ""), p("cap", "30s", ""), p("multiplier", "2", ""), attempts, timeout("unset"),
+            ]
         ),
         RetryPolicyInfo(
             name: "full-jitter",
             summary: "U(0, t), t = min(cap, base·2^(n−1))",
-            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("0")]
+            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("unset")]
         ),
         RetryPolicyInfo(
             name: "equal-jitter",
             summary: "t/2 + U(0, t/2), t = min(cap, base·2^(n−1))",
-            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("0")]
+            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("unset")]
         ),
         RetryPolicyInfo(
             name: "decorrelated-jitter",
             summary: "min(cap, U(base, 3·previous)), previous starts at base",
-            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("0")]
+            parameters: [p("base", "100ms", ""), p("cap", "30s", ""), attempts, timeout("unset")]
         ),
         RetryPolicyInfo(
             name: "fixed",
             summary: "base, ± jitter (a fraction)",
-            parameters: [p("base", "1s", ""), p("jitter", "0", "fraction, e.g. 0.1 for ±10 %"), attempts, timeout("0")]
+            parameters: [
+                p("base", "1s", ""), p("jitter", "0", "fraction, e.g. 0.1 for ±10 %"), attempts, timeout("unset"),
+            ]
         ),
         RetryPolicyInfo(
             name: "linear",
             summary: "min(cap, base·n), ± jitter",
             parameters: [
-                p("base", "1s", ""), p("cap", "30s", ""), p("jitter", "0", "fraction"), attempts, timeout("0"),
+                p("base", "1s", ""), p("cap", "30s", ""), p("jitter", "0", "fraction"), attempts, timeout("unset"),
             ]
         ),
         RetryPolicyInfo(
@@ -127,7 +139,7 @@ extension RetryPolicy {
             summary: "a table of delays (the last repeats), ± jitter",
             parameters: [
                 p("delays", "(required)", "comma-separated, e.g. 100ms,1s,5s"), p("jitter", "0", "fraction"), attempts,
-                timeout("0"),
+                timeout("unset"),
             ]
         ),
         RetryPolicyInfo(
@@ -163,7 +175,6 @@ extension RetryPolicy {
                     max: try args.duration("cap", throttled ? .seconds(60) : .seconds(10)),
                     delta: try args.duration("delta", throttled ? .seconds(5) : .milliseconds(100))
                 ),
-                timeout: .seconds(240),
                 attemptStartFloor: try args.duration("floor", .seconds(1))
             )
         case "azure-java":
@@ -174,8 +185,7 @@ extension RetryPolicy {
                     max: try args.duration("cap", .seconds(10)),
                     delta: try args.duration("delta", .milliseconds(100)),
                     firstFastRetry: try args.bool("first_fast", true)
-                ),
-                timeout: .seconds(240)
+                )
             )
         case "azure-node", "azure-node-throttled":
             let throttled = name.hasSuffix("throttled")
@@ -187,8 +197,7 @@ extension RetryPolicy {
                     cMax: try args.duration("cap", throttled ? .seconds(60) : .seconds(10)),
                     ju: try args.fraction("ju", 0.25),
                     jd: try args.fraction("jd", 0.5)
-                ),
-                timeout: .seconds(240)
+                )
             )
         case "azure-c":
             let modeText = args.values["mode"] ?? CMode.exponentialJitter.rawValue
@@ -217,12 +226,13 @@ extension RetryPolicy {
                     interval: try args.duration("base", .seconds(10))
                 )
             )
-        case "exponential":
+        case "exponential", "paho":
+            let paho = name == "paho"
             policy = RetryPolicy(
                 name: name,
                 shape: .exponential(
-                    base: try args.duration("base", .milliseconds(100)),
-                    cap: try args.duration("cap", .seconds(30)),
+                    base: try args.duration("base", paho ? .seconds(1) : .milliseconds(100)),
+                    cap: try args.duration("cap", paho ? .seconds(120) : .seconds(30)),
                     multiplier: try args.number("multiplier", 2, min: 1)
                 )
             )
@@ -275,8 +285,8 @@ extension RetryPolicy {
             policy.maxAttempts = n
         }
         if args.values["timeout"] != nil {
-            let t = try args.duration("timeout", .zero)
-            policy.timeout = t == .zero ? nil : t
+            // Given: it replaces the SDK's limit (0 = never give up). Not given: nil, the SDK decides.
+            policy.timeout = try args.duration("timeout", .zero)
         }
         return policy
     }

@@ -48,7 +48,8 @@ public struct RetryPolicy: Sendable, Hashable, CustomStringConvertible {
     public let name: String
     /// Most retries before giving up (nil: no limit).
     public var maxAttempts: Int?
-    /// Give up once this long has passed since the failure that started the retrying (nil: never).
+    /// A time limit the profile set explicitly (`retry.timeout`): it replaces the SDK's own limits, `.zero` meaning
+    /// never give up. nil: the SDK's limits apply (`SDK.timeLimits`).
     public var timeout: Duration?
     /// .NET's CPU guard: attempt starts are never closer than this (the wait grows when an attempt failed fast).
     public var attemptStartFloor: Duration?

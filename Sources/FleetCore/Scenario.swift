@@ -146,15 +146,17 @@ public struct Scenario: Sendable, Hashable {
         public init() {}
     }
 
-    /// A share of the fleet with its own retry policy (and so its own SDK's error classification).
+    /// A share of the fleet with its own SDK and retry curve.
     public struct Cohort: Sendable, Hashable {
         public var name: String
         public var devices: Int
+        public var sdk: SDK
         public var retry: Retry
 
-        public init(name: String, devices: Int, retry: Retry) {
+        public init(name: String, devices: Int, sdk: SDK = .dotnet, retry: Retry) {
             self.name = name
             self.devices = devices
+            self.sdk = sdk
             self.retry = retry
         }
     }
@@ -176,6 +178,8 @@ public struct Scenario: Sendable, Hashable {
 
     public var name: String = "unnamed"
     public var description: String = ""
+    /// The SDK the devices imitate (cohorts may name their own). Default: the .NET SDK.
+    public var sdk: SDK = .dotnet
     /// Seed of every random draw in the run.
     public var seed: UInt64 = 1
     /// Bin width of the report's time series (1 ms … 10 s).
@@ -202,7 +206,7 @@ public struct Scenario: Sendable, Hashable {
 
     /// The cohorts a run uses: the declared ones, or the whole fleet under `retry`.
     public var effectiveCohorts: [Cohort] {
-        cohorts.isEmpty ? [Cohort(name: "all", devices: fleet.devices, retry: retry)] : cohorts
+        cohorts.isEmpty ? [Cohort(name: "all", devices: fleet.devices, sdk: sdk, retry: retry)] : cohorts
     }
 
     /// Scripted faults, in time order.

@@ -44,14 +44,17 @@ extension Scenario {
         func policy(_ p: RetryPolicy) -> String {
             var s = "{policy: \(q(p.name)), shape: \(q("\(p.shape)"))"
             if let a = p.maxAttempts { s += ", attempts: \(a)" }
-            if let t = p.timeout { s += ", timeout: \(d(t))" }
+            if let t = p.timeout { s += ", timeout: \(t == .zero ? "0" : d(t))" }
             return s + "}"
         }
+        out.append("sdk: \(sdk.name)")
         out.append("retry: \(policy(retry.policy))")
         if !cohorts.isEmpty {
             out.append("cohorts:")
             for c in cohorts {
-                out.append("  - {name: \(q(c.name)), devices: \(c.devices), retry: \(policy(c.retry.policy))}")
+                out.append(
+                    "  - {name: \(q(c.name)), devices: \(c.devices), sdk: \(c.sdk.name), retry: \(policy(c.retry.policy))}"
+                )
             }
         }
         if let auth {

@@ -136,12 +136,14 @@ final class Relay {
             }
             return
         }
+        // The relay is loop-bound: the initializer runs on the upstream channel's loop, which is the relay's.
+        let bound = NIOLoopBound(self, eventLoop: inbound.eventLoop)
         let bootstrap = ClientBootstrap(group: inbound.eventLoop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
-            .channelInitializer { [self] channel in
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Forward(relay: self, fromDevice: false))
+                    try channel.pipeline.syncOperations.addHandler(Forward(relay: bound.value, fromDevice: false))
                 }
             }
         let loop = inbound.eventLoop
@@ -212,7 +214,7 @@ final class Relay {
             refusalBuffer = buffer
             inbound.read()
         case .success(.connect(let c)?):
-            var encoder = MQTTEncoder(version: c.version)
+            let encoder = MQTTEncoder(version: c.version)
             var out = inbound.allocator.buffer(capacity: 8)
             try? encoder.encode(.connack(MQTTConnAck(code: c.version == .v5 ? 0x88 : 3)), into: &out)
             inbound.writeAndFlush(out).assumeIsolated().whenComplete { [self] _ in close() }

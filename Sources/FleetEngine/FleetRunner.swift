@@ -30,7 +30,8 @@ public struct FleetProgress: Sendable {
 /// One cohort's share of a run.
 public struct CohortResult: Sendable {
     public var name: String
-    /// Its retry policy's name.
+    /// The SDK its devices imitate, and its retry curve's name.
+    public var sdk: String
     public var policy: String
     public var devices: Int
     public var snapshot: Snapshot
@@ -263,7 +264,13 @@ public struct FleetRunner: Sendable {
         var snapshot = Snapshot()
         for part in cohortSnapshots { try snapshot.merge(part) }
         let cohorts = zip(scenario.effectiveCohorts, cohortSnapshots).map {
-            CohortResult(name: $0.name, policy: $0.retry.policy.name, devices: $0.devices, snapshot: $1)
+            CohortResult(
+                name: $0.name,
+                sdk: $0.sdk.name,
+                policy: $0.retry.policy.name,
+                devices: $0.devices,
+                snapshot: $1
+            )
         }
         return RunResult(
             scenario: scenario,

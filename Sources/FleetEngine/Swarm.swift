@@ -85,7 +85,7 @@ final class Swarm {
         var index = 0
         for (c, cohort) in scenario.effectiveCohorts.enumerated() {
             // One configuration per cohort, built once; its devices share it (the payload buffer copy-on-write).
-            var cohortConfig = DeviceConfig(scenario: scenario, retry: cohort.retry)
+            var cohortConfig = DeviceConfig(scenario: scenario, cohort: cohort)
             cohortConfig.unixSecondsAtZero = unixSecondsAtZero
             let shared = SharedDeviceConfig(cohortConfig)
             for _ in 0..<cohort.devices {

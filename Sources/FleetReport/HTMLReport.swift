@@ -186,10 +186,10 @@ public enum HTMLReport {
         }
         if !r.cohorts.isEmpty {
             out +=
-                "<h2>Cohorts</h2><table><tr><th>cohort</th><th>policy</th><th>devices</th><th>generated</th><th>acked</th><th>failed</th></tr>"
+                "<h2>Cohorts</h2><table><tr><th>cohort</th><th>sdk</th><th>retry curve</th><th>devices</th><th>generated</th><th>acked</th><th>failed</th></tr>"
             for c in r.cohorts {
                 out +=
-                    "<tr><td>\(SVGChart.escape(c.name))</td><td>\(SVGChart.escape(c.policy))</td><td>\(c.devices)</td>"
+                    "<tr><td>\(SVGChart.escape(c.name))</td><td>\(SVGChart.escape(c.sdk))</td><td>\(SVGChart.escape(c.policy))</td><td>\(c.devices)</td>"
                 out +=
                     "<td>\(c.accounting.generated)</td><td>\(c.accounting.acked)</td><td>\(c.accounting.failed)</td></tr>"
             }

@@ -63,11 +63,13 @@ public enum ReportBuilder {
     public struct CohortPart: Sendable {
         public var name: String
         public var policy: String
+        public var sdk: String
         public var devices: Int
         public var snapshot: Snapshot
 
-        public init(name: String, policy: String, devices: Int, snapshot: Snapshot) {
+        public init(name: String, sdk: String, policy: String, devices: Int, snapshot: Snapshot) {
             self.name = name
+            self.sdk = sdk
             self.policy = policy
             self.devices = devices
             self.snapshot = snapshot
@@ -175,6 +177,7 @@ public enum ReportBuilder {
             var cohort = Fleetstorm_Report_V1_Cohort()
             cohort.name = c.name
             cohort.policy = c.policy
+            cohort.sdk = c.sdk
             cohort.devices = UInt64(c.devices)
             cohort.histograms = m.histograms
             cohort.accounting = m.accounting

@@ -86,7 +86,9 @@ public enum TextSummary {
         if r.cohorts.count > 1 {
             for c in r.cohorts {
                 out.append("")
-                out.append("cohort \(c.name): \(c.devices) devices, retry \(c.policy)")
+                out.append(
+                    "cohort \(c.name): \(c.devices) devices, sdk \(c.sdk.isEmpty ? "(not recorded)" : c.sdk), retry \(c.policy)"
+                )
                 let delays = c.histograms.filter { $0.name == "retry_delay" }.map {
                     "#\($0.attempt == 4 ? "4+" : String($0.attempt)) p50 \(formatNanoseconds($0.p50)) max \(formatNanoseconds($0.max))"
                 }

@@ -158,7 +158,13 @@ struct RunCommand: AsyncParsableCommand {
             malformedPackets: result.malformedPackets
         )
         let cohorts = result.cohorts.map {
-            ReportBuilder.CohortPart(name: $0.name, policy: $0.policy, devices: $0.devices, snapshot: $0.snapshot)
+            ReportBuilder.CohortPart(
+                name: $0.name,
+                sdk: $0.sdk,
+                policy: $0.policy,
+                devices: $0.devices,
+                snapshot: $0.snapshot
+            )
         }
         let report = ReportBuilder.build(
             facts: facts,

@@ -12,6 +12,7 @@ struct DeviceAuthTests {
         try ScenarioLoader().load(
             yaml: """
                 fleet: {devices: 2, id_prefix: meter-}
+                sdk: \(SDK(name: policy)?.name ?? "azure-dotnet")
                 retry: {policy: \(policy)}
                 auth: {mode: sas, hub_host: myhub.azure-devices.net, group_key: "\(groupKey)", token_ttl: 1h}
                 """,

@@ -26,6 +26,7 @@ struct DeviceStatePropertyTests {
         s.mqtt.version = Bool.random(using: &rng) ? .v5 : .v311
         let name = policies.randomElement(using: &rng)!
         s.retry.policy = (try? RetryPolicy.make(name: name, parameters: [:])) ?? .preset("none")
+        s.sdk = [SDK.dotnet, .java, .node, .c, .python, .mqtt].randomElement(using: &rng)!
         s.retry.throttled = s.retry.policy
         return s
     }
@@ -184,6 +185,7 @@ struct DeviceStatePropertyTests {
     func untrustedCertificate(policy: String, stops: Bool) throws {
         var s = Scenario()
         s.retry.policy = try RetryPolicy.make(name: policy, parameters: [:])
+        s.sdk = try #require(SDK(name: policy))
         var m = DeviceStateMachine(deviceID: "d1", config: DeviceConfig(scenario: s), seed: 1)
         var a: [DeviceAction] = []
         m.start(now: .zero, into: &a)

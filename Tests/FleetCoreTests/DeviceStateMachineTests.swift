@@ -20,6 +20,9 @@ struct DeviceStateMachineTests {
         s.mqtt.keepAlive = .seconds(30)
         s.retry.policy = (try? RetryPolicy.make(name: policy, parameters: params)) ?? .preset("none")
         s.retry.throttled = s.retry.policy
+        // These fixtures test each SDK with its own curve: the SDK is set explicitly (the product never derives it
+        // from a policy name); families run as a plain MQTT client.
+        s.sdk = SDK(name: policy) ?? .mqtt
         return s
     }
 
@@ -157,9 +160,13 @@ struct DeviceStateMachineTests {
         #expect(classifier.classify(.serverDisconnect(reason: 0x8E)) == (.transient, .communicationError))
         #expect(classifier.classify(.network) == (.transient, .communicationError))
         #expect(ErrorClassifier(flavour: .c).classify(.network) == (.transient, .noNetwork))
-        #expect(ErrorClassifier(policyName: "azure-c").flavour == .c)
-        #expect(ErrorClassifier(policyName: "azure-dotnet-throttled").flavour == .dotnet)
-        #expect(ErrorClassifier(policyName: "decorrelated-jitter").flavour == .dotnet)
+        // The classifier is the SDK's, never derived from the retry curve's name.
+        #expect(SDK.c.classifier.flavour == .c)
+        #expect(SDK.mqtt.classifier.flavour == .mqtt)
+        var s = Scenario()
+        s.sdk = .python
+        s.retry.policy = .preset("decorrelated-jitter")
+        #expect(DeviceConfig(scenario: s).classifier.flavour == .python)
     }
 
     /// A drop with the .NET default: first wait 100 ms (no floor after a loss), status Disconnected_Retrying;

@@ -40,6 +40,7 @@ struct InMemoryFleetTests {
         s.telemetry.messages = 10
         s.telemetry.interval = .milliseconds(100)
         s.retry.policy = try RetryPolicy.make(name: policy)
+        s.sdk = SDK(name: policy) ?? .dotnet
         var fleet = InMemoryFleet(scenario: s, latency: .milliseconds(20))
         // Device 1 connects at 80 ms and sends every 100 ms (acked 40 ms later); at 300 ms the 280 ms message is in
         // flight.

@@ -203,11 +203,22 @@ struct RetryPolicyTests {
     }
 
     @Test func giveUpRules() throws {
-        #expect(try RetryPolicy.make(name: "azure-dotnet").timeout == .seconds(240))
-        #expect(try RetryPolicy.make(name: "azure-java").timeout == .seconds(240))
-        #expect(try RetryPolicy.make(name: "azure-c").timeout == nil)
-        #expect(try RetryPolicy.make(name: "azure-python").timeout == nil)
-        #expect(try RetryPolicy.make(name: "azure-dotnet", parameters: ["timeout": "0"]).timeout == nil)
+        // The curves carry no time limit of their own: the SDK decides (SDKTimeLimitTests); an explicit
+        // retry.timeout replaces it, 0 meaning never.
+        for name in ["azure-dotnet", "azure-java", "azure-node", "azure-c", "azure-python", "full-jitter"] {
+            #expect(try RetryPolicy.make(name: name).timeout == nil, "\(name)")
+        }
+        #expect(try RetryPolicy.make(name: "azure-dotnet", parameters: ["timeout": "0"]).timeout == .zero)
+        #expect(try RetryPolicy.make(name: "azure-dotnet", parameters: ["timeout": "90s"]).timeout == .seconds(90))
+        #expect(SDK.dotnet.timeLimits == SDK.TimeLimits(open: .seconds(240), reconnect: nil, check: .deadline))
+        #expect(
+            SDK.java.timeLimits == SDK.TimeLimits(open: .seconds(240), reconnect: .seconds(240), check: .atAttemptStart)
+        )
+        #expect(
+            SDK.node.timeLimits == SDK.TimeLimits(open: .seconds(240), reconnect: .seconds(240), check: .afterFailure)
+        )
+        #expect(SDK.c.timeLimits.open == nil && SDK.c.timeLimits.reconnect == nil)
+        #expect(SDK.python.timeLimits.open == nil && SDK.python.timeLimits.reconnect == nil)
         var rng = SplitMix64(seed: 2)
         let limited = try RetryPolicy.make(name: "azure-node", parameters: ["attempts": "3"])
         #expect(limited.delays(count: 5, using: &rng).map { $0 == nil } == [false, false, false, true, true])

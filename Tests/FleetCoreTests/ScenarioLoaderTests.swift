@@ -93,8 +93,17 @@ struct ScenarioLoaderTests {
         let j = try load("retry:\n  policy: full-jitter\n  base: 200ms\n  cap: 20s\n", ["retry.attempts=5"])
         #expect(j.retry.policy.name == "full-jitter" && j.retry.policy.maxAttempts == 5)
         #expect(j.retry.throttled.name == "full-jitter", "families throttle with the same policy")
-        let node = try load("retry: {policy: azure-node}\n")
-        #expect(node.retry.throttled.name == "azure-node-throttled")
+        // The SDK decides the throttled policy and the default curve; retry.policy only the curve.
+        let node = try load("sdk: azure-node\n")
+        #expect(node.retry.policy.name == "azure-node" && node.retry.throttled.name == "azure-node-throttled")
+        let curveOnly = try load("retry: {policy: azure-node}\n")
+        #expect(
+            curveOnly.sdk == .dotnet && curveOnly.retry.throttled.name == "azure-node",
+            "another curve throttles alike"
+        )
+        let paho = try load("sdk: mqtt\n")
+        #expect(paho.retry.policy.name == "paho")
+        #expect(error("sdk: azure-cobol\n")?.key == "sdk")
         #expect(try load("").retry.policy.name == "azure-dotnet")
         #expect(try load("").retry.throttled.name == "azure-dotnet-throttled")
         let badParam = error("retry:\n  policy: azure-dotnet\n  colour: red\n")
@@ -113,10 +122,20 @@ struct ScenarioLoaderTests {
 
     @Test func cohorts() throws {
         let shares = try load(
-            "fleet: {devices: 10}\ncohorts:\n  - {name: a, share: 0.35, retry: {policy: azure-c}}\n  - {name: b, share: 0.65}\n"
+            "fleet: {devices: 10}\ncohorts:\n  - {name: a, share: 0.35, sdk: azure-c}\n  - {name: b, share: 0.65}\n"
         )
         #expect(shares.cohorts.map(\.devices) == [4, 6])
-        #expect(shares.cohorts.map(\.retry.policy.name) == ["azure-c", "azure-dotnet"])
+        #expect(
+            shares.cohorts.map(\.retry.policy.name) == ["azure-c", "azure-dotnet"],
+            "a cohort's SDK brings its curve"
+        )
+        #expect(shares.cohorts.map(\.sdk) == [.c, .dotnet])
+        // A profile-wide retry: applies to every cohort; the SDK stays the cohort's own.
+        let curve = try load(
+            "retry: {policy: full-jitter}\ncohorts:\n  - {share: 0.5, sdk: azure-python}\n  - {share: 0.5}\n"
+        )
+        #expect(curve.cohorts.map(\.retry.policy.name) == ["full-jitter", "full-jitter"])
+        #expect(curve.cohorts.map(\.sdk) == [.python, .dotnet])
         #expect(shares.effectiveCohorts.count == 2)
         let counts = try load(
             "fleet: {devices: 5}\ncohorts:\n  - {devices: 2}\n  - {devices: 3, retry: {policy: none}}\n"

@@ -39,7 +39,7 @@ extension IntegrationTests {
         )
         func rejectAuth(policy: String) async throws {
             let result = try await Self.run([
-                "retry.policy=\(policy)", "faults=[{at: 1s, kind: drop}, {at: 1s, kind: reject-auth, for: 1500ms}]",
+                "sdk=\(policy)", "faults=[{at: 1s, kind: drop}, {at: 1s, kind: reject-auth, for: 1500ms}]",
             ])
             let c = result.snapshot.counters
             #expect((c.refusedByCode[5] ?? 0) >= 30)

@@ -16,6 +16,7 @@ extension IntegrationTests {
                     seed: 11
                     fleet: {devices: \(devices), ramp_rate: 0}
                     telemetry: {messages: 60, interval: 50ms}
+                    sdk: mqtt                        # a plain MQTT client: notices a silent link by keep-alive
                     retry: {policy: fixed, base: 200ms}
                     """,
                 source: "faults",

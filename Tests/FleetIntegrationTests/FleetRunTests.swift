@@ -33,6 +33,7 @@ extension IntegrationTests {
                     fleet: {devices: \(devices), ramp_rate: 0, max_in_flight: 100}
                     mqtt: {version: "\(version)", keep_alive: 30s}
                     telemetry: {messages: \(messages), interval: 20ms, payload_bytes: 32}
+                    sdk: \(SDK(name: policy)?.name ?? "azure-dotnet")
                     retry: {policy: \(policy)}
                     """,
                 source: "test"

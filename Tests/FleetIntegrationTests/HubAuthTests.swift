@@ -73,6 +73,7 @@ extension IntegrationTests {
                     duration: 60s
                     fleet: {devices: \(devices), ramp_rate: 0, id_prefix: meter-}
                     telemetry: {messages: 3, interval: 20ms}
+                    sdk: \(SDK(name: policy)?.name ?? "azure-dotnet")
                     retry: {policy: \(policy)}
                     auth: {mode: sas, hub_host: myhub.local, group_key: "\(groupKey)"}
                     """,

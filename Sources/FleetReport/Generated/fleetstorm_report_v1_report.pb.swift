@@ -295,6 +295,13 @@ public nonisolated struct Fleetstorm_Report_V1_Cohort: @unchecked Sendable {
     set {_uniqueStorage()._outcomes = newValue}
   }
 
+  /// The SDK its devices imitate (azure-dotnet, azure-java, azure-node, azure-c, azure-python, mqtt): decides
+  /// classification, keep-alive, limits; `policy` (2) is only the retry curve.
+  public var sdk: String {
+    get {_storage._sdk}
+    set {_uniqueStorage()._sdk = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1153,7 +1160,7 @@ nonisolated extension Fleetstorm_Report_V1_Fault: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Cohort"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}policy\0\u{1}devices\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}statuses\0\u{1}transitions\0\u{1}outcomes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}policy\0\u{1}devices\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}statuses\0\u{1}transitions\0\u{1}outcomes\0\u{1}sdk\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -1165,6 +1172,7 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
     var _statuses: [Fleetstorm_Report_V1_StatusCount] = []
     var _transitions: [Fleetstorm_Report_V1_Transition] = []
     var _outcomes: Dictionary<String,UInt64> = [:]
+    var _sdk: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1184,6 +1192,7 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
       _statuses = source._statuses
       _transitions = source._transitions
       _outcomes = source._outcomes
+      _sdk = source._sdk
     }
   }
 
@@ -1211,6 +1220,7 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
         case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._statuses) }()
         case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._transitions) }()
         case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._outcomes) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._sdk) }()
         default: break
         }
       }
@@ -1250,6 +1260,9 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
       if !_storage._outcomes.isEmpty {
         try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._outcomes, fieldNumber: 9)
       }
+      if !_storage._sdk.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sdk, fieldNumber: 10)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1268,6 +1281,7 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
         if _storage._statuses != rhs_storage._statuses {return false}
         if _storage._transitions != rhs_storage._transitions {return false}
         if _storage._outcomes != rhs_storage._outcomes {return false}
+        if _storage._sdk != rhs_storage._sdk {return false}
         return true
       }
       if !storagesAreEqual {return false}
