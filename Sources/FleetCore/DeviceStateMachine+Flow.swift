@@ -85,8 +85,9 @@ extension DeviceStateMachine {
 
     /// The same topic written straight into `buffer`, without building a string (the per-message hot path).
     public func writeTopic(seq: UInt64, into buffer: inout ByteBuffer) {
-        buffer.writeString(topic)
-        buffer.writeStaticString("%24.mid=")
+        buffer.writeStaticString("devices/")
+        buffer.writeString(deviceID)
+        buffer.writeStaticString("/messages/events/%24.mid=")
         var digits = 1
         var rest = seq / 10
         while rest > 0 {

@@ -54,7 +54,8 @@ public struct DeviceStateMachine: Sendable {
     /// The cohort's settings, shared by all its devices: one copy per cohort, not one per device.
     let shared: SharedDeviceConfig
     public var config: DeviceConfig { shared.config }
-    public let topic: String
+    /// The telemetry topic's prefix (built when asked: no string stored per device).
+    public var topic: String { "devices/\(deviceID)/messages/events/" }
     var state: State = .idle
     var retry: RetryProgress?
     /// Whether a CONNACK was ever accepted: before, retrying belongs to the open operation; after, to a reconnect
@@ -103,7 +104,6 @@ public struct DeviceStateMachine: Sendable {
     public init(deviceID: String, shared: SharedDeviceConfig, seed: UInt64 = 0, key: String? = nil) {
         self.deviceID = deviceID
         self.shared = shared
-        self.topic = "devices/\(deviceID)/messages/events/"
         self.rng = SplitMix64(seed: seed)
         self.keyBytes = key.flatMap { Data(base64Encoded: $0) }
     }

@@ -147,6 +147,16 @@ struct ProfileReader {
             try t.mapping("properties") { (p: inout Section) throws(ScenarioError) in
                 s.telemetry.properties = try p.remainingScalars()
             }
+            let bag = s.telemetry.properties.reduce(0) {
+                $0 + SASToken.urlEncode($1.key).utf8.count + SASToken.urlEncode($1.value).utf8.count + 2
+            }
+            guard bag <= 60_000 else {
+                throw t.error(
+                    .invalidValue,
+                    "properties",
+                    "the topic's property bag would be \(bag) bytes; an MQTT topic holds at most 65,535"
+                )
+            }
         }
         // The SDK first: it decides the default retry curve, and everything else the SDK decides.
         s.sdk = try Self.readSDK(&top) ?? s.sdk

@@ -21,7 +21,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     /// Connection attempts so far (the swarm rotates source addresses by it).
     var connections = -1
     private var context: ChannelHandlerContext?
-    private var timers: [TimerHandle?] = Array(repeating: nil, count: DeviceTimer.allCases.count)
+    private var timers = TimerSlots()
     private var decoder: MQTTDecoder
     private let encoder: MQTTEncoder
     private var inbound: ByteBuffer?
@@ -56,7 +56,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     }
 
     func timerFired(_ kind: DeviceTimer, deadline: Instant, now: Instant) {
-        timers[Int(kind.rawValue)] = nil
+        timers[kind] = nil
         var actions = swarm.actionBuffer()
         machine.timerFired(kind, deadline: deadline, now: now, into: &actions)
         run(actions, now: now)
@@ -199,7 +199,9 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 do {
                     try encoder.encode(packet, into: &buffer)
                 } catch {
-                    preconditionFailure("device \(machine.deviceID): cannot encode \(packet.type): \(error)")
+                    // Only a packet our own settings made too large can fail: drop the connection, not the process.
+                    context.close(promise: nil)
+                    continue
                 }
                 context.write(wrapOutboundOut(buffer), promise: nil)
                 needsFlush = true
@@ -216,7 +218,8 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                         into: &buffer
                     ) { machine.writeTopic(seq: message.seq, into: &$0) }
                 } catch {
-                    preconditionFailure("device \(machine.deviceID): cannot encode telemetry: \(error)")
+                    context.close(promise: nil)
+                    continue
                 }
                 context.write(wrapOutboundOut(buffer), promise: nil)
                 needsFlush = true
@@ -224,12 +227,12 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 flushIfNeeded()
                 if let context { context.close(promise: nil) } else { closeRequested = true }
             case .schedule(let kind, let at):
-                if let old = timers[Int(kind.rawValue)] { swarm.scheduler.cancel(old) }
-                timers[Int(kind.rawValue)] = swarm.scheduler.schedule(at: at, DeviceTimerRef(device: index, kind: kind))
+                if let old = timers[kind] { swarm.scheduler.cancel(old) }
+                timers[kind] = swarm.scheduler.schedule(at: at, DeviceTimerRef(device: index, kind: kind))
             case .cancel(let kind):
-                if let old = timers[Int(kind.rawValue)] {
+                if let old = timers[kind] {
                     swarm.scheduler.cancel(old)
-                    timers[Int(kind.rawValue)] = nil
+                    timers[kind] = nil
                 }
             case .record(let event):
                 recorder.record(event, at: now)
@@ -275,3 +278,36 @@ final class DeviceChannelHandler: ChannelInboundHandler {
 
 @available(*, unavailable)
 extension DeviceChannelHandler: Sendable {}
+
+/// A device's pending wheel timers, one slot per kind, stored inline in the handler (no array allocated per device).
+struct TimerSlots {
+    private var connectTimeout, connackTimeout, telemetry, keepAlive: TimerHandle?
+    private var drain, backoff, tokenRenewal, retryDeadline: TimerHandle?
+
+    subscript(kind: DeviceTimer) -> TimerHandle? {
+        get {
+            switch kind {
+            case .connectTimeout: connectTimeout
+            case .connackTimeout: connackTimeout
+            case .telemetry: telemetry
+            case .keepAlive: keepAlive
+            case .drain: drain
+            case .backoff: backoff
+            case .tokenRenewal: tokenRenewal
+            case .retryDeadline: retryDeadline
+            }
+        }
+        set {
+            switch kind {
+            case .connectTimeout: connectTimeout = newValue
+            case .connackTimeout: connackTimeout = newValue
+            case .telemetry: telemetry = newValue
+            case .keepAlive: keepAlive = newValue
+            case .drain: drain = newValue
+            case .backoff: backoff = newValue
+            case .tokenRenewal: tokenRenewal = newValue
+            case .retryDeadline: retryDeadline = newValue
+            }
+        }
+    }
+}

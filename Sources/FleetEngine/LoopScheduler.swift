@@ -2,6 +2,10 @@ public import FleetCore
 public import FleetMetrics
 public import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Which device a wheel timer belongs to, and which of its timers it is.
 public struct DeviceTimerRef: Sendable, Hashable {
     public var device: UInt32
@@ -86,14 +90,34 @@ public final class LoopScheduler: NIOScheduledCallbackHandler {
         if let next = wheel.nextWakeup() { arm(at: next) }
     }
 
-    /// Measures loop lag: a probe due every `interval` records how late it ran.
+    /// Measures loop lag: a probe due every `interval` records how late it ran, and whether the loop's thread was busy
+    /// (used the CPU) or stalled (waited) in the interval before a late probe: the cause of the lateness.
     public func startProbe(every interval: Duration = .milliseconds(10)) {
         let due = NIODeadline.now() + .nanoseconds(interval.nanoseconds)
+        let cpuBefore = Self.threadCPUNanoseconds()
+        let wallBefore = NIODeadline.now()
         probe = loop.assumeIsolated().scheduleTask(deadline: due) { [self] in
-            let lag = Int64(NIODeadline.now().uptimeNanoseconds) - Int64(due.uptimeNanoseconds)
+            let ranAt = NIODeadline.now()
+            let lag = Int64(ranAt.uptimeNanoseconds) - Int64(due.uptimeNanoseconds)
             LatencyLayout.record(lag, in: &self.health.loopLag)
+            if lag > GeneratorHealth.lateProbeNanoseconds {
+                let cpu = Self.threadCPUNanoseconds() - cpuBefore
+                let wall = Int64(ranAt.uptimeNanoseconds) - Int64(wallBefore.uptimeNanoseconds)
+                if Double(cpu) >= GeneratorHealth.busyCPUShare * Double(max(1, wall)) {
+                    self.health.lateProbesBusy += 1
+                } else {
+                    self.health.lateProbesStalled += 1
+                }
+            }
             self.startProbe(every: interval)
         }
+    }
+
+    /// CPU time of the calling thread (the loop's, when called on it).
+    static func threadCPUNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
     /// Cancels the pending NIO wakeup and the probe (at shutdown).

@@ -8,6 +8,11 @@ public struct GeneratorHealth: Sendable {
     public var loopLag = LatencyLayout.make()
     /// A wheel timer's due time → when it fired.
     public var timerLateness = LatencyLayout.make()
+    /// Probes that ran over `lateProbeNanoseconds` late, by what the loop's thread did before them: used the CPU
+    /// (busy) or not (stalled: waited for a core, or blocked).
+    public var lateProbesBusy: UInt64 = 0
+    public var lateProbesStalled: UInt64 = 0
+    public static let lateProbeNanoseconds: Int64 = 1_000_000
     /// Telemetry sends, and those that went out more than one wheel tick late.
     public var sends: UInt64 = 0
     public var lateSends: UInt64 = 0
@@ -45,10 +50,10 @@ public struct GeneratorHealth: Sendable {
 
     /// The bottleneck, when there is one.
     public enum Cause: String, Sendable {
-        /// The device loop used (nearly) a whole core: it has more work than one thread can do.
+        /// The device loop's thread was busy when it ran late: more work than one thread can do at that moment.
         case loopBusy = "loop_busy"
-        /// The device loop was late while using little CPU: it waited for a core (other processes or the embedded
-        /// hub on the same cores) or a callback blocked it.
+        /// The device loop ran late while its thread used little CPU: it waited for a core (other processes or the
+        /// embedded hub on the same cores) or a callback blocked it.
         case loopStalled = "loop_stalled"
         case descriptors
     }
@@ -59,7 +64,10 @@ public struct GeneratorHealth: Sendable {
     public var cause: Cause? {
         guard generatorLimited else { return nil }
         if descriptorLimit > 0 && descriptorHeadroom < 64 { return .descriptors }
-        return loopCPUShare >= Self.busyCPUShare ? .loopBusy : .loopStalled
+        // What the loop's thread did before its late probes (busy: it had more work than it could do at that
+        // moment, such as a burst of thousands of connects or disconnects); without late probes, the late timers
+        // came in bursts too short for the probe, which only a busy loop makes.
+        return lateProbesStalled > lateProbesBusy ? .loopStalled : .loopBusy
     }
 
     /// What to do about it, in one sentence that fits the cause.
@@ -67,7 +75,8 @@ public struct GeneratorHealth: Sendable {
         switch cause {
         case nil: ""
         case .loopBusy:
-            "the device loop used a whole core: run fewer devices per process (shards), or send less often"
+            "the device loop had more work than one core does at that pace (bursts of connects, disconnects or "
+                + "sends): run fewer devices per process (shards), pace connects (fleet.ramp_rate) or send less often"
         case .loopStalled:
             "the device loop waited for a core while using little CPU: give it one (run the hub in its own process "
                 + "or on another machine, run no more busy processes than cores) or remove what blocks it"

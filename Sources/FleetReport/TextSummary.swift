@@ -1,3 +1,5 @@
+internal import FleetCore
+
 /// Renders a report as the text summary `run`, `hub` and `report` print.
 public enum TextSummary {
     public static func render(_ r: Fleetstorm_Report_V1_Report) -> String {
@@ -35,8 +37,14 @@ public enum TextSummary {
             }
             if c.malformedPackets > 0 { line += ", \(c.malformedPackets) malformed packets" }
             if c.retries > 0 { line += ", \(c.retries) retries, \(c.reconnects) reconnects" }
+            if c.lateConnects > 0 { line += ", \(c.lateConnects) late connects closed" }
             out.append("")
             out.append(line)
+            // Socket and TLS errors, each with what it means and what to check.
+            for (kind, count) in c.connectionErrors.sorted(by: { $0.value > $1.value }) {
+                let why = ConnectionError(rawValue: kind)?.explanation ?? kind
+                out.append("  \(count) × \(kind): \(why)")
+            }
         }
         if r.hasAccounting {
             let a = r.accounting

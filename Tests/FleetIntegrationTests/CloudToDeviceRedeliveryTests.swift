@@ -10,7 +10,7 @@ extension IntegrationTests {
         /// Connects as `id`, subscribes to its C2D topic and returns the first C2D PUBLISH it receives.
         static func firstMessage(port: Int, id: String) async throws -> (any Channel, MQTTPublish) {
             let (ch, handler) = try await HubRobustnessTests.connect(port: port)
-            var enc = MQTTEncoder(version: .v311)
+            let enc = MQTTEncoder(version: .v311)
             var out = ByteBuffer()
             try enc.encode(.connect(MQTTConnect(version: .v311, clientID: id)), into: &out)
             let filter = MQTTSubscription(topicFilter: "devices/\(id)/messages/devicebound/#", qos: .atLeastOnce)

@@ -40,6 +40,53 @@ extension IntegrationTests {
             #expect(result.health.loopLagP99 > 5_000_000)
             #expect(result.health.generatorLimited)
             #expect(result.health.limits.contains("loop lag p99 over 5 ms"))
+            // usleep burns no CPU: the loop stalled, it was not busy; the advice fits that.
+            #expect(result.health.cause == .loopStalled)
+            #expect(result.health.advice.contains("waited for a core"))
+        }
+
+        /// A closed loop against a slow hub: every message waits for its PUBACK (held 150 ms by the hub), one in
+        /// flight per device, and messages queue behind the window. Those are waits the scenario asked for, not the
+        /// generator's lateness: the run must not be flagged.
+        @Test func closedLoopAgainstASlowHubKeepsUp() async throws {
+            let s = try ScenarioLoader().load(
+                yaml: """
+                    duration: 4s
+                    fleet: {devices: 20, ramp_rate: 0}
+                    telemetry: {messages: 1000, interval: 0, max_inflight: 1}
+                    faults: [{at: 0s, kind: slow-puback, for: 10s, delay: 150ms}]
+                    """,
+                source: "slow-hub"
+            )
+            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            let h = result.health
+            let c = result.snapshot.counters
+            #expect(c.acked >= 20 * 15, "every device went round the closed loop: \(c.acked) acked")
+            #expect(c.acked < 20 * 30, "the slow hub paced it (150 ms per message): \(c.acked)")
+            #expect(!h.generatorLimited, "\(h.limits)")
+            #expect(h.cause == nil)
+            // Latency is measured from the moment each message could go: about the hub's hold, not a growing queue.
+            let ack = result.snapshot.summary(Snapshot.publishAck)
+            #expect(ack.p50 >= 150_000_000 && ack.p99 < 400_000_000, "publish→ack \(ack)")
+        }
+
+        /// A telemetry interval with a slow hub and a one-message window: the queue grows (a scenario wait), the
+        /// timers stay on time.
+        @Test func queueingBehindTheWindowIsNotLateness() async throws {
+            let s = try ScenarioLoader().load(
+                yaml: """
+                    duration: 3s
+                    fleet: {devices: 20, ramp_rate: 0}
+                    telemetry: {messages: 1000, interval: 20ms, max_inflight: 1}
+                    faults: [{at: 0s, kind: slow-puback, for: 10s, delay: 200ms}]
+                    """,
+                source: "slow-hub-queue"
+            )
+            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            let h = result.health
+            #expect(result.snapshot.counters.generated > 20 * 100, "the grid kept generating while the window was full")
+            #expect(h.lateSendFraction < GeneratorHealth.maxLateSendFraction, "late sends \(h.lateSendFraction)")
+            #expect(!h.generatorLimited, "\(h.limits)")
         }
     }
 }

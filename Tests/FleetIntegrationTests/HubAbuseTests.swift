@@ -34,7 +34,7 @@ extension IntegrationTests {
             try await HubRobustnessTests.send(deaf, try HubRobustnessTests.connectBytes("deaf"))
             // QoS 1 PUBLISHes whose PUBACKs the client never reads, in batches, until the hub gives up on it
             // (bounded: 64 MB of PUBLISHes at most).
-            var encoder = MQTTEncoder(version: .v311)
+            let encoder = MQTTEncoder(version: .v311)
             var batch = ByteBuffer()
             for i in 0..<1000 {
                 let p = MQTTPublish(

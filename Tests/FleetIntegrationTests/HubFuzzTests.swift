@@ -68,7 +68,7 @@ extension IntegrationTests {
 
         static func validStream(_ rng: inout SplitMix64) -> [UInt8] {
             let v5 = rng.next() % 2 == 0
-            var enc = MQTTEncoder(version: v5 ? .v5 : .v311)
+            let enc = MQTTEncoder(version: v5 ? .v5 : .v311)
             var b = ByteBuffer()
             let id = "dev-\(rng.next() % 100)"
             var connect = MQTTConnect(version: v5 ? .v5 : .v311, clientID: id)
@@ -129,7 +129,7 @@ extension IntegrationTests {
 
         @Test func harnessSeesTheHubsAnswers() {
             var rng = SplitMix64(seed: 9)
-            var enc = MQTTEncoder(version: .v311)
+            let enc = MQTTEncoder(version: .v311)
             var b = ByteBuffer()
             try? enc.encode(.connect(MQTTConnect(version: .v311, clientID: "dev-1")), into: &b)
             try? enc.encode(.pingreq, into: &b)
