@@ -8,13 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(5000 15000)
-swift build -c release --product fleetstorm >/dev/null
-bin="$(swift build -c release --show-bin-path)/fleetstorm"
-out="$(mktemp -d)"
-hub_pid=""
-cleanup() { [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; rm -rf "$out"; }
-trap cleanup EXIT
-rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+. scripts/bench-common.sh
 "$bin" hub --generate-cert "$out/certs" --host localhost >/dev/null
 echo "| transport | devices | accepts/s (peak 1 s) | connect p50 / p99 | hub RSS idle MiB | hub RSS connected MiB | KiB per connection |"
 echo "|---|---|---|---|---|---|---|"
@@ -30,7 +24,7 @@ for tls in no yes; do
     "$bin" hub "${listen[@]}" --anonymous --output "$out/hub.pb" --duration 10m >/dev/null 2>"$out/hub.err" &
     hub_pid=$!
     for _ in $(seq 100); do grep -q listening "$out/hub.err" 2>/dev/null && break; sleep 0.1; done
-    idle=$(rss "$hub_pid")
+    idle=$(rss_kib "$hub_pid")
     # Devices connect unpaced, idle 8 s (one message), then leave; sample the hub's RSS while all are connected.
     "$bin" run profiles/quickstart.yaml --hub "$url" "${extra[@]}" --devices "$n" --set fleet.ramp_rate=0 \
       --set fleet.max_in_flight=2000 --set telemetry.messages=1 --set telemetry.interval=8s \
@@ -38,7 +32,7 @@ for tls in no yes; do
     run_pid=$!
     peak=$idle
     while kill -0 "$run_pid" 2>/dev/null; do
-      r=$(rss "$hub_pid"); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.2
+      r=$(rss_kib "$hub_pid"); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.2
     done
     wait "$run_pid"
     kill -TERM "$hub_pid"; wait "$hub_pid" || true; hub_pid=""

@@ -12,13 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(idle connect storm steady tls mosquitto)
-swift build -c release --product fleetstorm >/dev/null
-bin="$(swift build -c release --show-bin-path)/fleetstorm"
-out="$(mktemp -d)"
-hub_pid=""
-cleanup() { [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; rm -rf "$out"; }
-trap cleanup EXIT
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+. scripts/bench-common.sh
 
 start_hub() {  # start_hub [--tls]: a standalone hub on a free port below 32768
   local port=$((20000 + RANDOM % 10000))
