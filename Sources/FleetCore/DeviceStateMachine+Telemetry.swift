@@ -1,0 +1,140 @@
+public import FleetMQTT
+public import NIOCore
+
+/// Telemetry: the message grid, the closed loop, acknowledgements, and the telemetry topic written in place.
+extension DeviceStateMachine {
+    /// The telemetry topic with the message id (`%24.mid`) ahead of the scenario's property bag.
+    func topic(for seq: UInt64) -> String {
+        config.propertyBag.isEmpty ? "\(topic)%24.mid=\(seq)" : "\(topic)%24.mid=\(seq)&\(config.propertyBag)"
+    }
+
+    /// The same topic written straight into `buffer`, without building a string (the per-message hot path).
+    public func writeTopic(seq: UInt64, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("devices/")
+        buffer.writeString(deviceID)
+        buffer.writeStaticString("/messages/events/%24.mid=")
+        var digits = 1
+        var rest = seq / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        let end = buffer.writerIndex + digits
+        buffer.writeRepeatingByte(UInt8(ascii: "0"), count: digits)
+        var v = seq
+        for i in 1...digits {
+            buffer.setInteger(UInt8(ascii: "0") + UInt8(v % 10), at: end - i)
+            v /= 10
+        }
+        if !config.propertyBag.isEmpty {
+            buffer.writeStaticString("&")
+            buffer.writeString(config.propertyBag)
+        }
+    }
+
+    /// The packet a telemetry action stands for (builds the topic string: for tests and in-memory wiring).
+    public func packet(for message: TelemetryPublish) -> MQTTPacket {
+        .publish(
+            MQTTPublish(
+                topic: topic(for: message.seq),
+                payload: config.payload,
+                qos: message.packetID == nil ? .atMostOnce : .atLeastOnce,
+                dup: message.dup,
+                packetID: message.packetID
+            )
+        )
+    }
+
+    /// Closed loop: generate and send messages while the in-flight window has room. A message's intended send time
+    /// is the moment it could go (now), so its latency is the hub's answer time, not a schedule's.
+    mutating func fillWindow(now: Instant, into actions: inout Actions) {
+        guard case .connected = state, generated < config.messages else { return }
+        var session = takeSession()
+        while generated < config.messages && session.inflight.count < config.maxInflight {
+            generated += 1
+            actions.append(.record(.generated(qos: config.qos)))
+            publish(nextMessage(intended: now), session: &session, into: &actions)
+        }
+        session.lastWrite = now
+        state = .connected(session)
+    }
+
+    mutating func telemetryDue(deadline: Instant, now: Instant, into actions: inout Actions) {
+        guard generated < config.messages else { return }
+        if config.closedLoop {
+            fillWindow(now: now, into: &actions)
+            return
+        }
+        switch state {
+        case .done, .idle: return
+        default: break
+        }
+        let next = deadline + config.interval
+        nextIntended = next
+        defer {
+            if generated < config.messages {
+                actions.append(.schedule(.telemetry, next))
+            } else {
+                disconnectIfDone(now: now, into: &actions)
+            }
+        }
+        if case .connected = state, queue.isEmpty {
+            var session = takeSession()
+            if session.inflight.count < config.maxInflight || config.qos == .atMostOnce {
+                generated += 1
+                actions.append(.record(.generated(qos: config.qos)))
+                publish(nextMessage(intended: deadline), session: &session, into: &actions)
+                session.lastWrite = now
+                state = .connected(session)
+                return
+            }
+            state = .connected(session)
+        }
+        // Cannot send now: queue it, or apply the overflow policy.
+        if queue.count >= config.queueCapacity {
+            switch config.queueOverflow {
+            case .blockGeneration:
+                return
+            case .dropNewest:
+                generated += 1
+                actions.append(.record(.generated(qos: config.qos)))
+                actions.append(.record(.failed(count: 1, reason: .queueOverflow)))
+                return
+            case .dropOldest:
+                if queue.popFirst() != nil {
+                    actions.append(.record(.failed(count: 1, reason: .queueOverflow)))
+                } else {
+                    generated += 1
+                    actions.append(.record(.generated(qos: config.qos)))
+                    actions.append(.record(.failed(count: 1, reason: .queueOverflow)))
+                    return
+                }
+            }
+        }
+        generated += 1
+        actions.append(.record(.generated(qos: config.qos)))
+        queue.append(nextMessage(intended: deadline))
+    }
+
+    mutating func pubackReceived(_ ack: MQTTAck, now: Instant, into actions: inout Actions) {
+        var session = takeSession()
+        session.lastRead = now
+        if let i = session.inflight.firstIndex(where: { $0.id == ack.packetID }) {
+            let intended = session.inflight[i].message.intended
+            session.inflight.remove(at: i)
+            if ack.reasonCode < 0x80 {
+                actions.append(.record(.acked(latency: now - intended)))
+            } else {
+                actions.append(.record(.failed(count: 1, reason: .rejected)))
+            }
+        }
+        while session.inflight.count < config.maxInflight, let message = queue.popFirst() {
+            publish(message, session: &session, into: &actions)
+            session.lastWrite = now
+        }
+        state = .connected(session)
+        if config.closedLoop { fillWindow(now: now, into: &actions) }
+        disconnectIfDone(now: now, into: &actions)
+    }
+
+}
