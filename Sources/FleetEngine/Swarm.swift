@@ -67,7 +67,7 @@ final class Swarm {
                 value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
             )
             .connectTimeout(.nanoseconds(scenario.mqtt.connectTimeout.nanoseconds))
-        if !sourceAddresses.isEmpty {
+        if !sourceAddresses.isEmpty, sourceAddresses.allSatisfy({ if case .v4 = $0 { true } else { false } }) {
             // Bind the source address without a port: the kernel picks the port at connect time from the whole
             // 4-tuple, so each source address has its own port space (IP_BIND_ADDRESS_NO_PORT, Linux 4.2).
             base = base?.channelOption(

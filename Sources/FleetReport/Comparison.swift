@@ -49,9 +49,10 @@ public enum Comparison {
             p99("connect"), p99("publish_ack"), p99("reconnect"),
             Row(label: "generated", values: reports.map { Double($0.accounting.generated) }, kind: .count),
             Row(label: "acked", values: reports.map { Double($0.accounting.acked) }, kind: .count),
+            Row(label: "sent (QoS 0)", values: reports.map { Double($0.accounting.sent) }, kind: .count),
             Row(label: "failed", values: reports.map { Double($0.accounting.failed) }, kind: .count),
             Row(label: "pending", values: reports.map { Double($0.accounting.pending) }, kind: .count),
-        ]
+        ].filter { $0.label != "sent (QoS 0)" || $0.values.contains { ($0 ?? 0) > 0 } }
     }
 
     /// The table as text: one column per run (value and change against the first run).
@@ -61,6 +62,7 @@ public enum Comparison {
         let width = max(18, (names.map(\.count).max() ?? 0) + 2, (stormNames.map(\.count).max() ?? 0) + 2)
         var out: [String] = []
         out.append(TextSummary.pad("", 24) + names.map { TextSummary.pad($0, width) }.joined())
+        out.append(TextSummary.pad("sdk", 24) + reports.map { TextSummary.pad(sdk($0), width) }.joined())
         out.append(TextSummary.pad("policy", 24) + reports.map { TextSummary.pad(policy($0), width) }.joined())
         out.append(TextSummary.pad("storm", 24) + stormNames.map { TextSummary.pad($0, width) }.joined())
         for row in rows(reports, stormIndex: stormIndex) {
@@ -76,6 +78,12 @@ public enum Comparison {
             out.append(line)
         }
         return out.joined(separator: "\n")
+    }
+
+    /// The SDKs the run's cohorts imitated ("—" for reports written before the field existed).
+    static func sdk(_ r: Fleetstorm_Report_V1_Report) -> String {
+        let names = r.cohorts.map(\.sdk).filter { !$0.isEmpty }
+        return names.isEmpty ? "—" : Array(Set(names)).sorted().joined(separator: "+")
     }
 
     static func policy(_ r: Fleetstorm_Report_V1_Report) -> String {
