@@ -7,11 +7,9 @@ public struct DeviceRegistry: Sendable, Hashable {
     public var keys: [String: String]
     public var disabled: Set<String>
 
-    /// Reads `path`; the error message names the file and the entry, never a key.
-    public static func load(_ path: String) throws(RegistryError) -> DeviceRegistry {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw RegistryError(message: "\(path): cannot read the file (does it exist?)")
-        }
+    /// Parses a registry's text (`source` names it in errors: the file and the entry, never a key). The file is read at
+    /// the edge (the CLI, the engine); FleetCore reads no files.
+    public static func parse(_ text: String, source path: String) throws(RegistryError) -> DeviceRegistry {
         guard let root = try? Yams.compose(yaml: text), case .mapping(let m) = root, let list = m["devices"],
             case .sequence(let devices) = list
         else {

@@ -7,10 +7,17 @@ struct ProfileReader {
     let source: String
     var overrides: [String: (value: Node, text: String)]
     var usedOverrides: Set<String> = []
+    /// Reads a file the profile names (a registry), relative paths resolved against the profile; given by the edge.
+    let readFile: @Sendable (String) -> String?
 
-    init(source: String, overrides: [String: (value: Node, text: String)]) {
+    init(
+        source: String,
+        overrides: [String: (value: Node, text: String)],
+        readFile: @escaping @Sendable (String) -> String?
+    ) {
         self.source = source
         self.overrides = overrides
+        self.readFile = readFile
     }
 
     func unusedOverride() -> (key: String, text: String)? {
@@ -210,7 +217,7 @@ struct ProfileReader {
                 }
                 keys = .groupKey(g)
             case (nil, let path?):
-                keys = .registry(try Self.readRegistry(path, relativeTo: source, section: a))
+                keys = .registry(try readRegistry(path, section: a))
             default:
                 throw a.error(.invalidValue, "mode", "sas needs exactly one of group_key or registry")
             }
@@ -226,17 +233,14 @@ struct ProfileReader {
     }
 
     /// A registry file: `devices: [{id: dev-1, key: BASE64}, ...]` (YAML or JSON). Keys never appear in errors.
-    static func readRegistry(
-        _ path: String,
-        relativeTo profile: String,
-        section: Section
-    ) throws(ScenarioError)
-        -> [String: String]
-    {
-        let base = URL(fileURLWithPath: profile).deletingLastPathComponent()
+    func readRegistry(_ path: String, section: Section) throws(ScenarioError) -> [String: String] {
+        let base = URL(fileURLWithPath: source).deletingLastPathComponent()
         let full = path.hasPrefix("/") ? path : base.appendingPathComponent(path).path
+        guard let text = readFile(full) else {
+            throw section.error(.invalidValue, "registry", "\(full): cannot read the file (does it exist?)")
+        }
         do throws(RegistryError) {
-            return try DeviceRegistry.load(full).keys
+            return try DeviceRegistry.parse(text, source: full).keys
         } catch {
             throw section.error(.invalidValue, "registry", error.message)
         }

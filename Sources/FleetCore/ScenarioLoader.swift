@@ -4,15 +4,19 @@ internal import Yams
 
 /// Reads a profile (YAML) into a validated `Scenario`. Every key is checked: unknown keys, wrong types and values out
 /// of range are errors naming the key and its line. `--set key.path=value` overrides are validated the same way.
+///
+/// FleetCore reads no files: `readFile` is given by the edge (`ScenarioLoader.files` in FleetEngine reads the file
+/// system); the default reads nothing, so a profile given as text that names a registry file is an error.
 public struct ScenarioLoader: Sendable {
-    public init() {}
+    public let readFile: @Sendable (String) -> String?
+
+    public init(readFile: @escaping @Sendable (String) -> String? = { _ in nil }) {
+        self.readFile = readFile
+    }
 
     /// Loads a profile file, then applies `overrides` (`key.path=value`).
     public func load(path: String, overrides: [String] = []) throws(ScenarioError) -> Scenario {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
+        guard let text = readFile(path) else {
             throw ScenarioError(
                 .unreadableFile,
                 key: "",
@@ -60,7 +64,7 @@ public struct ScenarioLoader: Sendable {
             // Errors name the override by its shown form: a secret key's value never appears in one.
             parsed[key] = (node, shown)
         }
-        var reader = ProfileReader(source: source, overrides: parsed)
+        var reader = ProfileReader(source: source, overrides: parsed, readFile: readFile)
         let scenario = try reader.read(root)
         if let unused = reader.unusedOverride() {
             throw ScenarioError(
@@ -75,7 +79,7 @@ public struct ScenarioLoader: Sendable {
 
     /// Loads a fault file for a standalone hub (`fleetstorm hub --faults FILE`): `faults: [...]` as in profiles.
     public func loadFaults(path: String) throws(ScenarioError) -> [Scenario.Fault] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let text = readFile(path) else {
             throw ScenarioError(
                 .unreadableFile,
                 key: "",
@@ -91,7 +95,7 @@ public struct ScenarioLoader: Sendable {
         } catch {
             throw ScenarioError(.invalidYAML, key: "", location: path, message: "\(error)")
         }
-        var reader = ProfileReader(source: path, overrides: [:])
+        var reader = ProfileReader(source: path, overrides: [:], readFile: readFile)
         return try reader.readFaultFile(root)
     }
 

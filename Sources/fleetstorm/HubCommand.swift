@@ -120,7 +120,7 @@ struct HubCommand: AsyncParsableCommand {
         }
         var timeline: [Scenario.Fault] = []
         if let faults {
-            do { timeline = try ScenarioLoader().loadFaults(path: faults) } catch { fail(error.description) }
+            do { timeline = try ScenarioLoader.files.loadFaults(path: faults) } catch { fail(error.description) }
         }
         try await serve(configuration, faults: timeline, limit: limit)
     }
@@ -203,7 +203,10 @@ struct HubCommand: AsyncParsableCommand {
             return HubAuthenticator(keys: .groupKey(g), hostName: host, expiryGrace: grace)
         case (nil, let path?, false):
             do {
-                let r = try DeviceRegistry.load(path)
+                guard let text = ProfileFiles.read(path) else {
+                    fail("--registry \(path): cannot read the file (does it exist?)")
+                }
+                let r = try DeviceRegistry.parse(text, source: path)
                 return HubAuthenticator(
                     keys: .registry(r.keys),
                     hostName: host,

@@ -109,7 +109,7 @@ struct RunCommand: AsyncParsableCommand {
         if let bin { all.append("bin=\(bin)") }
         all += overrides
         var scenario: Scenario
-        do { scenario = try ScenarioLoader().load(path: profile, overrides: all) } catch { fail(error.description) }
+        do { scenario = try ScenarioLoader.files.load(path: profile, overrides: all) } catch { fail(error.description) }
         var hub: TestHub?
         if scenario.hub.isEmbedded {
             do { hub = try Self.embeddedHub(for: &scenario) } catch { fail(error.description) }

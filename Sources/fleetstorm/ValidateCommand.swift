@@ -20,7 +20,7 @@ struct ValidateCommand: ParsableCommand {
     func run() throws {
         for path in profiles {
             do {
-                let s = try ScenarioLoader().load(path: path, overrides: overrides)
+                let s = try ScenarioLoader.files.load(path: path, overrides: overrides)
                 print("\(path): ok (\(s.name): \(s.fleet.devices) devices, \(s.telemetry.messages) messages each)")
             } catch {
                 fail(error.description)

@@ -128,7 +128,7 @@ struct DeviceAuthTests {
             .write(to: dir.appendingPathComponent("registry.yaml"), atomically: true, encoding: .utf8)
         let profile = dir.appendingPathComponent("p.yaml")
         try "auth: {mode: sas, registry: registry.yaml}\n".write(to: profile, atomically: true, encoding: .utf8)
-        let s = try ScenarioLoader().load(path: profile.path)
+        let s = try ScenarioLoader.testFiles.load(path: profile.path)
         #expect(try s.auth?.key(for: "dev-1") == "c2hvcnQ=")
         #expect(try s.auth?.key(for: "dev-3") == nil)
         try "devices:\n  - {id: dev-1}\n".write(
@@ -136,6 +136,6 @@ struct DeviceAuthTests {
             atomically: true,
             encoding: .utf8
         )
-        #expect(throws: ScenarioError.self) { try ScenarioLoader().load(path: profile.path) }
+        #expect(throws: ScenarioError.self) { try ScenarioLoader.testFiles.load(path: profile.path) }
     }
 }

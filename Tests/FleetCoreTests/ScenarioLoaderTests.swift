@@ -26,13 +26,15 @@ struct ScenarioLoaderTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
         #expect(!files.isEmpty)
         for f in files {
-            let s = try ScenarioLoader().load(path: dir.appendingPathComponent(f).path)
+            let s = try ScenarioLoader.testFiles.load(path: dir.appendingPathComponent(f).path)
             #expect(s.fleet.devices > 0, "\(f)")
         }
     }
 
     @Test func quickstartValues() throws {
-        let s = try ScenarioLoader().load(path: Self.repo.appendingPathComponent("profiles/quickstart.yaml").path)
+        let s = try ScenarioLoader.testFiles.load(
+            path: Self.repo.appendingPathComponent("profiles/quickstart.yaml").path
+        )
         #expect(s.name == "quickstart")
         #expect(s.fleet.devices == 1000)
         #expect(s.telemetry.messages == 10)
@@ -158,7 +160,7 @@ struct ScenarioLoaderTests {
     }
 
     @Test func missingFile() {
-        #expect(throws: ScenarioError.self) { try ScenarioLoader().load(path: "/nonexistent/profile.yaml") }
+        #expect(throws: ScenarioError.self) { try ScenarioLoader.testFiles.load(path: "/nonexistent/profile.yaml") }
     }
 
     @Test func durations() {

@@ -202,7 +202,7 @@ extension IntegrationTests {
         /// The acceptance run in small: SDK cohorts through one hub drop, each with the first retry wait its
         /// SDK's reference table predicts, statuses per cohort, and exact accounting.
         @Test func mixedPresetsThroughADrop() async throws {
-            var s = try ScenarioLoader().load(
+            var s = try ScenarioLoader.files.load(
                 path: Env.repo.appendingPathComponent("profiles/mixed-sdk-storm.yaml").path,
                 overrides: [
                     "fleet.devices=200", "telemetry.messages=40", "telemetry.interval=50ms",
