@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "FleetHub", targets: ["FleetHub"]),
         .library(name: "FleetReport", targets: ["FleetReport"]),
         .library(name: "FleetTesting", targets: ["FleetTesting"]),
+        .library(name: "FleetService", targets: ["FleetService"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -103,6 +104,13 @@ let package = Package(
             exclude: ["Proto"],
             swiftSettings: strict
         ),
+        // One entry point per command (run, hub): the embedded hub wired to the engine, reports built; the CLI only
+        // parses flags and prints.
+        .target(
+            name: "FleetService",
+            dependencies: ["FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetReport"],
+            swiftSettings: strict
+        ),
         .target(
             name: "FleetTesting",
             dependencies: [
@@ -115,6 +123,7 @@ let package = Package(
             name: "fleetstorm",
             dependencies: [
                 "FleetMQTT", "FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetReport", "FleetTelemetry",
+                "FleetService",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -148,6 +157,7 @@ let package = Package(
             name: "FleetIntegrationTests",
             dependencies: [
                 "FleetEngine", "FleetHub", "FleetCore", "FleetMetrics", "FleetReport", "FleetMQTT", "FleetTesting",
+                "FleetService",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -108,3 +108,21 @@ extension Scenario {
         overrides.map(redactOverride)
     }
 }
+
+extension Scenario {
+    /// The first-retry delays the fleet's policies predict, sampled in proportion to the cohorts' sizes with a
+    /// generator seeded from the scenario (for the KS distance between what the policy promises and what a run shows).
+    public func predictedFirstRetries(samples: Int = 10_000) -> [Int64] {
+        var rng = SplitMix64(seed: seed ^ 0x9E37_79B9_7F4A_7C15)
+        let cohorts = effectiveCohorts
+        let total = Swift.max(1, cohorts.reduce(0) { $0 + $1.devices })
+        var out: [Int64] = []
+        for c in cohorts {
+            let n = samples * c.devices / total
+            for _ in 0..<n {
+                if let d = c.retry.policy.delay(attempt: 1, previous: nil, using: &rng) { out.append(d.nanoseconds) }
+            }
+        }
+        return out
+    }
+}

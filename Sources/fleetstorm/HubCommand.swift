@@ -3,6 +3,7 @@ import FleetCore
 import FleetEngine
 import FleetHub
 import FleetReport
+import FleetService
 import Foundation
 
 struct HubCommand: AsyncParsableCommand {
@@ -82,6 +83,19 @@ struct HubCommand: AsyncParsableCommand {
             } catch { fail("--generate-cert \(error.description)") }
             return
         }
+        let limit = duration.map { text in
+            guard let d = Duration.parse(text) else { fail("--duration \(text): expected e.g. 90s or 10m") }
+            return d
+        }
+        var timeline: [Scenario.Fault] = []
+        if let faults {
+            do { timeline = try ScenarioLoader.files.loadFaults(path: faults) } catch { fail(error.description) }
+        }
+        try await serve(hubConfiguration(), faults: timeline, limit: limit)
+    }
+
+    /// The hub's configuration from the flags (each bad flag is one line naming it).
+    private func hubConfiguration() -> HubConfiguration {
         var configuration = HubConfiguration()
         configuration.listen = (listen.isEmpty && tlsListen.isEmpty ? ["127.0.0.1:1883"] : listen).map {
             Self.address($0, flag: "--listen")
@@ -96,10 +110,6 @@ struct HubCommand: AsyncParsableCommand {
             }
         default:
             fail("use --tls-cert and --tls-key together")
-        }
-        let limit = duration.map { text in
-            guard let d = Duration.parse(text) else { fail("--duration \(text): expected e.g. 90s or 10m") }
-            return d
         }
         guard let grace = Duration.parse(expiryGrace) else {
             fail("--expiry-grace \(expiryGrace): expected e.g. 0, 30s or 10m")
@@ -118,77 +128,19 @@ struct HubCommand: AsyncParsableCommand {
             }
             configuration.cloudToDeviceInterval = d
         }
-        var timeline: [Scenario.Fault] = []
-        if let faults {
-            do { timeline = try ScenarioLoader.files.loadFaults(path: faults) } catch { fail(error.description) }
-        }
-        try await serve(configuration, faults: timeline, limit: limit)
+        return configuration
     }
 
     private func serve(_ configuration: HubConfiguration, faults: [Scenario.Fault], limit: Duration?) async throws {
-        var configuration = configuration
-        let refusals = RefusalLog { printErr($0) }
-        configuration.onRefusal = { refusals.note($0, $1) }
-        let hub = TestHub(configuration: configuration)
-        let started = Date()
-        let bound: [(host: String, port: Int)]
-        do { bound = try await hub.start() } catch { fail(error.description) }
-        let urls = bound.enumerated().map { i, b in
-            "\(i < configuration.listen.count ? "mqtt" : "mqtts")://\(b.host):\(b.port)"
+        let service = HubService(configuration: configuration, faults: faults, limit: limit) { printErr($0) }
+        let report: Fleetstorm_Report_V1_Report
+        do { report = try await withSignalCancellation { try await service.serve() } } catch let error as HubError {
+            fail(error.description)
         }
-        for url in urls { printErr("hub listening on \(url) (Ctrl-C to stop)") }
-        let timeline = FaultTimeline(faults)
-        let front = EmbeddedTestHub(hub: hub)
-        let elapsed: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince(started) * 1e9) }
-        _ = try? await withSignalCancellation {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await HubCommand.liveSummary(hub, started: started) }
-                group.addTask {
-                    await timeline.play(
-                        on: front,
-                        elapsed: elapsed,
-                        applied: { event, n in
-                            printErr(
-                                "fault \(timeline.plan.faults[event.fault].label): \(event.step) (\(n) connections)"
-                            )
-                        }
-                    )
-                    try await Task.sleep(for: .seconds(365 * 86400))
-                }
-                try await Task.sleep(for: limit ?? .seconds(365 * 86400))
-                group.cancelAll()
-            }
-        }
-        await timeline.closeOpenWindows(on: front, elapsed: elapsed)
-        let stats = await hub.stop()
-        let end = elapsed()
-        let facts = RunFacts(
-            profileName: "hub",
-            seed: 0,
-            devices: Int(stats.devicesSeen),
-            startedUnixNanoseconds: Int64(started.timeIntervalSince1970 * 1e9),
-            durationNanoseconds: end,
-            target: urls.joined(separator: " "),
-            mqttVersion: "3.1.1/5",
-            kind: "hub"
-        )
-        let report = ReportBuilder.build(facts: facts, snapshot: nil, hub: stats, faults: timeline.records(runEnd: end))
         print(TextSummary.render(report))
         if let output {
             do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
             print("report: \(output)")
-        }
-    }
-
-    /// One status line every 10 s on stderr while the hub runs.
-    static func liveSummary(_ hub: TestHub, started: Date) async throws {
-        while true {
-            try await Task.sleep(for: .seconds(10))
-            let s = await hub.stats()
-            printErr(
-                "[\(Int(Date().timeIntervalSince(started)))s] hub: \(s.connectionsAccepted) accepted, "
-                    + "\(s.connectionsRefused) refused, \(s.messagesReceived) messages from \(s.devicesSeen) devices"
-            )
         }
     }
 

@@ -3,6 +3,7 @@ import FleetCore
 import FleetEngine
 import FleetHub
 import FleetReport
+import FleetService
 import FleetTelemetry
 import Foundation
 
@@ -57,125 +58,57 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Serve live Prometheus metrics at http://HOST:PORT/metrics during the run, e.g. 127.0.0.1:9464.")
     var metrics: String?
 
-    /// The embedded hub checks exactly the credentials the scenario's devices present. With `hub.tls: true` it
-    /// listens with TLS only, on a certificate made for this run, and the devices trust that CA.
-    static func embeddedHub(for scenario: inout Scenario) throws(HubError) -> TestHub {
-        var configuration = HubConfiguration()
-        configuration.auth = HubAuthenticator(matching: scenario.auth)
-        configuration.quotas = HubQuotas(scenario.quota)
-        configuration.cloudToDeviceInterval = scenario.c2dInterval
-        configuration.seriesBin = scenario.bin
-        if scenario.tls != nil {
-            let bundle = try HubCertificates.generate(host: scenario.auth?.hubHost ?? "fleetstorm.local")
-            configuration.tls = try HubTLS(certificatePEM: bundle.serverPEM, keyPEM: bundle.serverKeyPEM)
-            configuration.tlsListen = configuration.listen
-            configuration.listen = []
-            var settings = scenario.tls ?? Scenario.TLS()
-            settings.caPEM = bundle.caPEM
-            settings.serverName = settings.serverName ?? "localhost"
-            scenario.tls = settings
-        }
-        return TestHub(configuration: configuration)
-    }
-
-    /// The first-retry delays the fleet's policies predict, sampled in proportion to the cohorts' sizes (for the
-    /// KS distance between what the policy promises and what the run shows).
-    static func predictedFirstRetries(_ scenario: Scenario, samples: Int = 10_000) -> [Int64] {
-        var rng = SplitMix64(seed: scenario.seed ^ 0x9E37_79B9_7F4A_7C15)
-        let cohorts = scenario.effectiveCohorts
-        let total = max(1, cohorts.reduce(0) { $0 + $1.devices })
-        var out: [Int64] = []
-        for c in cohorts {
-            let n = samples * c.devices / total
-            for _ in 0..<n {
-                if let d = c.retry.policy.delay(attempt: 1, previous: nil, using: &rng) { out.append(d.nanoseconds) }
-            }
-        }
-        return out
-    }
-
-    func run() async throws {
+    /// The flags as profile overrides (validated by the loader exactly like the file), then the --set items.
+    var profileOverrides: [String] {
         var all: [String] = []
         if let hub { all.append("hub.url=\(hub)") }
         if let caFile {
-            all.append(
-                "hub.ca_file=\(caFile.hasPrefix("/") ? caFile : FileManager.default.currentDirectoryPath + "/" + caFile)"
-            )
+            let absolute = caFile.hasPrefix("/") ? caFile : FileManager.default.currentDirectoryPath + "/" + caFile
+            all.append("hub.ca_file=\(absolute)")
         }
         if faultProxy { all.append("hub.fault_proxy=true") }
         if let devices { all.append("fleet.devices=\(devices)") }
         if let duration { all.append("duration=\(duration)") }
         if let seed { all.append("seed=\(seed)") }
         if let bin { all.append("bin=\(bin)") }
-        all += overrides
-        var scenario: Scenario
+        return all + overrides
+    }
+
+    /// The Prometheus endpoint of --metrics, listening (nil without the flag).
+    func startMetrics() async -> MetricsExporter? {
+        guard let metrics else { return nil }
+        let (host, port) = HubCommand.address(metrics, flag: "--metrics")
+        let exporter = MetricsExporter()
+        do {
+            let bound = try await exporter.start(host: host, port: port)
+            printErr("metrics on http://\(host):\(bound)/metrics")
+        } catch { fail("--metrics \(metrics): cannot listen (\(error)); pick a free port") }
+        return exporter
+    }
+
+    func run() async throws {
+        let all = profileOverrides
+        let scenario: Scenario
         do { scenario = try ScenarioLoader.files.load(path: profile, overrides: all) } catch { fail(error.description) }
-        var hub: TestHub?
-        if scenario.hub.isEmbedded {
-            do { hub = try Self.embeddedHub(for: &scenario) } catch { fail(error.description) }
-        }
-        var runner = FleetRunner(scenario: scenario, hub: hub.map { EmbeddedTestHub(hub: $0) })
-        let line = ProgressLine()
-        var exporter: MetricsExporter?
-        if let metrics {
-            let (host, port) = HubCommand.address(metrics, flag: "--metrics")
-            let e = MetricsExporter()
-            do {
-                let bound = try await e.start(host: host, port: port)
-                printErr("metrics on http://\(host):\(bound)/metrics")
-            } catch { fail("--metrics \(metrics): cannot listen (\(error)); pick a free port") }
-            exporter = e
-        }
-        let quiet = self.quiet
-        let live = exporter
+        var service = RunService(scenario: scenario, profile: profile, overrides: all)
+        let (line, quiet, live) = (ProgressLine(), quiet, await startMetrics())
         if !quiet || live != nil {
-            runner.progress = { p in
+            service.progress = { p in
                 if !quiet { line.update(p) }
                 live?.update(p)
             }
         }
-        let configured = runner
-        let result: RunResult
+        let configured = service
+        let report: Fleetstorm_Report_V1_Report
         do {
-            result = try await withSignalCancellation { try await configured.run() }
+            report = try await withSignalCancellation { try await configured.run() }.report
         } catch let error as FleetRunError {
             fail(error.description)
         } catch {
             fail("\(error)")
         }
         if !quiet { line.finish() }
-        await exporter?.stop()
-        let facts = RunFacts(
-            profileName: scenario.name,
-            seed: scenario.seed,
-            devices: scenario.fleet.devices,
-            startedUnixNanoseconds: result.startedUnixNanoseconds,
-            durationNanoseconds: result.duration.nanoseconds,
-            target: scenario.hub.isEmbedded ? "embedded (\(result.target))" : result.target,
-            mqttVersion: scenario.mqtt.version.description,
-            hitDeadline: result.hitDeadline,
-            cancelled: result.cancelled,
-            malformedPackets: result.malformedPackets
-        )
-        let cohorts = result.cohorts.map {
-            ReportBuilder.CohortPart(
-                name: $0.name,
-                sdk: $0.sdk,
-                policy: $0.policy,
-                devices: $0.devices,
-                snapshot: $0.snapshot
-            )
-        }
-        let report = ReportBuilder.build(
-            facts: facts,
-            snapshot: result.snapshot,
-            hub: result.hub,
-            cohorts: cohorts,
-            faults: result.faults,
-            predictedFirstRetryNanoseconds: Self.predictedFirstRetries(scenario),
-            health: result.health,
-            scenario: (scenario.redactedYAML, profile, Scenario.redactOverrides(all))
-        )
+        await live?.stop()
         print(TextSummary.render(report))
         do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
         print("report: \(output)")

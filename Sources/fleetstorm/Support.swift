@@ -41,25 +41,6 @@ func withSignalCancellation<T: Sendable>(_ body: @escaping @Sendable () async th
     return try await task.value
 }
 
-/// The embedded hub as the engine sees it.
-struct EmbeddedTestHub: EmbeddedHub {
-    let hub: TestHub
-
-    func start() async throws -> (host: String, port: Int) {
-        let bound = try await hub.start()
-        guard let first = bound.first else { throw HubError(address: "-", reason: "no listen address") }
-        return first
-    }
-
-    func stop() async -> HubStats? { await hub.stop() }
-
-    func inject(_ step: FaultPlan.Step, fault: Scenario.Fault, index: Int) async -> Int {
-        await hub.inject(step, fault: fault, index: index)
-    }
-
-    func resetClock() async { await hub.resetClock() }
-}
-
 /// Live progress on stderr: rewritten in place on a terminal, one line every few seconds otherwise.
 final class ProgressLine: Sendable {
     let isTTY = isatty(STDERR_FILENO) == 1

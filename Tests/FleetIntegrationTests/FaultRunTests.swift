@@ -2,6 +2,7 @@ import FleetCore
 import FleetEngine
 import FleetHub
 import FleetMetrics
+import FleetService
 import Foundation
 import Testing
 
@@ -19,7 +20,7 @@ extension IntegrationTests {
                 source: "faults",
                 overrides: overrides
             )
-            return try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            return try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
         }
 
         @Test func outageRefusesWithCONNACK3UntilTheWindowEnds() async throws {
@@ -105,8 +106,11 @@ extension IntegrationTests {
             var configuration = HubConfiguration()
             configuration.quotas = HubQuotas(s.quota)
             #expect(configuration.quotas?.rate == 100)
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub(configuration: configuration)))
-                .run()
+            let result = try await FleetRunner(
+                scenario: s,
+                hub: EmbeddedTestHub(hub: TestHub(configuration: configuration))
+            )
+            .run()
             let c = result.snapshot.counters
             let hub = try #require(result.hub)
             #expect(c.outcomes == ["completed": 300], "CONNACK 3 is transient: everyone gets in eventually")
@@ -143,8 +147,11 @@ extension IntegrationTests.ThrottleRunTests {
         )
         var configuration = HubConfiguration()
         configuration.quotas = HubQuotas(s.quota)
-        let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub(configuration: configuration)))
-            .run()
+        let result = try await FleetRunner(
+            scenario: s,
+            hub: EmbeddedTestHub(hub: TestHub(configuration: configuration))
+        )
+        .run()
         let c = result.snapshot.counters
         let hub = try #require(result.hub)
         #expect(hub.shapedSends > 0 && hub.throttledSends > 0)

@@ -2,6 +2,7 @@ import FleetCore
 import FleetEngine
 import FleetHub
 import FleetMetrics
+import FleetService
 import Foundation
 import Testing
 
@@ -25,7 +26,7 @@ extension IntegrationTests {
         }
 
         static func run(_ s: Scenario, hub: TestHub = TestHub()) async throws -> RunResult {
-            try await FleetRunner(scenario: s, hub: HubAdapter(hub: hub)).run()
+            try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: hub)).run()
         }
 
         /// Connections from 127.0.0.2 silently die; the devices notice by keep-alive and come back (from the other

@@ -2,21 +2,12 @@ import FleetCore
 import FleetEngine
 import FleetHub
 import FleetMetrics
+import FleetService
 import Foundation
 import Synchronization
 import Testing
 
 /// Adapts the test hub to the engine's protocol (the CLI does the same).
-struct HubAdapter: EmbeddedHub {
-    let hub: TestHub
-    func start() async throws -> (host: String, port: Int) { try await hub.start()[0] }
-    func stop() async -> HubStats? { await hub.stop() }
-    func inject(_ step: FaultPlan.Step, fault: Scenario.Fault, index: Int) async -> Int {
-        await hub.inject(step, fault: fault, index: index)
-    }
-    func resetClock() async { await hub.resetClock() }
-}
-
 extension IntegrationTests {
     @Suite("Fleet runs over loopback TCP", .serialized)
     struct FleetRunTests {
@@ -43,7 +34,7 @@ extension IntegrationTests {
         @Test("embedded hub: every message acked, counts match on both sides", arguments: ["3.1.1", "5"])
         func embeddedHub(version: String) async throws {
             let s = try Self.scenario(devices: 200, messages: 3, version: version)
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            let result = try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
             let c = result.snapshot.counters
             #expect(c.connectAttempts == 200)
             #expect(c.connected == 200)
@@ -84,7 +75,7 @@ extension IntegrationTests {
         @Test func deadlineStopsTheFleetAndKeepsAccounting() async throws {
             var s = try Self.scenario(devices: 50, messages: 1000)
             s.duration = .milliseconds(400)
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            let result = try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
             let c = result.snapshot.counters
             #expect(result.hitDeadline)
             #expect(c.outcomes["stopped"] == 50)
@@ -95,7 +86,7 @@ extension IntegrationTests {
         @Test func cancellationStopsTheRunAndStillReturnsAResult() async throws {
             var s = try Self.scenario(devices: 20, messages: 100_000)
             s.duration = .seconds(60)
-            var runner = FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub()))
+            var runner = FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub()))
             // Cancel as soon as the first acknowledgement shows in the progress feed.
             let (flowing, signal) = AsyncStream<Void>.makeStream()
             runner.progressInterval = .milliseconds(10)
@@ -128,7 +119,7 @@ extension IntegrationTests {
         @Test func fleetTooLargeForTheDescriptorLimitIsRefusedBeforeConnecting() async throws {
             let s = try Self.scenario(devices: 50_000, messages: 1)
             do {
-                _ = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+                _ = try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
                 Issue.record("expected an error")
             } catch let error as FleetRunError {
                 #expect(error.code == .descriptorLimit)
@@ -165,7 +156,7 @@ extension IntegrationTests {
             s.telemetry.interval = .milliseconds(25)
             // The drop comes well after every device is connected, even on a loaded machine.
             s.faults = [Scenario.Fault(at: .milliseconds(1200), kind: .drop)]
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            let result = try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
             let c = result.snapshot.counters
             #expect(c.outcomes == ["completed": 100])
             #expect(c.reconnects == 100)
@@ -210,7 +201,7 @@ extension IntegrationTests {
                 ]
             )
             s.duration = .seconds(60)
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            let result = try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
             #expect(result.cohorts.map(\.name) == ["dotnet", "java", "node", "c", "python"])
             #expect(result.cohorts.map(\.devices) == [60, 40, 40, 40, 20])
             // First wait after a drop (ms), reference §1.7 row 1: .NET 100, Java 0, Node 100 (cMin), C 0, Python 10.
@@ -242,7 +233,7 @@ extension IntegrationTests {
             s.telemetry.interval = .milliseconds(20)
             s.faults = [Scenario.Fault(at: .milliseconds(800), kind: .drop)]
             let seen = Mutex<(statuses: [String: Int], retryingErrors: Int, acked: Int, failed: Int)>(([:], 0, 0, 0))
-            var runner = FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub()))
+            var runner = FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub()))
             runner.callbacks.statusChanged = { _, status, reason, lastError in
                 seen.withLock {
                     $0.statuses["\(status.rawValue)/\(reason.rawValue)", default: 0] += 1
@@ -273,7 +264,7 @@ extension IntegrationTests {
             s.telemetry.interval = .milliseconds(20)
             s.fleet.sourceAddresses = ["127.0.0.1", "127.0.0.2"]
             s.faults = [Scenario.Fault(at: .milliseconds(800), kind: .drop)]
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            let result = try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
             let hub = try #require(result.hub)
             #expect(hub.sourceAddressesByDevice.count == 6)
             for (device, sources) in hub.sourceAddressesByDevice {

@@ -2,6 +2,7 @@ import FleetCore
 import FleetEngine
 import FleetHub
 import FleetMetrics
+import FleetService
 import Foundation
 import Testing
 
@@ -18,7 +19,7 @@ extension IntegrationTests {
         }
 
         @Test func healthyRunKeepsUp() async throws {
-            let result = try await FleetRunner(scenario: Self.scenario(), hub: HubAdapter(hub: TestHub())).run()
+            let result = try await FleetRunner(scenario: Self.scenario(), hub: EmbeddedTestHub(hub: TestHub())).run()
             let h = result.health
             #expect(h.loopLag.totalCount > 10, "the probe ran every 10 ms")
             #expect(h.sends == 200, "every telemetry timer counted")
@@ -34,7 +35,7 @@ extension IntegrationTests {
 
         /// Every acknowledged message blocks the device loop for 8 ms (a callback doing too much work on the loop).
         @Test func blockedLoopIsGeneratorLimited() async throws {
-            var runner = FleetRunner(scenario: try Self.scenario(), hub: HubAdapter(hub: TestHub()))
+            var runner = FleetRunner(scenario: try Self.scenario(), hub: EmbeddedTestHub(hub: TestHub()))
             runner.callbacks.sendCompleted = { _, _ in usleep(8_000) }
             let result = try await runner.run()
             #expect(result.health.loopLagP99 > 5_000_000)
@@ -58,7 +59,7 @@ extension IntegrationTests {
                     """,
                 source: "slow-hub"
             )
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            let result = try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
             let h = result.health
             let c = result.snapshot.counters
             #expect(c.acked >= 20 * 15, "every device went round the closed loop: \(c.acked) acked")
@@ -82,7 +83,7 @@ extension IntegrationTests {
                     """,
                 source: "slow-hub-queue"
             )
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            let result = try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
             let h = result.health
             #expect(result.snapshot.counters.generated > 20 * 100, "the grid kept generating while the window was full")
             #expect(h.lateSendFraction < GeneratorHealth.maxLateSendFraction, "late sends \(h.lateSendFraction)")

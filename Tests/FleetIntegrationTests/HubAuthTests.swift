@@ -3,6 +3,7 @@ import FleetEngine
 import FleetHub
 import FleetMQTT
 import FleetMetrics
+import FleetService
 import Foundation
 import NIOCore
 import Testing
@@ -85,8 +86,11 @@ extension IntegrationTests {
             let s = try Self.scenario(policy: "azure-dotnet")
             var configuration = HubConfiguration()
             configuration.auth = HubAuthenticator(matching: s.auth)
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub(configuration: configuration)))
-                .run()
+            let result = try await FleetRunner(
+                scenario: s,
+                hub: EmbeddedTestHub(hub: TestHub(configuration: configuration))
+            )
+            .run()
             #expect(result.snapshot.counters.acked == 60)
             let hub = try #require(result.hub)
             #expect(hub.connectionsAccepted == 20 && hub.connectionsRefused == 0)
@@ -100,8 +104,11 @@ extension IntegrationTests {
             s.duration = .milliseconds(2500)
             var configuration = HubConfiguration()
             configuration.auth = HubAuthenticator(keys: .groupKey("c2hvcnQ="), hostName: "myhub.local")
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub(configuration: configuration)))
-                .run()
+            let result = try await FleetRunner(
+                scenario: s,
+                hub: EmbeddedTestHub(hub: TestHub(configuration: configuration))
+            )
+            .run()
             let c = result.snapshot.counters
             let hub = try #require(result.hub)
             #expect(c.refusedByCode[5] == c.connectAttempts)

@@ -2,6 +2,7 @@ import FleetCore
 import FleetEngine
 import FleetHub
 import FleetMetrics
+import FleetService
 import Testing
 
 extension IntegrationTests {
@@ -20,7 +21,7 @@ extension IntegrationTests {
                     """,
                 source: "jitter"
             )
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            let result = try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
             #expect(result.snapshot.counters.outcomes == ["completed": 300])
             let records = StormAnalysis.analyze(
                 result.faults.map {

@@ -2,6 +2,7 @@ import FleetCore
 import FleetEngine
 import FleetHub
 import FleetMetrics
+import FleetService
 import Foundation
 import Testing
 
@@ -12,7 +13,7 @@ extension IntegrationTests {
     struct StormPerDeviceTests {
         static func run(_ yaml: String) async throws -> (RunResult, [StormRecord]) {
             let s = try ScenarioLoader().load(yaml: yaml, source: "storm-per-device")
-            let result = try await FleetRunner(scenario: s, hub: HubAdapter(hub: TestHub())).run()
+            let result = try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
             let records = StormAnalysis.analyze(
                 result.faults.map {
                     StormAnalysis.Fault(
