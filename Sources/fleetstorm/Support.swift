@@ -15,32 +15,6 @@ func printErr(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-/// Runs `body` in a task that SIGINT/SIGTERM cancel. Returns what the body returned.
-func withSignalCancellation<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    // A parent that spawned us from a worker thread may have left SIGINT/SIGTERM blocked: unblock them.
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
-    let task = Task { try await body() }
-    var sources: [any DispatchSourceSignal] = []
-    for sig in [SIGINT, SIGTERM] {
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler {
-            printErr("\nstopping (signal received); writing the report...")
-            task.cancel()
-        }
-        source.resume()
-        sources.append(source)
-    }
-    defer {
-        for source in sources { source.cancel() }
-    }
-    return try await task.value
-}
-
 /// Live progress on stderr: rewritten in place on a terminal, one line every few seconds otherwise.
 final class ProgressLine: Sendable {
     let isTTY = isatty(STDERR_FILENO) == 1
