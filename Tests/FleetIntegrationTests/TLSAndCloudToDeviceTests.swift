@@ -179,6 +179,23 @@ extension IntegrationTests {
                 "no device got past the handshake: \(wrongJSON.stdout)"
             )
             #expect(wrongJSON.stdout.contains("mqtts://127.0.0.1"))
+            // Reference §3.2: .NET (the default SDK) treats a TLS authentication failure as non-transient: every
+            // device stops at once, and the summary says why in one line.
+            #expect(wrongJSON.stdout.contains("\"tls_failed\":\"10\""), "\(wrongJSON.stdout)")
+            #expect(
+                wrongCA.stdout.contains("tls_untrusted: TLS: the hub's certificate is not trusted"),
+                "\(wrongCA.stdout)"
+            )
+            // Python's TlsExchangeAuthError is transient: its devices keep retrying until the run stops them.
+            let python = try CLITests.run(
+                base + [
+                    "--ca-file", "\(other)/ca.pem", "--set", "hub.server_name=localhost", "--set", "sdk=azure-python",
+                    "--duration", "3s",
+                ]
+            )
+            let pythonJSON = try CLITests.run(["report", report, "--format", "json"])
+            #expect(pythonJSON.stdout.contains("\"stopped\":\"10\""), "\(python.stdout)")
+            #expect(!pythonJSON.stdout.contains("tls_failed"))
             _ = hub.terminate()
         }
     }
