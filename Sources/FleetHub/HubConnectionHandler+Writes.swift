@@ -3,12 +3,14 @@ internal import NIOCore
 
 /// Writing to a client: encoding, the slow-reader bound, and C2D delivery.
 extension HubConnectionHandler {
-    func encode(_ packet: MQTTPacket, context: ChannelHandlerContext) -> ByteBuffer {
+    /// The packet's bytes, or nil when it cannot be encoded: only a client can make that happen (e.g. a twin request
+    /// whose `$rid` makes the answer's topic longer than MQTT allows); the caller closes that client's connection.
+    func encode(_ packet: MQTTPacket, context: ChannelHandlerContext) -> ByteBuffer? {
         var buffer = context.channel.allocator.buffer(capacity: 16)
         do {
             try encoder.encode(packet, into: &buffer)
         } catch {
-            preconditionFailure("hub cannot encode \(packet.type): \(error)")
+            return nil
         }
         return buffer
     }
@@ -64,7 +66,11 @@ extension HubConnectionHandler {
                 qos: .atLeastOnce,
                 packetID: nextPacketID
             )
-            write(encode(.publish(publish), context: context), context: context)
+            guard let bytes = encode(.publish(publish), context: context) else {
+                context.close(promise: nil)
+                return
+            }
+            write(bytes, context: context)
         }
         context.flush()
         state.recorder.countCloudToDevice(sent: pending.count, at: state.instant())

@@ -272,7 +272,12 @@ final class HubConnectionHandler: ChannelInboundHandler {
             i += 1
             switch action {
             case .write(let packet):
-                let buffer = encode(packet, context: context)
+                guard let buffer = encode(packet, context: context) else {
+                    // The client made an answer MQTT cannot carry: drop that connection, not the hub.
+                    actions.removeAll(keepingCapacity: true)
+                    context.close(promise: nil)
+                    return
+                }
                 if deferred {
                     pending.append(buffer)
                 } else {

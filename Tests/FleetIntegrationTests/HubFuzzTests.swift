@@ -138,6 +138,22 @@ extension IntegrationTests {
             #expect(Self.run(Self.validStream(&rng), chunk: 5).packets >= 1)
         }
 
+        /// A twin request whose `$rid` makes the answer's topic longer than MQTT allows (65,535 bytes): the hub used
+        /// to trap when it could not encode its answer; now it closes that client's connection and goes on.
+        @Test func anAnswerTooLongToEncodeClosesOnlyThatConnection() {
+            let enc = MQTTEncoder(version: .v311)
+            var b = ByteBuffer()
+            try? enc.encode(.connect(MQTTConnect(version: .v311, clientID: "dev-1")), into: &b)
+            let rid = String(repeating: "9", count: 65_535 - "$iothub/twin/GET/?$rid=".count)
+            try? enc.encode(
+                .publish(MQTTPublish(topic: "$iothub/twin/GET/?$rid=\(rid)", payload: ByteBuffer())),
+                into: &b
+            )
+            let r = Self.run(Array(b.readableBytesView), chunk: 4096)
+            #expect(r.problem == nil, "\(r.problem ?? "")")
+            #expect(r.packets == 1, "the CONNACK, then the connection closed instead of a broken answer")
+        }
+
         @Test func corpusReplays() throws {
             let dir = try #require(Bundle.module.url(forResource: "Corpus", withExtension: nil)).appendingPathComponent(
                 "hub"
