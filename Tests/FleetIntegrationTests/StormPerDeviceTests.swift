@@ -54,6 +54,30 @@ extension IntegrationTests {
             #expect(flap.affected <= 200)
         }
 
+        /// A throttled hub drops devices again after they reconnect: its daily message quota (IoT Hub's 403002) runs
+        /// out shortly after the drop, and over MQTT 3.1.1 every send past it closes the connection. Each device
+        /// still counts once as affected and once as recovered; the repeated losses only in `losses`.
+        @Test func throttledHubDroppingReconnectedDevicesCountsEachOnce() async throws {
+            // Through RunService: the embedded hub gets the scenario's tier and quota, and the report its storms.
+            let scenario = try ScenarioLoader().load(
+                yaml: """
+                    seed: 13
+                    duration: 4s
+                    hub: {tier: S1, daily_messages: 1500}
+                    fleet: {devices: 100, ramp_rate: 0}
+                    telemetry: {messages: 1000, interval: 100ms, stay_connected: true}
+                    retry: {policy: fixed, base: 100ms}
+                    faults: [{at: 1s, kind: drop}]
+                    """,
+                source: "quota-storm"
+            )
+            let report = try await RunService(scenario: scenario, profile: "quota-storm", overrides: []).run().report
+            let storm = try #require(report.storms.first { $0.fault != "run" })
+            #expect(storm.affected == 100, "every device once: \(storm.affected)")
+            #expect(storm.losses > 150, "devices were dropped again after reconnecting: \(storm.losses) losses")
+            #expect(storm.recovered == 100)
+        }
+
         /// A drop and an outage at the same instant act together: one record holding every device they
         /// disconnected, whichever hub-side bins their starts fell in.
         @Test func faultsActingTogetherShareOneRecord() async throws {
