@@ -52,7 +52,7 @@ public struct DeviceStateMachine: Sendable {
 
     public let deviceID: String
     /// The cohort's settings, shared by all its devices: one copy per cohort, not one per device.
-    let shared: SharedDeviceConfig
+    public let shared: SharedDeviceConfig
     public var config: DeviceConfig { shared.config }
     /// The telemetry topic's prefix (built when asked: no string stored per device).
     public var topic: String { "devices/\(deviceID)/messages/events/" }

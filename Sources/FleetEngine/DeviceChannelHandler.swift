@@ -207,14 +207,15 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 needsFlush = true
             case .publish(let message):
                 guard let context else { continue }
-                let config = machine.config
-                var buffer = context.channel.allocator.buffer(capacity: 128 + config.payload.readableBytes)
+                // The cohort's shared settings by reference: no copy of the whole configuration per message.
+                let shared = machine.shared
+                var buffer = context.channel.allocator.buffer(capacity: 128 + shared.config.payload.readableBytes)
                 do {
                     try encoder.encodePublish(
-                        qos: config.qos,
+                        qos: shared.config.qos,
                         packetID: message.packetID,
                         dup: message.dup,
-                        payload: config.payload,
+                        payload: shared.config.payload,
                         into: &buffer
                     ) { machine.writeTopic(seq: message.seq, into: &$0) }
                 } catch {

@@ -40,10 +40,25 @@ public final class Recorder {
         snapshot.counters.pending += UInt64(max(0, count))
     }
 
-    /// A per-device storm event of fault group `group` (one of the `storm_*` series, labelled with the group).
+    /// A per-device storm event of fault group `group` (one of the `storm_*` series, labelled with the group). The
+    /// series keys are formatted once per group and name, not per event.
     public func stormEvent(_ name: TimeSeries.Name, group: Int, at: Instant) {
-        snapshot.series.add(name, label: String(group), at: at)
+        let key: String
+        if let known = stormKeys[StormKey(name: name, group: group)] {
+            key = known
+        } else {
+            key = "\(name.rawValue):\(group)"
+            stormKeys[StormKey(name: name, group: group)] = key
+        }
+        snapshot.series.add(key: key, 1, at: at)
     }
+
+    private struct StormKey: Hashable {
+        var name: TimeSeries.Name
+        var group: Int
+    }
+
+    private var stormKeys: [StormKey: String] = [:]
 
     /// `bin`: the time series' bin width (default 100 ms).
     public init(bin: Duration = .milliseconds(100)) {

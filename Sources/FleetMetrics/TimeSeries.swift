@@ -79,7 +79,8 @@ public struct TimeSeries: Sendable, Hashable {
         add(key: "\(name.rawValue):\(label)", amount, at: at)
     }
 
-    private mutating func add(key: String, _ amount: UInt64, at: Instant) {
+    /// Adds to the series `key` (`name` or `name:label`), for callers that format a labelled key once and reuse it.
+    mutating func add(key: String, _ amount: UInt64, at: Instant) {
         let i = slot(key, at: at)
         values[key]![i] += amount
     }
