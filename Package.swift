@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "FleetReport", targets: ["FleetReport"]),
         .library(name: "FleetTesting", targets: ["FleetTesting"]),
         .library(name: "FleetService", targets: ["FleetService"]),
+        .library(name: "FleetSim", targets: ["FleetSim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -108,9 +109,15 @@ let package = Package(
         ),
         // One entry point per command (run, hub): the embedded hub wired to the engine, reports built; the CLI only
         // parses flags and prints.
+        // FleetSim: the same device state machines in virtual time, against a model of the test hub (no sockets).
+        .target(
+            name: "FleetSim",
+            dependencies: ["FleetMQTT", "FleetCore", "FleetMetrics", "FleetHub"],
+            swiftSettings: strict
+        ),
         .target(
             name: "FleetService",
-            dependencies: ["FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetReport"],
+            dependencies: ["FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetReport", "FleetSim"],
             swiftSettings: strict
         ),
         .target(
@@ -125,7 +132,7 @@ let package = Package(
             name: "fleetstorm",
             dependencies: [
                 "FleetMQTT", "FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetReport", "FleetTelemetry",
-                "FleetService",
+                "FleetService", "FleetSim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -156,6 +163,10 @@ let package = Package(
                 "FleetReport", "FleetMetrics", "FleetCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
+        ),
+        .testTarget(
+            name: "FleetSimTests",
+            dependencies: ["FleetSim", "FleetCore", "FleetMetrics", "FleetService", "FleetReport"]
         ),
         .testTarget(
             name: "FleetIntegrationTests",

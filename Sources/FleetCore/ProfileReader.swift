@@ -226,6 +226,18 @@ struct ProfileReader {
             auth.apiVersion = apiVersion
             s.auth = auth
         }
+        try top.mapping("simulation") { (m: inout Section) throws(ScenarioError) in
+            s.simulation.rtt = try m.duration("rtt", min: .zero, max: .seconds(60)) ?? s.simulation.rtt
+            s.simulation.rttJitter =
+                try m.duration("rtt_jitter", min: .zero, max: .seconds(60)) ?? s.simulation.rttJitter
+            s.simulation.acceptRate = try m.double("accept_rate", min: 0) ?? s.simulation.acceptRate
+            s.simulation.acceptBacklog =
+                try m.int("accept_backlog", min: 1, max: 10_000_000) ?? s.simulation.acceptBacklog
+            s.simulation.connackDelay =
+                try m.duration("connack_delay", min: .zero, max: .seconds(600)) ?? s.simulation.connackDelay
+            s.simulation.pubackDelay =
+                try m.duration("puback_delay", min: .zero, max: .seconds(600)) ?? s.simulation.pubackDelay
+        }
         s.faults = try Self.readFaults(&top, seed: s.seed, hub: s.hub, proxy: s.faultProxy)
         try top.finish()
         usedOverrides.formUnion(top.consumed)

@@ -176,8 +176,29 @@ public struct Scenario: Sendable, Hashable {
         public init(tier: String) { self.tier = tier }
     }
 
+    /// How `fleetstorm simulate` models what sockets and a hub process give a real run (ignored by `run`): the
+    /// network round trip, the listener's accept capacity, and the hub's own answer times. Throttles, quotas and
+    /// faults come from the rest of the profile, as in a real run.
+    public struct Simulation: Sendable, Hashable {
+        /// Round trip between a device and the hub; each way takes half.
+        public var rtt: Duration = .milliseconds(1)
+        /// Each one-way trip takes up to this much longer, uniformly at random.
+        public var rttJitter: Duration = .zero
+        /// New TCP connections the hub's listener accepts per second (0: as fast as they arrive).
+        public var acceptRate: Double = 0
+        /// Handshakes completed but not yet accepted that the listener holds; a SYN beyond it is dropped and the
+        /// device's kernel sends it again after 1 s, 2 s, 4 s ... (Linux's SYN retransmission).
+        public var acceptBacklog: Int = 4096
+        /// The hub's own time to answer a CONNECT, and a PUBLISH (before throttles and faults add theirs).
+        public var connackDelay: Duration = .zero
+        public var pubackDelay: Duration = .zero
+
+        public init() {}
+    }
+
     public var name: String = "unnamed"
     public var description: String = ""
+    public var simulation = Simulation()
     /// The SDK the devices imitate (cohorts may name their own). Default: the .NET SDK.
     public var sdk: SDK = .dotnet
     /// Seed of every random draw in the run.

@@ -65,6 +65,11 @@ extension Scenario {
             }
             out.append("auth: {mode: sas, hub_host: \(q(auth.hubHost)), token_ttl: \(d(auth.tokenTTL)), \(keys)}")
         }
+        let m = simulation
+        out.append(
+            "simulation: {rtt: \(d(m.rtt)), rtt_jitter: \(d(m.rttJitter)), accept_rate: \(m.acceptRate), "
+                + "accept_backlog: \(m.acceptBacklog), connack_delay: \(d(m.connackDelay)), puback_delay: \(d(m.pubackDelay))}"
+        )
         if !faults.isEmpty {
             out.append("faults:")
             for f in faults {

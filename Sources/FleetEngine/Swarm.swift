@@ -169,41 +169,16 @@ final class Swarm {
 
     // MARK: - storms per device
 
-    /// Per fault group: each device's part in that group's storm (0: not connected at its start, 1: connected,
-    /// 2: lost its connection, 3: back again). A device counts once however often it is lost.
-    private var storms: [(group: Int, marks: [UInt8])] = []
+    private var storms = StormMarks()
     var hasStorms: Bool { !storms.isEmpty }
 
     /// A fault group starts: remember which devices are connected (on the loop, before the fault acts).
     func markStorm(group: Int) {
-        guard !storms.contains(where: { $0.group == group }) else { return }
-        storms.append((group, handlers.map { $0.machine.isConnected ? 1 : 0 }))
+        storms.mark(group: group, devices: handlers.count) { handlers[$0].machine.isConnected }
     }
 
-    /// Follows one device event into the storms: the latest storm takes new losses; any storm takes the recovery and
-    /// the attempts of a device it lost.
     func stormEvent(device: UInt32, _ event: DeviceEvent, recorder: Recorder, at: Instant) {
-        let i = Int(device)
-        switch event {
-        case .status(let from, let to, let reason)
-        where from == .connected && (to == .disconnectedRetrying || (to == .disconnected && reason != .clientClose)):
-            let k = storms.count - 1
-            if storms[k].marks[i] == 1 {
-                storms[k].marks[i] = 2
-                recorder.stormEvent(.stormAffected, group: storms[k].group, at: at)
-            }
-        case .reconnected:
-            for k in storms.indices where storms[k].marks[i] == 2 {
-                storms[k].marks[i] = 3
-                recorder.stormEvent(.stormRecovered, group: storms[k].group, at: at)
-            }
-        case .connectAttempt:
-            for k in storms.indices where storms[k].marks[i] == 2 {
-                recorder.stormEvent(.stormAttempts, group: storms[k].group, at: at)
-            }
-        default:
-            break
-        }
+        storms.event(device: Int(device), event, recorder: recorder, at: at)
     }
 
     func recordLateConnect() { lateConnects += 1 }

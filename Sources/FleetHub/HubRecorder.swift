@@ -25,6 +25,16 @@ public struct HubRecorder: Sendable {
         }
         if decision == .reject { stats.series.add(.hubThrottled, at: at) }
     }
+    /// A D2C message counted without per-device maps (the simulated hub tracks ids itself).
+    public mutating func countMessage(duplicate: Bool, firstFromDevice: Bool, at: Instant) {
+        stats.messagesReceived += 1
+        stats.series.add(.hubReceived, at: at)
+        if firstFromDevice { stats.devicesSeenUntracked += 1 }
+        if duplicate {
+            stats.duplicates += 1
+            stats.series.add(.hubDuplicates, at: at)
+        }
+    }
     public mutating func countTokenExpiry() { stats.tokenExpiredDrops += 1 }
     public mutating func countSlowConsumer() { stats.slowConsumers += 1 }
     public mutating func countQuotaExceeded() { stats.quotaExceeded += 1 }

@@ -42,7 +42,9 @@ public struct HubStats: Sendable, Hashable {
 
     public init() {}
 
-    public var devicesSeen: UInt64 { UInt64(messagesByDevice.count) }
+    public var devicesSeen: UInt64 { UInt64(messagesByDevice.count) + devicesSeenUntracked }
+    /// Devices that sent messages, counted by a hub that keeps no per-device map (the simulated one).
+    public var devicesSeenUntracked: UInt64 = 0
 
     public mutating func add(_ o: HubStats) {
         connectionsAccepted += o.connectionsAccepted
@@ -59,6 +61,7 @@ public struct HubStats: Sendable, Hashable {
         outOfOrder += o.outOfOrder
         protocolErrors += o.protocolErrors
         messagesByDevice.merge(o.messagesByDevice, uniquingKeysWith: +)
+        devicesSeenUntracked += o.devicesSeenUntracked
         sourceAddressesByDevice.merge(o.sourceAddressesByDevice) { $0.union($1) }
         pingFloods += o.pingFloods
         forbiddenTopics += o.forbiddenTopics

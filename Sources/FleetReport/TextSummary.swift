@@ -10,7 +10,7 @@ public enum TextSummary {
             out.append("FleetStorm hub report — listened \(fixed(seconds, 1)) s")
         } else {
             out.append(
-                "FleetStorm \(run.kind == "merge" ? "merged shards" : "run") \"\(run.profileName)\" — \(run.devices) devices, MQTT \(run.mqttVersion), "
+                "FleetStorm \(Self.kindName(run.kind)) \"\(run.profileName)\" — \(run.devices) devices, MQTT \(run.mqttVersion), "
                     + "seed \(run.seed), \(fixed(seconds, 1)) s against \(run.target)"
             )
         }
@@ -175,6 +175,15 @@ public enum TextSummary {
     }
 
     /// One line: did the generator keep up?
+    /// What produced the report, as the summary's first line names it.
+    static func kindName(_ kind: String) -> String {
+        switch kind {
+        case "merge": "merged shards"
+        case "simulation": "simulation"
+        default: "run"
+        }
+    }
+
     public static func healthLine(_ h: Fleetstorm_Report_V1_Health) -> String {
         let facts =
             "loop lag p99 \(formatNanoseconds(h.loopLagP99Ns)), timer lateness p99 \(formatNanoseconds(h.timerLatenessP99Ns)), "

@@ -1,0 +1,90 @@
+public import FleetCore
+public import FleetReport
+public import FleetSim
+internal import Foundation
+
+/// `fleetstorm simulate` as one library entry point: FleetSim over the scenario, and the report (the same schema
+/// as a run's, `run.kind` "simulation", the target naming the network and hub model).
+public struct SimulateService: Sendable {
+    public var scenario: Scenario
+    public var profile: String
+    public var overrides: [String]
+    public var progress: (@Sendable (SimulationProgress) -> Void)?
+    public var shouldCancel: @Sendable () -> Bool = { false }
+
+    public init(scenario: Scenario, profile: String, overrides: [String]) {
+        self.scenario = scenario
+        self.profile = profile
+        self.overrides = overrides
+    }
+
+    public struct Outcome: Sendable {
+        public var result: SimulationResult
+        public var report: Fleetstorm_Report_V1_Report
+        /// Wall-clock seconds the simulation took.
+        public var wallSeconds: Double
+    }
+
+    public func run() -> Outcome {
+        var simulation = FleetSimulation(scenario: scenario)
+        simulation.progress = progress
+        simulation.shouldCancel = shouldCancel
+        let started = Date()
+        let result = simulation.run()
+        let wall = Date().timeIntervalSince(started)
+        return Outcome(
+            result: result,
+            report: Self.report(result, scenario: scenario, profile: profile, overrides: overrides),
+            wallSeconds: wall
+        )
+    }
+
+    /// What the model assumed, for the report's target line.
+    public static func modelDescription(_ m: Scenario.Simulation) -> String {
+        var parts = ["rtt \(m.rtt.formatted)"]
+        if m.rttJitter > .zero { parts.append("+0–\(m.rttJitter.formatted)") }
+        parts.append(m.acceptRate > 0 ? "accept \(Int(m.acceptRate))/s backlog \(m.acceptBacklog)" : "accept unlimited")
+        if m.connackDelay > .zero { parts.append("connack +\(m.connackDelay.formatted)") }
+        if m.pubackDelay > .zero { parts.append("puback +\(m.pubackDelay.formatted)") }
+        return "simulated hub (" + parts.joined(separator: ", ") + ")"
+    }
+
+    public static func report(
+        _ result: SimulationResult,
+        scenario: Scenario,
+        profile: String,
+        overrides: [String]
+    ) -> Fleetstorm_Report_V1_Report {
+        let facts = RunFacts(
+            profileName: scenario.name,
+            seed: scenario.seed,
+            devices: scenario.fleet.devices,
+            startedUnixNanoseconds: 0,
+            durationNanoseconds: result.duration.nanoseconds,
+            target: modelDescription(scenario.simulation),
+            mqttVersion: scenario.mqtt.version.description,
+            hitDeadline: result.hitDeadline,
+            cancelled: result.cancelled,
+            kind: "simulation"
+        )
+        let cohorts = result.cohorts.map {
+            ReportBuilder.CohortPart(
+                name: $0.name,
+                sdk: $0.sdk,
+                policy: $0.policy,
+                devices: $0.devices,
+                snapshot: $0.snapshot
+            )
+        }
+        return ReportBuilder.build(
+            facts: facts,
+            snapshot: result.snapshot,
+            hub: result.hub,
+            cohorts: cohorts,
+            faults: result.faults,
+            predictedFirstRetryNanoseconds: scenario.predictedFirstRetries(),
+            health: nil,
+            scenario: (scenario.redactedYAML, profile, Scenario.redactOverrides(overrides))
+        )
+    }
+}

@@ -1,0 +1,275 @@
+internal import FleetCore
+internal import FleetHub
+internal import FleetMQTT
+internal import FleetMetrics
+
+/// The hub as FleetSim models it: the test hub's pure rules (the tier throttles' `RateShaper`s, the daily quota,
+/// `HubFaults` for every fault's answer) plus what a hub process and its sockets add, from `scenario.simulation`:
+/// the listener's accept capacity and backlog, and the hub's own answer times. Per device it keeps only the
+/// connection's state, the highest message id seen and the last time it heard from the device.
+struct SimHub {
+    enum Link: UInt8 {
+        case none
+        /// TCP is up, no CONNECT answered yet.
+        case awaitingConnect
+        case connected
+    }
+
+    /// What the hub answers to one packet.
+    enum Answer: Equatable {
+        case nothing
+        /// Write this after `delay` (CONNACK, PUBACK, PINGRESP, SUBACK); `close` closes the connection after it.
+        case reply(DevicePacket, delay: Duration, close: Bool)
+        /// Close the connection now, with a TCP reset (`refuse: reset`) or a FIN.
+        case close(reset: Bool)
+    }
+
+    let model: Scenario.Simulation
+    let quotas: HubQuotas?
+    let connackVersion: MQTTVersion
+    let keepAlive: Duration
+    /// Payload bytes of every message, for the daily quota's meter.
+    let payloadBytes: Int
+    /// New connections a CONNECT-less connection may stay before the hub closes it (HubConfiguration's default).
+    let connectTimeout: Duration = .seconds(10)
+    let idleFactor = 1.5
+    var connectShaper: RateShaper?
+    var sendShaper: RateShaper?
+    var dailyUsed: UInt64 = 0
+    var faults = HubFaults()
+    var recorder: HubRecorder
+    private(set) var open = 0
+
+    var link: [Link]
+    /// A network-switch fault silenced this connection (its packets vanish both ways).
+    var silenced: [Bool]
+    /// Highest message id each device's messages carried (0: none yet), for duplicates and devices seen.
+    var lastSeq: [UInt32]
+    /// When the hub last heard from the device (ms of simulated time), for its idle check.
+    var lastHeard: [Int32]
+    /// An idle check is pending for the device's connection.
+    var idleCheck: [Bool]
+    /// When the listener accepts each device's current connection (the CONNECT is read no earlier).
+    var acceptAt: [Int64]
+    private var nextAccept: Int64 = 0
+
+    init(scenario: Scenario, devices: Int) {
+        model = scenario.simulation
+        quotas = HubQuotas(scenario.quota)
+        connectShaper = quotas?.shaper()
+        sendShaper = quotas?.shaper()
+        connackVersion = scenario.mqtt.version
+        keepAlive = scenario.mqtt.keepAlive
+        payloadBytes = scenario.telemetry.payloadBytes
+        recorder = HubRecorder(bin: scenario.bin)
+        link = Array(repeating: .none, count: devices)
+        silenced = Array(repeating: false, count: devices)
+        lastSeq = Array(repeating: 0, count: devices)
+        lastHeard = Array(repeating: 0, count: devices)
+        idleCheck = Array(repeating: false, count: devices)
+        acceptAt = Array(repeating: 0, count: devices)
+    }
+
+    // MARK: - connections
+
+    /// A SYN arrives: the instant the listener accepts the connection, or nil when its backlog is full (the SYN
+    /// is dropped). With no accept limit the kernel completes every handshake at once.
+    mutating func syn(device i: Int, now: Instant) -> Instant? {
+        guard model.acceptRate > 0 else {
+            acceptAt[i] = now.nanoseconds
+            opened(i, now: now)
+            return now
+        }
+        let spacing = Int64(1e9 / model.acceptRate)
+        let start = max(nextAccept, now.nanoseconds)
+        let waiting = (start - now.nanoseconds) / max(1, spacing)
+        guard waiting < model.acceptBacklog else { return nil }
+        nextAccept = start + spacing
+        acceptAt[i] = start
+        opened(i, now: now)
+        return now
+    }
+
+    private mutating func opened(_ i: Int, now: Instant) {
+        if link[i] != .none { closed(i, now: now) }
+        link[i] = .awaitingConnect
+        silenced[i] = false
+        lastHeard[i] = Self.ms(now)
+        open += 1
+        recorder.connections(open, at: now)
+    }
+
+    /// The connection ended (either side).
+    mutating func closed(_ i: Int, now: Instant) {
+        guard link[i] != .none else { return }
+        link[i] = .none
+        silenced[i] = false
+        open -= 1
+        recorder.connections(open, at: now)
+    }
+
+    /// True when the device's bytes vanish on the way (a blackhole in force for it, or its network switched away).
+    func isSilent(_ i: Int, id: String) -> Bool {
+        silenced[i] || (!faults.isEmpty && faults.isBlackholed(deviceID: id, peer: { nil }))
+    }
+
+    /// How long the hub waits without hearing from the connection before it closes it.
+    func idleLimit(_ i: Int) -> Duration {
+        link[i] == .connected && keepAlive > .zero ? keepAlive * idleFactor : connectTimeout
+    }
+
+    // MARK: - packets
+
+    mutating func received(_ packet: HubPacket, device i: Int, id: String, now: Instant) -> Answer {
+        lastHeard[i] = Self.ms(now)
+        switch packet {
+        case .connect:
+            guard link[i] == .awaitingConnect else { return .close(reset: false) }
+            return connect(device: i, id: id, now: now)
+        case .publish(let seq, let packetID, let qos):
+            guard link[i] == .connected else { return .close(reset: false) }
+            return publish(device: i, id: id, seq: seq, packetID: packetID, qos: qos, now: now)
+        case .pingreq:
+            return .reply(.pingresp, delay: .zero, close: false)
+        case .subscribe(let packetID, let filters):
+            return .reply(.suback(packetID: packetID, count: filters), delay: .zero, close: false)
+        case .disconnect:
+            closed(i, now: now)
+            return .nothing
+        }
+    }
+
+    private mutating func connect(device i: Int, id: String, now: Instant) -> Answer {
+        var decision = RateShaper.Decision.now
+        if var shaper = connectShaper {
+            decision = shaper.admit(now: now)
+            connectShaper = shaper
+        }
+        if decision != .reject, !faults.isEmpty,
+            let extra = faults.throttle(connect: true, deviceID: id, peer: { nil }, now: now)
+        {
+            decision = Self.later(decision, extra)
+        }
+        recorder.countThrottle(connect: true, decision: decision, at: now)
+        var override: HubSession.ConnectOverride?
+        if decision == .reject { override = .connectionRateExceeded }
+        if override == nil, !faults.isEmpty {
+            switch faults.connectAnswer(deviceID: id, peer: { nil }) {
+            case .override(let o): override = o
+            case .reset:
+                recorder.record(.refused(code: 0, reason: .reset), peer: nil, at: now)
+                closed(i, now: now)
+                return .close(reset: true)
+            case nil: break
+            }
+        }
+        if let override {
+            let (code, reason) = Self.refusal(override, version: connackVersion)
+            recorder.record(.refused(code: code, reason: reason), peer: nil, at: now)
+            closed(i, now: now)
+            return .reply(.connack(code: code), delay: model.connackDelay, close: true)
+        }
+        var delay = model.connackDelay
+        if case .after(let wait) = decision { delay += wait }
+        if !faults.isEmpty, let extra = faults.delay(connect: true, deviceID: id, peer: { nil }) { delay += extra }
+        link[i] = .connected
+        recorder.record(.accepted(clientID: id, tokenExpiry: nil), peer: nil, at: now)
+        return .reply(.connack(code: 0), delay: delay, close: false)
+    }
+
+    private mutating func publish(
+        device i: Int,
+        id: String,
+        seq: UInt32,
+        packetID: UInt16,
+        qos: MQTTQoS,
+        now: Instant
+    ) -> Answer {
+        var decision = RateShaper.Decision.now
+        if let quotas {
+            let units = quotas.meterUnits(bytes: payloadBytes)
+            if dailyUsed + units > quotas.dailyMessages {
+                recorder.countQuotaExceeded()
+                decision = .reject
+            } else {
+                dailyUsed += units
+            }
+        }
+        if decision != .reject, var shaper = sendShaper {
+            decision = shaper.admit(now: now)
+            sendShaper = shaper
+        }
+        if decision != .reject, !faults.isEmpty,
+            let extra = faults.throttle(connect: false, deviceID: id, peer: { nil }, now: now)
+        {
+            decision = Self.later(decision, extra)
+        }
+        recorder.countThrottle(connect: false, decision: decision, at: now)
+        if decision == .reject {
+            // MQTT 5 answers PUBACK 0x97 (quota exceeded); 3.1.1 has no way to say it and closes the connection.
+            guard connackVersion == .v5, qos == .atLeastOnce else {
+                closed(i, now: now)
+                return .close(reset: false)
+            }
+            return .reply(.puback(packetID: packetID, code: 0x97), delay: model.pubackDelay, close: false)
+        }
+        recorder.countMessage(duplicate: seq <= lastSeq[i], firstFromDevice: lastSeq[i] == 0, at: now)
+        lastSeq[i] = max(lastSeq[i], seq)
+        guard qos == .atLeastOnce else { return .nothing }
+        var delay = model.pubackDelay
+        if case .after(let wait) = decision { delay += wait }
+        if !faults.isEmpty, let extra = faults.delay(connect: false, deviceID: id, peer: { nil }) { delay += extra }
+        return .reply(.puback(packetID: packetID, code: 0), delay: delay, close: false)
+    }
+
+    static func refusal(
+        _ override: HubSession.ConnectOverride,
+        version: MQTTVersion
+    ) -> (UInt8, HubAuthenticator.Refusal) {
+        switch override {
+        case .serverUnavailable: (version == .v5 ? 0x88 : 3, .outage)
+        case .notAuthorized: (HubAuthenticator.refusalCode(version), .rejectAuth)
+        case .connectionRateExceeded: (version == .v5 ? 0x9F : 3, .throttled)
+        case .disabled: (version == .v5 ? 0x8A : 5, .disabled)
+        }
+    }
+
+    private static func later(_ a: RateShaper.Decision, _ b: RateShaper.Decision) -> RateShaper.Decision {
+        switch (a, b) {
+        case (.reject, _), (_, .reject): .reject
+        case (.now, let x), (let x, .now): x
+        case (.after(let x), .after(let y)): .after(max(x, y))
+        }
+    }
+
+    static func ms(_ t: Instant) -> Int32 { Int32(clamping: t.nanoseconds / 1_000_000) }
+}
+
+/// A packet on its way to the hub, as small as the model needs (the wheel holds one per packet in flight).
+enum HubPacket: Equatable {
+    case connect
+    /// Message id (`$.mid`, truncated to 32 bits), packet id (0 for QoS 0) and QoS.
+    case publish(seq: UInt32, packetID: UInt16, qos: MQTTQoS)
+    case pingreq
+    case subscribe(packetID: UInt16, filters: UInt8)
+    case disconnect
+}
+
+/// A packet on its way to a device.
+enum DevicePacket: Equatable {
+    case connack(code: UInt8)
+    case puback(packetID: UInt16, code: UInt8)
+    case pingresp
+    case suback(packetID: UInt16, count: UInt8)
+
+    /// The packet the device's state machine receives.
+    func packet(qos: MQTTQoS) -> MQTTPacket {
+        switch self {
+        case .connack(let code): .connack(MQTTConnAck(code: code))
+        case .puback(let id, let code): .puback(MQTTAck(packetID: id, reasonCode: code))
+        case .pingresp: .pingresp
+        case .suback(let id, let count):
+            .suback(MQTTSubAck(packetID: id, codes: Array(repeating: qos.rawValue, count: Int(count))))
+        }
+    }
+}
