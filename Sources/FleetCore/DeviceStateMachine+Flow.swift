@@ -52,7 +52,7 @@ extension DeviceStateMachine {
             actions.append(.write(.subscribe(MQTTSubscribe(packetID: id, subscriptions: [filter]))))
         }
         resend(now: now, into: &actions)
-        if config.closedLoop {
+        if shared.closedLoop {
             fillWindow(now: now, into: &actions)
         } else if generated < config.messages && nextIntended == nil {
             nextIntended = now
@@ -71,7 +71,7 @@ extension DeviceStateMachine {
         }
         redelivery.removeAll()
         while session.inflight.count < config.maxInflight, let message = queue.popFirst() {
-            publish(message, session: &session, into: &actions)
+            Self.publish(message, qos: config.qos, session: &session, into: &actions)
         }
         session.lastWrite = now
         state = .connected(session)
@@ -84,15 +84,17 @@ extension DeviceStateMachine {
     }
 
     /// Writes one message; QoS 1 messages join the in-flight list.
-    func publish(_ message: QueuedMessage, session: inout Session, into actions: inout Actions) {
+    /// Static, with the QoS passed in: calling a method on `self` while an argument mutates `self` copied the whole
+    /// machine per message.
+    static func publish(_ message: QueuedMessage, qos: MQTTQoS, session: inout Session, into actions: inout Actions) {
         var packetID: UInt16?
-        if config.qos == .atLeastOnce {
+        if qos == .atLeastOnce {
             let id = session.allocatePacketID()
             packetID = id
             session.inflight.append((id, message))
         }
         actions.append(.publish(TelemetryPublish(seq: message.seq, packetID: packetID)))
-        if config.qos == .atMostOnce { actions.append(.record(.sent)) }
+        if qos == .atMostOnce { actions.append(.record(.sent)) }
     }
 
     /// Closes the connection because of `cause`; `channelClosed` then classifies it.
@@ -268,8 +270,8 @@ extension DeviceStateMachine {
 
 extension DeviceStateMachine.Session {
     /// The instant keep-alive silence counts from: the last write, or (paho-style) the older of last write and read.
-    func keepAliveReference(_ config: DeviceConfig) -> Instant {
-        config.pingOnReadSilence ? min(lastWrite, lastRead) : lastWrite
+    func keepAliveReference(readSilenceCounts: Bool) -> Instant {
+        readSilenceCounts ? min(lastWrite, lastRead) : lastWrite
     }
 
     mutating func allocatePacketID() -> UInt16 {

@@ -53,7 +53,8 @@ extension DeviceStateMachine {
         while generated < config.messages && session.inflight.count < config.maxInflight {
             generated += 1
             actions.append(.record(.generated(qos: config.qos)))
-            publish(nextMessage(intended: now), session: &session, into: &actions)
+            let message = nextMessage(intended: now)
+            Self.publish(message, qos: config.qos, session: &session, into: &actions)
         }
         session.lastWrite = now
         state = .connected(session)
@@ -61,7 +62,7 @@ extension DeviceStateMachine {
 
     mutating func telemetryDue(deadline: Instant, now: Instant, into actions: inout Actions) {
         guard generated < config.messages else { return }
-        if config.closedLoop {
+        if shared.closedLoop {
             fillWindow(now: now, into: &actions)
             return
         }
@@ -83,7 +84,8 @@ extension DeviceStateMachine {
             if session.inflight.count < config.maxInflight || config.qos == .atMostOnce {
                 generated += 1
                 actions.append(.record(.generated(qos: config.qos)))
-                publish(nextMessage(intended: deadline), session: &session, into: &actions)
+                let message = nextMessage(intended: deadline)
+                Self.publish(message, qos: config.qos, session: &session, into: &actions)
                 session.lastWrite = now
                 state = .connected(session)
                 return
@@ -129,11 +131,11 @@ extension DeviceStateMachine {
             }
         }
         while session.inflight.count < config.maxInflight, let message = queue.popFirst() {
-            publish(message, session: &session, into: &actions)
+            Self.publish(message, qos: config.qos, session: &session, into: &actions)
             session.lastWrite = now
         }
         state = .connected(session)
-        if config.closedLoop { fillWindow(now: now, into: &actions) }
+        if shared.closedLoop { fillWindow(now: now, into: &actions) }
         disconnectIfDone(now: now, into: &actions)
     }
 

@@ -89,7 +89,12 @@ public struct DeviceConfig: Sendable {
 /// One cohort's `DeviceConfig`, built once and shared by reference by all of the cohort's devices.
 public final class SharedDeviceConfig: Sendable {
     public let config: DeviceConfig
-    public init(_ config: DeviceConfig) { self.config = config }
+    /// `config.closedLoop`, decided once (asked on every acknowledgement; reading it through `config` copied it).
+    public let closedLoop: Bool
+    public init(_ config: DeviceConfig) {
+        self.config = config
+        closedLoop = config.closedLoop
+    }
 }
 
 /// The timers a device uses; at most one of each kind is pending.

@@ -53,7 +53,9 @@ public struct DeviceStateMachine: Sendable {
     public let deviceID: String
     /// The cohort's settings, shared by all its devices: one copy per cohort, not one per device.
     public let shared: SharedDeviceConfig
-    public var config: DeviceConfig { shared.config }
+    public var config: DeviceConfig {
+        _read { yield shared.config }  // borrowed: reading one setting copies nothing
+    }
     /// The telemetry topic's prefix (built when asked: no string stored per device).
     public var topic: String { "devices/\(deviceID)/messages/events/" }
     var state: State = .idle
@@ -198,7 +200,7 @@ public struct DeviceStateMachine: Sendable {
             connackAccepted(started: started, now: now, into: &actions)
         case (.connected(var session), .pingresp):
             session.pingOutstanding = false
-            actions.append(.schedule(.keepAlive, max(now, session.keepAliveReference(config) + config.pingIdle)))
+            actions.append(.schedule(.keepAlive, max(now, session.keepAliveReference(readSilenceCounts: config.pingOnReadSilence) + config.pingIdle)))
             state = .connected(session)
         case (.connected(var session), .publish(let publish)):
             actions.append(.record(.received(publish)))
@@ -263,13 +265,13 @@ public struct DeviceStateMachine: Sendable {
                 closeThenFail(.keepAliveTimeout, into: &actions)
                 return
             }
-            if now - session.keepAliveReference(config) >= config.pingIdle {
+            if now - session.keepAliveReference(readSilenceCounts: config.pingOnReadSilence) >= config.pingIdle {
                 session.pingOutstanding = true
                 session.lastWrite = now
                 actions.append(.write(.pingreq))
                 actions.append(.schedule(.keepAlive, now + config.pingTimeout))
             } else {
-                actions.append(.schedule(.keepAlive, session.keepAliveReference(config) + config.pingIdle))
+                actions.append(.schedule(.keepAlive, session.keepAliveReference(readSilenceCounts: config.pingOnReadSilence) + config.pingIdle))
             }
             state = .connected(session)
         case (.drain, .connected(let session)):

@@ -237,6 +237,7 @@ struct ProfileReader {
                 try m.duration("connack_delay", min: .zero, max: .seconds(600)) ?? s.simulation.connackDelay
             s.simulation.pubackDelay =
                 try m.duration("puback_delay", min: .zero, max: .seconds(600)) ?? s.simulation.pubackDelay
+            s.simulation.partitions = try m.int("partitions", min: 0, max: 64) ?? s.simulation.partitions
         }
         s.faults = try Self.readFaults(&top, seed: s.seed, hub: s.hub, proxy: s.faultProxy)
         try top.finish()

@@ -192,6 +192,9 @@ public struct Scenario: Sendable, Hashable {
         /// The hub's own time to answer a CONNECT, and a PUBLISH (before throttles and faults add theirs).
         public var connackDelay: Duration = .zero
         public var pubackDelay: Duration = .zero
+        /// Partitions simulated in parallel, one thread each (0: one below 100,000 devices, two from there). Each
+        /// takes every P-th device and a 1/P share of the hub's capacity, so results differ slightly between counts.
+        public var partitions: Int = 0
 
         public init() {}
     }

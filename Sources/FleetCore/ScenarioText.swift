@@ -68,7 +68,7 @@ extension Scenario {
         let m = simulation
         out.append(
             "simulation: {rtt: \(d(m.rtt)), rtt_jitter: \(d(m.rttJitter)), accept_rate: \(m.acceptRate), "
-                + "accept_backlog: \(m.acceptBacklog), connack_delay: \(d(m.connackDelay)), puback_delay: \(d(m.pubackDelay))}"
+                + "accept_backlog: \(m.acceptBacklog), connack_delay: \(d(m.connackDelay)), puback_delay: \(d(m.pubackDelay)), partitions: \(m.partitions)}"
         )
         if !faults.isEmpty {
             out.append("faults:")

@@ -1,7 +1,12 @@
 /// Identifies one scheduled timer. Stale handles (fired or cancelled timers) are recognised by their generation.
 public struct TimerHandle: Sendable, Hashable {
-    let index: Int32
-    let generation: UInt32
+    @usableFromInline let index: Int32
+    @usableFromInline let generation: UInt32
+
+    @inlinable init(index: Int32, generation: UInt32) {
+        self.index = index
+        self.generation = generation
+    }
 }
 
 /// A timer that came due: its payload, the instant it was scheduled for, and the instant the wheel could first fire
@@ -11,6 +16,12 @@ public struct FiredTimer<Payload> {
     public var payload: Payload
     public var deadline: Instant
     public var due: Instant
+
+    @inlinable public init(payload: Payload, deadline: Instant, due: Instant) {
+        self.payload = payload
+        self.deadline = deadline
+        self.due = due
+    }
 }
 
 /// A hierarchical hashed timer wheel (four levels of 256 slots, as in the classic kernel design).
@@ -20,71 +31,79 @@ public struct FiredTimer<Payload> {
 /// `popReady()` drains, so the caller may schedule and cancel while it handles fired timers. A timer never fires
 /// before its deadline and at most one tick after it (relative to the `advance` call that reaches it).
 public struct TimerWheel<Payload> {
-    struct Entry {
-        var deadlineTick: Int64
-        var deadline: Int64
-        var next: Int32
-        var prev: Int32
-        var list: Int32
-        var generation: UInt32
-        var payload: Payload?
+    @usableFromInline struct Entry {
+        @usableFromInline var deadlineTick: Int64
+        @usableFromInline var deadline: Int64
+        @usableFromInline var next: Int32
+        @usableFromInline var prev: Int32
+        @usableFromInline var list: Int32
+        @usableFromInline var generation: UInt32
+        @usableFromInline var payload: Payload?
+
+        @inlinable init(payload: Payload?) {
+            deadlineTick = 0
+            deadline = 0
+            next = -1
+            prev = -1
+            list = -1
+            generation = 0
+            self.payload = payload
+        }
     }
 
-    static var slotBits: Int64 { 8 }
-    static var slots: Int { 256 }
-    static var levels: Int { 4 }
-    static var readyList: Int32 { Int32(levels * slots) }
-    static var freeList: Int32 { -1 }
+    @usableFromInline static var slotBits: Int64 { 8 }
+    @usableFromInline static var slots: Int { 256 }
+    @usableFromInline static var levels: Int { 4 }
+    @usableFromInline static var readyList: Int32 { Int32(levels * slots) }
+    @usableFromInline static var freeList: Int32 { -1 }
 
     /// Tick length in nanoseconds.
     public let tickNanoseconds: Int64
     /// The last tick processed; timers due at or before it have fired.
-    public private(set) var currentTick: Int64
-    private var entries: [Entry] = []
-    private var heads: [Int32]
-    private var tails: [Int32]
-    private var levelCounts: [Int] = [0, 0, 0, 0]
-    private var freeHead: Int32 = -1
+    public var currentTick: Int64 { tickNow }
+    @usableFromInline var tickNow: Int64
+    @usableFromInline var entries: [Entry] = []
+    @usableFromInline var heads: [Int32]
+    @usableFromInline var tails: [Int32]
+    @usableFromInline var levelCounts: [Int] = [0, 0, 0, 0]
+    @usableFromInline var freeHead: Int32 = -1
     /// Timers scheduled and not yet fired or cancelled (ready ones included).
-    public private(set) var count = 0
+    public var count: Int { pending }
+    @usableFromInline var pending = 0
 
-    public init(tick: Duration = .milliseconds(1), start: Instant = .zero) {
+    @inlinable public init(tick: Duration = .milliseconds(1), start: Instant = .zero) {
         precondition(tick.nanoseconds > 0, "TimerWheel tick must be positive")
         tickNanoseconds = tick.nanoseconds
-        currentTick = start.nanoseconds / tick.nanoseconds
+        tickNow = start.nanoseconds / tick.nanoseconds
         heads = Array(repeating: -1, count: Self.levels * Self.slots + 1)
         tails = heads
     }
 
     /// Reserves pooled entries so that scheduling up to `capacity` timers allocates nothing.
-    public mutating func reserveCapacity(_ capacity: Int) { entries.reserveCapacity(capacity) }
+    @inlinable public mutating func reserveCapacity(_ capacity: Int) { entries.reserveCapacity(capacity) }
 
     /// Schedules `payload` for `deadline`. A deadline in the past fires at the next tick.
-    @discardableResult
-    public mutating func schedule(at deadline: Instant, _ payload: Payload) -> TimerHandle {
+    @inlinable @discardableResult public mutating func schedule(at deadline: Instant, _ payload: Payload) -> TimerHandle {
         let index: Int32
         if freeHead >= 0 {
             index = freeHead
             freeHead = entries[Int(index)].next
         } else {
             index = Int32(entries.count)
-            entries.append(
-                Entry(deadlineTick: 0, deadline: 0, next: -1, prev: -1, list: -1, generation: 0, payload: nil)
-            )
+            entries.append(Entry(payload: nil))
         }
         let ns = deadline.nanoseconds
         let tick = ns <= 0 ? 0 : (ns - 1) / tickNanoseconds + 1
         entries[Int(index)].deadline = ns
-        entries[Int(index)].deadlineTick = Swift.max(tick, currentTick + 1)
+        entries[Int(index)].deadlineTick = Swift.max(tick, tickNow + 1)
         entries[Int(index)].payload = payload
-        count += 1
+        pending += 1
         insert(index)
         return TimerHandle(index: index, generation: entries[Int(index)].generation)
     }
 
     /// Cancels a pending timer; returns false when it already fired, was cancelled, or was popped.
-    @discardableResult
-    public mutating func cancel(_ handle: TimerHandle) -> Bool {
+    @inlinable @discardableResult public mutating func cancel(_ handle: TimerHandle) -> Bool {
         let i = Int(handle.index)
         guard i < entries.count, entries[i].generation == handle.generation, entries[i].list != Self.freeList else {
             return false
@@ -95,42 +114,42 @@ public struct TimerWheel<Payload> {
     }
 
     /// The instant the wheel can first fire a pending timer (the start of its due tick), or nil when it is not pending.
-    public func due(_ handle: TimerHandle) -> Instant? {
+    @inlinable public func due(_ handle: TimerHandle) -> Instant? {
         guard isPending(handle) else { return nil }
         return Instant(nanoseconds: entries[Int(handle.index)].deadlineTick * tickNanoseconds)
     }
 
     /// True while the timer is pending (scheduled or ready, not yet popped).
-    public func isPending(_ handle: TimerHandle) -> Bool {
+    @inlinable public func isPending(_ handle: TimerHandle) -> Bool {
         let i = Int(handle.index)
         return i < entries.count && entries[i].generation == handle.generation && entries[i].list != Self.freeList
     }
 
     /// Processes every tick up to `now`, moving due timers to the ready list.
-    public mutating func advance(to now: Instant) {
+    @inlinable public mutating func advance(to now: Instant) {
         let target = now.nanoseconds / tickNanoseconds
-        while currentTick < target {
+        while tickNow < target {
             let inWheel = levelCounts[0] + levelCounts[1] + levelCounts[2] + levelCounts[3]
             if inWheel == 0 {
-                currentTick = target
+                tickNow = target
                 break
             }
             if levelCounts[0] == 0 {
-                let lastBeforeWrap = currentTick | (Int64(Self.slots) - 1)
-                if lastBeforeWrap > currentTick {
-                    currentTick = Swift.min(target, lastBeforeWrap)
+                let lastBeforeWrap = tickNow | (Int64(Self.slots) - 1)
+                if lastBeforeWrap > tickNow {
+                    tickNow = Swift.min(target, lastBeforeWrap)
                     continue
                 }
             }
-            currentTick += 1
+            tickNow += 1
             var level = 1
-            var shifted = currentTick
+            var shifted = tickNow
             while level < Self.levels && shifted & 0xFF == 0 {
                 shifted >>= Self.slotBits
                 cascade(list: Int32(level * Self.slots + Int(shifted & 0xFF)))
                 level += 1
             }
-            let slot = Int32(currentTick & 0xFF)
+            let slot = Int32(tickNow & 0xFF)
             while heads[Int(slot)] >= 0 {
                 let i = heads[Int(slot)]
                 unlink(i)
@@ -140,7 +159,7 @@ public struct TimerWheel<Payload> {
     }
 
     /// Takes the next due timer, in deadline order across ticks.
-    public mutating func popReady() -> FiredTimer<Payload>? {
+    @inlinable public mutating func popReady() -> FiredTimer<Payload>? {
         let i = heads[Int(Self.readyList)]
         guard i >= 0 else { return nil }
         unlink(i)
@@ -157,13 +176,13 @@ public struct TimerWheel<Payload> {
     /// The next instant at which `advance` must run: the start of the earliest occupied level-0 tick, or the next
     /// cascade point when that comes first and higher levels hold timers (a cascade may move a timer into a tick
     /// before the earliest level-0 one). nil when nothing is pending. Never later than the next timer's due tick.
-    public func nextWakeup() -> Instant? {
-        if heads[Int(Self.readyList)] >= 0 { return Instant(nanoseconds: currentTick * tickNanoseconds) }
+    @inlinable public func nextWakeup() -> Instant? {
+        if heads[Int(Self.readyList)] >= 0 { return Instant(nanoseconds: tickNow * tickNanoseconds) }
         let higher = levelCounts[1] + levelCounts[2] + levelCounts[3] > 0
-        let cascade = (currentTick | 0xFF) + 1
+        let cascade = (tickNow | 0xFF) + 1
         if levelCounts[0] > 0 {
-            let limit = higher ? cascade : currentTick + Int64(Self.slots)
-            var t = currentTick + 1
+            let limit = higher ? cascade : tickNow + Int64(Self.slots)
+            var t = tickNow + 1
             while t <= limit {
                 if heads[Int(t & 0xFF)] >= 0 { return Instant(nanoseconds: t * tickNanoseconds) }
                 t += 1
@@ -174,9 +193,9 @@ public struct TimerWheel<Payload> {
 
     // MARK: - lists
 
-    private mutating func insert(_ index: Int32) {
+    @inlinable mutating func insert(_ index: Int32) {
         let d = entries[Int(index)].deadlineTick
-        let delta = d - currentTick
+        let delta = d - tickNow
         let list: Int
         if delta < 1 << 8 {
             list = Int(d & 0xFF)
@@ -185,13 +204,13 @@ public struct TimerWheel<Payload> {
         } else if delta < 1 << 24 {
             list = 2 * Self.slots + Int((d >> 16) & 0xFF)
         } else {
-            let clamped = Swift.min(d, currentTick + (1 << 32) - 1)
+            let clamped = Swift.min(d, tickNow + (1 << 32) - 1)
             list = 3 * Self.slots + Int((clamped >> 24) & 0xFF)
         }
         append(index, to: Int32(list))
     }
 
-    private mutating func cascade(list: Int32) {
+    @inlinable mutating func cascade(list: Int32) {
         var i = heads[Int(list)]
         heads[Int(list)] = -1
         tails[Int(list)] = -1
@@ -205,7 +224,7 @@ public struct TimerWheel<Payload> {
         }
     }
 
-    private mutating func append(_ index: Int32, to list: Int32) {
+    @inlinable mutating func append(_ index: Int32, to list: Int32) {
         let tail = tails[Int(list)]
         entries[Int(index)].prev = tail
         entries[Int(index)].next = -1
@@ -215,7 +234,7 @@ public struct TimerWheel<Payload> {
         if list != Self.readyList { levelCounts[Int(list) / Self.slots] += 1 }
     }
 
-    private mutating func unlink(_ index: Int32) {
+    @inlinable mutating func unlink(_ index: Int32) {
         let e = entries[Int(index)]
         if e.prev >= 0 { entries[Int(e.prev)].next = e.next } else { heads[Int(e.list)] = e.next }
         if e.next >= 0 { entries[Int(e.next)].prev = e.prev } else { tails[Int(e.list)] = e.prev }
@@ -223,13 +242,13 @@ public struct TimerWheel<Payload> {
         entries[Int(index)].list = Self.freeList
     }
 
-    private mutating func release(_ index: Int32) {
+    @inlinable mutating func release(_ index: Int32) {
         entries[Int(index)].generation &+= 1
         entries[Int(index)].payload = nil
         entries[Int(index)].next = freeHead
         entries[Int(index)].list = Self.freeList
         freeHead = index
-        count -= 1
+        pending -= 1
     }
 }
 

@@ -237,11 +237,28 @@ public enum Dispersion {
         guard observed.totalCount > 0, !predicted.isEmpty else { return 0 }
         let sorted = predicted.sorted()
         let total = Double(observed.totalCount)
+        // The observed CDF as steps: each recorded bucket counts for every x at or above its lowest equivalent value
+        // (what `count(within: 0...x)` sums), swept once against the sorted predictions.
+        let steps = observed.recordedValues().filter { $0.count > 0 }
+            .map { (low: observed.lowestEquivalentForValue($0.value), count: UInt64($0.count)) }
+        var k = 0
+        var atOrBelow: UInt64 = 0
         var worst = 0.0
         for (i, x) in sorted.enumerated() {
             let value = UInt64(max(0, x))
-            let obs = Double(observed.count(within: 0...value)) / total
-            let below = Double(observed.count(within: 0...(value > 0 ? value - 1 : 0))) / total
+            // Buckets starting below `value` make up the CDF just before it; those starting at it are added after.
+            while k < steps.count && steps[k].low < value {
+                atOrBelow += steps[k].count
+                k += 1
+            }
+            let below = Double(atOrBelow) / total
+            var j = k
+            var through = atOrBelow
+            while j < steps.count && steps[j].low <= value {
+                through += steps[j].count
+                j += 1
+            }
+            let obs = Double(through) / total
             let predAfter = Double(i + 1) / Double(sorted.count)
             let predBefore = Double(i) / Double(sorted.count)
             worst = max(worst, abs(obs - predAfter), abs(below - predBefore))

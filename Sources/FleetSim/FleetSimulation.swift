@@ -1,5 +1,7 @@
+internal import Dispatch
 public import FleetCore
 internal import FleetHub
+internal import Synchronization
 internal import FleetMQTT
 public import FleetMetrics
 
@@ -56,6 +58,8 @@ public struct FleetSimulation {
         case closedByHub(UInt32, UInt32, reset: Bool)
         /// The device closed its own connection: its channel reports closed.
         case closedByDevice(UInt32, UInt32)
+        /// The device's FIN reaches the hub (after the data sent before it).
+        case finReachesHub(UInt32, UInt32)
         case hubIdle(UInt32, UInt32)
         case fault(Int32)
         case ramp
@@ -75,11 +79,88 @@ public struct FleetSimulation {
         self.scenario = scenario
     }
 
+    /// Partitions the fleet is simulated in, one thread each: `simulation.partitions`, or by default one below
+    /// 100,000 devices and two from there. Each partition takes every P-th device and a 1/P share of the hub's
+    /// capacity (accept rate, throttles, quotas, ramp and connect window); the results merge.
+    public var partitions: Int {
+        let chosen = scenario.simulation.partitions
+        let auto = scenario.fleet.devices >= 100_000 ? 2 : 1
+        return max(1, min(chosen > 0 ? chosen : auto, scenario.fleet.devices))
+    }
+
     public func run() -> SimulationResult {
-        var state = State(scenario: scenario, grace: stopGrace)
-        state.progress = progress
-        state.shouldCancel = shouldCancel
-        return state.run()
+        let count = partitions
+        let board = ProgressBoard(partitions: count, duration: scenario.duration, devices: scenario.fleet.devices)
+        let results = Mutex<[SimulationResult?]>(Array(repeating: nil, count: count))
+        let scenario = self.scenario
+        let (grace, progress, shouldCancel) = (stopGrace, progress, shouldCancel)
+        DispatchQueue.concurrentPerform(iterations: count) { k in
+            var state = State(scenario: scenario, grace: grace, partition: k, of: count)
+            state.board = board
+            state.progress = k == 0 ? progress : nil
+            state.shouldCancel = shouldCancel
+            let result = state.run()
+            results.withLock { $0[k] = result }
+        }
+        return Self.merge(results.withLock { $0.compactMap { $0 } })
+    }
+
+    /// One result from the partitions': measurements and hub statistics added, fault records summed.
+    static func merge(_ parts: [SimulationResult]) -> SimulationResult {
+        var total = parts[0]
+        for part in parts.dropFirst() {
+            try? total.snapshot.merge(part.snapshot)
+            for c in total.cohorts.indices { try? total.cohorts[c].snapshot.merge(part.cohorts[c].snapshot) }
+            total.hub.add(part.hub)
+            for (f, record) in part.faults.enumerated() where f < total.faults.count {
+                total.faults[f].affected += record.affected
+                total.faults[f].startNanoseconds = min(total.faults[f].startNanoseconds, record.startNanoseconds)
+                total.faults[f].endNanoseconds = max(total.faults[f].endNanoseconds, record.endNanoseconds)
+            }
+            total.duration = max(total.duration, part.duration)
+            total.hitDeadline = total.hitDeadline || part.hitDeadline
+            total.cancelled = total.cancelled || part.cancelled
+            total.events += part.events
+            total.lateConnects += part.lateConnects
+        }
+        return total
+    }
+}
+
+/// The partitions' progress, summed for the progress line.
+final class ProgressBoard: Sendable {
+    private let slots: Mutex<[SimulationProgress]>
+
+    init(partitions: Int, duration: Duration, devices: Int) {
+        let empty = SimulationProgress(
+            simulated: .zero,
+            duration: duration,
+            devices: devices,
+            finished: 0,
+            connectedNow: 0,
+            connectAttempts: 0,
+            acked: 0,
+            events: 0
+        )
+        slots = Mutex(Array(repeating: empty, count: partitions))
+    }
+
+    func post(_ p: SimulationProgress, partition: Int) { slots.withLock { $0[partition] = p } }
+
+    /// The sum over partitions (simulated time: the slowest partition's).
+    var total: SimulationProgress {
+        slots.withLock { all in
+            var t = all[0]
+            for p in all.dropFirst() {
+                t.simulated = min(t.simulated, p.simulated)
+                t.finished += p.finished
+                t.connectedNow += p.connectedNow
+                t.connectAttempts += p.connectAttempts
+                t.acked += p.acked
+                t.events += p.events
+            }
+            return t
+        }
     }
 }
 
@@ -88,11 +169,17 @@ extension FleetSimulation {
     struct State {
         let scenario: Scenario
         let grace: Duration
+        /// This partition (every `partitions`-th device from device `partition`).
+        let partition: Int
+        let partitions: Int
+        var board: ProgressBoard?
         var progress: (@Sendable (SimulationProgress) -> Void)?
         var shouldCancel: @Sendable () -> Bool = { false }
 
         var machines: [DeviceStateMachine] = []
         var cohortOf: [UInt8] = []
+        /// Each cohort's telemetry QoS (read per message without touching the device's configuration).
+        var cohortQoS: [MQTTQoS] = []
         var recorders: [Recorder]
         /// Connection generation: events of an older connection are ignored.
         var generation: [UInt32]
@@ -122,21 +209,32 @@ extension FleetSimulation {
         var events: UInt64 = 0
         var lateConnects: UInt64 = 0
         var lastEnd: Instant = .zero
+        /// The next fault step not yet applied (publishes that arrive before it skip the hub's event queue).
+        var nextFaultAt: Instant = .zero
+        var faultsApplied = 0
+        let rampRate: Double
+        let window: Int
 
         static let timerKinds = DeviceTimer.allCases.count
 
-        init(scenario: Scenario, grace: Duration) {
+        init(scenario: Scenario, grace: Duration, partition: Int = 0, of partitions: Int = 1) {
             self.scenario = scenario
             self.grace = grace
-            let n = scenario.fleet.devices
+            self.partition = partition
+            self.partitions = partitions
+            let total = scenario.fleet.devices
+            let n = total / partitions + (partition < total % partitions ? 1 : 0)
             let cohorts = scenario.effectiveCohorts
             recorders = cohorts.map { _ in Recorder(bin: scenario.bin) }
             generation = Array(repeating: 0, count: n)
             timers = Array(repeating: nil, count: n * Self.timerKinds)
             lastQueued = Array(repeating: 0, count: n)
             holdsSlot = Array(repeating: false, count: n)
-            hub = SimHub(scenario: scenario, devices: n)
-            rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117)
+            let share = 1 / Double(partitions)
+            hub = SimHub(scenario: scenario, devices: n, share: share)
+            rampRate = scenario.fleet.rampRate * share
+            window = max(1, scenario.fleet.maxInFlight / partitions)
+            rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117 &+ UInt64(partition))
             halfRTT = scenario.simulation.rtt.nanoseconds / 2
             jitter = UInt64(max(0, scenario.simulation.rttJitter.nanoseconds))
             plan = FaultPlan(scenario.faults)
@@ -145,23 +243,29 @@ extension FleetSimulation {
             cohortOf.reserveCapacity(n)
             wheel.reserveCapacity(n * 3)
             let seeds = SplitMix64(seed: scenario.seed)
-            var index = 0
-            for (c, cohort) in cohorts.enumerated() {
-                let shared = SharedDeviceConfig(DeviceConfig(scenario: scenario, cohort: cohort))
-                for _ in 0..<cohort.devices {
-                    let id = scenario.fleet.deviceID(index)
-                    let key = (try? shared.config.auth?.key(for: id)) ?? nil
-                    machines.append(
-                        DeviceStateMachine(
-                            deviceID: id,
-                            shared: shared,
-                            seed: seeds.derived(UInt64(index)).state,
-                            key: key
-                        )
+            let shared = cohorts.map { SharedDeviceConfig(DeviceConfig(scenario: scenario, cohort: $0)) }
+            cohortQoS = shared.map(\.config.qos)
+            var bounds: [Int] = []
+            var end = 0
+            for c in cohorts {
+                end += c.devices
+                bounds.append(end)
+            }
+            var c = 0
+            for j in 0..<n {
+                let index = j * partitions + partition
+                while c < bounds.count - 1 && index >= bounds[c] { c += 1 }
+                let id = scenario.fleet.deviceID(index)
+                let key = (try? shared[c].config.auth?.key(for: id)) ?? nil
+                machines.append(
+                    DeviceStateMachine(
+                        deviceID: id,
+                        shared: shared[c],
+                        seed: seeds.derived(UInt64(index)).state,
+                        key: key
                     )
-                    cohortOf.append(UInt8(clamping: c))
-                    index += 1
-                }
+                )
+                cohortOf.append(UInt8(clamping: c))
             }
             actions.reserveCapacity(16)
         }
@@ -176,6 +280,7 @@ extension FleetSimulation {
             for (k, event) in plan.events.enumerated() {
                 wheel.schedule(at: Instant.zero + event.at, .fault(Int32(k)))
             }
+            nextFaultAt = plan.events.first.map { Instant.zero + $0.at } ?? Instant(nanoseconds: .max)
             wheel.schedule(at: Instant.zero + scenario.duration, .stop)
             pump()
             if nextToStart < machines.count { wheel.schedule(at: now + .milliseconds(2), .ramp) }
@@ -191,9 +296,10 @@ extension FleetSimulation {
                             cancelled = true
                             stopAll()
                         }
-                        if let progress, ContinuousClock.now - lastReport >= .seconds(1) {
+                        board?.post(snapshotProgress(), partition: partition)
+                        if let progress, let board, ContinuousClock.now - lastReport >= .seconds(1) {
                             lastReport = ContinuousClock.now
-                            progress(snapshotProgress())
+                            progress(board.total)
                         }
                     }
                     continue
@@ -259,9 +365,9 @@ extension FleetSimulation {
         mutating func pump() {
             guard !stopping else { return }
             let n = machines.count
-            let rate = scenario.fleet.rampRate
+            let rate = rampRate
             let allowed = rate <= 0 ? n : min(n, Int(Double(now.nanoseconds) / 1e9 * rate) + 1)
-            while nextToStart < allowed && inFlight < scenario.fleet.maxInFlight {
+            while nextToStart < allowed && inFlight < window {
                 let i = nextToStart
                 nextToStart += 1
                 inFlight += 1
@@ -303,7 +409,7 @@ extension FleetSimulation {
             case .syn(let d, let g, let retries):
                 let i = Int(d)
                 guard g == generation[i] else { return }
-                if hub.syn(device: i, now: now) != nil {
+                if hub.syn(device: i, connection: g, now: now) != nil {
                     wheel.schedule(at: now + oneWay(), .established(d, g))
                 } else if retries < 6 {
                     // The listener's backlog is full: the SYN is dropped; the kernel sends it again after 1, 2, 4 s...
@@ -326,7 +432,7 @@ extension FleetSimulation {
                 let i = Int(d)
                 guard g == generation[i] else { return }
                 generation[i] &+= 1
-                hub.closed(i, now: now)
+                if hub.holds(i, g) { hub.closed(i, now: now) }
                 machines[i].channelClosed(error: reset ? .reset : nil, now: now, into: &actions)
                 run(device: i)
             case .closedByDevice(let d, let g):
@@ -335,6 +441,8 @@ extension FleetSimulation {
                 generation[i] &+= 1
                 machines[i].channelClosed(now: now, into: &actions)
                 run(device: i)
+            case .finReachesHub(let d, let g):
+                if hub.holds(Int(d), g) { hub.closed(Int(d), now: now) }
             case .hubIdle(let d, let g):
                 hubIdle(device: Int(d), generation: g)
             case .fault(let k):
@@ -346,6 +454,10 @@ extension FleetSimulation {
                 }
                 let affected = apply(event.step, fault: plan.faults[event.fault], index: event.fault)
                 faultLog.applied(event, elapsed: now.nanoseconds, affected: affected)
+                faultsApplied += 1
+                nextFaultAt =
+                    faultsApplied < plan.events.count
+                    ? Instant.zero + plan.events[faultsApplied].at : Instant(nanoseconds: .max)
             case .ramp:
                 pump()
                 if nextToStart < machines.count && !stopping { wheel.schedule(at: now + .milliseconds(2), .ramp) }
@@ -355,7 +467,7 @@ extension FleetSimulation {
             case .forceClose:
                 for i in machines.indices where machines[i].outcome == nil {
                     generation[i] &+= 1
-                    hub.closed(i, now: now)
+                    if hub.link[i] != .none { hub.closed(i, now: now) }
                     actions.removeAll(keepingCapacity: true)
                     machines[i].channelClosed(now: now, into: &actions)
                     run(device: i)
@@ -364,35 +476,48 @@ extension FleetSimulation {
         }
 
         mutating func hubReceives(_ packet: HubPacket, device i: Int, generation g: UInt32) {
-            guard g == generation[i], hub.link[i] != .none else { return }
-            let d = UInt32(i)
+            guard hub.holds(i, g) else { return }
             if hub.isSilent(i, id: machines[i].deviceID) {
                 // Half-open: the bytes vanish; the hub notices only when its idle check finds the silence.
                 scheduleIdleCheck(i)
                 return
             }
-            switch hub.received(packet, device: i, id: machines[i].deviceID, now: now) {
+            answer(hub.received(packet, device: i, id: machines[i].deviceID, now: now), device: i, at: now)
+        }
+
+        /// Sends the hub's answer to device `i`'s current hub connection, from hub time `at`.
+        mutating func answer(_ answer: SimHub.Answer, device i: Int, at: Instant) {
+            let (d, g) = (UInt32(i), hub.connection[i])
+            switch answer {
             case .nothing:
                 break
-            case .reply(let answer, let delay, let close):
-                let at = now + delay + oneWay()
-                wheel.schedule(at: at, .toDevice(d, g, answer))
-                if close { wheel.schedule(at: at, .closedByHub(d, g, reset: false)) }
+            case .reply(let packet, let delay, let close):
+                let arrival = at + delay + oneWay()
+                wheel.schedule(at: arrival, .toDevice(d, g, packet))
+                if close { wheel.schedule(at: arrival, .closedByHub(d, g, reset: false)) }
             case .close(let reset):
-                wheel.schedule(at: now + oneWay(), .closedByHub(d, g, reset: reset))
+                wheel.schedule(at: at + oneWay(), .closedByHub(d, g, reset: reset))
             }
+        }
+
+        /// A publish may be answered when it is sent, for its arrival, when nothing can change the hub's answer in
+        /// between: no throttle, quota or fault in force, no fault step before it arrives, and the hub holding the
+        /// device's connection. (Saves one event per message; the answer is the one the hub would give.)
+        func canAnswerEarly(device i: Int, arrival: Instant) -> Bool {
+            arrival < nextFaultAt && hub.quotas == nil && hub.faults.isEmpty && !hub.silenced[i]
+                && hub.link[i] == .connected && hub.connection[i] == generation[i]
         }
 
         mutating func scheduleIdleCheck(_ i: Int) {
             guard !hub.idleCheck[i] else { return }
             hub.idleCheck[i] = true
             let at = Instant(nanoseconds: Int64(hub.lastHeard[i]) * 1_000_000) + hub.idleLimit(i)
-            wheel.schedule(at: max(at, now), .hubIdle(UInt32(i), generation[i]))
+            wheel.schedule(at: max(at, now), .hubIdle(UInt32(i), hub.connection[i]))
         }
 
         mutating func hubIdle(device i: Int, generation g: UInt32) {
             hub.idleCheck[i] = false
-            guard g == generation[i], hub.link[i] != .none else { return }
+            guard hub.holds(i, g) else { return }
             let limit = Instant(nanoseconds: Int64(hub.lastHeard[i]) * 1_000_000) + hub.idleLimit(i)
             guard now >= limit else { return scheduleIdleCheck(i) }
             hub.closed(i, now: now)
@@ -412,7 +537,7 @@ extension FleetSimulation {
                     case .close, .expire:
                         if effect == .expire { hub.recorder.countTokenExpiry() }
                         hub.closed(i, now: now)
-                        wheel.schedule(at: now + oneWay(), .closedByHub(UInt32(i), generation[i], reset: false))
+                        wheel.schedule(at: now + oneWay(), .closedByHub(UInt32(i), hub.connection[i], reset: false))
                     case .silence:
                         hub.silenced[i] = true
                         scheduleIdleCheck(i)
@@ -425,9 +550,9 @@ extension FleetSimulation {
                 where hub.link[i] != .none && fault.target.matches(deviceID: machines[i].deviceID, peer: { nil }) {
                     affected += 1
                 }
-                hub.faults.start(fault, index: index, now: now)
+                hub.faults.start(hub.partitioned(fault), index: index, now: now)
             case (_, .start):
-                hub.faults.start(fault, index: index, now: now)
+                hub.faults.start(hub.partitioned(fault), index: index, now: now)
             case (.flap, .pulse):
                 hub.faults.setDown(index: index, fault.down > .zero)
             case (.flap, .release):
@@ -460,16 +585,21 @@ extension FleetSimulation {
                     let packet = HubPacket.publish(
                         seq: UInt32(truncatingIfNeeded: message.seq),
                         packetID: message.packetID ?? 0,
-                        qos: machines[i].config.qos
+                        qos: cohortQoS[Int(cohortOf[i])]
                     )
-                    wheel.schedule(at: now + oneWay(), .toHub(d, generation[i], packet))
+                    let arrival = now + oneWay()
+                    if canAnswerEarly(device: i, arrival: arrival) {
+                        answer(hub.received(packet, device: i, id: machines[i].deviceID, now: arrival), device: i, at: arrival)
+                    } else {
+                        wheel.schedule(at: arrival, .toHub(d, generation[i], packet))
+                    }
                 case .write(let packet):
                     guard let sent = Self.hubPacket(packet) else { continue }
                     var at = now + oneWay()
                     if sent == .connect { at = max(at, Instant(nanoseconds: hub.acceptAt[i])) }
                     wheel.schedule(at: at, .toHub(d, generation[i], sent))
                 case .close:
-                    hub.closed(i, now: now)
+                    wheel.schedule(at: now + oneWay(), .finReachesHub(d, generation[i]))
                     generation[i] &+= 1
                     wheel.schedule(at: now, .closedByDevice(d, generation[i]))
                 case .schedule(let kind, let at):

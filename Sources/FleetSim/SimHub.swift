@@ -51,13 +51,21 @@ struct SimHub {
     var idleCheck: [Bool]
     /// When the listener accepts each device's current connection (the CONNECT is read no earlier).
     var acceptAt: [Int64]
+    /// The connection (the device's connection generation) the hub holds for each device.
+    var connection: [UInt32]
     private var nextAccept: Int64 = 0
 
-    init(scenario: Scenario, devices: Int) {
+    /// This partition's share of the hub's capacity (1 / partitions): its accept rate, throttles and quotas.
+    let share: Double
+
+    init(scenario: Scenario, devices: Int, share: Double = 1) {
+        self.share = share
         model = scenario.simulation
-        quotas = HubQuotas(scenario.quota)
-        connectShaper = quotas?.shaper()
-        sendShaper = quotas?.shaper()
+        var quotas = HubQuotas(scenario.quota)
+        if let q = quotas { quotas?.dailyMessages = max(1, UInt64((Double(q.dailyMessages) * share).rounded())) }
+        self.quotas = quotas
+        connectShaper = quotas.map { Self.shaper($0, share: share) }
+        sendShaper = quotas.map { Self.shaper($0, share: share) }
         connackVersion = scenario.mqtt.version
         keepAlive = scenario.mqtt.keepAlive
         payloadBytes = scenario.telemetry.payloadBytes
@@ -68,30 +76,50 @@ struct SimHub {
         lastHeard = Array(repeating: 0, count: devices)
         idleCheck = Array(repeating: false, count: devices)
         acceptAt = Array(repeating: 0, count: devices)
+        connection = Array(repeating: 0, count: devices)
+    }
+
+    /// A tier throttle's shaper for this partition: its share of the rate and of the burst.
+    static func shaper(_ quotas: HubQuotas, share: Double) -> RateShaper {
+        let rate = quotas.rate * share
+        return RateShaper(rate: rate, burst: rate * quotas.burstSeconds, maxDelay: quotas.maxDelay)
+    }
+
+    /// A fault as this partition applies it: a throttle fault's rates scaled to the partition's share.
+    func partitioned(_ fault: Scenario.Fault) -> Scenario.Fault {
+        guard share < 1 else { return fault }
+        var f = fault
+        f.connectRate = f.connectRate.map { $0 * share }
+        f.sendRate = f.sendRate.map { $0 * share }
+        return f
     }
 
     // MARK: - connections
 
     /// A SYN arrives: the instant the listener accepts the connection, or nil when its backlog is full (the SYN
     /// is dropped). With no accept limit the kernel completes every handshake at once.
-    mutating func syn(device i: Int, now: Instant) -> Instant? {
+    mutating func syn(device i: Int, connection g: UInt32, now: Instant) -> Instant? {
         guard model.acceptRate > 0 else {
             acceptAt[i] = now.nanoseconds
-            opened(i, now: now)
+            opened(i, connection: g, now: now)
             return now
         }
-        let spacing = Int64(1e9 / model.acceptRate)
+        let spacing = Int64(1e9 / (model.acceptRate * share))
         let start = max(nextAccept, now.nanoseconds)
         let waiting = (start - now.nanoseconds) / max(1, spacing)
-        guard waiting < model.acceptBacklog else { return nil }
+        guard waiting < max(1, Int((Double(model.acceptBacklog) * share).rounded())) else { return nil }
         nextAccept = start + spacing
         acceptAt[i] = start
-        opened(i, now: now)
+        opened(i, connection: g, now: now)
         return now
     }
 
-    private mutating func opened(_ i: Int, now: Instant) {
+    /// True when the hub holds connection `g` of device `i` open.
+    func holds(_ i: Int, _ g: UInt32) -> Bool { link[i] != .none && connection[i] == g }
+
+    private mutating func opened(_ i: Int, connection g: UInt32, now: Instant) {
         if link[i] != .none { closed(i, now: now) }
+        connection[i] = g
         link[i] = .awaitingConnect
         silenced[i] = false
         lastHeard[i] = Self.ms(now)
@@ -121,7 +149,7 @@ struct SimHub {
     // MARK: - packets
 
     mutating func received(_ packet: HubPacket, device i: Int, id: String, now: Instant) -> Answer {
-        lastHeard[i] = Self.ms(now)
+        lastHeard[i] = max(lastHeard[i], Self.ms(now))
         switch packet {
         case .connect:
             guard link[i] == .awaitingConnect else { return .close(reset: false) }

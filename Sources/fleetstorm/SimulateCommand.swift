@@ -50,6 +50,7 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if ProcessInfo.processInfo.environment["FS_LAYOUT"] != nil { printErr("machine \(MemoryLayout<DeviceStateMachine>.stride) queued \(MemoryLayout<QueuedMessage>.stride)") }
         let all = profileOverrides
         let scenario: Scenario
         do { scenario = try ScenarioLoader.files.load(path: profile, overrides: all) } catch { fail(error.description) }
