@@ -3,6 +3,9 @@ public struct TimerHandle: Sendable, Hashable {
     @usableFromInline let index: Int32
     @usableFromInline let generation: UInt32
 
+    /// No timer (what `TimerSlots` stores for an empty slot): never pending, cancelling it does nothing.
+    public static let none = TimerHandle(index: -1, generation: 0)
+
     @inlinable init(index: Int32, generation: UInt32) {
         self.index = index
         self.generation = generation
@@ -105,7 +108,8 @@ public struct TimerWheel<Payload> {
     /// Cancels a pending timer; returns false when it already fired, was cancelled, or was popped.
     @inlinable @discardableResult public mutating func cancel(_ handle: TimerHandle) -> Bool {
         let i = Int(handle.index)
-        guard i < entries.count, entries[i].generation == handle.generation, entries[i].list != Self.freeList else {
+        guard i >= 0, i < entries.count, entries[i].generation == handle.generation, entries[i].list != Self.freeList
+        else {
             return false
         }
         unlink(handle.index)
@@ -122,7 +126,8 @@ public struct TimerWheel<Payload> {
     /// True while the timer is pending (scheduled or ready, not yet popped).
     @inlinable public func isPending(_ handle: TimerHandle) -> Bool {
         let i = Int(handle.index)
-        return i < entries.count && entries[i].generation == handle.generation && entries[i].list != Self.freeList
+        return i >= 0 && i < entries.count && entries[i].generation == handle.generation
+            && entries[i].list != Self.freeList
     }
 
     /// Processes every tick up to `now`, moving due timers to the ready list.
@@ -255,3 +260,42 @@ public struct TimerWheel<Payload> {
 extension TimerWheel: Sendable where Payload: Sendable {}
 extension TimerWheel.Entry: Sendable where Payload: Sendable {}
 extension FiredTimer: Sendable where Payload: Sendable {}
+
+/// A device's pending wheel timers, one slot per `DeviceTimer` kind, stored inline (no array per device; 64 bytes:
+/// empty slots hold `TimerHandle.none` rather than an optional's extra byte per slot).
+public struct TimerSlots: Sendable {
+    private var handles: (TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle,
+        TimerHandle) = (.none, .none, .none, .none, .none, .none, .none, .none)
+
+    public init() {}
+
+    public subscript(kind: DeviceTimer) -> TimerHandle? {
+        get {
+            let h: TimerHandle
+            switch kind {
+            case .connectTimeout: h = handles.0
+            case .connackTimeout: h = handles.1
+            case .telemetry: h = handles.2
+            case .keepAlive: h = handles.3
+            case .drain: h = handles.4
+            case .backoff: h = handles.5
+            case .tokenRenewal: h = handles.6
+            case .retryDeadline: h = handles.7
+            }
+            return h == .none ? nil : h
+        }
+        set {
+            let h = newValue ?? .none
+            switch kind {
+            case .connectTimeout: handles.0 = h
+            case .connackTimeout: handles.1 = h
+            case .telemetry: handles.2 = h
+            case .keepAlive: handles.3 = h
+            case .drain: handles.4 = h
+            case .backoff: handles.5 = h
+            case .tokenRenewal: handles.6 = h
+            case .retryDeadline: handles.7 = h
+            }
+        }
+    }
+}

@@ -279,36 +279,3 @@ final class DeviceChannelHandler: ChannelInboundHandler {
 
 @available(*, unavailable)
 extension DeviceChannelHandler: Sendable {}
-
-/// A device's pending wheel timers, one slot per kind, stored inline in the handler (no array allocated per device).
-struct TimerSlots {
-    private var connectTimeout, connackTimeout, telemetry, keepAlive: TimerHandle?
-    private var drain, backoff, tokenRenewal, retryDeadline: TimerHandle?
-
-    subscript(kind: DeviceTimer) -> TimerHandle? {
-        get {
-            switch kind {
-            case .connectTimeout: connectTimeout
-            case .connackTimeout: connackTimeout
-            case .telemetry: telemetry
-            case .keepAlive: keepAlive
-            case .drain: drain
-            case .backoff: backoff
-            case .tokenRenewal: tokenRenewal
-            case .retryDeadline: retryDeadline
-            }
-        }
-        set {
-            switch kind {
-            case .connectTimeout: connectTimeout = newValue
-            case .connackTimeout: connackTimeout = newValue
-            case .telemetry: telemetry = newValue
-            case .keepAlive: keepAlive = newValue
-            case .drain: drain = newValue
-            case .backoff: backoff = newValue
-            case .tokenRenewal: tokenRenewal = newValue
-            case .retryDeadline: retryDeadline = newValue
-            }
-        }
-    }
-}

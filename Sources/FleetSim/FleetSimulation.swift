@@ -127,6 +127,24 @@ public struct FleetSimulation {
     }
 }
 
+/// One simulated device: its state machine, its pending timers, its connection generation (events of an older
+/// connection are ignored), what the hub knows of it, and the simulation's bookkeeping. One struct per device so
+/// handling an event touches one neighbourhood of memory, not a dozen arrays.
+struct SimDevice {
+    var machine: DeviceStateMachine
+    var timers = TimerSlots()
+    var hub = HubSide()
+    var generation: UInt32 = 0
+    var lastQueued: Int32 = 0
+    var cohort: UInt8
+    var holdsSlot = false
+
+    init(machine: DeviceStateMachine, cohort: UInt8) {
+        self.machine = machine
+        self.cohort = cohort
+    }
+}
+
 /// The partitions' progress, summed for the progress line.
 final class ProgressBoard: Sendable {
     private let slots: Mutex<[SimulationProgress]>
@@ -176,16 +194,11 @@ extension FleetSimulation {
         var progress: (@Sendable (SimulationProgress) -> Void)?
         var shouldCancel: @Sendable () -> Bool = { false }
 
-        var machines: [DeviceStateMachine] = []
-        var cohortOf: [UInt8] = []
+        /// Every device of the partition: its machine and what the simulation and the hub keep for it, together.
+        var devices: [SimDevice] = []
         /// Each cohort's telemetry QoS (read per message without touching the device's configuration).
         var cohortQoS: [MQTTQoS] = []
         var recorders: [Recorder]
-        /// Connection generation: events of an older connection are ignored.
-        var generation: [UInt32]
-        var timers: [TimerHandle?]
-        var lastQueued: [Int32]
-        var holdsSlot: [Bool]
         var hub: SimHub
         var wheel = TimerWheel<Event>(tick: .microseconds(100))
         var now: Instant = .zero
@@ -215,8 +228,6 @@ extension FleetSimulation {
         let rampRate: Double
         let window: Int
 
-        static let timerKinds = DeviceTimer.allCases.count
-
         init(scenario: Scenario, grace: Duration, partition: Int = 0, of partitions: Int = 1) {
             self.scenario = scenario
             self.grace = grace
@@ -226,12 +237,8 @@ extension FleetSimulation {
             let n = total / partitions + (partition < total % partitions ? 1 : 0)
             let cohorts = scenario.effectiveCohorts
             recorders = cohorts.map { _ in Recorder(bin: scenario.bin) }
-            generation = Array(repeating: 0, count: n)
-            timers = Array(repeating: nil, count: n * Self.timerKinds)
-            lastQueued = Array(repeating: 0, count: n)
-            holdsSlot = Array(repeating: false, count: n)
             let share = 1 / Double(partitions)
-            hub = SimHub(scenario: scenario, devices: n, share: share)
+            hub = SimHub(scenario: scenario, share: share)
             rampRate = scenario.fleet.rampRate * share
             window = max(1, scenario.fleet.maxInFlight / partitions)
             rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117 &+ UInt64(partition))
@@ -239,9 +246,10 @@ extension FleetSimulation {
             jitter = UInt64(max(0, scenario.simulation.rttJitter.nanoseconds))
             plan = FaultPlan(scenario.faults)
             faultLog = FaultLog(plan: plan)
-            machines.reserveCapacity(n)
-            cohortOf.reserveCapacity(n)
-            wheel.reserveCapacity(n * 3)
+            devices.reserveCapacity(n)
+            // Room for every timer kind and a few packets in flight per device, reserved up front: pages are only
+            // touched as entries are used, and the pool never doubles (a doubling copy briefly needs both buffers).
+            wheel.reserveCapacity(n * 12)
             let seeds = SplitMix64(seed: scenario.seed)
             let shared = cohorts.map { SharedDeviceConfig(DeviceConfig(scenario: scenario, cohort: $0)) }
             cohortQoS = shared.map(\.config.qos)
@@ -257,15 +265,13 @@ extension FleetSimulation {
                 while c < bounds.count - 1 && index >= bounds[c] { c += 1 }
                 let id = scenario.fleet.deviceID(index)
                 let key = (try? shared[c].config.auth?.key(for: id)) ?? nil
-                machines.append(
-                    DeviceStateMachine(
-                        deviceID: id,
-                        shared: shared[c],
-                        seed: seeds.derived(UInt64(index)).state,
-                        key: key
-                    )
+                let machine = DeviceStateMachine(
+                    deviceID: id,
+                    shared: shared[c],
+                    seed: seeds.derived(UInt64(index)).state,
+                    key: key
                 )
-                cohortOf.append(UInt8(clamping: c))
+                devices.append(SimDevice(machine: machine, cohort: UInt8(clamping: c)))
             }
             actions.reserveCapacity(16)
         }
@@ -283,10 +289,10 @@ extension FleetSimulation {
             nextFaultAt = plan.events.first.map { Instant.zero + $0.at } ?? Instant(nanoseconds: .max)
             wheel.schedule(at: Instant.zero + scenario.duration, .stop)
             pump()
-            if nextToStart < machines.count { wheel.schedule(at: now + .milliseconds(2), .ramp) }
+            if nextToStart < devices.count { wheel.schedule(at: now + .milliseconds(2), .ramp) }
             let wallStart = ContinuousClock.now
             var lastReport = wallStart
-            while finished < machines.count {
+            while finished < devices.count {
                 if let fired = wheel.popReady() {
                     if fired.deadline > now { now = fired.deadline }
                     handle(fired.payload, deadline: fired.deadline)
@@ -320,7 +326,7 @@ extension FleetSimulation {
             return SimulationProgress(
                 simulated: now - .zero,
                 duration: scenario.duration,
-                devices: machines.count,
+                devices: devices.count,
                 finished: finished,
                 connectedNow: connected,
                 connectAttempts: counters.connectAttempts,
@@ -334,7 +340,7 @@ extension FleetSimulation {
                 let affected = apply(.end, fault: plan.faults[index], index: index)
                 faultLog.applied(FaultPlan.Event(at: .zero, fault: index, step: .end), elapsed: now.nanoseconds, affected: affected)
             }
-            for i in machines.indices { recorders[Int(cohortOf[i])].notePending(machines[i].pendingMessages) }
+            for i in devices.indices { recorders[Int(devices[i].cohort)].notePending(devices[i].machine.pendingMessages) }
             let parts = recorders.map { $0.capture() }
             var total = Snapshot()
             for part in parts { try? total.merge(part) }
@@ -364,23 +370,23 @@ extension FleetSimulation {
 
         mutating func pump() {
             guard !stopping else { return }
-            let n = machines.count
+            let n = devices.count
             let rate = rampRate
             let allowed = rate <= 0 ? n : min(n, Int(Double(now.nanoseconds) / 1e9 * rate) + 1)
             while nextToStart < allowed && inFlight < window {
                 let i = nextToStart
                 nextToStart += 1
                 inFlight += 1
-                holdsSlot[i] = true
+                devices[i].holdsSlot = true
                 actions.removeAll(keepingCapacity: true)
-                machines[i].start(now: now, into: &actions)
+                devices[i].machine.start(now: now, into: &actions)
                 run(device: i)
             }
         }
 
         mutating func releaseSlot(_ i: Int) {
-            guard holdsSlot[i] else { return }
-            holdsSlot[i] = false
+            guard devices[i].holdsSlot else { return }
+            devices[i].holdsSlot = false
             inFlight -= 1
             pump()
         }
@@ -388,9 +394,9 @@ extension FleetSimulation {
         mutating func stopAll() {
             guard !stopping else { return }
             stopping = true
-            for i in machines.indices {
+            for i in devices.indices {
                 actions.removeAll(keepingCapacity: true)
-                machines[i].stop(now: now, into: &actions)
+                devices[i].machine.stop(now: now, into: &actions)
                 run(device: i)
             }
             wheel.schedule(at: now + grace, .forceClose)
@@ -403,13 +409,13 @@ extension FleetSimulation {
             switch event {
             case .timer(let d, let kind):
                 let i = Int(d)
-                timers[i * Self.timerKinds + Int(kind.rawValue)] = nil
-                machines[i].timerFired(kind, deadline: deadline, now: now, into: &actions)
+                devices[i].timers[kind] = nil
+                devices[i].machine.timerFired(kind, deadline: deadline, now: now, into: &actions)
                 run(device: i)
             case .syn(let d, let g, let retries):
                 let i = Int(d)
-                guard g == generation[i] else { return }
-                if hub.syn(device: i, connection: g, now: now) != nil {
+                guard g == devices[i].generation else { return }
+                if hub.syn(&devices[i].hub, connection: g, now: now) != nil {
                     wheel.schedule(at: now + oneWay(), .established(d, g))
                 } else if retries < 6 {
                     // The listener's backlog is full: the SYN is dropped; the kernel sends it again after 1, 2, 4 s...
@@ -418,39 +424,39 @@ extension FleetSimulation {
                 }
             case .established(let d, let g):
                 let i = Int(d)
-                guard g == generation[i] else { return }
-                machines[i].connectSucceeded(now: now, into: &actions)
+                guard g == devices[i].generation else { return }
+                devices[i].machine.connectSucceeded(now: now, into: &actions)
                 run(device: i)
             case .toHub(let d, let g, let packet):
                 hubReceives(packet, device: Int(d), generation: g)
             case .toDevice(let d, let g, let packet):
                 let i = Int(d)
-                guard g == generation[i], !hub.silenced[i] else { return }
-                machines[i].packetReceived(packet.packet(qos: scenario.telemetry.qos), now: now, into: &actions)
+                guard g == devices[i].generation, !devices[i].hub.silenced else { return }
+                devices[i].machine.packetReceived(packet.packet(qos: scenario.telemetry.qos), now: now, into: &actions)
                 run(device: i)
             case .closedByHub(let d, let g, let reset):
                 let i = Int(d)
-                guard g == generation[i] else { return }
-                generation[i] &+= 1
-                if hub.holds(i, g) { hub.closed(i, now: now) }
-                machines[i].channelClosed(error: reset ? .reset : nil, now: now, into: &actions)
+                guard g == devices[i].generation else { return }
+                devices[i].generation &+= 1
+                if devices[i].hub.holds(g) { hub.closed(&devices[i].hub, now: now) }
+                devices[i].machine.channelClosed(error: reset ? .reset : nil, now: now, into: &actions)
                 run(device: i)
             case .closedByDevice(let d, let g):
                 let i = Int(d)
-                guard g == generation[i] else { return }
-                generation[i] &+= 1
-                machines[i].channelClosed(now: now, into: &actions)
+                guard g == devices[i].generation else { return }
+                devices[i].generation &+= 1
+                devices[i].machine.channelClosed(now: now, into: &actions)
                 run(device: i)
             case .finReachesHub(let d, let g):
-                if hub.holds(Int(d), g) { hub.closed(Int(d), now: now) }
+                if devices[Int(d)].hub.holds(g) { hub.closed(&devices[Int(d)].hub, now: now) }
             case .hubIdle(let d, let g):
                 hubIdle(device: Int(d), generation: g)
             case .fault(let k):
                 let event = plan.events[Int(k)]
                 if faultLog.records[event.fault].startNanoseconds < 0 {
                     for r in recorders { r.faultStarted(at: now) }
-                    let fleet = machines
-                    storms.mark(group: plan.group(of: event.fault), devices: fleet.count) { fleet[$0].isConnected }
+                    let fleet = devices
+                    storms.mark(group: plan.group(of: event.fault), devices: fleet.count) { fleet[$0].machine.isConnected }
                 }
                 let affected = apply(event.step, fault: plan.faults[event.fault], index: event.fault)
                 faultLog.applied(event, elapsed: now.nanoseconds, affected: affected)
@@ -460,34 +466,35 @@ extension FleetSimulation {
                     ? Instant.zero + plan.events[faultsApplied].at : Instant(nanoseconds: .max)
             case .ramp:
                 pump()
-                if nextToStart < machines.count && !stopping { wheel.schedule(at: now + .milliseconds(2), .ramp) }
+                if nextToStart < devices.count && !stopping { wheel.schedule(at: now + .milliseconds(2), .ramp) }
             case .stop:
-                hitDeadline = finished < machines.count
+                hitDeadline = finished < devices.count
                 stopAll()
             case .forceClose:
-                for i in machines.indices where machines[i].outcome == nil {
-                    generation[i] &+= 1
-                    if hub.link[i] != .none { hub.closed(i, now: now) }
+                for i in devices.indices where devices[i].machine.outcome == nil {
+                    devices[i].generation &+= 1
+                    if devices[i].hub.link != .none { hub.closed(&devices[i].hub, now: now) }
                     actions.removeAll(keepingCapacity: true)
-                    machines[i].channelClosed(now: now, into: &actions)
+                    devices[i].machine.channelClosed(now: now, into: &actions)
                     run(device: i)
                 }
             }
         }
 
         mutating func hubReceives(_ packet: HubPacket, device i: Int, generation g: UInt32) {
-            guard hub.holds(i, g) else { return }
-            if hub.isSilent(i, id: machines[i].deviceID) {
+            guard devices[i].hub.holds(g) else { return }
+            let id = devices[i].machine.deviceID
+            if hub.isSilent(devices[i].hub, id: id) {
                 // Half-open: the bytes vanish; the hub notices only when its idle check finds the silence.
                 scheduleIdleCheck(i)
                 return
             }
-            answer(hub.received(packet, device: i, id: machines[i].deviceID, now: now), device: i, at: now)
+            answer(hub.received(packet, side: &devices[i].hub, id: id, now: now), device: i, at: now)
         }
 
         /// Sends the hub's answer to device `i`'s current hub connection, from hub time `at`.
         mutating func answer(_ answer: SimHub.Answer, device i: Int, at: Instant) {
-            let (d, g) = (UInt32(i), hub.connection[i])
+            let (d, g) = (UInt32(i), devices[i].hub.connection)
             switch answer {
             case .nothing:
                 break
@@ -504,23 +511,26 @@ extension FleetSimulation {
         /// between: no throttle, quota or fault in force, no fault step before it arrives, and the hub holding the
         /// device's connection. (Saves one event per message; the answer is the one the hub would give.)
         func canAnswerEarly(device i: Int, arrival: Instant) -> Bool {
-            arrival < nextFaultAt && hub.quotas == nil && hub.faults.isEmpty && !hub.silenced[i]
-                && hub.link[i] == .connected && hub.connection[i] == generation[i]
+            let side = devices[i].hub
+            return arrival < nextFaultAt && hub.quotas == nil && hub.faults.isEmpty && !side.silenced
+                && side.link == .connected && side.connection == devices[i].generation
         }
 
         mutating func scheduleIdleCheck(_ i: Int) {
-            guard !hub.idleCheck[i] else { return }
-            hub.idleCheck[i] = true
-            let at = Instant(nanoseconds: Int64(hub.lastHeard[i]) * 1_000_000) + hub.idleLimit(i)
-            wheel.schedule(at: max(at, now), .hubIdle(UInt32(i), hub.connection[i]))
+            guard !devices[i].hub.idleCheck else { return }
+            devices[i].hub.idleCheck = true
+            let side = devices[i].hub
+            let at = Instant(nanoseconds: Int64(side.lastHeard) * 1_000_000) + hub.idleLimit(side)
+            wheel.schedule(at: max(at, now), .hubIdle(UInt32(i), side.connection))
         }
 
         mutating func hubIdle(device i: Int, generation g: UInt32) {
-            hub.idleCheck[i] = false
-            guard hub.holds(i, g) else { return }
-            let limit = Instant(nanoseconds: Int64(hub.lastHeard[i]) * 1_000_000) + hub.idleLimit(i)
+            devices[i].hub.idleCheck = false
+            let side = devices[i].hub
+            guard side.holds(g) else { return }
+            let limit = Instant(nanoseconds: Int64(side.lastHeard) * 1_000_000) + hub.idleLimit(side)
             guard now >= limit else { return scheduleIdleCheck(i) }
-            hub.closed(i, now: now)
+            hub.closed(&devices[i].hub, now: now)
             wheel.schedule(at: now + oneWay(), .closedByHub(UInt32(i), g, reset: false))
         }
 
@@ -528,26 +538,27 @@ extension FleetSimulation {
         mutating func apply(_ step: FaultPlan.Step, fault: Scenario.Fault, index: Int) -> Int {
             var affected = 0
             if let effect = HubFaults.effect(of: fault.kind, step: step) {
-                for i in machines.indices
-                where hub.link[i] != .none && !hub.silenced[i]
-                    && fault.target.matches(deviceID: machines[i].deviceID, peer: { nil })
+                for i in devices.indices
+                where devices[i].hub.link != .none && !devices[i].hub.silenced
+                    && fault.target.matches(deviceID: devices[i].machine.deviceID, peer: { nil })
                 {
                     affected += 1
                     switch effect {
                     case .close, .expire:
                         if effect == .expire { hub.recorder.countTokenExpiry() }
-                        hub.closed(i, now: now)
-                        wheel.schedule(at: now + oneWay(), .closedByHub(UInt32(i), hub.connection[i], reset: false))
+                        let g = devices[i].hub.connection
+                        hub.closed(&devices[i].hub, now: now)
+                        wheel.schedule(at: now + oneWay(), .closedByHub(UInt32(i), g, reset: false))
                     case .silence:
-                        hub.silenced[i] = true
+                        devices[i].hub.silenced = true
                         scheduleIdleCheck(i)
                     }
                 }
             }
             switch (fault.kind, step) {
             case (.blackhole, .start):
-                for i in machines.indices
-                where hub.link[i] != .none && fault.target.matches(deviceID: machines[i].deviceID, peer: { nil }) {
+                for i in devices.indices
+                where devices[i].hub.link != .none && fault.target.matches(deviceID: devices[i].machine.deviceID, peer: { nil }) {
                     affected += 1
                 }
                 hub.faults.start(hub.partitioned(fault), index: index, now: now)
@@ -579,50 +590,49 @@ extension FleetSimulation {
             for action in list {
                 switch action {
                 case .connect:
-                    generation[i] &+= 1
-                    wheel.schedule(at: now + oneWay(), .syn(d, generation[i], retries: 0))
+                    devices[i].generation &+= 1
+                    wheel.schedule(at: now + oneWay(), .syn(d, devices[i].generation, retries: 0))
                 case .publish(let message):
                     let packet = HubPacket.publish(
                         seq: UInt32(truncatingIfNeeded: message.seq),
                         packetID: message.packetID ?? 0,
-                        qos: cohortQoS[Int(cohortOf[i])]
+                        qos: cohortQoS[Int(devices[i].cohort)]
                     )
                     let arrival = now + oneWay()
                     if canAnswerEarly(device: i, arrival: arrival) {
-                        answer(hub.received(packet, device: i, id: machines[i].deviceID, now: arrival), device: i, at: arrival)
+                        let id = devices[i].machine.deviceID
+                        answer(hub.received(packet, side: &devices[i].hub, id: id, now: arrival), device: i, at: arrival)
                     } else {
-                        wheel.schedule(at: arrival, .toHub(d, generation[i], packet))
+                        wheel.schedule(at: arrival, .toHub(d, devices[i].generation, packet))
                     }
                 case .write(let packet):
                     guard let sent = Self.hubPacket(packet) else { continue }
                     var at = now + oneWay()
-                    if sent == .connect { at = max(at, Instant(nanoseconds: hub.acceptAt[i])) }
-                    wheel.schedule(at: at, .toHub(d, generation[i], sent))
+                    if sent == .connect { at = max(at, Instant(nanoseconds: devices[i].hub.acceptAt)) }
+                    wheel.schedule(at: at, .toHub(d, devices[i].generation, sent))
                 case .close:
-                    wheel.schedule(at: now + oneWay(), .finReachesHub(d, generation[i]))
-                    generation[i] &+= 1
-                    wheel.schedule(at: now, .closedByDevice(d, generation[i]))
+                    wheel.schedule(at: now + oneWay(), .finReachesHub(d, devices[i].generation))
+                    devices[i].generation &+= 1
+                    wheel.schedule(at: now, .closedByDevice(d, devices[i].generation))
                 case .schedule(let kind, let at):
-                    let slot = i * Self.timerKinds + Int(kind.rawValue)
-                    if let old = timers[slot] { wheel.cancel(old) }
-                    timers[slot] = wheel.schedule(at: at, .timer(d, kind))
+                    if let old = devices[i].timers[kind] { wheel.cancel(old) }
+                    devices[i].timers[kind] = wheel.schedule(at: at, .timer(d, kind))
                 case .cancel(let kind):
-                    let slot = i * Self.timerKinds + Int(kind.rawValue)
-                    if let old = timers[slot] { wheel.cancel(old) }
-                    timers[slot] = nil
+                    if let old = devices[i].timers[kind] { wheel.cancel(old) }
+                    devices[i].timers[kind] = nil
                 case .record(let event):
                     record(event, device: i)
                 }
             }
-            let queued = Int32(clamping: machines[i].queuedMessages)
-            if queued != lastQueued[i] {
-                recorders[Int(cohortOf[i])].queueChanged(by: Int(queued - lastQueued[i]), at: now)
-                lastQueued[i] = queued
+            let queued = Int32(clamping: devices[i].machine.queuedMessages)
+            if queued != devices[i].lastQueued {
+                recorders[Int(devices[i].cohort)].queueChanged(by: Int(queued - devices[i].lastQueued), at: now)
+                devices[i].lastQueued = queued
             }
         }
 
         mutating func record(_ event: DeviceEvent, device i: Int) {
-            let recorder = recorders[Int(cohortOf[i])]
+            let recorder = recorders[Int(devices[i].cohort)]
             recorder.record(event, at: now)
             if !storms.isEmpty { storms.event(device: i, event, recorder: recorder, at: now) }
             switch event {

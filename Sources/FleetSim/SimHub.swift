@@ -5,8 +5,8 @@ internal import FleetMetrics
 
 /// The hub as FleetSim models it: the test hub's pure rules (the tier throttles' `RateShaper`s, the daily quota,
 /// `HubFaults` for every fault's answer) plus what a hub process and its sockets add, from `scenario.simulation`:
-/// the listener's accept capacity and backlog, and the hub's own answer times. Per device it keeps only the
-/// connection's state, the highest message id seen and the last time it heard from the device.
+/// the listener's accept capacity and backlog, and the hub's own answer times. What it knows of each device lives
+/// in that device's `HubSide` (kept beside the device, so one device's state is one memory neighbourhood).
 struct SimHub {
     enum Link: UInt8 {
         case none
@@ -40,25 +40,12 @@ struct SimHub {
     var recorder: HubRecorder
     private(set) var open = 0
 
-    var link: [Link]
-    /// A network-switch fault silenced this connection (its packets vanish both ways).
-    var silenced: [Bool]
-    /// Highest message id each device's messages carried (0: none yet), for duplicates and devices seen.
-    var lastSeq: [UInt32]
-    /// When the hub last heard from the device (ms of simulated time), for its idle check.
-    var lastHeard: [Int32]
-    /// An idle check is pending for the device's connection.
-    var idleCheck: [Bool]
-    /// When the listener accepts each device's current connection (the CONNECT is read no earlier).
-    var acceptAt: [Int64]
-    /// The connection (the device's connection generation) the hub holds for each device.
-    var connection: [UInt32]
     private var nextAccept: Int64 = 0
 
     /// This partition's share of the hub's capacity (1 / partitions): its accept rate, throttles and quotas.
     let share: Double
 
-    init(scenario: Scenario, devices: Int, share: Double = 1) {
+    init(scenario: Scenario, share: Double = 1) {
         self.share = share
         model = scenario.simulation
         var quotas = HubQuotas(scenario.quota)
@@ -70,13 +57,6 @@ struct SimHub {
         keepAlive = scenario.mqtt.keepAlive
         payloadBytes = scenario.telemetry.payloadBytes
         recorder = HubRecorder(bin: scenario.bin)
-        link = Array(repeating: .none, count: devices)
-        silenced = Array(repeating: false, count: devices)
-        lastSeq = Array(repeating: 0, count: devices)
-        lastHeard = Array(repeating: 0, count: devices)
-        idleCheck = Array(repeating: false, count: devices)
-        acceptAt = Array(repeating: 0, count: devices)
-        connection = Array(repeating: 0, count: devices)
     }
 
     /// A tier throttle's shaper for this partition: its share of the rate and of the burst.
@@ -98,10 +78,10 @@ struct SimHub {
 
     /// A SYN arrives: the instant the listener accepts the connection, or nil when its backlog is full (the SYN
     /// is dropped). With no accept limit the kernel completes every handshake at once.
-    mutating func syn(device i: Int, connection g: UInt32, now: Instant) -> Instant? {
+    mutating func syn(_ side: inout HubSide, connection g: UInt32, now: Instant) -> Instant? {
         guard model.acceptRate > 0 else {
-            acceptAt[i] = now.nanoseconds
-            opened(i, connection: g, now: now)
+            side.acceptAt = now.nanoseconds
+            opened(&side, connection: g, now: now)
             return now
         }
         let spacing = Int64(1e9 / (model.acceptRate * share))
@@ -109,65 +89,62 @@ struct SimHub {
         let waiting = (start - now.nanoseconds) / max(1, spacing)
         guard waiting < max(1, Int((Double(model.acceptBacklog) * share).rounded())) else { return nil }
         nextAccept = start + spacing
-        acceptAt[i] = start
-        opened(i, connection: g, now: now)
+        side.acceptAt = start
+        opened(&side, connection: g, now: now)
         return now
     }
 
-    /// True when the hub holds connection `g` of device `i` open.
-    func holds(_ i: Int, _ g: UInt32) -> Bool { link[i] != .none && connection[i] == g }
-
-    private mutating func opened(_ i: Int, connection g: UInt32, now: Instant) {
-        if link[i] != .none { closed(i, now: now) }
-        connection[i] = g
-        link[i] = .awaitingConnect
-        silenced[i] = false
-        lastHeard[i] = Self.ms(now)
+    private mutating func opened(_ side: inout HubSide, connection g: UInt32, now: Instant) {
+        if side.link != .none { closed(&side, now: now) }
+        side.connection = g
+        side.link = .awaitingConnect
+        side.silenced = false
+        side.lastHeard = Self.ms(now)
         open += 1
         recorder.connections(open, at: now)
     }
 
     /// The connection ended (either side).
-    mutating func closed(_ i: Int, now: Instant) {
-        guard link[i] != .none else { return }
-        link[i] = .none
-        silenced[i] = false
+    mutating func closed(_ side: inout HubSide, now: Instant) {
+        guard side.link != .none else { return }
+        side.link = .none
+        side.silenced = false
         open -= 1
         recorder.connections(open, at: now)
     }
 
     /// True when the device's bytes vanish on the way (a blackhole in force for it, or its network switched away).
-    func isSilent(_ i: Int, id: String) -> Bool {
-        silenced[i] || (!faults.isEmpty && faults.isBlackholed(deviceID: id, peer: { nil }))
+    func isSilent(_ side: HubSide, id: String) -> Bool {
+        side.silenced || (!faults.isEmpty && faults.isBlackholed(deviceID: id, peer: { nil }))
     }
 
     /// How long the hub waits without hearing from the connection before it closes it.
-    func idleLimit(_ i: Int) -> Duration {
-        link[i] == .connected && keepAlive > .zero ? keepAlive * idleFactor : connectTimeout
+    func idleLimit(_ side: HubSide) -> Duration {
+        side.link == .connected && keepAlive > .zero ? keepAlive * idleFactor : connectTimeout
     }
 
     // MARK: - packets
 
-    mutating func received(_ packet: HubPacket, device i: Int, id: String, now: Instant) -> Answer {
-        lastHeard[i] = max(lastHeard[i], Self.ms(now))
+    mutating func received(_ packet: HubPacket, side: inout HubSide, id: String, now: Instant) -> Answer {
+        side.lastHeard = max(side.lastHeard, Self.ms(now))
         switch packet {
         case .connect:
-            guard link[i] == .awaitingConnect else { return .close(reset: false) }
-            return connect(device: i, id: id, now: now)
+            guard side.link == .awaitingConnect else { return .close(reset: false) }
+            return connect(&side, id: id, now: now)
         case .publish(let seq, let packetID, let qos):
-            guard link[i] == .connected else { return .close(reset: false) }
-            return publish(device: i, id: id, seq: seq, packetID: packetID, qos: qos, now: now)
+            guard side.link == .connected else { return .close(reset: false) }
+            return publish(&side, id: id, seq: seq, packetID: packetID, qos: qos, now: now)
         case .pingreq:
             return .reply(.pingresp, delay: .zero, close: false)
         case .subscribe(let packetID, let filters):
             return .reply(.suback(packetID: packetID, count: filters), delay: .zero, close: false)
         case .disconnect:
-            closed(i, now: now)
+            closed(&side, now: now)
             return .nothing
         }
     }
 
-    private mutating func connect(device i: Int, id: String, now: Instant) -> Answer {
+    private mutating func connect(_ side: inout HubSide, id: String, now: Instant) -> Answer {
         var decision = RateShaper.Decision.now
         if var shaper = connectShaper {
             decision = shaper.admit(now: now)
@@ -186,27 +163,32 @@ struct SimHub {
             case .override(let o): override = o
             case .reset:
                 recorder.record(.refused(code: 0, reason: .reset), peer: nil, at: now)
-                closed(i, now: now)
+                closed(&side, now: now)
                 return .close(reset: true)
             case nil: break
             }
         }
+        // As the test hub: a shaped CONNECT is answered (whatever the answer) after its wait, and only an unshaped
+        // one meets the slow-connack fault's delay.
+        var delay = model.connackDelay
+        if case .after(let wait) = decision {
+            delay += wait
+        } else if !faults.isEmpty, let extra = faults.delay(connect: true, deviceID: id, peer: { nil }) {
+            delay += extra
+        }
         if let override {
             let (code, reason) = Self.refusal(override, version: connackVersion)
             recorder.record(.refused(code: code, reason: reason), peer: nil, at: now)
-            closed(i, now: now)
-            return .reply(.connack(code: code), delay: model.connackDelay, close: true)
+            closed(&side, now: now)
+            return .reply(.connack(code: code), delay: decision == .reject ? model.connackDelay : delay, close: true)
         }
-        var delay = model.connackDelay
-        if case .after(let wait) = decision { delay += wait }
-        if !faults.isEmpty, let extra = faults.delay(connect: true, deviceID: id, peer: { nil }) { delay += extra }
-        link[i] = .connected
+        side.link = .connected
         recorder.record(.accepted(clientID: id, tokenExpiry: nil), peer: nil, at: now)
         return .reply(.connack(code: 0), delay: delay, close: false)
     }
 
     private mutating func publish(
-        device i: Int,
+        _ side: inout HubSide,
         id: String,
         seq: UInt32,
         packetID: UInt16,
@@ -236,17 +218,20 @@ struct SimHub {
         if decision == .reject {
             // MQTT 5 answers PUBACK 0x97 (quota exceeded); 3.1.1 has no way to say it and closes the connection.
             guard connackVersion == .v5, qos == .atLeastOnce else {
-                closed(i, now: now)
+                closed(&side, now: now)
                 return .close(reset: false)
             }
             return .reply(.puback(packetID: packetID, code: 0x97), delay: model.pubackDelay, close: false)
         }
-        recorder.countMessage(duplicate: seq <= lastSeq[i], firstFromDevice: lastSeq[i] == 0, at: now)
-        lastSeq[i] = max(lastSeq[i], seq)
+        recorder.countMessage(duplicate: seq <= side.lastSeq, firstFromDevice: side.lastSeq == 0, at: now)
+        side.lastSeq = max(side.lastSeq, seq)
         guard qos == .atLeastOnce else { return .nothing }
         var delay = model.pubackDelay
-        if case .after(let wait) = decision { delay += wait }
-        if !faults.isEmpty, let extra = faults.delay(connect: false, deviceID: id, peer: { nil }) { delay += extra }
+        if case .after(let wait) = decision {
+            delay += wait
+        } else if !faults.isEmpty, let extra = faults.delay(connect: false, deviceID: id, peer: { nil }) {
+            delay += extra
+        }
         return .reply(.puback(packetID: packetID, code: 0), delay: delay, close: false)
     }
 
@@ -271,6 +256,22 @@ struct SimHub {
     }
 
     static func ms(_ t: Instant) -> Int32 { Int32(clamping: t.nanoseconds / 1_000_000) }
+}
+
+/// What the hub knows of one device: its connection (by the device's connection generation), whether a
+/// network-switch fault silenced it, an idle check pending, the highest message id seen, the last time it heard from
+/// the device (ms of simulated time), and when the listener accepts the current connection.
+struct HubSide {
+    var link: SimHub.Link = .none
+    var silenced = false
+    var idleCheck = false
+    var connection: UInt32 = 0
+    var lastSeq: UInt32 = 0
+    var lastHeard: Int32 = 0
+    var acceptAt: Int64 = 0
+
+    /// True when the hub holds connection `g` of this device open.
+    func holds(_ g: UInt32) -> Bool { link != .none && connection == g }
 }
 
 /// A packet on its way to the hub, as small as the model needs (the wheel holds one per packet in flight).
