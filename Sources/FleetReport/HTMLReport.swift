@@ -5,6 +5,7 @@ internal import Histogram
 /// A report as ONE self-contained HTML file: inline CSS and SVG charts, no scripts, nothing fetched.
 public enum HTMLReport {
     public static func render(_ r: Fleetstorm_Report_V1_Report) -> String {
+        if r.hasTune { return TuneSummary.html(r) }
         let e = SVGChart.escape
         let run = r.run
         var body = "<h1>FleetStorm \(run.kind == "hub" ? "hub" : "run") — \(e(run.profileName))</h1>"

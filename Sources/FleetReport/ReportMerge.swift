@@ -17,6 +17,11 @@ public enum ReportMerge {
         -> Fleetstorm_Report_V1_Report
     {
         guard let first = reports.first?.report else { throw MergeError(description: "nothing to merge") }
+        if let (name, _) = reports.first(where: { $0.report.hasTune }) {
+            throw MergeError(
+                description: "\(name) is a tune report (a sweep of settings), not a run: merge the shards of one run"
+            )
+        }
         let bin = first.series.binNs
         for (name, r) in reports where r.series.binNs != bin && !r.series.series.isEmpty {
             throw MergeError(

@@ -3,6 +3,7 @@ internal import FleetCore
 /// Renders a report as the text summary `run`, `hub` and `report` print.
 public enum TextSummary {
     public static func render(_ r: Fleetstorm_Report_V1_Report) -> String {
+        if r.hasTune { return TuneSummary.render(r) }
         var out: [String] = []
         let run = r.run
         let seconds = Double(run.durationNs) / 1e9

@@ -499,12 +499,21 @@ extension FleetSimulation {
             case .nothing:
                 break
             case .reply(let packet, let delay, let close):
-                let arrival = at + delay + oneWay()
+                let leaves = release(i, at: at + delay)
+                let arrival = leaves + oneWay()
                 wheel.schedule(at: arrival, .toDevice(d, g, packet))
                 if close { wheel.schedule(at: arrival, .closedByHub(d, g, reset: false)) }
             case .close(let reset):
-                wheel.schedule(at: at + oneWay(), .closedByHub(d, g, reset: reset))
+                wheel.schedule(at: release(i, at: at) + oneWay(), .closedByHub(d, g, reset: reset))
             }
+        }
+
+        /// When an answer due at `at` leaves: not before the answers already waiting on the same connection (as the
+        /// test hub orders its delayed writes, so a close never overtakes a held-back PUBACK).
+        mutating func release(_ i: Int, at: Instant) -> Instant {
+            let leaves = max(at.nanoseconds, devices[i].hub.writesNotBefore)
+            devices[i].hub.writesNotBefore = leaves
+            return Instant(nanoseconds: leaves)
         }
 
         /// A publish may be answered when it is sent, for its arrival, when nothing can change the hub's answer in

@@ -97,6 +97,7 @@ struct SimHub {
     private mutating func opened(_ side: inout HubSide, connection g: UInt32, now: Instant) {
         if side.link != .none { closed(&side, now: now) }
         side.connection = g
+        side.writesNotBefore = 0
         side.link = .awaitingConnect
         side.silenced = false
         side.lastHeard = Self.ms(now)
@@ -260,7 +261,8 @@ struct SimHub {
 
 /// What the hub knows of one device: its connection (by the device's connection generation), whether a
 /// network-switch fault silenced it, an idle check pending, the highest message id seen, the last time it heard from
-/// the device (ms of simulated time), and when the listener accepts the current connection.
+/// the device (ms of simulated time), when the listener accepts the current connection, and the earliest instant the
+/// next answer may leave.
 struct HubSide {
     var link: SimHub.Link = .none
     var silenced = false
@@ -269,6 +271,8 @@ struct HubSide {
     var lastSeq: UInt32 = 0
     var lastHeard: Int32 = 0
     var acceptAt: Int64 = 0
+    /// As the test hub: answers to one connection leave in order, a delayed one holding back those after it.
+    var writesNotBefore: Int64 = 0
 
     /// True when the hub holds connection `g` of this device open.
     func holds(_ g: UInt32) -> Bool { link != .none && connection == g }

@@ -27,6 +27,9 @@ struct CompareCommand: ParsableCommand {
         var reports: [Fleetstorm_Report_V1_Report] = []
         for f in files {
             do { reports.append(try ReportFile.read(f)) } catch { fail(error.description) }
+            if reports.last?.hasTune == true {
+                fail("\(f) is a tune report: it compares its settings itself (fleetstorm report \(f)); compare runs")
+            }
             if let warning = ReportFile.compatibilityWarning(reports[reports.count - 1]) { printErr(warning) }
         }
         let names = files.map { URL(fileURLWithPath: $0).lastPathComponent }

@@ -4,7 +4,6 @@ import FleetReport
 import FleetService
 import FleetSim
 import Foundation
-import Synchronization
 
 struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,7 +49,6 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if ProcessInfo.processInfo.environment["FS_LAYOUT"] != nil { printErr("machine \(MemoryLayout<DeviceStateMachine>.stride) queued \(MemoryLayout<QueuedMessage>.stride)") }
         let all = profileOverrides
         let scenario: Scenario
         do { scenario = try ScenarioLoader.files.load(path: profile, overrides: all) } catch { fail(error.description) }
@@ -59,7 +57,7 @@ struct SimulateCommand: AsyncParsableCommand {
         service.progress = { line.update($0) }
         let configured = service
         let outcome: SimulateService.Outcome
-        do { outcome = try await withSignalCancellation { await simulateOnThread(configured) } } catch {
+        do { outcome = try await withSignalCancellation { await SimulationThread.run(configured) } } catch {
             fail("\(error)")
         }
         line.finish()
@@ -71,28 +69,6 @@ struct SimulateCommand: AsyncParsableCommand {
         do { try ReportFile.write(outcome.report, to: output) } catch { fail(error.description) }
         print("report: \(output)")
     }
-}
-
-/// Runs the simulation on a thread of its own (it is one long computation); cancelling the calling task (SIGINT,
-/// SIGTERM through `withSignalCancellation`) stops it as they stop a run: devices stop, the report is kept.
-func simulateOnThread(_ service: SimulateService) async -> SimulateService.Outcome {
-    let stop = StopFlag()
-    var configured = service
-    configured.shouldCancel = { stop.isSet }
-    let job = configured
-    return await withTaskCancellationHandler {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: job.run()) }
-        }
-    } onCancel: {
-        stop.set()
-    }
-}
-
-final class StopFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    func set() { flag.store(true, ordering: .relaxed) }
-    var isSet: Bool { flag.load(ordering: .relaxed) }
 }
 
 /// Progress of a simulation on stderr, in the style of `run`'s line.

@@ -143,11 +143,109 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
   /// Clears the value of `scenario`. Subsequent reads from it will return its default value.
   public mutating func clearScenario() {_uniqueStorage()._scenario = nil}
 
+  /// A parameter sweep (`fleetstorm tune`, run.kind "tune"): every grid point's settings, metrics and rank. The
+  /// measurement fields above are empty in a tune report; each point keeps its repeats' storm records.
+  public var tune: Fleetstorm_Report_V1_Tune {
+    get {_storage._tune ?? Fleetstorm_Report_V1_Tune()}
+    set {_uniqueStorage()._tune = newValue}
+  }
+  /// Returns true if `tune` has been explicitly set.
+  public var hasTune: Bool {_storage._tune != nil}
+  /// Clears the value of `tune`. Subsequent reads from it will return its default value.
+  public mutating func clearTune() {_uniqueStorage()._tune = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Fleetstorm_Report_V1_Tune: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// What the ranking minimises: "t99", "peak", "attempts", or "recovery" (fastest t99 among the points whose peak
+  /// attempt rate stays at or under the hub's connect limit, then the others by how far they go over it).
+  public var objective: String = String()
+
+  /// The hub's connect limit (new connections per second; 0: none) and where it came from
+  /// ("--max-connect-rate", "S1 × 10 units").
+  public var maxConnectRate: Double = 0
+
+  public var limitSource: String = String()
+
+  /// "simulate" or "real".
+  public var mode: String = String()
+
+  public var repeats: UInt32 = 0
+
+  public var devices: UInt64 = 0
+
+  /// The --vary keys, in grid order.
+  public var keys: [String] = []
+
+  public var points: [Fleetstorm_Report_V1_TunePoint] = []
+
+  /// One line: the recommended setting and why.
+  public var recommendation: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Fleetstorm_Report_V1_TunePoint: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// One value per key in Tune.keys.
+  public var values: [String] = []
+
+  /// 1 = best under the objective.
+  public var rank: UInt32 = 0
+
+  /// Not dominated on (peak attempt rate, t99): no other point is at least as good on both and better on one.
+  public var pareto: Bool = false
+
+  /// The point's mean peak attempt rate stayed at or under the limit (true when there is none).
+  public var withinLimit: Bool = false
+
+  /// Per metric (peak_attempt_rate_1s, t90_s, t99_s, attempts_per_device, wasted_fraction, messages_lost): mean and
+  /// spread (sample standard deviation), min and max over the repeats. A storm that never recovered counts its t90 /
+  /// t99 as +inf.
+  public var metrics: [Fleetstorm_Report_V1_TuneMetric] = []
+
+  /// Each repeat's seed and storm record (its main fault group's; the whole run's when the profile has no faults).
+  public var seeds: [UInt64] = []
+
+  public var storms: [Fleetstorm_Report_V1_Storm] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Fleetstorm_Report_V1_TuneMetric: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var mean: Double = 0
+
+  public var spread: Double = 0
+
+  public var min: Double = 0
+
+  public var max: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Fleetstorm_Report_V1_ScenarioInfo: Sendable {
@@ -829,7 +927,7 @@ fileprivate nonisolated let _protobuf_package = "fleetstorm.report.v1"
 
 nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{1}storms\0\u{1}hub\0\u{1}statuses\0\u{1}transitions\0\u{1}health\0\u{1}scenario\0\u{1}cohorts\0\u{1}faults\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{1}storms\0\u{1}hub\0\u{1}statuses\0\u{1}transitions\0\u{1}health\0\u{1}scenario\0\u{1}cohorts\0\u{1}faults\0\u{1}tune\0")
 
   fileprivate class _StorageClass {
     var _run: Fleetstorm_Report_V1_RunInfo? = nil
@@ -846,6 +944,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
     var _faults: [Fleetstorm_Report_V1_Fault] = []
     var _health: Fleetstorm_Report_V1_Health? = nil
     var _scenario: Fleetstorm_Report_V1_ScenarioInfo? = nil
+    var _tune: Fleetstorm_Report_V1_Tune? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -870,6 +969,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       _faults = source._faults
       _health = source._health
       _scenario = source._scenario
+      _tune = source._tune
     }
   }
 
@@ -902,6 +1002,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._scenario) }()
         case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._cohorts) }()
         case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._faults) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._tune) }()
         default: break
         }
       }
@@ -956,6 +1057,9 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       if !_storage._faults.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._faults, fieldNumber: 14)
       }
+      try { if let v = _storage._tune {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -979,10 +1083,191 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         if _storage._faults != rhs_storage._faults {return false}
         if _storage._health != rhs_storage._health {return false}
         if _storage._scenario != rhs_storage._scenario {return false}
+        if _storage._tune != rhs_storage._tune {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_Tune: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Tune"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}objective\0\u{3}max_connect_rate\0\u{3}limit_source\0\u{1}mode\0\u{1}repeats\0\u{1}devices\0\u{1}keys\0\u{1}points\0\u{1}recommendation\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.objective) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.maxConnectRate) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.limitSource) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.mode) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.repeats) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.devices) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.keys) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.points) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.recommendation) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.objective.isEmpty {
+      try visitor.visitSingularStringField(value: self.objective, fieldNumber: 1)
+    }
+    if self.maxConnectRate.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.maxConnectRate, fieldNumber: 2)
+    }
+    if !self.limitSource.isEmpty {
+      try visitor.visitSingularStringField(value: self.limitSource, fieldNumber: 3)
+    }
+    if !self.mode.isEmpty {
+      try visitor.visitSingularStringField(value: self.mode, fieldNumber: 4)
+    }
+    if self.repeats != 0 {
+      try visitor.visitSingularUInt32Field(value: self.repeats, fieldNumber: 5)
+    }
+    if self.devices != 0 {
+      try visitor.visitSingularUInt64Field(value: self.devices, fieldNumber: 6)
+    }
+    if !self.keys.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.keys, fieldNumber: 7)
+    }
+    if !self.points.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.points, fieldNumber: 8)
+    }
+    if !self.recommendation.isEmpty {
+      try visitor.visitSingularStringField(value: self.recommendation, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_Tune, rhs: Fleetstorm_Report_V1_Tune) -> Bool {
+    if lhs.objective != rhs.objective {return false}
+    if lhs.maxConnectRate != rhs.maxConnectRate {return false}
+    if lhs.limitSource != rhs.limitSource {return false}
+    if lhs.mode != rhs.mode {return false}
+    if lhs.repeats != rhs.repeats {return false}
+    if lhs.devices != rhs.devices {return false}
+    if lhs.keys != rhs.keys {return false}
+    if lhs.points != rhs.points {return false}
+    if lhs.recommendation != rhs.recommendation {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_TunePoint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TunePoint"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}values\0\u{1}rank\0\u{1}pareto\0\u{3}within_limit\0\u{1}metrics\0\u{1}seeds\0\u{1}storms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.values) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.rank) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.pareto) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.withinLimit) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.metrics) }()
+      case 6: try { try decoder.decodeRepeatedUInt64Field(value: &self.seeds) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.storms) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.values.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.values, fieldNumber: 1)
+    }
+    if self.rank != 0 {
+      try visitor.visitSingularUInt32Field(value: self.rank, fieldNumber: 2)
+    }
+    if self.pareto != false {
+      try visitor.visitSingularBoolField(value: self.pareto, fieldNumber: 3)
+    }
+    if self.withinLimit != false {
+      try visitor.visitSingularBoolField(value: self.withinLimit, fieldNumber: 4)
+    }
+    if !self.metrics.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.metrics, fieldNumber: 5)
+    }
+    if !self.seeds.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.seeds, fieldNumber: 6)
+    }
+    if !self.storms.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.storms, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_TunePoint, rhs: Fleetstorm_Report_V1_TunePoint) -> Bool {
+    if lhs.values != rhs.values {return false}
+    if lhs.rank != rhs.rank {return false}
+    if lhs.pareto != rhs.pareto {return false}
+    if lhs.withinLimit != rhs.withinLimit {return false}
+    if lhs.metrics != rhs.metrics {return false}
+    if lhs.seeds != rhs.seeds {return false}
+    if lhs.storms != rhs.storms {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_TuneMetric: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TuneMetric"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}mean\0\u{1}spread\0\u{1}min\0\u{1}max\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.mean) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.spread) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.min) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.max) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.mean.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.mean, fieldNumber: 2)
+    }
+    if self.spread.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.spread, fieldNumber: 3)
+    }
+    if self.min.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.min, fieldNumber: 4)
+    }
+    if self.max.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.max, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_TuneMetric, rhs: Fleetstorm_Report_V1_TuneMetric) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.mean != rhs.mean {return false}
+    if lhs.spread != rhs.spread {return false}
+    if lhs.min != rhs.min {return false}
+    if lhs.max != rhs.max {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
