@@ -172,7 +172,7 @@ let package = Package(
             name: "FleetIntegrationTests",
             dependencies: [
                 "FleetEngine", "FleetHub", "FleetCore", "FleetMetrics", "FleetReport", "FleetMQTT", "FleetTesting",
-                "FleetService",
+                "FleetService", "FleetSim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
