@@ -2,6 +2,8 @@ import Benchmark
 import FleetCore
 import FleetMQTT
 import FleetMetrics
+import FleetSim
+import Foundation
 import NIOCore
 
 /// Per-device hot paths: what one telemetry message, one timer and one latency sample cost.
@@ -139,5 +141,31 @@ let benchmarks: @Sendable () -> Void = {
             )
             blackHole(actions.count)
         }
+    }
+
+    // A whole simulation: wall time and peak memory of FleetSim through profiles/hub-outage.yaml (drop-all, 15 s
+    // outage, recovery), every device at once. Reported for the README; no allocation gate (it allocates per
+    // device by design).
+    Benchmark(
+        "FleetSim: hub-outage.yaml, 100,000 devices",
+        configuration: .init(
+            metrics: [.wallClock, .peakMemoryResident],
+            scalingFactor: .one,
+            maxDuration: .seconds(60),
+            maxIterations: 3,
+            thresholds: [:]
+        )
+    ) { benchmark in
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let loader = ScenarioLoader(readFile: { try? String(contentsOfFile: $0, encoding: .utf8) })
+        let scenario = try loader.load(
+            path: root.appendingPathComponent("profiles/hub-outage.yaml").path,
+            overrides: ["fleet.devices=100000", "fleet.ramp_rate=0"]
+        )
+        benchmark.startMeasurement()
+        let result = FleetSimulation(scenario: scenario).run()
+        benchmark.stopMeasurement()
+        blackHole(result.events)
     }
 }
