@@ -65,8 +65,8 @@ extension DeviceStateMachine {
     mutating func resend(now: Instant, into actions: inout Actions) {
         guard case .connected = state else { return }
         var session = takeSession()
-        for (id, message) in redelivery.sorted(by: { $0.id < $1.id }) {
-            session.inflight.append((id, message))
+        for (id, message) in redelivery.sortedByID() {
+            session.inflight.append(id: id, message: message)
             actions.append(.publish(TelemetryPublish(seq: message.seq, packetID: id, dup: true)))
         }
         redelivery.removeAll()
@@ -91,7 +91,7 @@ extension DeviceStateMachine {
         if qos == .atLeastOnce {
             let id = session.allocatePacketID()
             packetID = id
-            session.inflight.append((id, message))
+            session.inflight.append(id: id, message: message)
         }
         actions.append(.publish(TelemetryPublish(seq: message.seq, packetID: packetID)))
         if qos == .atMostOnce { actions.append(.record(.sent)) }
@@ -278,7 +278,7 @@ extension DeviceStateMachine.Session {
         while true {
             let id = nextPacketID
             nextPacketID = nextPacketID == UInt16.max ? 1 : nextPacketID + 1
-            if id != subscribeID && !inflight.contains(where: { $0.id == id }) { return id }
+            if id != subscribeID && !inflight.contains(id: id) { return id }
         }
     }
 }

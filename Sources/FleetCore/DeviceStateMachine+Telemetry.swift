@@ -121,9 +121,8 @@ extension DeviceStateMachine {
     mutating func pubackReceived(_ ack: MQTTAck, now: Instant, into actions: inout Actions) {
         var session = takeSession()
         session.lastRead = now
-        if let i = session.inflight.firstIndex(where: { $0.id == ack.packetID }) {
-            let intended = session.inflight[i].message.intended
-            session.inflight.remove(at: i)
+        if let message = session.inflight.remove(id: ack.packetID) {
+            let intended = message.intended
             if ack.reasonCode < 0x80 {
                 actions.append(.record(.acked(latency: now - intended)))
             } else {

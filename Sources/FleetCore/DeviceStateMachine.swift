@@ -29,7 +29,7 @@ public struct DeviceStateMachine: Sendable {
     struct Session: Sendable {
         var nextPacketID: UInt16 = 1
         /// Unacknowledged QoS 1 messages: packet id and intended send time.
-        var inflight: [(id: UInt16, message: QueuedMessage)] = []
+        var inflight = InflightWindow()
         var lastWrite: Instant
         /// When the last packet arrived (paho-style keep-alive also pings after silence in that direction).
         var lastRead: Instant
@@ -83,7 +83,7 @@ public struct DeviceStateMachine: Sendable {
         return inflight + redelivery.count + queue.count
     }
     /// QoS 1 messages unacknowledged when the last connection ended: re-published with DUP after the reconnect.
-    var redelivery: [(id: UInt16, message: QueuedMessage)] = []
+    var redelivery = InflightWindow()
     /// The message id of the last generated message (ids start at 1; they go in the topic's `$.mid`).
     var lastSeq: UInt64 = 0
     /// The device key (decoded), when the scenario authenticates with SAS tokens.
