@@ -148,8 +148,10 @@ struct SimDevice {
 /// The partitions' progress, summed for the progress line.
 final class ProgressBoard: Sendable {
     private let slots: Mutex<[SimulationProgress]>
+    private let devices: Int
 
     init(partitions: Int, duration: Duration, devices: Int) {
+        self.devices = devices
         let empty = SimulationProgress(
             simulated: .zero,
             duration: duration,
@@ -169,6 +171,7 @@ final class ProgressBoard: Sendable {
     var total: SimulationProgress {
         slots.withLock { all in
             var t = all[0]
+            t.devices = devices
             for p in all.dropFirst() {
                 t.simulated = min(t.simulated, p.simulated)
                 t.finished += p.finished
