@@ -107,6 +107,13 @@ extension IntegrationTests {
                 (["run", "no/such/profile.yaml"], "no/such/profile.yaml"),
                 (["report", "Package.swift"], "not a FleetStorm report"),
                 (["hub", "--listen", "nonsense"], "--listen nonsense"),
+                (["simulate", "profiles/quickstart.yaml", "--set", "simulation.rtt=fast"], "simulation.rtt"),
+                (["simulate", "profiles/quickstart.yaml", "--devices", "20000000"], "fleet.devices"),
+                (["tune", "profiles/quickstart.yaml", "--vary", "retry.base"], "--vary retry.base"),
+                (["tune", "profiles/quickstart.yaml", "--vary", "retry.sauce=1,2"], "retry.sauce"),
+                (["tune", "profiles/quickstart.yaml", "--vary", "retry.base=1s,2s", "--objective", "fastest"], "--objective"),
+                (["tune", "profiles/quickstart.yaml", "--vary", "retry.base=1s,2s", "--objective", "recovery"], "connect limit"),
+                (["tune", "profiles/quickstart.yaml", "--vary", "retry.base=1s", "--tier", "Z9"], "--tier Z9"),
             ]
         )
         func badInput(args: [String], mentions: String) throws {
@@ -173,13 +180,39 @@ extension IntegrationTests {
         @Test func helpShowsExamples() throws {
             for args in [
                 ["--help"], ["run", "--help"], ["hub", "--help"], ["report", "--help"], ["validate", "--help"],
-                ["compare", "--help"], ["merge", "--help"], ["policy", "--help"],
+                ["compare", "--help"], ["merge", "--help"], ["policy", "--help"], ["simulate", "--help"],
+                ["tune", "--help"],
             ] {
                 let r = try Self.run(args)
                 #expect(r.status == 0)
                 #expect(r.stdout.contains("fleetstorm "), "\(args)")
                 #expect(r.stdout.contains("Example"), "\(args) shows no example")
             }
+        }
+
+        /// `simulate` and `tune` end to end: a report `report` reads back (text and HTML), a tune report compare refuses.
+        @Test func simulateAndTuneWriteReportsTheReportCommandReads() throws {
+            let sim = Self.temp("sim.pb")
+            let r = try Self.run([
+                "simulate", "profiles/hub-outage.yaml", "--devices", "3000", "--quiet", "--output", sim,
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("FleetStorm simulation \"hub-outage\" — 3000 devices"))
+            #expect(r.stdout.contains("messages: 120000 generated, 120000 acked"))
+            let text = try Self.run(["report", sim])
+            #expect(text.status == 0 && text.stdout.contains("simulated hub (rtt 1ms"))
+            let tune = Self.temp("tune.pb")
+            let t = try Self.run([
+                "tune", "profiles/storm-capacity.yaml", "--devices", "500", "--repeat", "2", "--quiet", "--output", tune,
+                "--vary", "retry.policy=azure-dotnet,full-jitter", "--max-connect-rate", "400",
+            ])
+            #expect(t.status == 0, "\(t.stderr)")
+            #expect(t.stdout.contains("2 settings × 2 seeds"))
+            #expect(t.stdout.contains("recommended: retry.policy=") || t.stdout.contains("no setting kept"))
+            let html = try Self.run(["report", tune, "--format", "html"])
+            #expect(html.status == 0 && html.stdout.contains("id=\"pareto\""))
+            let compare = try Self.run(["compare", tune, sim])
+            #expect(compare.status != 0 && compare.stderr.contains("tune report"))
         }
 
         @Test func validateChecksEveryProfile() throws {
