@@ -200,7 +200,12 @@ public struct DeviceStateMachine: Sendable {
             connackAccepted(started: started, now: now, into: &actions)
         case (.connected(var session), .pingresp):
             session.pingOutstanding = false
-            actions.append(.schedule(.keepAlive, max(now, session.keepAliveReference(readSilenceCounts: config.pingOnReadSilence) + config.pingIdle)))
+            actions.append(
+                .schedule(
+                    .keepAlive,
+                    max(now, session.keepAliveReference(readSilenceCounts: config.pingOnReadSilence) + config.pingIdle)
+                )
+            )
             state = .connected(session)
         case (.connected(var session), .publish(let publish)):
             actions.append(.record(.received(publish)))
@@ -271,7 +276,12 @@ public struct DeviceStateMachine: Sendable {
                 actions.append(.write(.pingreq))
                 actions.append(.schedule(.keepAlive, now + config.pingTimeout))
             } else {
-                actions.append(.schedule(.keepAlive, session.keepAliveReference(readSilenceCounts: config.pingOnReadSilence) + config.pingIdle))
+                actions.append(
+                    .schedule(
+                        .keepAlive,
+                        session.keepAliveReference(readSilenceCounts: config.pingOnReadSilence) + config.pingIdle
+                    )
+                )
             }
             state = .connected(session)
         case (.drain, .connected(let session)):

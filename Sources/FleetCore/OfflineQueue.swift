@@ -30,7 +30,12 @@ public struct OfflineQueue: Sendable, Hashable {
         func extended(by m: QueuedMessage) -> Run? {
             guard m.seq == firstSeq &+ UInt64(count) else { return nil }
             if count == 1 {
-                return Run(firstSeq: firstSeq, firstIntended: firstIntended, step: m.intended.nanoseconds &- firstIntended, count: 2)
+                return Run(
+                    firstSeq: firstSeq,
+                    firstIntended: firstIntended,
+                    step: m.intended.nanoseconds &- firstIntended,
+                    count: 2
+                )
             }
             guard m.intended.nanoseconds == firstIntended &+ step &* Int64(count) else { return nil }
             var r = self

@@ -86,7 +86,8 @@ public struct TimerWheel<Payload> {
     @inlinable public mutating func reserveCapacity(_ capacity: Int) { entries.reserveCapacity(capacity) }
 
     /// Schedules `payload` for `deadline`. A deadline in the past fires at the next tick.
-    @inlinable @discardableResult public mutating func schedule(at deadline: Instant, _ payload: Payload) -> TimerHandle {
+    @inlinable @discardableResult public mutating func schedule(at deadline: Instant, _ payload: Payload) -> TimerHandle
+    {
         let index: Int32
         if freeHead >= 0 {
             index = freeHead
@@ -264,8 +265,11 @@ extension FiredTimer: Sendable where Payload: Sendable {}
 /// A device's pending wheel timers, one slot per `DeviceTimer` kind, stored inline (no array per device; 64 bytes:
 /// empty slots hold `TimerHandle.none` rather than an optional's extra byte per slot).
 public struct TimerSlots: Sendable {
-    private var handles: (TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle,
-        TimerHandle) = (.none, .none, .none, .none, .none, .none, .none, .none)
+    private var handles:
+        (
+            TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle,
+            TimerHandle
+        ) = (.none, .none, .none, .none, .none, .none, .none, .none)
 
     public init() {}
 

@@ -200,7 +200,9 @@ public enum TuneSummary {
                 + (t.maxConnectRate > 0 ? ", connect limit \(Int(t.maxConnectRate))/s (\(t.limitSource))" : "")
         )
         out.append("")
-        let widths = t.keys.map { key in max(key.count, t.points.map { p in longest(p.values, key, t.keys) }.max() ?? 0) + 2 }
+        let widths = t.keys.map { key in
+            max(key.count, t.points.map { p in longest(p.values, key, t.keys) }.max() ?? 0) + 2
+        }
         var header = pad("rank", 6)
         for (k, w) in zip(t.keys, widths) { header += pad(k, w) }
         header += ["peak/s", "t90", "t99", "att/dev", "wasted", "lost"].map { pad($0, 16) }.joined() + "front"
@@ -218,8 +220,10 @@ public enum TuneSummary {
             out.append(line)
         }
         out.append("")
-        out.append("mean ± sample spread over the seeds; * = Pareto front on (peak, t99)"
-            + (t.maxConnectRate > 0 ? "; ! = peak over the connect limit" : ""))
+        out.append(
+            "mean ± sample spread over the seeds; * = Pareto front on (peak, t99)"
+                + (t.maxConnectRate > 0 ? "; ! = peak over the connect limit" : "")
+        )
         out.append(t.recommendation)
         return out.joined(separator: "\n")
     }
@@ -267,7 +271,8 @@ public enum TuneSummary {
     static func heatMap(_ t: Fleetstorm_Report_V1_Tune) -> String {
         guard !t.keys.isEmpty else { return "" }
         let e = SVGChart.escape
-        let metric = t.objective == "peak" ? "peak_attempt_rate_1s" : t.objective == "attempts" ? "attempts_per_device" : "t99_s"
+        let metric =
+            t.objective == "peak" ? "peak_attempt_rate_1s" : t.objective == "attempts" ? "attempts_per_device" : "t99_s"
         let rows = unique(t.points.map { $0.values.first ?? "" })
         let cols = t.keys.count > 1 ? unique(t.points.map { $0.values.count > 1 ? $0.values[1] : "" }) : [""]
         let finite = t.points.map { TuneRanking.mean($0, metric) }.filter(\.isFinite)
@@ -312,9 +317,11 @@ public enum TuneSummary {
         func y(_ v: Double) -> Double { top + plotH - v / max(yMax, 1e-9) * plotH }
         var svg = "<h2>Pareto chart: peak attempt rate against t99</h2>"
         svg += "<svg id=\"pareto\" width=\"\(Int(w))\" height=\"\(Int(h))\" role=\"img\">"
-        svg += "<line x1=\"\(left)\" y1=\"\(top + plotH)\" x2=\"\(left + plotW)\" y2=\"\(top + plotH)\" stroke=\"#333\"/>"
+        svg +=
+            "<line x1=\"\(left)\" y1=\"\(top + plotH)\" x2=\"\(left + plotW)\" y2=\"\(top + plotH)\" stroke=\"#333\"/>"
         svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(top + plotH)\" stroke=\"#333\"/>"
-        svg += "<text x=\"\(left + plotW / 2)\" y=\"\(h - 5)\" text-anchor=\"middle\">peak attempts/s (busiest second), "
+        svg +=
+            "<text x=\"\(left + plotW / 2)\" y=\"\(h - 5)\" text-anchor=\"middle\">peak attempts/s (busiest second), "
         svg += "0 – \(Int(xMax))</text>"
         svg += "<text x=\"12\" y=\"\(top + plotH / 2)\" transform=\"rotate(-90 12 \(top + plotH / 2))\" "
         svg += "text-anchor=\"middle\">t99 (s), 0 – \(String(format: "%.1f", yMax))</text>"

@@ -39,7 +39,9 @@ public struct TuneService: Sendable {
         /// `--vary key=v1,v2,...` (commas inside brackets belong to a value: `retry.delays=[1s,2s],[5s]`).
         public static func parse(_ text: String) throws(TuneError) -> Axis {
             guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
-                throw TuneError("--vary \(Scenario.redactOverride(text)): expected key=value1,value2 (e.g. retry.base=100ms,1s)")
+                throw TuneError(
+                    "--vary \(Scenario.redactOverride(text)): expected key=value1,value2 (e.g. retry.base=100ms,1s)"
+                )
             }
             let key = String(text[..<eq]).trimmingCharacters(in: .whitespaces)
             guard !Scenario.isSecret(key: key) else {
@@ -126,7 +128,9 @@ public struct TuneService: Sendable {
             do {
                 let scenario = try ScenarioLoader.files.load(path: profile, overrides: overrides + items)
                 if mode == .real && scenario.fleet.devices > 19_000 {
-                    throw TuneError("--real runs one process of at most ~19,000 devices; use --simulate for \(scenario.fleet.devices)")
+                    throw TuneError(
+                        "--real runs one process of at most ~19,000 devices; use --simulate for \(scenario.fleet.devices)"
+                    )
                 }
                 return Point(values: values, overrides: overrides + items, scenario: scenario)
             } catch let error as TuneError {
@@ -147,7 +151,9 @@ public struct TuneService: Sendable {
             guard let t = HubQuotas.Tier(rawValue: tier.name.uppercased()) else {
                 throw TuneError("--tier \(tier.name): expected one of \(Scenario.Quota.tiers.joined(separator: ", "))")
             }
-            guard tier.units >= 1 && tier.units <= 200 else { throw TuneError("--units \(tier.units): expected 1 to 200") }
+            guard tier.units >= 1 && tier.units <= 200 else {
+                throw TuneError("--units \(tier.units): expected 1 to 200")
+            }
             return (HubQuotas(tier: t, units: tier.units).rate, "\(t.rawValue) × \(tier.units) units")
         }
         if let quotas = HubQuotas(base.quota) {
@@ -215,7 +221,10 @@ public struct TuneService: Sendable {
         return report
     }
 
-    private func runOne(_ scenario: Scenario, overrides: [String]) async throws(TuneError) -> Fleetstorm_Report_V1_Report {
+    private func runOne(
+        _ scenario: Scenario,
+        overrides: [String]
+    ) async throws(TuneError) -> Fleetstorm_Report_V1_Report {
         switch mode {
         case .simulate:
             let service = SimulateService(scenario: scenario, profile: profile, overrides: overrides)

@@ -1,9 +1,9 @@
 internal import Dispatch
 public import FleetCore
 internal import FleetHub
-internal import Synchronization
 internal import FleetMQTT
 public import FleetMetrics
+internal import Synchronization
 
 /// A point in a simulation, for the progress line.
 public struct SimulationProgress: Sendable {
@@ -341,9 +341,15 @@ extension FleetSimulation {
         mutating func finish() -> SimulationResult {
             for index in faultLog.openWindows {
                 let affected = apply(.end, fault: plan.faults[index], index: index)
-                faultLog.applied(FaultPlan.Event(at: .zero, fault: index, step: .end), elapsed: now.nanoseconds, affected: affected)
+                faultLog.applied(
+                    FaultPlan.Event(at: .zero, fault: index, step: .end),
+                    elapsed: now.nanoseconds,
+                    affected: affected
+                )
             }
-            for i in devices.indices { recorders[Int(devices[i].cohort)].notePending(devices[i].machine.pendingMessages) }
+            for i in devices.indices {
+                recorders[Int(devices[i].cohort)].notePending(devices[i].machine.pendingMessages)
+            }
             let parts = recorders.map { $0.capture() }
             var total = Snapshot()
             for part in parts { try? total.merge(part) }
@@ -459,7 +465,9 @@ extension FleetSimulation {
                 if faultLog.records[event.fault].startNanoseconds < 0 {
                     for r in recorders { r.faultStarted(at: now) }
                     let fleet = devices
-                    storms.mark(group: plan.group(of: event.fault), devices: fleet.count) { fleet[$0].machine.isConnected }
+                    storms.mark(group: plan.group(of: event.fault), devices: fleet.count) {
+                        fleet[$0].machine.isConnected
+                    }
                 }
                 let affected = apply(event.step, fault: plan.faults[event.fault], index: event.fault)
                 faultLog.applied(event, elapsed: now.nanoseconds, affected: affected)
@@ -570,7 +578,9 @@ extension FleetSimulation {
             switch (fault.kind, step) {
             case (.blackhole, .start):
                 for i in devices.indices
-                where devices[i].hub.link != .none && fault.target.matches(deviceID: devices[i].machine.deviceID, peer: { nil }) {
+                where devices[i].hub.link != .none
+                    && fault.target.matches(deviceID: devices[i].machine.deviceID, peer: { nil })
+                {
                     affected += 1
                 }
                 hub.faults.start(hub.partitioned(fault), index: index, now: now)
@@ -613,7 +623,11 @@ extension FleetSimulation {
                     let arrival = now + oneWay()
                     if canAnswerEarly(device: i, arrival: arrival) {
                         let id = devices[i].machine.deviceID
-                        answer(hub.received(packet, side: &devices[i].hub, id: id, now: arrival), device: i, at: arrival)
+                        answer(
+                            hub.received(packet, side: &devices[i].hub, id: id, now: arrival),
+                            device: i,
+                            at: arrival
+                        )
                     } else {
                         wheel.schedule(at: arrival, .toHub(d, devices[i].generation, packet))
                     }

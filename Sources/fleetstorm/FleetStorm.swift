@@ -14,7 +14,8 @@ struct FleetStorm: AsyncParsableCommand {
             """,
         version: ReportBuilder.toolVersion,
         subcommands: [
-            RunCommand.self, SimulateCommand.self, TuneCommand.self, HubCommand.self, ReportCommand.self, CompareCommand.self, MergeCommand.self,
+            RunCommand.self, SimulateCommand.self, TuneCommand.self, HubCommand.self, ReportCommand.self,
+            CompareCommand.self, MergeCommand.self,
             PolicyCommand.self,
             ValidateCommand.self,
         ]

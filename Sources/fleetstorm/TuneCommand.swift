@@ -7,7 +7,8 @@ import Foundation
 struct TuneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune",
-        abstract: "Sweep retry settings (any profile keys) over seeds and rank them: which recovers fastest within the hub's limits.",
+        abstract:
+            "Sweep retry settings (any profile keys) over seeds and rank them: which recovers fastest within the hub's limits.",
         discussion: """
             Examples:
               fleetstorm tune profiles/hub-outage.yaml --devices 10000 --vary retry.policy=azure-dotnet,full-jitter,decorrelated-jitter
@@ -24,7 +25,10 @@ struct TuneCommand: AsyncParsableCommand {
     @Argument(help: "The fleet profile (YAML), e.g. profiles/hub-outage.yaml.")
     var profile: String
 
-    @Option(name: .customLong("vary"), help: "A profile key and its values: key=v1,v2,... (repeatable; the grid is their product).")
+    @Option(
+        name: .customLong("vary"),
+        help: "A profile key and its values: key=v1,v2,... (repeatable; the grid is their product)."
+    )
     var vary: [String] = []
 
     @Option(help: "Number of devices (overrides fleet.devices).")
@@ -66,11 +70,17 @@ struct TuneCommand: AsyncParsableCommand {
         if let seed { base.append("seed=\(seed)") }
         var service: TuneService
         do {
-            service = TuneService(profile: profile, overrides: base + overrides, axes: try vary.map(TuneService.Axis.parse))
+            service = TuneService(
+                profile: profile,
+                overrides: base + overrides,
+                axes: try vary.map(TuneService.Axis.parse)
+            )
         } catch { fail(error.description) }
         if let objective {
             guard let o = TuneObjective(rawValue: objective) else {
-                fail("--objective \(objective): expected one of \(TuneObjective.allCases.map(\.rawValue).joined(separator: ", "))")
+                fail(
+                    "--objective \(objective): expected one of \(TuneObjective.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             service.objective = o
         }

@@ -46,7 +46,8 @@ struct InflightWindowTests {
                 #expect(got == want?.message)
             case 70..<90:
                 // Out of order, or an id that is not in flight.
-                let id = Bool.random(using: &rng) && !model.isEmpty
+                let id =
+                    Bool.random(using: &rng) && !model.isEmpty
                     ? model.randomElement(using: &rng)!.id : UInt16.random(in: 1...UInt16.max, using: &rng)
                 let got = window.remove(id: id)
                 let index = model.firstIndex { $0.id == id }
@@ -74,7 +75,10 @@ struct InflightWindowTests {
     func regularIsOneRun() {
         var window = InflightWindow()
         for i in 0..<60 {
-            window.append(id: UInt16(i + 1), message: QueuedMessage(intended: Instant(nanoseconds: Int64(i) * 1_000_000_000), seq: UInt64(i + 1)))
+            window.append(
+                id: UInt16(i + 1),
+                message: QueuedMessage(intended: Instant(nanoseconds: Int64(i) * 1_000_000_000), seq: UInt64(i + 1))
+            )
         }
         #expect(window.count == 60)
         #expect(window.runCount == 1)

@@ -109,10 +109,16 @@ extension IntegrationTests {
                 (["hub", "--listen", "nonsense"], "--listen nonsense"),
                 (["simulate", "profiles/quickstart.yaml", "--set", "simulation.rtt=fast"], "simulation.rtt"),
                 (["simulate", "profiles/quickstart.yaml", "--devices", "20000000"], "fleet.devices"),
-                (["tune", "profiles/quickstart.yaml", "--vary", "retry.base"], "--vary retry.base"),
+                (["tune", "profiles/quickstart.yaml", "--vary", "retry.base"], "expected key=value1,value2"),
                 (["tune", "profiles/quickstart.yaml", "--vary", "retry.sauce=1,2"], "retry.sauce"),
-                (["tune", "profiles/quickstart.yaml", "--vary", "retry.base=1s,2s", "--objective", "fastest"], "--objective"),
-                (["tune", "profiles/quickstart.yaml", "--vary", "retry.base=1s,2s", "--objective", "recovery"], "connect limit"),
+                (
+                    ["tune", "profiles/quickstart.yaml", "--vary", "retry.base=1s,2s", "--objective", "fastest"],
+                    "--objective"
+                ),
+                (
+                    ["tune", "profiles/quickstart.yaml", "--vary", "retry.base=1s,2s", "--objective", "recovery"],
+                    "connect limit"
+                ),
                 (["tune", "profiles/quickstart.yaml", "--vary", "retry.base=1s", "--tier", "Z9"], "--tier Z9"),
             ]
         )
@@ -203,7 +209,8 @@ extension IntegrationTests {
             #expect(text.status == 0 && text.stdout.contains("simulated hub (rtt 1ms"))
             let tune = Self.temp("tune.pb")
             let t = try Self.run([
-                "tune", "profiles/storm-capacity.yaml", "--devices", "500", "--repeat", "2", "--quiet", "--output", tune,
+                "tune", "profiles/storm-capacity.yaml", "--devices", "500", "--repeat", "2", "--quiet", "--output",
+                tune,
                 "--vary", "retry.policy=azure-dotnet,full-jitter", "--max-connect-rate", "400",
             ])
             #expect(t.status == 0, "\(t.stderr)")

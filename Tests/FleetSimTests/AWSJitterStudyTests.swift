@@ -29,7 +29,9 @@ struct AWSJitterStudyTests {
         return Outcome(work: work / Double(seeds), completion: completion / Double(seeds))
     }
 
-    @Test("the published ranking holds: no jitter worst on work and time, full jitter least work, equal slower than full")
+    @Test(
+        "the published ranking holds: no jitter worst on work and time, full jitter least work, equal slower than full"
+    )
     func ranking() throws {
         let seeds = 20
         let none = try Self.measure("exponential", seeds: seeds)

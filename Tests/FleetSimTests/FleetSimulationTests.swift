@@ -86,8 +86,12 @@ struct FleetSimulationTests {
 
     @Test("two partitions give the same storm as one, within a few per cent")
     func partitionsAgree() throws {
-        let one = SimTest.simulate(try SimTest.yaml(Self.outageProfile, ["fleet.devices=20000", "simulation.partitions=1"]))
-        let two = SimTest.simulate(try SimTest.yaml(Self.outageProfile, ["fleet.devices=20000", "simulation.partitions=2"]))
+        let one = SimTest.simulate(
+            try SimTest.yaml(Self.outageProfile, ["fleet.devices=20000", "simulation.partitions=1"])
+        )
+        let two = SimTest.simulate(
+            try SimTest.yaml(Self.outageProfile, ["fleet.devices=20000", "simulation.partitions=2"])
+        )
         let (a, b) = (SimTest.storm(one.1), SimTest.storm(two.1))
         // The ramp is split too, so the devices connected at the drop differ by a few.
         #expect(abs(Double(a.affected) - Double(b.affected)) / Double(a.affected) < 0.005)
@@ -140,7 +144,8 @@ struct FleetSimulationTests {
             "{kind: drop}", "{kind: outage, for: 3s}", "{kind: outage, for: 2s, refuse: reset}",
             "{kind: blackhole, for: 4s}", "{kind: flap, for: 6s, period: 2s, down: 1s}",
             "{kind: throttle, for: 5s, connect_rate: 50, send_rate: 200}", "{kind: slow-connack, for: 3s, delay: 2s}",
-            "{kind: slow-puback, for: 3s, delay: 1s}", "{kind: network-switch, fraction: 0.5}", "{kind: disable, for: 2s, fraction: 0.2}",
+            "{kind: slow-puback, for: 3s, delay: 1s}", "{kind: network-switch, fraction: 0.5}",
+            "{kind: disable, for: 2s, fraction: 0.2}",
             "{kind: reject-auth, for: 2s, fraction: 0.3}", "{kind: expire-tokens}",
         ]
         let sdks = ["azure-dotnet", "azure-java", "azure-node", "azure-c", "azure-python", "mqtt"]
@@ -172,7 +177,10 @@ struct FleetSimulationTests {
             #expect(c.finishedDevices == UInt64(devices), "round \(round): \(yaml)")
             #expect(c.generated == c.acked + c.sent + c.failed + c.pending, "round \(round)")
             #expect(c.connected == result.hub.connectionsAccepted, "round \(round)")
-            #expect(c.refused == result.hub.connectionsRefused - (result.hub.refusedByReason["reset"] ?? 0), "round \(round)")
+            #expect(
+                c.refused == result.hub.connectionsRefused - (result.hub.refusedByReason["reset"] ?? 0),
+                "round \(round)"
+            )
         }
     }
 }

@@ -22,8 +22,12 @@ struct TuneTests {
     @Test("a bad key or value is one error naming it, before anything runs")
     func planErrors() throws {
         func plan(_ axes: [String]) throws -> [TuneService.Point] {
-            try TuneService(profile: Self.capacityProfile, overrides: ["fleet.devices=100"], axes: axes.map(TuneService.Axis.parse))
-                .plan()
+            try TuneService(
+                profile: Self.capacityProfile,
+                overrides: ["fleet.devices=100"],
+                axes: axes.map(TuneService.Axis.parse)
+            )
+            .plan()
         }
         let unknown = #expect(throws: TuneError.self) { try plan(["retry.bogus=1,2"]) }
         #expect(unknown?.description.contains("retry.bogus") == true)
