@@ -23,6 +23,10 @@ public struct Instant: Sendable, Hashable, Comparable, CustomStringConvertible {
 extension Duration {
     /// The duration as whole nanoseconds (saturating at Int64 bounds).
     public var nanoseconds: Int64 {
+        // Fast path: a duration within ±9.2 s is a 64-bit count of attoseconds (most waits here are); one 64-bit
+        // division instead of 128-bit arithmetic.
+        let low = Int64(bitPattern: _low)
+        if (_high == 0 && low >= 0) || (_high == -1 && low < 0) { return low / 1_000_000_000 }
         let (seconds, attoseconds) = components
         let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }

@@ -54,10 +54,10 @@ public struct FleetSimulation {
         case established(UInt32, UInt32)
         case toHub(UInt32, UInt32, HubPacket)
         case toDevice(UInt32, UInt32, DevicePacket)
+        /// A packet the hub closes the connection right after (a refusing CONNACK): one event for both.
+        case toDeviceThenClose(UInt32, UInt32, DevicePacket)
         /// The hub's FIN (or reset) reaches the device.
         case closedByHub(UInt32, UInt32, reset: Bool)
-        /// The device closed its own connection: its channel reports closed.
-        case closedByDevice(UInt32, UInt32)
         /// The device's FIN reaches the hub (after the data sent before it).
         case finReachesHub(UInt32, UInt32)
         case hubIdle(UInt32, UInt32)
@@ -434,6 +434,7 @@ extension FleetSimulation {
             case .established(let d, let g):
                 let i = Int(d)
                 guard g == devices[i].generation else { return }
+                if hub.model.acceptRate <= 0 { _ = hub.syn(&devices[i].hub, connection: g, now: now) }
                 devices[i].machine.connectSucceeded(now: now, into: &actions)
                 run(device: i)
             case .toHub(let d, let g, let packet):
@@ -443,18 +444,19 @@ extension FleetSimulation {
                 guard g == devices[i].generation, !devices[i].hub.silenced else { return }
                 devices[i].machine.packetReceived(packet.packet(qos: scenario.telemetry.qos), now: now, into: &actions)
                 run(device: i)
+            case .toDeviceThenClose(let d, let g, let packet):
+                let i = Int(d)
+                guard g == devices[i].generation, !devices[i].hub.silenced else { return }
+                devices[i].machine.packetReceived(packet.packet(qos: cohortQoS[Int(devices[i].cohort)]), now: now, into: &actions)
+                run(device: i)
+                // The FIN right behind it (unless the device closed first, on the packet).
+                if g == devices[i].generation { handle(.closedByHub(d, g, reset: false), deadline: deadline) }
             case .closedByHub(let d, let g, let reset):
                 let i = Int(d)
                 guard g == devices[i].generation else { return }
                 devices[i].generation &+= 1
                 if devices[i].hub.holds(g) { hub.closed(&devices[i].hub, now: now) }
                 devices[i].machine.channelClosed(error: reset ? .reset : nil, now: now, into: &actions)
-                run(device: i)
-            case .closedByDevice(let d, let g):
-                let i = Int(d)
-                guard g == devices[i].generation else { return }
-                devices[i].generation &+= 1
-                devices[i].machine.channelClosed(now: now, into: &actions)
                 run(device: i)
             case .finReachesHub(let d, let g):
                 if devices[Int(d)].hub.holds(g) { hub.closed(&devices[Int(d)].hub, now: now) }
@@ -512,8 +514,7 @@ extension FleetSimulation {
             case .reply(let packet, let delay, let close):
                 let leaves = release(i, at: at + delay)
                 let arrival = leaves + oneWay()
-                wheel.schedule(at: arrival, .toDevice(d, g, packet))
-                if close { wheel.schedule(at: arrival, .closedByHub(d, g, reset: false)) }
+                wheel.schedule(at: arrival, close ? .toDeviceThenClose(d, g, packet) : .toDevice(d, g, packet))
             case .close(let reset):
                 wheel.schedule(at: release(i, at: at) + oneWay(), .closedByHub(d, g, reset: reset))
             }
@@ -605,15 +606,28 @@ extension FleetSimulation {
             let d = UInt32(i)
             var list: [DeviceAction] = spareActions.popLast() ?? []
             swap(&list, &actions)
+            var closed = false
             defer {
                 list.removeAll(keepingCapacity: true)
                 spareActions.append(list)
+                // The channel reports closed right after the close (as NIO's channelInactive, in the same instant).
+                if closed {
+                    actions.removeAll(keepingCapacity: true)
+                    devices[i].machine.channelClosed(now: now, into: &actions)
+                    run(device: i)
+                }
             }
             for action in list {
                 switch action {
                 case .connect:
                     devices[i].generation &+= 1
-                    wheel.schedule(at: now + oneWay(), .syn(d, devices[i].generation, retries: 0))
+                    if hub.model.acceptRate > 0 {
+                        wheel.schedule(at: now + oneWay(), .syn(d, devices[i].generation, retries: 0))
+                    } else {
+                        // A listener without an accept limit takes every SYN: the handshake completes one round trip
+                        // later, and the hub opens the connection then (one event instead of two).
+                        wheel.schedule(at: now + oneWay() + oneWay(), .established(d, devices[i].generation))
+                    }
                 case .publish(let message):
                     let packet = HubPacket.publish(
                         seq: UInt32(truncatingIfNeeded: message.seq),
@@ -637,9 +651,11 @@ extension FleetSimulation {
                     if sent == .connect { at = max(at, Instant(nanoseconds: devices[i].hub.acceptAt)) }
                     wheel.schedule(at: at, .toHub(d, devices[i].generation, sent))
                 case .close:
-                    wheel.schedule(at: now + oneWay(), .finReachesHub(d, devices[i].generation))
+                    if devices[i].hub.holds(devices[i].generation) {
+                        wheel.schedule(at: now + oneWay(), .finReachesHub(d, devices[i].generation))
+                    }
                     devices[i].generation &+= 1
-                    wheel.schedule(at: now, .closedByDevice(d, devices[i].generation))
+                    closed = true
                 case .schedule(let kind, let at):
                     if let old = devices[i].timers[kind] { wheel.cancel(old) }
                     devices[i].timers[kind] = wheel.schedule(at: at, .timer(d, kind))
