@@ -37,17 +37,16 @@ extension DeviceStateMachine {
         retry = nil
         everConnected = true
         lastError = nil
-        state = .connected(Session(lastWrite: now, lastRead: now))
+        session = Session(lastWrite: now, lastRead: now)
+        state = .connected
         setStatus(.connected, .connectionOk, into: &actions)
         if config.keepAlive > .zero { actions.append(.schedule(.keepAlive, now + config.pingIdle)) }
         if let renewal = config.tokenRenewal, keyBytes != nil {
             actions.append(.schedule(.tokenRenewal, now + renewal))
         }
         if config.subscribeC2D {
-            var session = takeSession()
             let id = session.allocatePacketID()
             session.subscribeID = id
-            state = .connected(session)
             let filter = MQTTSubscription(topicFilter: "devices/\(deviceID)/messages/devicebound/#", qos: .atLeastOnce)
             actions.append(.write(.subscribe(MQTTSubscribe(packetID: id, subscriptions: [filter]))))
         }
@@ -64,7 +63,6 @@ extension DeviceStateMachine {
     /// After a reconnect: re-publish what was unacknowledged (DUP, in packet-id order), then drain the queue.
     mutating func resend(now: Instant, into actions: inout Actions) {
         guard case .connected = state else { return }
-        var session = takeSession()
         for (id, message) in redelivery.sortedByID() {
             session.inflight.append(id: id, message: message)
             actions.append(.publish(TelemetryPublish(seq: message.seq, packetID: id, dup: true)))
@@ -74,7 +72,6 @@ extension DeviceStateMachine {
             Self.publish(message, qos: config.qos, session: &session, into: &actions)
         }
         session.lastWrite = now
-        state = .connected(session)
     }
 
     /// The next message, due at `intended`.
@@ -100,7 +97,7 @@ extension DeviceStateMachine {
     /// Closes the connection because of `cause`; `channelClosed` then classifies it.
     mutating func closeThenFail(_ cause: FailureCause, into actions: inout Actions) {
         var established = false
-        if case .connected(let session) = state {
+        if case .connected = state {
             established = true
             redelivery.append(contentsOf: session.inflight)
             actions.append(.record(.disconnected))
@@ -190,14 +187,13 @@ extension DeviceStateMachine {
     }
 
     mutating func disconnectIfDone(now: Instant, into actions: inout Actions) {
-        guard !config.stayConnected, case .connected(var session) = state, generated >= config.messages,
+        guard !config.stayConnected, case .connected = state, generated >= config.messages,
             queue.isEmpty, redelivery.isEmpty
         else { return }
         if session.inflight.isEmpty {
             disconnect(outcome: .completed, into: &actions)
         } else if !session.draining {
             session.draining = true
-            state = .connected(session)
             actions.append(.schedule(.drain, now + config.drainTimeout))
         }
     }
@@ -205,7 +201,7 @@ extension DeviceStateMachine {
     /// Clean goodbye from a connected state. Unacknowledged messages stay pending when the run stops the device;
     /// after a drain timeout they were already counted as failed.
     mutating func disconnect(outcome: DeviceOutcome, into actions: inout Actions) {
-        if outcome == .stopped, case .connected(let session) = state { redelivery.append(contentsOf: session.inflight) }
+        if outcome == .stopped, case .connected = state { redelivery.append(contentsOf: session.inflight) }
         cancelSessionTimers(into: &actions)
         actions.append(.cancel(.telemetry))
         actions.append(.write(.disconnect(MQTTReasonPacket())))
@@ -238,15 +234,6 @@ extension DeviceStateMachine {
         actions.append(.record(.finished(outcome, status, statusReason)))
     }
 
-    /// Moves the session out of `state` (which holds `.idle` for the moment), so its inflight array is uniquely
-    /// referenced while it changes: no copy-on-write allocation per message. Put it back with `.connected(session)`.
-    mutating func takeSession() -> Session {
-        guard case .connected(let session) = state else {
-            preconditionFailure("DeviceStateMachine.takeSession in state \(state)")
-        }
-        state = .idle
-        return session
-    }
 }
 
 extension DeviceStateMachine {

@@ -49,7 +49,6 @@ extension DeviceStateMachine {
     /// is the moment it could go (now), so its latency is the hub's answer time, not a schedule's.
     mutating func fillWindow(now: Instant, into actions: inout Actions) {
         guard case .connected = state, generated < config.messages else { return }
-        var session = takeSession()
         while generated < config.messages && session.inflight.count < config.maxInflight {
             generated += 1
             actions.append(.record(.generated(qos: config.qos)))
@@ -57,7 +56,6 @@ extension DeviceStateMachine {
             Self.publish(message, qos: config.qos, session: &session, into: &actions)
         }
         session.lastWrite = now
-        state = .connected(session)
     }
 
     mutating func telemetryDue(deadline: Instant, now: Instant, into actions: inout Actions) {
@@ -80,17 +78,14 @@ extension DeviceStateMachine {
             }
         }
         if case .connected = state, queue.isEmpty {
-            var session = takeSession()
             if session.inflight.count < config.maxInflight || config.qos == .atMostOnce {
                 generated += 1
                 actions.append(.record(.generated(qos: config.qos)))
                 let message = nextMessage(intended: deadline)
                 Self.publish(message, qos: config.qos, session: &session, into: &actions)
                 session.lastWrite = now
-                state = .connected(session)
                 return
             }
-            state = .connected(session)
         }
         // Cannot send now: queue it, or apply the overflow policy.
         if queue.count >= config.queueCapacity {
@@ -119,7 +114,6 @@ extension DeviceStateMachine {
     }
 
     mutating func pubackReceived(_ ack: MQTTAck, now: Instant, into actions: inout Actions) {
-        var session = takeSession()
         session.lastRead = now
         if let message = session.inflight.remove(id: ack.packetID) {
             let intended = message.intended
@@ -133,7 +127,6 @@ extension DeviceStateMachine {
             Self.publish(message, qos: config.qos, session: &session, into: &actions)
             session.lastWrite = now
         }
-        state = .connected(session)
         if shared.closedLoop { fillWindow(now: now, into: &actions) }
         disconnectIfDone(now: now, into: &actions)
     }

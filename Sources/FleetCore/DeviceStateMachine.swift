@@ -13,7 +13,7 @@ public struct DeviceStateMachine: Sendable {
         case idle
         case connecting(started: Instant)
         case awaitingConnAck(started: Instant)
-        case connected(Session)
+        case connected
         /// We asked the channel to close; `channelClosed` continues with this.
         case closing(AfterClose)
         /// Waiting for the backoff timer before the next attempt.
@@ -59,6 +59,10 @@ public struct DeviceStateMachine: Sendable {
     /// The telemetry topic's prefix (built when asked: no string stored per device).
     public var topic: String { "devices/\(deviceID)/messages/events/" }
     var state: State = .idle
+    /// The current connection's session (in-flight messages, packet ids, keep-alive times): meaningful while `state`
+    /// is `.connected`, replaced at each accepted CONNACK. Kept beside the state rather than in it, so a message
+    /// changes it in place (no copy of the session out of the enum and back per message).
+    var session = Session(lastWrite: .zero, lastRead: .zero)
     var retry: RetryProgress?
     /// Whether a CONNACK was ever accepted: before, retrying belongs to the open operation; after, to a reconnect
     /// (the SDKs limit the two differently).
@@ -79,7 +83,7 @@ public struct DeviceStateMachine: Sendable {
     /// failed as the recorder counted them.
     public var pendingMessages: Int {
         var inflight = 0
-        if case .connected(let session) = state { inflight = session.inflight.count }
+        if case .connected = state { inflight = session.inflight.count }
         return inflight + redelivery.count + queue.count
     }
     /// QoS 1 messages unacknowledged when the last connection ended: re-published with DUP after the reconnect.
@@ -185,9 +189,7 @@ public struct DeviceStateMachine: Sendable {
             return
         }
         if config.pingOnReadSilence, case .connected = state {
-            var session = takeSession()
             session.lastRead = now
-            state = .connected(session)
         }
         switch (state, packet) {
         case (.awaitingConnAck(let started), .connack(let ack)):
@@ -198,7 +200,7 @@ public struct DeviceStateMachine: Sendable {
                 return
             }
             connackAccepted(started: started, now: now, into: &actions)
-        case (.connected(var session), .pingresp):
+        case (.connected, .pingresp):
             session.pingOutstanding = false
             actions.append(
                 .schedule(
@@ -206,19 +208,16 @@ public struct DeviceStateMachine: Sendable {
                     max(now, session.keepAliveReference(readSilenceCounts: config.pingOnReadSilence) + config.pingIdle)
                 )
             )
-            state = .connected(session)
-        case (.connected(var session), .publish(let publish)):
+        case (.connected, .publish(let publish)):
             actions.append(.record(.received(publish)))
             if publish.qos == .atLeastOnce, let id = publish.packetID {
                 actions.append(.write(.puback(MQTTAck(packetID: id))))
                 session.lastWrite = now
-                state = .connected(session)
             }
         case (.connected, .disconnect(let d)):
             closeThenFail(.serverDisconnect(reason: d.reasonCode), into: &actions)
-        case (.connected(var session), .suback(let ack)):
+        case (.connected, .suback(let ack)):
             if ack.packetID == session.subscribeID { session.subscribeID = nil }
-            state = .connected(session)
         case (.connected, .unsuback):
             break
         case (.closing, _), (.done, _), (.backingOff, _):
@@ -265,7 +264,7 @@ public struct DeviceStateMachine: Sendable {
             // MQTT 3.1.1 cannot re-authenticate in-band: a clean disconnect, then at once a new CONNECT.
             actions.append(.write(.disconnect(MQTTReasonPacket())))
             closeThenFail(.tokenRenewal, into: &actions)
-        case (.keepAlive, .connected(var session)):
+        case (.keepAlive, .connected):
             if session.pingOutstanding {
                 closeThenFail(.keepAliveTimeout, into: &actions)
                 return
@@ -283,8 +282,7 @@ public struct DeviceStateMachine: Sendable {
                     )
                 )
             }
-            state = .connected(session)
-        case (.drain, .connected(let session)):
+        case (.drain, .connected):
             if !session.inflight.isEmpty {
                 actions.append(.record(.failed(count: session.inflight.count, reason: .ackTimeout)))
             }
@@ -310,7 +308,7 @@ public struct DeviceStateMachine: Sendable {
         case .awaitingConnAck:
             actions.append(.cancel(.connackTimeout))
             failed(.attempt(tls ?? .connectionLost), now: now, into: &actions)
-        case .connected(let session):
+        case .connected:
             redelivery.append(contentsOf: session.inflight)
             actions.append(.record(.disconnected))
             cancelSessionTimers(into: &actions)
