@@ -155,12 +155,7 @@ public struct TimerWheel<Payload> {
                 cascade(list: Int32(level * Self.slots + Int(shifted & 0xFF)))
                 level += 1
             }
-            let slot = Int32(tickNow & 0xFF)
-            while heads[Int(slot)] >= 0 {
-                let i = heads[Int(slot)]
-                unlink(i)
-                append(i, to: Self.readyList)
-            }
+            spliceToReady(slot: Int(tickNow & 0xFF))
         }
     }
 
@@ -214,6 +209,33 @@ public struct TimerWheel<Payload> {
             list = 3 * Self.slots + Int((clamped >> 24) & 0xFF)
         }
         append(index, to: Int32(list))
+    }
+
+    /// Moves a due level-0 slot's whole list behind the ready list in one splice, keeping its order: each entry is
+    /// visited once to mark its list, instead of being unlinked and appended one by one.
+    @inlinable mutating func spliceToReady(slot: Int) {
+        let first = heads[slot]
+        guard first >= 0 else { return }
+        var i = first
+        var moved = 0
+        while i >= 0 {
+            entries[Int(i)].list = Self.readyList
+            moved += 1
+            i = entries[Int(i)].next
+        }
+        levelCounts[0] -= moved
+        let ready = Int(Self.readyList)
+        let readyTail = tails[ready]
+        if readyTail >= 0 {
+            entries[Int(readyTail)].next = first
+            entries[Int(first)].prev = readyTail
+        } else {
+            heads[ready] = first
+            entries[Int(first)].prev = -1
+        }
+        tails[ready] = tails[slot]
+        heads[slot] = -1
+        tails[slot] = -1
     }
 
     @inlinable mutating func cascade(list: Int32) {
