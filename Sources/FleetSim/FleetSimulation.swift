@@ -447,7 +447,11 @@ extension FleetSimulation {
             case .toDeviceThenClose(let d, let g, let packet):
                 let i = Int(d)
                 guard g == devices[i].generation, !devices[i].hub.silenced else { return }
-                devices[i].machine.packetReceived(packet.packet(qos: cohortQoS[Int(devices[i].cohort)]), now: now, into: &actions)
+                devices[i].machine.packetReceived(
+                    packet.packet(qos: cohortQoS[Int(devices[i].cohort)]),
+                    now: now,
+                    into: &actions
+                )
                 run(device: i)
                 // The FIN right behind it (unless the device closed first, on the packet).
                 if g == devices[i].generation { handle(.closedByHub(d, g, reset: false), deadline: deadline) }
