@@ -28,14 +28,7 @@ public struct FleetProgress: Sendable {
 }
 
 /// One cohort's share of a run.
-public struct CohortResult: Sendable {
-    public var name: String
-    /// The SDK its devices imitate, and its retry curve's name.
-    public var sdk: String
-    public var policy: String
-    public var devices: Int
-    public var snapshot: Snapshot
-}
+public typealias CohortResult = CohortSnapshot
 
 /// Everything a run produced.
 public struct RunResult: Sendable {
@@ -261,17 +254,7 @@ public struct FleetRunner: Sendable {
         health.descriptorPeak = descriptors.withLock { max($0.peak, SystemProbe.openDescriptors()) }
         health.loopCPUSeconds = SystemProbe.cpuSeconds(thread: loopThread)
         health.wallSeconds = Double(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds) / 1e9
-        var snapshot = Snapshot()
-        for part in cohortSnapshots { try snapshot.merge(part) }
-        let cohorts = zip(scenario.effectiveCohorts, cohortSnapshots).map {
-            CohortResult(
-                name: $0.name,
-                sdk: $0.sdk.name,
-                policy: $0.retry.policy.name,
-                devices: $0.devices,
-                snapshot: $1
-            )
-        }
+        let (snapshot, cohorts) = try CohortSnapshot.split(scenario, cohortSnapshots)
         return RunResult(
             scenario: scenario,
             snapshot: snapshot,

@@ -59,22 +59,8 @@ public enum ReportBuilder {
     public static let toolVersion = "0.1.0"
     public static let schemaVersion: UInt32 = 1
 
-    /// A cohort's name, retry policy, size and measurements.
-    public struct CohortPart: Sendable {
-        public var name: String
-        public var policy: String
-        public var sdk: String
-        public var devices: Int
-        public var snapshot: Snapshot
-
-        public init(name: String, sdk: String, policy: String, devices: Int, snapshot: Snapshot) {
-            self.name = name
-            self.sdk = sdk
-            self.policy = policy
-            self.devices = devices
-            self.snapshot = snapshot
-        }
-    }
+    /// A cohort's name, SDK, retry policy, size and measurements.
+    public typealias CohortPart = CohortSnapshot
 
     public static func build(
         facts: RunFacts,

@@ -67,20 +67,11 @@ public struct SimulateService: Sendable {
             cancelled: result.cancelled,
             kind: "simulation"
         )
-        let cohorts = result.cohorts.map {
-            ReportBuilder.CohortPart(
-                name: $0.name,
-                sdk: $0.sdk,
-                policy: $0.policy,
-                devices: $0.devices,
-                snapshot: $0.snapshot
-            )
-        }
         return ReportBuilder.build(
             facts: facts,
             snapshot: result.snapshot,
             hub: result.hub,
-            cohorts: cohorts,
+            cohorts: result.cohorts,
             faults: result.faults,
             predictedFirstRetryNanoseconds: scenario.predictedFirstRetries(),
             health: nil,

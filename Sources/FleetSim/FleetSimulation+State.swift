@@ -1,0 +1,223 @@
+internal import FleetCore
+internal import FleetHub
+internal import FleetMQTT
+internal import FleetMetrics
+
+extension FleetSimulation {
+    /// The simulation's whole state, struct-of-arrays per device so a million devices stay small.
+    struct State {
+        let scenario: Scenario
+        let grace: Duration
+        /// This partition (every `partitions`-th device from device `partition`).
+        let partition: Int
+        let partitions: Int
+        var board: ProgressBoard?
+        var progress: (@Sendable (SimulationProgress) -> Void)?
+        var shouldCancel: @Sendable () -> Bool = { false }
+
+        /// Every device of the partition: its machine and what the simulation and the hub keep for it, together.
+        var devices: [SimDevice] = []
+        /// Each cohort's telemetry QoS (read per message without touching the device's configuration).
+        var cohortQoS: [MQTTQoS] = []
+        var recorders: [Recorder]
+        var hub: SimHub
+        var wheel = TimerWheel<Event>(tick: .microseconds(100))
+        var now: Instant = .zero
+        var rng: SplitMix64
+        let halfRTT: Int64
+        let jitter: UInt64
+        let plan: FaultPlan
+        var faultLog: FaultLog
+        var storms = StormMarks()
+        /// The actions the machine being driven returned; `run(device:)` swaps in a spare buffer so handling one
+        /// device's actions may drive another (a freed connect slot starts the next device).
+        var actions: [DeviceAction] = []
+        var spareActions: [[DeviceAction]] = []
+
+        var nextToStart = 0
+        var inFlight = 0
+        var finished = 0
+        var stopping = false
+        var hitDeadline = false
+        var cancelled = false
+        var events: UInt64 = 0
+        var lateConnects: UInt64 = 0
+        var lastEnd: Instant = .zero
+        /// The next fault step not yet applied (publishes that arrive before it skip the hub's event queue).
+        var nextFaultAt: Instant = .zero
+        var faultsApplied = 0
+        let rampRate: Double
+        let window: Int
+
+        init(scenario: Scenario, grace: Duration, partition: Int = 0, of partitions: Int = 1) {
+            self.scenario = scenario
+            self.grace = grace
+            self.partition = partition
+            self.partitions = partitions
+            let total = scenario.fleet.devices
+            let n = total / partitions + (partition < total % partitions ? 1 : 0)
+            let cohorts = scenario.effectiveCohorts
+            recorders = cohorts.map { _ in Recorder(bin: scenario.bin) }
+            let share = 1 / Double(partitions)
+            hub = SimHub(scenario: scenario, share: share)
+            rampRate = scenario.fleet.rampRate * share
+            window = max(1, scenario.fleet.maxInFlight / partitions)
+            rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117 &+ UInt64(partition))
+            halfRTT = scenario.simulation.rtt.nanoseconds / 2
+            jitter = UInt64(max(0, scenario.simulation.rttJitter.nanoseconds))
+            plan = FaultPlan(scenario.faults)
+            faultLog = FaultLog(plan: plan)
+            devices.reserveCapacity(n)
+            // Room for every timer kind and a few packets in flight per device, reserved up front: pages are only
+            // touched as entries are used, and the pool never doubles (a doubling copy briefly needs both buffers).
+            wheel.reserveCapacity(n * 12)
+            let seeds = SplitMix64(seed: scenario.seed)
+            let shared = cohorts.map { SharedDeviceConfig(DeviceConfig(scenario: scenario, cohort: $0)) }
+            cohortQoS = shared.map(\.config.qos)
+            var bounds: [Int] = []
+            var end = 0
+            for c in cohorts {
+                end += c.devices
+                bounds.append(end)
+            }
+            var c = 0
+            for j in 0..<n {
+                let index = j * partitions + partition
+                while c < bounds.count - 1 && index >= bounds[c] { c += 1 }
+                let id = scenario.fleet.deviceID(index)
+                let key = (try? shared[c].config.auth?.key(for: id)) ?? nil
+                let machine = DeviceStateMachine(
+                    deviceID: id,
+                    shared: shared[c],
+                    seed: seeds.derived(UInt64(index)).state,
+                    key: key
+                )
+                devices.append(SimDevice(machine: machine, cohort: UInt8(clamping: c)))
+            }
+            actions.reserveCapacity(16)
+        }
+
+        /// One-way network delay: half the round trip plus up to `rtt_jitter`.
+        mutating func oneWay() -> Duration {
+            let extra = jitter > 0 ? Int64(rng.next() % jitter) : 0
+            return .nanoseconds(halfRTT + extra)
+        }
+
+        mutating func run() -> SimulationResult {
+            for (k, event) in plan.events.enumerated() {
+                wheel.schedule(at: Instant.zero + event.at, .fault(Int32(k)))
+            }
+            nextFaultAt = plan.events.first.map { Instant.zero + $0.at } ?? Instant(nanoseconds: .max)
+            wheel.schedule(at: Instant.zero + scenario.duration, .stop)
+            pump()
+            if nextToStart < devices.count { wheel.schedule(at: now + .milliseconds(2), .ramp) }
+            let wallStart = ContinuousClock.now
+            var lastReport = wallStart
+            while finished < devices.count {
+                if let fired = wheel.popReady() {
+                    if fired.deadline > now { now = fired.deadline }
+                    handle(fired.payload, deadline: fired.deadline)
+                    events &+= 1
+                    if events & 0xFFFF == 0 {
+                        if !stopping && shouldCancel() {
+                            cancelled = true
+                            stopAll()
+                        }
+                        board?.post(snapshotProgress(), partition: partition)
+                        if let progress, let board, ContinuousClock.now - lastReport >= .seconds(1) {
+                            lastReport = ContinuousClock.now
+                            progress(board.total)
+                        }
+                    }
+                    continue
+                }
+                guard let wake = wheel.nextWakeup() else { break }
+                wheel.advance(to: wake)
+            }
+            return finish()
+        }
+
+        func snapshotProgress() -> SimulationProgress {
+            var counters = FleetCounters()
+            var connected: UInt64 = 0
+            for r in recorders {
+                counters.add(r.snapshot.counters)
+                connected += r.snapshot.connectedNow
+            }
+            return SimulationProgress(
+                simulated: now - .zero,
+                duration: scenario.duration,
+                devices: devices.count,
+                finished: finished,
+                connectedNow: connected,
+                connectAttempts: counters.connectAttempts,
+                acked: counters.acked,
+                events: events
+            )
+        }
+
+        mutating func finish() -> SimulationResult {
+            for index in faultLog.openWindows {
+                let affected = apply(.end, fault: plan.faults[index], index: index)
+                faultLog.applied(
+                    FaultPlan.Event(at: .zero, fault: index, step: .end),
+                    elapsed: now.nanoseconds,
+                    affected: affected
+                )
+            }
+            for i in devices.indices {
+                recorders[Int(devices[i].cohort)].notePending(devices[i].machine.pendingMessages)
+            }
+            let parts = recorders.map { $0.capture() }
+            // Every part comes from recorders of one layout: merging cannot fail.
+            let (total, cohorts) = (try? CohortSnapshot.split(scenario, parts)) ?? (Snapshot(), [])
+            return SimulationResult(
+                snapshot: total,
+                cohorts: cohorts,
+                hub: hub.recorder.stats,
+                faults: faultLog.finished(runEnd: now.nanoseconds),
+                duration: lastEnd - .zero,
+                hitDeadline: hitDeadline,
+                cancelled: cancelled,
+                events: events,
+                lateConnects: lateConnects
+            )
+        }
+
+        // MARK: - ramp and stop
+
+        mutating func pump() {
+            guard !stopping else { return }
+            let n = devices.count
+            let rate = rampRate
+            let allowed = rate <= 0 ? n : min(n, Int(Double(now.nanoseconds) / 1e9 * rate) + 1)
+            while nextToStart < allowed && inFlight < window {
+                let i = nextToStart
+                nextToStart += 1
+                inFlight += 1
+                devices[i].holdsSlot = true
+                actions.removeAll(keepingCapacity: true)
+                devices[i].machine.start(now: now, into: &actions)
+                run(device: i)
+            }
+        }
+
+        mutating func releaseSlot(_ i: Int) {
+            guard devices[i].holdsSlot else { return }
+            devices[i].holdsSlot = false
+            inFlight -= 1
+            pump()
+        }
+
+        mutating func stopAll() {
+            guard !stopping else { return }
+            stopping = true
+            for i in devices.indices {
+                actions.removeAll(keepingCapacity: true)
+                devices[i].machine.stop(now: now, into: &actions)
+                run(device: i)
+            }
+            wheel.schedule(at: now + grace, .forceClose)
+        }
+    }
+}
