@@ -209,18 +209,10 @@ final class HubConnectionHandler: ChannelInboundHandler {
         if decision != .reject, !state.faults.isEmpty,
             let extra = state.faults.throttle(connect: connect, deviceID: id, peer: { peer }, now: now)
         {
-            decision = Self.later(decision, extra)
+            decision = decision.combined(with: extra)
         }
         state.recorder.countThrottle(connect: connect, decision: decision, at: now)
         return decision
-    }
-
-    private static func later(_ a: RateShaper.Decision, _ b: RateShaper.Decision) -> RateShaper.Decision {
-        switch (a, b) {
-        case (.reject, _), (_, .reject): .reject
-        case (.now, let x), (let x, .now): x
-        case (.after(let x), .after(let y)): .after(max(x, y))
-        }
     }
 
     private func accepted(_ connect: MQTTConnect) {

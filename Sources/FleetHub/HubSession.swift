@@ -81,6 +81,19 @@ public struct HubSession: Sendable {
         case disabled
     }
 
+    /// The CONNACK code a fault's override answers with in `version`, and why (for the refusal counters).
+    public static func refusal(
+        _ override: ConnectOverride,
+        version: MQTTVersion
+    ) -> (code: UInt8, reason: HubAuthenticator.Refusal) {
+        switch override {
+        case .serverUnavailable: (version == .v5 ? 0x88 : 3, .outage)
+        case .notAuthorized: (HubAuthenticator.refusalCode(version), .rejectAuth)
+        case .connectionRateExceeded: (version == .v5 ? 0x9F : 3, .throttled)
+        case .disabled: (version == .v5 ? 0x8A : 5, .disabled)
+        }
+    }
+
     /// Answers one packet. `nowUnix` is the hub's wall clock (seconds) for token expiry checks; `now` its monotonic
     /// clock for the PINGREQ allowance.
     public mutating func packetReceived(
@@ -100,14 +113,7 @@ public struct HubSession: Sendable {
                 return
             }
             if let override {
-                let code: UInt8
-                let reason: HubAuthenticator.Refusal
-                switch override {
-                case .serverUnavailable: (code, reason) = (c.version == .v5 ? 0x88 : 3, .outage)
-                case .notAuthorized: (code, reason) = (HubAuthenticator.refusalCode(c.version), .rejectAuth)
-                case .connectionRateExceeded: (code, reason) = (c.version == .v5 ? 0x9F : 3, .throttled)
-                case .disabled: (code, reason) = (c.version == .v5 ? 0x8A : 5, .disabled)
-                }
+                let (code, reason) = Self.refusal(override, version: c.version)
                 actions.append(.write(.connack(MQTTConnAck(code: code))))
                 actions.append(.record(.refused(code: code, reason: reason)))
                 close(clean: true, into: &actions)

@@ -8,6 +8,15 @@ public struct RateShaper: Sendable, Hashable {
         case now
         case after(Duration)
         case reject
+
+        /// Two throttles on one request (a tier's and a throttle fault's): the stricter answer.
+        public func combined(with other: Decision) -> Decision {
+            switch (self, other) {
+            case (.reject, _), (_, .reject): .reject
+            case (.now, let x), (let x, .now): x
+            case (.after(let x), .after(let y)): .after(max(x, y))
+            }
+        }
     }
 
     /// Requests per second at the limit.

@@ -146,17 +146,7 @@ struct SimHub {
     }
 
     private mutating func connect(_ side: inout HubSide, id: String, now: Instant) -> Answer {
-        var decision = RateShaper.Decision.now
-        if var shaper = connectShaper {
-            decision = shaper.admit(now: now)
-            connectShaper = shaper
-        }
-        if decision != .reject, !faults.isEmpty,
-            let extra = faults.throttle(connect: true, deviceID: id, peer: { nil }, now: now)
-        {
-            decision = Self.later(decision, extra)
-        }
-        recorder.countThrottle(connect: true, decision: decision, at: now)
+        let decision = throttle(connect: true, id: id, now: now)
         var override: HubSession.ConnectOverride?
         if decision == .reject { override = .connectionRateExceeded }
         if override == nil, !faults.isEmpty {
@@ -178,7 +168,7 @@ struct SimHub {
             delay += extra
         }
         if let override {
-            let (code, reason) = Self.refusal(override, version: connackVersion)
+            let (code, reason) = HubSession.refusal(override, version: connackVersion)
             recorder.record(.refused(code: code, reason: reason), peer: nil, at: now)
             closed(&side, now: now)
             return .reply(.connack(code: code), delay: decision == .reject ? model.connackDelay : delay, close: true)
@@ -206,16 +196,7 @@ struct SimHub {
                 dailyUsed += units
             }
         }
-        if decision != .reject, var shaper = sendShaper {
-            decision = shaper.admit(now: now)
-            sendShaper = shaper
-        }
-        if decision != .reject, !faults.isEmpty,
-            let extra = faults.throttle(connect: false, deviceID: id, peer: { nil }, now: now)
-        {
-            decision = Self.later(decision, extra)
-        }
-        recorder.countThrottle(connect: false, decision: decision, at: now)
+        decision = throttle(connect: false, id: id, now: now, before: decision)
         if decision == .reject {
             // MQTT 5 answers PUBACK 0x97 (quota exceeded); 3.1.1 has no way to say it and closes the connection.
             guard connackVersion == .v5, qos == .atLeastOnce else {
@@ -236,24 +217,31 @@ struct SimHub {
         return .reply(.puback(packetID: packetID, code: 0), delay: delay, close: false)
     }
 
-    static func refusal(
-        _ override: HubSession.ConnectOverride,
-        version: MQTTVersion
-    ) -> (UInt8, HubAuthenticator.Refusal) {
-        switch override {
-        case .serverUnavailable: (version == .v5 ? 0x88 : 3, .outage)
-        case .notAuthorized: (HubAuthenticator.refusalCode(version), .rejectAuth)
-        case .connectionRateExceeded: (version == .v5 ? 0x9F : 3, .throttled)
-        case .disabled: (version == .v5 ? 0x8A : 5, .disabled)
+    /// As the test hub decides: the tier's shaper for connects or sends, then a throttle fault's, the stricter
+    /// answer counted. `before`: a decision already taken (the daily quota's refusal).
+    private mutating func throttle(
+        connect: Bool,
+        id: String,
+        now: Instant,
+        before: RateShaper.Decision = .now
+    ) -> RateShaper.Decision {
+        var decision = before
+        if decision != .reject {
+            if connect, var shaper = connectShaper {
+                decision = shaper.admit(now: now)
+                connectShaper = shaper
+            } else if !connect, var shaper = sendShaper {
+                decision = shaper.admit(now: now)
+                sendShaper = shaper
+            }
         }
-    }
-
-    private static func later(_ a: RateShaper.Decision, _ b: RateShaper.Decision) -> RateShaper.Decision {
-        switch (a, b) {
-        case (.reject, _), (_, .reject): .reject
-        case (.now, let x), (let x, .now): x
-        case (.after(let x), .after(let y)): .after(max(x, y))
+        if decision != .reject, !faults.isEmpty,
+            let extra = faults.throttle(connect: connect, deviceID: id, peer: { nil }, now: now)
+        {
+            decision = decision.combined(with: extra)
         }
+        recorder.countThrottle(connect: connect, decision: decision, at: now)
+        return decision
     }
 
     static func ms(_ t: Instant) -> Int32 { Int32(clamping: t.nanoseconds / 1_000_000) }
