@@ -75,8 +75,18 @@ struct ProfileReader {
                 )
             }
             s.faultProxy = try hub.bool("fault_proxy") ?? false
+            s.hubServesProfile = try hub.bool("serves_profile") ?? false
+            if s.hubServesProfile && (s.hub.isEmbedded || s.faultProxy) {
+                throw hub.error(
+                    .invalidValue,
+                    "serves_profile",
+                    s.hub.isEmbedded
+                        ? "says the hub at hub.url is `fleetstorm hub --profile`: give hub.url"
+                        : "the hub plays the faults itself: drop fault_proxy"
+                )
+            }
             s.c2dInterval = try hub.duration("c2d_interval", min: .milliseconds(10))
-            if s.c2dInterval != nil && !s.hub.isEmbedded {
+            if s.c2dInterval != nil && !s.hub.isEmbedded && !s.hubServesProfile {
                 throw hub.error(.invalidValue, "c2d_interval", "only the embedded hub sends C2D messages")
             }
             if s.faultProxy && s.hub.isEmbedded {
@@ -107,9 +117,11 @@ struct ProfileReader {
             s.fleet.idPrefix = try f.string("id_prefix") ?? s.fleet.idPrefix
             s.fleet.rampRate = try f.double("ramp_rate", min: 0) ?? s.fleet.rampRate
             s.fleet.maxInFlight = try f.int("max_in_flight", min: 1, max: 1_000_000) ?? s.fleet.maxInFlight
-            s.fleet.sourceAddresses = try f.strings("source_addresses") ?? s.fleet.sourceAddresses
-            for (i, a) in s.fleet.sourceAddresses.enumerated() where !Self.looksLikeIPAddress(a) {
-                throw f.error(.invalidValue, "source_addresses", "item \(i + 1) \"\(a)\" is not an IP address")
+            if let items = try f.strings("source_addresses") {
+                switch SourceAddresses.expand(items) {
+                case .success(let all): s.fleet.sourceAddresses = all
+                case .failure(let e): throw f.error(.invalidValue, "source_addresses", "item \(e.item): \(e.message)")
+                }
             }
         }
         try top.mapping("mqtt") { (m: inout Section) throws(ScenarioError) in
@@ -239,7 +251,12 @@ struct ProfileReader {
                 try m.duration("puback_delay", min: .zero, max: .seconds(600)) ?? s.simulation.pubackDelay
             s.simulation.partitions = try m.int("partitions", min: 0, max: 64) ?? s.simulation.partitions
         }
-        s.faults = try Self.readFaults(&top, seed: s.seed, hub: s.hub, proxy: s.faultProxy)
+        s.faults = try Self.readFaults(
+            &top,
+            seed: s.seed,
+            hub: s.hubServesProfile ? .embedded : s.hub,
+            proxy: s.faultProxy
+        )
         try top.finish()
         usedOverrides.formUnion(top.consumed)
         return s

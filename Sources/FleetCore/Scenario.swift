@@ -92,13 +92,19 @@ public struct Scenario: Sendable, Hashable {
         /// Local addresses to spread connections over (127.x to pass the ephemeral port limit); empty lets the
         /// kernel choose.
         public var sourceAddresses: [String] = []
+        /// Set by `Scenario.sharded`: which share of a bigger fleet these devices are (nil: the whole fleet).
+        public var shard: Shard?
+        /// Index of this process's first device in the whole fleet (0 unless sharded).
+        public var firstIndex: Int = 0
+        /// The whole fleet's size when sharded: ids are padded for it, so a device's id is the same in any shard.
+        public var wholeFleetDevices: Int?
 
         public init() {}
 
-        /// The id of device `index` (0-based).
+        /// The id of device `index` of this process (0-based; its place in the whole fleet is `firstIndex + index`).
         public func deviceID(_ index: Int) -> String {
-            let digits = Swift.max(5, String(Swift.max(devices - 1, 0)).count)
-            let n = String(index)
+            let digits = Swift.max(5, String(Swift.max((wholeFleetDevices ?? devices) - 1, 0)).count)
+            let n = String(firstIndex + index)
             return idPrefix + String(repeating: "0", count: Swift.max(0, digits - n.count)) + n
         }
     }
@@ -217,6 +223,9 @@ public struct Scenario: Sendable, Hashable {
     public var c2dInterval: Duration?
     /// Place the TCP fault proxy between the devices and an external broker, so faults work against it.
     public var faultProxy = false
+    /// The hub at `hub.url` is `fleetstorm hub --profile` serving this profile (hub workers, or the hub of shards):
+    /// it plays the faults, tier and C2D itself; the run only marks the faults' start times for its storm records.
+    public var hubServesProfile = false
     /// Throttles of the embedded hub (nil: unlimited).
     public var quota: Quota?
     public var fleet = Fleet()

@@ -23,6 +23,7 @@ extension Scenario {
             if let name = tls.serverName { hubLine += ", server_name: \(q(name))" }
         }
         if faultProxy { hubLine += ", fault_proxy: true" }
+        if hubServesProfile { hubLine += ", serves_profile: true" }
         if let c2dInterval { hubLine += ", c2d_interval: \(d(c2dInterval))" }
         out.append(hubLine + "}")
         var fleetLine =

@@ -7,6 +7,9 @@ public struct FleetRunError: Error, Sendable, CustomStringConvertible {
         public static let hubFailed = Code(name: "embedded hub failed")
         public static let invalidAddress = Code(name: "invalid address")
         public static let tls = Code(name: "TLS settings")
+        public static let portLimit = Code(name: "ephemeral port limit")
+        public static let shard = Code(name: "shard")
+        public static let cancelled = Code(name: "cancelled")
         public var description: String { name }
     }
 

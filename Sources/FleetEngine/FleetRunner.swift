@@ -6,7 +6,7 @@ internal import NIOSSL
 internal import Synchronization
 
 /// A point-in-time view of a running fleet, for the progress line and the sampler.
-public struct FleetProgress: Sendable {
+public struct FleetProgress: Sendable, Codable {
     public var elapsed: Duration
     public var devices: Int
     public var started: Int
@@ -66,6 +66,9 @@ public struct FleetRunner: Sendable {
     public var callbacks = DeviceCallbacks()
     /// How long devices get to disconnect after the deadline before their connections are dropped.
     public var stopGrace: Duration = .seconds(5)
+    /// Wall-clock instant (Unix nanoseconds) the fleet starts at, after the hub is up and reachable, so shards in
+    /// several processes or pods start together (nil: at once; a past instant: at once).
+    public var startAtUnixNanoseconds: Int64?
 
     public init(scenario: Scenario, hub: (any EmbeddedHub)?) {
         self.scenario = scenario
@@ -74,20 +77,16 @@ public struct FleetRunner: Sendable {
 
     public func run() async throws -> RunResult {
         let embedded = scenario.hub.isEmbedded
-        let limit = DescriptorBudget.raiseLimit()
-        let needed = DescriptorBudget.needed(
+        let hubIsLoopback = embedded || scenario.hub.hostAndPort?.host.hasPrefix("127.") == true
+        let auto = scenario.fleet.sourceAddresses.isEmpty && hubIsLoopback
+        try Preflight.check(
             devices: scenario.fleet.devices,
+            sourceAddresses: auto
+                ? SourcePool.count(devices: scenario.fleet.devices) : scenario.fleet.sourceAddresses.count,
             embeddedHub: embedded,
-            proxy: scenario.faultProxy
+            proxy: scenario.faultProxy,
+            limits: .current()
         )
-        guard needed <= limit else {
-            throw FleetRunError(
-                .descriptorLimit,
-                "\(scenario.fleet.devices) devices need \(needed) descriptors, limit is \(limit); "
-                    + (embedded || scenario.faultProxy
-                        ? "run the hub separately (fleetstorm hub) or use shards" : "use shards (several processes)")
-            )
-        }
         let sources = try scenario.fleet.sourceAddresses.map { a throws(FleetRunError) in
             do { return try SocketAddress(ipAddress: a, port: 0) } catch {
                 throw FleetRunError(.invalidAddress, "fleet.source_addresses: \(a) is not a usable local address")
@@ -105,6 +104,7 @@ public struct FleetRunner: Sendable {
         } else {
             guard let t = scenario.hub.hostAndPort else { preconditionFailure("non-embedded target without address") }
             hubAddress = t
+            if scenario.hubServesProfile { front = FaultMarks() }
             if scenario.faultProxy {
                 let proxy = FaultProxy(upstreamHost: t.host, upstreamPort: t.port)
                 do { hubAddress = try await proxy.start() } catch {
@@ -127,7 +127,21 @@ public struct FleetRunner: Sendable {
             if !embedded {
                 try await Self.probe(resolved, url: "mqtt://\(hubAddress.host):\(hubAddress.port)", group: group)
             }
-            let pool = sources.isEmpty ? SourcePool.loopback(devices: scenario.fleet.devices, hub: resolved) : sources
+            if let at = startAtUnixNanoseconds {
+                let wait = at - Self.unixNanoseconds()
+                if wait > 0 {
+                    do { try await Task.sleep(for: .nanoseconds(wait)) } catch {
+                        throw FleetRunError(
+                            .cancelled,
+                            "stopped while waiting for the start time (--start-at): nothing ran"
+                        )
+                    }
+                }
+            }
+            let pool =
+                sources.isEmpty
+                ? SourcePool.loopback(devices: scenario.fleet.devices, hub: resolved, shard: scenario.fleet.shard)
+                : sources
             var result = try await drive(
                 loop: loop,
                 hubAddress: hubAddress,
@@ -359,4 +373,13 @@ final class FlagBox: Sendable {
     private let storage = Mutex(false)
     func set() { storage.withLock { $0 = true } }
     var isSet: Bool { storage.withLock { $0 } }
+}
+
+/// The front of a hub that plays the profile's faults itself (`hub.serves_profile`): the run marks each fault's start
+/// at the same times for its storm records and acts on nothing (the hub's report counts what each fault affected).
+struct FaultMarks: EmbeddedHub {
+    func start() async throws -> (host: String, port: Int) { ("", 0) }
+    func inject(_ step: FaultPlan.Step, fault: Scenario.Fault, index: Int) async -> Int { 0 }
+    func resetClock() async {}
+    func stop() async -> HubStats? { nil }
 }

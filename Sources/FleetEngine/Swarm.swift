@@ -94,7 +94,7 @@ final class Swarm {
                 let machine = DeviceStateMachine(
                     deviceID: id,
                     shared: shared,
-                    seed: seeds.derived(UInt64(index)).state,
+                    seed: seeds.derived(UInt64(scenario.fleet.firstIndex + index)).state,
                     key: key
                 )
                 handlers.append(

@@ -1,3 +1,5 @@
+public import FleetCore
+
 /// How the test hub listens and what it tolerates. Defaults in one place.
 public struct HubConfiguration: Sendable {
     /// Addresses to listen on. Port 0 picks a free port below 32768.
@@ -22,6 +24,9 @@ public struct HubConfiguration: Sendable {
     /// closes it when it stays unwritable this long.
     public var maxBacklogBytes = 1 << 20
     public var slowConsumerTimeout: Duration = .seconds(10)
+    /// Set SO_REUSEPORT on the listeners, so several hub processes (`fleetstorm hub --workers N`) listen on the same
+    /// port and the kernel spreads new connections over them.
+    public var reusePort = false
     /// SO_SNDBUF for client connections (nil: the kernel's autotuned default).
     public var socketSendBuffer: Int?
     /// Bin width of the hub's time series.
@@ -33,6 +38,16 @@ public struct HubConfiguration: Sendable {
     public var onRefusal: (@Sendable (_ reason: String, _ explanation: String) -> Void)?
 
     public init() {}
+
+    /// The hub a scenario's devices expect (what `run` embeds, and `hub --profile` serves): it checks exactly the
+    /// credentials they present, enforces the scenario's tier, sends its C2D messages, bins its series alike.
+    public init(scenario: Scenario) {
+        self.init()
+        auth = HubAuthenticator(matching: scenario.auth)
+        quotas = HubQuotas(scenario.quota)
+        cloudToDeviceInterval = scenario.c2dInterval
+        seriesBin = scenario.bin
+    }
 }
 
 /// Why the hub could not start.

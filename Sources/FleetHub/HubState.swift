@@ -115,7 +115,7 @@ final class HubState {
             dailyUsed = 0
         }
         let units = quotas.meterUnits(bytes: bytes)
-        guard dailyUsed + units <= quotas.dailyMessages else {
+        guard dailyUsed + units <= quotas.dailyMessagesPerWorker else {
             recorder.countQuotaExceeded()
             return false
         }

@@ -126,7 +126,16 @@ public struct HubQuotas: Sendable, Hashable {
         return UInt64(max(1, (bytes + meter - 1) / meter))
     }
 
+    /// Hub processes sharing one address (`fleetstorm hub --workers N`): each enforces 1/N of the rate, the burst
+    /// and the daily quota on the connections the kernel gives it (SO_REUSEPORT spreads them evenly), so the N
+    /// together enforce the tier's numbers.
+    public var workers: Int = 1
+
+    /// The daily quota this process enforces (its 1/`workers` share).
+    public var dailyMessagesPerWorker: UInt64 { max(1, dailyMessages / UInt64(max(1, workers))) }
+
     public func shaper() -> RateShaper {
-        RateShaper(rate: rate, burst: rate * burstSeconds, maxDelay: maxDelay)
+        let share = rate / Double(max(1, workers))
+        return RateShaper(rate: share, burst: share * burstSeconds, maxDelay: maxDelay)
     }
 }

@@ -57,6 +57,10 @@ public final class TestHub: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .socket, name: .init(rawValue: Self.soReusePort)),
+                value: configuration.reusePort ? 1 : 0
+            )
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .childChannelOption(
@@ -91,6 +95,9 @@ public final class TestHub: Sendable {
         }
         throw HubError(address: "\(host):0", reason: lastError.map(Self.explain) ?? "no free port below 32768")
     }
+
+    /// SO_REUSEPORT (Linux's value; NIO names no constant for it).
+    static let soReusePort: CInt = 15
 
     static func explain(_ error: any Error) -> String {
         let text = "\(error)"

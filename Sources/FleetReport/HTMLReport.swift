@@ -14,6 +14,9 @@ public enum HTMLReport {
         body +=
             "\(e(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(run.startedUnixNs) / 1e9))))"
         body += " · FleetStorm \(e(run.toolVersion))</p>"
+        for line in TextSummary.shardLines(run) {
+            body += "<p class=\"\(line.hasPrefix("SHARD") ? "limited" : "note")\">\(e(line))</p>"
+        }
         if r.hasAccounting {
             let a = r.accounting
             body += "<p class=\"accounting\">messages: \(a.generated) generated, \(a.acked) acked, \(a.failed) failed, "

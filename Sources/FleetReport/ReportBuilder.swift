@@ -17,6 +17,10 @@ public struct RunFacts: Sendable {
     public var malformedPackets: UInt64
     /// "run" or "hub".
     public var kind: String
+    /// The share of a sharded fleet this run was (nil: the whole fleet), and its first device's index in it.
+    public var shard: Shard?
+    public var firstDevice: Int = 0
+    public var fleetDevices: Int = 0
 
     public init(
         profileName: String,
@@ -85,6 +89,12 @@ public enum ReportBuilder {
         report.run.schemaVersion = schemaVersion
         report.run.mqttVersion = facts.mqttVersion
         report.run.kind = facts.kind
+        if let shard = facts.shard {
+            report.run.shardIndex = UInt32(shard.index)
+            report.run.shardCount = UInt32(shard.count)
+            report.run.firstDevice = UInt64(facts.firstDevice)
+            report.run.fleetDevices = UInt64(facts.fleetDevices)
+        }
         if let snapshot {
             let m = measurements(snapshot)
             report.histograms = m.histograms

@@ -11,8 +11,12 @@ public struct MergeError: Error, Sendable, CustomStringConvertible {
 /// Lossless merge of shard reports (`fleetstorm merge`): histograms added from their hdr_v2 bytes, series aligned on
 /// wall-clock start, counts summed, storms recomputed from the merged series with the same code as a single run.
 public enum ReportMerge {
+    /// Merges `reports`: shards of one run (`--shard I/N` or separate processes), and standalone hub reports
+    /// (`fleetstorm hub`, one per hub worker) whose hub counters, hub series and faults join the merged run. `failed`
+    /// names shards that did not end well (their exit status) as the caller saw them.
     public static func merge(
-        _ reports: [(name: String, report: Fleetstorm_Report_V1_Report)]
+        _ reports: [(name: String, report: Fleetstorm_Report_V1_Report)],
+        failed: [Int: (status: String, detail: String)] = [:]
     ) throws(MergeError)
         -> Fleetstorm_Report_V1_Report
     {
@@ -29,19 +33,28 @@ public enum ReportMerge {
                     "\(name): time-series bins of \(r.series.binNs) ns differ from \(bin) ns; rerun the shards with the same --bin"
             )
         }
+        let runs = reports.filter { $0.report.run.kind != "hub" }
+        let lead = runs.first?.report ?? first
         let start = reports.map(\.report.run.startedUnixNs).min() ?? 0
         let end = reports.map { $0.report.run.startedUnixNs + $0.report.run.durationNs }.max() ?? 0
         var out = Fleetstorm_Report_V1_Report()
-        out.run = first.run
-        out.run.kind = "merge"
+        out.run = lead.run
+        out.run.kind = runs.isEmpty ? "hub" : "merge"
+        (out.run.shardIndex, out.run.shardCount, out.run.firstDevice, out.run.fleetDevices) = (0, 0, 0, 0)
         out.run.startedUnixNs = start
         out.run.durationNs = end - start
-        out.run.devices = reports.map(\.report.run.devices).reduce(0, +)
+        // Devices are the shards' (a hub report counts devices it saw, the same devices again).
+        out.run.devices = (runs.isEmpty ? reports : runs).map(\.report.run.devices).reduce(0, +)
+        let hubReports = reports.filter { $0.report.run.kind == "hub" }
+        out.run.hubWorkers = UInt32(hubReports.map { max(1, $0.report.run.hubWorkers) }.reduce(0, +))
+        if hubReports.count <= 1 && runs.isEmpty { out.run.hubWorkers = first.run.hubWorkers }
+        out.run.shards = try shardStatuses(runs, failed: failed)
         out.run.hitDeadline = reports.contains { $0.report.run.hitDeadline }
         out.run.cancelled = reports.contains { $0.report.run.cancelled }
         out.run.target = Array(Set(reports.map(\.report.run.target))).sorted().joined(separator: " ")
-        out.run.profileName = Array(Set(reports.map(\.report.run.profileName))).sorted().joined(separator: "+")
-        out.scenario = first.scenario
+        out.run.profileName = Array(Set(runs.map(\.report.run.profileName))).sorted().joined(separator: "+")
+        if runs.isEmpty { out.run.profileName = first.run.profileName }
+        out.scenario = lead.scenario
 
         // Series: each shard's bins shifted by its start's offset (whole bins) from the earliest start.
         var merged: [String: [UInt64]] = [:]
@@ -118,9 +131,11 @@ public enum ReportMerge {
         out.outcomes = reports.map(\.report.outcomes).reduce(into: [:]) { $0.merge($1, uniquingKeysWith: +) }
         out.statuses = mergeStatuses(reports.flatMap(\.report.statuses))
         out.transitions = mergeTransitions(reports.flatMap(\.report.transitions))
-        out.cohorts = first.cohorts.map { c in
-            var m = c
-            let same = reports.flatMap(\.report.cohorts).filter { $0.name == c.name }
+        var cohortNames: [String] = []
+        for c in reports.flatMap(\.report.cohorts) where !cohortNames.contains(c.name) { cohortNames.append(c.name) }
+        out.cohorts = cohortNames.compactMap { name in
+            let same = reports.flatMap(\.report.cohorts).filter { $0.name == name }
+            guard var m = same.first else { return nil }
             m.devices = same.map(\.devices).reduce(0, +)
             m.accounting = sumAccounting(same.map(\.accounting))
             m.statuses = mergeStatuses(same.flatMap(\.statuses))
@@ -203,6 +218,51 @@ public enum ReportMerge {
             }
         }
         return out
+    }
+
+    /// One status per shard of the split the runs came from (empty when they are not shards). Refuses runs of
+    /// different splits, a whole run among shards, and one shard twice.
+    static func shardStatuses(
+        _ runs: [(name: String, report: Fleetstorm_Report_V1_Report)],
+        failed: [Int: (status: String, detail: String)]
+    ) throws(MergeError) -> [Fleetstorm_Report_V1_ShardStatus] {
+        guard let sharded = runs.first(where: { $0.report.run.shardCount > 0 }) else { return [] }
+        let n = Int(sharded.report.run.shardCount)
+        var seen: [Int: String] = [:]
+        for (name, r) in runs {
+            guard Int(r.run.shardCount) == n else {
+                let what = r.run.shardCount == 0 ? "not a shard" : "shard \(r.run.shardIndex)/\(r.run.shardCount)"
+                throw MergeError(
+                    description:
+                        "\(name) is \(what), \(sharded.name) is shard \(sharded.report.run.shardIndex)/\(n): "
+                        + "merge the shards of one split"
+                )
+            }
+            let i = Int(r.run.shardIndex)
+            if let other = seen[i] {
+                throw MergeError(description: "\(other) and \(name) are both shard \(i)/\(n): drop one of them")
+            }
+            seen[i] = name
+        }
+        let fleet = Int(sharded.report.run.fleetDevices)
+        return (0..<n).map { i in
+            var s = Fleetstorm_Report_V1_ShardStatus()
+            s.index = UInt32(i)
+            let present = seen[i].flatMap { name in runs.first(where: { $0.name == name })?.report }
+            if let r = present {
+                s.devices = r.run.devices
+                s.status = r.run.cancelled ? "cancelled" : "ok"
+            } else {
+                s.devices = UInt64(Shard(index: i, count: n).range(of: fleet).count)
+                s.status = "missing"
+            }
+            if let f = failed[i] { (s.status, s.detail) = (f.status, f.detail) }
+            if present == nil {
+                let note = "no report: its devices are not in these totals"
+                s.detail = s.detail.isEmpty ? note : "\(s.detail) (\(note))"
+            }
+            return s
+        }
     }
 
     static func sumAccounting(_ all: [Fleetstorm_Report_V1_Accounting]) -> Fleetstorm_Report_V1_Accounting {

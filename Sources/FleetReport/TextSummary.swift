@@ -15,6 +15,7 @@ public enum TextSummary {
                     + "seed \(run.seed), \(fixed(seconds, 1)) s against \(run.target)"
             )
         }
+        out += shardLines(run)
         if run.hitDeadline { out.append("note: the profile's duration ran out before every device finished") }
         if run.cancelled { out.append("note: the run was interrupted; the report covers what happened until then") }
         if !r.histograms.isEmpty {
@@ -176,6 +177,29 @@ public enum TextSummary {
     }
 
     /// One line: did the generator keep up?
+    /// Which share of a fleet a shard was; for a merge, every shard that did not end well.
+    static func shardLines(_ run: Fleetstorm_Report_V1_RunInfo) -> [String] {
+        var out: [String] = []
+        if run.shardCount > 0 {
+            out.append(
+                "shard \(run.shardIndex)/\(run.shardCount) of \(run.fleetDevices) devices: "
+                    + "devices \(run.firstDevice) ..< \(run.firstDevice + run.devices)"
+            )
+        }
+        if run.hubWorkers > 1 { out.append("hub: \(run.hubWorkers) worker processes") }
+        if !run.shards.isEmpty {
+            let bad = run.shards.filter { $0.status != "ok" }
+            out.append("shards: \(run.shards.count - bad.count) of \(run.shards.count) ok")
+            for s in bad {
+                out.append(
+                    "SHARD \(s.index) \(s.status.uppercased()) (\(s.devices) devices)"
+                        + (s.detail.isEmpty ? "" : ": \(s.detail)")
+                )
+            }
+        }
+        return out
+    }
+
     /// What produced the report, as the summary's first line names it.
     static func kindName(_ kind: String) -> String {
         switch kind {

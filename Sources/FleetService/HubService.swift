@@ -12,6 +12,9 @@ public struct HubService: Sendable {
     public var faults: [Scenario.Fault]
     /// How long to listen (nil: until cancelled).
     public var limit: Duration?
+    /// Wall-clock instant (Unix nanoseconds) the hub's clock and fault timeline start at: the same in every hub worker
+    /// and every shard (nil: when it starts listening).
+    public var startAtUnixNanoseconds: Int64?
     /// Lines for the operator (listening addresses, faults as they act, refusals, the 10 s status line).
     public var log: @Sendable (String) -> Void
 
@@ -34,18 +37,26 @@ public struct HubService: Sendable {
         let refusals = RefusalLog(write: log)
         configuration.onRefusal = { refusals.note($0, $1) }
         let hub = TestHub(configuration: configuration)
-        let started = Date()
+        var started = Date()
         let bound = try await hub.start()
         let urls = bound.enumerated().map { i, b in
             "\(i < configuration.listen.count ? "mqtt" : "mqtts")://\(b.host):\(b.port)"
         }
         for url in urls { log("hub listening on \(url) (Ctrl-C to stop)") }
+        if let at = startAtUnixNanoseconds {
+            // Listening already (devices may connect early); the clock and the faults start at the shared instant.
+            let wait = Double(at) / 1e9 - Date().timeIntervalSince1970
+            if wait > 0 { try? await Task.sleep(for: .nanoseconds(Int64(wait * 1e9))) }
+            await hub.resetClock()
+            started = Date(timeIntervalSince1970: Double(at) / 1e9)
+        }
+        let origin = started
         let timeline = FaultTimeline(faults)
         let front = EmbeddedTestHub(hub: hub)
-        let elapsed: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince(started) * 1e9) }
+        let elapsed: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince(origin) * 1e9) }
         let limit = self.limit
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await Self.statusLines(hub, started: started, log: log) }
+            group.addTask { await Self.statusLines(hub, started: origin, log: log) }
             group.addTask {
                 await timeline.play(
                     on: front,
@@ -66,7 +77,7 @@ public struct HubService: Sendable {
             profileName: "hub",
             seed: 0,
             devices: Int(stats.devicesSeen),
-            startedUnixNanoseconds: Int64(started.timeIntervalSince1970 * 1e9),
+            startedUnixNanoseconds: Int64(origin.timeIntervalSince1970 * 1e9),
             durationNanoseconds: end,
             target: urls.joined(separator: " "),
             mqttVersion: "3.1.1/5",

@@ -7,7 +7,12 @@ internal import Foundation
 /// `fleetstorm run` as one library entry point: the embedded hub (with a certificate made for the run when the
 /// scenario asks for TLS), the fleet, the report. The CLI parses flags, calls `run`, prints and writes the result.
 public struct RunService: Sendable {
+    /// The whole fleet's scenario (a shard runs its share of it).
     public var scenario: Scenario
+    /// This process's share of the fleet (nil: all of it).
+    public var shard: Shard?
+    /// Wall-clock start (Unix nanoseconds) shared by every shard (nil: at once).
+    public var startAtUnixNanoseconds: Int64?
     /// The profile's path and the overrides as given (they go into the report, secrets redacted).
     public var profile: String
     public var overrides: [String]
@@ -30,6 +35,11 @@ public struct RunService: Sendable {
     /// Runs the fleet (cancel the calling task to stop it: the report is still built).
     public func run() async throws -> Outcome {
         var scenario = self.scenario
+        if let shard {
+            do { scenario = try scenario.sharded(shard) } catch {
+                throw FleetRunError(.shard, "--shard \(shard): \(error)")
+            }
+        }
         var hub: EmbeddedTestHub?
         if scenario.hub.isEmbedded {
             do { hub = EmbeddedTestHub(hub: try Self.embeddedHub(for: &scenario)) } catch {
@@ -39,21 +49,24 @@ public struct RunService: Sendable {
         var runner = FleetRunner(scenario: scenario, hub: hub)
         runner.progress = progress
         runner.callbacks = callbacks
+        runner.startAtUnixNanoseconds = startAtUnixNanoseconds
         let result = try await runner.run()
         return Outcome(
             result: result,
-            report: Self.report(result, scenario: scenario, profile: profile, overrides: overrides)
+            report: Self.report(
+                result,
+                scenario: scenario,
+                whole: self.scenario,
+                profile: profile,
+                overrides: overrides
+            )
         )
     }
 
     /// The embedded hub checks exactly the credentials the scenario's devices present. With `hub.tls: true` it
     /// listens with TLS only, on a certificate made for this run, and the devices trust that CA.
     static func embeddedHub(for scenario: inout Scenario) throws(HubError) -> TestHub {
-        var configuration = HubConfiguration()
-        configuration.auth = HubAuthenticator(matching: scenario.auth)
-        configuration.quotas = HubQuotas(scenario.quota)
-        configuration.cloudToDeviceInterval = scenario.c2dInterval
-        configuration.seriesBin = scenario.bin
+        var configuration = HubConfiguration(scenario: scenario)
         if scenario.tls != nil {
             let bundle = try HubCertificates.generate(host: scenario.auth?.hubHost ?? "fleetstorm.local")
             configuration.tls = try HubTLS(certificatePEM: bundle.serverPEM, keyPEM: bundle.serverKeyPEM)
@@ -71,10 +84,11 @@ public struct RunService: Sendable {
     static func report(
         _ result: RunResult,
         scenario: Scenario,
+        whole: Scenario? = nil,
         profile: String,
         overrides: [String]
     ) -> Fleetstorm_Report_V1_Report {
-        let facts = RunFacts(
+        var facts = RunFacts(
             profileName: scenario.name,
             seed: scenario.seed,
             devices: scenario.fleet.devices,
@@ -86,6 +100,9 @@ public struct RunService: Sendable {
             cancelled: result.cancelled,
             malformedPackets: result.malformedPackets
         )
+        facts.shard = scenario.fleet.shard
+        facts.firstDevice = scenario.fleet.firstIndex
+        facts.fleetDevices = scenario.fleet.wholeFleetDevices ?? scenario.fleet.devices
         return ReportBuilder.build(
             facts: facts,
             snapshot: result.snapshot,
@@ -94,7 +111,15 @@ public struct RunService: Sendable {
             faults: result.faults,
             predictedFirstRetryNanoseconds: scenario.predictedFirstRetries(),
             health: result.health,
-            scenario: (scenario.redactedYAML, profile, Scenario.redactOverrides(overrides))
+            scenario: (Self.yaml(scenario, whole: whole), profile, Scenario.redactOverrides(overrides))
         )
+    }
+
+    /// What ran: the whole fleet's profile, and for a shard a first comment line naming its share.
+    static func yaml(_ scenario: Scenario, whole: Scenario?) -> String {
+        guard let shard = scenario.fleet.shard, let whole else { return scenario.redactedYAML }
+        let first = scenario.fleet.firstIndex
+        return "# shard \(shard) of this fleet: devices \(first) ..< \(first + scenario.fleet.devices) "
+            + "(ramp rate and connect window divided by \(shard.count))\n" + whole.redactedYAML
     }
 }

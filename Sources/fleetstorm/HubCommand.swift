@@ -17,9 +17,13 @@ struct HubCommand: AsyncParsableCommand {
               fleetstorm hub --listen 127.0.0.1:1883 --tls-listen 127.0.0.1:8883 --tls-cert certs/server.pem \\
                 --tls-key certs/server-key.pem --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
               fleetstorm hub --listen 127.0.0.1:1883 --faults faults.yaml --tier S1
+              fleetstorm hub --listen 127.0.0.1:1883 --profile profiles/hub-outage.yaml --workers 4 --output hub.pb
             then, in another shell:
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
             A fault file holds a profile's faults: list, e.g. faults: [{at: 30s, kind: drop, fraction: 0.5}].
+            --profile serves the hub a profile's devices expect (its auth, tier, C2D, faults), as `run` embeds it.
+            --workers N runs N hub processes on the same port (SO_REUSEPORT): each plays the whole fault timeline on
+            its own connections from one shared start, and enforces 1/N of the tier's rates and daily quota.
             """
     )
 
@@ -74,7 +78,26 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Send every device that connected one cloud-to-device message this often, e.g. 5s.")
     var c2dInterval: String?
 
+    @Option(help: "Serve the hub this profile's devices expect: its auth, tier, C2D interval and faults.")
+    var profile: String?
+
+    @Option(name: .customLong("set"), help: "Override a value of --profile: key.path=value (repeatable).")
+    var overrides: [String] = []
+
+    @Option(help: "Run N hub worker processes on the same listen addresses (SO_REUSEPORT), one merged report.")
+    var workers: Int?
+
+    @Option(help: "This process is hub worker I of N (set by --workers): SO_REUSEPORT and 1/N of the tier's quotas.")
+    var worker: String?
+
+    @Option(help: "Start the hub's clock and fault timeline at this Unix time (seconds), e.g. the shards' --start-at.")
+    var startAt: String?
+
     func run() async throws {
+        if let workers {
+            try await serveWorkers(workers)
+            return
+        }
         if let generateCert {
             do {
                 let paths = try HubCertificates.write(HubCertificates.generate(host: host), to: generateCert)
@@ -91,7 +114,68 @@ struct HubCommand: AsyncParsableCommand {
         if let faults {
             do { timeline = try ScenarioLoader.files.loadFaults(path: faults) } catch { fail(error.description) }
         }
-        try await serve(hubConfiguration(), faults: timeline, limit: limit)
+        var configuration = hubConfiguration()
+        if let profile {
+            let given = [
+                ("--group-key", groupKey != nil), ("--registry", registry != nil), ("--anonymous", anonymous),
+                ("--tier", tier != nil), ("--faults", faults != nil), ("--c2d-interval", c2dInterval != nil),
+            ]
+            if let (flag, _) = given.first(where: \.1) {
+                fail(
+                    "\(flag) and --profile both say what the hub does: the profile sets auth, tier, C2D and faults; drop \(flag)"
+                )
+            }
+            let scenario: Scenario
+            do { scenario = try ScenarioLoader.files.load(path: profile, overrides: overrides) } catch {
+                fail(error.description)
+            }
+            if scenario.tls != nil && tlsListen.isEmpty {
+                fail("--profile \(profile) asks for TLS (hub.tls): give --tls-listen with --tls-cert and --tls-key")
+            }
+            let own = HubConfiguration(scenario: scenario)
+            (configuration.auth, configuration.quotas) = (own.auth, own.quotas)
+            (configuration.cloudToDeviceInterval, configuration.seriesBin) = (own.cloudToDeviceInterval, own.seriesBin)
+            timeline = scenario.faults
+        }
+        if profile == nil && !overrides.isEmpty { fail("--set changes a --profile: give the profile too") }
+        if let worker {
+            guard case .success(let w) = Shard.parse(worker) else { fail("--worker \(worker): expected I/N, e.g. 0/4") }
+            configuration.reusePort = true
+            configuration.quotas?.workers = w.count
+        }
+        try await serve(configuration, faults: timeline, limit: limit)
+    }
+
+    /// --workers N: this process starts N workers of itself and merges their reports.
+    private func serveWorkers(_ n: Int) async throws {
+        guard (1...64).contains(n) else { fail("--workers \(n): expected 1 … 64") }
+        if worker != nil { fail("--worker is set by --workers for its children: give one of them") }
+        if generateCert != nil { fail("--generate-cert makes files and exits: drop --workers") }
+        let start = parseStartAt(startAt, flag: "--start-at")
+        let directory = (output.map { $0.hasSuffix(".pb") ? String($0.dropLast(3)) : $0 } ?? "hub") + ".workers"
+        let own = removingOptions(
+            ["--workers", "--listen", "--tls-listen", "--output", "--start-at", "--worker"],
+            from: Array(CommandLine.arguments.dropFirst())
+        )
+        var service = HubWorkersService(
+            executable: currentExecutablePath(),
+            arguments: own,
+            listen: listen.isEmpty && tlsListen.isEmpty ? ["127.0.0.1:1883"] : listen,
+            tlsListen: tlsListen,
+            workers: n,
+            directory: directory
+        ) { printErr($0) }
+        service.startAtUnixNanoseconds = start
+        let configured = service
+        let report: Fleetstorm_Report_V1_Report
+        do { report = try await withSignalCancellation { try await configured.serve() } } catch let error as HubError {
+            fail(error.description)
+        }
+        print(TextSummary.render(report))
+        if let output {
+            do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
+            print("report: \(output)")
+        }
     }
 
     /// The hub's configuration from the flags (each bad flag is one line naming it).
@@ -132,9 +216,11 @@ struct HubCommand: AsyncParsableCommand {
     }
 
     private func serve(_ configuration: HubConfiguration, faults: [Scenario.Fault], limit: Duration?) async throws {
-        let service = HubService(configuration: configuration, faults: faults, limit: limit) { printErr($0) }
+        var service = HubService(configuration: configuration, faults: faults, limit: limit) { printErr($0) }
+        service.startAtUnixNanoseconds = parseStartAt(startAt, flag: "--start-at")
+        let configured = service
         let report: Fleetstorm_Report_V1_Report
-        do { report = try await withSignalCancellation { try await service.serve() } } catch let error as HubError {
+        do { report = try await withSignalCancellation { try await configured.serve() } } catch let error as HubError {
             fail(error.description)
         }
         print(TextSummary.render(report))

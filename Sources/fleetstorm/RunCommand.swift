@@ -18,6 +18,10 @@ struct RunCommand: AsyncParsableCommand {
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
               fleetstorm run profiles/hub-drop-storm.yaml --hub mqtt://127.0.0.1:1883 --fault-proxy
               fleetstorm run profiles/quickstart.yaml --hub mqtts://127.0.0.1:8883 --ca-file certs/ca.pem
+              fleetstorm run profiles/hub-outage.yaml --devices 6000 --processes 3
+              fleetstorm run profiles/hub-outage.yaml --hub mqtt://10.0.0.5:1883 --shard 1/4 --start-at 1795000000
+            A shard takes a contiguous range of device ids and 1/N of the ramp rate and connect window; in a
+            Kubernetes Indexed Job use --shards N (the index comes from JOB_COMPLETION_INDEX).
             Durations read like 250ms, 10s, 5m. --set takes any profile key (see profiles/README.md).
             """
     )
@@ -55,6 +59,28 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "No live progress line.")
     var quiet = false
 
+    @Option(help: "Run only shard I of N (0-based): a contiguous range of the fleet's device ids, e.g. 0/4.")
+    var shard: String?
+
+    @Option(help: "Number of shards, the index taken from JOB_COMPLETION_INDEX (Kubernetes); or set FLEETSTORM_SHARDS.")
+    var shards: String?
+
+    @Option(help: "Start the fleet at this Unix time (seconds), so shards start together; or set FLEETSTORM_START_AT.")
+    var startAt: String?
+
+    @Option(
+        help: "Split the fleet over N local shard processes (and hub worker processes for the embedded hub), merged."
+    )
+    var processes: Int?
+
+    @Option(
+        help: "Hub worker processes for --processes with the embedded hub (default: as the descriptor limit needs)."
+    )
+    var hubWorkers: Int?
+
+    @Flag(help: "Progress as JSON lines on stderr (for a parent process; implies no progress line).")
+    var progressJson = false
+
     @Option(help: "Serve live Prometheus metrics at http://HOST:PORT/metrics during the run, e.g. 127.0.0.1:9464.")
     var metrics: String?
 
@@ -90,11 +116,29 @@ struct RunCommand: AsyncParsableCommand {
         let all = profileOverrides
         let scenario: Scenario
         do { scenario = try ScenarioLoader.files.load(path: profile, overrides: all) } catch { fail(error.description) }
+        let environment = ProcessInfo.processInfo.environment
+        let startAt = parseStartAt(
+            startAt ?? environment["FLEETSTORM_START_AT"],
+            flag: startAt == nil ? "FLEETSTORM_START_AT" : "--start-at"
+        )
+        if let processes {
+            if shard != nil || shards != nil { fail("--processes starts its own shards: drop --shard / --shards") }
+            try await runLocalShards(scenario: scenario, overrides: all, processes: processes, startAt: startAt)
+            return
+        }
+        if hubWorkers != nil { fail("--hub-workers goes with --processes N") }
+        let selected: Shard?
+        switch Shard.resolve(shard: shard, shards: shards, environment: environment) {
+        case .success(let s): selected = s
+        case .failure(let e): fail("\(shard == nil ? "" : "--shard ")\(e.description)")
+        }
         var service = RunService(scenario: scenario, profile: profile, overrides: all)
-        let (line, quiet, live) = (ProgressLine(), quiet, await startMetrics())
-        if !quiet || live != nil {
+        service.shard = selected
+        service.startAtUnixNanoseconds = startAt
+        let (line, quiet, live, json) = (ProgressLine(), quiet || progressJson, await startMetrics(), progressJson)
+        if !quiet || live != nil || json {
             service.progress = { p in
-                if !quiet { line.update(p) }
+                if json { JSONProgress.write(p) } else if !quiet { line.update(p) }
                 live?.update(p)
             }
         }
@@ -112,5 +156,55 @@ struct RunCommand: AsyncParsableCommand {
         print(TextSummary.render(report))
         do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
         print("report: \(output)")
+    }
+
+    /// --processes N: the shards and hub workers as child processes of this binary, one merged report.
+    func runLocalShards(scenario: Scenario, overrides: [String], processes: Int, startAt: Int64?) async throws {
+        if metrics != nil {
+            fail("--metrics serves one process's counters: use it on a shard (--shard I/N), not with --processes")
+        }
+        if scenario.tls != nil && scenario.hub.isEmbedded {
+            fail(
+                "--processes with hub.tls: start the hub yourself (fleetstorm hub --workers N --tls-listen ...) and pass --hub mqtts://..."
+            )
+        }
+        let plan: LocalShardPlan
+        do {
+            plan = try LocalShardPlan.make(
+                scenario: scenario,
+                processes: processes,
+                hubWorkers: hubWorkers,
+                limits: .current()
+            )
+        } catch { fail(error.description) }
+        let directory = output.hasSuffix(".pb") ? String(output.dropLast(3)) + ".shards" : output + ".shards"
+        printErr(
+            "\(plan.shards) shard processes (≤ \(plan.devicesPerShard) devices each)"
+                + (plan.hubWorkers > 0 ? ", \(plan.hubWorkers) hub worker processes" : "")
+                + "; their reports in \(directory)/"
+        )
+        var service = LocalShardsService(
+            executable: currentExecutablePath(),
+            profile: profile,
+            scenario: scenario,
+            overrides: overrides,
+            plan: plan,
+            directory: directory
+        ) { printErr($0) }
+        service.startAtUnixNanoseconds = startAt
+        let line = ProgressLine()
+        if !quiet { service.progress = { line.update($0) } }
+        let configured = service
+        let report: Fleetstorm_Report_V1_Report
+        do { report = try await withSignalCancellation { try await configured.run() } } catch let error as FleetRunError
+        {
+            fail(error.description)
+        }
+        if !quiet { line.finish() }
+        print(TextSummary.render(report))
+        do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
+        print("report: \(output)")
+        let failed = report.run.shards.filter { $0.status != "ok" && $0.status != "cancelled" }
+        if !failed.isEmpty { Foundation.exit(3) }
     }
 }

@@ -74,3 +74,22 @@ extension Duration {
         return "\(Double(Int(s * 10)) / 10)s"
     }
 }
+
+/// --start-at / FLEETSTORM_START_AT: Unix seconds (fractions allowed) → Unix nanoseconds; nil when not given.
+func parseStartAt(_ text: String?, flag: String) -> Int64? {
+    guard let text else { return nil }
+    guard let seconds = Double(text), seconds >= 1e9, seconds < 1e11 else {
+        fail("\(flag) \(text): expected a Unix time in seconds, e.g. $(( $(date +%s) + 30 ))")
+    }
+    let late = Date().timeIntervalSince1970 - seconds
+    if late > 1 { printErr("warning: \(flag) is \(Int(late)) s in the past: starting now") }
+    return Int64(seconds * 1e9)
+}
+
+/// `--progress-json`: one `progress {...}` line per update on stderr, read by a parent process.
+enum JSONProgress {
+    static func write(_ p: FleetProgress) {
+        guard let data = try? JSONEncoder().encode(p) else { return }
+        FileHandle.standardError.write(Data("progress ".utf8) + data + Data("\n".utf8))
+    }
+}

@@ -637,40 +637,136 @@ public nonisolated struct Fleetstorm_Report_V1_Transition: Sendable {
   public init() {}
 }
 
-public nonisolated struct Fleetstorm_Report_V1_RunInfo: Sendable {
+public nonisolated struct Fleetstorm_Report_V1_RunInfo: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var profileName: String = String()
+  public var profileName: String {
+    get {_storage._profileName}
+    set {_uniqueStorage()._profileName = newValue}
+  }
 
-  public var seed: UInt64 = 0
+  public var seed: UInt64 {
+    get {_storage._seed}
+    set {_uniqueStorage()._seed = newValue}
+  }
 
-  public var devices: UInt64 = 0
+  public var devices: UInt64 {
+    get {_storage._devices}
+    set {_uniqueStorage()._devices = newValue}
+  }
 
   /// Wall-clock start of the run, Unix epoch.
-  public var startedUnixNs: Int64 = 0
+  public var startedUnixNs: Int64 {
+    get {_storage._startedUnixNs}
+    set {_uniqueStorage()._startedUnixNs = newValue}
+  }
 
-  public var durationNs: Int64 = 0
+  public var durationNs: Int64 {
+    get {_storage._durationNs}
+    set {_uniqueStorage()._durationNs = newValue}
+  }
 
-  public var toolVersion: String = String()
+  public var toolVersion: String {
+    get {_storage._toolVersion}
+    set {_uniqueStorage()._toolVersion = newValue}
+  }
 
   /// Where devices connected, e.g. mqtt://127.0.0.1:20123; "hub" for a standalone hub's report.
-  public var target: String = String()
+  public var target: String {
+    get {_storage._target}
+    set {_uniqueStorage()._target = newValue}
+  }
 
   /// The profile's duration ran out before every device finished.
-  public var hitDeadline: Bool = false
+  public var hitDeadline: Bool {
+    get {_storage._hitDeadline}
+    set {_uniqueStorage()._hitDeadline = newValue}
+  }
 
   /// The run was interrupted (SIGINT/SIGTERM).
-  public var cancelled: Bool = false
+  public var cancelled: Bool {
+    get {_storage._cancelled}
+    set {_uniqueStorage()._cancelled = newValue}
+  }
 
   /// Version of this schema that wrote the report (1 for now).
-  public var schemaVersion: UInt32 = 0
+  public var schemaVersion: UInt32 {
+    get {_storage._schemaVersion}
+    set {_uniqueStorage()._schemaVersion = newValue}
+  }
 
-  public var mqttVersion: String = String()
+  public var mqttVersion: String {
+    get {_storage._mqttVersion}
+    set {_uniqueStorage()._mqttVersion = newValue}
+  }
 
-  /// What wrote it: "run" or "hub".
-  public var kind: String = String()
+  /// What wrote it: "run", "hub", "simulation", "tune" or "merge".
+  public var kind: String {
+    get {_storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
+
+  /// This report's share of a sharded fleet (`--shard I/N`, 0-based index); both 0 when the run was not sharded.
+  public var shardIndex: UInt32 {
+    get {_storage._shardIndex}
+    set {_uniqueStorage()._shardIndex = newValue}
+  }
+
+  public var shardCount: UInt32 {
+    get {_storage._shardCount}
+    set {_uniqueStorage()._shardCount = newValue}
+  }
+
+  /// Index of the shard's first device in the whole fleet (its devices are first_device ..< first_device + devices).
+  public var firstDevice: UInt64 {
+    get {_storage._firstDevice}
+    set {_uniqueStorage()._firstDevice = newValue}
+  }
+
+  /// A merge of shards: every shard of the fleet and what became of it. A shard that died or whose report is
+  /// missing is named here; the data of the others is kept.
+  public var shards: [Fleetstorm_Report_V1_ShardStatus] {
+    get {_storage._shards}
+    set {_uniqueStorage()._shards = newValue}
+  }
+
+  /// A hub run by several worker processes (`fleetstorm hub --workers N`, or `run --processes` with hub workers).
+  public var hubWorkers: UInt32 {
+    get {_storage._hubWorkers}
+    set {_uniqueStorage()._hubWorkers = newValue}
+  }
+
+  /// The whole fleet's size when this run was one shard of it.
+  public var fleetDevices: UInt64 {
+    get {_storage._fleetDevices}
+    set {_uniqueStorage()._fleetDevices = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One shard of a merged run.
+public nonisolated struct Fleetstorm_Report_V1_ShardStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var index: UInt32 = 0
+
+  /// Devices of the shard (from its report; for a missing report, its share of the fleet).
+  public var devices: UInt64 = 0
+
+  /// "ok", "cancelled", "exited 3", "killed by signal 9" or "missing".
+  public var status: String = String()
+
+  /// The shard's last error line, when it had one (never a secret: the same line the shard printed).
+  public var detail: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2006,7 +2102,192 @@ nonisolated extension Fleetstorm_Report_V1_Transition: SwiftProtobuf.Message, Sw
 
 nonisolated extension Fleetstorm_Report_V1_RunInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}profile_name\0\u{1}seed\0\u{1}devices\0\u{3}started_unix_ns\0\u{3}duration_ns\0\u{3}tool_version\0\u{1}target\0\u{3}hit_deadline\0\u{1}cancelled\0\u{3}schema_version\0\u{3}mqtt_version\0\u{1}kind\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}profile_name\0\u{1}seed\0\u{1}devices\0\u{3}started_unix_ns\0\u{3}duration_ns\0\u{3}tool_version\0\u{1}target\0\u{3}hit_deadline\0\u{1}cancelled\0\u{3}schema_version\0\u{3}mqtt_version\0\u{1}kind\0\u{3}shard_index\0\u{3}shard_count\0\u{3}first_device\0\u{1}shards\0\u{3}hub_workers\0\u{3}fleet_devices\0")
+
+  fileprivate class _StorageClass {
+    var _profileName: String = String()
+    var _seed: UInt64 = 0
+    var _devices: UInt64 = 0
+    var _startedUnixNs: Int64 = 0
+    var _durationNs: Int64 = 0
+    var _toolVersion: String = String()
+    var _target: String = String()
+    var _hitDeadline: Bool = false
+    var _cancelled: Bool = false
+    var _schemaVersion: UInt32 = 0
+    var _mqttVersion: String = String()
+    var _kind: String = String()
+    var _shardIndex: UInt32 = 0
+    var _shardCount: UInt32 = 0
+    var _firstDevice: UInt64 = 0
+    var _shards: [Fleetstorm_Report_V1_ShardStatus] = []
+    var _hubWorkers: UInt32 = 0
+    var _fleetDevices: UInt64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _profileName = source._profileName
+      _seed = source._seed
+      _devices = source._devices
+      _startedUnixNs = source._startedUnixNs
+      _durationNs = source._durationNs
+      _toolVersion = source._toolVersion
+      _target = source._target
+      _hitDeadline = source._hitDeadline
+      _cancelled = source._cancelled
+      _schemaVersion = source._schemaVersion
+      _mqttVersion = source._mqttVersion
+      _kind = source._kind
+      _shardIndex = source._shardIndex
+      _shardCount = source._shardCount
+      _firstDevice = source._firstDevice
+      _shards = source._shards
+      _hubWorkers = source._hubWorkers
+      _fleetDevices = source._fleetDevices
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._profileName) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._seed) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._devices) }()
+        case 4: try { try decoder.decodeSingularInt64Field(value: &_storage._startedUnixNs) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._durationNs) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._toolVersion) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._target) }()
+        case 8: try { try decoder.decodeSingularBoolField(value: &_storage._hitDeadline) }()
+        case 9: try { try decoder.decodeSingularBoolField(value: &_storage._cancelled) }()
+        case 10: try { try decoder.decodeSingularUInt32Field(value: &_storage._schemaVersion) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._mqttVersion) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._kind) }()
+        case 13: try { try decoder.decodeSingularUInt32Field(value: &_storage._shardIndex) }()
+        case 14: try { try decoder.decodeSingularUInt32Field(value: &_storage._shardCount) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._firstDevice) }()
+        case 16: try { try decoder.decodeRepeatedMessageField(value: &_storage._shards) }()
+        case 17: try { try decoder.decodeSingularUInt32Field(value: &_storage._hubWorkers) }()
+        case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._fleetDevices) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._profileName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._profileName, fieldNumber: 1)
+      }
+      if _storage._seed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._seed, fieldNumber: 2)
+      }
+      if _storage._devices != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._devices, fieldNumber: 3)
+      }
+      if _storage._startedUnixNs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._startedUnixNs, fieldNumber: 4)
+      }
+      if _storage._durationNs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._durationNs, fieldNumber: 5)
+      }
+      if !_storage._toolVersion.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._toolVersion, fieldNumber: 6)
+      }
+      if !_storage._target.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._target, fieldNumber: 7)
+      }
+      if _storage._hitDeadline != false {
+        try visitor.visitSingularBoolField(value: _storage._hitDeadline, fieldNumber: 8)
+      }
+      if _storage._cancelled != false {
+        try visitor.visitSingularBoolField(value: _storage._cancelled, fieldNumber: 9)
+      }
+      if _storage._schemaVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._schemaVersion, fieldNumber: 10)
+      }
+      if !_storage._mqttVersion.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._mqttVersion, fieldNumber: 11)
+      }
+      if !_storage._kind.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._kind, fieldNumber: 12)
+      }
+      if _storage._shardIndex != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._shardIndex, fieldNumber: 13)
+      }
+      if _storage._shardCount != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._shardCount, fieldNumber: 14)
+      }
+      if _storage._firstDevice != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._firstDevice, fieldNumber: 15)
+      }
+      if !_storage._shards.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._shards, fieldNumber: 16)
+      }
+      if _storage._hubWorkers != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._hubWorkers, fieldNumber: 17)
+      }
+      if _storage._fleetDevices != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._fleetDevices, fieldNumber: 18)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_RunInfo, rhs: Fleetstorm_Report_V1_RunInfo) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._profileName != rhs_storage._profileName {return false}
+        if _storage._seed != rhs_storage._seed {return false}
+        if _storage._devices != rhs_storage._devices {return false}
+        if _storage._startedUnixNs != rhs_storage._startedUnixNs {return false}
+        if _storage._durationNs != rhs_storage._durationNs {return false}
+        if _storage._toolVersion != rhs_storage._toolVersion {return false}
+        if _storage._target != rhs_storage._target {return false}
+        if _storage._hitDeadline != rhs_storage._hitDeadline {return false}
+        if _storage._cancelled != rhs_storage._cancelled {return false}
+        if _storage._schemaVersion != rhs_storage._schemaVersion {return false}
+        if _storage._mqttVersion != rhs_storage._mqttVersion {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        if _storage._shardIndex != rhs_storage._shardIndex {return false}
+        if _storage._shardCount != rhs_storage._shardCount {return false}
+        if _storage._firstDevice != rhs_storage._firstDevice {return false}
+        if _storage._shards != rhs_storage._shards {return false}
+        if _storage._hubWorkers != rhs_storage._hubWorkers {return false}
+        if _storage._fleetDevices != rhs_storage._fleetDevices {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_ShardStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ShardStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}devices\0\u{1}status\0\u{1}detail\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2014,76 +2295,36 @@ nonisolated extension Fleetstorm_Report_V1_RunInfo: SwiftProtobuf.Message, Swift
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.profileName) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.seed) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.devices) }()
-      case 4: try { try decoder.decodeSingularInt64Field(value: &self.startedUnixNs) }()
-      case 5: try { try decoder.decodeSingularInt64Field(value: &self.durationNs) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.toolVersion) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.target) }()
-      case 8: try { try decoder.decodeSingularBoolField(value: &self.hitDeadline) }()
-      case 9: try { try decoder.decodeSingularBoolField(value: &self.cancelled) }()
-      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.mqttVersion) }()
-      case 12: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.devices) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.status) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.detail) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.profileName.isEmpty {
-      try visitor.visitSingularStringField(value: self.profileName, fieldNumber: 1)
-    }
-    if self.seed != 0 {
-      try visitor.visitSingularUInt64Field(value: self.seed, fieldNumber: 2)
+    if self.index != 0 {
+      try visitor.visitSingularUInt32Field(value: self.index, fieldNumber: 1)
     }
     if self.devices != 0 {
-      try visitor.visitSingularUInt64Field(value: self.devices, fieldNumber: 3)
+      try visitor.visitSingularUInt64Field(value: self.devices, fieldNumber: 2)
     }
-    if self.startedUnixNs != 0 {
-      try visitor.visitSingularInt64Field(value: self.startedUnixNs, fieldNumber: 4)
+    if !self.status.isEmpty {
+      try visitor.visitSingularStringField(value: self.status, fieldNumber: 3)
     }
-    if self.durationNs != 0 {
-      try visitor.visitSingularInt64Field(value: self.durationNs, fieldNumber: 5)
-    }
-    if !self.toolVersion.isEmpty {
-      try visitor.visitSingularStringField(value: self.toolVersion, fieldNumber: 6)
-    }
-    if !self.target.isEmpty {
-      try visitor.visitSingularStringField(value: self.target, fieldNumber: 7)
-    }
-    if self.hitDeadline != false {
-      try visitor.visitSingularBoolField(value: self.hitDeadline, fieldNumber: 8)
-    }
-    if self.cancelled != false {
-      try visitor.visitSingularBoolField(value: self.cancelled, fieldNumber: 9)
-    }
-    if self.schemaVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 10)
-    }
-    if !self.mqttVersion.isEmpty {
-      try visitor.visitSingularStringField(value: self.mqttVersion, fieldNumber: 11)
-    }
-    if !self.kind.isEmpty {
-      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 12)
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Fleetstorm_Report_V1_RunInfo, rhs: Fleetstorm_Report_V1_RunInfo) -> Bool {
-    if lhs.profileName != rhs.profileName {return false}
-    if lhs.seed != rhs.seed {return false}
+  public static func ==(lhs: Fleetstorm_Report_V1_ShardStatus, rhs: Fleetstorm_Report_V1_ShardStatus) -> Bool {
+    if lhs.index != rhs.index {return false}
     if lhs.devices != rhs.devices {return false}
-    if lhs.startedUnixNs != rhs.startedUnixNs {return false}
-    if lhs.durationNs != rhs.durationNs {return false}
-    if lhs.toolVersion != rhs.toolVersion {return false}
-    if lhs.target != rhs.target {return false}
-    if lhs.hitDeadline != rhs.hitDeadline {return false}
-    if lhs.cancelled != rhs.cancelled {return false}
-    if lhs.schemaVersion != rhs.schemaVersion {return false}
-    if lhs.mqttVersion != rhs.mqttVersion {return false}
-    if lhs.kind != rhs.kind {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.detail != rhs.detail {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
