@@ -133,6 +133,8 @@ let package = Package(
             dependencies: [
                 "FleetMQTT", "FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetReport", "FleetTelemetry",
                 "FleetService", "FleetSim",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -173,6 +175,8 @@ let package = Package(
             dependencies: [
                 "FleetEngine", "FleetHub", "FleetCore", "FleetMetrics", "FleetReport", "FleetMQTT", "FleetTesting",
                 "FleetService", "FleetSim",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

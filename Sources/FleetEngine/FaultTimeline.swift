@@ -15,14 +15,17 @@ public final class FaultTimeline: Sendable {
     /// Applies every step when `elapsed()` (nanoseconds since the origin) reaches it. `starting` runs just before a
     /// fault's first step acts (with the instant and the fault's group, see `FaultPlan.group(of:)`); `applied` after each step, with the connections it affected. Returns when the
     /// plan is done or the task is cancelled.
+    /// `lead` plays every step that much early (marks for a hub in another process, so no loss it causes on the
+    /// devices' loop precedes the mark).
     public func play(
         on front: any EmbeddedHub,
+        lead: Duration = .zero,
         elapsed: @escaping @Sendable () -> Int64,
         starting: @Sendable (Instant, Int) async -> Void = { _, _ in },
         applied: @Sendable (FaultPlan.Event, Int) -> Void = { _, _ in }
     ) async {
         for event in plan.events {
-            let wait = event.at - .nanoseconds(elapsed())
+            let wait = event.at - lead - .nanoseconds(elapsed())
             if wait > .zero { try? await Task.sleep(for: wait) }
             if Task.isCancelled { return }
             if log.withLock({ $0.records[event.fault].startNanoseconds < 0 }) {

@@ -172,8 +172,12 @@ public struct FleetRunner: Sendable {
     {
         let scenario = self.scenario
         await front?.resetClock()
-        let startedUnix = Self.unixNanoseconds()
-        let origin = NIODeadline.now()
+        // With a shared start instant, time zero is that instant even for a process that got there late: its faults
+        // (or their marks) and its deadline keep the times every other shard and the hub use.
+        let now = Self.unixNanoseconds()
+        let late = startAtUnixNanoseconds.map { max(0, now - $0) } ?? 0
+        let startedUnix = now - late
+        let origin = NIODeadline.now() - .nanoseconds(late)
         let callbacks = self.callbacks
         let unixSecondsAtZero = startedUnix / 1_000_000_000
         let swarm = try await loop.submit {
@@ -222,7 +226,9 @@ public struct FleetRunner: Sendable {
             }
             if let front, !scenario.faults.isEmpty {
                 group.addTask {
-                    await faults.play(on: front, elapsed: elapsed) { mark, group in
+                    // A hub in another process acts at the fault's time: mark a little ahead of it.
+                    let lead: Duration = scenario.hubServesProfile ? .milliseconds(50) : .zero
+                    await faults.play(on: front, lead: lead, elapsed: elapsed) { mark, group in
                         // Retry attempts are placed relative to the latest fault's start (jitter dispersion), and a
                         // storm's affected devices are those connected at its start: mark both on the device loop
                         // before the fault acts, so no loss or retry precedes the mark.
@@ -242,7 +248,7 @@ public struct FleetRunner: Sendable {
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: scenario.duration)
+                try? await Task.sleep(for: scenario.duration - .nanoseconds(late))
                 if !Task.isCancelled {
                     deadlineBox.set()
                     stopOnLoop()

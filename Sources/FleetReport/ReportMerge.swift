@@ -148,7 +148,10 @@ public enum ReportMerge {
 
         // Faults: one per label, at its earliest start on the merged time base; affected summed.
         var faults: [String: Fleetstorm_Report_V1_Fault] = [:]
-        for (_, r) in reports {
+        // A hub that played the faults (hub workers) knows when they acted and what they affected; shards that only
+        // marked them add nothing then.
+        let playedByHub = hubReports.contains { !$0.report.faults.isEmpty }
+        for (_, r) in playedByHub ? hubReports : reports {
             let offset = r.run.startedUnixNs - start
             for f in r.faults {
                 var g = f
@@ -174,17 +177,21 @@ public enum ReportMerge {
             runEndNanoseconds: out.run.durationNs,
             groups: out.faults.map { Int($0.group) }
         )
-        let records = StormAnalysis.analyze(
-            out.faults.map {
-                StormAnalysis.Fault(
-                    label: $0.label,
-                    startNanoseconds: $0.startNs,
-                    endNanoseconds: $0.endNs,
-                    group: Int($0.group)
-                )
-            },
-            input
-        )
+        // No bins (reports without series): no storm to recompute.
+        let records =
+            bin <= 0
+            ? []
+            : StormAnalysis.analyze(
+                out.faults.map {
+                    StormAnalysis.Fault(
+                        label: $0.label,
+                        startNanoseconds: $0.startNs,
+                        endNanoseconds: $0.endNs,
+                        group: Int($0.group)
+                    )
+                },
+                input
+            )
         out.storms = records.map(ReportBuilder.stormMessage)
         if let last = out.storms.indices.last {
             func merged(_ name: String, _ attempt: Int) -> Histogram<UInt64>? { histograms["\(name)/\(attempt)/"] }

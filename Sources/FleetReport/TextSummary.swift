@@ -122,7 +122,8 @@ public enum TextSummary {
             let h = r.hub
             out.append(
                 "hub: \(h.connectionsAccepted) connections accepted, \(h.connectionsRefused) refused, "
-                    + "\(h.messagesReceived) messages from \(h.devicesSeen) devices, \(h.duplicates) duplicates, \(h.outOfOrder) out of order, "
+                    + "\(h.messagesReceived) messages from \(h.devicesSeen) \(r.run.hubWorkers > 1 ? "devices summed over the workers (one that reconnected to another worker counts in each)" : "devices"), "
+                    + "\(h.duplicates) duplicates, \(h.outOfOrder) out of order, "
                     + "\(h.protocolErrors) protocol errors"
             )
             if !h.refusedByReason.isEmpty {

@@ -41,6 +41,14 @@ final class ChildProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         let pipe = Pipe()
         process.standardError = pipe
+        // Foundation reports the exit from its own SIGCHLD source (waitUntilExit would poll a run loop that has
+        // nothing to wait for, spinning a core per child).
+        let exited = Mutex<(@Sendable (Exit) -> Void)?>(nil)
+        process.terminationHandler = { p in
+            let exit: Exit =
+                p.terminationReason == .uncaughtSignal ? .signalled(p.terminationStatus) : .exited(p.terminationStatus)
+            exited.withLock { $0 }?(exit)
+        }
         try process.run()
         pid = process.processIdentifier
         let reading = pipe.fileHandleForReading
@@ -56,17 +64,18 @@ final class ChildProcess: Sendable {
                 }
             }
             if !pending.isEmpty { onLine(String(decoding: pending, as: UTF8.self)) }
+            withExtendedLifetime(process) {}
             self.outputClosed()
         }
         thread.start()
-        let waiter = Thread { [self] in
-            process.waitUntilExit()
+        exited.withLock { $0 = { [self] exit in self.exited(exit) } }
+        if !process.isRunning, state.withLock({ $0.exit == nil }) {
+            // It ended before the handler above was in place.
             let exit: Exit =
                 process.terminationReason == .uncaughtSignal
                 ? .signalled(process.terminationStatus) : .exited(process.terminationStatus)
             self.exited(exit)
         }
-        waiter.start()
     }
 
     /// Sends SIGINT (the child stops its devices or hub and writes its report), once it still runs.

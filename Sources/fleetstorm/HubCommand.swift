@@ -90,7 +90,10 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "This process is hub worker I of N (set by --workers): SO_REUSEPORT and 1/N of the tier's quotas.")
     var worker: String?
 
-    @Option(help: "Start the hub's clock and fault timeline at this Unix time (seconds), e.g. the shards' --start-at.")
+    @Option(
+        help:
+            "Start the hub's clock and faults at this Unix time (seconds), as the shards' --start-at; or FLEETSTORM_START_AT."
+    )
     var startAt: String?
 
     func run() async throws {
@@ -217,7 +220,11 @@ struct HubCommand: AsyncParsableCommand {
 
     private func serve(_ configuration: HubConfiguration, faults: [Scenario.Fault], limit: Duration?) async throws {
         var service = HubService(configuration: configuration, faults: faults, limit: limit) { printErr($0) }
-        service.startAtUnixNanoseconds = parseStartAt(startAt, flag: "--start-at")
+        let environment = ProcessInfo.processInfo.environment["FLEETSTORM_START_AT"]
+        service.startAtUnixNanoseconds = parseStartAt(
+            startAt ?? environment,
+            flag: startAt == nil ? "FLEETSTORM_START_AT" : "--start-at"
+        )
         let configured = service
         let report: Fleetstorm_Report_V1_Report
         do { report = try await withSignalCancellation { try await configured.serve() } } catch let error as HubError {

@@ -50,7 +50,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Time-series bin width, 1ms to 10s (overrides bin; default 100ms).")
     var bin: String?
 
-    @Option(help: "Where to write the protobuf report.")
+    @Option(
+        help: "Where to write the protobuf report; a path ending in / is a directory (a shard writes shard-I.pb there)."
+    )
     var output: String = "fleetstorm-report.pb"
 
     @Option(name: .customLong("set"), help: "Override a profile value: key.path=value (repeatable).")
@@ -154,8 +156,17 @@ struct RunCommand: AsyncParsableCommand {
         if !quiet { line.finish() }
         await live?.stop()
         print(TextSummary.render(report))
-        do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
-        print("report: \(output)")
+        let path = Self.reportPath(output, shard: selected)
+        do { try ReportFile.write(report, to: path) } catch { fail(error.description) }
+        print("report: \(path)")
+    }
+
+    /// `--output DIR/`: the directory (made if missing) and a name per shard, so every pod of an Indexed Job can be
+    /// given the same command line.
+    static func reportPath(_ output: String, shard: Shard?) -> String {
+        guard output.hasSuffix("/") else { return output }
+        try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        return output + (shard.map { "shard-\($0.index).pb" } ?? "fleetstorm-report.pb")
     }
 
     /// --processes N: the shards and hub workers as child processes of this binary, one merged report.
@@ -177,6 +188,7 @@ struct RunCommand: AsyncParsableCommand {
                 limits: .current()
             )
         } catch { fail(error.description) }
+        let output = Self.reportPath(self.output, shard: nil)
         let directory = output.hasSuffix(".pb") ? String(output.dropLast(3)) + ".shards" : output + ".shards"
         printErr(
             "\(plan.shards) shard processes (≤ \(plan.devicesPerShard) devices each)"

@@ -82,6 +82,12 @@ func parseStartAt(_ text: String?, flag: String) -> Int64? {
         fail("\(flag) \(text): expected a Unix time in seconds, e.g. $(( $(date +%s) + 30 ))")
     }
     let late = Date().timeIntervalSince1970 - seconds
+    if late < -86400 {
+        fail(
+            "\(flag) \(text) is \(Int(-late / 3600)) hours away: give the instant every shard starts at, "
+                + "a minute or two ahead, e.g. $(( $(date +%s) + 120 ))"
+        )
+    }
     if late > 1 { printErr("warning: \(flag) is \(Int(late)) s in the past: starting now") }
     return Int64(seconds * 1e9)
 }
