@@ -19,7 +19,7 @@ struct RunCommand: AsyncParsableCommand {
               fleetstorm run profiles/hub-drop-storm.yaml --hub mqtt://127.0.0.1:1883 --fault-proxy
               fleetstorm run profiles/quickstart.yaml --hub mqtts://127.0.0.1:8883 --ca-file certs/ca.pem
               fleetstorm run profiles/hub-outage.yaml --devices 6000 --processes 3
-              fleetstorm run profiles/hub-outage.yaml --hub mqtt://10.0.0.5:1883 --shard 1/4 --start-at 1795000000
+              fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883 --shard 1/4 --start-at $(( $(date +%s) + 30 ))
             A shard takes a contiguous range of device ids and 1/N of the ramp rate and connect window; in a
             Kubernetes Indexed Job use --shards N (the index comes from JOB_COMPLETION_INDEX).
             Durations read like 250ms, 10s, 5m. --set takes any profile key (see profiles/README.md).

@@ -123,7 +123,8 @@ extension IntegrationTests {
                 Issue.record("expected an error")
             } catch let error as FleetRunError {
                 #expect(error.code == .descriptorLimit)
-                #expect(error.description.contains("need 100064 descriptors, limit is"))
+                #expect(error.description.contains("need 100064 descriptors in one process, the limit is"))
+                #expect(error.description.contains("--processes 3"), "\(error)")
             }
         }
 
