@@ -29,12 +29,33 @@ extension Scenario {
             /// The selected connections (by default: all from `source`) silently die: no FIN, no reset; new
             /// connections work. Devices must notice by keep-alive or operation timeouts.
             case networkSwitch = "network-switch"
+            /// Network faults, executed in the kernel by `fleetstorm netlab` on the fleet's uplinks (namespaces and
+            /// veth links; the hub takes no part). The uplink drops every packet both ways for the window, silently:
+            /// connections go half-open and only TCP timeouts and keep-alive notice.
+            case linkDown = "link-down"
+            /// Ends a link-down early (the uplink passes packets again).
+            case linkUp = "link-up"
+            /// For the window, the hub's side of the uplink answers every device packet with a TCP reset.
+            case linkReset = "link-reset"
+            /// The fleet's default route moves to the other uplink and the old uplink's address is removed: open
+            /// connections are stranded on a source address that no longer exists; new ones leave from the new one.
+            case switchUplink = "switch-uplink"
+            /// The uplink goes down for `down` every `period` during the window.
+            case linkFlap = "link-flap"
 
             /// True for faults that last a window.
             public var hasWindow: Bool {
                 switch self {
-                case .drop, .expireTokens, .networkSwitch: false
+                case .drop, .expireTokens, .networkSwitch, .linkUp, .switchUplink: false
                 default: true
+                }
+            }
+
+            /// Faults of the network itself, which `fleetstorm netlab` executes in the kernel.
+            public var isNetwork: Bool {
+                switch self {
+                case .linkDown, .linkUp, .linkReset, .switchUplink, .linkFlap: true
+                default: false
                 }
             }
 
@@ -72,6 +93,8 @@ extension Scenario {
         public var period: Duration
         public var down: Duration
         public var refusal: Refusal
+        /// The uplink a network fault acts on (1 or 2; 0: the one the fleet's route uses when it acts).
+        public var uplink: Int = 0
 
         public init(
             at: Duration,
@@ -220,9 +243,9 @@ public struct FaultPlan: Sendable, Hashable {
         var events: [Event] = []
         for (i, f) in faults.enumerated() {
             switch f.kind {
-            case .drop, .expireTokens, .networkSwitch:
+            case .drop, .expireTokens, .networkSwitch, .linkUp, .switchUplink:
                 events.append(Event(at: f.at, fault: i, step: .pulse))
-            case .flap:
+            case .flap, .linkFlap:
                 events.append(Event(at: f.at, fault: i, step: .start))
                 let end = f.at + f.duration
                 var t = f.at

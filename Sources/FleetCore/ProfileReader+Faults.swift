@@ -20,6 +20,10 @@ extension ProfileReader {
         var faults: [Scenario.Fault] = []
         try top.list("faults") { (f: inout Section) throws(ScenarioError) in
             let fault = try readFault(&f, salt: seed &+ UInt64(faults.count))
+            if fault.kind.isNetwork {
+                faults.append(fault)
+                return
+            }  // netlab's, not the hub's or the proxy's
             if !hub.isEmbedded {
                 guard proxyOK else {
                     throw f.error(
@@ -92,21 +96,46 @@ extension ProfileReader {
         }
         fault.period = try f.duration("period", min: .milliseconds(10)) ?? .zero
         fault.down = try f.duration("down", min: .zero) ?? .zero
-        if kind == .flap {
+        if kind == .flap || kind == .linkFlap {
             guard fault.period > .zero else {
-                throw f.error(.invalidValue, "period", "flap drops on a cycle: add period: (e.g. period: 10s)")
+                throw f.error(
+                    .invalidValue,
+                    "period",
+                    "\(kind.rawValue) drops on a cycle: add period: (e.g. period: 10s)"
+                )
             }
             guard fault.down < fault.period else {
                 throw f.error(.invalidValue, "down", "down must be shorter than period")
             }
         } else if fault.period != .zero || fault.down != .zero {
-            throw f.error(.invalidValue, fault.period != .zero ? "period" : "down", "only flap takes period: and down:")
+            throw f.error(
+                .invalidValue,
+                fault.period != .zero ? "period" : "down",
+                "only flap and link-flap take period: and down:"
+            )
         }
         if let refuse = try f.string("refuse") {
             guard let r = Scenario.Fault.Refusal(rawValue: refuse), kind == .outage else {
                 throw f.error(.invalidValue, "refuse", "outage takes refuse: connack or refuse: reset")
             }
             fault.refusal = r
+        }
+        if let uplink = try f.int("uplink", min: 1, max: 2) {
+            guard kind.isNetwork else {
+                throw f.error(
+                    .invalidValue,
+                    "uplink",
+                    "only network faults (link-down, link-up, link-reset, switch-uplink, link-flap) take uplink:"
+                )
+            }
+            fault.uplink = uplink
+        }
+        if kind.isNetwork && !target.isEveryone {
+            throw f.error(
+                .invalidValue,
+                target.source != nil ? "source" : (target.idPattern != nil ? "devices" : "fraction"),
+                "\(kind.rawValue) acts on a whole uplink (every device on it): remove the selection"
+            )
         }
         if kind == .networkSwitch && target.source == nil && target.isEveryone {
             throw f.error(

@@ -113,3 +113,17 @@ extension Shard {
         return .success(Shard(index: i, count: n))
     }
 }
+
+extension Scenario {
+    /// Why this scenario cannot run here without `fleetstorm netlab`: its network faults (link-down, switch-uplink,
+    /// ...) need the fleet and the hub in namespaces netlab builds. nil when it has none, or when a hub in another
+    /// process (`hub.serves_profile`) and netlab play them.
+    public var needsNetlab: String? {
+        let network = faults.filter(\.kind.isNetwork)
+        guard !network.isEmpty, !hubServesProfile else { return nil }
+        return
+            "\(network.map(\.label).joined(separator: ", ")) \(network.count == 1 ? "is a network fault" : "are network faults"): "
+            + "run the profile with `fleetstorm netlab run` (root), which puts the fleet and the hub in network "
+            + "namespaces and breaks their links in the kernel"
+    }
+}

@@ -84,6 +84,7 @@ extension Scenario {
                 if let r = f.sendRate { s += ", send_rate: \(r)" }
                 if f.period > .zero { s += ", period: \(d(f.period)), down: \(d(f.down))" }
                 if f.kind == .outage { s += ", refuse: \(f.refusal.rawValue)" }
+                if f.uplink > 0 { s += ", uplink: \(f.uplink)" }
                 out.append(s + "}")
             }
         }

@@ -10,6 +10,7 @@ public struct FleetRunError: Error, Sendable, CustomStringConvertible {
         public static let portLimit = Code(name: "ephemeral port limit")
         public static let shard = Code(name: "shard")
         public static let cancelled = Code(name: "cancelled")
+        public static let netlab = Code(name: "needs netlab")
         public var description: String { name }
     }
 

@@ -190,12 +190,19 @@ public enum HTMLReport {
         }
         if !r.cohorts.isEmpty {
             out +=
-                "<h2>Cohorts</h2><table><tr><th>cohort</th><th>sdk</th><th>retry curve</th><th>devices</th><th>generated</th><th>acked</th><th>failed</th></tr>"
+                "<h2>Cohorts</h2><table><tr><th>cohort</th><th>sdk</th><th>retry curve</th><th>devices</th><th>generated</th><th>acked</th><th>failed</th>"
+                + "<th>outage detected p50 / p99</th><th>reconnect p50 / p99</th></tr>"
             for c in r.cohorts {
                 out +=
                     "<tr><td>\(SVGChart.escape(c.name))</td><td>\(SVGChart.escape(c.sdk))</td><td>\(SVGChart.escape(c.policy))</td><td>\(c.devices)</td>"
                 out +=
-                    "<td>\(c.accounting.generated)</td><td>\(c.accounting.acked)</td><td>\(c.accounting.failed)</td></tr>"
+                    "<td>\(c.accounting.generated)</td><td>\(c.accounting.acked)</td><td>\(c.accounting.failed)</td>"
+                for name in ["outage_detection", "reconnect"] {
+                    let h = c.histograms.first { $0.name == name }
+                    out +=
+                        "<td>\(h.map { "\(TextSummary.formatNanoseconds($0.p50)) / \(TextSummary.formatNanoseconds($0.p99))" } ?? "—")</td>"
+                }
+                out += "</tr>"
             }
             out += "</table>"
         }

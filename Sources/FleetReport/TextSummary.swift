@@ -103,6 +103,12 @@ public enum TextSummary {
                     "#\($0.attempt == 4 ? "4+" : String($0.attempt)) p50 \(formatNanoseconds($0.p50)) max \(formatNanoseconds($0.max))"
                 }
                 if !delays.isEmpty { out.append("  retry delays: " + delays.joined(separator: ", ")) }
+                if let od = c.histograms.first(where: { $0.name == "outage_detection" }) {
+                    out.append(
+                        "  outage detected: \(od.count), p50 \(formatNanoseconds(od.p50)), p99 \(formatNanoseconds(od.p99)), "
+                            + "max \(formatNanoseconds(od.max)) after the fault"
+                    )
+                }
                 if let rc = c.histograms.first(where: { $0.name == "reconnect" }) {
                     out.append(
                         "  reconnect: \(rc.count), p50 \(formatNanoseconds(rc.p50)), p99 \(formatNanoseconds(rc.p99))"

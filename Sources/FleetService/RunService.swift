@@ -35,6 +35,7 @@ public struct RunService: Sendable {
     /// Runs the fleet (cancel the calling task to stop it: the report is still built).
     public func run() async throws -> Outcome {
         var scenario = self.scenario
+        if let why = scenario.needsNetlab { throw FleetRunError(.netlab, why) }
         if let shard {
             do { scenario = try scenario.sharded(shard) } catch {
                 throw FleetRunError(.shard, "--shard \(shard): \(error)")

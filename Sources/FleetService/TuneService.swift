@@ -127,6 +127,7 @@ public struct TuneService: Sendable {
             let items = zip(keys, values).map { "\($0)=\($1)" }
             do {
                 let scenario = try ScenarioLoader.files.load(path: profile, overrides: overrides + items)
+                if let why = scenario.needsNetlab { throw TuneError(why) }
                 if mode == .real && scenario.fleet.devices > 19_000 {
                     throw TuneError(
                         "--real runs one process of at most ~19,000 devices; use --simulate for \(scenario.fleet.devices)"

@@ -15,7 +15,7 @@ struct FleetStorm: AsyncParsableCommand {
         version: ReportBuilder.toolVersion,
         subcommands: [
             RunCommand.self, SimulateCommand.self, TuneCommand.self, HubCommand.self, ReportCommand.self,
-            CompareCommand.self, MergeCommand.self,
+            CompareCommand.self, MergeCommand.self, NetlabCommand.self,
             PolicyCommand.self,
             ValidateCommand.self,
         ]

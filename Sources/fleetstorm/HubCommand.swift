@@ -138,7 +138,7 @@ struct HubCommand: AsyncParsableCommand {
             let own = HubConfiguration(scenario: scenario)
             (configuration.auth, configuration.quotas) = (own.auth, own.quotas)
             (configuration.cloudToDeviceInterval, configuration.seriesBin) = (own.cloudToDeviceInterval, own.seriesBin)
-            timeline = scenario.faults
+            timeline = scenario.faults.filter { !$0.kind.isNetwork }  // netlab breaks the links, not the hub
         }
         if profile == nil && !overrides.isEmpty { fail("--set changes a --profile: give the profile too") }
         if let worker {

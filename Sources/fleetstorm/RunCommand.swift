@@ -118,6 +118,7 @@ struct RunCommand: AsyncParsableCommand {
         let all = profileOverrides
         let scenario: Scenario
         do { scenario = try ScenarioLoader.files.load(path: profile, overrides: all) } catch { fail(error.description) }
+        if let why = scenario.needsNetlab { fail(why) }
         let environment = ProcessInfo.processInfo.environment
         let startAt = parseStartAt(
             startAt ?? environment["FLEETSTORM_START_AT"],

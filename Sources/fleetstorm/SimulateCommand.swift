@@ -52,6 +52,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let all = profileOverrides
         let scenario: Scenario
         do { scenario = try ScenarioLoader.files.load(path: profile, overrides: all) } catch { fail(error.description) }
+        if let why = scenario.needsNetlab { fail(why) }
         var service = SimulateService(scenario: scenario, profile: profile, overrides: all)
         let line = SimulationProgressLine(quiet: quiet)
         service.progress = { line.update($0) }
