@@ -205,6 +205,39 @@ public struct Scenario: Sendable, Hashable {
         public init() {}
     }
 
+    /// A slow or lossy link between the devices and the hub (GSM, satellite), emulated in user space by a relay in
+    /// the fleet's process (this kernel has no netem): every segment waits its turn on the shared link at `rate`,
+    /// then `rtt`/2 plus up to `jitter`; a lost one arrives a retransmission timeout later, in order, as TCP
+    /// recovers it. Applies to `run` and `netlab run`, not to `simulate` (which has its own `simulation.rtt`).
+    public struct Link: Sendable, Hashable {
+        public var rtt: Duration = .zero
+        public var jitter: Duration = .zero
+        /// Share of segments lost (each costs one retransmission timeout).
+        public var loss: Double = 0
+        /// Bits per second each way, shared by every device (nil: unlimited).
+        public var bitsPerSecond: Double?
+
+        public init() {}
+
+        public var isIdeal: Bool { rtt == .zero && jitter == .zero && loss == 0 && bitsPerSecond == nil }
+
+        /// `64kbit`, `2mbit`, `9600bit` (also `kbps`/`mbps`/`bps`) in bits per second.
+        public static func parseRate(_ text: String) -> Double? {
+            let t = text.lowercased().replacingOccurrences(of: " ", with: "")
+            let units: [(String, Double)] = [
+                ("kbit", 1e3), ("mbit", 1e6), ("gbit", 1e9), ("kbps", 1e3), ("mbps", 1e6), ("bit", 1), ("bps", 1),
+            ]
+            for (suffix, factor) in units where t.hasSuffix(suffix) {
+                guard let v = Double(t.dropLast(suffix.count)), v > 0 else { return nil }
+                return v * factor
+            }
+            return nil
+        }
+    }
+
+    /// The devices' link to the hub (nil: what the network gives).
+    public var link: Link?
+
     public var name: String = "unnamed"
     public var description: String = ""
     public var simulation = Simulation()

@@ -66,6 +66,11 @@ extension Scenario {
             }
             out.append("auth: {mode: sas, hub_host: \(q(auth.hubHost)), token_ttl: \(d(auth.tokenTTL)), \(keys)}")
         }
+        if let link {
+            var line = "link: {rtt: \(d(link.rtt)), jitter: \(d(link.jitter)), loss: \(link.loss)"
+            if let bits = link.bitsPerSecond { line += ", rate: \(Int(bits))bit" }
+            out.append(line + "}")
+        }
         let m = simulation
         out.append(
             "simulation: {rtt: \(d(m.rtt)), rtt_jitter: \(d(m.rttJitter)), accept_rate: \(m.acceptRate), "

@@ -17,10 +17,13 @@ public final class FaultProxy: EmbeddedHub, Sendable {
     private let state: NIOLoopBoundBox<ProxyState>
     private let server = Mutex<(any Channel)?>(nil)
 
-    public init(upstreamHost: String, upstreamPort: Int) {
+    /// `link`: shape every relayed byte as that link would (rate, delay, jitter, loss), seeded by `seed`.
+    public init(upstreamHost: String, upstreamPort: Int, link: Scenario.Link? = nil, seed: UInt64 = 1) {
         self.upstreamHost = upstreamHost
         self.upstreamPort = upstreamPort
-        state = NIOLoopBoundBox.makeBoxSendingValue(ProxyState(), eventLoop: group.next())
+        let proxyState = ProxyState()
+        proxyState.link = link.map { LinkShaper(link: $0, seed: seed) }
+        state = NIOLoopBoundBox.makeBoxSendingValue(proxyState, eventLoop: group.next())
     }
 
     public func start() async throws -> (host: String, port: Int) {
@@ -62,6 +65,8 @@ public final class FaultProxy: EmbeddedHub, Sendable {
 /// The proxy's faults and relays, on its loop.
 final class ProxyState {
     var relays: [ObjectIdentifier: Relay] = [:]
+    /// The emulated link every byte crosses (nil: none).
+    var link: LinkShaper?
     var outage: Scenario.Fault.Refusal?
     var flapDown = false
     var blackhole = false
@@ -115,6 +120,7 @@ final class Relay {
     var early: [ByteBuffer] = []
     var sawBrokerPacket = false
     var releaseNotBefore = NIODeadline.distantPast
+    var upReleaseNotBefore = NIODeadline.distantPast
     var closed = false
     var refusing = false
     lazy var downstreamHandler = Forward(relay: self, fromDevice: true)
@@ -156,9 +162,8 @@ final class Relay {
                     return
                 }
                 upstream = channel
-                for b in early { channel.write(b, promise: nil) }
+                for b in early { deliver(b, to: channel, extra: nil, up: true) }
                 early.removeAll()
-                channel.flush()
                 inbound.setOption(.autoRead, value: true).whenComplete { _ in }
             case .failure:
                 close()
@@ -174,7 +179,7 @@ final class Relay {
             if refusing {
                 refuse(bytes)
             } else if let upstream {
-                upstream.writeAndFlush(bytes, promise: nil)
+                deliver(bytes, to: upstream, extra: nil, up: true)
             } else {
                 early.append(bytes)
             }
@@ -188,15 +193,21 @@ final class Relay {
             delay = state.slowPuback
         }
         if delay != nil { state.windowAffected += 1 }
+        deliver(bytes, to: inbound, extra: delay, up: false)
+    }
+
+    /// Writes `bytes` to `channel` when the link (if any) and `extra` let them arrive, never before bytes sent
+    /// earlier in the same direction.
+    private func deliver(_ bytes: ByteBuffer, to channel: any Channel, extra: Duration?, up: Bool) {
         let now = NIODeadline.now()
-        let release = max(now + .nanoseconds(delay?.nanoseconds ?? 0), releaseNotBefore)
+        let arrival = state.link?.arrival(bytes: bytes.readableBytes, up: up, now: now) ?? now
+        let release = max(arrival + .nanoseconds(extra?.nanoseconds ?? 0), up ? upReleaseNotBefore : releaseNotBefore)
         guard release > now else {
-            inbound.writeAndFlush(bytes, promise: nil)
+            channel.writeAndFlush(bytes, promise: nil)
             return
         }
-        releaseNotBefore = release
-        let inbound = self.inbound
-        inbound.eventLoop.scheduleTask(deadline: release) { inbound.writeAndFlush(bytes, promise: nil) }
+        if up { upReleaseNotBefore = release } else { releaseNotBefore = release }
+        channel.eventLoop.scheduleTask(deadline: release) { channel.writeAndFlush(bytes, promise: nil) }
     }
 
     /// An outage with `refuse: connack`: answer the client's CONNECT with CONNACK 3 (0x88 in MQTT 5), then close.
@@ -268,3 +279,39 @@ final class Forward: ChannelInboundHandler {
 
 @available(*, unavailable)
 extension Forward: Sendable {}
+
+/// An emulated link, each way: a segment waits for the link to be free and for its own transmission at the bit
+/// rate (shared by every connection), then travels rtt/2 plus up to `jitter`; a lost one (probability `loss`)
+/// arrives one retransmission timeout later, as TCP recovers it (so the bytes still arrive, in order: losing them
+/// here would corrupt the stream, not emulate the link).
+struct LinkShaper {
+    let link: Scenario.Link
+    var random: SplitMix64
+    /// When each direction's link is free again: [device → hub, hub → device].
+    var free: [NIODeadline] = [.distantPast, .distantPast]
+
+    init(link: Scenario.Link, seed: UInt64) {
+        self.link = link
+        random = SplitMix64(seed: seed ^ 0x6C69_6E6B)
+    }
+
+    /// Linux's retransmission timeout for this path: at least 200 ms, else the round trip plus four jitters.
+    var retransmissionTimeout: Duration { max(.milliseconds(200), link.rtt + link.jitter * 4) }
+
+    mutating func arrival(bytes: Int, up: Bool, now: NIODeadline) -> NIODeadline {
+        let i = up ? 0 : 1
+        var sent = now
+        if let bits = link.bitsPerSecond {
+            // Each segment carries ~40 bytes of TCP/IP headers on the wire.
+            let seconds = Double((bytes + 40) * 8) / bits
+            sent = max(now, free[i]) + .nanoseconds(Int64(seconds * 1e9))
+            free[i] = sent
+        }
+        var delay = link.rtt / 2
+        if link.jitter > .zero { delay += link.jitter * unit() }
+        if link.loss > 0 && unit() < link.loss { delay += retransmissionTimeout }
+        return sent + .nanoseconds(delay.nanoseconds)
+    }
+
+    private mutating func unit() -> Double { Double(random.next() >> 11) / Double(1 << 53) }
+}

@@ -84,7 +84,7 @@ public struct FleetRunner: Sendable {
             sourceAddresses: auto
                 ? SourcePool.count(devices: scenario.fleet.devices) : scenario.fleet.sourceAddresses.count,
             embeddedHub: embedded,
-            proxy: scenario.faultProxy,
+            proxy: scenario.faultProxy || scenario.link != nil,
             limits: .current()
         )
         let sources = try scenario.fleet.sourceAddresses.map { a throws(FleetRunError) in
@@ -114,6 +114,21 @@ public struct FleetRunner: Sendable {
             }
         }
 
+        // A slow link (GSM, satellite): every connection crosses a shaping relay on its way to the hub.
+        var shaper: FaultProxy?
+        if let link = scenario.link {
+            let relay = FaultProxy(
+                upstreamHost: hubAddress.host,
+                upstreamPort: hubAddress.port,
+                link: link,
+                seed: scenario.seed
+            )
+            do { hubAddress = try await relay.start() } catch {
+                if let front { _ = await front.stop() }
+                throw FleetRunError(.hubFailed, "the link emulation (link:) could not start: \(error)")
+            }
+            shaper = relay
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         do {
@@ -151,10 +166,12 @@ public struct FleetRunner: Sendable {
                 tls: tls
             )
             try? await group.shutdownGracefully()
+            if let shaper { _ = await shaper.stop() }
             if let front { result.hub = await front.stop() }
             return result
         } catch {
             try? await group.shutdownGracefully()
+            if let shaper { _ = await shaper.stop() }
             if let front { _ = await front.stop() }
             throw error
         }

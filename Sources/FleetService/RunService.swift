@@ -95,7 +95,10 @@ public struct RunService: Sendable {
             devices: scenario.fleet.devices,
             startedUnixNanoseconds: result.startedUnixNanoseconds,
             durationNanoseconds: result.duration.nanoseconds,
-            target: scenario.hub.isEmbedded ? "embedded (\(result.target))" : result.target,
+            target: (scenario.hub.isEmbedded ? "embedded (\(result.target))" : result.target)
+                + (scenario.link.map {
+                    " over an emulated link (rtt \($0.rtt.formatted), loss \($0.loss)\($0.bitsPerSecond.map { ", \(Int($0)) bit/s" } ?? ""))"
+                } ?? ""),
             mqttVersion: scenario.mqtt.version.description,
             hitDeadline: result.hitDeadline,
             cancelled: result.cancelled,
