@@ -99,6 +99,31 @@ extension IntegrationTests {
             }
         }
 
+        /// Ctrl-C in the middle of a link-down: the fleet stops and writes its report, and the namespaces go.
+        @Test func ctrlCTearsEverythingDown() async throws {
+            let before = try Self.leftovers()
+            let output = CLITests.temp("netlab-int.pb")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLITests.binary)
+            p.arguments = [
+                "netlab", "run", try Self.profile("interrupted", faults: "[{at: 3s, kind: link-down, for: 60s}]"),
+                "--quiet", "--output", output,
+            ]
+            p.currentDirectoryURL = Env.repo
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+            try await Task.sleep(for: .seconds(9))
+            #expect(try Self.leftovers().count == before.count + 2, "two namespaces while it runs")
+            kill(p.processIdentifier, SIGINT)
+            while p.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(p.terminationStatus == 0)
+            let r = try ReportFile.read(output)
+            #expect(r.run.cancelled && r.run.devices == 40)
+            #expect(try Self.leftovers() == before, "netlab left namespaces behind after Ctrl-C")
+        }
+
         @Test func withoutRootItSaysSoInOneLine() throws {
             guard getuid() == 0 else {
                 let r = try CLITests.run(["netlab", "run", "profiles/network-switch-real.yaml"])
