@@ -152,7 +152,9 @@ public struct NetlabService: Sendable {
         }
         // A network fault touches no hub connection: what it affected are the devices its storm record counts.
         for (i, f) in report.faults.enumerated() where f.affected == 0 {
-            if let storm = report.storms.first(where: { $0.fault == f.label }) { report.faults[i].affected = storm.affected }
+            if let storm = report.storms.first(where: { $0.fault == f.label }) {
+                report.faults[i].affected = storm.affected
+            }
         }
         report.run.target = "netlab \(url) (fleet in \(plan.fleetNamespace), hub in \(plan.hubNamespace))"
         return report
