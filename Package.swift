@@ -62,9 +62,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "FleetWebSocket",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "FleetEngine",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetMetrics",
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetWebSocket",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -75,7 +85,9 @@ let package = Package(
         .target(
             name: "FleetHub",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetMetrics",
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetWebSocket",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -13,6 +13,9 @@ public enum ConnectionError: String, Sendable, Hashable, CaseIterable {
     case tlsUntrusted = "tls_untrusted"
     /// The TLS handshake or a TLS record failed for another reason.
     case tls
+    /// MQTT over WebSockets: the hub refused the upgrade (an HTTP status other than 101, a wrong subprotocol) or
+    /// ended the WebSocket with a close frame.
+    case webSocket = "websocket"
     /// Any other I/O error.
     case other
 
@@ -28,6 +31,8 @@ public enum ConnectionError: String, Sendable, Hashable, CaseIterable {
         case .reset: "connection reset by the hub"
         case .tlsUntrusted: "TLS: the hub's certificate is not trusted or does not match its name (check the CA file)"
         case .tls: "TLS handshake failed (check that the hub speaks TLS on this port)"
+        case .webSocket:
+            "WebSocket: the hub refused the upgrade or closed the WebSocket (check the ws:// or wss:// URL's path)"
         case .other: "I/O error on the connection"
         }
     }

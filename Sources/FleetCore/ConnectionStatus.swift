@@ -47,6 +47,8 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
     case tokenRenewal
     /// The TLS handshake failed (`untrusted`: the hub's certificate was not accepted).
     case tls(untrusted: Bool)
+    /// MQTT over WebSockets: the upgrade was refused, or the hub sent a close frame (reference §10.1).
+    case webSocket
 
     public var description: String {
         switch self {
@@ -60,6 +62,7 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
         case .serverDisconnect(let r): "server_disconnect_0x\(String(r, radix: 16))"
         case .tokenRenewal: "token_renewal"
         case .tls(let untrusted): untrusted ? "tls_untrusted" : "tls"
+        case .webSocket: "websocket"
         }
     }
 }
@@ -85,6 +88,10 @@ public struct ErrorClassifier: Sendable, Hashable {
             // Java maps every retryable transport exception to NO_NETWORK (reference §2.3).
             return (.transient, flavour == .java ? .noNetwork : .communicationError)
         case .protocolError:
+            return (.transient, .communicationError)
+        case .webSocket:
+            // Reference §10.1: .NET counts WebSocketException as transient, C maps WebSocket I/O errors to
+            // COMMUNICATION_ERROR; every SDK retries.
             return (.transient, .communicationError)
         case .tls:
             // Reference §3.2: .NET (AuthenticationException), Java (ProtocolException) and Node stop on a TLS

@@ -143,6 +143,7 @@ public enum DeviceOutcome: String, Sendable, Hashable, CaseIterable {
         case .protocolError: self = .protocolError
         case .serverDisconnect, .tokenRenewal: self = .serverDisconnect
         case .tls: self = .tlsFailed
+        case .webSocket: self = .connectFailed
         }
     }
 }

@@ -296,7 +296,9 @@ public struct DeviceStateMachine: Sendable {
     /// TLS error that ended it, when there was one; it decides how the failure is classified.
     public mutating func channelClosed(error: ConnectionError? = nil, now: Instant, into actions: inout Actions) {
         if let error { actions.append(.record(.connectionError(error))) }
-        let tls: FailureCause? = error.flatMap { $0.isTLS ? .tls(untrusted: $0 == .tlsUntrusted) : nil }
+        let tls: FailureCause? = error.flatMap {
+            $0.isTLS ? .tls(untrusted: $0 == .tlsUntrusted) : ($0 == .webSocket ? .webSocket : nil)
+        }
         switch state {
         case .closing(.finish(let outcome)):
             finish(outcome, into: &actions)

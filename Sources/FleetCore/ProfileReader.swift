@@ -41,10 +41,20 @@ struct ProfileReader {
                     throw hub.error(
                         .invalidValue,
                         "url",
-                        "expected `embedded`, mqtt://HOST:PORT or mqtts://HOST:PORT, got \"\(url)\""
+                        "expected `embedded`, mqtt://HOST:PORT, mqtts://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH, got \"\(url)\""
                     )
                 }
                 s.hub = target
+            }
+            if let ws = try hub.bool("websocket") {
+                guard s.hub.isEmbedded else {
+                    throw hub.error(
+                        .invalidValue,
+                        "websocket",
+                        "for an external hub say so in hub.url (ws:// or wss://)"
+                    )
+                }
+                s.hub.webSocketPath = ws ? Scenario.HubTarget.iotHubWebSocketPath : nil
             }
             let tls = try hub.bool("tls")
             let caFile = try hub.string("ca_file")

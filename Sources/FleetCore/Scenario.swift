@@ -9,6 +9,11 @@ public struct Scenario: Sendable, Hashable {
             case mqtt(host: String, port: Int, tls: Bool)
         }
         fileprivate var kind: Kind
+        /// MQTT over WebSockets at this path (IoT Hub's is `/$iothub/websocket`); nil: MQTT straight over TCP/TLS.
+        public var webSocketPath: String?
+
+        /// IoT Hub's WebSocket path.
+        public static let iotHubWebSocketPath = "/$iothub/websocket"
 
         public static let embedded = HubTarget(kind: .embedded)
         public static func mqtt(host: String, port: Int, tls: Bool = false) -> HubTarget {
@@ -32,13 +37,29 @@ public struct Scenario: Sendable, Hashable {
         public var description: String {
             switch kind {
             case .embedded: "embedded"
-            case .mqtt(let h, let p, let tls): "\(tls ? "mqtts" : "mqtt")://\(h.contains(":") ? "[\(h)]" : h):\(p)"
+            case .mqtt(let h, let p, let tls):
+                webSocketPath == nil
+                    ? "\(tls ? "mqtts" : "mqtt")://\(h.contains(":") ? "[\(h)]" : h):\(p)"
+                    : "\(tls ? "wss" : "ws")://\(h.contains(":") ? "[\(h)]" : h):\(p)\(webSocketPath ?? "")"
             }
         }
 
         /// Parses `embedded`, `mqtt://HOST:PORT` or `mqtts://HOST:PORT` (`[::1]` for IPv6); nil for anything else.
         public static func parse(_ text: String) -> HubTarget? {
             if text == "embedded" { return .embedded }
+            // ws://HOST[:PORT][/PATH] and wss://…: MQTT over WebSockets (default port 80 / 443, IoT Hub's path).
+            for (scheme, tls, defaultPort) in [("ws://", false, 80), ("wss://", true, 443)] where text.hasPrefix(scheme)
+            {
+                let rest = text.dropFirst(scheme.count)
+                let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+                let authority = rest[..<slash]
+                let path = rest[slash...].isEmpty ? iotHubWebSocketPath : String(rest[slash...])
+                let hasPort = authority.hasPrefix("[") ? authority.contains("]:") : authority.contains(":")
+                let full = "\(tls ? "mqtts" : "mqtt")://\(authority)\(hasPort ? "" : ":\(defaultPort)")"
+                guard path.allSatisfy({ !$0.isWhitespace }), var target = parse(full) else { return nil }
+                target.webSocketPath = path
+                return target
+            }
             let tls = text.hasPrefix("mqtts://")
             guard tls || text.hasPrefix("mqtt://") else { return nil }
             var rest = Substring(text.dropFirst(tls ? "mqtts://".count : "mqtt://".count))

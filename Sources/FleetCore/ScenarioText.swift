@@ -12,6 +12,7 @@ extension Scenario {
         out.append("duration: \(d(duration))")
         out.append("bin: \(d(bin))")
         var hubLine = "hub: {url: \(q(hub.description))"
+        if hub.isEmbedded && hub.webSocketPath != nil { hubLine += ", websocket: true" }
         if let quota {
             hubLine += ", tier: \(quota.tier), units: \(quota.units), burst_seconds: \(quota.burstSeconds)"
             hubLine += ", max_shaping_delay: \(d(quota.maxShapingDelay))"

@@ -1,4 +1,5 @@
 internal import FleetCore
+internal import FleetWebSocket
 internal import NIOCore
 internal import NIOPosix
 internal import NIOSSL
@@ -34,6 +35,8 @@ extension ConnectionError {
             self = .tlsUntrusted
         case is NIOSSLExtraError:
             self = .tls
+        case is MQTTWebSocketClosed:
+            self = .webSocket
         default:
             self = .other
         }

@@ -1,8 +1,11 @@
 internal import FleetCore
 internal import FleetMetrics
+internal import FleetWebSocket
 internal import NIOCore
+internal import NIOHTTP1
 internal import NIOPosix
 internal import NIOSSL
+internal import NIOWebSocket
 
 /// Spawns and paces the fleet on ONE event loop: a ramp rate (connects per second) and a window of connects in
 /// flight. Every device is one `DeviceChannelHandler`; there is no task per device. Loop-bound.
@@ -20,6 +23,8 @@ final class Swarm {
     /// TLS for every device connection (nil: plain TCP), and the name to verify / send as SNI.
     let tls: NIOSSLContext?
     let serverName: String?
+    /// MQTT over WebSockets: the upgrade request's path and Host header (nil: MQTT straight over TCP/TLS).
+    let webSocket: (path: String, host: String)?
     let rampRate: Double
     let window: Int
     let connectTimeout: Duration
@@ -54,6 +59,10 @@ final class Swarm {
         self.serverName =
             name.isEmpty || name.contains(":") || name.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : name
         self.callbacks = callbacks
+        self.webSocket = scenario.hub.webSocketPath.map { path in
+            let host = serverName ?? hubAddress.ipAddress ?? "localhost"
+            return (path, "\(host.contains(":") ? "[\(host)]" : host):\(hubAddress.port ?? 0)")
+        }
         self.loop = loop
         self.scheduler = scheduler
         self.recorders = recorders
@@ -206,11 +215,22 @@ final class Swarm {
         if let connectOverride { return connectOverride(handler) }
         guard let baseBootstrap else { return handler.connectionClosed(error: .other) }
         let bound = NIOLoopBound(handler, eventLoop: loop)
-        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName] channel in
+        let upgradeTimeout = TimeAmount.nanoseconds(connectTimeout.nanoseconds)
+        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName, webSocket] channel in
             channel.eventLoop.makeCompletedFuture {
                 if let tls {
                     let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
                     try channel.pipeline.syncOperations.addHandler(handler)
+                }
+                if let webSocket {
+                    try Self.upgradeToWebSocket(
+                        channel,
+                        path: webSocket.path,
+                        host: webSocket.host,
+                        timeout: upgradeTimeout,
+                        device: bound
+                    )
+                    return
                 }
                 try channel.pipeline.syncOperations.addHandler(bound.value)
             }
@@ -222,6 +242,46 @@ final class Swarm {
         }
         bootstrap.connect(to: hubAddress).assumeIsolated().whenFailure { error in
             handler.connectionClosed(error: ConnectionError(error))
+        }
+    }
+
+    /// MQTT over WebSockets: the HTTP upgrade first (path, `mqtt` subprotocol), then the device's handler behind a
+    /// framing handler. A refused upgrade, or one that does not finish within the connect timeout, ends the attempt
+    /// as a WebSocket failure (the SDKs retry it, reference §10.1).
+    static func upgradeToWebSocket(
+        _ channel: any Channel,
+        path: String,
+        host: String,
+        timeout: TimeAmount,
+        device: NIOLoopBound<DeviceChannelHandler>
+    ) throws {
+        let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(maxFrameSize: 1 << 20) { channel, _ in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(MQTTWebSocketFraming(role: .client))
+                return true
+            }
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: host)
+        headers.add(name: "Sec-WebSocket-Protocol", value: mqttWebSocketSubprotocol)
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
+        let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(
+            upgradeRequestHead: head,
+            upgraders: [upgrader],
+            notUpgradingCompletionHandler: { channel in channel.eventLoop.makeSucceededFuture(false) }
+        )
+        let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+            configuration: .init(upgradeConfiguration: configuration)
+        )
+        let deadline = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        upgraded.whenComplete { result in
+            deadline.cancel()
+            // The device joins once the upgrade handler has left: its CONNECT is the first frame.
+            if case .success(true) = result, (try? channel.pipeline.syncOperations.addHandler(device.value)) != nil {
+                return
+            }
+            channel.close(promise: nil)
+            device.value.connectionClosed(error: .webSocket)
         }
     }
 

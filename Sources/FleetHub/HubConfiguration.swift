@@ -6,6 +6,11 @@ public struct HubConfiguration: Sendable {
     public var listen: [(host: String, port: Int)] = [("127.0.0.1", 0)]
     /// MQTT over TLS listeners (need `tls`).
     public var tlsListen: [(host: String, port: Int)] = []
+    /// MQTT over WebSockets listeners (`ws://`, and `wss://` with `tls`), at `webSocketPath` with subprotocol `mqtt`.
+    public var wsListen: [(host: String, port: Int)] = []
+    public var wssListen: [(host: String, port: Int)] = []
+    /// The path a WebSocket upgrade must ask for (IoT Hub's).
+    public var webSocketPath = Scenario.HubTarget.iotHubWebSocketPath
     /// The server certificate and key for the TLS listeners.
     public var tls: HubTLS?
     /// A connection that sends no CONNECT within this time is closed.

@@ -27,7 +27,7 @@ public final class TestHub: Sendable {
     /// Starts every listener; returns their bound addresses (host, port) in order: plain ones, then TLS ones.
     public func start() async throws(HubError) -> [(host: String, port: Int)] {
         var bound: [(String, Int)] = []
-        if !configuration.tlsListen.isEmpty && configuration.tls == nil {
+        if !(configuration.tlsListen.isEmpty && configuration.wssListen.isEmpty) && configuration.tls == nil {
             throw HubError(address: "-", reason: "TLS listeners need a certificate and key (--tls-cert, --tls-key)")
         }
         for (host, port) in configuration.listen {
@@ -40,6 +40,13 @@ public final class TestHub: Sendable {
             servers.append(channel)
             bound.append((host, channel.localAddress?.port ?? port))
         }
+        for (list, tls) in [(configuration.wsListen, nil), (configuration.wssListen, configuration.tls)] {
+            for (host, port) in list {
+                let channel = try await listen(host: host, port: port, tls: tls, webSocket: true)
+                servers.append(channel)
+                bound.append((host, channel.localAddress?.port ?? port))
+            }
+        }
         if let interval = configuration.cloudToDeviceInterval {
             let state = self.state
             let amount = TimeAmount.nanoseconds(interval.nanoseconds)
@@ -51,7 +58,14 @@ public final class TestHub: Sendable {
         return bound
     }
 
-    private func listen(host: String, port: Int, tls: HubTLS?) async throws(HubError) -> any Channel {
+    private func listen(
+        host: String,
+        port: Int,
+        tls: HubTLS?,
+        webSocket: Bool = false
+    ) async throws(HubError)
+        -> any Channel
+    {
         let state = self.state
         let configuration = self.configuration
         let bootstrap = ServerBootstrap(group: group)
@@ -74,6 +88,12 @@ public final class TestHub: Sendable {
                         try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: size)
                     }
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.handler()) }
+                    if webSocket {
+                        try HubWebSocket.configure(channel, configuration: configuration) {
+                            HubConnectionHandler(state: state.value, configuration: configuration)
+                        }
+                        return
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         HubConnectionHandler(state: state.value, configuration: configuration)
                     )

@@ -40,7 +40,7 @@ public struct HubService: Sendable {
         var started = Date()
         let bound = try await hub.start()
         let urls = bound.enumerated().map { i, b in
-            "\(i < configuration.listen.count ? "mqtt" : "mqtts")://\(b.host):\(b.port)"
+            HubService.url(index: i, bound: b, configuration: configuration)
         }
         for url in urls { log("hub listening on \(url) (Ctrl-C to stop)") }
         if let at = startAtUnixNanoseconds {
@@ -96,5 +96,18 @@ public struct HubService: Sendable {
                     + "\(s.connectionsRefused) refused, \(s.messagesReceived) messages from \(s.devicesSeen) devices"
             )
         }
+    }
+
+    /// The URL of bound listener `index` (plain, TLS, WebSocket, WebSocket over TLS, in the order TestHub binds).
+    static func url(index i: Int, bound b: (host: String, port: Int), configuration c: HubConfiguration) -> String {
+        let counts = [c.listen.count, c.tlsListen.count, c.wsListen.count, c.wssListen.count]
+        let schemes = ["mqtt", "mqtts", "ws", "wss"]
+        var k = 0
+        var start = 0
+        while k < 3 && i >= start + counts[k] {
+            start += counts[k]
+            k += 1
+        }
+        return "\(schemes[k])://\(b.host):\(b.port)\(k >= 2 ? c.webSocketPath : "")"
     }
 }

@@ -68,15 +68,24 @@ public struct RunService: Sendable {
     /// listens with TLS only, on a certificate made for this run, and the devices trust that CA.
     static func embeddedHub(for scenario: inout Scenario) throws(HubError) -> TestHub {
         var configuration = HubConfiguration(scenario: scenario)
+        let webSocket = scenario.hub.webSocketPath != nil
         if scenario.tls != nil {
             let bundle = try HubCertificates.generate(host: scenario.auth?.hubHost ?? "fleetstorm.local")
             configuration.tls = try HubTLS(certificatePEM: bundle.serverPEM, keyPEM: bundle.serverKeyPEM)
-            configuration.tlsListen = configuration.listen
+            if webSocket {
+                configuration.wssListen = configuration.listen
+            } else {
+                configuration.tlsListen = configuration.listen
+            }
             configuration.listen = []
             var settings = scenario.tls ?? Scenario.TLS()
             settings.caPEM = bundle.caPEM
             settings.serverName = settings.serverName ?? "localhost"
             scenario.tls = settings
+        }
+        if webSocket && scenario.tls == nil {
+            configuration.wsListen = configuration.listen
+            configuration.listen = []
         }
         return TestHub(configuration: configuration)
     }

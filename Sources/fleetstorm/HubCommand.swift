@@ -33,6 +33,12 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Address for MQTT over TLS, HOST:PORT (repeatable; needs --tls-cert and --tls-key).")
     var tlsListen: [String] = []
 
+    @Option(help: "Address for MQTT over WebSockets (ws://HOST:PORT/$iothub/websocket, subprotocol mqtt; repeatable).")
+    var wsListen: [String] = []
+
+    @Option(help: "Address for MQTT over WebSockets over TLS (wss://; needs --tls-cert and --tls-key; repeatable).")
+    var wssListen: [String] = []
+
     @Option(help: "Server certificate chain (PEM) for the TLS listeners.")
     var tlsCert: String?
 
@@ -184,16 +190,20 @@ struct HubCommand: AsyncParsableCommand {
     /// The hub's configuration from the flags (each bad flag is one line naming it).
     private func hubConfiguration() -> HubConfiguration {
         var configuration = HubConfiguration()
-        configuration.listen = (listen.isEmpty && tlsListen.isEmpty ? ["127.0.0.1:1883"] : listen).map {
-            Self.address($0, flag: "--listen")
-        }
+        let none = listen.isEmpty && tlsListen.isEmpty && wsListen.isEmpty && wssListen.isEmpty
+        configuration.listen = (none ? ["127.0.0.1:1883"] : listen).map { Self.address($0, flag: "--listen") }
         configuration.tlsListen = tlsListen.map { Self.address($0, flag: "--tls-listen") }
+        configuration.wsListen = wsListen.map { Self.address($0, flag: "--ws-listen") }
+        configuration.wssListen = wssListen.map { Self.address($0, flag: "--wss-listen") }
         switch (tlsCert, tlsKey) {
         case (let cert?, let key?):
             do { configuration.tls = try HubTLS(certificateFile: cert, keyFile: key) } catch { fail(error.reason) }
         case (nil, nil):
-            if !tlsListen.isEmpty {
-                fail("--tls-listen needs --tls-cert and --tls-key (make them with --generate-cert DIR --host NAME)")
+            if !tlsListen.isEmpty || !wssListen.isEmpty {
+                fail(
+                    "\(tlsListen.isEmpty ? "--wss-listen" : "--tls-listen") needs --tls-cert and --tls-key "
+                        + "(make them with --generate-cert DIR --host NAME)"
+                )
             }
         default:
             fail("use --tls-cert and --tls-key together")

@@ -3,6 +3,7 @@
 
   iothub_client.py token  HUB_HOST DEVICE_ID GROUP_KEY_B64 EXPIRY        -> prints username and SAS token
   iothub_client.py paho   HOST PORT HUB_HOST DEVICE_ID GROUP_KEY_B64 N [CA_PEM]
+  iothub_client.py paho-ws HOST PORT HUB_HOST DEVICE_ID GROUP_KEY_B64 N [CA_PEM]   (MQTT over WebSockets)
       -> publishes N QoS 1 messages (over TLS when CA_PEM is given), prints JSON
   iothub_client.py twin   HOST PORT HUB_HOST DEVICE_ID GROUP_KEY_B64 C2D_COUNT
       -> twin GET, reported PATCH, GET again; waits for C2D_COUNT cloud-to-device messages; prints JSON
@@ -25,11 +26,19 @@ def credentials(hub_host, device_id, group_key, expiry):
     return username, sas_token(f"{hub_host}/devices/{device_id}", device_key(group_key, device_id), expiry)
 
 
-def paho(host, port, hub_host, device_id, group_key, count, ca=None):
+def paho(host, port, hub_host, device_id, group_key, count, ca=None, websockets=False):
     import paho.mqtt.client as mqtt
 
     result = {"connack": None, "acked": 0}
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=device_id,
+        protocol=mqtt.MQTTv311,
+        transport="websockets" if websockets else "tcp",
+    )
+    if websockets:
+        # What the Azure Python SDK sets on paho for MQTT over WebSockets (subprotocol mqtt is paho's own).
+        client.ws_set_options(path="/$iothub/websocket")
     username, token = credentials(hub_host, device_id, group_key, int(time.time()) + 3600)
     client.username_pw_set(username, token)
     if ca:
@@ -100,6 +109,8 @@ if __name__ == "__main__":
         print(t)
     elif mode == "paho":
         paho(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]), *sys.argv[8:9])
+    elif mode == "paho-ws":
+        paho(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]), *sys.argv[8:9], websockets=True)
     elif mode == "twin":
         twin(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]))
     else:
