@@ -116,6 +116,47 @@ extension IntegrationTests {
             #expect(compare.status == 0, "\(compare.stderr)")
         }
 
+        /// Faults behave the same over WebSockets: the same fleet, seed and fault plan over mqtt:// and ws:// give
+        /// the same affected and recovered devices per fault, and every device ends the same way.
+        @Test func faultsActTheSameOverWebSockets() throws {
+            let profile = CLITests.temp("ws-faults.yaml")
+            try """
+            name: ws-faults
+            seed: 12
+            duration: 40s
+            sdk: azure-python
+            fleet: {devices: 100, ramp_rate: 500}
+            mqtt: {keep_alive: 4s, connack_timeout: 3s}
+            telemetry: {messages: 40, interval: 500ms}
+            retry: {policy: full-jitter, base: 200ms, cap: 1s}
+            faults:
+              - {at: 2s, kind: outage, for: 2s}
+              - {at: 2s, kind: drop}
+              - {at: 6s, kind: blackhole, for: 3s}
+              - {at: 12s, kind: flap, for: 3s, period: 1s, down: 500ms, fraction: 0.3}
+              - {at: 17s, kind: network-switch, fraction: 0.2}
+            """.write(toFile: profile, atomically: true, encoding: .utf8)
+            var byTransport: [String: Fleetstorm_Report_V1_Report] = [:]
+            for (name, sets) in [("mqtt", [String]()), ("ws", ["--set", "hub.websocket=true"])] {
+                let output = CLITests.temp("ws-faults-\(name).pb")
+                let r = try CLITests.run(["run", profile, "--quiet", "--output", output] + sets)
+                #expect(r.status == 0, "\(name): \(r.stderr)")
+                byTransport[name] = try ReportFile.read(output)
+            }
+            let (plain, ws) = (try #require(byTransport["mqtt"]), try #require(byTransport["ws"]))
+            for fault in ["outage@2s+2s", "drop@2s", "blackhole@6s+3s", "flap@12s+3s", "network-switch@17s"] {
+                let a = plain.storms.first { $0.fault.contains(fault) }
+                let b = ws.storms.first { $0.fault.contains(fault) }
+                #expect(a != nil && b != nil, "\(fault) has a storm record over both")
+                #expect(
+                    a?.affected == b?.affected && a?.recovered == b?.recovered,
+                    "\(fault): \(String(describing: a)) vs \(String(describing: b))"
+                )
+            }
+            #expect(plain.outcomes == ws.outcomes, "devices end the same way")
+            #expect(plain.accounting.generated == ws.accounting.generated)
+        }
+
         /// Bad upgrades and bad frames: each gets an HTTP error or a close frame, the connection ends, and the
         /// hub still serves a good client afterwards.
         @Test func badUpgradesAndFramesAreRefusedCleanly() async throws {
