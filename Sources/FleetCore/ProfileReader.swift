@@ -249,34 +249,9 @@ struct ProfileReader {
             s.auth = auth
         }
         try top.mapping("simulation") { (m: inout Section) throws(ScenarioError) in
-            s.simulation.rtt = try m.duration("rtt", min: .zero, max: .seconds(60)) ?? s.simulation.rtt
-            s.simulation.rttJitter =
-                try m.duration("rtt_jitter", min: .zero, max: .seconds(60)) ?? s.simulation.rttJitter
-            s.simulation.acceptRate = try m.double("accept_rate", min: 0) ?? s.simulation.acceptRate
-            s.simulation.acceptBacklog =
-                try m.int("accept_backlog", min: 1, max: 10_000_000) ?? s.simulation.acceptBacklog
-            s.simulation.connackDelay =
-                try m.duration("connack_delay", min: .zero, max: .seconds(600)) ?? s.simulation.connackDelay
-            s.simulation.pubackDelay =
-                try m.duration("puback_delay", min: .zero, max: .seconds(600)) ?? s.simulation.pubackDelay
-            s.simulation.partitions = try m.int("partitions", min: 0, max: 64) ?? s.simulation.partitions
+            try Self.readSimulation(&m, into: &s.simulation)
         }
-        try top.mapping("link") { (m: inout Section) throws(ScenarioError) in
-            var link = Scenario.Link()
-            link.rtt = try m.duration("rtt", min: .zero, max: .seconds(30)) ?? link.rtt
-            link.jitter = try m.duration("jitter", min: .zero, max: .seconds(30)) ?? link.jitter
-            link.loss = try m.double("loss", min: 0) ?? link.loss
-            if link.loss >= 0.5 {
-                throw m.error(.invalidValue, "loss", "expected a share of segments below 0.5, e.g. 0.02")
-            }
-            if let rate = try m.string("rate") {
-                guard let bits = Scenario.Link.parseRate(rate) else {
-                    throw m.error(.invalidValue, "rate", "\"\(rate)\" is not a bit rate like 64kbit, 2mbit or 9600bit")
-                }
-                link.bitsPerSecond = bits
-            }
-            s.link = link.isIdeal ? nil : link
-        }
+        try top.mapping("link") { (m: inout Section) throws(ScenarioError) in s.link = try Self.readLink(&m) }
         s.faults = try Self.readFaults(
             &top,
             seed: s.seed,

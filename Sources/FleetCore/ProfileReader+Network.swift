@@ -1,0 +1,34 @@
+extension ProfileReader {
+    /// `simulation:` — how `fleetstorm simulate` models the network, the listener and the hub's answer times.
+    static func readSimulation(_ m: inout Section, into simulation: inout Scenario.Simulation) throws(ScenarioError) {
+        simulation.rtt = try m.duration("rtt", min: .zero, max: .seconds(60)) ?? simulation.rtt
+        simulation.rttJitter =
+            try m.duration("rtt_jitter", min: .zero, max: .seconds(60)) ?? simulation.rttJitter
+        simulation.acceptRate = try m.double("accept_rate", min: 0) ?? simulation.acceptRate
+        simulation.acceptBacklog =
+            try m.int("accept_backlog", min: 1, max: 10_000_000) ?? simulation.acceptBacklog
+        simulation.connackDelay =
+            try m.duration("connack_delay", min: .zero, max: .seconds(600)) ?? simulation.connackDelay
+        simulation.pubackDelay =
+            try m.duration("puback_delay", min: .zero, max: .seconds(600)) ?? simulation.pubackDelay
+        simulation.partitions = try m.int("partitions", min: 0, max: 64) ?? simulation.partitions
+    }
+
+    /// `link:` — a slow or lossy link between the devices and the hub (nil when it changes nothing).
+    static func readLink(_ m: inout Section) throws(ScenarioError) -> Scenario.Link? {
+        var link = Scenario.Link()
+        link.rtt = try m.duration("rtt", min: .zero, max: .seconds(30)) ?? link.rtt
+        link.jitter = try m.duration("jitter", min: .zero, max: .seconds(30)) ?? link.jitter
+        link.loss = try m.double("loss", min: 0) ?? link.loss
+        if link.loss >= 0.5 {
+            throw m.error(.invalidValue, "loss", "expected a share of segments below 0.5, e.g. 0.02")
+        }
+        if let rate = try m.string("rate") {
+            guard let bits = Scenario.Link.parseRate(rate) else {
+                throw m.error(.invalidValue, "rate", "\"\(rate)\" is not a bit rate like 64kbit, 2mbit or 9600bit")
+            }
+            link.bitsPerSecond = bits
+        }
+        return link.isIdeal ? nil : link
+    }
+}
