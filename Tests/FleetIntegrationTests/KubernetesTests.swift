@@ -194,6 +194,7 @@ extension IntegrationTests {
             for (k, v) in env { environment[k] = v }
             p.environment = environment
             p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
             p.standardInput = FileHandle.nullDevice
             try p.run()
             return p
