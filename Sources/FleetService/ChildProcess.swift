@@ -126,3 +126,35 @@ extension Array {
 public func currentExecutablePath() -> String {
     (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 }
+
+/// A hub child's "hub listening on URL" lines (one per listener, in order), awaited by its parent.
+final class ListeningLines: Sendable {
+    private let urls = Mutex<[String]>([])
+
+    /// True when `line` was a listening line (the parent does not show it again).
+    func note(_ line: String) -> Bool {
+        guard line.hasPrefix("hub listening on "), let u = line.split(separator: " ").dropFirst(3).first else {
+            return false
+        }
+        urls.withLock { $0.append(String(u)) }
+        return true
+    }
+
+    /// The first `count` URLs, or nil when the child ended or `timeout` passed first.
+    func wait(count: Int, child: ChildProcess, timeout: Duration) async -> [String]? {
+        let clock = ContinuousClock()
+        let end = clock.now + timeout
+        while clock.now < end {
+            let now = urls.withLock { $0 }
+            if now.count >= count { return Array(now.prefix(count)) }
+            if child.ended != nil { return nil }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+}
+
+/// `--start-at`'s value for a child: Unix seconds with milliseconds.
+func startAtArgument(_ unixNanoseconds: Int64) -> String {
+    String(format: "%.3f", Double(unixNanoseconds) / 1e9)
+}

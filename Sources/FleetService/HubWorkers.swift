@@ -44,9 +44,9 @@ public struct HubWorkersService: Sendable {
             throw HubError(address: "-", reason: "cannot create \(directory) for the workers' reports")
         }
         let startAt = startAtUnixNanoseconds ?? Int64(Date().timeIntervalSince1970 * 1e9) + 2_000_000_000
-        let seconds = String(format: "%.3f", Double(startAt) / 1e9)
+        let seconds = startAtArgument(startAt)
         let expected = listen.count + tlsListen.count
-        let bound = BoundLines()
+        let bound = ListeningLines()
         var children: [ChildProcess] = []
         func start(_ i: Int, listen: [String], tlsListen: [String]) throws(HubError) {
             let output = "\(directory)/hub-worker-\(i).pb"
@@ -69,7 +69,7 @@ public struct HubWorkersService: Sendable {
             }
         }
         try start(0, listen: listen, tlsListen: tlsListen)
-        guard let urls = await bound.wait(count: expected, child: children[0]) else {
+        guard let urls = await bound.wait(count: expected, child: children[0], timeout: .seconds(60)) else {
             children[0].interrupt()
             let exit = await children[0].exit()
             throw HubError(
@@ -107,29 +107,6 @@ public struct HubWorkersService: Sendable {
         do { return try ReportMerge.merge(reports) } catch {
             throw HubError(address: "-", reason: "merging the workers' reports: \(error.description)")
         }
-    }
-}
-
-/// Worker 0's "hub listening on URL" lines, in order.
-final class BoundLines: Sendable {
-    private let urls = Mutex<[String]>([])
-
-    func note(_ line: String) -> Bool {
-        guard line.hasPrefix("hub listening on "), let u = line.split(separator: " ").dropFirst(3).first else {
-            return false
-        }
-        urls.withLock { $0.append(String(u)) }
-        return true
-    }
-
-    func wait(count: Int, child: ChildProcess) async -> [String]? {
-        for _ in 0..<1200 {
-            let now = urls.withLock { $0 }
-            if now.count >= count { return now }
-            if child.ended != nil { return nil }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return nil
     }
 }
 

@@ -113,13 +113,13 @@ public struct LocalShardsService: Sendable {
             startAtUnixNanoseconds
             ?? Int64(Date().timeIntervalSince1970 * 1e9) + Self.startupAllowance.nanoseconds
         let sets = overrides.flatMap { ["--set", $0] }
-        let seconds = String(format: "%.3f", Double(startAt) / 1e9)
+        let seconds = startAtArgument(startAt)
         var hub: ChildProcess?
         var hubURL: String?
         let hubOutput = directory + "/hub.pb"
         if plan.hubWorkers > 0 {
             try? FileManager.default.removeItem(atPath: hubOutput)
-            let listening = HubAddressWatch()
+            let listening = ListeningLines()
             let log = self.log
             let child: ChildProcess
             do {
@@ -136,7 +136,7 @@ public struct LocalShardsService: Sendable {
                 )
             } catch { throw FleetRunError(.hubFailed, "cannot start the hub process: \(error.localizedDescription)") }
             hub = child
-            guard let url = await listening.wait(for: child, timeout: .seconds(60)) else {
+            guard let url = await listening.wait(count: 1, child: child, timeout: .seconds(60))?.first else {
                 child.interrupt()
                 let exit = await child.exit()
                 throw FleetRunError(.hubFailed, "the hub workers did not start (\(exit)): see the [hub] lines above")
@@ -226,31 +226,6 @@ public struct LocalShardsService: Sendable {
     }
 
     static func seconds(_ d: Duration) -> String { "\(d.components.seconds)s" }
-}
-
-/// The hub process's "hub listening on mqtt://HOST:PORT" line, awaited by the parent.
-final class HubAddressWatch: Sendable {
-    private let url = Mutex<String?>(nil)
-
-    /// True when `line` was the address line (it is not shown again).
-    func note(_ line: String) -> Bool {
-        guard line.hasPrefix("hub listening on "), let u = line.split(separator: " ").dropFirst(3).first else {
-            return false
-        }
-        url.withLock { if $0 == nil { $0 = String(u) } }
-        return true
-    }
-
-    func wait(for child: ChildProcess, timeout: Duration) async -> String? {
-        let clock = ContinuousClock()
-        let end = clock.now + timeout
-        while clock.now < end {
-            if let u = url.withLock({ $0 }) { return u }
-            if child.ended != nil { return nil }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return nil
-    }
 }
 
 /// The shards' latest progress (`--progress-json` lines) and last error lines.

@@ -72,11 +72,11 @@ public struct NetlabService: Sendable {
         let url = "mqtt://\(NetlabPlan.hubAddress):\(NetlabPlan.hubPort)"
         let sets = (overrides + ["hub.url=\(url)", "hub.serves_profile=true"]).flatMap { ["--set", $0] }
         let startAt = Int64(Date().timeIntervalSince1970 * 1e9) + 3_000_000_000
-        let seconds = String(format: "%.3f", Double(startAt) / 1e9)
+        let seconds = startAtArgument(startAt)
         let (hubOutput, fleetOutput) = (directory + "/hub.pb", directory + "/fleet.pb")
         for f in [hubOutput, fleetOutput] { try? FileManager.default.removeItem(atPath: f) }
         let log = self.log
-        let listening = HubAddressWatch()
+        let listening = ListeningLines()
         let hub: ChildProcess
         do {
             hub = try ChildProcess(
@@ -89,7 +89,7 @@ public struct NetlabService: Sendable {
                 onLine: { line in if !listening.note(line) && !quietLine(line) { log("[hub] \(line)") } }
             )
         } catch { throw NetlabError("cannot start the hub in \(plan.hubNamespace): \(error.localizedDescription)") }
-        guard await listening.wait(for: hub, timeout: .seconds(30)) != nil else {
+        guard await listening.wait(count: 1, child: hub, timeout: .seconds(30)) != nil else {
             hub.interrupt()
             throw NetlabError(
                 "the hub did not start in \(plan.hubNamespace) (\(await hub.exit())): see the [hub] lines"
@@ -224,29 +224,29 @@ public struct NetlabService: Sendable {
 
     /// Runs one command; nil when it succeeded, else its error output.
     static func execute(_ argv: [String]) -> String? {
+        let r = tool(argv)
+        return r.status == 0 ? nil : r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// What one command printed, when it succeeded.
+    static func output(_ argv: [String]) -> String? {
+        let r = tool(argv)
+        return r.status == 0 ? r.stdout : nil
+    }
+
+    /// Runs `argv` (a bare name is looked up in /usr/sbin) to its end: exit status, standard output and error.
+    static func tool(_ argv: [String]) -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/sbin/" + argv[0])
         p.arguments = Array(argv.dropFirst())
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        do { try p.run() } catch { return error.localizedDescription }
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        while p.isRunning { usleep(1000) }
-        guard p.terminationStatus != 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    static func output(_ argv: [String]) -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/" + argv[0])
-        p.arguments = Array(argv.dropFirst())
-        let out = Pipe()
+        let (out, err) = (Pipe(), Pipe())
         p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.standardError = err
+        do { try p.run() } catch { return (-1, "", error.localizedDescription) }
+        // Both pipes are small (ip and nft print a few lines), so reading one after the other cannot block.
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
         while p.isRunning { usleep(1000) }
-        return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 }
