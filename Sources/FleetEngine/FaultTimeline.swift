@@ -6,6 +6,9 @@ internal import Synchronization
 public final class FaultTimeline: Sendable {
     public let plan: FaultPlan
     private let log: Mutex<FaultLog>
+    /// The index of the next event of `plan.events` to play (a run plays the steps due at time zero before its
+    /// devices start, then the rest).
+    private let next = Mutex(0)
 
     public init(_ faults: [Scenario.Fault]) {
         plan = FaultPlan(faults)
@@ -16,15 +19,22 @@ public final class FaultTimeline: Sendable {
     /// fault's first step acts (with the instant and the fault's group, see `FaultPlan.group(of:)`); `applied` after each step, with the connections it affected. Returns when the
     /// plan is done or the task is cancelled.
     /// `lead` plays every step that much early (marks for a hub in another process, so no loss it causes on the
-    /// devices' loop precedes the mark).
+    /// devices' loop precedes the mark). `through` stops after the steps due by that time (a fault at 0 s is in
+    /// force before the first device connects); a later call goes on from there.
     public func play(
         on front: any EmbeddedHub,
         lead: Duration = .zero,
+        through: Duration? = nil,
         elapsed: @escaping @Sendable () -> Int64,
         starting: @Sendable (Instant, Int) async -> Void = { _, _ in },
         applied: @Sendable (FaultPlan.Event, Int) -> Void = { _, _ in }
     ) async {
-        for event in plan.events {
+        while true {
+            let position = next.withLock { $0 }
+            guard position < plan.events.count else { return }
+            let event = plan.events[position]
+            if let through, event.at > through { return }
+            next.withLock { $0 = position + 1 }
             let wait = event.at - lead - .nanoseconds(elapsed())
             if wait > .zero { try? await Task.sleep(for: wait) }
             if Task.isCancelled { return }

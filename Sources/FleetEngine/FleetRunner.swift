@@ -211,9 +211,28 @@ public struct FleetRunner: Sendable {
                 tls: tls,
                 callbacks: callbacks
             )
-            swarm.start()
-            scheduler.startProbe()
             return NIOLoopBound(swarm, eventLoop: loop)
+        }.get()
+        let faults = FaultTimeline(scenario.faults)
+        let elapsed: @Sendable () -> Int64 = { Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds) }
+        // Retry attempts are placed relative to the latest fault's start (jitter dispersion), and a storm's affected
+        // devices are those connected at its start: both are marked on the device loop before the fault acts, so no
+        // loss or retry precedes the mark.
+        let markFault: @Sendable (Instant, Int) async -> Void = { mark, group in
+            try? await loop.submit {
+                for r in swarm.value.recorders { r.faultStarted(at: mark) }
+                swarm.value.markStorm(group: group)
+            }.get()
+        }
+        // A hub in another process acts at the fault's time: mark a little ahead of it.
+        let lead: Duration = scenario.hubServesProfile ? .milliseconds(50) : .zero
+        if let front {
+            // Faults due at time zero are in force before the first device connects.
+            await faults.play(on: front, lead: lead, through: lead, elapsed: elapsed, starting: markFault)
+        }
+        try await loop.submit {
+            swarm.value.start()
+            swarm.value.scheduler.startProbe()
         }.get()
         let loopThread = try await loop.submit { SystemProbe.threadID() }.get()
         // Descriptors are sampled off the device loop (listing /proc/self/fd costs milliseconds at 20k sockets).
@@ -223,8 +242,6 @@ public struct FleetRunner: Sendable {
         let grace = stopGrace
         let stopOnLoop: @Sendable () -> Void = { loop.execute { swarm.value.stopAll(grace: grace) } }
         let deadlineBox = FlagBox()
-        let faults = FaultTimeline(scenario.faults)
-        let elapsed: @Sendable () -> Int64 = { Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds) }
 
         await withDiscardingTaskGroup { group in
             if let progress {
@@ -243,17 +260,7 @@ public struct FleetRunner: Sendable {
             }
             if let front, !scenario.faults.isEmpty {
                 group.addTask {
-                    // A hub in another process acts at the fault's time: mark a little ahead of it.
-                    let lead: Duration = scenario.hubServesProfile ? .milliseconds(50) : .zero
-                    await faults.play(on: front, lead: lead, elapsed: elapsed) { mark, group in
-                        // Retry attempts are placed relative to the latest fault's start (jitter dispersion), and a
-                        // storm's affected devices are those connected at its start: mark both on the device loop
-                        // before the fault acts, so no loss or retry precedes the mark.
-                        try? await loop.submit {
-                            for r in swarm.value.recorders { r.faultStarted(at: mark) }
-                            swarm.value.markStorm(group: group)
-                        }.get()
-                    }
+                    await faults.play(on: front, lead: lead, elapsed: elapsed, starting: markFault)
                 }
             }
             group.addTask {
