@@ -16,6 +16,9 @@ public enum ConnectionError: String, Sendable, Hashable, CaseIterable {
     /// MQTT over WebSockets: the hub refused the upgrade (an HTTP status other than 101, a wrong subprotocol) or
     /// ended the WebSocket with a close frame.
     case webSocket = "websocket"
+    /// The HTTPS device API: a request got no answer within `https.request_timeout`, or the peer answered what
+    /// nobody asked (it does not speak the API).
+    case http
     /// Any other I/O error.
     case other
 
@@ -33,6 +36,8 @@ public enum ConnectionError: String, Sendable, Hashable, CaseIterable {
         case .tls: "TLS handshake failed (check that the hub speaks TLS on this port)"
         case .webSocket:
             "WebSocket: the hub refused the upgrade or closed the WebSocket (check the ws:// or wss:// URL's path)"
+        case .http:
+            "HTTPS: the hub did not answer a request within https.request_timeout, or does not speak the device API"
         case .other: "I/O error on the connection"
         }
     }

@@ -49,6 +49,8 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
     case tls(untrusted: Bool)
     /// MQTT over WebSockets: the upgrade was refused, or the hub sent a close frame (reference §10.1).
     case webSocket
+    /// The HTTPS device API answered with an IoT Hub error (`HubServiceError.code`, e.g. 429001; reference §10.2).
+    case service(code: Int)
 
     public var description: String {
         switch self {
@@ -63,6 +65,7 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
         case .tokenRenewal: "token_renewal"
         case .tls(let untrusted): untrusted ? "tls_untrusted" : "tls"
         case .webSocket: "websocket"
+        case .service(let code): "http_\(code)"
         }
     }
 }
@@ -102,6 +105,8 @@ public struct ErrorClassifier: Sendable, Hashable {
             }
         case .tokenRenewal:
             return (.transient, .expiredSASToken)
+        case .service(let code):
+            return service(code)
         case .refused(let code, false):
             return refused311(code)
         case .refused(let code, true), .serverDisconnect(let code):
@@ -118,6 +123,27 @@ public struct ErrorClassifier: Sendable, Hashable {
         case (2, .dotnet), (2, .python), (2, .java): return (.unrecoverable, .communicationError)
         case (2, _), (4, _), (5, _): return (.unrecoverable, .badCredential)
         default: return (.unrecoverable, .communicationError)
+        }
+    }
+
+    /// An IoT Hub error from the HTTPS API (reference §3.2's table, §10.2): 429 and 5xx are retried (429 with the
+    /// throttling policy), 401/403/404/400/413 stop the device; .NET alone retries the daily quota (403002); C treats
+    /// a refused credential as it treats CONNACK 5 (retried, Bad_Credential); a missing or disabled device is
+    /// Device_Disabled for .NET, an unauthorized one for Python.
+    private func service(_ code: Int) -> (ErrorClass, StatusReason) {
+        switch code / 1000 {
+        case 401:
+            return (flavour == .c ? .transient : .unrecoverable, .badCredential)
+        case 403 where code == HubServiceError.quotaExceeded:
+            return (flavour == .dotnet ? .transient : .unrecoverable, .communicationError)
+        case 403, 404:
+            return (.unrecoverable, flavour == .python ? .badCredential : .deviceDisabled)
+        case 429:
+            return (.throttled, .communicationError)
+        case 500..<600:
+            return (.transient, .communicationError)
+        default:
+            return (.unrecoverable, .communicationError)
         }
     }
 

@@ -144,6 +144,7 @@ public enum DeviceOutcome: String, Sendable, Hashable, CaseIterable {
         case .serverDisconnect, .tokenRenewal: self = .serverDisconnect
         case .tls: self = .tlsFailed
         case .webSocket: self = .connectFailed
+        case .service: self = .refused
         }
     }
 }
@@ -192,6 +193,8 @@ public enum DeviceEvent: Sendable, Hashable {
     case lateConnectClosed
     /// A connection or attempt ended with this socket or TLS error.
     case connectionError(ConnectionError)
+    /// The HTTPS device API answered with this IoT Hub error code (`HubServiceError`).
+    case serviceError(code: Int)
 }
 
 /// One telemetry PUBLISH: the device's events topic carrying this message id (`$.mid`), the scenario's payload.

@@ -227,6 +227,19 @@ public struct DeviceStateMachine: Sendable {
         }
     }
 
+    /// The HTTPS device API refused a request with an IoT Hub error (`HubServiceError.code`): the session ends and
+    /// the error is classified per SDK, as a refused CONNECT would be; unacknowledged messages go again on the next
+    /// connection.
+    public mutating func serviceRefused(code: Int, now: Instant, into actions: inout Actions) {
+        switch state {
+        case .awaitingConnAck, .connected:
+            actions.append(.record(.serviceError(code: code)))
+            closeThenFail(.service(code: code), into: &actions)
+        case .idle, .connecting, .backingOff, .closing, .done:
+            break
+        }
+    }
+
     /// The peer sent bytes that do not decode, or a packet that makes no sense now.
     public mutating func protocolViolation(now: Instant, into actions: inout Actions) {
         switch state {

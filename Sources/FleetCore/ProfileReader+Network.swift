@@ -31,4 +31,40 @@ extension ProfileReader {
         }
         return link.isIdeal ? nil : link
     }
+
+    /// `hub.https: true` — the embedded hub's devices use the HTTPS device API (an external hub says https://).
+    static func readHTTPSChoice(_ hub: inout Section, into target: inout Scenario.HubTarget) throws(ScenarioError) {
+        guard let https = try hub.bool("https") else { return }
+        guard target.isEmbedded else {
+            throw hub.error(.invalidValue, "https", "for an external hub say so in hub.url (https://HOST:PORT)")
+        }
+        if https && target.webSocketPath != nil {
+            throw hub.error(.invalidValue, "https", "devices use one transport: websocket or https, not both")
+        }
+        target.https = https
+    }
+
+    /// `https:` — how devices use the HTTPS device API; only for that transport.
+    static func readHTTPS(
+        _ m: inout Section,
+        transport: Scenario.HubTarget,
+        into https: inout Scenario.HTTPS
+    ) throws(ScenarioError) {
+        let poll = try m.duration("poll_interval", min: .milliseconds(100), max: .seconds(86_400))
+        let timeout = try m.duration("request_timeout", min: .milliseconds(100), max: .seconds(3600))
+        let version = try m.string("api_version")
+        if let version, version.isEmpty || version.contains(where: { $0.isWhitespace || $0 == "&" || $0 == "#" }) {
+            throw m.error(.invalidValue, "api_version", "expected a version like \(DeviceREST.defaultAPIVersion)")
+        }
+        if (poll != nil || timeout != nil || version != nil) && !transport.https {
+            throw m.error(
+                .invalidValue,
+                poll != nil ? "poll_interval" : timeout != nil ? "request_timeout" : "api_version",
+                "only for the HTTPS device API: hub.url https://HOST:PORT, or hub.https: true"
+            )
+        }
+        https.pollInterval = poll ?? https.pollInterval
+        https.requestTimeout = timeout ?? https.requestTimeout
+        https.apiVersion = version ?? https.apiVersion
+    }
 }

@@ -41,7 +41,7 @@ struct ProfileReader {
                     throw hub.error(
                         .invalidValue,
                         "url",
-                        "expected `embedded`, mqtt://HOST:PORT, mqtts://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH, got \"\(url)\""
+                        "expected `embedded`, mqtt://HOST:PORT, mqtts://HOST:PORT, ws://HOST:PORT/PATH, wss://HOST:PORT/PATH or https://HOST:PORT, got \"\(url)\""
                     )
                 }
                 s.hub = target
@@ -56,13 +56,18 @@ struct ProfileReader {
                 }
                 s.hub.webSocketPath = ws ? Scenario.HubTarget.iotHubWebSocketPath : nil
             }
+            try Self.readHTTPSChoice(&hub, into: &s.hub)
             let tls = try hub.bool("tls")
             let caFile = try hub.string("ca_file")
             let serverName = try hub.string("server_name")
-            if tls == false && s.hub.usesTLS {
-                throw hub.error(.invalidValue, "tls", "an mqtts:// URL always uses TLS")
+            if tls == false && (s.hub.usesTLS || s.hub.https) {
+                throw hub.error(
+                    .invalidValue,
+                    "tls",
+                    "\(s.hub.https ? "the HTTPS device API" : "an mqtts:// URL") always uses TLS"
+                )
             }
-            if s.hub.usesTLS || tls == true {
+            if s.hub.usesTLS || tls == true || s.hub.https {
                 var settings = Scenario.TLS(caFile: caFile, serverName: serverName)
                 if let caFile, !caFile.hasPrefix("/") {
                     settings.caFile =
@@ -73,7 +78,7 @@ struct ProfileReader {
                     throw hub.error(
                         .invalidValue,
                         "ca_file",
-                        "mqtts:// needs the CA to trust: ca_file: (e.g. certs/ca.pem)"
+                        "\(s.hub.https ? "https://" : s.hub.webSocketPath != nil ? "wss://" : "mqtts://") needs the CA to trust: ca_file: (e.g. certs/ca.pem)"
                     )
                 }
                 s.tls = settings
@@ -252,6 +257,9 @@ struct ProfileReader {
             try Self.readSimulation(&m, into: &s.simulation)
         }
         try top.mapping("link") { (m: inout Section) throws(ScenarioError) in s.link = try Self.readLink(&m) }
+        try top.mapping("https") { (m: inout Section) throws(ScenarioError) in
+            try Self.readHTTPS(&m, transport: s.hub, into: &s.https)
+        }
         s.faults = try Self.readFaults(
             &top,
             seed: s.seed,

@@ -12,6 +12,9 @@ public struct Scenario: Sendable, Hashable {
         /// MQTT over WebSockets at this path (IoT Hub's is `/$iothub/websocket`); nil: MQTT straight over TCP/TLS.
         public var webSocketPath: String?
 
+        /// Devices use IoT Hub's HTTPS device API (POST telemetry, poll C2D; reference §10.2) instead of MQTT.
+        public var https = false
+
         /// IoT Hub's WebSocket path.
         public static let iotHubWebSocketPath = "/$iothub/websocket"
 
@@ -37,6 +40,8 @@ public struct Scenario: Sendable, Hashable {
         public var description: String {
             switch kind {
             case .embedded: "embedded"
+            case .mqtt(let h, let p, _) where https:
+                "https://\(h.contains(":") ? "[\(h)]" : h):\(p)"
             case .mqtt(let h, let p, let tls):
                 webSocketPath == nil
                     ? "\(tls ? "mqtts" : "mqtt")://\(h.contains(":") ? "[\(h)]" : h):\(p)"
@@ -47,6 +52,16 @@ public struct Scenario: Sendable, Hashable {
         /// Parses `embedded`, `mqtt://HOST:PORT` or `mqtts://HOST:PORT` (`[::1]` for IPv6); nil for anything else.
         public static func parse(_ text: String) -> HubTarget? {
             if text == "embedded" { return .embedded }
+            // https://HOST[:PORT][/]: the HTTPS device API (default port 443).
+            if text.hasPrefix("https://") {
+                var authority = text.dropFirst("https://".count)
+                if authority.hasSuffix("/") { authority.removeLast() }
+                guard !authority.contains("/") else { return nil }
+                let hasPort = authority.hasPrefix("[") ? authority.contains("]:") : authority.contains(":")
+                guard var target = parse("mqtts://\(authority)\(hasPort ? "" : ":443")") else { return nil }
+                target.https = true
+                return target
+            }
             // ws://HOST[:PORT][/PATH] and wss://…: MQTT over WebSockets (default port 80 / 443, IoT Hub's path).
             for (scheme, tls, defaultPort) in [("ws://", false, 80), ("wss://", true, 443)] where text.hasPrefix(scheme)
             {
@@ -99,6 +114,20 @@ public struct Scenario: Sendable, Hashable {
             self.serverName = serverName
             self.caPEM = caPEM
         }
+    }
+
+    /// How devices use the HTTPS device API (reference §10.2).
+    public struct HTTPS: Sendable, Hashable {
+        /// How often a device subscribed to C2D (`mqtt.subscribe_c2d`) asks for a message (GET). Default: the C
+        /// SDK's minimum polling time, 25 min.
+        public var pollInterval: Duration = .seconds(25 * 60)
+        /// A request with no answer after this long ends the connection (a stalled or blackholed hub), as an HTTP
+        /// client's timeout does. Default: .NET HttpClient's, 100 s.
+        public var requestTimeout: Duration = .seconds(100)
+        /// The `api-version` query parameter of every request.
+        public var apiVersion = DeviceREST.defaultAPIVersion
+
+        public init() {}
     }
 
     public struct Fleet: Sendable, Hashable {
@@ -273,6 +302,8 @@ public struct Scenario: Sendable, Hashable {
     public var hub: HubTarget = .embedded
     /// Devices connect over TLS (set by an `mqtts://` URL, or `hub.tls: true` for the embedded hub).
     public var tls: TLS?
+    /// The HTTPS device API's settings (used when `hub.https`).
+    public var https = HTTPS()
     /// The embedded hub sends every device one C2D message this often (nil: none).
     public var c2dInterval: Duration?
     /// Place the TCP fault proxy between the devices and an external broker, so faults work against it.

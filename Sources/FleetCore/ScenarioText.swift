@@ -13,6 +13,7 @@ extension Scenario {
         out.append("bin: \(d(bin))")
         var hubLine = "hub: {url: \(q(hub.description))"
         if hub.isEmbedded && hub.webSocketPath != nil { hubLine += ", websocket: true" }
+        if hub.isEmbedded && hub.https { hubLine += ", https: true" }
         if let quota {
             hubLine += ", tier: \(quota.tier), units: \(quota.units), burst_seconds: \(quota.burstSeconds)"
             hubLine += ", max_shaping_delay: \(d(quota.maxShapingDelay))"
@@ -71,6 +72,12 @@ extension Scenario {
             var line = "link: {rtt: \(d(link.rtt)), jitter: \(d(link.jitter)), loss: \(link.loss)"
             if let bits = link.bitsPerSecond { line += ", rate: \(Int(bits))bit" }
             out.append(line + "}")
+        }
+        if hub.https {
+            out.append(
+                "https: {poll_interval: \(d(https.pollInterval)), request_timeout: \(d(https.requestTimeout)), "
+                    + "api_version: \(q(https.apiVersion))}"
+            )
         }
         let m = simulation
         out.append(

@@ -37,6 +37,8 @@ extension ConnectionError {
             self = .tls
         case is MQTTWebSocketClosed:
             self = .webSocket
+        case is HTTPBridgeError:
+            self = .http
         default:
             self = .other
         }

@@ -169,6 +169,14 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let service = error as? HubServiceError, closeError == nil {
+            // The HTTPS API refused a request: the machine decides (it closes, then retries or stops per SDK).
+            var actions = swarm.actionBuffer()
+            let now = swarm.scheduler.now()
+            machine.serviceRefused(code: service.code, now: now, into: &actions)
+            run(actions, now: now)
+            return
+        }
         // The first error is the cause; it travels to the machine with the close.
         if closeError == nil { closeError = ConnectionError(error) }
         context.close(promise: nil)

@@ -44,6 +44,10 @@ extension FleetRunner {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
             configuration.certificateVerification = .fullVerification
             configuration.minimumTLSVersion = .tlsv12
+            // A device that ends a connection (a timeout, a failure, the run's end) sends close_notify and closes its
+            // socket, as the SDKs' TLS stacks do: it never waits for the hub's close_notify (NIO's default waits up
+            // to 5 s, which a blackholed hub never sends, and which would add 5 s to every measured recovery).
+            configuration.shutdownTimeout = .zero
             return try NIOSSLContext(configuration: configuration)
         } catch {
             throw FleetRunError(

@@ -304,9 +304,11 @@ public struct FleetRunner: Sendable {
             snapshot: snapshot,
             cohorts: cohorts,
             hub: nil,
-            target: scenario.hub.webSocketPath.map {
-                "\(scenario.tls == nil ? "ws" : "wss")://\(hubAddress.host):\(hubAddress.port)\($0)"
-            } ?? "\(scenario.tls == nil ? "mqtt" : "mqtts")://\(hubAddress.host):\(hubAddress.port)",
+            target: scenario.hub.https
+                ? "https://\(hubAddress.host):\(hubAddress.port)"
+                : scenario.hub.webSocketPath.map {
+                    "\(scenario.tls == nil ? "ws" : "wss")://\(hubAddress.host):\(hubAddress.port)\($0)"
+                } ?? "\(scenario.tls == nil ? "mqtt" : "mqtts")://\(hubAddress.host):\(hubAddress.port)",
             startedUnixNanoseconds: startedUnix,
             duration: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)),
             hitDeadline: deadlineBox.isSet,

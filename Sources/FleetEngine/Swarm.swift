@@ -25,6 +25,8 @@ final class Swarm {
     let serverName: String?
     /// MQTT over WebSockets: the upgrade request's path and Host header (nil: MQTT straight over TCP/TLS).
     let webSocket: (path: String, host: String)?
+    /// The HTTPS device API: the Host header and the API's settings (nil: MQTT).
+    let https: (host: String, settings: Scenario.HTTPS)?
     let rampRate: Double
     let window: Int
     let connectTimeout: Duration
@@ -59,10 +61,12 @@ final class Swarm {
         self.serverName =
             name.isEmpty || name.contains(":") || name.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : name
         self.callbacks = callbacks
-        self.webSocket = scenario.hub.webSocketPath.map { path in
+        let hostHeader: String = {
             let host = serverName ?? hubAddress.ipAddress ?? "localhost"
-            return (path, "\(host.contains(":") ? "[\(host)]" : host):\(hubAddress.port ?? 0)")
-        }
+            return "\(host.contains(":") ? "[\(host)]" : host):\(hubAddress.port ?? 0)"
+        }()
+        self.webSocket = scenario.hub.webSocketPath.map { ($0, hostHeader) }
+        self.https = scenario.hub.https ? (hostHeader, scenario.https) : nil
         self.loop = loop
         self.scheduler = scheduler
         self.recorders = recorders
@@ -216,11 +220,17 @@ final class Swarm {
         guard let baseBootstrap else { return handler.connectionClosed(error: .other) }
         let bound = NIOLoopBound(handler, eventLoop: loop)
         let upgradeTimeout = TimeAmount.nanoseconds(connectTimeout.nanoseconds)
-        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName, webSocket] channel in
+        let version = handler.machine.config.version
+        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName, webSocket, https] channel in
             channel.eventLoop.makeCompletedFuture {
                 if let tls {
                     let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
                     try channel.pipeline.syncOperations.addHandler(handler)
+                }
+                if let https {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    let bridge = DeviceHTTPSBridge(host: https.host, settings: https.settings, version: version)
+                    try channel.pipeline.syncOperations.addHandler(bridge)
                 }
                 if let webSocket {
                     try Self.upgradeToWebSocket(

@@ -9,6 +9,8 @@ public struct HubConfiguration: Sendable {
     /// MQTT over WebSockets listeners (`ws://`, and `wss://` with `tls`), at `webSocketPath` with subprotocol `mqtt`.
     public var wsListen: [(host: String, port: Int)] = []
     public var wssListen: [(host: String, port: Int)] = []
+    /// HTTPS device API listeners (need `tls`; reference §10.2).
+    public var httpsListen: [(host: String, port: Int)] = []
     /// The path a WebSocket upgrade must ask for (IoT Hub's).
     public var webSocketPath = Scenario.HubTarget.iotHubWebSocketPath
     /// The server certificate and key for the TLS listeners.

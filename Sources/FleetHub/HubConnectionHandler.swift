@@ -39,9 +39,15 @@ final class HubConnectionHandler: ChannelInboundHandler {
     var cloudToDeviceSubscribed = false
     var nextPacketID: UInt16 = 0
 
-    init(state: HubState, configuration: HubConfiguration) {
+    /// False behind the HTTPS API: its bridge sends CONNECT with the first request, whenever that comes.
+    private let awaitsConnect: Bool
+    /// The last D2C refusal was the daily quota, not a throttle (the HTTPS API answers 403, not 429).
+    var dailyQuotaRefused = false
+
+    init(state: HubState, configuration: HubConfiguration, awaitsConnect: Bool = true) {
         self.state = state
         self.configuration = configuration
+        self.awaitsConnect = awaitsConnect
         self.decoder = MQTTDecoder(version: .v311, maxPacketSize: configuration.maxPacketSize)
         self.session = HubSession(authenticator: configuration.auth, rules: configuration.rules)
     }
@@ -57,6 +63,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         state.opened(self, at: state.instant())
+        guard awaitsConnect else { return }
         connectTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.amount(configuration.connectTimeout)) {
             [self] in
             guard self.session.version == nil else { return }
@@ -83,7 +90,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     /// Closes and returns the close's future (the hub's stop waits for every connection).
     func closeFuture() -> EventLoopFuture<Void>? { context?.close() }
 
-    private var blackholed: Bool {
+    var blackholed: Bool {
         isSilenced || (!state.faults.isEmpty && state.faults.isBlackholed(deviceID: deviceID, peer: { peer }))
     }
 
@@ -158,7 +165,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     }
 
     /// Closes with a TCP reset (SO_LINGER 0): the client sees ECONNRESET, no MQTT answer.
-    private func reset() {
+    func reset() {
         guard let context else { return }
         session.protocolError(into: &actions)
         actions.removeAll()
@@ -193,6 +200,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
             if state.quotas != nil,
                 !state.chargeDaily(bytes: p.payload.readableBytes, unixSeconds: state.unixSeconds(at: now))
             {
+                dailyQuotaRefused = true
                 return .reject
             }
         default:

@@ -24,10 +24,12 @@ public final class TestHub: Sendable {
         self.servers = NIOLockedServers()
     }
 
-    /// Starts every listener; returns their bound addresses (host, port) in order: plain ones, then TLS ones.
+    /// Starts every listener; returns their bound addresses (host, port) in order: plain, TLS, WebSocket, WebSocket
+    /// over TLS, HTTPS.
     public func start() async throws(HubError) -> [(host: String, port: Int)] {
         var bound: [(String, Int)] = []
-        if !(configuration.tlsListen.isEmpty && configuration.wssListen.isEmpty) && configuration.tls == nil {
+        let tlsListeners = configuration.tlsListen + configuration.wssListen + configuration.httpsListen
+        if !tlsListeners.isEmpty && configuration.tls == nil {
             throw HubError(address: "-", reason: "TLS listeners need a certificate and key (--tls-cert, --tls-key)")
         }
         for (host, port) in configuration.listen {
@@ -47,6 +49,11 @@ public final class TestHub: Sendable {
                 bound.append((host, channel.localAddress?.port ?? port))
             }
         }
+        for (host, port) in configuration.httpsListen {
+            let channel = try await listen(host: host, port: port, tls: configuration.tls, https: true)
+            servers.append(channel)
+            bound.append((host, channel.localAddress?.port ?? port))
+        }
         if let interval = configuration.cloudToDeviceInterval {
             let state = self.state
             let amount = TimeAmount.nanoseconds(interval.nanoseconds)
@@ -62,7 +69,8 @@ public final class TestHub: Sendable {
         host: String,
         port: Int,
         tls: HubTLS?,
-        webSocket: Bool = false
+        webSocket: Bool = false,
+        https: Bool = false
     ) async throws(HubError)
         -> any Channel
     {
@@ -88,6 +96,10 @@ public final class TestHub: Sendable {
                         try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: size)
                     }
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.handler()) }
+                    if https {
+                        try HubHTTPS.configure(channel, configuration: configuration, state: state.value)
+                        return
+                    }
                     if webSocket {
                         try HubWebSocket.configure(channel, configuration: configuration) {
                             HubConnectionHandler(state: state.value, configuration: configuration)

@@ -133,6 +133,8 @@ public final class Recorder {
             snapshot.counters.lateConnects += 1
         case .connectionError(let error):
             snapshot.counters.connectionErrors[error.rawValue, default: 0] += 1
+        case .serviceError(let code):
+            snapshot.counters.connectionErrors[HubServiceError(code: code).description, default: 0] += 1
         case .finished(let outcome, let status, let reason):
             snapshot.counters.outcomes[outcome.rawValue, default: 0] += 1
             snapshot.counters.finalStatuses[

@@ -98,16 +98,16 @@ public struct HubService: Sendable {
         }
     }
 
-    /// The URL of bound listener `index` (plain, TLS, WebSocket, WebSocket over TLS, in the order TestHub binds).
+    /// The URL of bound listener `index` (plain, TLS, WebSocket, WebSocket over TLS, HTTPS: the order TestHub binds).
     static func url(index i: Int, bound b: (host: String, port: Int), configuration c: HubConfiguration) -> String {
-        let counts = [c.listen.count, c.tlsListen.count, c.wsListen.count, c.wssListen.count]
-        let schemes = ["mqtt", "mqtts", "ws", "wss"]
+        let counts = [c.listen.count, c.tlsListen.count, c.wsListen.count, c.wssListen.count, c.httpsListen.count]
+        let schemes = ["mqtt", "mqtts", "ws", "wss", "https"]
         var k = 0
         var start = 0
-        while k < 3 && i >= start + counts[k] {
+        while k < schemes.count - 1 && i >= start + counts[k] {
             start += counts[k]
             k += 1
         }
-        return "\(schemes[k])://\(b.host):\(b.port)\(k >= 2 ? c.webSocketPath : "")"
+        return "\(schemes[k])://\(b.host):\(b.port)\(k == 2 || k == 3 ? c.webSocketPath : "")"
     }
 }

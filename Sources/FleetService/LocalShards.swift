@@ -48,6 +48,14 @@ public struct LocalShardPlan: Sendable, Hashable {
             }
             return LocalShardPlan(shards: processes, hubWorkers: 0, devicesPerShard: perShard)
         }
+        if scenario.tls != nil || scenario.hub.webSocketPath != nil || scenario.hub.https {
+            // The hub workers listen for plain MQTT only (they are started with --listen).
+            throw FleetRunError(
+                .shard,
+                "--processes with the embedded hub serves plain MQTT: for TLS, WebSockets or HTTPS start "
+                    + "`fleetstorm hub --workers W` with those listeners and give the run --hub"
+            )
+        }
         let perWorker = Int(Double(limits.descriptors - DescriptorBudget.overhead) * hubFill)
         let needed = max(1, (devices + perWorker - 1) / perWorker)
         let workers = hubWorkers ?? needed

@@ -64,15 +64,17 @@ public struct RunService: Sendable {
         )
     }
 
-    /// The embedded hub checks exactly the credentials the scenario's devices present. With `hub.tls: true` it
-    /// listens with TLS only, on a certificate made for this run, and the devices trust that CA.
+    /// The embedded hub checks exactly the credentials the scenario's devices present. With `hub.tls: true` (or
+    /// `hub.https: true`, the HTTPS device API) it listens with TLS only, on a certificate made for this run, and the devices trust that CA.
     static func embeddedHub(for scenario: inout Scenario) throws(HubError) -> TestHub {
         var configuration = HubConfiguration(scenario: scenario)
         let webSocket = scenario.hub.webSocketPath != nil
         if scenario.tls != nil {
             let bundle = try HubCertificates.generate(host: scenario.auth?.hubHost ?? "fleetstorm.local")
             configuration.tls = try HubTLS(certificatePEM: bundle.serverPEM, keyPEM: bundle.serverKeyPEM)
-            if webSocket {
+            if scenario.hub.https {
+                configuration.httpsListen = configuration.listen
+            } else if webSocket {
                 configuration.wssListen = configuration.listen
             } else {
                 configuration.tlsListen = configuration.listen

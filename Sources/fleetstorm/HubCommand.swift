@@ -17,6 +17,8 @@ struct HubCommand: AsyncParsableCommand {
               fleetstorm hub --listen 127.0.0.1:1883 --tls-listen 127.0.0.1:8883 --tls-cert certs/server.pem \\
                 --tls-key certs/server-key.pem --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
               fleetstorm hub --listen 127.0.0.1:1883 --faults faults.yaml --tier S1
+              fleetstorm hub --https-listen 127.0.0.1:8443 --tls-cert certs/server.pem --tls-key certs/server-key.pem \
+                --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
               fleetstorm hub --listen 127.0.0.1:1883 --profile profiles/hub-outage.yaml --workers 4 --output hub.pb
             then, in another shell:
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
@@ -38,6 +40,12 @@ struct HubCommand: AsyncParsableCommand {
 
     @Option(help: "Address for MQTT over WebSockets over TLS (wss://; needs --tls-cert and --tls-key; repeatable).")
     var wssListen: [String] = []
+
+    @Option(
+        help:
+            "Address for IoT Hub's HTTPS device API (https://HOST:PORT: POST telemetry, GET/DELETE C2D; needs --tls-cert and --tls-key; repeatable)."
+    )
+    var httpsListen: [String] = []
 
     @Option(help: "Server certificate chain (PEM) for the TLS listeners.")
     var tlsCert: String?
@@ -190,18 +198,22 @@ struct HubCommand: AsyncParsableCommand {
     /// The hub's configuration from the flags (each bad flag is one line naming it).
     private func hubConfiguration() -> HubConfiguration {
         var configuration = HubConfiguration()
-        let none = listen.isEmpty && tlsListen.isEmpty && wsListen.isEmpty && wssListen.isEmpty
+        let none = listen.isEmpty && tlsListen.isEmpty && wsListen.isEmpty && wssListen.isEmpty && httpsListen.isEmpty
         configuration.listen = (none ? ["127.0.0.1:1883"] : listen).map { Self.address($0, flag: "--listen") }
         configuration.tlsListen = tlsListen.map { Self.address($0, flag: "--tls-listen") }
         configuration.wsListen = wsListen.map { Self.address($0, flag: "--ws-listen") }
         configuration.wssListen = wssListen.map { Self.address($0, flag: "--wss-listen") }
+        configuration.httpsListen = httpsListen.map { Self.address($0, flag: "--https-listen") }
         switch (tlsCert, tlsKey) {
         case (let cert?, let key?):
             do { configuration.tls = try HubTLS(certificateFile: cert, keyFile: key) } catch { fail(error.reason) }
         case (nil, nil):
-            if !tlsListen.isEmpty || !wssListen.isEmpty {
+            let flag =
+                !tlsListen.isEmpty
+                ? "--tls-listen" : !wssListen.isEmpty ? "--wss-listen" : !httpsListen.isEmpty ? "--https-listen" : nil
+            if let flag {
                 fail(
-                    "\(tlsListen.isEmpty ? "--wss-listen" : "--tls-listen") needs --tls-cert and --tls-key "
+                    "\(flag) needs --tls-cert and --tls-key "
                         + "(make them with --generate-cert DIR --host NAME)"
                 )
             }

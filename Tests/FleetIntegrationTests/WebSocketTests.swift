@@ -89,13 +89,14 @@ extension IntegrationTests {
             #expect(report.run.target.hasPrefix("ws://127.0.0.1:\(port)/"))
         }
 
-        /// The same storm over the four transports, compared: a hub-wide drop and everyone back, every message
-        /// acked, and `compare` reads the four reports side by side.
+        /// The same storm over the five transports (MQTT, MQTT over TLS, over WebSockets, over WebSockets with TLS,
+        /// and the HTTPS device API), compared: a hub-wide drop and everyone back, every message acked, and
+        /// `compare` reads the reports side by side.
         @Test func aStormOverEveryTransportIsComparable() throws {
             var reports: [String] = []
             for (name, sets) in [
                 ("mqtt", [String]()), ("mqtts", ["hub.tls=true"]), ("ws", ["hub.websocket=true"]),
-                ("wss", ["hub.websocket=true", "hub.tls=true"]),
+                ("wss", ["hub.websocket=true", "hub.tls=true"]), ("https", ["hub.https=true"]),
             ] {
                 let output = CLITests.temp("storm-\(name).pb")
                 let r = try CLITests.run(
