@@ -124,7 +124,7 @@ public enum DeviceREST {
         }
         return parse(query: bag).map { pair in
             let header = systemProperties.first { $0.key == pair.name }?.header ?? appPropertyPrefix + pair.name
-            return (header.lowercased(), pair.value)
+            return (header, pair.value)
         }
     }
 
@@ -260,4 +260,11 @@ public struct HubServiceError: Error, Sendable, Hashable, CustomStringConvertibl
     }
 
     public var description: String { "http_\(code)" }
+
+    /// The error a report's `http_NNNNNN` counter names, in one line (nil for any other name).
+    public static func explain(counter: String) -> String? {
+        guard counter.hasPrefix("http_"), let code = Int(counter.dropFirst(5)), code >= 100_000 else { return nil }
+        let error = HubServiceError(code: code)
+        return "the HTTPS device API answered \(error.status) \(error.name)"
+    }
 }

@@ -44,7 +44,7 @@ public enum TextSummary {
             out.append(line)
             // Socket and TLS errors, each with what it means and what to check.
             for (kind, count) in c.connectionErrors.sorted(by: { $0.value > $1.value }) {
-                let why = ConnectionError(rawValue: kind)?.explanation ?? kind
+                let why = ConnectionError(rawValue: kind)?.explanation ?? HubServiceError.explain(counter: kind) ?? kind
                 out.append("  \(count) × \(kind): \(why)")
             }
         }

@@ -10,7 +10,7 @@ import Foundation
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a fleet profile against the embedded test hub (default) or an MQTT broker.",
+        abstract: "Run a fleet profile against the embedded test hub (default), an MQTT broker or an IoT hub.",
         discussion: """
             Examples:
               fleetstorm run profiles/quickstart.yaml
@@ -18,6 +18,7 @@ struct RunCommand: AsyncParsableCommand {
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
               fleetstorm run profiles/hub-drop-storm.yaml --hub mqtt://127.0.0.1:1883 --fault-proxy
               fleetstorm run profiles/quickstart.yaml --hub mqtts://127.0.0.1:8883 --ca-file certs/ca.pem
+              fleetstorm run profiles/https-telemetry.yaml --devices 100
               fleetstorm run profiles/hub-outage.yaml --devices 6000 --processes 3
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883 --shard 1/4 --start-at $(( $(date +%s) + 30 ))
             A shard takes a contiguous range of device ids and 1/N of the ramp rate and connect window; in a
@@ -29,10 +30,13 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The fleet profile (YAML), e.g. profiles/quickstart.yaml.")
     var profile: String
 
-    @Option(help: "Target: embedded (default: the profile's hub.url), mqtt://HOST:PORT or mqtts://HOST:PORT.")
+    @Option(
+        help:
+            "Target: embedded (default: the profile's hub.url), mqtt://HOST:PORT, mqtts://HOST:PORT, ws://HOST:PORT/PATH, wss://HOST:PORT/PATH or https://HOST:PORT."
+    )
     var hub: String?
 
-    @Option(help: "CA certificate (PEM) the devices trust for mqtts:// (overrides hub.ca_file).")
+    @Option(help: "CA certificate (PEM) the devices trust for mqtts://, wss:// and https:// (overrides hub.ca_file).")
     var caFile: String?
 
     @Flag(help: "Put the TCP fault proxy in front of an external broker so the profile's faults apply to it.")
@@ -174,11 +178,6 @@ struct RunCommand: AsyncParsableCommand {
     func runLocalShards(scenario: Scenario, overrides: [String], processes: Int, startAt: Int64?) async throws {
         if metrics != nil {
             fail("--metrics serves one process's counters: use it on a shard (--shard I/N), not with --processes")
-        }
-        if scenario.tls != nil && scenario.hub.isEmbedded {
-            fail(
-                "--processes with hub.tls: start the hub yourself (fleetstorm hub --workers N --tls-listen ...) and pass --hub mqtts://..."
-            )
         }
         let plan: LocalShardPlan
         do {

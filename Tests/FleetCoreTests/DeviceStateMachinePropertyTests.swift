@@ -41,7 +41,7 @@ struct DeviceStatePropertyTests {
         -> String
     {
         let errors: [ConnectionError?] = [nil] + ConnectionError.allCases.map { $0 }
-        switch Int.random(in: 0..<14, using: &rng) {
+        switch Int.random(in: 0..<15, using: &rng) {
         case 0:
             m.start(now: now, into: &a)
             return "start"
@@ -84,6 +84,11 @@ struct DeviceStatePropertyTests {
         case 11:
             m.stop(now: now, into: &a)
             return "stop"
+        case 12:
+            // The HTTPS API's error answers, at any moment (a late one after a close or a stop included).
+            let code = [401_003, 403_002, 403_012, 404_001, 429_001, 500_001, 503_001].randomElement(using: &rng)!
+            m.serviceRefused(code: code, now: now, into: &a)
+            return "serviceRefused(\(code))"
         default:
             let timer = DeviceTimer.allCases.randomElement(using: &rng)!
             let deadline = Instant(nanoseconds: max(0, now.nanoseconds - Int64.random(in: 0...50_000_000, using: &rng)))
