@@ -76,7 +76,8 @@ extension IntegrationTests {
             broker.standardOutput = FileHandle.nullDevice
             broker.standardError = FileHandle.nullDevice
             try broker.run()
-            defer { kill(broker.processIdentifier, SIGTERM) }
+            // SIGKILL: a child spawned from a Swift concurrency thread may block SIGTERM (see Support.swift).
+            defer { kill(broker.processIdentifier, SIGKILL) }
             try await KubernetesTests.waitForListener(port: port)
             let output = CLITests.temp("amqtt.pb")
             let r = try CLITests.run([
