@@ -8,6 +8,11 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// The recorders are one per loop and never shared (see `Recorder`): release builds skip the runtime exclusivity
+/// check on their stored properties (about 4 % of FleetSim's time per event); debug builds, which the tests use, keep it.
+let hotPath: [SwiftSetting] =
+    strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "FleetStorm",
     platforms: [.macOS(.v14)],
@@ -59,7 +64,7 @@ let package = Package(
         .target(
             name: "FleetMetrics",
             dependencies: ["FleetCore", "CZlib", .product(name: "Histogram", package: "hdrhistogram-swift")],
-            swiftSettings: strict
+            swiftSettings: hotPath
         ),
         .target(
             name: "FleetWebSocket",

@@ -43,22 +43,36 @@ public final class Recorder {
     /// A per-device storm event of fault group `group` (one of the `storm_*` series, labelled with the group). The
     /// series keys are formatted once per group and name, not per event.
     public func stormEvent(_ name: TimeSeries.Name, group: Int, at: Instant) {
-        let key: String
-        if let known = stormKeys[StormKey(name: name, group: group)] {
-            key = known
-        } else {
-            key = "\(name.rawValue):\(group)"
-            stormKeys[StormKey(name: name, group: group)] = key
+        while stormColumns.count <= group {
+            stormColumns.append([Int](repeating: -1, count: TimeSeries.Name.allCases.count))
         }
-        snapshot.series.add(key: key, 1, at: at)
+        var c = stormColumns[group][name.ordinal]
+        if c < 0 {
+            c = snapshot.series.columnIndex(key: "\(name.rawValue):\(group)")
+            stormColumns[group][name.ordinal] = c
+        }
+        snapshot.series.add(column: c, at: at)
     }
 
-    private struct StormKey: Hashable {
-        var name: TimeSeries.Name
-        var group: Int
-    }
+    /// Series columns found once, so events add to labelled series without building or hashing a string each time:
+    /// storm series by group and name, `refused:CODE` by code, `disconnects:REASON` by reason.
+    private var stormColumns: [[Int]] = []
+    private var refusedColumns = [Int](repeating: -1, count: 256)
+    private var disconnectColumns = [Int](repeating: -1, count: StatusReason.allCases.count)
+    /// Status transitions counted by (from, to, reason) ordinal; folded into the snapshot's table by `capture()`.
+    private var transitionCounts = [UInt64](
+        repeating: 0,
+        count: ConnectionStatus.allCases.count * ConnectionStatus.allCases.count * StatusReason.allCases.count
+    )
 
-    private var stormKeys: [StormKey: String] = [:]
+    private static func transitionIndex(_ from: ConnectionStatus, _ to: ConnectionStatus, _ reason: StatusReason) -> Int
+    {
+        let statuses = ConnectionStatus.allCases.count
+        let f = ConnectionStatus.allCases.firstIndex(of: from)!
+        let t = ConnectionStatus.allCases.firstIndex(of: to)!
+        let r = StatusReason.allCases.firstIndex(of: reason)!
+        return (f * statuses + t) * StatusReason.allCases.count + r
+    }
 
     /// `bin`: the time series' bin width (default 100 ms).
     public init(bin: Duration = .milliseconds(100)) {
@@ -81,7 +95,12 @@ public final class Recorder {
         case .refused(let code):
             snapshot.counters.refusedByCode[code, default: 0] += 1
             snapshot.series.add(.refused, at: at)
-            snapshot.series.add(.refused, label: String(code), at: at)
+            var c = refusedColumns[Int(code)]
+            if c < 0 {
+                c = snapshot.series.columnIndex(key: "\(TimeSeries.Name.refused.rawValue):\(code)")
+                refusedColumns[Int(code)] = c
+            }
+            snapshot.series.add(column: c, at: at)
             // MQTT 5 says why: 0x89 server busy, 0x97 quota exceeded, 0x9F connection rate exceeded.
             if code == 0x89 || code == 0x97 || code == 0x9F { snapshot.series.add(.throttled, at: at) }
         case .disconnected:
@@ -93,8 +112,7 @@ public final class Recorder {
             snapshot.series.add(.reconnected, at: at)
             LatencyLayout.record(latency.nanoseconds, in: &reconnectHistogram)
         case .status(let from, let to, let reason):
-            let key = StatusTransition(from: from.rawValue, to: to.rawValue, reason: reason.rawValue)
-            snapshot.counters.transitions[key, default: 0] += 1
+            transitionCounts[Self.transitionIndex(from, to, reason)] += 1
             if from == .connected && (to == .disconnectedRetrying || (to == .disconnected && reason != .clientClose)) {
                 snapshot.series.add(.lost, at: at)
                 if let faultStart, at >= faultStart {
@@ -102,7 +120,13 @@ public final class Recorder {
                 }
             }
             if from == .connected && to != .connected {
-                snapshot.series.add(.disconnects, label: reason.rawValue, at: at)
+                let r = StatusReason.allCases.firstIndex(of: reason)!
+                var c = disconnectColumns[r]
+                if c < 0 {
+                    c = snapshot.series.columnIndex(key: "\(TimeSeries.Name.disconnects.rawValue):\(reason.rawValue)")
+                    disconnectColumns[r] = c
+                }
+                snapshot.series.add(column: c, at: at)
             }
             if to == .disconnectedRetrying && from != .disconnectedRetrying { retrying += 1 }
             if from == .disconnectedRetrying && to != .disconnectedRetrying { retrying = max(0, retrying - 1) }
@@ -147,6 +171,16 @@ public final class Recorder {
     /// A copy of everything recorded so far (histograms included).
     public func capture() -> Snapshot {
         var s = snapshot
+        for from in ConnectionStatus.allCases {
+            for to in ConnectionStatus.allCases {
+                for reason in StatusReason.allCases {
+                    let n = transitionCounts[Self.transitionIndex(from, to, reason)]
+                    guard n > 0 else { continue }
+                    let key = StatusTransition(from: from.rawValue, to: to.rawValue, reason: reason.rawValue)
+                    s.counters.transitions[key, default: 0] += n
+                }
+            }
+        }
         s.histograms[Snapshot.connect] = connectHistogram
         s.histograms[Snapshot.publishAck] = publishAckHistogram
         if reconnectHistogram.totalCount > 0 { s.histograms[Snapshot.reconnect] = reconnectHistogram }

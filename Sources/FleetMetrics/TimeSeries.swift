@@ -118,7 +118,15 @@ public struct TimeSeries: Sendable {
 
     /// Adds to the series `key` (`name` or `name:label`), for callers that format a labelled key once and reuse it.
     mutating func add(key: String, _ amount: UInt64, at: Instant) {
-        let c = column(key)
+        add(column: column(key), amount, at: at)
+    }
+
+    /// The column of series `key`, made when it is new: callers that add to a labelled series per event keep it
+    /// (no string built or hashed per event). Columns never move.
+    mutating func columnIndex(key: String) -> Int { column(key) }
+
+    /// Adds to the counter in column `c` (from `columnIndex(key:)`).
+    mutating func add(column c: Int, _ amount: UInt64 = 1, at: Instant) {
         let i = slot(c, at: at)
         columns[c][i] += amount
     }

@@ -9,7 +9,6 @@ extension FleetSimulation.State {
 
     /// Carries out the actions the machine of device `i` returned (in `actions`).
     mutating func run(device i: Int) {
-        let d = UInt32(i)
         var list: [DeviceAction] = spareActions.popLast() ?? []
         swap(&list, &actions)
         var closed = false
@@ -23,7 +22,24 @@ extension FleetSimulation.State {
                 run(device: i)
             }
         }
-        for action in list {
+        // Borrowed from the buffer: no copy (and later destroy) of each action's payload.
+        list.withUnsafeBufferPointer { buffer in
+            for k in buffer.indices {
+                perform(buffer[k], device: i, closed: &closed)
+            }
+        }
+        let queued = Int32(clamping: devices[i].machine.queuedMessages)
+        if queued != devices[i].lastQueued {
+            recorders[Int(devices[i].cohort)].queueChanged(by: Int(queued - devices[i].lastQueued), at: now)
+            devices[i].lastQueued = queued
+        }
+    }
+
+    /// One action of device `i`'s machine.
+    @inline(__always)
+    private mutating func perform(_ action: borrowing DeviceAction, device i: Int, closed: inout Bool) {
+        let d = UInt32(i)
+        do {
             switch action {
             case .connect:
                 devices[i].generation &+= 1
@@ -52,7 +68,7 @@ extension FleetSimulation.State {
                     wheel.schedule(at: arrival, .toHub(d, devices[i].generation, packet))
                 }
             case .write(let packet):
-                guard let sent = Self.hubPacket(packet) else { continue }
+                guard let sent = Self.hubPacket(packet) else { return }
                 var at = now + oneWay()
                 if sent == .connect { at = max(at, Instant(nanoseconds: devices[i].hub.acceptAt)) }
                 wheel.schedule(at: at, .toHub(d, devices[i].generation, sent))
@@ -71,11 +87,6 @@ extension FleetSimulation.State {
             case .record(let event):
                 record(event, device: i)
             }
-        }
-        let queued = Int32(clamping: devices[i].machine.queuedMessages)
-        if queued != devices[i].lastQueued {
-            recorders[Int(devices[i].cohort)].queueChanged(by: Int(queued - devices[i].lastQueued), at: now)
-            devices[i].lastQueued = queued
         }
     }
 
