@@ -268,6 +268,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
             recorder.queueChanged(by: queued - lastQueued, at: now)
             lastQueued = queued
         }
+        swarm.scheduler.catchUp()
         if context == nil || !(context?.channel.isActive ?? false) { return }
         flushIfNeeded()
     }

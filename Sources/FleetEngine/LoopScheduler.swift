@@ -72,8 +72,23 @@ public final class LoopScheduler: NIOScheduledCallbackHandler {
         runDue()
     }
 
-    private func runDue() {
+    /// Fires the timers that are due now, if any, from inside the loop's I/O work. NIO runs scheduled callbacks only
+    /// after a whole batch of I/O events, and after a storm one batch holds thousands of closes or connects: the
+    /// device handler calls this after each event, so a due timer waits for one event's work, not the batch's.
+    public func catchUp() {
+        guard !firing, let w = wakeup else { return }
         let now = now()
+        guard now >= w.at else { return }
+        runDue(at: now)
+    }
+
+    /// True while due timers run (a timer's work may close a channel, whose event calls `catchUp`).
+    private var firing = false
+
+    private func runDue(at instant: Instant? = nil) {
+        firing = true
+        defer { firing = false }
+        let now = instant ?? now()
         wheel.advance(to: now)
         let tick = wheel.tickNanoseconds
         while let fired = wheel.popReady() {
