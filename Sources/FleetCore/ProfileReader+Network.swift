@@ -1,3 +1,5 @@
+import Foundation
+
 extension ProfileReader {
     /// `simulation:` — how `fleetstorm simulate` models the network, the listener and the hub's answer times.
     static func readSimulation(_ m: inout Section, into simulation: inout Scenario.Simulation) throws(ScenarioError) {
@@ -66,5 +68,47 @@ extension ProfileReader {
         https.pollInterval = poll ?? https.pollInterval
         https.requestTimeout = timeout ?? https.requestTimeout
         https.apiVersion = version ?? https.apiVersion
+    }
+
+    /// `hub.tls`, `hub.ca_file`, `hub.server_name`: the devices' TLS settings (nil: plain TCP). mqtts://, wss:// and
+    /// https:// always use TLS; an external hub needs the CA to trust (relative to the profile's folder).
+    static func readTLS(
+        _ hub: inout Section,
+        target: Scenario.HubTarget,
+        profile: String
+    ) throws(ScenarioError) -> Scenario.TLS? {
+        let tls = try hub.bool("tls")
+        let caFile = try hub.string("ca_file")
+        let serverName = try hub.string("server_name")
+        if tls == false && (target.usesTLS || target.https) {
+            throw hub.error(
+                .invalidValue,
+                "tls",
+                "\(target.https ? "the HTTPS device API" : "an mqtts:// URL") always uses TLS"
+            )
+        }
+        if target.usesTLS || tls == true || target.https {
+            var settings = Scenario.TLS(caFile: caFile, serverName: serverName)
+            if let caFile, !caFile.hasPrefix("/") {
+                settings.caFile =
+                    URL(fileURLWithPath: profile).deletingLastPathComponent()
+                    .appendingPathComponent(caFile).path
+            }
+            if !target.isEmbedded && settings.caFile == nil {
+                throw hub.error(
+                    .invalidValue,
+                    "ca_file",
+                    "\(target.https ? "https://" : target.webSocketPath != nil ? "wss://" : "mqtts://") needs the CA to trust: ca_file: (e.g. certs/ca.pem)"
+                )
+            }
+            return settings
+        } else if caFile != nil || serverName != nil {
+            throw hub.error(
+                .invalidValue,
+                caFile != nil ? "ca_file" : "server_name",
+                "only used with TLS (mqtts:// or tls: true)"
+            )
+        }
+        return nil
     }
 }

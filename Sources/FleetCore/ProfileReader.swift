@@ -57,38 +57,7 @@ struct ProfileReader {
                 s.hub.webSocketPath = ws ? Scenario.HubTarget.iotHubWebSocketPath : nil
             }
             try Self.readHTTPSChoice(&hub, into: &s.hub)
-            let tls = try hub.bool("tls")
-            let caFile = try hub.string("ca_file")
-            let serverName = try hub.string("server_name")
-            if tls == false && (s.hub.usesTLS || s.hub.https) {
-                throw hub.error(
-                    .invalidValue,
-                    "tls",
-                    "\(s.hub.https ? "the HTTPS device API" : "an mqtts:// URL") always uses TLS"
-                )
-            }
-            if s.hub.usesTLS || tls == true || s.hub.https {
-                var settings = Scenario.TLS(caFile: caFile, serverName: serverName)
-                if let caFile, !caFile.hasPrefix("/") {
-                    settings.caFile =
-                        URL(fileURLWithPath: source).deletingLastPathComponent()
-                        .appendingPathComponent(caFile).path
-                }
-                if !s.hub.isEmbedded && settings.caFile == nil {
-                    throw hub.error(
-                        .invalidValue,
-                        "ca_file",
-                        "\(s.hub.https ? "https://" : s.hub.webSocketPath != nil ? "wss://" : "mqtts://") needs the CA to trust: ca_file: (e.g. certs/ca.pem)"
-                    )
-                }
-                s.tls = settings
-            } else if caFile != nil || serverName != nil {
-                throw hub.error(
-                    .invalidValue,
-                    caFile != nil ? "ca_file" : "server_name",
-                    "only used with TLS (mqtts:// or tls: true)"
-                )
-            }
+            s.tls = try Self.readTLS(&hub, target: s.hub, profile: source)
             s.faultProxy = try hub.bool("fault_proxy") ?? false
             s.hubServesProfile = try hub.bool("serves_profile") ?? false
             if s.hubServesProfile && (s.hub.isEmbedded || s.faultProxy) {

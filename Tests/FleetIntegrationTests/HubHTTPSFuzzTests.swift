@@ -1,7 +1,6 @@
 import FleetCore
 import Foundation
 import NIOCore
-import NIOEmbedded
 import Testing
 
 @testable import FleetHub
@@ -23,41 +22,10 @@ extension IntegrationTests {
 
         /// Feeds `input` in chunks; returns everything the hub wrote, and the messages its session counted.
         static func run(_ input: [UInt8], chunk: Int) -> (problem: String?, written: [UInt8], messages: UInt64) {
-            var configuration = HubConfiguration()
-            configuration.auth = HubAuthenticator(keys: .anonymous, hostName: "fuzz.local")
-            configuration.connectTimeout = .seconds(1)
-            let loop = EmbeddedEventLoop()
-            let state = NIOLoopBound(HubState(quotas: nil), eventLoop: loop)
-            let channel = EmbeddedChannel(loop: loop)
-            do {
+            let (problem, written, stats) = EmbeddedHubFront.run(input, chunk: chunk) { channel, configuration, state in
                 try HubHTTPS.configure(channel, configuration: configuration, state: state.value)
-                try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
-            } catch { return ("setup failed: \(error)", [], 0) }
-            var written: [UInt8] = []
-            func drain() {
-                while true {
-                    if let d = try? channel.readOutbound(as: IOData.self) {
-                        if case .byteBuffer(let b) = d { written += Array(b.readableBytesView) }
-                    } else if let b = try? channel.readOutbound(as: ByteBuffer.self) {
-                        written += Array(b.readableBytesView)
-                    } else {
-                        break
-                    }
-                }
             }
-            var offset = 0
-            while offset < input.count {
-                let end = min(input.count, offset + chunk)
-                if channel.isActive { _ = try? channel.writeInbound(ByteBuffer(bytes: input[offset..<end])) }
-                offset = end
-                loop.advanceTime(by: .milliseconds(10))
-                drain()
-            }
-            loop.advanceTime(by: .seconds(300))
-            drain()
-            let messages = state.value.stats.messagesReceived
-            _ = try? channel.finish()
-            return (nil, written, messages)
+            return (problem, written, stats.messagesReceived)
         }
 
         @Test func pipelinedRequestsAreAnsweredInOrder() {

@@ -1,7 +1,6 @@
 import FleetCore
 import Foundation
 import NIOCore
-import NIOEmbedded
 import Testing
 
 @testable import FleetHub
@@ -30,43 +29,12 @@ extension IntegrationTests {
 
         /// Feeds `input` in chunks; returns everything the hub wrote (or a broken invariant).
         static func run(_ input: [UInt8], chunk: Int) -> (problem: String?, written: [UInt8]) {
-            var configuration = HubConfiguration()
-            configuration.auth = HubAuthenticator(keys: .anonymous, hostName: "fuzz.local")
-            configuration.connectTimeout = .seconds(1)
-            let loop = EmbeddedEventLoop()
-            let state = NIOLoopBound(HubState(quotas: nil), eventLoop: loop)
-            let channel = EmbeddedChannel(loop: loop)
-            let fixed = configuration
-            do {
-                try HubWebSocket.configure(channel, configuration: fixed) {
-                    HubConnectionHandler(state: state.value, configuration: fixed)
-                }
-                try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
-            } catch { return ("setup failed: \(error)", []) }
-            var written: [UInt8] = []
-            func drain() {
-                while true {
-                    if let d = try? channel.readOutbound(as: IOData.self) {
-                        if case .byteBuffer(let b) = d { written += Array(b.readableBytesView) }
-                    } else if let b = try? channel.readOutbound(as: ByteBuffer.self) {
-                        written += Array(b.readableBytesView)
-                    } else {
-                        break
-                    }
+            let (problem, written, _) = EmbeddedHubFront.run(input, chunk: chunk) { channel, configuration, state in
+                try HubWebSocket.configure(channel, configuration: configuration) {
+                    HubConnectionHandler(state: state.value, configuration: configuration)
                 }
             }
-            var offset = 0
-            while offset < input.count {
-                let end = min(input.count, offset + chunk)
-                if channel.isActive { _ = try? channel.writeInbound(ByteBuffer(bytes: input[offset..<end])) }
-                offset = end
-                loop.advanceTime(by: .milliseconds(10))
-                drain()
-            }
-            loop.advanceTime(by: .seconds(40))
-            drain()
-            _ = try? channel.finish()
-            return (nil, written)
+            return (problem, written)
         }
 
         @Test func aValidUpgradeAndConnectAreAnswered() {
