@@ -177,8 +177,7 @@ final class DeviceHTTPSBridge: ChannelDuplexHandler {
     /// An answer of our own (SUBACK, PINGRESP) arrives on the next loop turn, as one from the network would:
     /// never inside the device handler's own write.
     private func answer(_ packet: MQTTPacket, context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: 16)
-        guard (try? encoder.encode(packet, into: &buffer)) != nil else { return }
+        guard let buffer = encoded(packet, context: context) else { return }
         context.eventLoop.assumeIsolated().execute { [self] in
             guard let context = self.context, !self.failed else { return }
             context.fireChannelRead(self.wrapInboundOut(buffer))
@@ -315,9 +314,14 @@ final class DeviceHTTPSBridge: ChannelDuplexHandler {
 
     /// Hands the device a packet now (the answer to a response, read on this loop turn).
     private func deliver(_ packet: MQTTPacket, context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: 16)
-        guard (try? encoder.encode(packet, into: &buffer)) != nil else { return }
+        guard let buffer = encoded(packet, context: context) else { return }
         context.fireChannelRead(wrapInboundOut(buffer))
+    }
+
+    /// A packet of our own making as the bytes the device's handler reads (nil only for one MQTT cannot carry).
+    private func encoded(_ packet: MQTTPacket, context: ChannelHandlerContext) -> ByteBuffer? {
+        var buffer = context.channel.allocator.buffer(capacity: 16)
+        return (try? encoder.encode(packet, into: &buffer)) != nil ? buffer : nil
     }
 
     private func fail(_ status: Int, _ body: ByteBuffer?, context: ChannelHandlerContext) {
@@ -328,9 +332,6 @@ final class DeviceHTTPSBridge: ChannelDuplexHandler {
         context.fireErrorCaught(HubServiceError(status: status, body: bytes))
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        context.fireChannelReadComplete()
-    }
 }
 
 @available(*, unavailable)

@@ -29,12 +29,14 @@ public final class FaultTimeline: Sendable {
         starting: @Sendable (Instant, Int) async -> Void = { _, _ in },
         applied: @Sendable (FaultPlan.Event, Int) -> Void = { _, _ in }
     ) async {
+        let events = plan.events
         while true {
-            let position = next.withLock { $0 }
-            guard position < plan.events.count else { return }
-            let event = plan.events[position]
-            if let through, event.at > through { return }
-            next.withLock { $0 = position + 1 }
+            let taken = next.withLock { position -> FaultPlan.Event? in
+                guard position < events.count, through.map({ events[position].at <= $0 }) ?? true else { return nil }
+                position += 1
+                return events[position - 1]
+            }
+            guard let event = taken else { return }
             let wait = event.at - lead - .nanoseconds(elapsed())
             if wait > .zero { try? await Task.sleep(for: wait) }
             if Task.isCancelled { return }

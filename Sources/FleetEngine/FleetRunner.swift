@@ -177,6 +177,14 @@ public struct FleetRunner: Sendable {
         }
     }
 
+    /// The hub the devices reached, as a URL of their transport (the embedded hub's listener for `embedded`).
+    static func target(_ scenario: Scenario, _ address: (host: String, port: Int)) -> Scenario.HubTarget {
+        var target = Scenario.HubTarget.mqtt(host: address.host, port: address.port, tls: scenario.tls != nil)
+        target.webSocketPath = scenario.hub.webSocketPath
+        target.https = scenario.hub.https
+        return target
+    }
+
     private func drive(
         loop: any EventLoop,
         hubAddress: (host: String, port: Int),
@@ -304,11 +312,7 @@ public struct FleetRunner: Sendable {
             snapshot: snapshot,
             cohorts: cohorts,
             hub: nil,
-            target: scenario.hub.https
-                ? "https://\(hubAddress.host):\(hubAddress.port)"
-                : scenario.hub.webSocketPath.map {
-                    "\(scenario.tls == nil ? "ws" : "wss")://\(hubAddress.host):\(hubAddress.port)\($0)"
-                } ?? "\(scenario.tls == nil ? "mqtt" : "mqtts")://\(hubAddress.host):\(hubAddress.port)",
+            target: Self.target(scenario, hubAddress).description,
             startedUnixNanoseconds: startedUnix,
             duration: .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds - origin.uptimeNanoseconds)),
             hitDeadline: deadlineBox.isSet,

@@ -137,14 +137,7 @@ final class HubHTTPSBridge: ChannelDuplexHandler {
         guard let device else {
             // The session opens with this request's device and token.
             waiting = .connack(request)
-            let connect = MQTTConnect(
-                version: .v5,
-                clientID: route.deviceID,
-                keepAliveSeconds: 0,
-                username: "\(configuration.auth.hostName)/\(route.deviceID)/?api-version=\(version)",
-                password: Array(request.authorization.utf8)
-            )
-            return send(.connect(connect), context: context)
+            return send(.connect(connect(request, apiVersion: version)), context: context)
         }
         guard device.id == route.deviceID else {
             return respond(
@@ -154,12 +147,7 @@ final class HubHTTPSBridge: ChannelDuplexHandler {
             )
         }
         if request.authorization != device.authorization {
-            let connect = MQTTConnect(
-                version: .v5,
-                clientID: route.deviceID,
-                username: "\(configuration.auth.hostName)/\(route.deviceID)/?api-version=\(version)",
-                password: Array(request.authorization.utf8)
-            )
+            let connect = connect(request, apiVersion: version)
             if case .refused(let why) = configuration.auth.check(connect, nowUnix: Int64(Date().timeIntervalSince1970))
             {
                 session.state.record(.refused(code: 0x87, reason: why), peer: nil, at: session.state.instant())
@@ -193,6 +181,18 @@ final class HubHTTPSBridge: ChannelDuplexHandler {
             session.reset()
         }
         return true
+    }
+
+    /// The CONNECT a request stands for: its device, IoT Hub's username, its token as the password (no keep-alive:
+    /// the bridge's idle timer does that job over HTTP).
+    private func connect(_ request: Request, apiVersion: String) -> MQTTConnect {
+        MQTTConnect(
+            version: .v5,
+            clientID: request.route.deviceID,
+            keepAliveSeconds: 0,
+            username: "\(configuration.auth.hostName)/\(request.route.deviceID)/?api-version=\(apiVersion)",
+            password: Array(request.authorization.utf8)
+        )
     }
 
     private func perform(_ request: Request, context: ChannelHandlerContext) {
