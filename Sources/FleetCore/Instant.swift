@@ -14,13 +14,21 @@ public struct Instant: Sendable, Hashable, Comparable, CustomStringConvertible {
     }
 
     public static func - (lhs: Instant, rhs: Instant) -> Duration {
-        .nanoseconds(lhs.nanoseconds &- rhs.nanoseconds)
+        .exactly(nanoseconds: lhs.nanoseconds &- rhs.nanoseconds)
     }
 
     public var description: String { "t+\(Duration.nanoseconds(nanoseconds).formatted)" }
 }
 
 extension Duration {
+    /// `.nanoseconds(ns)`, without 128-bit arithmetic when the count of attoseconds fits in 64 bits (within
+    /// ±9.2 s, as most latencies and network delays are).
+    @inlinable public static func exactly(nanoseconds ns: Int64) -> Duration {
+        let (attoseconds, overflow) = ns.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return .nanoseconds(ns) }
+        return Duration(_high: attoseconds < 0 ? -1 : 0, low: UInt64(bitPattern: attoseconds))
+    }
+
     /// The duration as whole nanoseconds (saturating at Int64 bounds).
     public var nanoseconds: Int64 {
         // Fast path: a duration within ±9.2 s is a 64-bit count of attoseconds (most waits here are); one 64-bit

@@ -69,6 +69,8 @@ public struct TimerWheel<Payload> {
     @usableFromInline var heads: [Int32]
     @usableFromInline var tails: [Int32]
     @usableFromInline var levelCounts: [Int] = [0, 0, 0, 0]
+    /// Timers in each level-0 slot, so a due slot moves to the ready list without visiting its entries.
+    @usableFromInline var slotCounts: [Int32]
     @usableFromInline var freeHead: Int32 = -1
     /// Timers scheduled and not yet fired or cancelled (ready ones included).
     public var count: Int { pending }
@@ -80,6 +82,7 @@ public struct TimerWheel<Payload> {
         tickNow = start.nanoseconds / tick.nanoseconds
         heads = Array(repeating: -1, count: Self.levels * Self.slots + 1)
         tails = heads
+        slotCounts = Array(repeating: 0, count: Self.slots)
     }
 
     /// Reserves pooled entries so that scheduling up to `capacity` timers allocates nothing.
@@ -211,19 +214,14 @@ public struct TimerWheel<Payload> {
         append(index, to: Int32(list))
     }
 
-    /// Moves a due level-0 slot's whole list behind the ready list in one splice, keeping its order: each entry is
-    /// visited once to mark its list, instead of being unlinked and appended one by one.
+    /// Moves a due level-0 slot's whole list behind the ready list in one splice, keeping its order. Its entries are
+    /// not visited: their `list` still names the slot, and `unlink` knows them as ready by their due tick (every
+    /// pending timer due at or before `tickNow` is on the ready list once `advance` returns).
     @inlinable mutating func spliceToReady(slot: Int) {
         let first = heads[slot]
         guard first >= 0 else { return }
-        var i = first
-        var moved = 0
-        while i >= 0 {
-            entries[Int(i)].list = Self.readyList
-            moved += 1
-            i = entries[Int(i)].next
-        }
-        levelCounts[0] -= moved
+        levelCounts[0] -= Int(slotCounts[slot])
+        slotCounts[slot] = 0
         let ready = Int(Self.readyList)
         let readyTail = tails[ready]
         if readyTail >= 0 {
@@ -259,14 +257,26 @@ public struct TimerWheel<Payload> {
         entries[Int(index)].list = list
         if tail >= 0 { entries[Int(tail)].next = index } else { heads[Int(list)] = index }
         tails[Int(list)] = index
-        if list != Self.readyList { levelCounts[Int(list) / Self.slots] += 1 }
+        if list < Int32(Self.slots) {
+            slotCounts[Int(list)] += 1
+            levelCounts[0] += 1
+        } else if list != Self.readyList {
+            levelCounts[Int(list) / Self.slots] += 1
+        }
     }
 
     @inlinable mutating func unlink(_ index: Int32) {
         let e = entries[Int(index)]
-        if e.prev >= 0 { entries[Int(e.prev)].next = e.next } else { heads[Int(e.list)] = e.next }
-        if e.next >= 0 { entries[Int(e.next)].prev = e.prev } else { tails[Int(e.list)] = e.prev }
-        if e.list != Self.readyList { levelCounts[Int(e.list) / Self.slots] -= 1 }
+        // A due entry is on the ready list whatever slot its `list` still names (see `spliceToReady`).
+        let list = e.deadlineTick <= tickNow ? Self.readyList : e.list
+        if e.prev >= 0 { entries[Int(e.prev)].next = e.next } else { heads[Int(list)] = e.next }
+        if e.next >= 0 { entries[Int(e.next)].prev = e.prev } else { tails[Int(list)] = e.prev }
+        if list < Int32(Self.slots) {
+            slotCounts[Int(list)] -= 1
+            levelCounts[0] -= 1
+        } else if list != Self.readyList {
+            levelCounts[Int(list) / Self.slots] -= 1
+        }
         entries[Int(index)].list = Self.freeList
     }
 

@@ -327,7 +327,7 @@ public struct FleetRunner: Sendable {
         var counters = FleetCounters()
         var connectedNow: UInt64 = 0
         for r in s.recorders {
-            counters.add(r.snapshot.counters)
+            counters.add(r.counters)
             connectedNow += r.snapshot.connectedNow
         }
         return FleetProgress(

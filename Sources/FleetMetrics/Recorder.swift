@@ -58,6 +58,8 @@ public final class Recorder {
     /// storm series by group and name, `refused:CODE` by code, `disconnects:REASON` by reason.
     private var stormColumns: [[Int]] = []
     private var refusedColumns = [Int](repeating: -1, count: 256)
+    /// Refused CONNACKs by code; folded into the snapshot's `refusedByCode` by `capture()` (no hashing per refusal).
+    private var refusedCounts = [UInt64](repeating: 0, count: 256)
     private var disconnectColumns = [Int](repeating: -1, count: StatusReason.allCases.count)
     /// Status transitions counted by (from, to, reason) ordinal; folded into the snapshot's table by `capture()`.
     private var transitionCounts = [UInt64](
@@ -93,7 +95,7 @@ public final class Recorder {
             LatencyLayout.record(latency.nanoseconds, in: &connectHistogram)
             LatencyLayout.record(latency.nanoseconds, in: &connectByPhase[phase])
         case .refused(let code):
-            snapshot.counters.refusedByCode[code, default: 0] += 1
+            refusedCounts[Int(code)] += 1
             snapshot.series.add(.refused, at: at)
             var c = refusedColumns[Int(code)]
             if c < 0 {
@@ -169,8 +171,18 @@ public final class Recorder {
     }
 
     /// A copy of everything recorded so far (histograms included).
+    /// The counters so far, for a progress line (refusals by code folded in, as `capture()` does).
+    public var counters: FleetCounters {
+        var c = snapshot.counters
+        for (code, n) in refusedCounts.enumerated() where n > 0 {
+            c.refusedByCode[UInt8(code), default: 0] += n
+        }
+        return c
+    }
+
     public func capture() -> Snapshot {
         var s = snapshot
+        s.counters = counters
         for from in ConnectionStatus.allCases {
             for to in ConnectionStatus.allCases {
                 for reason in StatusReason.allCases {

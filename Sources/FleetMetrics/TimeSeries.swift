@@ -123,10 +123,10 @@ public struct TimeSeries: Sendable {
 
     /// The column of series `key`, made when it is new: callers that add to a labelled series per event keep it
     /// (no string built or hashed per event). Columns never move.
-    mutating func columnIndex(key: String) -> Int { column(key) }
+    public mutating func columnIndex(key: String) -> Int { column(key) }
 
     /// Adds to the counter in column `c` (from `columnIndex(key:)`).
-    mutating func add(column c: Int, _ amount: UInt64 = 1, at: Instant) {
+    public mutating func add(column c: Int, _ amount: UInt64 = 1, at: Instant) {
         let i = slot(c, at: at)
         columns[c][i] += amount
     }

@@ -7,37 +7,39 @@ internal import FleetMetrics
 extension FleetSimulation.State {
     // MARK: - device actions
 
-    /// Carries out the actions the machine of device `i` returned (in `actions`).
-    mutating func run(device i: Int) {
-        var list: [DeviceAction] = spareActions.popLast() ?? []
-        swap(&list, &actions)
+    /// Carries out the actions the machine of device `i` appended to `actions` from index `base`, then drops them.
+    /// `actions` is a stack: an action that drives another device (a freed connect slot starts the next one)
+    /// appends that device's actions above these and removes them before returning, so one buffer serves every
+    /// depth and nothing is allocated or reference-counted per event.
+    mutating func run(device i: Int, from base: Int) {
         var closed = false
-        defer {
-            list.removeAll(keepingCapacity: true)
-            spareActions.append(list)
-            // The channel reports closed right after the close (as NIO's channelInactive, in the same instant).
-            if closed {
-                actions.removeAll(keepingCapacity: true)
-                devices[i].machine.channelClosed(now: now, into: &actions)
-                run(device: i)
-            }
+        var k = base
+        while k < actions.count {
+            // Moved out, a trivial action left in its place: the payload is not copied, and dropping the stack's
+            // top destroys nothing.
+            var action = DeviceAction.close
+            swap(&action, &actions[k])
+            k += 1
+            perform(action, device: i, closed: &closed)
         }
-        // Borrowed from the buffer: no copy (and later destroy) of each action's payload.
-        list.withUnsafeBufferPointer { buffer in
-            for k in buffer.indices {
-                perform(buffer[k], device: i, closed: &closed)
-            }
-        }
+        actions.removeSubrange(base...)
         let queued = Int32(clamping: devices[i].machine.queuedMessages)
         if queued != devices[i].lastQueued {
-            recorders[Int(devices[i].cohort)].queueChanged(by: Int(queued - devices[i].lastQueued), at: now)
+            let delta = Int(queued - devices[i].lastQueued)
+            unretained[Int(devices[i].cohort)]._withUnsafeGuaranteedRef { $0.queueChanged(by: delta, at: now) }
             devices[i].lastQueued = queued
+        }
+        // The channel reports closed right after the close (as NIO's channelInactive, in the same instant).
+        if closed {
+            let top = actions.count
+            devices[i].machine.channelClosed(now: now, into: &actions)
+            run(device: i, from: top)
         }
     }
 
     /// One action of device `i`'s machine.
     @inline(__always)
-    private mutating func perform(_ action: borrowing DeviceAction, device i: Int, closed: inout Bool) {
+    private mutating func perform(_ action: consuming DeviceAction, device i: Int, closed: inout Bool) {
         let d = UInt32(i)
         do {
             switch action {
@@ -91,9 +93,11 @@ extension FleetSimulation.State {
     }
 
     mutating func record(_ event: DeviceEvent, device i: Int) {
-        let recorder = recorders[Int(devices[i].cohort)]
-        recorder.record(event, at: now)
-        if !storms.isEmpty { storms.event(device: i, event, recorder: recorder, at: now) }
+        let now = self.now
+        unretained[Int(devices[i].cohort)]._withUnsafeGuaranteedRef { recorder in
+            recorder.record(event, at: now)
+            if !storms.isEmpty { storms.event(device: i, event, recorder: recorder, at: now) }
+        }
         switch event {
         case .connected, .refused:
             releaseSlot(i)

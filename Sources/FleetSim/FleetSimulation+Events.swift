@@ -8,13 +8,13 @@ extension FleetSimulation.State {
     // MARK: - events
 
     mutating func handle(_ event: FleetSimulation.Event, deadline: Instant) {
-        actions.removeAll(keepingCapacity: true)
+        let base = actions.count
         switch event {
         case .timer(let d, let kind):
             let i = Int(d)
             devices[i].timers[kind] = nil
             devices[i].machine.timerFired(kind, deadline: deadline, now: now, into: &actions)
-            run(device: i)
+            run(device: i, from: base)
         case .syn(let d, let g, let retries):
             let i = Int(d)
             guard g == devices[i].generation else { return }
@@ -30,14 +30,14 @@ extension FleetSimulation.State {
             guard g == devices[i].generation else { return }
             if hub.model.acceptRate <= 0 { _ = hub.syn(&devices[i].hub, connection: g, now: now) }
             devices[i].machine.connectSucceeded(now: now, into: &actions)
-            run(device: i)
+            run(device: i, from: base)
         case .toHub(let d, let g, let packet):
             hubReceives(packet, device: Int(d), generation: g)
         case .toDevice(let d, let g, let packet):
             let i = Int(d)
             guard g == devices[i].generation, !devices[i].hub.silenced else { return }
             devices[i].machine.packetReceived(packet.packet(qos: scenario.telemetry.qos), now: now, into: &actions)
-            run(device: i)
+            run(device: i, from: base)
         case .toDeviceThenClose(let d, let g, let packet):
             let i = Int(d)
             guard g == devices[i].generation, !devices[i].hub.silenced else { return }
@@ -46,7 +46,7 @@ extension FleetSimulation.State {
                 now: now,
                 into: &actions
             )
-            run(device: i)
+            run(device: i, from: base)
             // The FIN right behind it (unless the device closed first, on the packet).
             if g == devices[i].generation { handle(.closedByHub(d, g, reset: false), deadline: deadline) }
         case .closedByHub(let d, let g, let reset):
@@ -55,7 +55,7 @@ extension FleetSimulation.State {
             devices[i].generation &+= 1
             if devices[i].hub.holds(g) { hub.closed(&devices[i].hub, now: now) }
             devices[i].machine.channelClosed(error: reset ? .reset : nil, now: now, into: &actions)
-            run(device: i)
+            run(device: i, from: base)
         case .finReachesHub(let d, let g):
             if devices[Int(d)].hub.holds(g) { hub.closed(&devices[Int(d)].hub, now: now) }
         case .hubIdle(let d, let g):
@@ -85,9 +85,8 @@ extension FleetSimulation.State {
             for i in devices.indices where devices[i].machine.outcome == nil {
                 devices[i].generation &+= 1
                 if devices[i].hub.link != .none { hub.closed(&devices[i].hub, now: now) }
-                actions.removeAll(keepingCapacity: true)
                 devices[i].machine.channelClosed(now: now, into: &actions)
-                run(device: i)
+                run(device: i, from: base)
             }
         }
     }

@@ -19,7 +19,10 @@ extension FleetSimulation {
         var devices: [SimDevice] = []
         /// Each cohort's telemetry QoS (read per message without touching the device's configuration).
         var cohortQoS: [MQTTQoS] = []
-        var recorders: [Recorder]
+        let recorders: [Recorder]
+        /// The same recorders, unretained, for the per-event paths: `recorders` keeps them alive for the whole run,
+        /// so reading one needs no retain and release per recorded event.
+        let unretained: [Unmanaged<Recorder>]
         var hub: SimHub
         var wheel = TimerWheel<Event>(tick: .microseconds(100))
         var now: Instant = .zero
@@ -29,10 +32,8 @@ extension FleetSimulation {
         let plan: FaultPlan
         var faultLog: FaultLog
         var storms = StormMarks()
-        /// The actions the machine being driven returned; `run(device:)` swaps in a spare buffer so handling one
-        /// device's actions may drive another (a freed connect slot starts the next device).
+        /// The actions the machines being driven returned, as a stack (see `run(device:from:)`).
         var actions: [DeviceAction] = []
-        var spareActions: [[DeviceAction]] = []
 
         var nextToStart = 0
         var inFlight = 0
@@ -58,6 +59,7 @@ extension FleetSimulation {
             let n = total / partitions + (partition < total % partitions ? 1 : 0)
             let cohorts = scenario.effectiveCohorts
             recorders = cohorts.map { _ in Recorder(bin: scenario.bin) }
+            unretained = recorders.map { Unmanaged.passUnretained($0) }
             let share = 1 / Double(partitions)
             hub = SimHub(scenario: scenario, share: share)
             rampRate = scenario.fleet.rampRate * share
@@ -100,7 +102,7 @@ extension FleetSimulation {
         /// One-way network delay: half the round trip plus up to `rtt_jitter`.
         mutating func oneWay() -> Duration {
             let extra = jitter > 0 ? Int64(rng.next() % jitter) : 0
-            return .nanoseconds(halfRTT + extra)
+            return .exactly(nanoseconds: halfRTT + extra)
         }
 
         mutating func run() -> SimulationResult {
@@ -141,7 +143,7 @@ extension FleetSimulation {
             var counters = FleetCounters()
             var connected: UInt64 = 0
             for r in recorders {
-                counters.add(r.snapshot.counters)
+                counters.add(r.counters)
                 connected += r.snapshot.connectedNow
             }
             return SimulationProgress(
@@ -196,9 +198,9 @@ extension FleetSimulation {
                 nextToStart += 1
                 inFlight += 1
                 devices[i].holdsSlot = true
-                actions.removeAll(keepingCapacity: true)
+                let base = actions.count
                 devices[i].machine.start(now: now, into: &actions)
-                run(device: i)
+                run(device: i, from: base)
             }
         }
 
@@ -213,9 +215,9 @@ extension FleetSimulation {
             guard !stopping else { return }
             stopping = true
             for i in devices.indices {
-                actions.removeAll(keepingCapacity: true)
+                let base = actions.count
                 devices[i].machine.stop(now: now, into: &actions)
-                run(device: i)
+                run(device: i, from: base)
             }
             wheel.schedule(at: now + grace, .forceClose)
         }
