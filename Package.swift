@@ -47,6 +47,8 @@ let package = Package(
     targets: [
         // zlib from the system (Debian: zlib1g-dev), for HdrHistogram's compressed V2 encoding.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // A prefetch hint for FleetSim's event loop (a header only: nothing to link).
+        .systemLibrary(name: "CPrefetch"),
         .target(
             name: "FleetMQTT",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
@@ -130,7 +132,7 @@ let package = Package(
         // FleetSim: the same device state machines in virtual time, against a model of the test hub (no sockets).
         .target(
             name: "FleetSim",
-            dependencies: ["FleetMQTT", "FleetCore", "FleetMetrics", "FleetHub"],
+            dependencies: ["FleetMQTT", "FleetCore", "FleetMetrics", "FleetHub", "CPrefetch"],
             swiftSettings: strict
         ),
         .target(

@@ -177,6 +177,12 @@ public struct TimerWheel<Payload> {
         )
     }
 
+    /// The payload `popReady()` returns next, without taking it (nil when none is ready).
+    @inlinable public var nextReady: Payload? {
+        let i = heads[Int(Self.readyList)]
+        return i >= 0 ? entries[Int(i)].payload : nil
+    }
+
     /// The next instant at which `advance` must run: the start of the earliest occupied level-0 tick, or the next
     /// cascade point when that comes first and higher levels hold timers (a cascade may move a timer into a tick
     /// before the earliest level-0 one). nil when nothing is pending. Never later than the next timer's due tick.

@@ -46,11 +46,11 @@ extension FleetSimulation.State {
             case .connect:
                 devices[i].generation &+= 1
                 if hub.model.acceptRate > 0 {
-                    wheel.schedule(at: now + oneWay(), .syn(d, devices[i].generation, retries: 0))
+                    send(at: now + oneWay(), .syn(d, devices[i].generation, retries: 0))
                 } else {
                     // A listener without an accept limit takes every SYN: the handshake completes one round trip
                     // later, and the hub opens the connection then (one event instead of two).
-                    wheel.schedule(at: now + oneWay() + oneWay(), .established(d, devices[i].generation))
+                    send(at: now + oneWay() + oneWay(), .established(d, devices[i].generation))
                 }
             case .publish(let message):
                 let packet = HubPacket.publish(
@@ -67,16 +67,16 @@ extension FleetSimulation.State {
                         at: arrival
                     )
                 } else {
-                    wheel.schedule(at: arrival, .toHub(d, devices[i].generation, packet))
+                    send(at: arrival, .toHub(d, devices[i].generation, packet))
                 }
             case .write(let packet):
                 guard let sent = Self.hubPacket(packet) else { return }
                 var at = now + oneWay()
                 if sent == .connect { at = max(at, Instant(nanoseconds: devices[i].hub.acceptAt)) }
-                wheel.schedule(at: at, .toHub(d, devices[i].generation, sent))
+                send(at: at, .toHub(d, devices[i].generation, sent))
             case .close:
                 if devices[i].hub.holds(devices[i].generation) {
-                    wheel.schedule(at: now + oneWay(), .finReachesHub(d, devices[i].generation))
+                    send(at: now + oneWay(), .finReachesHub(d, devices[i].generation))
                 }
                 devices[i].generation &+= 1
                 closed = true

@@ -19,7 +19,7 @@ extension FleetSimulation.State {
             let i = Int(d)
             guard g == devices[i].generation else { return }
             if hub.syn(&devices[i].hub, connection: g, now: now) != nil {
-                wheel.schedule(at: now + oneWay(), .established(d, g))
+                send(at: now + oneWay(), .established(d, g))
             } else if retries < 6 {
                 // The listener's backlog is full: the SYN is dropped; the kernel sends it again after 1, 2, 4 s...
                 let wait = Duration.seconds(Int64(1) << Int64(retries))
@@ -111,9 +111,9 @@ extension FleetSimulation.State {
         case .reply(let packet, let delay, let close):
             let leaves = release(i, at: at + delay)
             let arrival = leaves + oneWay()
-            wheel.schedule(at: arrival, close ? .toDeviceThenClose(d, g, packet) : .toDevice(d, g, packet))
+            send(at: arrival, close ? .toDeviceThenClose(d, g, packet) : .toDevice(d, g, packet))
         case .close(let reset):
-            wheel.schedule(at: release(i, at: at) + oneWay(), .closedByHub(d, g, reset: reset))
+            send(at: release(i, at: at) + oneWay(), .closedByHub(d, g, reset: reset))
         }
     }
 
@@ -149,7 +149,7 @@ extension FleetSimulation.State {
         let limit = Instant(nanoseconds: Int64(side.lastHeard) * 1_000_000) + hub.idleLimit(side)
         guard now >= limit else { return scheduleIdleCheck(i) }
         hub.closed(&devices[i].hub, now: now)
-        wheel.schedule(at: now + oneWay(), .closedByHub(UInt32(i), g, reset: false))
+        send(at: now + oneWay(), .closedByHub(UInt32(i), g, reset: false))
     }
 
     /// A fault step on the hub, as `HubState.apply` does it: returns the connections it affected.
@@ -166,7 +166,7 @@ extension FleetSimulation.State {
                     if effect == .expire { hub.recorder.countTokenExpiry() }
                     let g = devices[i].hub.connection
                     hub.closed(&devices[i].hub, now: now)
-                    wheel.schedule(at: now + oneWay(), .closedByHub(UInt32(i), g, reset: false))
+                    send(at: now + oneWay(), .closedByHub(UInt32(i), g, reset: false))
                 case .silence:
                     devices[i].hub.silenced = true
                     scheduleIdleCheck(i)

@@ -1,3 +1,4 @@
+internal import CPrefetch
 internal import FleetCore
 internal import FleetHub
 internal import FleetMQTT
@@ -25,6 +26,11 @@ extension FleetSimulation {
         let unretained: [Unmanaged<Recorder>]
         var hub: SimHub
         var wheel = TimerWheel<Event>(tick: .microseconds(100))
+        /// Packets, SYNs and FINs in flight, in arrival order (see `send(at:_:)`), and the last arrival queued.
+        var wire = RingQueue(filler: WireEvent(at: 0, event: .stop), capacity: 1024)
+        var wireLast: Int64 = .min
+        /// How far ahead an arrival may be to go on the wire: a round trip and the hub's answer delays.
+        let wireHorizon: Int64
         var now: Instant = .zero
         var rng: SplitMix64
         let halfRTT: Int64
@@ -67,6 +73,10 @@ extension FleetSimulation {
             rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117 &+ UInt64(partition))
             halfRTT = scenario.simulation.rtt.nanoseconds / 2
             jitter = UInt64(max(0, scenario.simulation.rttJitter.nanoseconds))
+            let model = scenario.simulation
+            wireHorizon =
+                2 * (halfRTT + Int64(jitter)) + max(0, model.connackDelay.nanoseconds)
+                + max(0, model.pubackDelay.nanoseconds)
             plan = FaultPlan(scenario.faults)
             faultLog = FaultLog(plan: plan)
             devices.reserveCapacity(n)
@@ -117,26 +127,76 @@ extension FleetSimulation {
             var lastReport = wallStart
             while finished < devices.count {
                 if let fired = wheel.popReady() {
-                    if fired.deadline > now { now = fired.deadline }
-                    handle(fired.payload, deadline: fired.deadline)
-                    events &+= 1
-                    if events & 0xFFFF == 0 {
-                        if !stopping && shouldCancel() {
-                            cancelled = true
-                            stopAll()
-                        }
-                        board?.post(snapshotProgress(), partition: partition)
-                        if let progress, let board, ContinuousClock.now - lastReport >= .seconds(1) {
-                            lastReport = ContinuousClock.now
-                            progress(board.total)
-                        }
+                    // What arrives on the wire first goes first.
+                    while let head = wire.first, head.at <= fired.deadline.nanoseconds {
+                        _ = wire.popFirst()
+                        prefetch(wire.first?.event)
+                        step(head.event, at: Instant(nanoseconds: head.at), lastReport: &lastReport)
                     }
+                    prefetch(wheel.nextReady)
+                    step(fired.payload, at: fired.deadline, lastReport: &lastReport)
                     continue
                 }
-                guard let wake = wheel.nextWakeup() else { break }
+                // The wheel's next tick holds timers due after the tick before it: an arrival up to then goes first.
+                let wake = wheel.nextWakeup()
+                if let head = wire.first, wake.map({ head.at <= $0.nanoseconds - wheel.tickNanoseconds }) ?? true {
+                    _ = wire.popFirst()
+                    prefetch(wire.first?.event)
+                    step(head.event, at: Instant(nanoseconds: head.at), lastReport: &lastReport)
+                    continue
+                }
+                guard let wake else { break }
                 wheel.advance(to: wake)
             }
             return finish()
+        }
+
+        /// Handles one event due at `at` (a wheel timer's deadline, or a wire arrival), with the progress line and
+        /// the cancellation check every 65,536 events.
+        @inline(__always)
+        mutating func step(_ event: FleetSimulation.Event, at: Instant, lastReport: inout ContinuousClock.Instant) {
+            if at > now { now = at }
+            handle(event, deadline: at)
+            events &+= 1
+            guard events & 0xFFFF == 0 else { return }
+            if !stopping && shouldCancel() {
+                cancelled = true
+                stopAll()
+            }
+            board?.post(snapshotProgress(), partition: partition)
+            if let progress, let board, ContinuousClock.now - lastReport >= .seconds(1) {
+                lastReport = ContinuousClock.now
+                progress(board.total)
+            }
+        }
+
+        /// Asks the CPU to load the device of the event handled next while this one is handled: at a million devices
+        /// their state is far beyond the caches, and every event starts with a miss otherwise.
+        @inline(__always)
+        mutating func prefetch(_ event: FleetSimulation.Event?) {
+            guard let d = event?.device else { return }
+            devices.withUnsafeBufferPointer { buffer in
+                let base = UnsafeRawPointer(buffer.baseAddress! + Int(d))
+                var offset = 0
+                while offset < MemoryLayout<SimDevice>.size {
+                    fleetstorm_prefetch(base + offset)
+                    offset += 64
+                }
+            }
+        }
+
+        /// Sends what arrives at `at` (a packet, SYN or FIN). With a fixed one-way delay, arrivals come in the order
+        /// they were sent, so they queue on the wire in arrival order and skip the wheel (most events are packets).
+        /// One that would arrive before the last one queued (jitter, a listener's accept queue, an answer held
+        /// back) or beyond the wire's horizon goes on the wheel instead.
+        mutating func send(at: Instant, _ event: FleetSimulation.Event) {
+            let t = at.nanoseconds
+            if t >= wireLast && t - now.nanoseconds <= wireHorizon {
+                wire.push(WireEvent(at: t, event: event))
+                wireLast = t
+            } else {
+                wheel.schedule(at: at, event)
+            }
         }
 
         func snapshotProgress() -> SimulationProgress {

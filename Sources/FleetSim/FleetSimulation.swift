@@ -121,6 +121,25 @@ public struct FleetSimulation {
     }
 }
 
+extension FleetSimulation.Event {
+    /// The device the event is for (nil: the fleet's own events).
+    var device: UInt32? {
+        switch self {
+        case .timer(let d, _), .syn(let d, _, _), .established(let d, _), .toHub(let d, _, _), .toDevice(let d, _, _),
+            .toDeviceThenClose(let d, _, _), .closedByHub(let d, _, _), .finReachesHub(let d, _), .hubIdle(let d, _):
+            d
+        case .fault, .ramp, .stop, .forceClose:
+            nil
+        }
+    }
+}
+
+/// An arrival on the wire: when, and what.
+struct WireEvent {
+    var at: Int64
+    var event: FleetSimulation.Event
+}
+
 /// One simulated device: its state machine, its pending timers, its connection generation (events of an older
 /// connection are ignored), what the hub knows of it, and the simulation's bookkeeping. One struct per device so
 /// handling an event touches one neighbourhood of memory, not a dozen arrays.

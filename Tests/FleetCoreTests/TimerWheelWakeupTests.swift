@@ -111,3 +111,24 @@ struct TimerWheelWakeupTests {
         #expect(firedCount > 500 && cancelledCount > 100, "the schedule exercised too little")
     }
 }
+
+/// `Duration.exactly(nanoseconds:)` (the 64-bit fast path) against the standard library's `.nanoseconds`.
+@Suite("Duration.exactly")
+struct DurationExactlyTests {
+    @Test func equalsStandardLibrary() {
+        var rng = SplitMix64(seed: 77)
+        var samples: [Int64] = [
+            0, 1, -1, 999_999_999, -999_999_999, 9_223_372_035, -9_223_372_036, 9_223_372_037,
+            -9_223_372_037, .max, .min, .max - 1, .min + 1,
+        ]
+        for _ in 0..<20_000 {
+            // Every magnitude: a random 64-bit value shifted right by 0...63 bits, either sign.
+            let v = Int64(bitPattern: rng.next()) >> Int64(rng.next() % 64)
+            samples.append(v)
+        }
+        for ns in samples {
+            #expect(Duration.exactly(nanoseconds: ns) == .nanoseconds(ns), "\(ns) ns")
+            #expect(Duration.exactly(nanoseconds: ns).nanoseconds == ns, "\(ns) ns round trip")
+        }
+    }
+}
