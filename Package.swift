@@ -132,7 +132,10 @@ let package = Package(
         // FleetSim: the same device state machines in virtual time, against a model of the test hub (no sockets).
         .target(
             name: "FleetSim",
-            dependencies: ["FleetMQTT", "FleetCore", "FleetMetrics", "FleetHub", "CPrefetch"],
+            dependencies: [
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetHub", "CPrefetch",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(

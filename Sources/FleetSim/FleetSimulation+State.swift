@@ -3,6 +3,7 @@ internal import FleetCore
 internal import FleetHub
 internal import FleetMQTT
 internal import FleetMetrics
+internal import NIOCore
 
 extension FleetSimulation {
     /// The simulation's whole state, struct-of-arrays per device so a million devices stay small.
@@ -27,7 +28,7 @@ extension FleetSimulation {
         var hub: SimHub
         var wheel = TimerWheel<Event>(tick: .microseconds(100))
         /// Packets, SYNs and FINs in flight, in arrival order (see `send(at:_:)`), and the last arrival queued.
-        var wire = RingQueue(filler: WireEvent(at: 0, event: .stop), capacity: 1024)
+        var wire = CircularBuffer<WireEvent>(initialCapacity: 1024)
         var wireLast: Int64 = .min
         /// How far ahead an arrival may be to go on the wire: a round trip and the hub's answer delays.
         let wireHorizon: Int64
@@ -129,9 +130,7 @@ extension FleetSimulation {
                 if let fired = wheel.popReady() {
                     // What arrives on the wire first goes first.
                     while let head = wire.first, head.at <= fired.deadline.nanoseconds {
-                        _ = wire.popFirst()
-                        prefetch(wire.first?.event)
-                        step(head.event, at: Instant(nanoseconds: head.at), lastReport: &lastReport)
+                        takeWireHead(lastReport: &lastReport)
                     }
                     prefetch(wheel.nextReady)
                     step(fired.payload, at: fired.deadline, lastReport: &lastReport)
@@ -140,9 +139,7 @@ extension FleetSimulation {
                 // The wheel's next tick holds timers due after the tick before it: an arrival up to then goes first.
                 let wake = wheel.nextWakeup()
                 if let head = wire.first, wake.map({ head.at <= $0.nanoseconds - wheel.tickNanoseconds }) ?? true {
-                    _ = wire.popFirst()
-                    prefetch(wire.first?.event)
-                    step(head.event, at: Instant(nanoseconds: head.at), lastReport: &lastReport)
+                    takeWireHead(lastReport: &lastReport)
                     continue
                 }
                 guard let wake else { break }
@@ -170,6 +167,14 @@ extension FleetSimulation {
             }
         }
 
+        /// Handles the wire's next arrival, prefetching the device of the one after it.
+        @inline(__always)
+        mutating func takeWireHead(lastReport: inout ContinuousClock.Instant) {
+            let head = wire.removeFirst()
+            prefetch(wire.first?.event)
+            step(head.event, at: Instant(nanoseconds: head.at), lastReport: &lastReport)
+        }
+
         /// Asks the CPU to load the device of the event handled next while this one is handled: at a million devices
         /// their state is far beyond the caches, and every event starts with a miss otherwise.
         @inline(__always)
@@ -192,7 +197,7 @@ extension FleetSimulation {
         mutating func send(at: Instant, _ event: FleetSimulation.Event) {
             let t = at.nanoseconds
             if t >= wireLast && t - now.nanoseconds <= wireHorizon {
-                wire.push(WireEvent(at: t, event: event))
+                wire.append(WireEvent(at: t, event: event))
                 wireLast = t
             } else {
                 wheel.schedule(at: at, event)
