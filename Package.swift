@@ -19,6 +19,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "fleetstorm", targets: ["fleetstorm"]),
+        .executable(name: "fleetstorm-fuzz", targets: ["FleetFuzzer"]),
         .library(name: "FleetMQTT", targets: ["FleetMQTT"]),
         .library(name: "FleetCore", targets: ["FleetCore"]),
         .library(name: "FleetMetrics", targets: ["FleetMetrics"]),
@@ -28,6 +29,7 @@ let package = Package(
         .library(name: "FleetTesting", targets: ["FleetTesting"]),
         .library(name: "FleetService", targets: ["FleetService"]),
         .library(name: "FleetSim", targets: ["FleetSim"]),
+        .library(name: "FleetFuzz", targets: ["FleetFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -151,6 +153,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The fuzz harnesses: one per decoder of outside bytes. `swift test` replays their corpora; `Fuzz/` (its own
+        // package) links them into a libFuzzer binary.
+        .target(
+            name: "FleetFuzz",
+            dependencies: [
+                "FleetMQTT", "FleetCore", "FleetHub", "FleetReport", "FleetService",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FleetFuzzer",
+            dependencies: ["FleetFuzz"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "fleetstorm",
             dependencies: [
@@ -197,7 +216,7 @@ let package = Package(
             name: "FleetIntegrationTests",
             dependencies: [
                 "FleetEngine", "FleetHub", "FleetCore", "FleetMetrics", "FleetReport", "FleetMQTT", "FleetTesting",
-                "FleetService", "FleetSim",
+                "FleetService", "FleetSim", "FleetFuzz",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting (swift-format, SwiftNIO's style), the import-layering build that must be
-# warning-free in our own code (Sources/, Tests/), then the whole test suite.
+# warning-free in our own code (Sources/, Tests/), every libFuzzer harness for 15 s (FLEETSTORM_FUZZ_SECONDS), then the
+# whole test suite.
 # Tests that need mosquitto or protoc find them on PATH (.ci/run installs them with apt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,6 @@ if grep -E "^$PWD/(Sources|Tests)/[^:]+:[0-9]+:[0-9]+: warning:" "$log" | sort -
   echo "error: the build above has warnings in Sources/ or Tests/; fix them (the build must be warning-free)" >&2
   exit 1
 fi
+# Every fuzz harness for a bounded time from its committed corpus (a crash fails the run; Sources/FleetFuzz).
+scripts/fuzz.sh "${FLEETSTORM_FUZZ_SECONDS:-15}"
 swift test

@@ -6,7 +6,7 @@ extension ProfileReader {
         simulation.rtt = try m.duration("rtt", min: .zero, max: .seconds(60)) ?? simulation.rtt
         simulation.rttJitter =
             try m.duration("rtt_jitter", min: .zero, max: .seconds(60)) ?? simulation.rttJitter
-        simulation.acceptRate = try m.double("accept_rate", min: 0) ?? simulation.acceptRate
+        simulation.acceptRate = try m.rateOrUnlimited("accept_rate") ?? simulation.acceptRate
         simulation.acceptBacklog =
             try m.int("accept_backlog", min: 1, max: 10_000_000) ?? simulation.acceptBacklog
         simulation.connackDelay =

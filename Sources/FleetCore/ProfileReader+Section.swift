@@ -64,12 +64,26 @@ struct Section {
         return v
     }
 
-    mutating func double(_ key: String, min: Double) throws(ScenarioError) -> Double? {
+    /// A number in `min ... max`. Every number key has an upper bound (a billion unless the key says otherwise), so
+    /// each later conversion of it (to a count, a rate's interval, nanoseconds) stays in range.
+    mutating func double(_ key: String, min: Double, max: Double = 1e9) throws(ScenarioError) -> Double? {
         guard let s = try scalar(key, "a number") else { return nil }
         guard let v = Double(s.string.replacingUnderscores), v.isFinite else {
             throw error(.wrongType, key, "expected a number, got \"\(s.string)\"")
         }
-        guard v >= min else { throw error(.outOfRange, key, "must be at least \(min), got \(v)") }
+        guard v >= min && v <= max else {
+            throw error(.outOfRange, key, "must be between \(min.shortText) and \(max.shortText), got \(v.shortText)")
+        }
+        return v
+    }
+
+    /// A rate in events per second where 0 means unlimited: 0, or between 0.001 and a billion (a slower rate's interval
+    /// between events would not fit the clock).
+    mutating func rateOrUnlimited(_ key: String) throws(ScenarioError) -> Double? {
+        guard let v = try double(key, min: 0) else { return nil }
+        guard v == 0 || v >= 0.001 else {
+            throw error(.outOfRange, key, "must be 0 (unlimited) or between 0.001 and 1e9, got \(v.shortText)")
+        }
         return v
     }
 
@@ -170,6 +184,11 @@ struct Section {
             )
         }
     }
+}
+
+extension Double {
+    /// `1000`, `0.5`, `1e+09`: a number as a user would type it back.
+    var shortText: String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : "\(self)" }
 }
 
 extension String {

@@ -90,7 +90,7 @@ struct ProfileReader {
                 }
                 var quota = Scenario.Quota(tier: tier.uppercased())
                 quota.units = try hub.int("units", min: 1, max: 200) ?? quota.units
-                quota.burstSeconds = try hub.double("burst_seconds", min: 0) ?? quota.burstSeconds
+                quota.burstSeconds = try hub.double("burst_seconds", min: 0, max: 86_400) ?? quota.burstSeconds
                 quota.maxShapingDelay = try hub.duration("max_shaping_delay", min: .zero) ?? quota.maxShapingDelay
                 quota.dailyMessages = try hub.int("daily_messages", min: 1).map { UInt64($0) }
                 s.quota = quota
@@ -99,7 +99,7 @@ struct ProfileReader {
         try top.mapping("fleet") { (f: inout Section) throws(ScenarioError) in
             s.fleet.devices = try f.int("devices", min: 1, max: 10_000_000) ?? s.fleet.devices
             s.fleet.idPrefix = try f.string("id_prefix") ?? s.fleet.idPrefix
-            s.fleet.rampRate = try f.double("ramp_rate", min: 0) ?? s.fleet.rampRate
+            s.fleet.rampRate = try f.rateOrUnlimited("ramp_rate") ?? s.fleet.rampRate
             s.fleet.maxInFlight = try f.int("max_in_flight", min: 1, max: 1_000_000) ?? s.fleet.maxInFlight
             if let items = try f.strings("source_addresses") {
                 switch SourceAddresses.expand(items) {
@@ -173,7 +173,7 @@ struct ProfileReader {
         try top.list("cohorts") { (c: inout Section) throws(ScenarioError) in
             let name = try c.string("name") ?? "cohort-\(cohortSpecs.count + 1)"
             let devices = try c.int("devices", min: 1)
-            let share = try c.double("share", min: 0)
+            let share = try c.double("share", min: 0, max: 1)
             let sdk = try Self.readSDK(&c) ?? base.sdk
             // A cohort's curve: its own retry:, else the profile's retry: when one was given, else its SDK's own.
             var retry = retryGiven ? base.retry : sdk.defaultRetry

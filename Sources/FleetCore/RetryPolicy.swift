@@ -114,17 +114,17 @@ public struct RetryPolicy: Sendable, Hashable, CustomStringConvertible {
                 let u = Double(UInt32.random(in: 0...UInt32.max, using: &rng)) / Double(UInt32.max)
                 seconds = (baseS * u).rounded(.down)
             }
-            return .seconds(Int64(seconds))
+            return .seconds(Int64(saturating: seconds))
         case .python(let first, let interval):
             return n == 1 ? first : interval
         case .exponential(let base, let cap, let multiplier):
             return Self.clamp(Double(base.nanoseconds) * Self.power(multiplier, n - 1), max: cap)
         case .fullJitter(let base, let cap):
             let t = Self.exponentialTarget(base: base, cap: cap, n: n)
-            return .nanoseconds(Int64(Double.random(in: 0..<1, using: &rng) * t))
+            return .nanoseconds(Int64(saturating: Double.random(in: 0..<1, using: &rng) * t))
         case .equalJitter(let base, let cap):
             let t = Self.exponentialTarget(base: base, cap: cap, n: n)
-            return .nanoseconds(Int64(t / 2 + Double.random(in: 0..<1, using: &rng) * t / 2))
+            return .nanoseconds(Int64(saturating: t / 2 + Double.random(in: 0..<1, using: &rng) * t / 2))
         case .decorrelatedJitter(let base, let cap):
             let lo = Double(base.nanoseconds)
             let hi = max(lo, 3 * Double((previous ?? base).nanoseconds))
@@ -174,8 +174,8 @@ public struct RetryPolicy: Sendable, Hashable, CustomStringConvertible {
         using rng: inout some RandomNumberGenerator
     ) -> Duration {
         let deltaMs = Double(delta.nanoseconds) / 1e6
-        let lo = Int64((0.8 * deltaMs).rounded(.down))
-        let hi = Int64((1.2 * deltaMs).rounded(.down))
+        let lo = Int64(saturating: (0.8 * deltaMs).rounded(.down))
+        let hi = Int64(saturating: (1.2 * deltaMs).rounded(.down))
         let r = hi > lo ? Int64.random(in: lo..<hi, using: &rng) : lo
         let ms = (pow2(k) - 1) * Double(r) + Double(min.nanoseconds) / 1e6
         return clamp(ms * 1e6, max: max)
@@ -198,12 +198,12 @@ public struct RetryPolicy: Sendable, Hashable, CustomStringConvertible {
 
     static func clamp(_ ns: Double, max: Duration) -> Duration {
         let capped = Swift.min(ns, Double(max.nanoseconds))
-        return .nanoseconds(Int64(Swift.max(0, capped)))
+        return .nanoseconds(Int64(saturating: Swift.max(0, capped)))
     }
 
     static func jittered(_ ns: Double, _ jitter: Double, using rng: inout some RandomNumberGenerator) -> Duration {
-        guard jitter > 0 else { return .nanoseconds(Int64(ns)) }
+        guard jitter > 0 else { return .nanoseconds(Int64(saturating: ns)) }
         let f = Double.random(in: (1 - jitter)...(1 + jitter), using: &rng)
-        return .nanoseconds(Int64(Swift.max(0, ns * f)))
+        return .nanoseconds(Int64(saturating: Swift.max(0, ns * f)))
     }
 }

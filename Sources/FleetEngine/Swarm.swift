@@ -154,7 +154,7 @@ final class Swarm {
             allowed = handlers.count
         } else {
             let elapsed = Double((scheduler.now() - rampStart).nanoseconds) / 1e9
-            allowed = min(handlers.count, Int(elapsed * rampRate) + 1)
+            allowed = min(handlers.count, Int(saturating: elapsed * rampRate) &+ 1)
         }
         while nextToStart < allowed && inFlight < window {
             let h = handlers[nextToStart]

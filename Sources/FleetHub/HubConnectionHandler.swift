@@ -350,10 +350,14 @@ final class HubConnectionHandler: ChannelInboundHandler {
         }
         state.byDevice[id] = self
         guard let tokenExpiry, let loop = context?.eventLoop else { return }
-        let remaining = Double(tokenExpiry) - Date().timeIntervalSince1970
-        let grace = Double(configuration.auth.expiryGrace.nanoseconds) / 1e9
-        expiryTimer = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(max(0, remaining + grace) * 1000))) {
-            [self] in
+        guard
+            let wait = Self.expiryWait(
+                tokenExpiry: tokenExpiry,
+                nowUnix: Date().timeIntervalSince1970,
+                grace: configuration.auth.expiryGrace
+            )
+        else { return }
+        expiryTimer = loop.assumeIsolated().scheduleTask(in: wait) { [self] in
             self.state.recorder.countTokenExpiry()
             self.closeByHub()
         }
@@ -364,6 +368,14 @@ final class HubConnectionHandler: ChannelInboundHandler {
     }
 
     static func amount(_ d: Duration) -> TimeAmount { .nanoseconds(d.nanoseconds) }
+
+    /// How long until a token that expires at `tokenExpiry` (Unix seconds, any value a signed token can carry) is
+    /// past its grace; nil when that is beyond any run (a century), so no timer is needed. Never traps.
+    static func expiryWait(tokenExpiry: Int64, nowUnix: Double, grace: Duration) -> TimeAmount? {
+        let remaining = Double(tokenExpiry) - nowUnix + Double(grace.nanoseconds) / 1e9
+        guard remaining < 100 * 365 * 86_400 else { return nil }
+        return .nanoseconds(Int64(saturating: max(0, remaining) * 1e9))
+    }
 }
 
 @available(*, unavailable)

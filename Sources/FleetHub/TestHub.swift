@@ -76,6 +76,7 @@ public final class TestHub: Sendable {
     {
         let state = self.state
         let configuration = self.configuration
+        let front: HubFront = https ? .https : webSocket ? .webSocket : .mqtt
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -96,19 +97,7 @@ public final class TestHub: Sendable {
                         try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: size)
                     }
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.handler()) }
-                    if https {
-                        try HubHTTPS.configure(channel, configuration: configuration, state: state.value)
-                        return
-                    }
-                    if webSocket {
-                        try HubWebSocket.configure(channel, configuration: configuration) {
-                            HubConnectionHandler(state: state.value, configuration: configuration)
-                        }
-                        return
-                    }
-                    try channel.pipeline.syncOperations.addHandler(
-                        HubConnectionHandler(state: state.value, configuration: configuration)
-                    )
+                    try front.install(on: channel, configuration: configuration, state: state.value)
                 }
             }
         if port != 0 {

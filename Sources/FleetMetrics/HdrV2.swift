@@ -32,7 +32,11 @@ public enum HdrV2 {
 
     /// The compressed V2 bytes of `h`.
     public static func encode(_ h: Histogram<UInt64>) throws(Failure) -> [UInt8] {
-        let raw = uncompressed(h)
+        try compress(uncompressed(h))
+    }
+
+    /// The compressed form of an uncompressed V2 encoding `raw`.
+    static func compress(_ raw: [UInt8]) throws(Failure) -> [UInt8] {
         var destinationLength = compressBound(uLong(raw.count))
         var compressed = [UInt8](repeating: 0, count: Int(destinationLength))
         let status = raw.withUnsafeBufferPointer { source in
@@ -55,29 +59,31 @@ public enum HdrV2 {
         return out
     }
 
-    /// Reads compressed V2 bytes back into a histogram of FleetStorm's layout.
+    /// The most counts one histogram may hold when read from outside: 2^62, so that adding two decoded histograms (a
+    /// merge) cannot overflow, and any count fits an `Int64` for rendering.
+    public static let maxTotalCount: UInt64 = 1 << 62
+
+    /// Reads compressed V2 bytes back into a histogram of FleetStorm's layout. Every length and count is bounded by
+    /// the layout before anything is allocated or recorded: damaged bytes throw `Failure`, never trap.
     public static func decode(_ bytes: [UInt8]) throws(Failure) -> Histogram<UInt64> {
         guard bytes.count >= 8, get32(bytes, 0) == compressedCookie else { throw .malformed("cookie") }
         let length = Int(get32(bytes, 4))
         guard length > 0, bytes.count >= 8 + length else { throw .malformed("length") }
-        var capacity = max(1024, length * 8)
-        var raw: [UInt8] = []
-        for _ in 0..<8 {
-            var size = uLong(capacity)
-            var buffer = [UInt8](repeating: 0, count: capacity)
-            let status = bytes.withUnsafeBufferPointer { source in
-                buffer.withUnsafeMutableBufferPointer { destination in
-                    uncompress(destination.baseAddress, &size, source.baseAddress! + 8, uLong(length))
-                }
+        // FleetStorm's layout has `slots` counts; each takes at most 9 bytes (a zero run takes fewer), so a valid
+        // inflated encoding is never longer than this. A longer one is refused without allocating for it.
+        let layout = Layout(lowest: LatencyLayout.lowest, digits: Int(LatencyLayout.digits.rawValue))
+        let slots = layout.countsIndex(LatencyLayout.highest) + 1
+        let capacity = 40 + 9 * slots
+        var buffer = [UInt8](repeating: 0, count: capacity)
+        var size = uLong(capacity)
+        let status = bytes.withUnsafeBufferPointer { source in
+            buffer.withUnsafeMutableBufferPointer { destination in
+                uncompress(destination.baseAddress, &size, source.baseAddress! + 8, uLong(length))
             }
-            if status == Z_BUF_ERROR {
-                capacity *= 4
-                continue
-            }
-            guard status == Z_OK else { throw .compression(status) }
-            raw = Array(buffer[..<Int(size)])
-            break
         }
+        if status == Z_BUF_ERROR && Int(size) == capacity { throw .malformed("inflated size beyond the layout's") }
+        guard status == Z_OK else { throw .compression(status) }
+        let raw = buffer[..<Int(size)]
         guard raw.count >= 40, get32(raw, 0) == encodingCookie else { throw .malformed("inner cookie") }
         let payloadLength = Int(get32(raw, 4))
         let digits = Int(get32(raw, 12))
@@ -87,10 +93,10 @@ public enum HdrV2 {
             digits == Int(LatencyLayout.digits.rawValue)
         else { throw .foreignLayout }
         guard raw.count >= 40 + payloadLength else { throw .malformed("payload length") }
-        let layout = Layout(lowest: lowest, digits: digits)
         var h = LatencyLayout.make()
         var i = 40
         var index = 0
+        var total: UInt64 = 0
         let end = 40 + payloadLength
         while i < end {
             var u: UInt64 = 0
@@ -99,7 +105,7 @@ public enum HdrV2 {
             var n = 0
             while byte & 0x80 != 0 {
                 guard i < end else { throw .malformed("truncated count") }
-                byte = raw[i]
+                byte = raw[raw.startIndex + i]
                 i += 1
                 n += 1
                 if n == 9 {
@@ -111,11 +117,16 @@ public enum HdrV2 {
             }
             let v = Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1)))
             if v < 0 {
-                index += Int(-v)
+                // A run of empty slots; `magnitude` also holds Int64.min's.
+                guard v.magnitude <= UInt64(slots - index) else { throw .malformed("empty run past the last slot") }
+                index += Int(v.magnitude)
             } else {
+                guard index < slots else { throw .malformed("count past the last slot") }
                 if v > 0 {
-                    let value = layout.value(atIndex: index)
-                    guard value <= highest, h.record(value, count: UInt64(v)) else { throw .malformed("count index") }
+                    let count = UInt64(v)
+                    guard count <= maxTotalCount - total else { throw .malformed("total count beyond 2^62") }
+                    total += count
+                    guard h.record(layout.value(atIndex: index), count: count) else { throw .malformed("count index") }
                 }
                 index += 1
             }
@@ -123,12 +134,12 @@ public enum HdrV2 {
         return h
     }
 
-    static func get32(_ b: [UInt8], _ at: Int) -> UInt32 {
-        (0..<4).reduce(UInt32(0)) { ($0 << 8) | UInt32(b[at + $1]) }
+    static func get32<C: RandomAccessCollection<UInt8>>(_ b: C, _ at: Int) -> UInt32 where C.Index == Int {
+        (0..<4).reduce(UInt32(0)) { ($0 << 8) | UInt32(b[b.startIndex + at + $1]) }
     }
 
-    static func get64(_ b: [UInt8], _ at: Int) -> UInt64 {
-        (0..<8).reduce(UInt64(0)) { ($0 << 8) | UInt64(b[at + $1]) }
+    static func get64<C: RandomAccessCollection<UInt8>>(_ b: C, _ at: Int) -> UInt64 where C.Index == Int {
+        (0..<8).reduce(UInt64(0)) { ($0 << 8) | UInt64(b[b.startIndex + at + $1]) }
     }
 
     /// The uncompressed V2 encoding.

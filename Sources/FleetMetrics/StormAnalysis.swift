@@ -198,7 +198,9 @@ public enum StormAnalysis {
             if i >= k { running -= window[i - k] }
             best = max(best, running)
         }
-        let peak1s = Double(best) / (Double(min(k, window.count)) * seconds)
+        // Attempts in the busiest one-second window per second: a storm shorter than a second has all its attempts
+        // in one window (never more than were made), not its mean rate over the shorter span.
+        let peak1s = Double(best) / (Double(k) * seconds)
         let mean = Double(attempts) / (Double(window.count) * seconds)
         let perBin = Double(attempts) / Double(window.count)
         let variance = window.reduce(0.0) { $0 + (Double($1) - perBin) * (Double($1) - perBin) } / Double(window.count)

@@ -1,3 +1,5 @@
+internal import FleetCore
+
 /// Several runs side by side (`fleetstorm compare`): the storm that matters, latency p99s and accounting, each with
 /// its change relative to the first run. This is how a jitter change is judged.
 public enum Comparison {
@@ -97,7 +99,7 @@ public enum Comparison {
         case .rate: TextSummary.fixed(v, 0)
         case .ratio: TextSummary.fixed(v, v < 10 ? 3 : 1)
         case .share: TextSummary.fixed(v * 100, 1) + "%"
-        case .duration: TextSummary.formatNanoseconds(UInt64(max(0, v)))
+        case .duration: TextSummary.formatNanoseconds(UInt64(saturating: v))
         }
     }
 }

@@ -1,3 +1,4 @@
+internal import FleetCore
 internal import FleetMetrics
 internal import Foundation
 internal import Histogram
@@ -147,7 +148,7 @@ public enum HTMLReport {
                     "<td>\(TextSummary.formatNanoseconds(s.p25Ns))</td><td>\(TextSummary.formatNanoseconds(s.p50Ns))</td>"
                 out +=
                     "<td>\(TextSummary.formatNanoseconds(s.p75Ns))</td><td>\(TextSummary.formatNanoseconds(s.iqrNs))</td>"
-                out += "<td>\(TextSummary.formatNanoseconds(UInt64(max(0, s.stddevNs))))</td></tr>"
+                out += "<td>\(TextSummary.formatNanoseconds(UInt64(saturating: s.stddevNs)))</td></tr>"
             }
             out +=
                 "</table><p class=\"note\">When retry attempts were due, from the latest fault's start. First retry vs the "

@@ -1,3 +1,4 @@
+internal import FleetMetrics
 public import Foundation
 internal import SwiftProtobuf
 
@@ -36,6 +37,19 @@ public enum ReportFile {
         }
         guard report.hasRun, report.run.schemaVersion >= 1, !report.run.toolVersion.isEmpty else {
             throw ReportFileError(path: path, reason: "not a FleetStorm report (no run header)")
+        }
+        if let problem = ReportBounds.check(report) { throw ReportFileError(path: path, reason: problem) }
+        if !report.series.series.isEmpty && !(1_000_000...3_600_000_000_000).contains(report.series.binNs) {
+            throw ReportFileError(
+                path: path,
+                reason:
+                    "series bin_ns \(report.series.binNs): a run's bins are 1 ms to 1 h (damaged or not FleetStorm's)"
+            )
+        }
+        for h in report.histograms + report.cohorts.flatMap(\.histograms) where !h.hdrV2.isEmpty {
+            do { _ = try HdrV2.decode([UInt8](h.hdrV2)) } catch {
+                throw ReportFileError(path: path, reason: "histogram \(h.name): \(error)")
+            }
         }
         return report
     }

@@ -11,6 +11,11 @@ public struct MergeError: Error, Sendable, CustomStringConvertible {
 /// Lossless merge of shard reports (`fleetstorm merge`): histograms added from their hdr_v2 bytes, series aligned on
 /// wall-clock start, counts summed, storms recomputed from the merged series with the same code as a single run.
 public enum ReportMerge {
+    /// The most reports one merge takes (their counts, each below 2^53, cannot overflow when added).
+    public static let maxReports = 1024
+    /// Shards start within this many bins of each other (a day of 10 ms bins); more is not one run.
+    static let maxShiftBins = 8_640_000
+
     /// Merges `reports`: shards of one run (`--shard I/N` or separate processes), and standalone hub reports
     /// (`fleetstorm hub`, one per hub worker) whose hub counters, hub series and faults join the merged run. `failed`
     /// names shards that did not end well (their exit status) as the caller saw them.
@@ -21,6 +26,12 @@ public enum ReportMerge {
         -> Fleetstorm_Report_V1_Report
     {
         guard let first = reports.first?.report else { throw MergeError(description: "nothing to merge") }
+        // Read reports hold counts below 2^53 (ReportFile's bounds): this many add up without overflow.
+        guard reports.count <= maxReports else {
+            throw MergeError(
+                description: "\(reports.count) reports: merge at most \(maxReports) at once, then merge the merged"
+            )
+        }
         if let (name, _) = reports.first(where: { $0.report.hasTune }) {
             throw MergeError(
                 description: "\(name) is a tune report (a sweep of settings), not a run: merge the shards of one run"
@@ -58,8 +69,14 @@ public enum ReportMerge {
 
         // Series: each shard's bins shifted by its start's offset (whole bins) from the earliest start.
         var merged: [String: [UInt64]] = [:]
-        for (_, r) in reports {
+        for (name, r) in reports {
             let shift = bin > 0 ? Int((r.run.startedUnixNs - start + bin / 2) / bin) : 0
+            guard shift <= maxShiftBins else {
+                throw MergeError(
+                    description:
+                        "\(name): started \(shift) bins after the earliest report; shards of one run start together"
+                )
+            }
             for s in r.series.series {
                 var values = merged[s.name] ?? []
                 let needed = shift + s.values.count

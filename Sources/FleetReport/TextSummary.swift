@@ -282,7 +282,7 @@ public enum TextSummary {
     static func fixed(_ v: Double, _ digits: Int) -> String {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
-        let n = Int64((v * scale).rounded())
+        let n = Int64(saturating: (v * scale).rounded())  // a damaged report's figure prints clamped, never traps
         guard digits > 0 else { return String(n) }
         let whole = n / Int64(scale)
         let frac = String(abs(n % Int64(scale)))

@@ -1,3 +1,4 @@
+internal import FleetCore
 internal import Foundation
 
 /// What a parameter sweep ranks by.
@@ -142,7 +143,7 @@ public enum TuneRanking {
         let setting = zip(setup.keys, best.values).map { "\($0)=\($1)" }.joined(separator: " ")
         if setup.objective == .recovery, let limit = setup.limit, !best.withinLimit {
             return "no setting kept the peak attempt rate within \(Int(limit))/s (\(setup.limitSource)); the lowest "
-                + "peak was \(setting) at \(Int(mean(best, "peak_attempt_rate_1s").rounded()))/s: add hub units, "
+                + "peak was \(setting) at \(Int(saturating: mean(best, "peak_attempt_rate_1s").rounded()))/s: add hub units, "
                 + "or spread retries further (a larger retry.base or cap, more jitter), then tune again"
         }
         var line = "recommended: \(setting) — t99 \(describe(best, "t99_s", unit: " s"))"
@@ -150,7 +151,7 @@ public enum TuneRanking {
         if let limit = setup.limit { line += " (limit \(Int(limit))/s, \(setup.limitSource))" }
         line += ", \(describe(best, "attempts_per_device", unit: "")) attempts per device"
         let lost = mean(best, "messages_lost")
-        line += lost > 0 ? ", \(Int(lost.rounded())) messages lost" : ", no message lost"
+        line += lost > 0 ? ", \(Int(saturating: lost.rounded())) messages lost" : ", no message lost"
         if setup.repeats > 1 { line += " (mean ± spread over \(setup.repeats) seeds)" }
         return line
     }
@@ -293,7 +294,7 @@ public enum TuneSummary {
                     continue
                 }
                 let share = v.isFinite && hi > lo ? (v - lo) / (hi - lo) : (v.isFinite ? 0 : 1)
-                let hue = Int((1 - share) * 120)  // green (best) to red (worst)
+                let hue = Int(saturating: (1 - share) * 120)  // green (best) to red (worst)
                 let text = v.isFinite ? String(format: "%.2f", v) : "never"
                 html += "<td style=\"background:hsl(\(hue),70%,80%)\">\(text)</td>"
             }
@@ -322,7 +323,7 @@ public enum TuneSummary {
         svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(top + plotH)\" stroke=\"#333\"/>"
         svg +=
             "<text x=\"\(left + plotW / 2)\" y=\"\(h - 5)\" text-anchor=\"middle\">peak attempts/s (busiest second), "
-        svg += "0 – \(Int(xMax))</text>"
+        svg += "0 – \(Int(saturating: xMax))</text>"
         svg += "<text x=\"12\" y=\"\(top + plotH / 2)\" transform=\"rotate(-90 12 \(top + plotH / 2))\" "
         svg += "text-anchor=\"middle\">t99 (s), 0 – \(String(format: "%.1f", yMax))</text>"
         if t.maxConnectRate > 0 {

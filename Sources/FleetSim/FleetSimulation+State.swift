@@ -257,7 +257,7 @@ extension FleetSimulation {
             guard !stopping else { return }
             let n = devices.count
             let rate = rampRate
-            let allowed = rate <= 0 ? n : min(n, Int(Double(now.nanoseconds) / 1e9 * rate) + 1)
+            let allowed = rate <= 0 ? n : min(n, Int(saturating: Double(now.nanoseconds) / 1e9 * rate) &+ 1)
             while nextToStart < allowed && inFlight < window {
                 let i = nextToStart
                 nextToStart += 1

@@ -89,6 +89,36 @@ struct ScenarioLoaderTests {
         #expect(error("a: [unclosed\n")?.code == .invalidYAML)
     }
 
+    /// Issue: `fleet.ramp_rate: 1e300` or `simulation.accept_rate: 1e-11` passed validation and trapped on the first
+    /// pump (a rate's count or interval past Int64). Every number key has a range that keeps later conversions safe;
+    /// a value outside it is one error naming the key and the line.
+    @Test(arguments: [
+        ("fleet:\n  ramp_rate: 1e300\n", "fleet.ramp_rate", "p.yaml:2:14"),
+        ("fleet:\n  ramp_rate: 1e-11\n", "fleet.ramp_rate", "p.yaml:2:14"),
+        ("simulation:\n  accept_rate: 1e-11\n", "simulation.accept_rate", "p.yaml:2:16"),
+        ("simulation:\n  accept_rate: 1e300\n", "simulation.accept_rate", "p.yaml:2:16"),
+        ("hub:\n  tier: S1\n  burst_seconds: 1e300\n", "hub.burst_seconds", "p.yaml:3:18"),
+        ("faults: [{at: 1s, kind: throttle, for: 5s, connect_rate: 1e300}]\n", "faults[0].connect_rate", "p.yaml:1:58"),
+    ])
+    func numbersBeyondTheirRangeNameTheKey(yaml: String, key: String, location: String) {
+        let e = error(yaml)
+        #expect(e?.code == .outOfRange, "\(String(describing: e))")
+        #expect(e?.key == key)
+        #expect(e?.location == location)
+        #expect(e?.description.split(separator: "\n").count == 1)
+    }
+
+    /// A rate of 0 still means "unlimited", and the largest and smallest in range load.
+    @Test func ratesAtTheEdgesOfTheirRangeLoad() throws {
+        let edges = try ScenarioLoader().load(
+            yaml: "fleet: {ramp_rate: 0}\nsimulation: {accept_rate: 0.001}\n",
+            source: "p.yaml"
+        )
+        #expect(edges.fleet.rampRate == 0 && edges.simulation.acceptRate == 0.001)
+        let fast = try ScenarioLoader().load(yaml: "fleet: {ramp_rate: 1e9}\n", source: "p.yaml")
+        #expect(fast.fleet.rampRate == 1e9)
+    }
+
     @Test func retrySection() throws {
         let s = try load("retry: {policy: none}\n")
         #expect(s.retry.policy.name == "none")

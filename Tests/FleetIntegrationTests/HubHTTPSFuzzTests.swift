@@ -22,9 +22,7 @@ extension IntegrationTests {
 
         /// Feeds `input` in chunks; returns everything the hub wrote, and the messages its session counted.
         static func run(_ input: [UInt8], chunk: Int) -> (problem: String?, written: [UInt8], messages: UInt64) {
-            let (problem, written, stats) = EmbeddedHubFront.run(input, chunk: chunk) { channel, configuration, state in
-                try HubHTTPS.configure(channel, configuration: configuration, state: state.value)
-            }
+            let (problem, written, stats) = EmbeddedHubFront.run(input, chunk: chunk, front: .https)
             return (problem, written, stats.messagesReceived)
         }
 

@@ -29,11 +29,7 @@ extension IntegrationTests {
 
         /// Feeds `input` in chunks; returns everything the hub wrote (or a broken invariant).
         static func run(_ input: [UInt8], chunk: Int) -> (problem: String?, written: [UInt8]) {
-            let (problem, written, _) = EmbeddedHubFront.run(input, chunk: chunk) { channel, configuration, state in
-                try HubWebSocket.configure(channel, configuration: configuration) {
-                    HubConnectionHandler(state: state.value, configuration: configuration)
-                }
-            }
+            let (problem, written, _) = EmbeddedHubFront.run(input, chunk: chunk, front: .webSocket)
             return (problem, written)
         }
 

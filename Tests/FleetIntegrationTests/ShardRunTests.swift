@@ -35,8 +35,14 @@ extension IntegrationTests {
             #expect(m.accounting.generated == 36_000 && m.accounting.acked == 36_000, "\(m.accounting)")
             #expect(m.hub.messagesReceived >= m.accounting.acked && m.hub.messagesReceived - m.hub.duplicates == 36_000)
             #expect(m.hub.connectionsAccepted == m.connections.accepted, "every accepted CONNECT the devices saw")
+            // How many devices were connected when the drop came depends on how fast a busy machine ramps them;
+            // the merge must count each shard's affected devices once, whatever that number is (counted apart in
+            // each shard process).
             let storm = try #require(m.storms.first { $0.fault == "drop@4s" })
-            #expect(storm.affected == 6000 && storm.recovered == 6000, "\(storm)")
+            let shardStorms = try shards.map { shard in try #require(shard.storms.first { $0.fault == "drop@4s" }) }
+            #expect(storm.affected > 0 && storm.affected == shardStorms.map(\.affected).reduce(0, +), "\(storm)")
+            #expect(storm.recovered == shardStorms.map(\.recovered).reduce(0, +), "\(storm)")
+            #expect(storm.recovered == storm.affected, "every dropped device came back")
             let workers = try (0..<2).map {
                 try ReportFile.read("\(String(output.dropLast(3))).shards/hub.workers/hub-worker-\($0).pb")
             }

@@ -1,7 +1,8 @@
 import FleetCore
-import FleetMetrics
 import Histogram
 import Testing
+
+@testable import FleetMetrics
 
 @Suite("Storm metrics from the series (storm-metrics.md)")
 struct StormAnalysisTests {
@@ -47,7 +48,10 @@ struct StormAnalysisTests {
         #expect(abs(s.peakAttemptRate - 60) < 1e-9, "6 attempts in a 100 ms bin")
         #expect(abs(s.meanAttemptRate - 20) < 1e-9, "12 attempts over 0.6 s")
         #expect(abs(s.peakToMean - 3) < 1e-9)
-        #expect(abs(s.peakAttemptRate1s - 20) < 1e-9, "a window shorter than 1 s: all of it over its length")
+        // storm-metrics.md: "peak attempt rate: ... over a 1 s sliding window". The storm lasts 0.6 s, so its busiest
+        // second holds all 12 attempts: 12/s, never more than the attempts made (it was 20/s, the mean over 0.6 s).
+        #expect(abs(s.peakAttemptRate1s - 12) < 1e-9, "a storm shorter than 1 s: all its attempts in one second")
+        #expect(s.peakAttemptRate1s <= Double(s.attempts))
         #expect(s.t50 == Int64(350_000_000), "5 of 10 back by the end of bin 13 (1.4 s)")
         #expect(s.t90 == Int64(550_000_000))
         #expect(s.t100 == s.t99 && s.t100 == Int64(550_000_000))
@@ -125,6 +129,55 @@ struct HdrV2Tests {
             bad[8 + Int(rng.next() % UInt64(good.count - 8))] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
             _ = try? HdrV2.decode(bad)  // must not trap
         }
+    }
+}
+
+/// Crafted V2 encodings that killed `report` and `merge` before the decoder bounded every run, index and count by the
+/// layout (each one trapped: arithmetic overflow, or an allocation of hundreds of gigabytes).
+@Suite("HdrHistogram V2: crafted encodings are errors")
+struct HdrV2CraftedTests {
+    /// FleetStorm's layout header and `payload` (ZigZag LEB128 counts), compressed as a report stores it.
+    static func encoding(_ payload: [UInt8]) throws -> [UInt8] {
+        var raw: [UInt8] = []
+        HdrV2.put32(HdrV2.encodingCookie, into: &raw)
+        HdrV2.put32(UInt32(payload.count), into: &raw)
+        HdrV2.put32(0, into: &raw)
+        HdrV2.put32(3, into: &raw)
+        HdrV2.put64(LatencyLayout.lowest, into: &raw)
+        HdrV2.put64(LatencyLayout.highest, into: &raw)
+        HdrV2.put64((1.0 as Double).bitPattern, into: &raw)
+        return try HdrV2.compress(raw + payload)
+    }
+
+    static func zigZag(_ values: [Int64]) -> [UInt8] {
+        var out: [UInt8] = []
+        for v in values { HdrV2.putZigZag(v, into: &out) }
+        return out
+    }
+
+    @Test func aValidCraftedEncodingReads() throws {
+        let h = try HdrV2.decode(Self.encoding(Self.zigZag([-5, 3, 2])))
+        #expect(h.totalCount == 5)
+    }
+
+    @Test(
+        arguments: [
+            [Int64.min],  // a run of 2^63 empty slots: its negation overflowed
+            [-(1 << 62), -(1 << 62), 1],  // runs whose sum overflowed the slot index
+            [-1_000_000, 1],  // a count past the last slot
+            [Int64.max, Int64.max],  // counts whose sum overflows
+            [1 << 62, 1],  // past the 2^62 total a report may hold
+        ] as [[Int64]]
+    )
+    func craftedCountsThrow(values: [Int64]) throws {
+        let bytes = try Self.encoding(Self.zigZag(values))
+        #expect(throws: HdrV2.Failure.self) { try HdrV2.decode(bytes) }
+    }
+
+    @Test func aLengthThatInflatesBeyondTheLayoutIsRefusedWithoutAllocatingForIt() throws {
+        // 64 MiB of zeros compress to 64 KiB: the old decoder grew its buffer to hold them all.
+        let bytes = try HdrV2.compress([UInt8](repeating: 0, count: 64 << 20))
+        #expect(throws: HdrV2.Failure.self) { try HdrV2.decode(bytes) }
     }
 }
 

@@ -1,0 +1,70 @@
+/// Every decoder of outside bytes, as one fuzz harness each. A harness takes any bytes, runs them through the same
+/// code the commands and the hub run, and answers with a broken invariant's description (nil when none). Traps are
+/// what a fuzzer looks for; a non-nil answer is one too. The libFuzzer driver (`Fuzz/`) and the corpus replay in
+/// `swift test` both call `run`.
+public enum FuzzTarget: String, Sendable, CaseIterable {
+    /// A report file: protobuf and HdrHistogram V2, then text, HTML, JSON, compare and merge.
+    case report
+    /// SAS tokens, device registries, the hub's authentication, and a token signed with any expiry.
+    case credentials
+    /// A profile (YAML), loaded and, when valid, run in FleetSim for a few virtual seconds.
+    case profile
+    /// The MQTT decoder, 3.1.1 and 5, packets of either direction; whatever decodes must encode and decode again.
+    case mqtt
+    /// The hub's MQTT front (decoder, session, handler) on an embedded channel.
+    case hubMQTT = "hub-mqtt"
+    /// The hub's WebSocket front: HTTP upgrade, frames, MQTT.
+    case hubWebSocket = "hub-websocket"
+    /// The hub's HTTPS device API.
+    case hubHTTPS = "hub-https"
+    /// The hub's session state machine fed an event stream: packets, protocol errors and throttles in any order.
+    case hubSession = "hub-session"
+
+    public func run(_ input: [UInt8]) -> String? {
+        switch self {
+        case .report: ReportHarness.run(input)
+        case .credentials: CredentialsHarness.run(input)
+        case .profile: ProfileHarness.run(input)
+        case .mqtt: MQTTHarness.run(input)
+        case .hubMQTT: HubFrontHarness.run(input, front: .mqtt)
+        case .hubWebSocket: HubFrontHarness.run(input, front: .webSocket)
+        case .hubHTTPS: HubFrontHarness.run(input, front: .https)
+        case .hubSession: HubSessionHarness.run(input)
+        }
+    }
+}
+
+/// Reads an input as a sequence of choices: the harnesses that build structured events from bytes.
+struct FuzzBytes {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var isEmpty: Bool { offset >= bytes.count }
+
+    mutating func byte() -> UInt8 {
+        guard offset < bytes.count else { return 0 }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func uint64() -> UInt64 {
+        (0..<8).reduce(UInt64(0)) { value, _ in (value << 8) | UInt64(byte()) }
+    }
+
+    /// Up to `limit` bytes, as many as the next byte says.
+    mutating func chunk(limit: Int = 255) -> [UInt8] {
+        let n = min(Int(byte()), limit, bytes.count - offset)
+        guard n > 0 else { return [] }
+        defer { offset += n }
+        return Array(bytes[offset..<offset + n])
+    }
+
+    /// The rest of the input.
+    mutating func rest() -> [UInt8] {
+        guard offset < bytes.count else { return [] }
+        defer { offset = bytes.count }
+        return Array(bytes[offset...])
+    }
+}

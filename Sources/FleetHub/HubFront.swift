@@ -1,0 +1,52 @@
+public import FleetMetrics
+public import NIOCore
+
+/// The hub's fronts on a connection whose bytes are already plain (TLS, when there is any, sits below): MQTT, MQTT
+/// over WebSockets, and the HTTPS device API. `TestHub`'s listeners and the fuzz harnesses' embedded channels build
+/// their pipelines here, so a harness drives exactly the handlers a listener runs.
+public enum HubFront: String, Sendable, CaseIterable {
+    case mqtt
+    case webSocket = "websocket"
+    case https
+
+    /// Adds this front's handlers for one connection of the hub whose state is `state`; on the channel's loop.
+    func install(on channel: any Channel, configuration: HubConfiguration, state: HubState) throws {
+        switch self {
+        case .mqtt:
+            try channel.pipeline.syncOperations.addHandler(
+                HubConnectionHandler(state: state, configuration: configuration)
+            )
+        case .webSocket:
+            // The session is made on the loop once the upgrade completes.
+            let bound = NIOLoopBound(state, eventLoop: channel.eventLoop)
+            try HubWebSocket.configure(channel, configuration: configuration) {
+                HubConnectionHandler(state: bound.value, configuration: configuration)
+            }
+        case .https:
+            try HubHTTPS.configure(channel, configuration: configuration, state: state)
+        }
+    }
+}
+
+/// One hub (its sessions, quotas, faults and counters) whose fronts are attached to channels one at a time, outside
+/// any listener: the fuzz harnesses attach it to embedded channels. Bound to the loop of the channels it serves.
+public final class HubAttachment {
+    public let configuration: HubConfiguration
+    let state: HubState
+
+    public init(configuration: HubConfiguration) {
+        self.configuration = configuration
+        self.state = HubState(quotas: configuration.quotas, bin: configuration.seriesBin)
+    }
+
+    /// Serves `channel` through `front`; call on the channel's loop before it becomes active.
+    public func attach(_ front: HubFront, to channel: any Channel) throws {
+        try front.install(on: channel, configuration: configuration, state: state)
+    }
+
+    /// The hub's counters so far.
+    public var stats: HubStats { state.stats }
+}
+
+@available(*, unavailable)
+extension HubAttachment: Sendable {}
