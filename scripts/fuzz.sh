@@ -29,7 +29,8 @@ run_one() {
   mkdir -p "$findings/new"
   local log=$findings/fuzz.log
   # -rss_limit_mb: a harness that allocates without bound is a finding too; -timeout: so is one that hangs.
-  if FLEETSTORM_FUZZ_TARGET=$target "$binary" "$findings/new" "Fuzz/Corpus/$target" \
+  # SWIFT_BACKTRACE off: libFuzzer's own signal handler then writes the crashing input (crash-*) before exiting.
+  if SWIFT_BACKTRACE=enable=no FLEETSTORM_FUZZ_TARGET=$target "$binary" "$findings/new" "Fuzz/Corpus/$target" \
     -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$findings/" >"$log" 2>&1; then
     runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')

@@ -17,8 +17,8 @@ enum ReportHarness {
         _ = TextSummary.render(merged)
         _ = HTMLReport.render(merged)
         guard let bytes = try? merged.serializedBytes() as [UInt8] else { return "a merged report does not encode" }
-        guard (try? ReportFile.decode(Data(bytes), path: "merged.pb")) != nil else {
-            return "a merged report does not read back"
+        do { _ = try ReportFile.decode(Data(bytes), path: "merged.pb") } catch {
+            return "a merged report does not read back: \(error)"
         }
         return nil
     }

@@ -38,6 +38,13 @@ public enum ReportFile {
         guard report.hasRun, report.run.schemaVersion >= 1, !report.run.toolVersion.isEmpty else {
             throw ReportFileError(path: path, reason: "not a FleetStorm report (no run header)")
         }
+        try validate(report, path: path)
+        return report
+    }
+
+    /// The plausibility checks every report read passes (and every merge result, before it is written): integers and
+    /// numbers a run can write, bins of a run's width, histograms that decode.
+    public static func validate(_ report: Fleetstorm_Report_V1_Report, path: String) throws(ReportFileError) {
         if let problem = ReportBounds.check(report) { throw ReportFileError(path: path, reason: problem) }
         if !report.series.series.isEmpty && !(1_000_000...3_600_000_000_000).contains(report.series.binNs) {
             throw ReportFileError(
@@ -51,7 +58,6 @@ public enum ReportFile {
                 throw ReportFileError(path: path, reason: "histogram \(h.name): \(error)")
             }
         }
-        return report
     }
 
     /// A warning when the report was written by a newer schema (its unknown fields are ignored).

@@ -25,6 +25,20 @@ public enum ReportMerge {
     ) throws(MergeError)
         -> Fleetstorm_Report_V1_Report
     {
+        let merged = try combine(reports, failed: failed)
+        // Never a merged report that would not read back (sums past what a run can count, or damaged inputs).
+        do { try ReportFile.validate(merged, path: "the merged report") } catch {
+            throw MergeError(description: "\(error.description): the inputs cannot be from one run")
+        }
+        return merged
+    }
+
+    private static func combine(
+        _ reports: [(name: String, report: Fleetstorm_Report_V1_Report)],
+        failed: [Int: (status: String, detail: String)]
+    ) throws(MergeError)
+        -> Fleetstorm_Report_V1_Report
+    {
         guard let first = reports.first?.report else { throw MergeError(description: "nothing to merge") }
         // Read reports hold counts below 2^53 (ReportFile's bounds): this many add up without overflow.
         guard reports.count <= maxReports else {
