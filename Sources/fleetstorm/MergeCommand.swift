@@ -8,8 +8,8 @@ struct MergeCommand: ParsableCommand {
         abstract: "Merge shard reports losslessly into one (histograms added, series aligned, storms recomputed).",
         discussion: """
             Example (two processes, each with half the fleet, against one standalone hub):
-              fleetstorm run profiles/hub-drop-storm.yaml --hub mqtt://127.0.0.1:1883 --set fleet.id_prefix=a- --output a.pb
-              fleetstorm run profiles/hub-drop-storm.yaml --hub mqtt://127.0.0.1:1883 --set fleet.id_prefix=b- --output b.pb
+              fleetstorm run profiles/hub-drop-storm.yaml --hub mqtt://127.0.0.1:1883 --fault-proxy --set fleet.id_prefix=a- --output a.pb
+              fleetstorm run profiles/hub-drop-storm.yaml --hub mqtt://127.0.0.1:1883 --fault-proxy --set fleet.id_prefix=b- --output b.pb
               fleetstorm merge a.pb b.pb --output fleet.pb
             Series are aligned on each shard's wall-clock start (to the nearest bin); shards need the same --bin.
             """

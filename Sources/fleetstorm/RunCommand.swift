@@ -164,6 +164,7 @@ struct RunCommand: AsyncParsableCommand {
         let path = Self.reportPath(output, shard: selected)
         do { try ReportFile.write(report, to: path) } catch { fail(error.description) }
         print("report: \(path)")
+        if let why = NoConnection.explain(report) { fail(why) }
     }
 
     /// `--output DIR/`: the directory (made if missing) and a name per shard, so every pod of an Indexed Job can be
@@ -218,5 +219,6 @@ struct RunCommand: AsyncParsableCommand {
         print("report: \(output)")
         let failed = report.run.shards.filter { $0.status != "ok" && $0.status != "cancelled" }
         if !failed.isEmpty { Foundation.exit(3) }
+        if let why = NoConnection.explain(report) { fail(why) }
     }
 }

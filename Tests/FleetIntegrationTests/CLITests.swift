@@ -357,7 +357,17 @@ extension IntegrationTests {
                 "auth.hub_host=localhost", "--set", "retry.policy=none", "--set", "telemetry.messages=1", "--quiet",
                 "--output", Self.temp("refused.pb"),
             ])
-            #expect(r.status == 0, "\(r.stderr)")
+            // No device connected: the run says why in one line (the most common refusal and the keys that fix it)
+            // and exits 1, after its summary and report (nothing measured is lost).
+            #expect(r.status == 1, "\(r.stderr)")
+            let last = r.stderr.split(separator: "\n").last ?? ""
+            #expect(
+                last.hasPrefix("error: no device connected (30 attempts): 30 refused with CONNACK 5 (not authorized)")
+                    && last.contains("--set auth.hub_host=HOST"),
+                "\(r.stderr)"
+            )
+            #expect(r.stdout.contains("report: "), "the summary and the report come first")
+            #expect(!r.stderr.contains(RealClientTests.groupKey) && !r.stdout.contains(RealClientTests.groupKey))
             _ = hub.terminate()
             let log = hub.stderrText
             let lines = log.split(separator: "\n").filter { $0.hasPrefix("refused: ") }
