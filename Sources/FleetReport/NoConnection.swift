@@ -63,7 +63,8 @@ public enum NoConnection {
     static func fix(error kind: String) -> String {
         switch kind {
         case "refused", "unreachable", "timed_out": ": check --hub (host and port) and that the hub is started"
-        case "tls_untrusted": ": give the CA that signed the hub's certificate (--ca-file) and its name (hub.server_name)"
+        case "tls_untrusted":
+            ": give the CA that signed the hub's certificate (--ca-file) and its name (hub.server_name)"
         case "tls": ": check that the hub speaks TLS on that port (mqtts:// for TLS, mqtt:// for plain)"
         default: ""
         }

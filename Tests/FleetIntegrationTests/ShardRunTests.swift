@@ -128,7 +128,10 @@ extension IntegrationTests {
             #expect(p.terminationStatus == 0, "\(stderr)")
             let m = try ReportFile.read(output)
             #expect(m.run.cancelled && m.run.shards.map(\.status) == ["cancelled", "cancelled"])
-            #expect(m.run.devices == 600 && m.hub.connectionsAccepted >= 600, "the hub's report joined the merge")
+            // How many devices connected in 6 s depends on the machine's load; the hub workers' reports joined the
+            // merge when the hub side counts every CONNECT the devices saw accepted (counted apart).
+            #expect(m.run.devices == 600 && m.connections.accepted > 0, "\(m.connections)")
+            #expect(m.hub.connectionsAccepted >= m.connections.accepted, "the hub's report joined the merge")
             #expect(m.accounting.generated == m.accounting.acked + m.accounting.failed + m.accounting.pending)
             #expect(Self.children(containing: marker).isEmpty, "no process is left behind")
         }

@@ -109,8 +109,13 @@ extension IntegrationTests {
                 #expect(r.status == 0, "\(name): \(r.stderr)")
                 let report = try ReportFile.read(output)
                 let storm = try #require(report.storms.first { $0.fault == "drop@1s" }, "\(name)")
-                #expect(storm.affected == 200 && storm.recovered == 200, "\(name): \(storm)")
-                #expect(report.accounting.acked == 2000, "\(name)")
+                // How many of the 200 were connected at 1 s, and how many messages a busy machine sent before the
+                // run's end, vary; what must hold is counted apart: everyone dropped came back, the device's books
+                // balance, and every acknowledged message reached the hub.
+                #expect(storm.affected > 0 && storm.recovered == storm.affected, "\(name): \(storm)")
+                let a = report.accounting
+                #expect(a.acked > 0 && a.generated == a.acked + a.sent + a.failed + a.pending, "\(name): \(a)")
+                #expect(report.hub.messagesReceived - report.hub.duplicates >= a.acked, "\(name): \(report.hub)")
                 #expect(report.run.target.contains("\(name)://"), "\(name): \(report.run.target)")
                 reports.append(output)
             }

@@ -99,6 +99,7 @@ struct ShardMergeTests {
         func hub(_ accepted: UInt64) -> (name: String, report: Fleetstorm_Report_V1_Report) {
             var r = Fleetstorm_Report_V1_Report()
             r.run.kind = "hub"
+            r.run.startedUnixNs = 1_700_000_000_000_000_000  // started with the shards, as hub workers do
             r.run.devices = accepted
             r.hub.connectionsAccepted = accepted
             return ("hub-\(accepted).pb", r)
