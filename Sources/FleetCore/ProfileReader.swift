@@ -165,7 +165,9 @@ struct ProfileReader {
         s.sdk = try Self.readSDK(&top) ?? s.sdk
         s.retry = s.sdk.defaultRetry
         let retryGiven = top.mentions("retry")
+        var throttledGiven = false
         try top.mapping("retry") { (r: inout Section) throws(ScenarioError) in
+            throttledGiven = r.mentions("throttled_policy")
             s.retry = try Self.readRetry(&r, default: s.retry, sdk: s.sdk)
         }
         var cohortSpecs: [CohortSpec] = []
@@ -176,9 +178,16 @@ struct ProfileReader {
             let share = try c.double("share", min: 0, max: 1)
             let sdk = try Self.readSDK(&c) ?? base.sdk
             // A cohort's curve: its own retry:, else the profile's retry: when one was given, else its SDK's own.
+            // An inherited curve is read as if the cohort had written it: its throttled curve is the cohort's SDK's
+            // answer (unless the profile named one), not the profile SDK's.
             var retry = retryGiven ? base.retry : sdk.defaultRetry
-            try c.mapping("retry") { (r: inout Section) throws(ScenarioError) in
-                retry = try Self.readRetry(&r, default: retry, sdk: sdk)
+            if retryGiven && !throttledGiven { retry.throttled = sdk.throttledPolicy(for: retry.policy) }
+            // Read only when the cohort has a retry: of its own; re-reading an absent one rebuilt the inherited
+            // policy from its name and lost the profile's parameters (base, cap, ...).
+            if c.mentions("retry") {
+                try c.mapping("retry") { (r: inout Section) throws(ScenarioError) in
+                    retry = try Self.readRetry(&r, default: retry, sdk: sdk)
+                }
             }
             guard (devices == nil) != (share == nil) else {
                 throw c.error(.invalidValue, "devices", "give each cohort either devices: N or share: 0.25")

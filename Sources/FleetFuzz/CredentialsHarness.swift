@@ -9,9 +9,8 @@ import NIOCore
 /// - 2: eight bytes are a token's expiry (`se`, any Int64): the token is signed correctly for it and a device connects
 ///   with it to the hub's MQTT front, which must answer with a CONNACK and keep serving (a connect follows).
 enum CredentialsHarness {
-    static let host = "fuzz.azure-devices.net"
-    /// A group key (base64 of 32 bytes); device keys derive from it as in DPS group enrollment.
-    static let groupKey = "ZmxlZXRzdG9ybS1mdXp6LWdyb3VwLWtleS0wMDAwMDA="
+    static let host = SignedDevice.host
+    static let groupKey = SignedDevice.groupKey
     /// The Unix time the authenticator is asked at.
     static let nowUnix: Int64 = 1_800_000_000
 
@@ -39,23 +38,15 @@ enum CredentialsHarness {
     /// A device with a correctly signed token expiring at `expiry` connects to the hub's MQTT front, then another
     /// device connects with a token valid for an hour: both get a CONNACK (the hub survived the first).
     static func signedConnect(expiry: Int64) -> String? {
-        guard let key = try? SASToken.deriveDeviceKey(groupKey: groupKey, registrationID: "dev-1"),
-            let token = try? SASToken.make(resourceURI: "\(host)/devices/dev-1", key: key, expiry: expiry),
-            let key2 = try? SASToken.deriveDeviceKey(groupKey: groupKey, registrationID: "dev-2"),
-            let valid = try? SASToken.make(
-                resourceURI: "\(host)/devices/dev-2",
-                key: key2,
-                expiry: HubFrontHarness.wallClockUnix() + 3600
-            )
+        guard let first = SignedDevice.connect(id: "dev-1", expiry: expiry),
+            let second = SignedDevice.connect(id: "dev-2", expiry: HubFrontHarness.wallClockUnix() + 3600)
         else { return "could not sign a token" }
         var configuration = HubConfiguration()
         configuration.auth = HubAuthenticator(keys: .groupKey(groupKey), hostName: host)
         configuration.connectTimeout = .seconds(1)
         let hub = HubAttachment(configuration: configuration)
-        for (id, password) in [("dev-1", token), ("dev-2", valid)] {
-            var connect = MQTTConnect(version: .v311, clientID: id)
-            connect.username = "\(host)/\(id)/?api-version=2021-04-12"
-            connect.password = Array(password.utf8)
+        for connect in [first, second] {
+            let id = connect.clientID
             var stream = ByteBuffer()
             guard (try? MQTTEncoder(version: .v311).encode(.connect(connect), into: &stream)) != nil else {
                 return "could not encode a CONNECT"

@@ -10,9 +10,8 @@ import NIOCore
 enum HubSessionHarness {
     static func run(_ input: [UInt8]) -> String? {
         var bytes = FuzzBytes(input)
-        let host = CredentialsHarness.host
         var session = HubSession(
-            authenticator: HubAuthenticator(keys: .groupKey(CredentialsHarness.groupKey), hostName: host)
+            authenticator: HubAuthenticator(keys: .groupKey(SignedDevice.groupKey), hostName: SignedDevice.host)
         )
         let overrides: [HubSession.ConnectOverride?] = [
             nil, nil, nil, nil, .serverUnavailable, .notAuthorized, .connectionRateExceeded, .disabled,
@@ -54,7 +53,13 @@ enum HubSessionHarness {
                 session.publishThrottled(publish, into: &actions)
             default:
                 let expiry = Int64(bitPattern: bytes.uint64())
-                guard let connect = signedConnect(expiry: expiry, version: choice & 0x80 != 0 ? .v5 : .v311) else {
+                guard
+                    let connect = SignedDevice.connect(
+                        id: "dev-1",
+                        expiry: expiry,
+                        version: choice & 0x80 != 0 ? .v5 : .v311
+                    )
+                else {
                     return "could not sign a token"
                 }
                 connects = 1
@@ -75,16 +80,5 @@ enum HubSessionHarness {
             if accepted > 1 { return "one connection accepted twice" }
         }
         return nil
-    }
-
-    static func signedConnect(expiry: Int64, version: MQTTVersion) -> MQTTConnect? {
-        let host = CredentialsHarness.host
-        guard let key = try? SASToken.deriveDeviceKey(groupKey: CredentialsHarness.groupKey, registrationID: "dev-1"),
-            let token = try? SASToken.make(resourceURI: "\(host)/devices/dev-1", key: key, expiry: expiry)
-        else { return nil }
-        var connect = MQTTConnect(version: version, clientID: "dev-1")
-        connect.username = "\(host)/dev-1/?api-version=2021-04-12"
-        connect.password = Array(token.utf8)
-        return connect
     }
 }

@@ -244,8 +244,8 @@ public enum HTMLReport {
         table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
         th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
         svg.chart { display: block; margin: 10px 0; background: #fff; border: 1px solid #eee; }
-        .chart-title { font-weight: 600; font-size: 13px; } .tick, .legend, .fault-label { font-size: 11px; fill: #555; }
-        .legend { font-weight: 600; } .axis { stroke: #888; } .grid { stroke: #eee; }
+        .chart-title { font-weight: 600; font-size: 13px; } .tick, .fault-label { font-size: 11px; fill: #555; }
+        .legend { font-size: 11px; font-weight: 600; } .axis { stroke: #888; } .grid { stroke: #eee; }
         .fault { fill: #f5b041; fill-opacity: 0.25; } .fault-label { fill: #b9770e; }
         </style></head>
         <body>

@@ -181,6 +181,35 @@ struct ScenarioLoaderTests {
         #expect(error("cohorts:\n  - {share: 1, colour: red}\n")?.key == "cohorts[0].colour")
     }
 
+    /// Issue: a cohort that inherits the profile's `retry:` kept the profile SDK's throttled curve (an azure-node
+    /// cohort under an azure-dotnet profile got azure-dotnet-throttled). Inheriting reads as if the cohort had written
+    /// the same retry: itself, so its own SDK decides the throttled curve; a named throttled_policy is kept.
+    @Test func anInheritedCurveIsThrottledByTheCohortsOwnSDK() throws {
+        let inherited = try load(
+            "sdk: azure-dotnet\nretry: {policy: azure-dotnet}\ncohorts:\n  - {share: 0.5, sdk: azure-node}\n"
+                + "  - {share: 0.5}\n"
+        )
+        let written = try load(
+            "sdk: azure-dotnet\ncohorts:\n  - {share: 0.5, sdk: azure-node, retry: {policy: azure-dotnet}}\n"
+                + "  - {share: 0.5, retry: {policy: azure-dotnet}}\n"
+        )
+        #expect(inherited.cohorts.map(\.retry.throttled.name) == written.cohorts.map(\.retry.throttled.name))
+        #expect(inherited.cohorts[0].retry.throttled.name != "azure-dotnet-throttled", "the node cohort's own answer")
+        #expect(inherited.cohorts[1].retry.throttled.name == "azure-dotnet-throttled", ".NET keeps its own")
+        let named = try load(
+            "sdk: azure-dotnet\nretry: {policy: azure-dotnet, throttled_policy: none}\n"
+                + "cohorts:\n  - {share: 1, sdk: azure-node}\n"
+        )
+        #expect(named.cohorts[0].retry.throttled.name == "none", "a throttled_policy the profile names is kept")
+        // The profile's parameters come along: a cohort without a retry: of its own gets the same curve.
+        let tuned = try load(
+            "retry: {policy: full-jitter, base: 5s, cap: 60s}\ncohorts:\n  - {share: 0.5, sdk: azure-c}\n"
+                + "  - {share: 0.5, retry: {cap: 30s}}\n"
+        )
+        #expect(tuned.cohorts[0].retry.policy == tuned.retry.policy, "base 5s and cap 60s, not full-jitter's defaults")
+        #expect(tuned.cohorts[1].retry.policy != tuned.retry.policy, "a cohort's own retry: still applies")
+    }
+
     @Test func telemetryPropertiesAndC2D() throws {
         let s = try load("mqtt: {subscribe_c2d: true}\ntelemetry:\n  properties: {site: north, fw: \"1.2\"}\n")
         #expect(s.mqtt.subscribeC2D)

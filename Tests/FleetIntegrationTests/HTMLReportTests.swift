@@ -21,6 +21,14 @@ extension IntegrationTests {
                 !$0.hasPrefix("://www.w3.org/2000/svg")
             }
             #expect(urls.isEmpty, "only the SVG namespace may look like a URL")
+            // Each legend label carries its line's colour as a fill attribute; a stylesheet rule with a fill for
+            // `.legend` would override it (CSS beats presentation attributes) and grey every label.
+            let style =
+                page.components(separatedBy: "<style>").dropFirst().first?.components(separatedBy: "</style>")
+                .first ?? ""
+            let rules = style.split(separator: "}").filter { $0.contains(".legend") }
+            #expect(!rules.isEmpty && rules.allSatisfy { !$0.contains("fill") }, "\(rules)")
+            #expect(page.contains("class=\"legend\"") && page.contains("fill=\"#"), "legend labels with their colours")
             for id in [
                 "chart-attempts", "chart-connected", "chart-latency", "chart-retry-1", "storms", "faults", "statuses",
             ] {
