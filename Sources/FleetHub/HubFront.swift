@@ -1,3 +1,4 @@
+public import FleetCore
 public import FleetMetrics
 public import NIOCore
 
@@ -42,6 +43,13 @@ public final class HubAttachment {
     /// Serves `channel` through `front`; call on the channel's loop before it becomes active.
     public func attach(_ front: HubFront, to channel: any Channel) throws {
         try front.install(on: channel, configuration: configuration, state: state)
+    }
+
+    /// Applies one step of a fault (a drop, the start or end of an outage window, ...); returns how many connections
+    /// it affected. On the loop of the channels it serves.
+    @discardableResult
+    public func apply(_ step: FaultPlan.Step, fault: Scenario.Fault, index: Int) -> Int {
+        state.apply(step, fault: fault, index: index)
     }
 
     /// The hub's counters so far.
