@@ -223,8 +223,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
-            exclude: ["Clients"],
-            resources: [.copy("Corpus")]
+            exclude: ["Clients"]
         ),
     ]
 )

@@ -10,7 +10,7 @@ import Testing
 extension IntegrationTests {
     /// A seeded random harness over the hub's whole server pipeline (decoder → session → handler → encoder) on an
     /// embedded channel: random bytes and mutated valid streams never crash it, everything it writes decodes as MQTT,
-    /// and nothing is written after it closes. Inputs that once broke something live in Corpus/hub and replay first.
+    /// and nothing is written after it closes. Inputs that once broke something live in Fuzz/Corpus/hub-mqtt.
     @Suite("Hub pipeline fuzzing")
     struct HubFuzzTests {
         static let auth = HubAuthenticator(keys: .anonymous, hostName: "fuzz.local")
@@ -154,17 +154,13 @@ extension IntegrationTests {
             #expect(r.packets == 1, "the CONNACK, then the connection closed instead of a broken answer")
         }
 
+        /// The libFuzzer corpus of the MQTT front (its first byte is the fuzzer's chunk size), in other chunks too.
         @Test func corpusReplays() throws {
-            let dir = try #require(Bundle.module.url(forResource: "Corpus", withExtension: nil)).appendingPathComponent(
-                "hub"
-            )
-            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".bin") }
-                .sorted()
-            #expect(files.count >= 5)
-            for f in files {
-                let input = Array(try Data(contentsOf: dir.appendingPathComponent(f)))
+            let inputs = FuzzCorpusTests.inputs(.hubMQTT)
+            #expect(inputs.count >= 5)
+            for (name, bytes) in inputs {
                 for chunk in [1, 7, 4096] {
-                    #expect(Self.feed(input, chunk: chunk) == nil, "\(f) in chunks of \(chunk)")
+                    #expect(Self.feed(Array(bytes.dropFirst()), chunk: chunk) == nil, "\(name) in chunks of \(chunk)")
                 }
             }
         }
