@@ -154,6 +154,19 @@ extension IntegrationTests {
             #expect(r.packets == 1, "the CONNACK, then the connection closed instead of a broken answer")
         }
 
+        /// The hub's token-expiry timer for any `se` a signed token can carry: the grace added, a past expiry due at
+        /// once, none for a token beyond a century (Int64.max seconds overflowed the old millisecond conversion).
+        @Test func tokenExpiryTimerNeverTraps() {
+            let now = 1_800_000_000.0
+            let wait = { (se: Int64, grace: Duration) in
+                HubConnectionHandler.expiryWait(tokenExpiry: se, nowUnix: now, grace: grace)
+            }
+            #expect(wait(1_800_000_060, .seconds(5)) == .seconds(65))
+            #expect(wait(-1, .zero) == .nanoseconds(0) && wait(.min, .seconds(30)) == .nanoseconds(0))
+            #expect(wait(.max, .zero) == nil && wait(1 << 62, .zero) == nil)
+            #expect(wait(1_800_000_000 + 99 * 365 * 86_400, .zero) == .seconds(99 * 365 * 86_400))
+        }
+
         /// The libFuzzer corpus of the MQTT front (its first byte is the fuzzer's chunk size), in other chunks too.
         @Test func corpusReplays() throws {
             let inputs = FuzzCorpusTests.inputs(.hubMQTT)
