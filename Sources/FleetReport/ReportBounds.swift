@@ -23,6 +23,9 @@ struct ReportBounds: Visitor {
 
     private init(path: [String]) { self.path = path }
 
+    /// Ends the traversal at the first implausible value (`problem` says which).
+    private struct Found: Error {}
+
     private var messageName: String { path.last.map { String($0.split(separator: ".").last ?? "") } ?? "" }
 
     private mutating func check(_ magnitude: UInt64, shown: String, fieldNumber: Int) throws {
@@ -32,14 +35,14 @@ struct ReportBounds: Visitor {
         guard magnitude > limit else { return }
         problem =
             "\(name) field \(fieldNumber) holds \(shown), beyond any real run (damaged or not written by FleetStorm)"
-        throw ReportFileError(path: "", reason: "")
+        throw Found()
     }
 
     mutating func visitSingularDoubleField(value: Double, fieldNumber: Int) throws {
         // A tune metric is infinite for a setting that never recovered ("never"); nothing else is.
         guard !value.isFinite, value.isNaN || messageName != "TuneMetric" else { return }
         problem = "\(messageName) field \(fieldNumber) holds \(value), not a number a run writes"
-        throw ReportFileError(path: "", reason: "")
+        throw Found()
     }
 
     mutating func visitSingularInt64Field(value: Int64, fieldNumber: Int) throws {
