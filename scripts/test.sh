@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting (swift-format, SwiftNIO's style), the import-layering build that must be
-# warning-free in our own code (Sources/, Tests/), every libFuzzer harness for 15 s (FLEETSTORM_FUZZ_SECONDS), then the
-# whole test suite.
+# warning-free in our own code (Sources/, Tests/), every libFuzzer harness for 10 s (FLEETSTORM_FUZZ_SECONDS), the
+# whole test suite, then every command the documentation and `--help` show (scripts/doc-commands.py, small fleets).
 # Tests that need mosquitto or protoc find them on PATH (.ci/run installs them with apt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +15,7 @@ if grep -E "^$PWD/(Sources|Tests)/[^:]+:[0-9]+:[0-9]+: warning:" "$log" | sort -
   exit 1
 fi
 # Every fuzz harness for a bounded time from its committed corpus (a crash fails the run; Sources/FleetFuzz).
-scripts/fuzz.sh "${FLEETSTORM_FUZZ_SECONDS:-15}"
+scripts/fuzz.sh "${FLEETSTORM_FUZZ_SECONDS:-10}"
 swift test
+# The commands README.md, docs/ and each --help show, run as written (sizes capped; see the script's header).
+python3 scripts/doc-commands.py

@@ -2,6 +2,13 @@ import Foundation
 
 /// How devices authenticate: IoT Hub naming plus a SAS token per connection (reference §4.1, §4.2).
 public struct DeviceAuth: Sendable, Hashable {
+    /// What to set when a hub refuses FleetStorm devices' credentials: the same words in the hub's refusal line and
+    /// in the one line of a run in which no device connected.
+    public static func advice(hubHost: String) -> String {
+        "give the devices the hub's host name and key: --set auth.mode=sas --set auth.hub_host=\(hubHost) "
+            + "--set auth.group_key=KEY (the hub's --host and --group-key), or start the hub with --anonymous"
+    }
+
     /// Where per-device keys come from.
     public enum Keys: Sendable, Hashable {
         /// DPS symmetric-key group enrollment: each device key is derived from the group key and the device id.

@@ -34,11 +34,22 @@ extension ProfileReader {
         return link.isIdeal ? nil : link
     }
 
-    /// `hub.https: true` — the embedded hub's devices use the HTTPS device API (an external hub says https://).
+    /// `hub.https: true` — the embedded hub's devices use the HTTPS device API (an external hub says https://, and
+    /// the key, if given, must agree).
     static func readHTTPSChoice(_ hub: inout Section, into target: inout Scenario.HubTarget) throws(ScenarioError) {
         guard let https = try hub.bool("https") else { return }
+        // An external hub's URL names its transport; the key may only agree with it.
         guard target.isEmbedded else {
-            throw hub.error(.invalidValue, "https", "for an external hub say so in hub.url (https://HOST:PORT)")
+            guard https == target.https else {
+                throw hub.error(
+                    .invalidValue,
+                    "https",
+                    https
+                        ? "asks for the HTTPS device API but hub.url is not https://: use https://HOST:PORT"
+                        : "is false but hub.url is https://: drop hub.https"
+                )
+            }
+            return
         }
         if https && target.webSocketPath != nil {
             throw hub.error(.invalidValue, "https", "devices use one transport: websocket or https, not both")

@@ -47,14 +47,20 @@ struct ProfileReader {
                 s.hub = target
             }
             if let ws = try hub.bool("websocket") {
-                guard s.hub.isEmbedded else {
-                    throw hub.error(
-                        .invalidValue,
-                        "websocket",
-                        "for an external hub say so in hub.url (ws:// or wss://)"
-                    )
+                // An external hub's URL names its transport; the key may only agree with it.
+                if !s.hub.isEmbedded {
+                    guard ws == (s.hub.webSocketPath != nil) else {
+                        throw hub.error(
+                            .invalidValue,
+                            "websocket",
+                            ws
+                                ? "asks for WebSockets but hub.url is not ws:// or wss://: use ws://HOST:PORT/PATH"
+                                : "is false but hub.url is a WebSocket URL: drop hub.websocket"
+                        )
+                    }
+                } else {
+                    s.hub.webSocketPath = ws ? Scenario.HubTarget.iotHubWebSocketPath : nil
                 }
-                s.hub.webSocketPath = ws ? Scenario.HubTarget.iotHubWebSocketPath : nil
             }
             try Self.readHTTPSChoice(&hub, into: &s.hub)
             s.tls = try Self.readTLS(&hub, target: s.hub, profile: source)

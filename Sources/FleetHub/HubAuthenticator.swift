@@ -108,12 +108,13 @@ public struct HubAuthenticator: Sendable, Hashable {
                 return "device \(id): username host \"\(host)\" is not this hub's host \"\(hostName)\": "
                     + "start the hub with --host \(host), or use HostName=\(hostName) in the device's connection string"
             }
-            return "device \(id): username is not \"\(hostName)/\(id)/?api-version=...\" (IoT Hub's form)"
+            return "device \(id): username is not \"\(hostName)/\(id)/?api-version=...\" (IoT Hub's form): "
+                + DeviceAuth.advice(hubHost: hostName)
         case .wrongResource:
             return "device \(id): the SAS token is for another resource than \"\(hostName)/devices/\(id)\": "
                 + "check the connection string's HostName (or start the hub with --host)"
         case .unknownDevice: return "device \(id): not in the hub's registry: add it, or use a group key (--group-key)"
-        case .noToken: return "device \(id): no SAS token in the password: send one, or start the hub with --anonymous"
+        case .noToken: return "device \(id): no SAS token in the password: " + DeviceAuth.advice(hubHost: hostName)
         case .badToken:
             return "device \(id): the password is not a SAS token (SharedAccessSignature sr=...&sig=...&se=...)"
         case .expired: return "device \(id): the SAS token has expired: check the device's clock and token lifetime"

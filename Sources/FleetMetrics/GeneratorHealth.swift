@@ -70,18 +70,31 @@ public struct GeneratorHealth: Sendable {
         return lateProbesStalled > lateProbesBusy ? .loopStalled : .loopBusy
     }
 
-    /// What to do about it, in one sentence that fits the cause.
-    public var advice: String {
+    /// What to do about it, in one sentence that fits the cause and the case: whether the hub ran in this process
+    /// (the embedded hub) and how much of a core the device loop used over the run.
+    public func advice(hubInProcess: Bool) -> String {
         switch cause {
-        case nil: ""
+        case nil: return ""
         case .loopBusy:
-            "the device loop had more work than one core does at that pace (bursts of connects, disconnects or "
-                + "sends): run fewer devices per process (shards), pace connects (fleet.ramp_rate) or send less often"
+            if loopCPUShare < Self.busyCPUShare {
+                let percent = Int((loopCPUShare * 100).rounded())
+                return "the device loop fell behind in bursts (it used \(percent) % of a core over the run, but "
+                    + "connects, disconnects or sends came by the thousand at once): spread them (fleet.ramp_rate, "
+                    + "jittered retries) or run fewer devices per process (shards)"
+            }
+            return "the device loop had more work than one core does at that pace (bursts of connects, disconnects "
+                + "or sends): run fewer devices per process (shards), pace connects (fleet.ramp_rate) or send less often"
         case .loopStalled:
-            "the device loop waited for a core while using little CPU: give it one (run the hub in its own process "
-                + "or on another machine, run no more busy processes than cores) or remove what blocks it"
+            return hubInProcess
+                ? "the device loop waited for a core while using little CPU: give it one (run the hub in its own "
+                    + "process, fleetstorm hub, or on another machine; no more busy processes than cores) or remove "
+                    + "what blocks it"
+                : "the device loop waited for a core while using little CPU: give it one (no more busy processes "
+                    + "than cores on this machine, e.g. the broker on another one) or remove what blocks it"
         case .descriptors:
-            "descriptors ran out: run fewer devices per process, or the hub in its own process (fleetstorm hub)"
+            return hubInProcess
+                ? "descriptors ran out: run fewer devices per process, or the hub in its own process (fleetstorm hub)"
+                : "descriptors ran out: run fewer devices per process (--processes N, or shards)"
         }
     }
 }

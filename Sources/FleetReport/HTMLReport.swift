@@ -10,7 +10,7 @@ public enum HTMLReport {
         let e = SVGChart.escape
         let run = r.run
         var body = "<h1>FleetStorm \(run.kind == "hub" ? "hub" : "run") — \(e(run.profileName))</h1>"
-        body += "<p class=\"facts\">\(run.devices) devices · MQTT \(e(run.mqttVersion)) · seed \(run.seed) · "
+        body += "<p class=\"facts\">\(run.devices) devices · \(e(TextSummary.transport(run))) · seed \(run.seed) · "
         body += "\(TextSummary.fixed(Double(run.durationNs) / 1e9, 1)) s against \(e(run.target)) · started "
         body +=
             "\(e(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(run.startedUnixNs) / 1e9))))"
@@ -125,7 +125,7 @@ public enum HTMLReport {
         guard !storms.isEmpty else { return "<p>No storm records.</p>" }
         func t(_ ns: Int64) -> String { ns < 0 ? "—" : TextSummary.formatNanoseconds(UInt64(ns)) }
         var out =
-            "<table id=\"storms\"><tr><th>fault</th><th>affected</th><th>recovered</th><th>peak/s</th><th>peak 1 s/s</th>"
+            "<table id=\"storms\"><tr><th>fault</th><th>affected devices</th><th>recovered</th><th>peak/s</th><th>peak 1 s/s</th>"
         out += "<th>mean/s</th><th>PMR</th><th>CV</th><th>sync</th><th>t50</th><th>t90</th><th>t99</th><th>t100</th>"
         out += "<th>attempts/device</th><th>wasted</th></tr>"
         for s in storms {
@@ -160,7 +160,7 @@ public enum HTMLReport {
     static func faultTable(_ faults: [Fleetstorm_Report_V1_Fault]) -> String {
         guard !faults.isEmpty else { return "" }
         var out =
-            "<h2>Faults</h2><table id=\"faults\"><tr><th>fault</th><th>start</th><th>end</th><th>affected</th></tr>"
+            "<h2>Faults</h2><table id=\"faults\"><tr><th>fault</th><th>start</th><th>end</th><th>connections affected</th></tr>"
         for f in faults {
             out += "<tr><td>\(SVGChart.escape(f.label))</td><td>\(TextSummary.fixed(Double(f.startNs) / 1e9, 2)) s</td>"
             out += "<td>\(TextSummary.fixed(Double(f.endNs) / 1e9, 2)) s</td><td>\(f.affected)</td></tr>"
@@ -219,7 +219,8 @@ public enum HTMLReport {
             ("devices seen", h.devicesSeen), ("protocol errors", h.protocolErrors), ("taken over", h.takenOver),
             ("dropped at token expiry", h.tokenExpiredDrops), ("shaped CONNACKs", h.shapedConnects),
             ("shaped PUBACKs", h.shapedSends), ("throttled connects", h.throttledConnects),
-            ("throttled sends", h.throttledSends), ("over the daily quota", h.quotaExceeded), ("C2D sent", h.c2DSent),
+            ("throttled sends", h.throttledSends), ("over the daily quota", h.quotaExceeded),
+            ("C2D delivered", h.c2DSent),
         ]
         var out = "<h2>Hub</h2><table id=\"hub\">"
         for (k, v) in rows where v > 0 || k.hasPrefix("connections") || k.hasPrefix("messages") {

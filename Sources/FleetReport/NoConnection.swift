@@ -51,8 +51,7 @@ public enum NoConnection {
     static func fix(code: UInt32) -> String {
         switch code {
         case 4, 5, 0x86, 0x87, 0x8C:
-            "give the devices the hub's host name and key: --set auth.mode=sas --set auth.hub_host=HOST "
-                + "--set auth.group_key=KEY (the hub's --host and --group-key), or start the hub with --anonymous"
+            DeviceAuth.advice(hubHost: "HOST")
         case 1, 0x84: "set mqtt.version to one the hub speaks (3.1.1 or 5)"
         case 2, 0x85: "check fleet.id_prefix (IoT Hub takes device ids of letters, digits and -.:_)"
         case 3, 0x88, 0x89, 0x9F: "the hub is down, overloaded or throttling: check its faults and tier"

@@ -145,7 +145,7 @@ public enum ReportBuilder {
             report.health.loopCpuShare = health.loopCPUShare
             report.health.limits = health.limits
             report.health.cause = health.cause?.rawValue ?? ""
-            report.health.advice = health.advice
+            report.health.advice = health.advice(hubInProcess: facts.target.hasPrefix("embedded"))
             for (name, h) in [("loop_lag", health.loopLag), ("timer_lateness", health.timerLateness)]
             where h.totalCount > 0 {
                 var m = Fleetstorm_Report_V1_Histogram()

@@ -117,9 +117,14 @@ enum SVGChart {
             svg += "<title>≤ \(TextSummary.formatNanoseconds(b.upper)): \(b.count)</title></rect>"
         }
         svg += "</g>"
+        // About eight labels under the bars, none repeating its neighbour (fine buckets print alike: 1.00s 1.00s).
+        var previous = ""
         for (i, b) in buckets.enumerated() where i % max(1, buckets.count / 8) == 0 {
+            let label = TextSummary.formatNanoseconds(b.upper)
+            guard label != previous else { continue }
+            previous = label
             svg +=
-                "<text class=\"tick\" x=\"\(f(left + (Double(i) + 0.5) * barW))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(TextSummary.formatNanoseconds(b.upper))</text>"
+                "<text class=\"tick\" x=\"\(f(left + (Double(i) + 0.5) * barW))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(label)</text>"
         }
         svg += axes(xMax: nil, xUnit: "", yMax: peak, yLog: false)
         return svg + "</svg>"
@@ -137,21 +142,41 @@ enum SVGChart {
         var svg =
             "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left + plotW))\" y1=\"\(f(top + plotH))\" y2=\"\(f(top + plotH))\"/>"
         svg += "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left))\" y1=\"\(f(top))\" y2=\"\(f(top + plotH))\"/>"
-        for k in 0...4 {
-            let v = yMax * Double(k) / 4
+        for (k, label) in tickLabels(max: yMax, steps: 4, unit: "").enumerated() {
             let yy = top + plotH - Double(k) / 4 * plotH
             svg +=
-                "<text class=\"tick\" x=\"\(f(left - 4))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(TextSummary.fixed(v, v < 10 ? 1 : 0))</text>"
+                "<text class=\"tick\" x=\"\(f(left - 4))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(label)</text>"
         }
         if let xMax {
-            for k in 0...8 {
-                let v = xMax * Double(k) / 8
+            for (k, label) in tickLabels(max: xMax, steps: 8, unit: xUnit).enumerated() {
                 let xx = left + Double(k) / 8 * plotW
                 svg +=
-                    "<text class=\"tick\" x=\"\(f(xx))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(TextSummary.fixed(v, v < 10 ? 1 : 0))\(xUnit)</text>"
+                    "<text class=\"tick\" x=\"\(f(xx))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(label)</text>"
             }
         }
         return svg
+    }
+
+    /// The labels of `steps + 1` evenly spaced ticks from 0 to `max`, with as many decimals as the step needs for
+    /// neighbours to differ by at least one unit of the last decimal, so no two read the same (0.0625 s steps:
+    /// 0.06, 0.13, ...; 250 steps: 0, 250, 500, ...).
+    static func tickLabels(max: Double, steps: Int, unit: String) -> [String] {
+        let n = Swift.max(1, steps)
+        let step = max / Double(n)
+        let decimals = step >= 1 || !(step > 0) ? 0 : Swift.min(6, Int((-log10(step)).rounded(.up)))
+        return (0...n).map { TextSummary.fixed(max * Double($0) / Double(n), decimals) + unit }
+    }
+
+    /// The smallest axis end at or above `raw` whose `steps` ticks fall on round numbers (1, 1.2, 1.5, 2, 2.5, 3,
+    /// 4, 5, 6 or 8 × a power of ten).
+    static func niceMax(_ raw: Double, steps: Int) -> Double {
+        guard raw.isFinite, raw > 0 else { return 1 }
+        let step = raw / Double(max(1, steps))
+        let magnitude = pow(10, (log10(step)).rounded(.down))
+        let nice =
+            [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map { $0 * magnitude }.first { $0 >= step * (1 - 1e-9) } ?? 10
+            * magnitude
+        return nice * Double(max(1, steps))
     }
 
     static func f(_ v: Double) -> String { String(format: "%.1f", v) }

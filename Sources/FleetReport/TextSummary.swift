@@ -2,6 +2,18 @@ internal import FleetCore
 
 /// Renders a report as the text summary `run`, `hub` and `report` print.
 public enum TextSummary {
+    /// The devices' transport as the header names it, from the target's URL scheme: "HTTPS device API", "MQTT 5
+    /// over TLS", "MQTT 3.1.1 over WebSockets", ... (a simulation models plain MQTT).
+    static func transport(_ run: Fleetstorm_Report_V1_RunInfo) -> String {
+        let target = run.target
+        if target.contains("https://") { return "HTTPS device API" }
+        let mqtt = "MQTT \(run.mqttVersion)"
+        if target.contains("wss://") { return mqtt + " over WebSockets and TLS" }
+        if target.contains("ws://") { return mqtt + " over WebSockets" }
+        if target.contains("mqtts://") { return mqtt + " over TLS" }
+        return mqtt
+    }
+
     public static func render(_ r: Fleetstorm_Report_V1_Report) -> String {
         if r.hasTune { return TuneSummary.render(r) }
         var out: [String] = []
@@ -11,7 +23,7 @@ public enum TextSummary {
             out.append("FleetStorm hub report — listened \(fixed(seconds, 1)) s")
         } else {
             out.append(
-                "FleetStorm \(Self.kindName(run.kind)) \"\(run.profileName)\" — \(run.devices) devices, MQTT \(run.mqttVersion), "
+                "FleetStorm \(Self.kindName(run.kind)) \"\(run.profileName)\" — \(run.devices) devices, \(transport(run)), "
                     + "seed \(run.seed), \(fixed(seconds, 1)) s against \(run.target)"
             )
         }
@@ -29,7 +41,8 @@ public enum TextSummary {
                 out.append(pad(label(h), 22) + pad(String(h.count), 10) + cells)
             }
         }
-        if r.hasConnections {
+        // A hub's report (also hub workers' merged one) has no device side: no zero lines for it.
+        if r.hasConnections && run.kind != "hub" {
             let c = r.connections
             var line = "connections: \(c.attempts) attempts, \(c.accepted) accepted"
             let refused = c.refusedByCode.values.reduce(0, +)
@@ -48,7 +61,7 @@ public enum TextSummary {
                 out.append("  \(count) × \(kind): \(why)")
             }
         }
-        if r.hasAccounting {
+        if r.hasAccounting && run.kind != "hub" {
             let a = r.accounting
             var line =
                 "messages: \(a.generated) generated, \(a.acked) acked, "
@@ -155,7 +168,15 @@ public enum TextSummary {
                 )
             }
             if h.c2DSent > 0 || h.c2DRejected > 0 {
-                extra.append("C2D \(h.c2DSent) sent, \(h.c2DAcked) acked, \(h.c2DRejected) refused (queue full)")
+                // Over MQTT the hub writes a C2D message to the device; over HTTPS it holds it for the device's
+                // next poll: "delivered" is either, and only a device's acknowledgement completes it.
+                let delivered =
+                    transport(r.run) == "HTTPS device API"
+                    ? "held for the devices' polls"
+                    : r.run.kind == "hub" ? "delivered (or held for HTTPS polls)" : "written to devices"
+                extra.append(
+                    "C2D \(h.c2DSent) \(delivered), \(h.c2DAcked) acknowledged by devices, \(h.c2DRejected) refused (queue full)"
+                )
             }
             if h.quotaExceeded > 0 { extra.append("\(h.quotaExceeded) sends over the daily quota (403002)") }
             if h.twinGets + h.twinPatches > 0 { extra.append("twin \(h.twinGets) GETs, \(h.twinPatches) PATCHes") }
@@ -170,7 +191,7 @@ public enum TextSummary {
             for f in r.faults {
                 let start = fixed(Double(f.startNs) / 1e9, 2)
                 let end = fixed(Double(f.endNs) / 1e9, 2)
-                out.append("  \(pad(f.label, 28)) \(start)–\(end) s  affected \(f.affected)")
+                out.append("  \(pad(f.label, 28)) \(start)–\(end) s  \(f.affected) connections affected")
             }
         }
         return out.joined(separator: "\n")
@@ -232,8 +253,11 @@ public enum TextSummary {
     /// The storm records as a table (times from each fault's start; "—" when the share never came back).
     static func stormTable(_ storms: [Fleetstorm_Report_V1_Storm]) -> [String] {
         var out = ["storms (attempt rates per second; recovery from the fault's start):"]
+        // The fault column fits the longest name, so the columns after it stay aligned.
+        let faultWidth = max(24, (storms.map(\.fault.count).max() ?? 0) + 2)
         let header = [
-            pad("fault", 24), pad("affected", 9), pad("back", 6), pad("peak", 8), pad("peak1s", 8), pad("mean", 8),
+            pad("fault", faultWidth), pad("affected", 9), pad("back", 6), pad("peak", 8), pad("peak1s", 8),
+            pad("mean", 8),
             pad("PMR", 6), pad("CV", 6), pad("sync", 6), pad("t50", 9), pad("t90", 9), pad("t99", 9), pad("t100", 9),
             pad("att/dev", 8), "wasted",
         ]
@@ -241,7 +265,7 @@ public enum TextSummary {
         func t(_ ns: Int64) -> String { ns < 0 ? "—" : formatNanoseconds(UInt64(ns)) }
         for s in storms {
             let row = [
-                pad(s.fault, 24), pad(String(s.affected), 9), pad(String(s.recovered), 6),
+                pad(s.fault, faultWidth), pad(String(s.affected), 9), pad(String(s.recovered), 6),
                 pad(fixed(s.peakAttemptRate, 0), 8), pad(fixed(s.peakAttemptRate1S, 0), 8),
                 pad(fixed(s.meanAttemptRate, 1), 8), pad(fixed(s.peakToMean, 1), 6), pad(fixed(s.cv, 2), 6),
                 pad(fixed(s.syncIndex, 3), 6), pad(t(s.t50Ns), 9), pad(t(s.t90Ns), 9), pad(t(s.t99Ns), 9),

@@ -252,7 +252,7 @@ public enum TuneSummary {
         body += "<th>peak/s</th><th>t90</th><th>t99</th><th>attempts/device</th><th>wasted</th><th>lost</th>"
         body += "<th>front</th></tr>"
         for p in t.points.sorted(by: { $0.rank < $1.rank }) {
-            body += "<tr\(p.withinLimit ? "" : " class=\"over\"")><td>\(p.rank)</td>"
+            body += "<tr\(p.withinLimit ? "" : " class=\"over\"")><td>\(p.rank)\(p.withinLimit ? "" : "!")</td>"
             body += p.values.map { "<td>\(e($0))</td>" }.joined()
             body += "<td>\(e(TuneRanking.describe(p, "peak_attempt_rate_1s", unit: "", digits: 0)))</td>"
             body += "<td>\(e(TuneRanking.describe(p, "t90_s", unit: " s")))</td>"
@@ -262,7 +262,8 @@ public enum TuneSummary {
             body += "<td>\(e(TuneRanking.describe(p, "messages_lost", unit: "", digits: 0)))</td>"
             body += "<td>\(p.pareto ? "●" : "")</td></tr>"
         }
-        body += "</table>"
+        body += "</table><p class=\"note\">mean ± sample spread over the seeds; ● = Pareto front on (peak, t99)"
+        body += t.maxConnectRate > 0 ? "; ! = peak over the connect limit</p>" : "</p>"
         body += heatMap(t)
         body += paretoChart(t)
         return HTMLReport.page(title: "FleetStorm tune — \(r.run.profileName)", body: body)
@@ -282,7 +283,11 @@ public enum TuneSummary {
         html += "<p class=\"note\">rows: \(e(t.keys[0]))"
         if t.keys.count > 1 { html += "; columns: \(e(t.keys[1]))" }
         if t.keys.count > 2 { html += "; each cell: the best over \(e(t.keys.dropFirst(2).joined(separator: ", ")))" }
-        html += "</p><table class=\"heat\"><tr><th></th>" + cols.map { "<th>\(e($0))</th>" }.joined() + "</tr>"
+        // The corner names the two keys; with one key its only column is the metric.
+        let corner = t.keys.count > 1 ? "\(t.keys[0]) ↓ \(t.keys[1]) →" : t.keys[0]
+        let heads = t.keys.count > 1 ? cols : [metric]
+        html += "</p><table class=\"heat\"><tr><th>\(e(corner))</th>" + heads.map { "<th>\(e($0))</th>" }.joined()
+        html += "</tr>"
         for row in rows {
             html += "<tr><th>\(e(row))</th>"
             for col in cols {
@@ -312,8 +317,8 @@ public enum TuneSummary {
         guard !pts.isEmpty else { return "<h2>Pareto chart</h2><p class=\"note\">no setting recovered (t99 never)</p>" }
         let (w, h, left, top) = (720.0, 360.0, 60.0, 20.0)
         let (plotW, plotH) = (w - left - 20, h - top - 40)
-        let xMax = max(pts.map(\.x).max() ?? 1, t.maxConnectRate) * 1.1
-        let yMax = (pts.map(\.y).max() ?? 1) * 1.1
+        let xMax = SVGChart.niceMax(max(pts.map(\.x).max() ?? 1, t.maxConnectRate) * 1.05, steps: 5)
+        let yMax = SVGChart.niceMax((pts.map(\.y).max() ?? 1) * 1.05, steps: 4)
         func x(_ v: Double) -> Double { left + v / max(xMax, 1e-9) * plotW }
         func y(_ v: Double) -> Double { top + plotH - v / max(yMax, 1e-9) * plotH }
         var svg = "<h2>Pareto chart: peak attempt rate against t99</h2>"
@@ -321,11 +326,23 @@ public enum TuneSummary {
         svg +=
             "<line x1=\"\(left)\" y1=\"\(top + plotH)\" x2=\"\(left + plotW)\" y2=\"\(top + plotH)\" stroke=\"#333\"/>"
         svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(top + plotH)\" stroke=\"#333\"/>"
-        svg +=
-            "<text x=\"\(left + plotW / 2)\" y=\"\(h - 5)\" text-anchor=\"middle\">peak attempts/s (busiest second), "
-        svg += "0 – \(Int(saturating: xMax))</text>"
-        svg += "<text x=\"12\" y=\"\(top + plotH / 2)\" transform=\"rotate(-90 12 \(top + plotH / 2))\" "
-        svg += "text-anchor=\"middle\">t99 (s), 0 – \(String(format: "%.1f", yMax))</text>"
+        svg += "<text x=\"\(left + plotW / 2)\" y=\"\(h - 5)\" text-anchor=\"middle\">peak attempts/s (busiest second)"
+        svg += "</text><text x=\"12\" y=\"\(top + plotH / 2)\" transform=\"rotate(-90 12 \(top + plotH / 2))\" "
+        svg += "text-anchor=\"middle\">t99 (s)</text>"
+        for (k, label) in SVGChart.tickLabels(max: xMax, steps: 5, unit: "").enumerated() {
+            let tx = SVGChart.f(x(xMax * Double(k) / 5))
+            svg +=
+                "<line class=\"tick-mark\" x1=\"\(tx)\" x2=\"\(tx)\" y1=\"\(top + plotH)\" y2=\"\(top + plotH + 4)\" "
+            svg += "stroke=\"#333\"/><text class=\"tick x-tick\" x=\"\(tx)\" y=\"\(top + plotH + 16)\" "
+            svg += "text-anchor=\"middle\" font-size=\"10\">\(label)</text>"
+        }
+        for (k, label) in SVGChart.tickLabels(max: yMax, steps: 4, unit: "").enumerated() {
+            let ty = SVGChart.f(y(yMax * Double(k) / 4))
+            svg +=
+                "<line class=\"tick-mark\" x1=\"\(left - 4)\" x2=\"\(left)\" y1=\"\(ty)\" y2=\"\(ty)\" stroke=\"#333\"/>"
+            svg += "<text class=\"tick y-tick\" x=\"\(left - 6)\" y=\"\(ty)\" dy=\"4\" text-anchor=\"end\" "
+            svg += "font-size=\"10\">\(label)</text>"
+        }
         if t.maxConnectRate > 0 {
             let lx = x(t.maxConnectRate)
             svg += "<line x1=\"\(lx)\" y1=\"\(top)\" x2=\"\(lx)\" y2=\"\(top + plotH)\" stroke=\"#c00\" "
@@ -336,14 +353,38 @@ public enum TuneSummary {
             svg += "<polyline fill=\"none\" stroke=\"#2a6\" stroke-width=\"2\" points=\""
             svg += front.map { "\(SVGChart.f(x($0.x))),\(SVGChart.f(y($0.y)))" }.joined(separator: " ") + "\"/>"
         }
-        for pt in pts {
-            let label = pt.p.values.joined(separator: " ")
-            svg += "<circle cx=\"\(SVGChart.f(x(pt.x)))\" cy=\"\(SVGChart.f(y(pt.y)))\" r=\"5\" "
-            svg += "fill=\"\(pt.p.pareto ? "#2a6" : "#888")\"><title>\(e(label))</title></circle>"
-            svg += "<text x=\"\(SVGChart.f(x(pt.x) + 7))\" y=\"\(SVGChart.f(y(pt.y) - 7))\" font-size=\"11\">"
-            svg += "\(e(label))</text>"
+        // Each point is labelled with its rank in the table (its setting is the tooltip); a label goes where it
+        // overlaps no label placed before it and no point, or is left out when the cluster is too dense.
+        var placed: [Box] = pts.map { Box(x: x($0.x) - 5, y: y($0.y) - 5, w: 10, h: 10) }
+        for pt in pts.sorted(by: { $0.p.rank < $1.p.rank }) {
+            let setting = pt.p.values.joined(separator: " ")
+            let (cx, cy) = (x(pt.x), y(pt.y))
+            svg += "<circle cx=\"\(SVGChart.f(cx))\" cy=\"\(SVGChart.f(cy))\" r=\"5\" "
+            svg += "fill=\"\(pt.p.pareto ? "#2a6" : "#888")\"><title>\(pt.p.rank): \(e(setting))</title></circle>"
+            let text = "\(pt.p.rank)\(pt.p.withinLimit ? "" : "!")"
+            let (bw, bh) = (Double(text.count) * 7 + 4, 16.0)  // the glyphs' box with a margin
+            let offsets: [(dx: Double, dy: Double)] = [
+                (7, -7), (7, 12), (-7 - bw, -7), (-7 - bw, 12), (-bw / 2, -10), (-bw / 2, 20),
+            ]
+            let candidates: [Box] = offsets.map { Box(x: cx + $0.dx, y: cy + $0.dy - bh + 2, w: bw, h: bh) }
+            let spot = candidates.first { (box: Box) -> Bool in
+                let inside = box.x >= left && box.x + box.w <= w && box.y >= 0 && box.y + box.h <= top + plotH
+                return inside && !placed.contains { $0.overlaps(box) }
+            }
+            guard let spot else { continue }
+            placed.append(spot)
+            svg += "<text class=\"point-label\" x=\"\(SVGChart.f(spot.x + 2))\" y=\"\(SVGChart.f(spot.y + 12))\" "
+            svg += "font-size=\"11\">\(text)</text>"
         }
-        return svg + "</svg>"
+        svg +=
+            "</svg><p class=\"note\">each point is labelled with its rank in the table above (hover for its setting)</p>"
+        return svg
+    }
+
+    /// A label's or a point's box on the chart.
+    struct Box {
+        var x: Double, y: Double, w: Double, h: Double
+        func overlaps(_ o: Box) -> Bool { x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h }
     }
 
     private static func unique(_ values: [String]) -> [String] {

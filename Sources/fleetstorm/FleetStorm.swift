@@ -32,11 +32,27 @@ struct FleetStorm: AsyncParsableCommand {
             }
         } catch {
             let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }
+            if code == .success {
+                widenHelpToExamples()
+                exit(withError: error)
+            }
             let first = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
             let message = first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first
             printErr("error: \(message) (see fleetstorm --help)")
             Foundation.exit(code.rawValue)
         }
+    }
+
+    /// Help is wrapped to the terminal's width (80 columns when output is not a terminal), and an example wrapped
+    /// in the middle breaks when pasted: the width is at least the longest line of any command's examples.
+    static func widenHelpToExamples() {
+        func discussions(_ command: any ParsableCommand.Type) -> [String] {
+            [command.configuration.discussion] + command.configuration.subcommands.flatMap(discussions)
+        }
+        let widest = discussions(FleetStorm.self).flatMap { $0.split(separator: "\n") }.map(\.count).max() ?? 0
+        var size = winsize()
+        let terminal = ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
+        let current = ProcessInfo.processInfo.environment["COLUMNS"].flatMap { Int($0) } ?? terminal
+        if widest + 1 > current { setenv("COLUMNS", String(widest + 1), 1) }
     }
 }

@@ -14,11 +14,9 @@ struct HubCommand: AsyncParsableCommand {
             Examples:
               fleetstorm hub --listen 127.0.0.1:1883 --output hub-report.pb
               fleetstorm hub --generate-cert certs --host myhub.local
-              fleetstorm hub --listen 127.0.0.1:1883 --tls-listen 127.0.0.1:8883 --tls-cert certs/server.pem \\
-                --tls-key certs/server-key.pem --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+              fleetstorm hub --listen 127.0.0.1:1883 --tls-listen 127.0.0.1:8883 --tls-cert certs/server.pem --tls-key certs/server-key.pem --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
               fleetstorm hub --listen 127.0.0.1:1883 --faults faults.yaml --tier S1
-              fleetstorm hub --https-listen 127.0.0.1:8443 --tls-cert certs/server.pem --tls-key certs/server-key.pem \
-                --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+              fleetstorm hub --https-listen 127.0.0.1:8443 --tls-cert certs/server.pem --tls-key certs/server-key.pem --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
               fleetstorm hub --listen 127.0.0.1:1883 --profile profiles/hub-outage.yaml --workers 4 --output hub.pb
             then, in another shell:
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883

@@ -49,7 +49,7 @@ struct NetlabRunCommand: AsyncParsableCommand {
     @Option(name: .customLong("set"), help: "Override a profile value: key.path=value (repeatable).")
     var overrides: [String] = []
 
-    @Option(help: "Where to write the protobuf report (the hub's and the fleet's own go to OUTPUT.netlab/).")
+    @Option(help: "Where to write the protobuf report (the hub's and the fleet's own go to OUTPUT.parts/).")
     var output: String = "netlab-report.pb"
 
     @Flag(help: "No live progress line.")
@@ -72,7 +72,7 @@ struct NetlabRunCommand: AsyncParsableCommand {
             )
         } catch { fail(error.description) }
         if scenario.tls != nil { fail("netlab runs plain MQTT: drop hub.tls from the profile") }
-        let directory = (output.hasSuffix(".pb") ? String(output.dropLast(3)) : output) + ".netlab"
+        let directory = (output.hasSuffix(".pb") ? String(output.dropLast(3)) : output) + ".parts"
         var service = NetlabService(
             executable: currentExecutablePath(),
             profile: profile,

@@ -8,7 +8,8 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Print a saved report.",
         discussion: """
-            Examples:
+            Examples (the run writes fleetstorm-report.pb):
+              fleetstorm run profiles/quickstart.yaml
               fleetstorm report fleetstorm-report.pb
               fleetstorm report fleetstorm-report.pb --format json
               fleetstorm report fleetstorm-report.pb --format html --output report.html
@@ -21,7 +22,7 @@ struct ReportCommand: ParsableCommand {
     @Argument(help: "A report written by `fleetstorm run` or `fleetstorm hub --output`.")
     var file: String
 
-    @Option(help: "text, json (every field) or html (one self-contained page with charts).")
+    @Option(help: "text, json (protobuf JSON: zero values left out) or html (one self-contained page with charts).")
     var format: Format = .text
 
     @Option(help: "Write to this file instead of standard output.")

@@ -20,7 +20,7 @@ struct RunCommand: AsyncParsableCommand {
               fleetstorm run profiles/quickstart.yaml --hub mqtts://127.0.0.1:8883 --ca-file certs/ca.pem
               fleetstorm run profiles/https-telemetry.yaml --devices 100
               fleetstorm run profiles/hub-outage.yaml --devices 6000 --processes 3
-              fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883 --shard 1/4 --start-at $(( $(date +%s) + 30 ))
+              fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883 --shard 1/4 --start-at $(( $(date +%s) + 5 ))
             A shard takes a contiguous range of device ids and 1/N of the ramp rate and connect window; in a
             Kubernetes Indexed Job use --shards N (the index comes from JOB_COMPLETION_INDEX).
             Durations read like 250ms, 10s, 5m. --set takes any profile key (see profiles/README.md).
@@ -143,6 +143,14 @@ struct RunCommand: AsyncParsableCommand {
         service.shard = selected
         service.startAtUnixNanoseconds = startAt
         let (line, quiet, live, json) = (ProgressLine(), quiet || progressJson, await startMetrics(), progressJson)
+        if let startAt, !quiet {
+            // A wait of seconds or minutes before anything happens is said, not left silent.
+            let wait = Double(startAt) / 1e9 - Date().timeIntervalSince1970
+            if wait >= 1 {
+                let when = Date(timeIntervalSince1970: Double(startAt) / 1e9).formatted(.iso8601)
+                printErr("waiting \(Int(wait.rounded())) s for the shared start (--start-at, \(when)); Ctrl-C stops")
+            }
+        }
         if !quiet || live != nil || json {
             service.progress = { p in
                 if json { JSONProgress.write(p) } else if !quiet { line.update(p) }

@@ -12,8 +12,7 @@ struct TuneCommand: AsyncParsableCommand {
         discussion: """
             Examples:
               fleetstorm tune profiles/hub-outage.yaml --devices 10000 --vary retry.policy=azure-dotnet,full-jitter,decorrelated-jitter
-              fleetstorm tune profiles/hub-outage.yaml --devices 100000 --tier S1 --units 10 \\
-                --vary retry.policy=full-jitter,equal-jitter --vary retry.base=100ms,1s,5s --output tune.pb
+              fleetstorm tune profiles/hub-outage.yaml --devices 100000 --tier S1 --units 10 --vary retry.policy=full-jitter,equal-jitter --vary retry.base=100ms,1s,5s --output tune.pb
               fleetstorm report tune.pb --format html > tune.html
             Each setting runs --repeat times with seeds seed, seed+1, ...; the table shows mean ± sample spread.
             --simulate (default) runs FleetSim; --real runs each point over sockets, one after another.

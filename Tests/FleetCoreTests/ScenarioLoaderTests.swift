@@ -242,4 +242,20 @@ struct ScenarioLoaderTests {
             #expect(Scenario.HubTarget.parse(bad) == nil, "\(bad)")
         }
     }
+
+    /// An embedded-hub profile's transport keys may stay when `--hub` names an external hub of the same transport
+    /// (`run profiles/https-telemetry.yaml --hub https://... --ca-file ...`); only a contradiction is refused.
+    @Test func transportKeysAgreeWithAnExternalURL() throws {
+        let https = "hub: {url: embedded, https: true}\n"
+        let external = try load(https, ["hub.url=https://127.0.0.1:8443", "hub.ca_file=/tmp/ca.pem"])
+        #expect(external.hub.https && !external.hub.isEmbedded)
+        #expect(error(https, ["hub.url=mqtt://127.0.0.1:1883"])?.key == "hub.https")
+        #expect(
+            error(https, ["hub.url=https://127.0.0.1:8443", "hub.ca_file=/tmp/ca.pem", "hub.https=false"])?.key
+                == "hub.https"
+        )
+        let ws = "hub: {url: embedded, websocket: true}\n"
+        #expect(try load(ws, ["hub.url=ws://127.0.0.1:8080/mqtt"]).hub.webSocketPath == "/mqtt")
+        #expect(error(ws, ["hub.url=mqtt://127.0.0.1:1883"])?.key == "hub.websocket")
+    }
 }

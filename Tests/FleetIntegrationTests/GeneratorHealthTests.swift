@@ -43,7 +43,7 @@ extension IntegrationTests {
             #expect(result.health.limits.contains("loop lag p99 over 5 ms"))
             // usleep burns no CPU: the loop stalled, it was not busy; the advice fits that.
             #expect(result.health.cause == .loopStalled)
-            #expect(result.health.advice.contains("waited for a core"))
+            #expect(result.health.advice(hubInProcess: true).contains("waited for a core"))
         }
 
         /// A closed loop against a slow hub: every message waits for its PUBACK (held 150 ms by the hub), one in
@@ -120,5 +120,31 @@ struct GeneratorHealthLimitTests {
         h.descriptorLimit = 1000
         h.descriptorPeak = 990
         #expect(h.limits == ["out of file descriptors"])
+    }
+
+    /// The advice fits the case it is given in: no "run the hub in its own process" when the hub is a broker
+    /// elsewhere, and no "more work than one core does" from a loop that used a few per cent of one.
+    @Test func adviceFitsTheCase() {
+        var stalled = GeneratorHealth()
+        for _ in 0..<100 { LatencyLayout.record(6_000_000, in: &stalled.loopLag) }
+        stalled.lateProbesStalled = 10
+        #expect(stalled.cause == .loopStalled)
+        #expect(stalled.advice(hubInProcess: true).contains("run the hub in its own process"))
+        #expect(!stalled.advice(hubInProcess: false).contains("hub in its own process"))
+        var busy = stalled
+        busy.lateProbesStalled = 0
+        busy.lateProbesBusy = 10
+        busy.loopCPUSeconds = 0.6
+        busy.wallSeconds = 10
+        #expect(busy.cause == .loopBusy)
+        #expect(busy.advice(hubInProcess: true).contains("it used 6 % of a core"))
+        #expect(!busy.advice(hubInProcess: true).contains("more work than one core"))
+        busy.loopCPUSeconds = 9
+        #expect(busy.advice(hubInProcess: false).contains("more work than one core"))
+        var descriptors = GeneratorHealth()
+        descriptors.descriptorLimit = 1000
+        descriptors.descriptorPeak = 990
+        #expect(!descriptors.advice(hubInProcess: false).contains("hub in its own process"))
+        #expect(GeneratorHealth().advice(hubInProcess: true).isEmpty)
     }
 }

@@ -72,5 +72,112 @@ extension IntegrationTests {
             #expect(width == 1000 && height == 2400)
             #expect(bytes.count > 40_000, "charts and tables drawn, not a blank page (\(bytes.count) bytes)")
         }
+
+        /// What a reader sees, measured by the browser's own layout (a script added to a copy of each page reads
+        /// the DOM after load and writes what it found into the page, which --dump-dom returns): axis labels never
+        /// repeat their neighbour, legend labels take their series' colour, the tune page's point labels overlap
+        /// nothing, its axes have ticks, its ranking marks settings over the limit, its heat map names its axes.
+        @Test(.enabled(if: HTMLReportTests.chromium != nil || Env.isCI, "chromium not installed (.ci/run installs it)"))
+        func pagesReadRightInTheBrowser() throws {
+            let browser = try #require(Self.chromium, "chromium not found; .ci/run installs it")
+            let dir = CLITests.temp("html-dom")
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let tune = "\(dir)/tune.pb"
+            let t = try CLITests.run([
+                "tune", "profiles/hub-outage.yaml", "--devices", "300", "--repeat", "1", "--tier", "S1", "--quiet",
+                "--vary", "retry.policy=full-jitter,equal-jitter,decorrelated-jitter,exponential",
+                "--vary", "retry.base=100ms,1s,2s", "--output", tune,
+            ])
+            #expect(t.status == 0, "\(t.stderr)")
+            for (name, report) in [("run", try InteropTests.shared.get()), ("tune", tune)] {
+                let html = "\(dir)/\(name).html"
+                let r = try CLITests.run(["report", report, "--format", "html", "--output", html])
+                #expect(r.status == 0, "\(r.stderr)")
+                let page = try String(contentsOfFile: html, encoding: .utf8)
+                let probe = page.replacingOccurrences(of: "</body>", with: "<script>\(Self.domProbe)</script></body>")
+                let probed = "\(dir)/\(name)-probe.html"
+                try probe.write(toFile: probed, atomically: true, encoding: .utf8)
+                let dom = try RealClientTests.run(
+                    browser,
+                    [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(dir)/profile",
+                        "--virtual-time-budget=5000", "--dump-dom", "file://\(probed)",
+                    ]
+                )
+                #expect(dom.status == 0, "\(dom.err)")
+                let json = try #require(
+                    dom.out.components(separatedBy: "<pre id=\"dom-check\">").dropFirst().first?
+                        .components(separatedBy: "</pre>").first,
+                    "the probe did not run in \(name).html"
+                )
+                let found = try #require(
+                    try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+                    "\(json)"
+                )
+                #expect((found["repeats"] as? [String])?.isEmpty == true, "\(name): axis labels repeat: \(json)")
+                #expect((found["overlaps"] as? [String])?.isEmpty == true, "\(name): labels overlap: \(json)")
+                #expect((found["greyLegends"] as? [String])?.isEmpty == true, "\(name): legends not coloured: \(json)")
+                if name == "run" {
+                    #expect((found["legends"] as? Int ?? 0) >= 2, "\(json)")
+                    #expect((found["tickGroups"] as? Int ?? 0) >= 8, "every chart has tick rows: \(json)")
+                } else {
+                    #expect((found["paretoTicks"] as? Int ?? 0) >= 6, "ticks on both Pareto axes: \(json)")
+                    #expect((found["pointLabels"] as? Int ?? 0) >= 1, "\(json)")
+                    #expect(found["heatCorner"] as? String == "retry.policy ↓ retry.base →", "\(json)")
+                    let over = found["overRanks"] as? [String] ?? []
+                    #expect(!over.isEmpty && over.allSatisfy { $0.hasSuffix("!") }, "over-limit rows marked: \(json)")
+                }
+            }
+        }
+
+        /// Runs in the page after load; writes its findings as JSON into <pre id="dom-check">.
+        static let domProbe = """
+            window.addEventListener('load', () => {
+              const out = {repeats: [], overlaps: [], greyLegends: [], legends: 0, tickGroups: 0, paretoTicks: 0,
+                           pointLabels: 0, heatCorner: '', overRanks: []};
+              for (const svg of document.querySelectorAll('svg')) {
+                const groups = {};
+                for (const t of svg.querySelectorAll('text.tick')) {
+                  const x = t.getAttribute('x'), y = t.getAttribute('y');
+                  (groups['row ' + y] ||= []).push([parseFloat(x), t.textContent]);
+                  (groups['column ' + x] ||= []).push([parseFloat(y), t.textContent]);
+                }
+                for (const [key, ticks] of Object.entries(groups)) {
+                  if (ticks.length < 3) continue;
+                  out.tickGroups++;
+                  ticks.sort((a, b) => a[0] - b[0]);
+                  for (let i = 1; i < ticks.length; i++) {
+                    if (ticks[i][1] === ticks[i - 1][1]) out.repeats.push(svg.id + ' ' + key + ': ' + ticks[i][1]);
+                  }
+                }
+                const strokes = new Set([...svg.querySelectorAll('polyline')].map(p => getComputedStyle(p).stroke));
+                for (const l of svg.querySelectorAll('text.legend')) {
+                  out.legends++;
+                  if (!strokes.has(getComputedStyle(l).fill)) out.greyLegends.push(svg.id + ' ' + l.textContent);
+                }
+              }
+              const pareto = document.getElementById('pareto');
+              if (pareto) {
+                out.paretoTicks = pareto.querySelectorAll('text.x-tick, text.y-tick').length;
+                const boxes = [...pareto.querySelectorAll('text.point-label')].map(t => [t.textContent, t.getBBox()]);
+                const dots = [...pareto.querySelectorAll('circle')].map(c => ['point', c.getBBox()]);
+                out.pointLabels = boxes.length;
+                const hit = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+                boxes.forEach(([name, box], i) => {
+                  for (const [other, o] of boxes.slice(i + 1).concat(dots)) {
+                    if (hit(box, o)) out.overlaps.push(name + ' × ' + other);
+                  }
+                });
+              }
+              const corner = document.querySelector('table.heat th');
+              if (corner) out.heatCorner = corner.textContent;
+              out.overRanks = [...document.querySelectorAll('tr.over td:first-child')].map(td => td.textContent);
+              const pre = document.createElement('pre');
+              pre.id = 'dom-check';
+              pre.textContent = JSON.stringify(out);
+              document.body.appendChild(pre);
+            });
+            """
     }
 }
