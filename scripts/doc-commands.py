@@ -397,6 +397,8 @@ def label(line):
     """A line's label, numbers aside: its words before the first value (a word that starts with a digit or a sign
     and a digit, a bar of a sparkline, a dash for none, ±, never), up to its first colon. A table's header line is
     all label, so its columns must match exactly; a row is its name; "key: verdict" is its key."""
+    if line.startswith("GENERATOR LIMITED"):
+        return "generator:"  # the health line's other verdict ("generator: kept up (...)")
     words = []
     for word in line.split():
         if re.match(r"^[-+(]?\d", word) or re.search(r"[▁-█]", word) or word in ("—", "±", "never"):

@@ -53,7 +53,8 @@ public enum HTMLReport {
             "<h2>Over time</h2><p class=\"note\">Bins of \(TextSummary.formatNanoseconds(UInt64(max(1, r.series.binNs)))); shaded: fault windows.</p>"
         let charts: [(id: String, name: String, title: String, line: Bool, colour: String)] = [
             ("chart-attempts", "attempts", "Reconnect attempts per bin (CONNECTs started)", false, "#d62728"),
-            ("chart-connected", "connected", "Devices connected", true, "#1f77b4"),
+            ("chart-accepted", "accepted", "Connections accepted per bin (devices' CONNACKs)", false, "#17becf"),
+            ("chart-connected", "connected", "Devices connected (at each bin's end)", true, "#1f77b4"),
             ("chart-acked", "acked", "Messages acknowledged per bin", false, "#2ca02c"),
             ("chart-hub-accepted", "hub_accepted", "Hub: connections accepted per bin", false, "#9467bd"),
         ]

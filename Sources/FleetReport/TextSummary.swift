@@ -91,8 +91,13 @@ public enum TextSummary {
         {
             let width = Double(r.series.binNs) / 1e6
             out.append("")
-            out.append("per \(fixed(width, 0)) ms bin (each character is a span of bins, scaled to the peak):")
-            for name in ["attempts", "connected", "acked"] {
+            // `connected` is a gauge read at each bin's end: devices that reconnect, flush and leave within one bin
+            // show in `accepted`, not there.
+            out.append(
+                "per \(fixed(width, 0)) ms bin (each character is a span of bins, scaled to the peak; "
+                    + "connected: at the bin's end):"
+            )
+            for name in ["attempts", "accepted", "connected", "acked"] {
                 guard let s = r.series.series.first(where: { $0.name == name }) else { continue }
                 out.append("  \(pad(name, 10)) \(sparkline(s.values))  peak \(s.values.max() ?? 0)")
             }
