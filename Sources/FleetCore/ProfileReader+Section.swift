@@ -64,6 +64,19 @@ struct Section {
         return v
     }
 
+    /// A whole number in `min ... max`, or the word `auto` (the program decides; nil inside: `.some(nil)`).
+    mutating func intOrAuto(_ key: String, min: Int, max: Int) throws(ScenarioError) -> Int?? {
+        guard let s = try scalar(key, "a whole number or auto") else { return nil }
+        if s.string == "auto" { return .some(nil) }
+        guard let v = Int(s.string.replacingUnderscores) else {
+            throw error(.wrongType, key, "expected a whole number or auto, got \"\(s.string)\"")
+        }
+        guard v >= min && v <= max else {
+            throw error(.outOfRange, key, "must be auto or between \(min) and \(max), got \(v)")
+        }
+        return .some(v)
+    }
+
     /// A number in `min ... max`. Every number key has an upper bound (a billion unless the key says otherwise), so
     /// each later conversion of it (to a count, a rate's interval, nanoseconds) stays in range.
     mutating func double(_ key: String, min: Double, max: Double = 1e9) throws(ScenarioError) -> Double? {

@@ -106,7 +106,15 @@ struct ProfileReader {
             s.fleet.devices = try f.int("devices", min: 1, max: 10_000_000) ?? s.fleet.devices
             s.fleet.idPrefix = try f.string("id_prefix") ?? s.fleet.idPrefix
             s.fleet.rampRate = try f.rateOrUnlimited("ramp_rate") ?? s.fleet.rampRate
-            s.fleet.maxInFlight = try f.int("max_in_flight", min: 1, max: 1_000_000) ?? s.fleet.maxInFlight
+            switch try f.intOrAuto("max_in_flight", min: 1, max: 1_000_000) {
+            case .some(.some(let fixed)):
+                s.fleet.maxInFlight = fixed
+                s.fleet.adaptiveWindow = false
+            case .some(.none):
+                s.fleet.maxInFlight = Scenario.Fleet.largestWindow
+                s.fleet.adaptiveWindow = true
+            case .none: break
+            }
             if let items = try f.strings("source_addresses") {
                 switch SourceAddresses.expand(items) {
                 case .success(let all): s.fleet.sourceAddresses = all

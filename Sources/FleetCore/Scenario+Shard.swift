@@ -57,7 +57,8 @@ extension Scenario {
         s.fleet.wholeFleetDevices = fleet.wholeFleetDevices ?? fleet.devices
         s.fleet.devices = range.count
         s.fleet.rampRate = fleet.rampRate / Double(shard.count)
-        s.fleet.maxInFlight = max(1, (fleet.maxInFlight + shard.count - 1) / shard.count)
+        // A fixed window is split; an adaptive one finds each shard's share itself.
+        if !fleet.adaptiveWindow { s.fleet.maxInFlight = max(1, (fleet.maxInFlight + shard.count - 1) / shard.count) }
         if !cohorts.isEmpty {
             var start = 0
             s.cohorts = cohorts.map { c in

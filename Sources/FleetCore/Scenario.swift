@@ -137,8 +137,13 @@ public struct Scenario: Sendable, Hashable {
         public var idPrefix: String = "device-"
         /// New connection attempts per second during the ramp; 0 means as fast as the window allows.
         public var rampRate: Double = 500
-        /// Connection attempts in flight at once (TCP connect to CONNACK).
+        /// Connection attempts in flight at once (TCP connect to CONNACK); with `adaptiveWindow`, the most the
+        /// window may grow to.
         public var maxInFlight: Int = 500
+        /// `max_in_flight: auto`: the window adapts to how fast the hub accepts (`ConnectWindow`).
+        public var adaptiveWindow = false
+        /// `max_in_flight`'s largest value (the cap of an adaptive window).
+        public static let largestWindow = 1_000_000
         /// Local addresses to spread connections over (127.x to pass the ephemeral port limit); empty lets the
         /// kernel choose.
         public var sourceAddresses: [String] = []

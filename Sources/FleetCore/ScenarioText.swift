@@ -30,7 +30,7 @@ extension Scenario {
         out.append(hubLine + "}")
         var fleetLine =
             "fleet: {devices: \(fleet.devices), id_prefix: \(q(fleet.idPrefix)), ramp_rate: \(fleet.rampRate)"
-        fleetLine += ", max_in_flight: \(fleet.maxInFlight)"
+        fleetLine += ", max_in_flight: \(fleet.adaptiveWindow ? "auto" : String(fleet.maxInFlight))"
         if !fleet.sourceAddresses.isEmpty {
             fleetLine += ", source_addresses: [\(fleet.sourceAddresses.joined(separator: ", "))]"
         }

@@ -248,12 +248,14 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 if swarm.hasStorms { swarm.stormEvent(device: index, event, recorder: recorder, at: now) }
                 swarm.callbacks.notify(deviceID: machine.deviceID, event: event, lastError: machine.lastError)
                 switch event {
-                case .connected:
-                    releaseSlot()
+                case .connected(let latency):
+                    releaseSlot(.connected(latency))
                 case .refused:
-                    releaseSlot()
+                    releaseSlot(.refused)
+                case .connectionError:
+                    if holdsSlot { swarm.windowSignal(.failed) }
                 case .finished:
-                    releaseSlot()
+                    releaseSlot(.failed)
                     swarm.deviceFinished(self)
                 case .lateConnectClosed:
                     swarm.recordLateConnect()
@@ -279,10 +281,10 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         context.flush()
     }
 
-    private func releaseSlot() {
+    private func releaseSlot(_ outcome: Swarm.SlotOutcome) {
         guard holdsSlot else { return }
         holdsSlot = false
-        swarm.slotReleased()
+        swarm.slotReleased(outcome)
     }
 }
 

@@ -28,7 +28,10 @@ final class Swarm {
     /// The HTTPS device API: the Host header and the API's settings (nil: MQTT).
     let https: (host: String, settings: Scenario.HTTPS)?
     let rampRate: Double
-    let window: Int
+    /// Connects in flight at once: fixed, or adaptive (`fleet.max_in_flight: auto`, grown and halved by how fast
+    /// the hub accepts).
+    private(set) var window: Int
+    private(set) var adaptive: ConnectWindow?
     let connectTimeout: Duration
     let callbacks: DeviceCallbacks
     private(set) var handlers: [DeviceChannelHandler] = []
@@ -90,7 +93,13 @@ final class Swarm {
         }
         baseBootstrap = base
         self.rampRate = scenario.fleet.rampRate
-        self.window = scenario.fleet.maxInFlight
+        if scenario.fleet.adaptiveWindow {
+            let adaptive = ConnectWindow(cap: min(scenario.fleet.maxInFlight, max(1, scenario.fleet.devices)))
+            self.adaptive = adaptive
+            self.window = adaptive.size
+        } else {
+            self.window = scenario.fleet.maxInFlight
+        }
         self.connectTimeout = scenario.mqtt.connectTimeout
         self.allFinished = loop.makePromise()
         handlers.reserveCapacity(scenario.fleet.devices)
@@ -129,6 +138,7 @@ final class Swarm {
 
     func start() {
         rampStart = scheduler.now()
+        if adaptive != nil { recorders.first?.connectWindow(window, at: rampStart) }
         if handlers.isEmpty {
             allFinished.succeed()
             return
@@ -168,9 +178,32 @@ final class Swarm {
         }
     }
 
-    func slotReleased() {
+    /// How a first connect that held a window slot went.
+    enum SlotOutcome {
+        case connected(Duration)
+        case refused, failed
+    }
+
+    func slotReleased(_ outcome: SlotOutcome) {
         inFlight -= 1
+        windowSignal(outcome)
         pump()
+    }
+
+    /// Feeds the adaptive window (a fixed one ignores it); a failed attempt of a device still holding its slot
+    /// counts too.
+    func windowSignal(_ outcome: SlotOutcome) {
+        guard var adaptive else { return }
+        switch outcome {
+        case .connected(let latency): adaptive.connected(latency: latency)
+        case .refused: adaptive.refused()
+        case .failed: adaptive.failed()
+        }
+        self.adaptive = adaptive
+        if adaptive.size != window {
+            window = adaptive.size
+            recorders.first?.connectWindow(window, at: scheduler.now())
+        }
     }
 
     func deviceFinished(_ handler: DeviceChannelHandler) {

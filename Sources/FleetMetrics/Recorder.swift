@@ -81,6 +81,11 @@ public final class Recorder {
         snapshot.series = TimeSeries(bin: bin)
     }
 
+    /// The adaptive connect window's size from `at` on (the `connect_window` gauge).
+    public func connectWindow(_ size: Int, at: Instant) {
+        snapshot.series.set(.connectWindow, UInt64(max(0, size)), at: at)
+    }
+
     /// Records `event`, which happened at `at` (run time, for the time series).
     public func record(_ event: DeviceEvent, at: Instant) {
         switch event {

@@ -48,6 +48,8 @@ public struct TimeSeries: Sendable {
         case hubDuplicates = "hub_duplicates"
         case hubOutOfOrder = "hub_out_of_order"
         case c2dSent = "c2d_sent"
+        /// The adaptive connect window's size (`fleet.max_in_flight: auto`; a gauge; absent with a fixed window).
+        case connectWindow = "connect_window"
 
         /// The case's position in `allCases` (series are stored by it, without hashing a key per add).
         var ordinal: Int {
@@ -76,10 +78,13 @@ public struct TimeSeries: Sendable {
             case .hubDuplicates: 21
             case .hubOutOfOrder: 22
             case .c2dSent: 23
+            case .connectWindow: 24
             }
         }
 
-        public var isGauge: Bool { self == .connected || self == .queued || self == .hubConnections }
+        public var isGauge: Bool {
+            self == .connected || self == .queued || self == .hubConnections || self == .connectWindow
+        }
 
         /// Series a hub records (the rest are the devices').
         public var isHub: Bool { rawValue.hasPrefix("hub_") || self == .c2dSent }

@@ -57,6 +57,10 @@ public enum HTMLReport {
             ("chart-connected", "connected", "Devices connected (at each bin's end)", true, "#1f77b4"),
             ("chart-acked", "acked", "Messages acknowledged per bin", false, "#2ca02c"),
             ("chart-hub-accepted", "hub_accepted", "Hub: connections accepted per bin", false, "#9467bd"),
+            (
+                "chart-window", "connect_window", "Connect window (max_in_flight: auto): connects allowed in flight",
+                true, "#8c564b"
+            ),
         ]
         for c in charts {
             guard let values = series[c.name], values.contains(where: { $0 > 0 }) else { continue }

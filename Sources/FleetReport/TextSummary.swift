@@ -101,6 +101,15 @@ public enum TextSummary {
                 guard let s = r.series.series.first(where: { $0.name == name }) else { continue }
                 out.append("  \(pad(name, 10)) \(sparkline(s.values))  peak \(s.values.max() ?? 0)")
             }
+            if let w = r.series.series.first(where: { $0.name == "connect_window" }), let largest = w.values.max(),
+                largest > 0
+            {
+                let shrank = zip(w.values, w.values.dropFirst()).filter { $1 < $0 }.count
+                out.append(
+                    "connect window (max_in_flight: auto, from \(ConnectWindow.initial)): largest \(largest), "
+                        + "at the end \(w.values.last ?? 0), smaller than the bin before in \(shrank) of \(w.values.count) bins"
+                )
+            }
         }
         if !r.statuses.isEmpty {
             out.append(

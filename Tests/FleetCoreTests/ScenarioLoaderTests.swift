@@ -258,4 +258,14 @@ struct ScenarioLoaderTests {
         #expect(try load(ws, ["hub.url=ws://127.0.0.1:8080/mqtt"]).hub.webSocketPath == "/mqtt")
         #expect(error(ws, ["hub.url=mqtt://127.0.0.1:1883"])?.key == "hub.websocket")
     }
+
+    @Test func connectWindowIsANumberOrAuto() throws {
+        let auto = try load("fleet: {max_in_flight: auto}\n")
+        #expect(auto.fleet.adaptiveWindow && auto.fleet.maxInFlight == Scenario.Fleet.largestWindow)
+        #expect(auto.redactedYAML.contains("max_in_flight: auto"), "the effective scenario says auto")
+        let fixed = try load("fleet: {max_in_flight: auto}\n", ["fleet.max_in_flight=64"])
+        #expect(!fixed.fleet.adaptiveWindow && fixed.fleet.maxInFlight == 64)
+        #expect(error("fleet: {max_in_flight: sometimes}\n")?.key == "fleet.max_in_flight")
+        #expect(error("fleet: {max_in_flight: 0}\n")?.key == "fleet.max_in_flight")
+    }
 }

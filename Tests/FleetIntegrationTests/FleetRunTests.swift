@@ -53,6 +53,27 @@ extension IntegrationTests {
             #expect(hub.protocolErrors == 0)
         }
 
+        /// `max_in_flight: auto`: the window starts at 16 and adapts; the run records it as the `connect_window`
+        /// gauge (within its bounds: the minimum and the fleet's size), every device connects; a fixed window
+        /// records no such series.
+        @Test func adaptiveConnectWindowIsRecorded() async throws {
+            var s = try Self.scenario(devices: 400, messages: 1)
+            s.fleet.adaptiveWindow = true
+            s.fleet.maxInFlight = Scenario.Fleet.largestWindow
+            let result = try await FleetRunner(scenario: s, hub: EmbeddedTestHub(hub: TestHub())).run()
+            #expect(result.snapshot.counters.connected == 400)
+            let window = result.snapshot.series.series(.connectWindow)
+            #expect(
+                !window.isEmpty && window.allSatisfy { $0 >= UInt64(ConnectWindow.minimum) && $0 <= 400 },
+                "\(window)"
+            )
+            let fixed = try await FleetRunner(
+                scenario: try Self.scenario(devices: 50, messages: 1),
+                hub: EmbeddedTestHub(hub: TestHub())
+            ).run()
+            #expect(fixed.snapshot.series.series(.connectWindow).allSatisfy { $0 == 0 })
+        }
+
         @Test(
             "mosquitto as a real broker: 200 devices",
             .enabled(if: Env.which("mosquitto") != nil || Env.isCI, "mosquitto not installed (CI installs it)")

@@ -1,0 +1,96 @@
+/// The connect window when `fleet.max_in_flight: auto`: how many first connects may wait for their CONNACK at once,
+/// grown while connects stay fast and halved when one shows a hub that cannot keep up, so a storm connects as fast
+/// as the hub accepts without overflowing its listen backlog (a dropped SYN costs the device the kernel's 1 s SYN
+/// retransmit: a connect tail that measures the generator's pacing, not the hub).
+///
+/// Like TCP's congestion window: slow start (one more slot per fast connect, so the window doubles per round) up to
+/// the first sign of congestion, then one more slot per window's worth of fast connects. A sign of congestion is a
+/// connect that failed or timed out, or one slower than `slowConnect` (a SYN retransmit shows as at least 1 s), or
+/// slower than `queueFactor` × the fastest connect seen and at least `queueFloor` (the backlog filling: connects queue
+/// behind each other before SYNs drop); slow start already ends at a quarter of that. It halves the window once per window's worth of completions, so a burst of
+/// slow connects that were in flight together counts once. Pure: driven by completions, no clock.
+public struct ConnectWindow: Sendable, Hashable {
+    /// Slots now.
+    public private(set) var size: Int
+    /// The most it may grow to (the fleet's size, or `fleet.max_in_flight`'s largest value).
+    public let cap: Int
+    /// Slow start below this; the first congestion sets it to half the window.
+    public private(set) var threshold: Int
+    /// The fastest connect seen (nil before the first).
+    public private(set) var fastest: Duration?
+    /// Halvings so far, and the largest window used (for the report).
+    public private(set) var decreases = 0
+    public private(set) var largest: Int
+    /// Fast completions since the window last grew in congestion avoidance.
+    private var credit = 0
+    /// Completions since the last halving (another waits for a window's worth).
+    private var sinceDecrease = Int.max
+
+    public static let initial = 16
+    public static let minimum = 4
+    public static let slowConnect: Duration = .milliseconds(900)
+    public static let queueFactor: Int64 = 16
+    public static let queueFloor: Duration = .milliseconds(2)
+    /// Slow start ends (without a halving) at a connect this many times the fastest and at least `queueFloor`:
+    /// the backlog has begun to fill.
+    public static let slowStartExitFactor: Int64 = 4
+
+    public init(cap: Int) {
+        self.cap = max(Self.minimum, cap)
+        size = min(Self.initial, self.cap)
+        threshold = self.cap
+        largest = size
+    }
+
+    /// A first connect got its CONNACK after `latency` (TCP connect to CONNACK).
+    public mutating func connected(latency: Duration) {
+        sinceDecrease = sinceDecrease == .max ? .max : sinceDecrease + 1
+        if fastest.map({ latency < $0 }) ?? true { fastest = latency }
+        if isCongested(latency) {
+            decrease()
+            return
+        }
+        if size < threshold {
+            if let fastest, latency >= Self.queueFloor,
+                latency.nanoseconds / Self.slowStartExitFactor > fastest.nanoseconds
+            {
+                threshold = size  // queueing has begun: grow by one per window from here
+            } else {
+                size = min(cap, size + 1)
+            }
+        } else {
+            credit += 1
+            if credit >= size {
+                credit = 0
+                size = min(cap, size + 1)
+            }
+        }
+        largest = max(largest, size)
+    }
+
+    /// A first connect ended without a CONNACK: the socket failed, the connect or CONNACK timed out.
+    public mutating func failed() {
+        sinceDecrease = sinceDecrease == .max ? .max : sinceDecrease + 1
+        decrease()
+    }
+
+    /// A first connect the hub answered with a refusal: the hub keeps up (it answered), the window stays.
+    public mutating func refused() {
+        sinceDecrease = sinceDecrease == .max ? .max : sinceDecrease + 1
+    }
+
+    func isCongested(_ latency: Duration) -> Bool {
+        if latency >= Self.slowConnect { return true }
+        guard let fastest, latency >= Self.queueFloor else { return false }
+        return latency.nanoseconds / Self.queueFactor > fastest.nanoseconds
+    }
+
+    private mutating func decrease() {
+        guard sinceDecrease >= size, size > Self.minimum else { return }  // at the minimum it holds
+        threshold = max(Self.minimum, size / 2)
+        size = threshold
+        credit = 0
+        sinceDecrease = 0
+        decreases += 1
+    }
+}

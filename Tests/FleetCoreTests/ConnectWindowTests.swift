@@ -1,0 +1,142 @@
+import FleetCore
+import Testing
+
+/// The adaptive connect window (`fleet.max_in_flight: auto`) against a model of a hub's listener, and its bounds under
+/// random completions.
+@Suite("Adaptive connect window")
+struct ConnectWindowTests {
+    /// A listener like mosquitto's: a listen backlog of `backlog` connects, served one every `serviceMicros`; a SYN
+    /// that finds the backlog full is dropped and the kernel sends it again 1 s later. The generator starts `devices`
+    /// connects as its window allows (all at once: no ramp), in virtual time (steps of 10 µs or the service time).
+    struct Listener {
+        let backlog: Int
+        let serviceMicros: Int
+        let roundTripMicros = 200
+
+        struct Result {
+            var drops = 0
+            var doneMicros = 0
+            var largestWindow = 0
+        }
+
+        func storm(devices: Int, window fixed: Int?) -> Result {
+            var adaptive = ConnectWindow(cap: 1_000_000)
+            var result = Result()
+            var queue: [Int] = []  // start times of connects in the backlog, oldest first
+            var head = 0
+            // SYNs dropped, in the order they are due again (each 1 s after its drop: a FIFO).
+            var retransmits: [(due: Int, started: Int)] = []
+            var retransmitHead = 0
+            var started = 0
+            var inFlight = 0
+            var done = 0
+            var now = 0
+            var nextService = serviceMicros
+            let step = min(10, serviceMicros)
+            func window() -> Int { fixed ?? adaptive.size }
+            while done < devices {
+                // SYNs sent again after a drop join the backlog (or are dropped again) when due.
+                while retransmitHead < retransmits.count && retransmits[retransmitHead].due <= now {
+                    let r = retransmits[retransmitHead]
+                    retransmitHead += 1
+                    if queue.count - head < backlog {
+                        queue.append(r.started)
+                    } else {
+                        result.drops += 1
+                        retransmits.append((now + 1_000_000, r.started))
+                    }
+                }
+                while inFlight < window() && started < devices {
+                    started += 1
+                    inFlight += 1
+                    if queue.count - head < backlog {
+                        queue.append(now)
+                    } else {
+                        result.drops += 1
+                        retransmits.append((now + 1_000_000, now))
+                    }
+                }
+                result.largestWindow = max(result.largestWindow, window())
+                if now >= nextService {
+                    nextService = now + serviceMicros
+                    if head < queue.count {
+                        let latency = now - queue[head] + roundTripMicros
+                        head += 1
+                        inFlight -= 1
+                        done += 1
+                        adaptive.connected(latency: .microseconds(latency))
+                    }
+                }
+                now += step
+            }
+            result.doneMicros = now
+            return result
+        }
+    }
+
+    /// 10,000 devices at once against a backlog of 100 served at 10,000 connects/s: a fixed window of 500 drops SYNs
+    /// (each a 1 s retransmit) and ends a second later than the hub could; `auto` finds a window that never
+    /// overflows the backlog and finishes within a few per cent of the hub's own pace.
+    @Test func aStormNeverOverflowsTheBacklog() {
+        let listener = Listener(backlog: 100, serviceMicros: 100)
+        let fixed = listener.storm(devices: 10_000, window: 500)
+        let auto = listener.storm(devices: 10_000, window: nil)
+        let hubPace = 10_000 * 100
+        #expect(fixed.drops > 0 && fixed.doneMicros > hubPace + 900_000, "\(fixed)")
+        #expect(auto.drops == 0, "\(auto)")
+        #expect(auto.doneMicros <= hubPace * 105 / 100, "\(auto)")
+        #expect(auto.largestWindow <= 100, "\(auto)")
+    }
+
+    /// A faster hub: the window grows past the initial 16 to keep it busy.
+    @Test func aFastHubGetsAWiderWindow() {
+        let auto = Listener(backlog: 4096, serviceMicros: 5).storm(devices: 20_000, window: nil)
+        #expect(auto.drops == 0 && auto.largestWindow > ConnectWindow.initial, "\(auto)")
+        #expect(auto.doneMicros <= 20_000 * 5 * 120 / 100, "\(auto)")
+    }
+
+    /// Any order of fast, slow, failed and refused connects: the window stays within its bounds, grows by at most one
+    /// per fast connect, halves at most once per window's worth of completions, and only on a sign of congestion.
+    @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
+    func boundsUnderRandomCompletions(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let cap = Int(random.next() % 300) + 4
+        var w = ConnectWindow(cap: cap)
+        var sinceHalving = Int.max
+        var halvings = 0
+        for _ in 0..<5_000 {
+            let before = w.size
+            let fastest = w.fastest
+            let kind = random.next() % 10
+            sinceHalving = sinceHalving == .max ? .max : sinceHalving + 1
+            var congested = false
+            switch kind {
+            case 0:
+                w.failed()
+                congested = true
+            case 1: w.refused()
+            case 2:
+                let latency = Duration.milliseconds(Int64(900 + random.next() % 2000))
+                w.connected(latency: latency)
+                congested = true
+            default:
+                let latency = Duration.microseconds(Int64(100 + random.next() % 30_000))
+                congested =
+                    latency >= ConnectWindow.queueFloor
+                    && latency.nanoseconds / ConnectWindow.queueFactor > (fastest ?? latency).nanoseconds
+                w.connected(latency: latency)
+            }
+            #expect(w.size >= min(ConnectWindow.minimum, cap) && w.size <= cap, "\(w)")
+            #expect(w.size <= before + 1, "grows by one at most")
+            if w.size < before {
+                #expect(congested, "shrinks only on congestion")
+                #expect(w.size == max(ConnectWindow.minimum, before / 2), "halves")
+                #expect(sinceHalving >= before, "at most once per window's worth of completions")
+                sinceHalving = 0
+                halvings += 1
+            }
+            #expect(w.largest >= w.size)
+        }
+        #expect(w.decreases == halvings, "counted apart")
+    }
+}
