@@ -140,7 +140,7 @@ public struct FleetRunner: Sendable {
                 )
             }
             if !embedded {
-                try await Self.probe(resolved, url: "mqtt://\(hubAddress.host):\(hubAddress.port)", group: group)
+                try await Self.probe(resolved, url: scenario.hub.description, group: group)
             }
             if let at = startAtUnixNanoseconds {
                 let wait = at - Self.unixNanoseconds()
