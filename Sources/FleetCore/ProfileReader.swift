@@ -86,20 +86,32 @@ struct ProfileReader {
                     "the embedded hub injects faults itself; the proxy is for external brokers"
                 )
             }
-            if let tier = try hub.string("tier") {
-                guard Scenario.Quota.tiers.contains(tier.uppercased()) else {
-                    throw hub.error(
-                        .invalidValue,
-                        "tier",
-                        "expected one of \(Scenario.Quota.tiers.joined(separator: ", "))"
-                    )
-                }
+            let tier = try hub.string("tier")
+            if let tier, !Scenario.Quota.tiers.contains(tier.uppercased()) {
+                throw hub.error(
+                    .invalidValue,
+                    "tier",
+                    "expected one of \(Scenario.Quota.tiers.joined(separator: ", "))"
+                )
+            }
+            // The tier's settings are read whether or not a tier is given, so that one without it is refused as
+            // what it is (not as an unknown key).
+            let units = try hub.int("units", min: 1, max: 200)
+            let burst = try hub.double("burst_seconds", min: 0, max: 86_400)
+            let shaping = try hub.duration("max_shaping_delay", min: .zero)
+            let daily = try hub.int("daily_messages", min: 1)
+            if let tier {
                 var quota = Scenario.Quota(tier: tier.uppercased())
-                quota.units = try hub.int("units", min: 1, max: 200) ?? quota.units
-                quota.burstSeconds = try hub.double("burst_seconds", min: 0, max: 86_400) ?? quota.burstSeconds
-                quota.maxShapingDelay = try hub.duration("max_shaping_delay", min: .zero) ?? quota.maxShapingDelay
-                quota.dailyMessages = try hub.int("daily_messages", min: 1).map { UInt64($0) }
+                quota.units = units ?? quota.units
+                quota.burstSeconds = burst ?? quota.burstSeconds
+                quota.maxShapingDelay = shaping ?? quota.maxShapingDelay
+                quota.dailyMessages = daily.map { UInt64($0) }
                 s.quota = quota
+            } else if let key = [
+                ("units", units != nil), ("burst_seconds", burst != nil), ("max_shaping_delay", shaping != nil),
+                ("daily_messages", daily != nil),
+            ].first(where: \.1)?.0 {
+                throw hub.error(.invalidValue, key, "belongs to a tier: give hub.tier too (e.g. tier: S1)")
             }
         }
         try top.mapping("fleet") { (f: inout Section) throws(ScenarioError) in

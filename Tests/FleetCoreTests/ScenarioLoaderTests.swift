@@ -268,4 +268,13 @@ struct ScenarioLoaderTests {
         #expect(error("fleet: {max_in_flight: sometimes}\n")?.key == "fleet.max_in_flight")
         #expect(error("fleet: {max_in_flight: 0}\n")?.key == "fleet.max_in_flight")
     }
+
+    /// A tier's settings without the tier are refused as such, not as unknown keys (`--set hub.units=10` on a profile
+    /// with no tier used to say "no such key").
+    @Test func tierSettingsNeedTheTier() throws {
+        let e = try #require(error("hub: {url: embedded}\n", ["hub.units=10"]))
+        #expect(e.key == "hub.units" && e.code != .unknownKey && e.message.contains("hub.tier"), "\(e)")
+        #expect(try load("hub: {tier: S1}\n", ["hub.units=10"]).quota?.units == 10)
+        #expect(error("hub: {max_shaping_delay: 5s}\n")?.key == "hub.max_shaping_delay")
+    }
 }
