@@ -461,7 +461,7 @@ def readme_tables(report):
         if not line.startswith("| ") or (n > 0 and lines[n - 1].startswith("|")):
             continue
         context = " ".join(lines[max(0, n - 8):n])
-        scripts = re.findall(r"scripts/(bench-[a-z]+\.sh)(?: ([a-z]+))?", context)
+        scripts = re.findall(r"scripts/(bench-[a-z-]+\.sh)(?: ([a-z]+))?", context)
         if not scripts:
             continue
         script, step = scripts[-1]
