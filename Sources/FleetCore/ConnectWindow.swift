@@ -7,8 +7,9 @@
 /// the first sign of congestion, then one more slot per window's worth of fast connects. A sign of congestion is a
 /// connect that failed or timed out, or one slower than `slowConnect` (a SYN retransmit shows as at least 1 s), or
 /// slower than `queueFactor` × the fastest connect seen and at least `queueFloor` (the backlog filling: connects queue
-/// behind each other before SYNs drop); slow start already ends at a quarter of that. It halves the window once per window's worth of completions, so a burst of
-/// slow connects that were in flight together counts once. Pure: driven by completions, no clock.
+/// behind each other before SYNs drop); slow start already ends at a quarter of that. It halves the window once per
+/// window's worth of completions, so a burst of slow connects that were in flight together counts once. Pure: driven
+/// by completions, no clock.
 public struct ConnectWindow: Sendable, Hashable {
     /// Slots now.
     public private(set) var size: Int
@@ -18,9 +19,8 @@ public struct ConnectWindow: Sendable, Hashable {
     public private(set) var threshold: Int
     /// The fastest connect seen (nil before the first).
     public private(set) var fastest: Duration?
-    /// Halvings so far, and the largest window used (for the report).
+    /// Halvings so far (the report shows the window itself, as the `connect_window` series).
     public private(set) var decreases = 0
-    public private(set) var largest: Int
     /// Fast completions since the window last grew in congestion avoidance.
     private var credit = 0
     /// Completions since the last halving (another waits for a window's worth).
@@ -39,12 +39,11 @@ public struct ConnectWindow: Sendable, Hashable {
         self.cap = max(Self.minimum, cap)
         size = min(Self.initial, self.cap)
         threshold = self.cap
-        largest = size
     }
 
     /// A first connect got its CONNACK after `latency` (TCP connect to CONNACK).
     public mutating func connected(latency: Duration) {
-        sinceDecrease = sinceDecrease == .max ? .max : sinceDecrease + 1
+        countCompletion()
         if fastest.map({ latency < $0 }) ?? true { fastest = latency }
         if isCongested(latency) {
             decrease()
@@ -65,18 +64,21 @@ public struct ConnectWindow: Sendable, Hashable {
                 size = min(cap, size + 1)
             }
         }
-        largest = max(largest, size)
     }
 
     /// A first connect ended without a CONNACK: the socket failed, the connect or CONNACK timed out.
     public mutating func failed() {
-        sinceDecrease = sinceDecrease == .max ? .max : sinceDecrease + 1
+        countCompletion()
         decrease()
     }
 
     /// A first connect the hub answered with a refusal: the hub keeps up (it answered), the window stays.
     public mutating func refused() {
-        sinceDecrease = sinceDecrease == .max ? .max : sinceDecrease + 1
+        countCompletion()
+    }
+
+    private mutating func countCompletion() {
+        if sinceDecrease < .max { sinceDecrease += 1 }
     }
 
     func isCongested(_ latency: Duration) -> Bool {

@@ -1,3 +1,4 @@
+internal import FleetCore
 public import Histogram
 
 /// Whether the load generator itself kept up (storm-metrics.md, "Generator self-health"): loop lag, timer
@@ -77,7 +78,7 @@ public struct GeneratorHealth: Sendable {
         case nil: return ""
         case .loopBusy:
             if loopCPUShare < Self.busyCPUShare {
-                let percent = Int((loopCPUShare * 100).rounded())
+                let percent = Int(saturating: (loopCPUShare * 100).rounded())
                 return "the device loop fell behind in bursts (it used \(percent) % of a core over the run, but "
                     + "connects, disconnects or sends came by the thousand at once): spread them (fleet.ramp_rate, "
                     + "jittered retries) or run fewer devices per process (shards)"

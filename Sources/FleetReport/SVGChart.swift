@@ -163,7 +163,7 @@ enum SVGChart {
     static func tickLabels(max: Double, steps: Int, unit: String) -> [String] {
         let n = Swift.max(1, steps)
         let step = max / Double(n)
-        let decimals = step >= 1 || !(step > 0) ? 0 : Swift.min(6, Int((-log10(step)).rounded(.up)))
+        let decimals = step >= 1 || !(step > 0) ? 0 : Swift.min(6, Int(saturating: (-log10(step)).rounded(.up)))
         return (0...n).map { TextSummary.fixed(max * Double($0) / Double(n), decimals) + unit }
     }
 

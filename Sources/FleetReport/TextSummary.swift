@@ -185,7 +185,7 @@ public enum TextSummary {
                 // Over MQTT the hub writes a C2D message to the device; over HTTPS it holds it for the device's
                 // next poll: "delivered" is either, and only a device's acknowledgement completes it.
                 let delivered =
-                    transport(r.run) == "HTTPS device API"
+                    r.run.target.contains("https://")
                     ? "held for the devices' polls"
                     : r.run.kind == "hub" ? "delivered (or held for HTTPS polls)" : "written to devices"
                 extra.append(

@@ -329,20 +329,8 @@ public enum TuneSummary {
         svg += "<text x=\"\(left + plotW / 2)\" y=\"\(h - 5)\" text-anchor=\"middle\">peak attempts/s (busiest second)"
         svg += "</text><text x=\"12\" y=\"\(top + plotH / 2)\" transform=\"rotate(-90 12 \(top + plotH / 2))\" "
         svg += "text-anchor=\"middle\">t99 (s)</text>"
-        for (k, label) in SVGChart.tickLabels(max: xMax, steps: 5, unit: "").enumerated() {
-            let tx = SVGChart.f(x(xMax * Double(k) / 5))
-            svg +=
-                "<line class=\"tick-mark\" x1=\"\(tx)\" x2=\"\(tx)\" y1=\"\(top + plotH)\" y2=\"\(top + plotH + 4)\" "
-            svg += "stroke=\"#333\"/><text class=\"tick x-tick\" x=\"\(tx)\" y=\"\(top + plotH + 16)\" "
-            svg += "text-anchor=\"middle\" font-size=\"10\">\(label)</text>"
-        }
-        for (k, label) in SVGChart.tickLabels(max: yMax, steps: 4, unit: "").enumerated() {
-            let ty = SVGChart.f(y(yMax * Double(k) / 4))
-            svg +=
-                "<line class=\"tick-mark\" x1=\"\(left - 4)\" x2=\"\(left)\" y1=\"\(ty)\" y2=\"\(ty)\" stroke=\"#333\"/>"
-            svg += "<text class=\"tick y-tick\" x=\"\(left - 6)\" y=\"\(ty)\" dy=\"4\" text-anchor=\"end\" "
-            svg += "font-size=\"10\">\(label)</text>"
-        }
+        svg += axisTicks(max: xMax, steps: 5, axis: "x") { v in (x(v), top + plotH) }
+        svg += axisTicks(max: yMax, steps: 4, axis: "y") { v in (left, y(v)) }
         if t.maxConnectRate > 0 {
             let lx = x(t.maxConnectRate)
             svg += "<line x1=\"\(lx)\" y1=\"\(top)\" x2=\"\(lx)\" y2=\"\(top + plotH)\" stroke=\"#c00\" "
@@ -378,6 +366,24 @@ public enum TuneSummary {
         }
         svg +=
             "</svg><p class=\"note\">each point is labelled with its rank in the table above (hover for its setting)</p>"
+        return svg
+    }
+
+    /// Tick marks and labels along one axis of the Pareto chart: `at` maps a value to the point on the axis line.
+    static func axisTicks(max: Double, steps: Int, axis: String, at: (Double) -> (x: Double, y: Double)) -> String {
+        var svg = ""
+        for (k, label) in SVGChart.tickLabels(max: max, steps: steps, unit: "").enumerated() {
+            let p = at(max * Double(k) / Double(steps))
+            let (px, py) = (SVGChart.f(p.x), SVGChart.f(p.y))
+            let mark = axis == "x" ? (x2: px, y2: SVGChart.f(p.y + 4)) : (x2: SVGChart.f(p.x - 4), y2: py)
+            let text =
+                axis == "x"
+                ? "x=\"\(px)\" y=\"\(SVGChart.f(p.y + 16))\" text-anchor=\"middle\""
+                : "x=\"\(SVGChart.f(p.x - 6))\" y=\"\(py)\" dy=\"4\" text-anchor=\"end\""
+            svg +=
+                "<line class=\"tick-mark\" x1=\"\(px)\" y1=\"\(py)\" x2=\"\(mark.x2)\" y2=\"\(mark.y2)\" stroke=\"#333\"/>"
+            svg += "<text class=\"tick \(axis)-tick\" \(text) font-size=\"10\">\(label)</text>"
+        }
         return svg
     }
 

@@ -148,7 +148,9 @@ struct RunCommand: AsyncParsableCommand {
             let wait = Double(startAt) / 1e9 - Date().timeIntervalSince1970
             if wait >= 1 {
                 let when = Date(timeIntervalSince1970: Double(startAt) / 1e9).formatted(.iso8601)
-                printErr("waiting \(Int(wait.rounded())) s for the shared start (--start-at, \(when)); Ctrl-C stops")
+                printErr(
+                    "waiting \(Int(saturating: wait.rounded())) s for the shared start (--start-at, \(when)); Ctrl-C stops"
+                )
             }
         }
         if !quiet || live != nil || json {
