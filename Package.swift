@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "FleetCore", targets: ["FleetCore"]),
         .library(name: "FleetMetrics", targets: ["FleetMetrics"]),
         .library(name: "FleetEngine", targets: ["FleetEngine"]),
+        .library(name: "FleetHubCore", targets: ["FleetHubCore"]),
         .library(name: "FleetHub", targets: ["FleetHub"]),
         .library(name: "FleetReport", targets: ["FleetReport"]),
         .library(name: "FleetTesting", targets: ["FleetTesting"]),
@@ -92,10 +93,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The test hub's rules as pure values: the per-connection session, authentication, throttles, quota, faults,
+        // C2D queues, twins and counters. Every front of FleetHub and FleetSim's hub run them; no sockets, no clocks.
+        .target(
+            name: "FleetHubCore",
+            dependencies: ["FleetMQTT", "FleetCore", "FleetMetrics", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         .target(
             name: "FleetHub",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetWebSocket",
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetWebSocket", "FleetHubCore",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -135,20 +143,22 @@ let package = Package(
         .target(
             name: "FleetSim",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetHub", "CPrefetch",
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetHubCore", "CPrefetch",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
         .target(
             name: "FleetService",
-            dependencies: ["FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetReport", "FleetSim"],
+            dependencies: [
+                "FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetHubCore", "FleetReport", "FleetSim",
+            ],
             swiftSettings: strict
         ),
         .target(
             name: "FleetTesting",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetHub",
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetHubCore",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
@@ -158,7 +168,7 @@ let package = Package(
         .target(
             name: "FleetFuzz",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetHub", "FleetReport", "FleetService",
+                "FleetMQTT", "FleetCore", "FleetHub", "FleetHubCore", "FleetReport", "FleetService",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -173,7 +183,8 @@ let package = Package(
         .executableTarget(
             name: "fleetstorm",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetReport", "FleetTelemetry",
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetEngine", "FleetHub", "FleetHubCore", "FleetReport",
+                "FleetTelemetry",
                 "FleetService", "FleetSim",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -193,7 +204,7 @@ let package = Package(
         .testTarget(
             name: "FleetCoreTests",
             dependencies: [
-                "FleetCore", "FleetMQTT", "FleetMetrics", "FleetTesting", "FleetHub",
+                "FleetCore", "FleetMQTT", "FleetMetrics", "FleetTesting", "FleetHubCore",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -215,7 +226,8 @@ let package = Package(
         .testTarget(
             name: "FleetIntegrationTests",
             dependencies: [
-                "FleetEngine", "FleetHub", "FleetCore", "FleetMetrics", "FleetReport", "FleetMQTT", "FleetTesting",
+                "FleetEngine", "FleetHub", "FleetHubCore", "FleetCore", "FleetMetrics", "FleetReport", "FleetMQTT",
+                "FleetTesting",
                 "FleetService", "FleetSim", "FleetFuzz",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -1,5 +1,6 @@
 import FleetCore
 public import FleetHub
+internal import FleetHubCore
 import FleetMQTT
 import Foundation
 import NIOCore

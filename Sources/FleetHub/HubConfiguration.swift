@@ -1,4 +1,5 @@
 public import FleetCore
+public import FleetHubCore
 
 /// How the test hub listens and what it tolerates. Defaults in one place.
 public struct HubConfiguration: Sendable {
@@ -25,6 +26,9 @@ public struct HubConfiguration: Sendable {
     public var auth = HubAuthenticator()
     /// IoT Hub tier throttles (nil: unlimited).
     public var quotas: HubQuotas?
+    /// Hub processes sharing the listen address (`fleetstorm hub --workers N`): each enforces 1/N of the tier's
+    /// rates, burst and daily quota and of a throttle fault's rates (`HubCore.parts`).
+    public var workers = 1
     /// IoT Hub's topic rules and the PINGREQ allowance.
     public var rules = HubRules()
     /// A client that stops reading: the hub keeps at most this many bytes for it past the high-water mark, and

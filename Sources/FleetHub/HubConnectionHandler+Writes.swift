@@ -1,3 +1,4 @@
+internal import FleetHubCore
 internal import FleetMQTT
 internal import NIOCore
 
@@ -46,7 +47,7 @@ extension HubConnectionHandler {
 
     func closeSlowConsumer() {
         guard let context, !session.isClosed else { return }
-        state.recorder.countSlowConsumer()
+        state.core.recorder.countSlowConsumer()
         session.protocolError(into: &actions)
         actions.removeAll()
         context.close(promise: nil)
@@ -73,6 +74,6 @@ extension HubConnectionHandler {
             write(bytes, context: context)
         }
         context.flush()
-        state.recorder.countCloudToDevice(sent: pending.count, at: state.instant())
+        state.core.recorder.countCloudToDevice(sent: pending.count, at: state.instant())
     }
 }

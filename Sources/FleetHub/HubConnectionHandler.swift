@@ -1,4 +1,5 @@
 internal import FleetCore
+internal import FleetHubCore
 internal import FleetMQTT
 internal import FleetMetrics
 import Foundation
@@ -91,7 +92,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     func closeFuture() -> EventLoopFuture<Void>? { context?.close() }
 
     var blackholed: Bool {
-        isSilenced || (!state.faults.isEmpty && state.faults.isBlackholed(deviceID: deviceID, peer: { peer }))
+        isSilenced || state.core.isBlackholed(deviceID: deviceID, peer: { peer })
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -105,21 +106,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
         do {
             while var buffer = inbound, let packet = try decoder.decode(buffer: &buffer) {
                 inbound = buffer.readableBytes == 0 ? nil : buffer
-                if case .connect(let c) = packet { accepted(c) }
-                switch (throttle(packet, now: now), packet) {
-                case (.reject, .publish(let p)):
-                    session.publishThrottled(p, into: &actions)
-                    run(delay: nil, now: now)
-                case (.reject, _):
-                    process(packet, now: now, override: .connectionRateExceeded)
-                    run(delay: nil, now: now)
-                case (.after(let wait), _):
-                    guard process(packet, now: now) else { return }
-                    run(delay: wait, now: now)
-                case (.now, _):
-                    guard process(packet, now: now) else { return }
-                    run(delay: injectedDelay(packet), now: now)
-                }
+                guard process(packet, now: now) else { return }
                 if session.isClosed { break }
             }
         } catch {
@@ -131,36 +118,49 @@ final class HubConnectionHandler: ChannelInboundHandler {
         if (inbound?.readerIndex ?? 0) > 0 { inbound!.discardReadBytes() }
     }
 
-    /// Feeds the session; false when the connection was reset instead (the outage fault's `refuse: reset`).
-    @discardableResult
-    private func process(
-        _ packet: MQTTPacket,
-        now: Instant,
-        override throttled: HubSession.ConnectOverride? = nil
-    ) -> Bool {
-        guard case .connect(let c) = packet else {
-            session.packetReceived(packet, now: now, into: &actions)
-            return true
-        }
-        // Only CONNECT needs the wall clock (token expiry) and the faults that answer it.
-        var override = throttled
-        if override == nil, !state.faults.isEmpty {
-            switch state.faults.connectAnswer(deviceID: c.clientID, peer: { peer }) {
-            case .override(let o): override = o
+    /// Asks the hub's rules how to answer the packet (`HubCore`), feeds the session, runs its actions. False when
+    /// the connection was reset instead (the outage fault's `refuse: reset`).
+    private func process(_ packet: MQTTPacket, now: Instant) -> Bool {
+        switch packet {
+        case .connect(let c):
+            accepted(c)
+            switch state.core.admitConnect(deviceID: c.clientID, peer: { peer }, now: now) {
             case .reset:
-                state.record(.refused(code: 0, reason: .reset), peer: nil, at: now)
                 reset()
                 return false
-            case nil: break
+            case .answer(let override, let delay):
+                // Only CONNECT needs the wall clock (token expiry).
+                session.packetReceived(
+                    packet,
+                    now: now,
+                    nowUnix: Int64(Date().timeIntervalSince1970),
+                    override: override,
+                    into: &actions
+                )
+                run(delay: delay, now: now)
             }
+        case .publish(let p) where session.meters(p):
+            let admission = state.core.admitSend(
+                deviceID: deviceID,
+                peer: { peer },
+                payloadBytes: p.payload.readableBytes,
+                acknowledged: p.qos == .atLeastOnce,
+                now: now,
+                unixSeconds: state.unixSeconds(at: now)
+            )
+            switch admission {
+            case .refused(let daily):
+                dailyQuotaRefused = daily
+                session.publishThrottled(p, into: &actions)
+                run(delay: nil, now: now)
+            case .answer(let delay):
+                session.packetReceived(packet, now: now, into: &actions)
+                run(delay: delay, now: now)
+            }
+        default:
+            session.packetReceived(packet, now: now, into: &actions)
+            run(delay: nil, now: now)
         }
-        session.packetReceived(
-            packet,
-            now: now,
-            nowUnix: Int64(Date().timeIntervalSince1970),
-            override: override,
-            into: &actions
-        )
         return true
     }
 
@@ -175,52 +175,6 @@ final class HubConnectionHandler: ChannelInboundHandler {
             return
         }
         socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
-    }
-
-    /// The slow-connack / slow-puback faults' added latency for this packet's answer.
-    private func injectedDelay(_ packet: MQTTPacket) -> Duration? {
-        guard !state.faults.isEmpty else { return nil }
-        switch packet {
-        case .connect(let c): return state.faults.delay(connect: true, deviceID: c.clientID, peer: { peer })
-        case .publish(let p) where p.qos == .atLeastOnce:
-            return state.faults.delay(connect: false, deviceID: deviceID, peer: { peer })
-        default: return nil
-        }
-    }
-
-    /// IoT Hub's shaping for new connections and D2C sends (reference §5.2), and the throttle fault's.
-    private func throttle(_ packet: MQTTPacket, now: Instant) -> RateShaper.Decision {
-        let connect: Bool
-        let id: String?
-        switch packet {
-        case .connect(let c):
-            (connect, id) = (true, c.clientID)
-        case .publish(let p) where p.qos != .exactlyOnce && session.version != nil:
-            (connect, id) = (false, deviceID)
-            if state.quotas != nil,
-                !state.chargeDaily(bytes: p.payload.readableBytes, unixSeconds: state.unixSeconds(at: now))
-            {
-                dailyQuotaRefused = true
-                return .reject
-            }
-        default:
-            return .now
-        }
-        var decision = RateShaper.Decision.now
-        if connect, var shaper = state.connectShaper {
-            decision = shaper.admit(now: now)
-            state.connectShaper = shaper
-        } else if !connect, var shaper = state.sendShaper {
-            decision = shaper.admit(now: now)
-            state.sendShaper = shaper
-        }
-        if decision != .reject, !state.faults.isEmpty,
-            let extra = state.faults.throttle(connect: connect, deviceID: id, peer: { peer }, now: now)
-        {
-            decision = decision.combined(with: extra)
-        }
-        state.recorder.countThrottle(connect: connect, decision: decision, at: now)
-        return decision
     }
 
     private func accepted(_ connect: MQTTConnect) {
@@ -322,7 +276,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
             case .cloudToDeviceAcked(let packetID):
                 if let id = cloudToDeviceInFlight.removeValue(forKey: packetID), let deviceID {
                     state.cloudToDevice.completed(deviceID: deviceID, messageID: id)
-                    state.recorder.countCloudToDeviceAck()
+                    state.core.recorder.countCloudToDeviceAck()
                 }
             }
         }
@@ -345,7 +299,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
         deviceID = id
         state.knownDevices.insert(id)
         if let old = state.byDevice[id], old !== self {
-            state.recorder.countTakeover()
+            state.core.recorder.countTakeover()
             old.closeByHub()
         }
         state.byDevice[id] = self
@@ -358,7 +312,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
             )
         else { return }
         expiryTimer = loop.assumeIsolated().scheduleTask(in: wait) { [self] in
-            self.state.recorder.countTokenExpiry()
+            self.state.core.recorder.countTokenExpiry()
             self.closeByHub()
         }
     }

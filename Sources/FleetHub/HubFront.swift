@@ -1,4 +1,5 @@
 public import FleetCore
+internal import FleetHubCore
 public import FleetMetrics
 public import NIOCore
 
@@ -37,7 +38,7 @@ public final class HubAttachment {
 
     public init(configuration: HubConfiguration) {
         self.configuration = configuration
-        self.state = HubState(quotas: configuration.quotas, bin: configuration.seriesBin)
+        self.state = HubState(configuration: configuration)
     }
 
     /// Serves `channel` through `front`; call on the channel's loop before it becomes active.

@@ -1,4 +1,5 @@
 internal import FleetCore
+internal import FleetHubCore
 internal import FleetMQTT
 import Foundation
 internal import NIOCore
@@ -168,16 +169,16 @@ final class HubHTTPSBridge: ChannelDuplexHandler {
     /// connection.
     private func refusedByFault(_ id: String, context: ChannelHandlerContext) -> Bool {
         let state = session.state
-        guard !state.faults.isEmpty, let answer = state.faults.connectAnswer(deviceID: id, peer: { session.peer })
-        else { return false }
-        switch answer {
-        case .override(let override):
+        let now = state.instant()
+        switch state.core.faultAnswer(deviceID: id, peer: { session.peer }, now: now) {
+        case nil, .answer(override: nil, _):
+            return false
+        case .answer(let override?, _):
             let (code, reason) = HubSession.refusal(override, version: .v5)
-            state.record(.refused(code: code, reason: reason), peer: nil, at: state.instant())
+            state.record(.refused(code: code, reason: reason), peer: nil, at: now)
             let (error, message) = Self.refusal(code)
             respond(error: error, message, context: context)
         case .reset:
-            state.record(.refused(code: 0, reason: .reset), peer: nil, at: state.instant())
             session.reset()
         }
         return true

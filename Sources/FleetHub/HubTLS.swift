@@ -1,4 +1,5 @@
 internal import Crypto
+internal import FleetHubCore
 import Foundation
 internal import NIOSSL
 internal import SwiftASN1

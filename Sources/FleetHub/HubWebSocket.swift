@@ -1,3 +1,4 @@
+internal import FleetHubCore
 internal import FleetWebSocket
 internal import NIOCore
 internal import NIOHTTP1

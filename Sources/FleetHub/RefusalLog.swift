@@ -1,3 +1,4 @@
+internal import FleetHubCore
 internal import Synchronization
 
 /// Says why the hub refuses CONNECTs while it happens: the first refusal of each reason at once, then at most one

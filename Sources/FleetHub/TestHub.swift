@@ -1,4 +1,5 @@
 public import FleetCore
+internal import FleetHubCore
 public import FleetMetrics
 internal import NIOCore
 internal import NIOPosix
@@ -18,7 +19,7 @@ public final class TestHub: Sendable {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.loop = group.next()
         self.state = NIOLoopBoundBox.makeBoxSendingValue(
-            HubState(quotas: configuration.quotas, bin: configuration.seriesBin),
+            HubState(configuration: configuration),
             eventLoop: loop
         )
         self.servers = NIOLockedServers()

@@ -1,6 +1,7 @@
 public import FleetCore
 public import FleetEngine
 public import FleetHub
+internal import FleetHubCore
 public import FleetMetrics
 
 /// The test hub as the engine sees it (`EmbeddedHub`): the one adapter between FleetHub and FleetEngine, used by the

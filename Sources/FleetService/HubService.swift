@@ -1,6 +1,7 @@
 public import FleetCore
 internal import FleetEngine
 public import FleetHub
+internal import FleetHubCore
 public import FleetReport
 internal import Foundation
 

@@ -1,4 +1,5 @@
 public import FleetHub
+internal import FleetHubCore
 public import FleetReport
 internal import Foundation
 internal import Synchronization

@@ -1,6 +1,7 @@
 public import FleetCore
 public import FleetEngine
 internal import FleetHub
+internal import FleetHubCore
 public import FleetReport
 internal import Foundation
 

@@ -1,5 +1,5 @@
 internal import FleetCore
-internal import FleetHub
+internal import FleetHubCore
 internal import FleetMQTT
 internal import FleetMetrics
 

@@ -1,5 +1,5 @@
 internal import FleetCore
-internal import FleetHub
+internal import FleetHubCore
 internal import FleetMQTT
 internal import FleetMetrics
 
@@ -130,7 +130,7 @@ extension FleetSimulation.State {
     /// device's connection. (Saves one event per message; the answer is the one the hub would give.)
     func canAnswerEarly(device i: Int, arrival: Instant) -> Bool {
         let side = devices[i].hub
-        return arrival < nextFaultAt && hub.quotas == nil && hub.faults.isEmpty && !side.silenced
+        return arrival < nextFaultAt && hub.core.quotas == nil && hub.core.faults.isEmpty && !side.silenced
             && side.link == .connected && side.connection == devices[i].generation
     }
 
@@ -163,7 +163,7 @@ extension FleetSimulation.State {
                 affected += 1
                 switch effect {
                 case .close, .expire:
-                    if effect == .expire { hub.recorder.countTokenExpiry() }
+                    if effect == .expire { hub.core.recorder.countTokenExpiry() }
                     let g = devices[i].hub.connection
                     hub.closed(&devices[i].hub, now: now)
                     send(at: now + oneWay(), .closedByHub(UInt32(i), g, reset: false))
@@ -173,26 +173,15 @@ extension FleetSimulation.State {
                 }
             }
         }
-        switch (fault.kind, step) {
-        case (.blackhole, .start):
+        if fault.kind == .blackhole, step == .start {
             for i in devices.indices
             where devices[i].hub.link != .none
                 && fault.target.matches(deviceID: devices[i].machine.deviceID, peer: { nil })
             {
                 affected += 1
             }
-            hub.faults.start(hub.partitioned(fault), index: index, now: now)
-        case (_, .start):
-            hub.faults.start(hub.partitioned(fault), index: index, now: now)
-        case (.flap, .pulse):
-            hub.faults.setDown(index: index, fault.down > .zero)
-        case (.flap, .release):
-            hub.faults.setDown(index: index, false)
-        case (_, .end):
-            affected += hub.faults.end(index: index)
-        default:
-            break
         }
+        affected += hub.core.faultStep(step, fault: fault, index: index, now: now)
         return affected
     }
 }

@@ -1,6 +1,6 @@
 internal import CPrefetch
 internal import FleetCore
-internal import FleetHub
+internal import FleetHubCore
 internal import FleetMQTT
 internal import FleetMetrics
 internal import NIOCore
@@ -68,7 +68,7 @@ extension FleetSimulation {
             recorders = cohorts.map { _ in Recorder(bin: scenario.bin) }
             unretained = recorders.map { Unmanaged.passUnretained($0) }
             let share = 1 / Double(partitions)
-            hub = SimHub(scenario: scenario, share: share)
+            hub = SimHub(scenario: scenario, partitions: partitions)
             rampRate = scenario.fleet.rampRate * share
             window = max(1, scenario.fleet.maxInFlight / partitions)
             rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117 &+ UInt64(partition))
@@ -241,7 +241,7 @@ extension FleetSimulation {
             return SimulationResult(
                 snapshot: total,
                 cohorts: cohorts,
-                hub: hub.recorder.stats,
+                hub: hub.core.recorder.stats,
                 faults: faultLog.finished(runEnd: now.nanoseconds),
                 duration: lastEnd - .zero,
                 hitDeadline: hitDeadline,

@@ -1,6 +1,6 @@
 internal import Dispatch
 public import FleetCore
-internal import FleetHub
+internal import FleetHubCore
 internal import FleetMQTT
 public import FleetMetrics
 internal import Synchronization

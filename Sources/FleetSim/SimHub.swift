@@ -1,12 +1,12 @@
 internal import FleetCore
-internal import FleetHub
+internal import FleetHubCore
 internal import FleetMQTT
 internal import FleetMetrics
 
-/// The hub as FleetSim models it: the test hub's pure rules (the tier throttles' `RateShaper`s, the daily quota,
-/// `HubFaults` for every fault's answer) plus what a hub process and its sockets add, from `scenario.simulation`:
-/// the listener's accept capacity and backlog, and the hub's own answer times. What it knows of each device lives
-/// in that device's `HubSide` (kept beside the device, so one device's state is one memory neighbourhood).
+/// The hub as FleetSim models it: the test hub's own rules (`HubCore`: the tier's throttles, the daily quota, every
+/// fault's answer) plus what a hub process and its sockets add, from `scenario.simulation`: the listener's accept
+/// capacity and backlog, and the hub's own answer times. What it knows of each device lives in that device's
+/// `HubSide` (kept beside the device, so one device's state is one memory neighbourhood).
 struct SimHub {
     enum Link: UInt8 {
         case none
@@ -25,7 +25,6 @@ struct SimHub {
     }
 
     let model: Scenario.Simulation
-    let quotas: HubQuotas?
     let connackVersion: MQTTVersion
     let keepAlive: Duration
     /// Payload bytes of every message, for the daily quota's meter.
@@ -33,45 +32,22 @@ struct SimHub {
     /// New connections a CONNECT-less connection may stay before the hub closes it (HubConfiguration's default).
     let connectTimeout: Duration = .seconds(10)
     let idleFactor = 1.5
-    var connectShaper: RateShaper?
-    var sendShaper: RateShaper?
-    var dailyUsed: UInt64 = 0
-    var faults = HubFaults()
-    var recorder: HubRecorder
+    /// The hub's rules and counters, as the test hub runs them.
+    var core: HubCore
     private(set) var open = 0
 
     private var nextAccept: Int64 = 0
 
-    /// This partition's share of the hub's capacity (1 / partitions): its accept rate, throttles and quotas.
+    /// This partition's share of the listener's capacity (1 / partitions); `core` splits the tier and faults alike.
     let share: Double
 
-    init(scenario: Scenario, share: Double = 1) {
-        self.share = share
+    init(scenario: Scenario, partitions: Int = 1) {
+        share = 1 / Double(max(1, partitions))
         model = scenario.simulation
-        var quotas = HubQuotas(scenario.quota)
-        if let q = quotas { quotas?.dailyMessages = max(1, UInt64((Double(q.dailyMessages) * share).rounded())) }
-        self.quotas = quotas
-        connectShaper = quotas.map { Self.shaper($0, share: share) }
-        sendShaper = quotas.map { Self.shaper($0, share: share) }
+        core = HubCore(quotas: HubQuotas(scenario.quota), parts: partitions, bin: scenario.bin)
         connackVersion = scenario.mqtt.version
         keepAlive = scenario.mqtt.keepAlive
         payloadBytes = scenario.telemetry.payloadBytes
-        recorder = HubRecorder(bin: scenario.bin)
-    }
-
-    /// A tier throttle's shaper for this partition: its share of the rate and of the burst.
-    static func shaper(_ quotas: HubQuotas, share: Double) -> RateShaper {
-        let rate = quotas.rate * share
-        return RateShaper(rate: rate, burst: rate * quotas.burstSeconds, maxDelay: quotas.maxDelay)
-    }
-
-    /// A fault as this partition applies it: a throttle fault's rates scaled to the partition's share.
-    func partitioned(_ fault: Scenario.Fault) -> Scenario.Fault {
-        guard share < 1 else { return fault }
-        var f = fault
-        f.connectRate = f.connectRate.map { $0 * share }
-        f.sendRate = f.sendRate.map { $0 * share }
-        return f
     }
 
     // MARK: - connections
@@ -102,7 +78,7 @@ struct SimHub {
         side.silenced = false
         side.lastHeard = Self.ms(now)
         open += 1
-        recorder.connections(open, at: now)
+        core.recorder.connections(open, at: now)
     }
 
     /// The connection ended (either side).
@@ -111,12 +87,12 @@ struct SimHub {
         side.link = .none
         side.silenced = false
         open -= 1
-        recorder.connections(open, at: now)
+        core.recorder.connections(open, at: now)
     }
 
     /// True when the device's bytes vanish on the way (a blackhole in force for it, or its network switched away).
     func isSilent(_ side: HubSide, id: String) -> Bool {
-        side.silenced || (!faults.isEmpty && faults.isBlackholed(deviceID: id, peer: { nil }))
+        side.silenced || core.isBlackholed(deviceID: id, peer: { nil })
     }
 
     /// How long the hub waits without hearing from the connection before it closes it.
@@ -146,36 +122,20 @@ struct SimHub {
     }
 
     private mutating func connect(_ side: inout HubSide, id: String, now: Instant) -> Answer {
-        let decision = throttle(connect: true, id: id, now: now)
-        var override: HubSession.ConnectOverride?
-        if decision == .reject { override = .connectionRateExceeded }
-        if override == nil, !faults.isEmpty {
-            switch faults.connectAnswer(deviceID: id, peer: { nil }) {
-            case .override(let o): override = o
-            case .reset:
-                recorder.record(.refused(code: 0, reason: .reset), peer: nil, at: now)
-                closed(&side, now: now)
-                return .close(reset: true)
-            case nil: break
-            }
-        }
-        // As the test hub: a shaped CONNECT is answered (whatever the answer) after its wait, and only an unshaped
-        // one meets the slow-connack fault's delay.
-        var delay = model.connackDelay
-        if case .after(let wait) = decision {
-            delay += wait
-        } else if !faults.isEmpty, let extra = faults.delay(connect: true, deviceID: id, peer: { nil }) {
-            delay += extra
-        }
-        if let override {
-            let (code, reason) = HubSession.refusal(override, version: connackVersion)
-            recorder.record(.refused(code: code, reason: reason), peer: nil, at: now)
+        switch core.admitConnect(deviceID: id, peer: { nil }, now: now) {
+        case .reset:
             closed(&side, now: now)
-            return .reply(.connack(code: code), delay: decision == .reject ? model.connackDelay : delay, close: true)
+            return .close(reset: true)
+        case .answer(let override?, let delay):
+            let (code, reason) = HubSession.refusal(override, version: connackVersion)
+            core.recorder.record(.refused(code: code, reason: reason), peer: nil, at: now)
+            closed(&side, now: now)
+            return .reply(.connack(code: code), delay: model.connackDelay + (delay ?? .zero), close: true)
+        case .answer(nil, let delay):
+            side.link = .connected
+            core.recorder.record(.accepted(clientID: id, tokenExpiry: nil), peer: nil, at: now)
+            return .reply(.connack(code: 0), delay: model.connackDelay + (delay ?? .zero), close: false)
         }
-        side.link = .connected
-        recorder.record(.accepted(clientID: id, tokenExpiry: nil), peer: nil, at: now)
-        return .reply(.connack(code: 0), delay: delay, close: false)
     }
 
     private mutating func publish(
@@ -186,62 +146,32 @@ struct SimHub {
         qos: MQTTQoS,
         now: Instant
     ) -> Answer {
-        var decision = RateShaper.Decision.now
-        if let quotas {
-            let units = quotas.meterUnits(bytes: payloadBytes)
-            if dailyUsed + units > quotas.dailyMessages {
-                recorder.countQuotaExceeded()
-                decision = .reject
-            } else {
-                dailyUsed += units
-            }
-        }
-        decision = throttle(connect: false, id: id, now: now, before: decision)
-        if decision == .reject {
+        let admission = core.admitSend(
+            deviceID: id,
+            peer: { nil },
+            payloadBytes: payloadBytes,
+            acknowledged: qos == .atLeastOnce,
+            now: now,
+            unixSeconds: now.nanoseconds / 1_000_000_000
+        )
+        switch admission {
+        case .refused:
             // MQTT 5 answers PUBACK 0x97 (quota exceeded); 3.1.1 has no way to say it and closes the connection.
             guard connackVersion == .v5, qos == .atLeastOnce else {
                 closed(&side, now: now)
                 return .close(reset: false)
             }
             return .reply(.puback(packetID: packetID, code: 0x97), delay: model.pubackDelay, close: false)
+        case .answer(let delay):
+            core.recorder.countMessage(duplicate: seq <= side.lastSeq, firstFromDevice: side.lastSeq == 0, at: now)
+            side.lastSeq = max(side.lastSeq, seq)
+            guard qos == .atLeastOnce else { return .nothing }
+            return .reply(
+                .puback(packetID: packetID, code: 0),
+                delay: model.pubackDelay + (delay ?? .zero),
+                close: false
+            )
         }
-        recorder.countMessage(duplicate: seq <= side.lastSeq, firstFromDevice: side.lastSeq == 0, at: now)
-        side.lastSeq = max(side.lastSeq, seq)
-        guard qos == .atLeastOnce else { return .nothing }
-        var delay = model.pubackDelay
-        if case .after(let wait) = decision {
-            delay += wait
-        } else if !faults.isEmpty, let extra = faults.delay(connect: false, deviceID: id, peer: { nil }) {
-            delay += extra
-        }
-        return .reply(.puback(packetID: packetID, code: 0), delay: delay, close: false)
-    }
-
-    /// As the test hub decides: the tier's shaper for connects or sends, then a throttle fault's, the stricter
-    /// answer counted. `before`: a decision already taken (the daily quota's refusal).
-    private mutating func throttle(
-        connect: Bool,
-        id: String,
-        now: Instant,
-        before: RateShaper.Decision = .now
-    ) -> RateShaper.Decision {
-        var decision = before
-        if decision != .reject {
-            if connect, var shaper = connectShaper {
-                decision = shaper.admit(now: now)
-                connectShaper = shaper
-            } else if !connect, var shaper = sendShaper {
-                decision = shaper.admit(now: now)
-                sendShaper = shaper
-            }
-        }
-        if decision != .reject, !faults.isEmpty,
-            let extra = faults.throttle(connect: connect, deviceID: id, peer: { nil }, now: now)
-        {
-            decision = decision.combined(with: extra)
-        }
-        recorder.countThrottle(connect: connect, decision: decision, at: now)
-        return decision
     }
 
     static func ms(_ t: Instant) -> Int32 { Int32(clamping: t.nanoseconds / 1_000_000) }

@@ -1,5 +1,5 @@
 public import FleetCore
-internal import FleetHub
+internal import FleetHubCore
 public import FleetMQTT
 public import FleetMetrics
 internal import NIOCore

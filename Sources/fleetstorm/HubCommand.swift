@@ -2,6 +2,7 @@ import ArgumentParser
 import FleetCore
 import FleetEngine
 import FleetHub
+import FleetHubCore
 import FleetReport
 import FleetService
 import Foundation
@@ -156,7 +157,7 @@ struct HubCommand: AsyncParsableCommand {
         if let worker {
             guard case .success(let w) = Shard.parse(worker) else { fail("--worker \(worker): expected I/N, e.g. 0/4") }
             configuration.reusePort = true
-            configuration.quotas?.workers = w.count
+            configuration.workers = w.count
         }
         try await serve(configuration, faults: timeline, limit: limit)
     }

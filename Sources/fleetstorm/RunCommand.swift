@@ -2,6 +2,7 @@ import ArgumentParser
 import FleetCore
 import FleetEngine
 import FleetHub
+import FleetHubCore
 import FleetReport
 import FleetService
 import FleetTelemetry

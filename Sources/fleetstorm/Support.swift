@@ -2,6 +2,7 @@ import Dispatch
 import FleetCore
 import FleetEngine
 import FleetHub
+import FleetHubCore
 import FleetMetrics
 import Foundation
 

@@ -1,5 +1,5 @@
 import FleetCore
-import FleetHub
+import FleetHubCore
 import Testing
 
 @Suite("Fault plans, targets and the hub's fault answers")

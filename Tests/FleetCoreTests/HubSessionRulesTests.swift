@@ -1,5 +1,5 @@
 import FleetCore
-import FleetHub
+import FleetHubCore
 import FleetMQTT
 import NIOCore
 import Testing

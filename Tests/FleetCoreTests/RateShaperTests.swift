@@ -1,4 +1,4 @@
-import FleetHub
+import FleetHubCore
 import Testing
 
 @testable import FleetCore

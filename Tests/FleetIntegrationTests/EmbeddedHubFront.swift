@@ -1,5 +1,6 @@
 import FleetFuzz
 import FleetHub
+import FleetHubCore
 import FleetMetrics
 
 /// The front fuzz tests' common part: one of the hub's fronts (WebSocket upgrade, HTTPS API) on an embedded channel

@@ -1,6 +1,7 @@
 import FleetCore
 import FleetEngine
 import FleetHub
+import FleetHubCore
 import FleetMetrics
 import FleetService
 import Foundation

@@ -1,6 +1,7 @@
 import FleetCore
 import FleetFuzz
 import FleetHub
+import FleetHubCore
 import FleetMQTT
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 import FleetCore
 import FleetHub
+import FleetHubCore
 import FleetReport
 import Foundation
 import Testing

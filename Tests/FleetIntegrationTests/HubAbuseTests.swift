@@ -1,4 +1,5 @@
 import FleetHub
+import FleetHubCore
 import FleetMQTT
 import NIOCore
 import NIOPosix

@@ -6,6 +6,7 @@ import NIOEmbedded
 import Testing
 
 @testable import FleetHub
+@testable import FleetHubCore
 
 extension IntegrationTests {
     /// A seeded random harness over the hub's whole server pipeline (decoder → session → handler → encoder) on an
@@ -23,8 +24,9 @@ extension IntegrationTests {
             var configuration = HubConfiguration()
             configuration.auth = auth
             configuration.connectTimeout = .seconds(1)
+            configuration.quotas = HubQuotas(tier: .s1, units: 1)
             let loop = EmbeddedEventLoop()
-            let state = HubState(quotas: HubQuotas(tier: .s1, units: 1))
+            let state = HubState(configuration: configuration)
             let channel = EmbeddedChannel(
                 handler: HubConnectionHandler(state: state, configuration: configuration),
                 loop: loop

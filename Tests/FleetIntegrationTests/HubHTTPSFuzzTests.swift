@@ -4,6 +4,7 @@ import NIOCore
 import Testing
 
 @testable import FleetHub
+@testable import FleetHubCore
 
 extension IntegrationTests {
     /// The hub fuzz harness on its HTTPS device API front (HTTP/1.1 → bridge → MQTT session), on an embedded channel

@@ -1,5 +1,6 @@
 import FleetEngine
 import FleetHub
+import FleetHubCore
 import FleetMQTT
 import NIOCore
 import NIOPosix

@@ -4,6 +4,7 @@ import NIOCore
 import Testing
 
 @testable import FleetHub
+@testable import FleetHubCore
 
 extension IntegrationTests {
     /// The hub fuzz harness, extended to its WebSocket front (HTTP upgrade → frames → MQTT session) on an embedded

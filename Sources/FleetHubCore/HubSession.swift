@@ -69,6 +69,12 @@ public struct HubSession: Sendable {
         return nil
     }
 
+    /// True when `publish` is a D2C message the hub's throttles and daily quota see: QoS 0 or 1 on an accepted
+    /// connection (anything else the session answers by closing).
+    public func meters(_ publish: MQTTPublish) -> Bool {
+        version != nil && publish.qos != .exactlyOnce
+    }
+
     /// A fault the hub is injecting that overrides the answer to CONNECT.
     public enum ConnectOverride: Sendable, Hashable {
         /// CONNACK 3 / 0x88 (the outage fault).
