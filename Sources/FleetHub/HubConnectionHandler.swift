@@ -12,20 +12,23 @@ final class HubConnectionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     let state: HubState
-    let configuration: HubConfiguration
     var session: HubSession
     private var decoder: MQTTDecoder
     var encoder = MQTTEncoder(version: .v311)
     private var inbound: ByteBuffer?
-    /// The CONNECT being answered, kept only while someone listens for refusals (to explain them).
+    /// The CONNECT being answered, kept while its answer runs and only when someone listens for refusals (to
+    /// explain them).
     private var lastConnect: MQTTConnect?
+    /// The session's answers being run. While a read is handled this holds the hub's one scratch array
+    /// (`HubState.scratch`), so an idle connection keeps no array storage.
     var actions: [HubAction] = []
     var context: ChannelHandlerContext?
-    private var connectTimer: Scheduled<Void>?
-    private var idleTimer: Scheduled<Void>?
+    /// What the hub's sweep checks (`HubState.sweep`; no timer per connection): when the connection opened (CONNECT
+    /// timeout), when it last sent bytes and how long it may stay silent (keep-alive), when its token's grace ends.
+    private var openedAt = NIODeadline.now()
     private var lastRead = NIODeadline.now()
     private var idleLimit: TimeAmount?
-    private var expiryTimer: Scheduled<Void>?
+    private var expiresAt: NIODeadline?
     var slowConsumerTimer: Scheduled<Void>?
     /// Bytes written while the channel was over its high-water mark.
     var backlog = 0
@@ -45,13 +48,15 @@ final class HubConnectionHandler: ChannelInboundHandler {
     /// The last D2C refusal was the daily quota, not a throttle (the HTTPS API answers 403, not 429).
     var dailyQuotaRefused = false
 
-    init(state: HubState, configuration: HubConfiguration, awaitsConnect: Bool = true) {
+    init(state: HubState, awaitsConnect: Bool = true) {
         self.state = state
-        self.configuration = configuration
         self.awaitsConnect = awaitsConnect
-        self.decoder = MQTTDecoder(version: .v311, maxPacketSize: configuration.maxPacketSize)
-        self.session = HubSession(authenticator: configuration.auth, rules: configuration.rules)
+        self.decoder = MQTTDecoder(version: .v311, maxPacketSize: state.configuration.maxPacketSize)
+        self.session = HubSession(authenticator: state.configuration.auth, rules: state.configuration.rules)
     }
+
+    /// The hub's settings (one copy, on the hub's state).
+    var configuration: HubConfiguration { state.configuration }
 
     /// The client's IP address, formatted once and only when a fault or an accepted CONNECT needs it.
     var peer: String? {
@@ -63,24 +68,51 @@ final class HubConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        state.opened(self, at: state.instant())
-        guard awaitsConnect else { return }
-        connectTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.amount(configuration.connectTimeout)) {
-            [self] in
-            guard self.session.version == nil else { return }
-            self.actions.removeAll(keepingCapacity: true)
-            self.session.protocolError(into: &self.actions)
-            self.run(delay: nil)
-        }
+        openedAt = .now()
+        state.opened(self, at: state.instant(openedAt), loop: context.eventLoop)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         state.closed(self, deviceID: deviceID, at: state.instant())
         self.context = nil
-        connectTimer?.cancel()
-        idleTimer?.cancel()
-        expiryTimer?.cancel()
         slowConsumerTimer?.cancel()
+    }
+
+    /// What the sweep finds due on a connection.
+    enum Due {
+        /// No CONNECT within the connect timeout.
+        case connectTimeout
+        /// Silent past 1.5 × its keep-alive.
+        case idle
+        /// Its token expired (plus the grace) while it was connected.
+        case tokenExpiry
+    }
+
+    /// What is due on this connection at `now`, if anything. A blackholed connection is never idle: in a network
+    /// blackhole the hub's close would never arrive either, so the link stays half-open.
+    func due(at now: NIODeadline) -> Due? {
+        guard !session.isClosed else { return nil }
+        if session.version == nil {
+            return awaitsConnect && now - openedAt >= Self.amount(state.configuration.connectTimeout)
+                ? .connectTimeout : nil
+        }
+        if let expiresAt, now >= expiresAt { return .tokenExpiry }
+        if let idleLimit, now - lastRead >= idleLimit, !blackholed { return .idle }
+        return nil
+    }
+
+    /// Carries out what the sweep found due.
+    func expire(_ due: Due) {
+        switch due {
+        case .connectTimeout, .idle:
+            actions.removeAll(keepingCapacity: true)
+            session.protocolError(into: &actions)
+            run(delay: nil)
+        case .tokenExpiry:
+            expiresAt = nil
+            state.core.recorder.countTokenExpiry()
+            closeByHub()
+        }
     }
 
     /// Closes the connection without a DISCONNECT (the drop faults, a takeover, token expiry).
@@ -102,7 +134,12 @@ final class HubConnectionHandler: ChannelInboundHandler {
         lastRead = readAt
         let now = state.instant(readAt)
         if inbound == nil { inbound = bytes } else { inbound!.writeBuffer(&bytes) }
-        actions.removeAll(keepingCapacity: true)
+        swap(&actions, &state.scratch)
+        defer {
+            actions.removeAll(keepingCapacity: true)
+            swap(&actions, &state.scratch)
+            lastConnect = nil
+        }
         do {
             while var buffer = inbound, let packet = try decoder.decode(buffer: &buffer) {
                 inbound = buffer.readableBytes == 0 ? nil : buffer
@@ -180,30 +217,8 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private func accepted(_ connect: MQTTConnect) {
         if configuration.onRefusal != nil { lastConnect = connect }
         encoder.version = connect.version
-        connectTimer?.cancel()
-        connectTimer = nil
         guard connect.keepAliveSeconds > 0 else { return }
-        let limit = TimeAmount.milliseconds(Int64(Double(connect.keepAliveSeconds) * 1000 * configuration.idleFactor))
-        idleLimit = limit
-        scheduleIdleCheck(in: limit)
-    }
-
-    private func scheduleIdleCheck(in delay: TimeAmount) {
-        guard let loop = context?.eventLoop else { return }
-        idleTimer = loop.assumeIsolated().scheduleTask(in: delay) { [self] in
-            guard let limit = self.idleLimit else { return }
-            let idle = NIODeadline.now() - self.lastRead
-            if self.blackholed {
-                // In a network blackhole the hub's close would never arrive either: keep the link half-open.
-                self.scheduleIdleCheck(in: limit)
-            } else if idle >= limit {
-                self.actions.removeAll(keepingCapacity: true)
-                self.session.protocolError(into: &self.actions)
-                self.run(delay: nil)
-            } else {
-                self.scheduleIdleCheck(in: limit - idle)
-            }
-        }
+        idleLimit = .milliseconds(Int64(Double(connect.keepAliveSeconds) * 1000 * configuration.idleFactor))
     }
 
     /// Runs the session's actions. Writes (and a close after them) wait `delay` when the hub shapes this packet, and
@@ -303,18 +318,13 @@ final class HubConnectionHandler: ChannelInboundHandler {
             old.closeByHub()
         }
         state.byDevice[id] = self
-        guard let tokenExpiry, let loop = context?.eventLoop else { return }
-        guard
-            let wait = Self.expiryWait(
-                tokenExpiry: tokenExpiry,
-                nowUnix: Date().timeIntervalSince1970,
-                grace: configuration.auth.expiryGrace
-            )
-        else { return }
-        expiryTimer = loop.assumeIsolated().scheduleTask(in: wait) { [self] in
-            self.state.core.recorder.countTokenExpiry()
-            self.closeByHub()
-        }
+        guard let tokenExpiry else { return }
+        let wait = Self.expiryWait(
+            tokenExpiry: tokenExpiry,
+            nowUnix: Date().timeIntervalSince1970,
+            grace: configuration.auth.expiryGrace
+        )
+        expiresAt = wait.map { NIODeadline.now() + $0 }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -324,7 +334,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     static func amount(_ d: Duration) -> TimeAmount { .nanoseconds(d.nanoseconds) }
 
     /// How long until a token that expires at `tokenExpiry` (Unix seconds, any value a signed token can carry) is
-    /// past its grace; nil when that is beyond any run (a century), so no timer is needed. Never traps.
+    /// past its grace; nil when that is beyond any run (a century), so nothing needs checking. Never traps.
     static func expiryWait(tokenExpiry: Int64, nowUnix: Double, grace: Duration) -> TimeAmount? {
         let remaining = Double(tokenExpiry) - nowUnix + Double(grace.nanoseconds) / 1e9
         guard remaining < 100 * 365 * 86_400 else { return nil }

@@ -16,13 +16,13 @@ public enum HubFront: String, Sendable, CaseIterable {
         switch self {
         case .mqtt:
             try channel.pipeline.syncOperations.addHandler(
-                HubConnectionHandler(state: state, configuration: configuration)
+                HubConnectionHandler(state: state)
             )
         case .webSocket:
             // The session is made on the loop once the upgrade completes.
             let bound = NIOLoopBound(state, eventLoop: channel.eventLoop)
             try HubWebSocket.configure(channel, configuration: configuration) {
-                HubConnectionHandler(state: bound.value, configuration: configuration)
+                HubConnectionHandler(state: bound.value)
             }
         case .https:
             try HubHTTPS.configure(channel, configuration: configuration, state: state)

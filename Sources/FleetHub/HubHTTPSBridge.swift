@@ -370,7 +370,7 @@ extension HubHTTPSBridge: Sendable {}
 enum HubHTTPS {
     static func configure(_ channel: any Channel, configuration: HubConfiguration, state: HubState) throws {
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-        let session = HubConnectionHandler(state: state, configuration: configuration, awaitsConnect: false)
+        let session = HubConnectionHandler(state: state, awaitsConnect: false)
         try channel.pipeline.syncOperations.addHandler(HubHTTPSBridge(session: session, configuration: configuration))
         try channel.pipeline.syncOperations.addHandler(session)
     }

@@ -7,6 +7,7 @@ internal import NIOCore
 /// The hub's state on its loop: statistics, open connections, faults in force, throttles, twins and C2D queues.
 /// Loop-bound.
 final class HubState {
+    let configuration: HubConfiguration
     /// The hub-wide rules (throttles, daily quota, faults) and the counters.
     var core: HubCore
     var connections: [ObjectIdentifier: HubConnectionHandler] = [:]
@@ -26,8 +27,22 @@ final class HubState {
     /// Wall-clock seconds at hub time `at`, without reading the wall clock (for the daily quota's UTC day).
     func unixSeconds(at: Instant) -> Int64 { originUnixSeconds + at.nanoseconds / 1_000_000_000 }
 
+    /// The one array connections run their session's answers in while they handle a read (`HubConnectionHandler`
+    /// swaps it in and out), so no connection keeps array storage of its own.
+    var scratch: [HubAction] = []
+    /// One periodic sweep checks every connection's CONNECT timeout, keep-alive and token expiry, instead of a
+    /// timer per connection: NIO cancels a scheduled task by searching its whole queue, so a timer per connection
+    /// made every CONNECT cost time in proportion to the connections open, and each timer kept memory.
+    private var sweepTask: Scheduled<Void>?
+    /// A quarter of the connect timeout, between 10 ms and 250 ms: what is due is acted on at most this late.
+    let sweepInterval: TimeAmount
+
     init(configuration: HubConfiguration) {
+        self.configuration = configuration
         core = HubCore(quotas: configuration.quotas, parts: configuration.workers, bin: configuration.seriesBin)
+        let quarter = configuration.connectTimeout.nanoseconds / 4
+        sweepInterval = .nanoseconds(min(250_000_000, max(10_000_000, quarter)))
+        scratch.reserveCapacity(8)
     }
 
     func instant(_ at: NIODeadline = .now()) -> Instant {
@@ -45,15 +60,37 @@ final class HubState {
         core.recorder.record(event, peer: peer, at: at)
     }
 
-    func opened(_ handler: HubConnectionHandler, at: Instant) {
+    func opened(_ handler: HubConnectionHandler, at: Instant, loop: any EventLoop) {
         connections[ObjectIdentifier(handler)] = handler
         core.recorder.connections(connections.count, at: at)
+        if sweepTask == nil { scheduleSweep(on: loop) }
     }
 
     func closed(_ handler: HubConnectionHandler, deviceID: String?, at: Instant) {
         connections[ObjectIdentifier(handler)] = nil
         if let deviceID, byDevice[deviceID] === handler { byDevice[deviceID] = nil }
         core.recorder.connections(connections.count, at: at)
+        if connections.isEmpty {
+            sweepTask?.cancel()
+            sweepTask = nil
+        }
+    }
+
+    private func scheduleSweep(on loop: any EventLoop) {
+        sweepTask = loop.assumeIsolated().scheduleTask(in: sweepInterval) { [self] in
+            self.sweepTask = nil
+            self.sweep(now: .now())
+            if !self.connections.isEmpty && self.sweepTask == nil { self.scheduleSweep(on: loop) }
+        }
+    }
+
+    /// Acts on what is due on every connection (CONNECT timeouts, idle connections, expired tokens).
+    func sweep(now: NIODeadline) {
+        var due: [(HubConnectionHandler, HubConnectionHandler.Due)] = []
+        for handler in connections.values {
+            if let d = handler.due(at: now) { due.append((handler, d)) }
+        }
+        for (handler, d) in due { handler.expire(d) }
     }
 
     /// Applies a fault plan step; returns the connections it affected (closed or silenced now, or, for a window

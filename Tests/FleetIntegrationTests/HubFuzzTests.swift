@@ -28,7 +28,7 @@ extension IntegrationTests {
             let loop = EmbeddedEventLoop()
             let state = HubState(configuration: configuration)
             let channel = EmbeddedChannel(
-                handler: HubConnectionHandler(state: state, configuration: configuration),
+                handler: HubConnectionHandler(state: state),
                 loop: loop
             )
             guard let peer = try? SocketAddress(ipAddress: "127.0.0.1", port: 40000),
