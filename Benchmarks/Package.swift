@@ -20,6 +20,7 @@ let package = Package(
                 .product(name: "FleetMQTT", package: "FleetStorm"),
                 .product(name: "FleetCore", package: "FleetStorm"),
                 .product(name: "FleetMetrics", package: "FleetStorm"),
+                .product(name: "FleetHubCore", package: "FleetStorm"),
                 .product(name: "FleetSim", package: "FleetStorm"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

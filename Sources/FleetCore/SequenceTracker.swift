@@ -31,12 +31,22 @@ public struct SequenceTracker: Sendable, Hashable {
     }
 
     /// The message id in an IoT Hub telemetry topic's property bag (`%24.mid=` or `$.mid=`), if it is a number.
+    /// Reads the topic's bytes in place: the hub calls this for every message, so it allocates nothing.
     public static func messageID(inTopic topic: String) -> UInt64? {
-        guard let range = topic.range(of: "/messages/events/") else { return nil }
-        for pair in topic[range.upperBound...].split(separator: "&") {
-            if pair.hasPrefix("%24.mid=") { return UInt64(pair.dropFirst(8)) }
-            if pair.hasPrefix("$.mid=") { return UInt64(pair.dropFirst(6)) }
+        ByteText.withBytes(topic) { bytes in
+            guard var i = ByteText.end(of: "/messages/events/", in: bytes) else { return nil }
+            while i < bytes.count {
+                var amp = i
+                while amp < bytes.count && bytes[amp] != UInt8(ascii: "&") { amp += 1 }
+                if ByteText.has("%24.mid=", in: bytes, at: i), amp - i >= 8 {
+                    return ByteText.decimal(bytes, from: i + 8, to: amp)
+                }
+                if ByteText.has("$.mid=", in: bytes, at: i), amp - i >= 6 {
+                    return ByteText.decimal(bytes, from: i + 6, to: amp)
+                }
+                i = amp + 1
+            }
+            return nil
         }
-        return nil
     }
 }

@@ -16,9 +16,6 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private var decoder: MQTTDecoder
     var encoder = MQTTEncoder(version: .v311)
     private var inbound: ByteBuffer?
-    /// The CONNECT being answered, kept while its answer runs and only when someone listens for refusals (to
-    /// explain them).
-    private var lastConnect: MQTTConnect?
     /// The session's answers being run. While a read is handled this holds the hub's one scratch array
     /// (`HubState.scratch`), so an idle connection keeps no array storage.
     var actions: [HubAction] = []
@@ -52,7 +49,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
         self.state = state
         self.awaitsConnect = awaitsConnect
         self.decoder = MQTTDecoder(version: .v311, maxPacketSize: state.configuration.maxPacketSize)
-        self.session = HubSession(authenticator: state.configuration.auth, rules: state.configuration.rules)
+        self.session = HubSession(policy: state.sessionPolicy)
     }
 
     /// The hub's settings (one copy, on the hub's state).
@@ -138,7 +135,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
         defer {
             actions.removeAll(keepingCapacity: true)
             swap(&actions, &state.scratch)
-            lastConnect = nil
+            state.answering = nil
         }
         do {
             while var buffer = inbound, let packet = try decoder.decode(buffer: &buffer) {
@@ -215,7 +212,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     }
 
     private func accepted(_ connect: MQTTConnect) {
-        if configuration.onRefusal != nil { lastConnect = connect }
+        if configuration.onRefusal != nil { state.answering = connect }
         encoder.version = connect.version
         guard connect.keepAliveSeconds > 0 else { return }
         idleLimit = .milliseconds(Int64(Double(connect.keepAliveSeconds) * 1000 * configuration.idleFactor))
@@ -267,7 +264,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
                     state.record(event, peer: peer, at: at)
                     admitted(id, tokenExpiry: expiry)
                 } else if case .refused(_, let reason?) = event, let onRefusal = configuration.onRefusal,
-                    let connect = lastConnect
+                    let connect = state.answering
                 {
                     state.record(event, peer: nil, at: at)
                     onRefusal(reason.rawValue, configuration.auth.explain(reason, connect))

@@ -1,5 +1,6 @@
 internal import FleetCore
 internal import FleetHubCore
+internal import FleetMQTT
 internal import FleetMetrics
 import Foundation
 internal import NIOCore
@@ -8,6 +9,8 @@ internal import NIOCore
 /// Loop-bound.
 final class HubState {
     let configuration: HubConfiguration
+    /// What every session checks (authentication, topic rules), shared by all of them.
+    let sessionPolicy: HubSession.Policy
     /// The hub-wide rules (throttles, daily quota, faults) and the counters.
     var core: HubCore
     var connections: [ObjectIdentifier: HubConnectionHandler] = [:]
@@ -30,6 +33,9 @@ final class HubState {
     /// The one array connections run their session's answers in while they handle a read (`HubConnectionHandler`
     /// swaps it in and out), so no connection keeps array storage of its own.
     var scratch: [HubAction] = []
+    /// The CONNECT being answered, while its answer runs and only when someone listens for refusals (to explain
+    /// them): one at a time on the hub's loop, so no connection keeps its CONNECT.
+    var answering: MQTTConnect?
     /// One periodic sweep checks every connection's CONNECT timeout, keep-alive and token expiry, instead of a
     /// timer per connection: NIO cancels a scheduled task by searching its whole queue, so a timer per connection
     /// made every CONNECT cost time in proportion to the connections open, and each timer kept memory.
@@ -39,6 +45,7 @@ final class HubState {
 
     init(configuration: HubConfiguration) {
         self.configuration = configuration
+        sessionPolicy = HubSession.Policy(authenticator: configuration.auth, rules: configuration.rules)
         core = HubCore(quotas: configuration.quotas, parts: configuration.workers, bin: configuration.seriesBin)
         let quarter = configuration.connectTimeout.nanoseconds / 4
         sweepInterval = .nanoseconds(min(250_000_000, max(10_000_000, quarter)))

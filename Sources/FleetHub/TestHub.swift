@@ -89,7 +89,7 @@ public final class TestHub: Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .childChannelOption(
                 .recvAllocator,
-                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 128, maximum: 65536)
             )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -50,17 +50,34 @@ public struct HubSession: Sendable {
         case closed
     }
 
+    /// Who may connect and the rules every session of a hub enforces: one shared value per hub, so a connection's
+    /// session holds a reference, not a copy.
+    public final class Policy: Sendable {
+        public let authenticator: HubAuthenticator
+        public let rules: HubRules
+
+        public init(authenticator: HubAuthenticator = HubAuthenticator(), rules: HubRules = HubRules()) {
+            self.authenticator = authenticator
+            self.rules = rules
+        }
+    }
+
     private var state: State = .awaitingConnect
-    public let authenticator: HubAuthenticator
-    public let rules: HubRules
+    public let policy: Policy
     private var subscriptions: Set<String> = []
     private var pingAllowance: Double
     private var lastPing = Instant.zero
 
+    public var authenticator: HubAuthenticator { policy.authenticator }
+    public var rules: HubRules { policy.rules }
+
+    public init(policy: Policy) {
+        self.policy = policy
+        self.pingAllowance = policy.rules.pingBurst
+    }
+
     public init(authenticator: HubAuthenticator = HubAuthenticator(), rules: HubRules = HubRules()) {
-        self.authenticator = authenticator
-        self.rules = rules
-        self.pingAllowance = rules.pingBurst
+        self.init(policy: Policy(authenticator: authenticator, rules: rules))
     }
 
     /// The protocol version once CONNECT arrived.

@@ -1,3 +1,5 @@
+internal import FleetCore
+
 /// IoT Hub's MQTT topics (reference §4.3, §4.4): what a device may publish to and subscribe to. Pure.
 public enum HubTopics {
     /// What a device's PUBLISH is.
@@ -14,18 +16,18 @@ public enum HubTopics {
         case invalid
     }
 
+    /// Compares bytes, as MQTT compares topics, and allocates nothing for telemetry (the hub calls it per message).
     public static func classify(_ topic: String, deviceID: String) -> Publish {
-        let own = "devices/\(deviceID)/"
-        if topic.hasPrefix(own) {
-            let rest = topic.dropFirst(own.count)
-            if rest.hasPrefix("messages/events/") || rest == "messages/events" { return .telemetry }
-            if rest.hasPrefix("modules/") {
-                let parts = rest.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
-                if parts.count >= 4, !parts[1].isEmpty, parts[2] == "messages", parts[3].hasPrefix("events") {
-                    return .telemetry
-                }
+        switch ownTopic(topic, deviceID: deviceID) {
+        case .telemetry: return .telemetry
+        case .invalid: return .invalid
+        case .module(let rest):
+            let parts = rest.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+            if parts.count >= 4, !parts[1].isEmpty, parts[2] == "messages", parts[3].utf8.starts(with: "events".utf8) {
+                return .telemetry
             }
             return .invalid
+        case nil: break
         }
         if topic.hasPrefix("$iothub/twin/GET/"), let rid = requestID(topic) { return .twinGet(rid: rid) }
         if topic.hasPrefix("$iothub/twin/PATCH/properties/reported/"), let rid = requestID(topic) {
@@ -33,6 +35,37 @@ public enum HubTopics {
         }
         if topic.hasPrefix("$iothub/methods/res/"), requestID(topic) != nil { return .methodResponse }
         return .invalid
+    }
+
+    /// A topic under the device's own `devices/{id}/` prefix, read from its bytes.
+    enum Own: Equatable {
+        /// `messages/events/…` (or `messages/events`).
+        case telemetry
+        /// `modules/…`: checked further from the text after the prefix.
+        case module(Substring)
+        /// Anything else under the prefix.
+        case invalid
+    }
+
+    /// What `topic` is under `devices/{deviceID}/`; nil when it is not under that prefix.
+    static func ownTopic(_ topic: String, deviceID: String) -> Own? {
+        let rest: Int? = ByteText.withBytes(topic) { t in
+            ByteText.withBytes(deviceID) { id in
+                guard ByteText.has("devices/", in: t, at: 0), ByteText.has(id, in: t, at: 8),
+                    t.count > 8 + id.count, t[8 + id.count] == UInt8(ascii: "/")
+                else { return nil }
+                return 9 + id.count
+            }
+        }
+        guard let rest else { return nil }
+        return ByteText.withBytes(topic) { t in
+            if ByteText.has("messages/events/", in: t, at: rest) { return .telemetry }
+            if t.count - rest == 15 && ByteText.has("messages/events", in: t, at: rest) { return .telemetry }
+            if ByteText.has("modules/", in: t, at: rest) {
+                return .module(Substring(decoding: UnsafeBufferPointer(rebasing: t[rest...]), as: UTF8.self))
+            }
+            return .invalid
+        }
     }
 
     /// What a subscription filter asks for (nil: not an IoT Hub filter; the SUBACK refuses it).

@@ -176,17 +176,28 @@ struct MQTTReader {
         return bytes
     }
 
-    mutating func readString() throws(MQTTCodecError) -> String {
+    /// A UTF-8 string (MQTT 1.5.4: no U+0000). `topicName`: a PUBLISH topic, which may not hold the wildcards `+` and
+    /// `#` (MQTT 4.7.1). The bytes are scanned once, in place, before the string is made.
+    mutating func readString(topicName: Bool = false) throws(MQTTCodecError) -> String {
         let length = Int(try readUInt16())
         guard let view = buffer.readSlice(length: length) else { throw error(.truncated) }
-        guard
-            let string = view.readableBytesView.withContiguousStorageIfAvailable({ raw in
-                String(validating: raw, as: UTF8.self)
-            }) ?? String(validating: Array(view.readableBytesView), as: UTF8.self)
-        else {
-            throw error(.invalidUTF8)
+        var nul = false
+        var wildcard = false
+        func scan(_ raw: UnsafeBufferPointer<UInt8>) -> String? {
+            for b in raw {
+                if b == 0 {
+                    nul = true
+                } else if b == UInt8(ascii: "+") || b == UInt8(ascii: "#") {
+                    wildcard = true
+                }
+            }
+            return String(validating: raw, as: UTF8.self)
         }
-        if string.utf8.contains(0) { throw error(.invalidUTF8, "U+0000 in string") }
+        let bytes = view.readableBytesView
+        let decoded = bytes.withContiguousStorageIfAvailable(scan) ?? Array(bytes).withUnsafeBufferPointer(scan)
+        guard let string = decoded else { throw error(.invalidUTF8) }
+        if nul { throw error(.invalidUTF8, "U+0000 in string") }
+        if topicName && wildcard { throw error(.invalidTopic, "wildcard in a topic name") }
         return string
     }
 
@@ -271,10 +282,7 @@ struct MQTTReader {
         guard let qos = MQTTQoS(rawValue: (flags >> 1) & 0x03) else { throw error(.invalidQoS) }
         let dup = flags & 0x08 != 0
         if dup && qos == .atMostOnce { throw error(.invalidFixedHeaderFlags, "DUP set on a QoS 0 PUBLISH") }
-        let topic = try readString()
-        if topic.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }) {
-            throw error(.invalidTopic, "wildcard in a topic name")
-        }
+        let topic = try readString(topicName: true)
         let packetID = qos == .atMostOnce ? nil : try readPacketID()
         let properties = v5 ? try readProperties() : []
         if topic.isEmpty && properties.integer(.topicAlias) == nil { throw error(.invalidTopic, "empty topic") }

@@ -1,5 +1,6 @@
 import Benchmark
 import FleetCore
+import FleetHubCore
 import FleetMQTT
 import FleetMetrics
 import FleetSim
@@ -140,6 +141,61 @@ let benchmarks: @Sendable () -> Void = {
                 into: &actions
             )
             blackHole(actions.count)
+        }
+    }
+
+    // The hub's side of one QoS 1 message, as HubConnectionHandler runs it: decode the PUBLISH from the read bytes,
+    // ask the hub's rules (`HubCore.admitSend`), feed the session, count the message by device and message id, encode
+    // the PUBACK into a reused buffer. The allocation left is the decoded topic string.
+    Benchmark("hub: QoS 1 PUBLISH → PUBACK (decode, rules, session, count, encode)") { benchmark in
+        var session = HubSession()
+        var core = HubCore(quotas: nil)
+        var actions: [HubAction] = []
+        actions.reserveCapacity(16)
+        session.packetReceived(.connect(MQTTConnect(version: .v311, clientID: "device-00042")), into: &actions)
+        let topic = "devices/device-00042/messages/events/%24.mid=7&%24.ct=application%2Fjson"
+        let bytes = try MQTTEncoder(version: .v311).encode(
+            .publish(
+                MQTTPublish(
+                    topic: topic,
+                    payload: ByteBuffer(repeating: 0x61, count: 256),
+                    qos: .atLeastOnce,
+                    packetID: 7
+                )
+            )
+        )
+        var decoder = MQTTDecoder()
+        let encoder = MQTTEncoder(version: .v311)
+        var out = ByteBuffer()
+        out.reserveCapacity(64)
+        let now = Instant(nanoseconds: 1_000_000)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            var b = bytes
+            guard let packet = try decoder.decode(buffer: &b), case .publish(let p) = packet else { continue }
+            actions.removeAll(keepingCapacity: true)
+            let admission = core.admitSend(
+                deviceID: "device-00042",
+                peer: { nil },
+                payloadBytes: p.payload.readableBytes,
+                acknowledged: true,
+                now: now,
+                unixSeconds: 0
+            )
+            guard admission == .answer(delay: nil) else { continue }
+            session.packetReceived(packet, now: now, into: &actions)
+            for action in actions {
+                switch action {
+                case .write(let answer):
+                    out.clear()
+                    try encoder.encode(answer, into: &out)
+                case .record(let event):
+                    core.recorder.record(event, peer: nil, at: now)
+                default:
+                    break
+                }
+            }
+            blackHole(out.readableBytes)
         }
     }
 
