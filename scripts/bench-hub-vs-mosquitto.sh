@@ -4,6 +4,8 @@
 #           accepted connection and its memory per idle connection (RSS with all connected − RSS before, / DEVICES)
 #   qos1    QoS 1 closed loop, 256 B, one in flight per device: 100 devices × 1,000 and 10 devices × 5,000 messages:
 #           messages per second (acked over the bins that had acks) and the broker's CPU per message
+# A third server shows the floor under the hub: scripts/nio-floor, the least an MQTT server on the same SwiftNIO can do
+# (CONNACK, PINGRESP, PUBACK; no rules, no counting) with the hub's channel options.
 # Each broker runs in its own process, started per round and ended by its PID; CPU is its utime + stime from
 # /proc/PID/stat over the client's run. Prints one Markdown table: medians over ROUNDS rounds (default 3), and the
 # hub's figure as a ratio to mosquitto's.
@@ -15,12 +17,18 @@ rounds="${2:-3}"
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { echo "needs mosquitto (apt-get install mosquitto)" >&2; exit 1; }
 mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 source scripts/bench-common.sh
+swift build -c release --package-path scripts/nio-floor >/dev/null
+floor_bin="$(swift build -c release --package-path scripts/nio-floor --show-bin-path)/nio-floor"
 ticks=$(getconf CLK_TCK)
 cpu_s() { awk -v t="$ticks" '{ print ($14 + $15) / t }' "/proc/$1/stat"; }
 
-start_broker() {  # $1 = mosquitto | hub; sets hub_pid, url
+start_broker() {  # $1 = mosquitto | floor | hub; sets hub_pid, url
   port=$((20000 + RANDOM % 10000))
-  if [ "$1" = mosquitto ]; then
+  if [ "$1" = floor ]; then
+    "$floor_bin" "$port" >"$out/floor.out" 2>&1 &
+    hub_pid=$!
+    for _ in $(seq 100); do grep -q listening "$out/floor.out" 2>/dev/null && break; sleep 0.1; done
+  elif [ "$1" = mosquitto ]; then
     printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 10000\n' "$port" >"$out/m.conf"
     "$mosquitto_bin" -c "$out/m.conf" >/dev/null 2>&1 &
     hub_pid=$!
@@ -77,7 +85,7 @@ median() { python3 -c "import statistics, sys; print(statistics.median(float(x) 
 
 declare -A results
 for round in $(seq "$rounds"); do
-  for broker in mosquitto hub; do
+  for broker in mosquitto floor hub; do
     read -r c m <<<"$(storm "$broker")"
     results[$broker-conn]+="$c "; results[$broker-idle]+="$m "
     read -r rate cpu <<<"$(qos1 "$broker" 100 1000)"
@@ -89,13 +97,13 @@ for round in $(seq "$rounds"); do
 done
 
 row() {  # label key unit digits
-  local m h
+  local m f h
   # shellcheck disable=SC2086
-  m=$(median ${results[mosquitto-$2]}); h=$(median ${results[hub-$2]})
-  python3 -c "print(f'| $1 | {$m:.$4f} $3 | {$h:.$4f} $3 | {$h / $m if $m else 0:.2f} |')"
+  m=$(median ${results[mosquitto-$2]}); f=$(median ${results[floor-$2]}); h=$(median ${results[hub-$2]})
+  python3 -c "print(f'| $1 | {$m:.$4f} $3 | {$f:.$4f} $3 | {$h:.$4f} $3 | {$h / $m if $m else 0:.2f} | {$h / $f if $f else 0:.2f} |')"
 }
-echo "| work (medians over the rounds) | mosquitto | fleetstorm hub | hub / mosquitto |"
-echo "|---|---|---|---|"
+echo "| work (medians over the rounds) | mosquitto | bare NIO server | fleetstorm hub | hub / mosquitto | hub / bare NIO |"
+echo "|---|---|---|---|---|---|"
 row "CPU per accepted connection ($n storm)" conn µs 1
 row "memory per idle connection ($n connected)" idle KiB 2
 row "QoS 1, 100 devices × 1,000 × 256 B: messages/s" q100-rate msg/s 0
