@@ -78,9 +78,11 @@ final class Swarm {
         var base = ClientBootstrap(validatingGroup: loop)?
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            // NIO keeps each channel's receive buffer between reads: a device mostly reads 2–4 byte answers
+            // (CONNACK, PUBACK, PINGRESP), so it starts at the smallest size and grows only for larger ones (C2D).
             .channelOption(
                 .recvAllocator,
-                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 64, maximum: 65536)
             )
             .connectTimeout(.nanoseconds(scenario.mqtt.connectTimeout.nanoseconds))
         if !sourceAddresses.isEmpty, sourceAddresses.allSatisfy({ if case .v4 = $0 { true } else { false } }) {

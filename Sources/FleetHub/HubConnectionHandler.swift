@@ -86,7 +86,8 @@ final class HubConnectionHandler: ChannelInboundHandler {
     }
 
     /// What is due on this connection at `now`, if anything. A blackholed connection is never idle: in a network
-    /// blackhole the hub's close would never arrive either, so the link stays half-open.
+    /// blackhole the hub's close would never arrive either, so the link stays half-open, and its idle clock starts
+    /// again when the blackhole ends (the device gets a whole keep-alive allowance to be heard).
     func due(at now: NIODeadline) -> Due? {
         guard !session.isClosed else { return nil }
         if session.version == nil {
@@ -94,8 +95,12 @@ final class HubConnectionHandler: ChannelInboundHandler {
                 ? .connectTimeout : nil
         }
         if let expiresAt, now >= expiresAt { return .tokenExpiry }
-        if let idleLimit, now - lastRead >= idleLimit, !blackholed { return .idle }
-        return nil
+        guard let idleLimit else { return nil }
+        if blackholed {
+            lastRead = now
+            return nil
+        }
+        return now - lastRead >= idleLimit ? .idle : nil
     }
 
     /// Carries out what the sweep found due.
