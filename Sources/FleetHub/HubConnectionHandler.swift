@@ -220,7 +220,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
         if configuration.onRefusal != nil { state.answering = connect }
         encoder.version = connect.version
         guard connect.keepAliveSeconds > 0 else { return }
-        idleLimit = .milliseconds(Int64(Double(connect.keepAliveSeconds) * 1000 * configuration.idleFactor))
+        idleLimit = .milliseconds(Int64(saturating: Double(connect.keepAliveSeconds) * 1000 * configuration.idleFactor))
     }
 
     /// Runs the session's actions. Writes (and a close after them) wait `delay` when the hub shapes this packet, and
