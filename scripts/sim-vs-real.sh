@@ -6,6 +6,9 @@
 # whose generator verdict is not "kept up" measures the generator, not the hub: it is reported and not compared.
 # Prints one Markdown table per seed (real, sim, sim/real) and the worst metric, and exits 1 when a metric differs by
 # more than TOLERANCE (default 0.15) of the larger of the two (for counts, of at least 20: 2 against 4 is 10 % apart).
+# FleetSim is told the network it models: SIM_RTT (default 200us) is the round trip of a device to the embedded hub
+# over loopback (about half a connect's p50 here), not the model's default 1 ms; a refused send that closes the
+# connection and its reconnect turn once per round trip, so the count of such loops follows the RTT.
 # Usage: scripts/sim-vs-real.sh PROFILE [SEED ...]      (default: the profile's own seed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +23,7 @@ for seed in "${seeds[@]}"; do
   args=(); [ -n "$seed" ] && args=(--seed "$seed")
   "$bin" run "$profile" "${args[@]}" --quiet --output "$out/real.pb" >"$out/real.txt" 2>&1 \
     || { echo "error: the real run failed: $(grep -m1 error "$out/real.txt")" >&2; exit 1; }
-  "$bin" simulate "$profile" "${args[@]}" --quiet --output "$out/sim.pb" >"$out/sim.txt" 2>&1 \
+  "$bin" simulate "$profile" "${args[@]}" --set "simulation.rtt=${SIM_RTT:-200us}" --quiet --output "$out/sim.pb" >"$out/sim.txt" 2>&1 \
     || { echo "error: the simulation failed: $(grep -m1 error "$out/sim.txt")" >&2; exit 1; }
   "$bin" report "$out/real.pb" --format json >"$out/real.json"
   "$bin" report "$out/sim.pb" --format json >"$out/sim.json"
