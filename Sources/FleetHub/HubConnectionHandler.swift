@@ -65,8 +65,8 @@ final class HubConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        openedAt = .now()
-        state.opened(self, at: state.instant(openedAt), loop: context.eventLoop)
+        openedAt = context.eventLoop.now
+        state.opened(self, at: state.instant(), loop: context.eventLoop)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -132,9 +132,9 @@ final class HubConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if blackholed { return }  // half-open: the bytes vanish, nothing is answered
         var bytes = unwrapInboundIn(data)
-        let readAt = NIODeadline.now()
-        lastRead = readAt
-        let now = state.instant(readAt)
+        // The sweep's clock is the loop's (virtual time on an embedded loop); the hub's instants are the wall's.
+        lastRead = context.eventLoop.now
+        let now = state.instant()
         if inbound == nil { inbound = bytes } else { inbound!.writeBuffer(&bytes) }
         swap(&actions, &state.scratch)
         defer {
@@ -326,7 +326,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
             nowUnix: Date().timeIntervalSince1970,
             grace: configuration.auth.expiryGrace
         )
-        expiresAt = wait.map { NIODeadline.now() + $0 }
+        expiresAt = wait.map { (context?.eventLoop.now ?? .now()) + $0 }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

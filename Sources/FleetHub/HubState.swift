@@ -86,7 +86,7 @@ final class HubState {
     private func scheduleSweep(on loop: any EventLoop) {
         sweepTask = loop.assumeIsolated().scheduleTask(in: sweepInterval) { [self] in
             self.sweepTask = nil
-            self.sweep(now: .now())
+            self.sweep(now: loop.now)
             if !self.connections.isEmpty && self.sweepTask == nil { self.scheduleSweep(on: loop) }
         }
     }
