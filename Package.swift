@@ -1,6 +1,7 @@
 // swift-tools-version: 6.0
 // FleetStorm: an IoT fleet load generator with an embedded Azure IoT Hub emulator.
-// Layering (see ARCHITECTURE.md): FleetMQTT -> FleetCore -> FleetMetrics -> FleetEngine/FleetHub -> FleetReport -> CLI.
+// Layering (see docs/ARCHITECTURE.md): FleetMQTT -> FleetCore -> FleetMetrics -> FleetHubCore
+// -> FleetEngine/FleetHub/FleetSim -> FleetReport -> FleetService -> CLI.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
