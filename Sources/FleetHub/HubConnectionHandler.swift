@@ -20,10 +20,11 @@ final class HubConnectionHandler: ChannelInboundHandler {
     /// (`HubState.scratch`), so an idle connection keeps no array storage.
     var actions: [HubAction] = []
     var context: ChannelHandlerContext?
-    /// What the hub's sweep checks (`HubState.sweep`; no timer per connection): when the connection opened (CONNECT
-    /// timeout), when it last sent bytes and how long it may stay silent (keep-alive), when its token's grace ends.
-    private var openedAt = NIODeadline.now()
-    private var lastRead = NIODeadline.now()
+    /// What the hub's sweep checks (`HubState.sweep`; no timer per connection), on the loop's clock: when the
+    /// connection opened (CONNECT timeout) and when it last sent bytes (both stamped with `HubState.sweepNow`), how
+    /// long it may stay silent (keep-alive), when its token's grace ends.
+    private var openedAt = NIODeadline.distantPast
+    private var lastRead = NIODeadline.distantPast
     private var idleLimit: TimeAmount?
     private var expiresAt: NIODeadline?
     var slowConsumerTimer: Scheduled<Void>?
@@ -65,8 +66,8 @@ final class HubConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        openedAt = context.eventLoop.now
         state.opened(self, at: state.instant(), loop: context.eventLoop)
+        openedAt = state.sweepNow
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -91,8 +92,8 @@ final class HubConnectionHandler: ChannelInboundHandler {
     func due(at now: NIODeadline) -> Due? {
         guard !session.isClosed else { return nil }
         if session.version == nil {
-            return awaitsConnect && now - openedAt >= Self.amount(state.configuration.connectTimeout)
-                ? .connectTimeout : nil
+            let limit = Self.amount(state.configuration.connectTimeout) + state.sweepInterval
+            return awaitsConnect && now - openedAt >= limit ? .connectTimeout : nil
         }
         if let expiresAt, now >= expiresAt { return .tokenExpiry }
         guard let idleLimit else { return nil }
@@ -100,7 +101,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
             lastRead = now
             return nil
         }
-        return now - lastRead >= idleLimit ? .idle : nil
+        return now - lastRead >= idleLimit + state.sweepInterval ? .idle : nil
     }
 
     /// Carries out what the sweep found due.
@@ -132,8 +133,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if blackholed { return }  // half-open: the bytes vanish, nothing is answered
         var bytes = unwrapInboundIn(data)
-        // The sweep's clock is the loop's (virtual time on an embedded loop); the hub's instants are the wall's.
-        lastRead = context.eventLoop.now
+        lastRead = state.sweepNow
         let now = state.instant()
         if inbound == nil { inbound = bytes } else { inbound!.writeBuffer(&bytes) }
         swap(&actions, &state.scratch)

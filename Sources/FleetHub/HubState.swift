@@ -40,8 +40,12 @@ final class HubState {
     /// timer per connection: NIO cancels a scheduled task by searching its whole queue, so a timer per connection
     /// made every CONNECT cost time in proportion to the connections open, and each timer kept memory.
     private var sweepTask: Scheduled<Void>?
-    /// A quarter of the connect timeout, between 10 ms and 250 ms: what is due is acted on at most this late.
+    /// A quarter of the connect timeout, between 10 ms and 250 ms: what is due is acted on at most two of these late.
     let sweepInterval: TimeAmount
+    /// The loop's clock when the sweep last ran (or started): what a connection stamps as the time it was opened or
+    /// last heard from, so a read costs no clock call. It is at most one sweep behind, so the sweep allows one
+    /// interval more than each limit and never acts before a limit is reached.
+    private(set) var sweepNow = NIODeadline.now()
 
     init(configuration: HubConfiguration) {
         self.configuration = configuration
@@ -70,7 +74,10 @@ final class HubState {
     func opened(_ handler: HubConnectionHandler, at: Instant, loop: any EventLoop) {
         connections[ObjectIdentifier(handler)] = handler
         core.recorder.connections(connections.count, at: at)
-        if sweepTask == nil { scheduleSweep(on: loop) }
+        if sweepTask == nil {
+            sweepNow = loop.now
+            scheduleSweep(on: loop)
+        }
     }
 
     func closed(_ handler: HubConnectionHandler, deviceID: String?, at: Instant) {
@@ -86,7 +93,8 @@ final class HubState {
     private func scheduleSweep(on loop: any EventLoop) {
         sweepTask = loop.assumeIsolated().scheduleTask(in: sweepInterval) { [self] in
             self.sweepTask = nil
-            self.sweep(now: loop.now)
+            self.sweepNow = loop.now
+            self.sweep(now: self.sweepNow)
             if !self.connections.isEmpty && self.sweepTask == nil { self.scheduleSweep(on: loop) }
         }
     }

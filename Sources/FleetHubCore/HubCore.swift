@@ -106,9 +106,6 @@ public struct HubCore: Sendable {
         return .answer(delay: delay(decision, connect: false, deviceID: deviceID, peer: peer))
     }
 
-    /// Meter units of today's quota used so far (for tests and reports).
-    public var dailyUnitsUsed: UInt64 { dailyUsed }
-
     /// A step of the fault plan, as far as the hub-wide state goes: windows open and close, a flap goes down and
     /// comes back. Returns the connections a closing window affected in all. What the step does to open connections
     /// (`HubFaults.effect`) is the caller's to run, since it holds them.
@@ -127,9 +124,6 @@ public struct HubCore: Sendable {
         }
         return 0
     }
-
-    /// Counts a connection a fault affected (for the fault's row in the report).
-    public mutating func countAffected(fault index: Int, _ n: Int = 1) { faults.count(index, n) }
 
     /// True when the connection's bytes vanish (a blackhole in force for it).
     public func isBlackholed(deviceID: String?, peer: () -> String?) -> Bool {

@@ -49,16 +49,14 @@ public enum HubTopics {
 
     /// What `topic` is under `devices/{deviceID}/`; nil when it is not under that prefix.
     static func ownTopic(_ topic: String, deviceID: String) -> Own? {
-        let rest: Int? = ByteText.withBytes(topic) { t in
-            ByteText.withBytes(deviceID) { id in
+        ByteText.withBytes(topic) { t in
+            let rest: Int? = ByteText.withBytes(deviceID) { id in
                 guard ByteText.has("devices/", in: t, at: 0), ByteText.has(id, in: t, at: 8),
                     t.count > 8 + id.count, t[8 + id.count] == UInt8(ascii: "/")
                 else { return nil }
                 return 9 + id.count
             }
-        }
-        guard let rest else { return nil }
-        return ByteText.withBytes(topic) { t in
+            guard let rest else { return nil }
             if ByteText.has("messages/events/", in: t, at: rest) { return .telemetry }
             if t.count - rest == 15 && ByteText.has("messages/events", in: t, at: rest) { return .telemetry }
             if ByteText.has("modules/", in: t, at: rest) {

@@ -77,7 +77,10 @@ public struct MQTTEncoder: Sendable {
             do {
                 try buffer.copyBytes(at: start + 5, to: start + headerLength, length: bodyLength)
             } catch {
-                preconditionFailure("MQTTEncoder: body move out of bounds: \(error)")
+                // The body was written just above `start`, so this cannot fail; if it ever did, the packet is
+                // dropped and the caller handles an encoding error, as for any packet it cannot send.
+                buffer.moveWriterIndex(to: start)
+                throw MQTTCodecError(.truncated, packetType: type)
             }
         }
         buffer.setInteger((type.rawValue << 4) | flags, at: start)

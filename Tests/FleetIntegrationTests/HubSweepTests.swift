@@ -8,7 +8,7 @@ import Testing
 
 extension IntegrationTests {
     /// The hub's one sweep (`HubState.sweep`) in virtual time: what a timer per connection used to do, each limit
-    /// acted on within one sweep interval and never before it is reached.
+    /// acted on within two sweep intervals and never before it is reached.
     @Suite("Hub sweep: CONNECT timeout and keep-alive")
     struct HubSweepTests {
         static func connection(_ state: HubState, _ loop: EmbeddedEventLoop) throws -> EmbeddedChannel {
@@ -39,11 +39,11 @@ extension IntegrationTests {
             loop.advanceTime(by: .milliseconds(1_900))
             #expect(mute.isActive, "before its CONNECT timeout")
             loop.advanceTime(by: .milliseconds(350))
-            #expect(!mute.isActive, "closed within one sweep of its CONNECT timeout")
+            #expect(!mute.isActive, "closed within two sweeps of its CONNECT timeout")
             #expect(silent.isActive, "2.25 s silent: before its idle limit")
             try Self.send(.pingreq, to: pinging)
             loop.advanceTime(by: .milliseconds(1_000))  // 3.25 s: the silent one is past its limit (3 s)
-            #expect(!silent.isActive, "closed within one sweep of its idle limit")
+            #expect(!silent.isActive, "closed within two sweeps of its idle limit")
             for _ in 0..<5 {
                 #expect(pinging.isActive)
                 try Self.send(.pingreq, to: pinging)
