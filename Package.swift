@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "fleetstorm", targets: ["fleetstorm"]),
         .executable(name: "fleetstorm-fuzz", targets: ["FleetFuzzer"]),
         .library(name: "FleetMQTT", targets: ["FleetMQTT"]),
+        .library(name: "FleetAMQP", targets: ["FleetAMQP"]),
         .library(name: "FleetCore", targets: ["FleetCore"]),
         .library(name: "FleetMetrics", targets: ["FleetMetrics"]),
         .library(name: "FleetEngine", targets: ["FleetEngine"]),
@@ -55,6 +56,12 @@ let package = Package(
         .systemLibrary(name: "CPrefetch"),
         .target(
             name: "FleetMQTT",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // AMQP 1.0 frames, performatives, SASL and messages as values, and a codec for both directions.
+        .target(
+            name: "FleetAMQP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
@@ -169,7 +176,7 @@ let package = Package(
         .target(
             name: "FleetFuzz",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetHub", "FleetHubCore", "FleetReport", "FleetService",
+                "FleetMQTT", "FleetAMQP", "FleetCore", "FleetHub", "FleetHubCore", "FleetReport", "FleetService",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -200,6 +207,11 @@ let package = Package(
         .testTarget(
             name: "FleetMQTTTests",
             dependencies: ["FleetMQTT", "FleetTesting", .product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "FleetAMQPTests",
+            dependencies: ["FleetAMQP", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -11,6 +11,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     case profile
     /// The MQTT decoder, 3.1.1 and 5, packets of either direction; whatever decodes must encode and decode again.
     case mqtt
+    /// The AMQP 1.0 codec: protocol headers, SASL and AMQP frames, message sections, lone values; round trips.
+    case amqp
     /// The hub's MQTT front (decoder, session, handler) on an embedded channel.
     case hubMQTT = "hub-mqtt"
     /// The hub's WebSocket front: HTTP upgrade, frames, MQTT.
@@ -26,6 +28,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .credentials: CredentialsHarness.run(input)
         case .profile: ProfileHarness.run(input)
         case .mqtt: MQTTHarness.run(input)
+        case .amqp: AMQPHarness.run(input)
         case .hubMQTT: HubFrontHarness.run(input, front: .mqtt)
         case .hubWebSocket: HubFrontHarness.run(input, front: .webSocket)
         case .hubHTTPS: HubFrontHarness.run(input, front: .https)
