@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "FleetCore",
             dependencies: [
-                "FleetMQTT",
+                "FleetMQTT", "FleetAMQP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -19,6 +19,9 @@ public enum ConnectionError: String, Sendable, Hashable, CaseIterable {
     /// The HTTPS device API: a request got no answer within `https.request_timeout`, or the peer answered what
     /// nobody asked (it does not speak the API).
     case http
+    /// AMQP: the hub sent bytes that do not decode as AMQP 1.0, or frames out of place (a protocol error, not a
+    /// refusal: refusals carry an error condition and are classified as IoT Hub errors).
+    case amqp
     /// Any other I/O error.
     case other
 
@@ -38,6 +41,7 @@ public enum ConnectionError: String, Sendable, Hashable, CaseIterable {
             "WebSocket: the hub refused the upgrade or closed the WebSocket (check the ws:// or wss:// URL's path)"
         case .http:
             "HTTPS: the hub did not answer a request within https.request_timeout, or does not speak the device API"
+        case .amqp: "AMQP: the hub's frames do not decode or come out of place (check that it speaks AMQP 1.0 there)"
         case .other: "I/O error on the connection"
         }
     }

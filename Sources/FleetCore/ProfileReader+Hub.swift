@@ -6,7 +6,7 @@ extension ProfileReader {
                 throw hub.error(
                     .invalidValue,
                     "url",
-                    "expected `embedded`, mqtt://HOST:PORT, mqtts://HOST:PORT, ws://HOST:PORT/PATH, wss://HOST:PORT/PATH or https://HOST:PORT, got \"\(url)\""
+                    "expected `embedded`, mqtt://HOST:PORT, mqtts://HOST:PORT, ws://HOST:PORT/PATH, wss://HOST:PORT/PATH, https://HOST:PORT, amqp://HOST:PORT or amqps://HOST:PORT, got \"\(url)\""
                 )
             }
             s.hub = target

@@ -110,7 +110,7 @@ struct ProfileReader {
             }
         }
         // The SDK first: it decides the default retry curve, and everything else the SDK decides.
-        s.sdk = try Self.readSDK(&top) ?? s.sdk
+        s.sdk = try Self.readSDK(&top, amqp: s.hub.amqp) ?? s.sdk
         s.retry = s.sdk.defaultRetry
         let retryGiven = top.mentions("retry")
         var throttledGiven = false
@@ -124,7 +124,7 @@ struct ProfileReader {
             let name = try c.string("name") ?? "cohort-\(cohortSpecs.count + 1)"
             let devices = try c.int("devices", min: 1)
             let share = try c.double("share", min: 0, max: 1)
-            let sdk = try Self.readSDK(&c) ?? base.sdk
+            let sdk = try Self.readSDK(&c, amqp: base.hub.amqp) ?? base.sdk
             // A cohort's curve: its own retry:, else the profile's retry: when one was given, else its SDK's own.
             // An inherited curve is read as if the cohort had written it: its throttled curve is the cohort's SDK's
             // answer (unless the profile named one), not the profile SDK's.
@@ -212,13 +212,22 @@ struct ProfileReader {
     }
 
     /// `sdk:` of a mapping (the profile or a cohort), validated against the known SDKs.
-    static func readSDK(_ section: inout Section) throws(ScenarioError) -> SDK? {
+    /// Over AMQP (`amqp` true) only an SDK with an AMQP transport will do.
+    static func readSDK(_ section: inout Section, amqp: Bool) throws(ScenarioError) -> SDK? {
         guard let name = try section.string("sdk") else { return nil }
         guard let sdk = SDK(name: name) else {
             throw section.error(
                 .invalidValue,
                 "sdk",
                 "expected one of \(SDK.names.joined(separator: ", ")), got \"\(name)\""
+            )
+        }
+        if amqp && sdk.amqpMechanism == nil {
+            let others = SDK.names.filter { SDK(name: $0)?.amqpMechanism != nil }.joined(separator: ", ")
+            throw section.error(
+                .invalidValue,
+                "sdk",
+                "\(name) has no AMQP transport (it speaks MQTT only): over amqp:// pick one of \(others)"
             )
         }
         return sdk

@@ -34,6 +34,17 @@ public struct SDK: Sendable, Hashable, CustomStringConvertible {
     public var name: String { kind.rawValue }
     public var description: String { name }
 
+    /// The SASL mechanism the SDK asks for over AMQP (reference §11.1: the C SDK offers `MSSBCBS`, Java with a SAS
+    /// token `ANONYMOUS`; .NET and Node authenticate by CBS after an anonymous SASL step too); nil for an SDK without an
+    /// AMQP transport (Python's is MQTT only).
+    public var amqpMechanism: String? {
+        switch kind {
+        case .c: "MSSBCBS"
+        case .dotnet, .java, .node, .mqtt: "ANONYMOUS"
+        case .python: nil
+        }
+    }
+
     /// How failures are classified and which status reason each reports (reference §2, §3).
     public var classifier: ErrorClassifier {
         switch kind {

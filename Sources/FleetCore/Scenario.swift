@@ -14,6 +14,8 @@ public struct Scenario: Sendable, Hashable {
 
         /// Devices use IoT Hub's HTTPS device API (POST telemetry, poll C2D; reference §10.2) instead of MQTT.
         public var https = false
+        /// Devices speak AMQP 1.0 (reference §11) instead of MQTT: `amqp://` and `amqps://` URLs.
+        public var amqp = false
 
         /// IoT Hub's WebSocket path.
         public static let iotHubWebSocketPath = "/$iothub/websocket"
@@ -42,6 +44,8 @@ public struct Scenario: Sendable, Hashable {
             case .embedded: "embedded"
             case .mqtt(let h, let p, _) where https:
                 "https://\(h.contains(":") ? "[\(h)]" : h):\(p)"
+            case .mqtt(let h, let p, let tls) where amqp:
+                "\(tls ? "amqps" : "amqp")://\(h.contains(":") ? "[\(h)]" : h):\(p)"
             case .mqtt(let h, let p, let tls):
                 webSocketPath == nil
                     ? "\(tls ? "mqtts" : "mqtt")://\(h.contains(":") ? "[\(h)]" : h):\(p)"
@@ -49,9 +53,22 @@ public struct Scenario: Sendable, Hashable {
             }
         }
 
-        /// Parses `embedded`, `mqtt://HOST:PORT` or `mqtts://HOST:PORT` (`[::1]` for IPv6); nil for anything else.
+        /// Parses `embedded`, `mqtt[s]://HOST:PORT`, `ws[s]://HOST[:PORT][/PATH]`, `https://HOST[:PORT]` or
+        /// `amqp[s]://HOST[:PORT]` (`[::1]` for IPv6); nil for anything else.
         public static func parse(_ text: String) -> HubTarget? {
             if text == "embedded" { return .embedded }
+            // amqp://HOST[:PORT] and amqps://…: AMQP 1.0 (default port 5672 / 5671, IoT Hub's AMQPS port).
+            for (scheme, tls, defaultPort) in [("amqp://", false, 5672), ("amqps://", true, 5671)]
+            where text.hasPrefix(scheme) {
+                var authority = text.dropFirst(scheme.count)
+                if authority.hasSuffix("/") { authority.removeLast() }
+                guard !authority.contains("/") else { return nil }
+                let hasPort = authority.hasPrefix("[") ? authority.contains("]:") : authority.contains(":")
+                let full = "\(tls ? "mqtts" : "mqtt")://\(authority)\(hasPort ? "" : ":\(defaultPort)")"
+                guard var target = parse(full) else { return nil }
+                target.amqp = true
+                return target
+            }
             // https://HOST[:PORT][/]: the HTTPS device API (default port 443).
             if text.hasPrefix("https://") {
                 var authority = text.dropFirst("https://".count)

@@ -39,6 +39,8 @@ extension ConnectionError {
             self = .webSocket
         case is HTTPBridgeError:
             self = .http
+        case is AMQPBridgeError:
+            self = .amqp
         default:
             self = .other
         }

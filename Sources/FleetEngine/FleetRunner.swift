@@ -182,6 +182,7 @@ public struct FleetRunner: Sendable {
         var target = Scenario.HubTarget.mqtt(host: address.host, port: address.port, tls: scenario.tls != nil)
         target.webSocketPath = scenario.hub.webSocketPath
         target.https = scenario.hub.https
+        target.amqp = scenario.hub.amqp
         return target
     }
 

@@ -27,6 +27,8 @@ final class Swarm {
     let webSocket: (path: String, host: String)?
     /// The HTTPS device API: the Host header and the API's settings (nil: MQTT).
     let https: (host: String, settings: Scenario.HTTPS)?
+    /// AMQP 1.0: the bridge's settings shared by every device (nil: MQTT); the mechanism is each device's SDK's.
+    let amqp: AMQPDeviceBridge.Configuration?
     let rampRate: Double
     /// Connects in flight at once: fixed, or adaptive (`fleet.max_in_flight: auto`, grown and halved by how fast
     /// the hub accepts).
@@ -70,6 +72,15 @@ final class Swarm {
         }()
         self.webSocket = scenario.hub.webSocketPath.map { ($0, hostHeader) }
         self.https = scenario.hub.https ? (hostHeader, scenario.https) : nil
+        self.amqp =
+            scenario.hub.amqp
+            ? AMQPDeviceBridge.Configuration(
+                hubHost: scenario.auth?.hubHost ?? serverName ?? hubAddress.ipAddress ?? "localhost",
+                cbs: scenario.auth != nil,
+                mechanism: "ANONYMOUS",
+                // The hub sends something at least every keep-alive: a PINGREQ then learns whether it is alive.
+                idleTimeOut: scenario.mqtt.keepAlive > .zero ? scenario.mqtt.keepAlive * 2 : nil
+            ) : nil
         self.loop = loop
         self.scheduler = scheduler
         self.recorders = recorders
@@ -256,7 +267,10 @@ final class Swarm {
         let bound = NIOLoopBound(handler, eventLoop: loop)
         let upgradeTimeout = TimeAmount.nanoseconds(connectTimeout.nanoseconds)
         let version = handler.machine.config.version
-        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName, webSocket, https] channel in
+        var amqp = self.amqp
+        if let mechanism = handler.machine.config.sdk.amqpMechanism { amqp?.mechanism = mechanism }
+        let origin = scheduler.origin
+        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName, webSocket, https, amqp] channel in
             channel.eventLoop.makeCompletedFuture {
                 if let tls {
                     let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
@@ -265,6 +279,12 @@ final class Swarm {
                 if let https {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     let bridge = DeviceHTTPSBridge(host: https.host, settings: https.settings, version: version)
+                    try channel.pipeline.syncOperations.addHandler(bridge)
+                }
+                if let amqp {
+                    let bridge = DeviceAMQPBridge(configuration: amqp, version: version) {
+                        Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds) - Int64(origin.uptimeNanoseconds))
+                    }
                     try channel.pipeline.syncOperations.addHandler(bridge)
                 }
                 if let webSocket {

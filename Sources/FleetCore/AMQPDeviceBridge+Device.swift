@@ -1,0 +1,181 @@
+internal import FleetAMQP
+public import FleetMQTT
+internal import NIOCore
+
+extension AMQPDeviceBridge {
+    /// A packet the device's machine wrote.
+    public mutating func deviceWrote(_ packet: MQTTPacket, now: Instant, into actions: inout [Action]) {
+        switch packet {
+        case .connect(let c):
+            guard phase == .awaitingConnect else { return actions.append(.protocolError("a second CONNECT")) }
+            deviceID = c.clientID
+            username = c.username
+            password = c.password
+            lastHeard = now
+            phase = .awaitingMechanisms
+            actions.append(.sendHeader(.sasl))
+        case .publish(let p):
+            guard phase != .closed else { return }
+            let settled = p.qos == .atMostOnce
+            let payload = Self.telemetryMessage(p, deviceID: deviceID)
+            enqueue(Pending(link: .telemetry, payload: payload, settled: settled, packetID: settled ? nil : p.packetID))
+            pump(into: &actions)
+        case .subscribe(let s):
+            let codes = s.subscriptions.map { $0.topicFilter == cloudToDeviceFilter ? UInt8(1) : 0x80 }
+            guard codes.contains(1), phase == .ready, !attached.contains(.cloudToDevice) else {
+                // Twin and method topics have no link here yet; a C2D link already attached stays as it is.
+                let granted = attached.contains(.cloudToDevice)
+                let answer = codes.map { $0 == 1 && granted ? UInt8(1) : 0x80 }
+                return actions.append(.deliver(.suback(MQTTSubAck(packetID: s.packetID, codes: answer))))
+            }
+            subscribeID = s.packetID
+            subscribeCodes = codes
+            var attach = AMQPPerformative.Attach(
+                name: Link.cloudToDevice.name,
+                handle: Link.cloudToDevice.rawValue,
+                role: .receiver,
+                senderSettleMode: 0,
+                receiverSettleMode: 0,
+                source: AMQPTerminus(address: cloudToDeviceAddress),
+                target: AMQPTerminus(address: cloudToDeviceAddress)
+            )
+            attach.properties = Self.linkProperties
+            actions.append(.send(.performative(.attach(attach))))
+        case .unsubscribe(let u):
+            if attached.contains(.cloudToDevice) {
+                attached.remove(.cloudToDevice)
+                actions.append(.send(.performative(.detach(.init(handle: Link.cloudToDevice.rawValue, closed: true)))))
+            }
+            actions.append(.deliver(.unsuback(MQTTSubAck(packetID: u.packetID, codes: u.topicFilters.map { _ in 0 }))))
+        case .puback(let ack):
+            guard let deliveryID = handedOver.removeValue(forKey: ack.packetID) else { return }
+            let disposition = AMQPPerformative.Disposition(
+                role: .receiver, first: deliveryID, settled: true, state: .accepted)
+            actions.append(.send(.performative(.disposition(disposition))))
+        case .pingreq:
+            if let idle = configuration.idleTimeOut, now - lastHeard > idle {
+                pongOwed = true
+            } else {
+                actions.append(.deliver(.pingresp))
+            }
+        case .disconnect:
+            if phase != .closed && phase.hasOpened {
+                actions.append(.send(.performative(.close(nil))))
+            }
+            phase = .closed
+        default:
+            break
+        }
+    }
+
+    /// Time for an empty frame (the handler's heartbeat timer).
+    public mutating func heartbeatDue(into actions: inout [Action]) {
+        guard phase != .closed, phase.hasOpened else { return }
+        actions.append(.send(AMQPFrame(.empty)))
+    }
+
+    /// Link properties the SDKs send on every attach (reference §11.2).
+    static let linkProperties: AMQPMap = [
+        .symbol("com.microsoft:client-version"): .string("fleetstorm"),
+        .symbol("com.microsoft:api-version"): .string(DeviceREST.defaultAPIVersion),
+    ]
+
+    /// The message a telemetry PUBLISH stands for: the property bag's system properties in the properties section,
+    /// the rest as application properties, the payload as one data section.
+    static func telemetryMessage(_ publish: MQTTPublish, deviceID: String) -> ByteBuffer {
+        let headers = DeviceREST.headers(fromTopic: publish.topic, deviceID: deviceID) ?? []
+        var properties = AMQPMessage.Properties()
+        var application = AMQPMap()
+        for (name, value) in headers {
+            switch name {
+            case "iothub-messageid": properties.messageID = .string(value)
+            case "iothub-correlationid": properties.correlationID = .string(value)
+            case "iothub-contenttype": properties.contentType = value
+            case "iothub-contentencoding": properties.contentEncoding = value
+            case "iothub-to": properties.to = value
+            default:
+                if name.hasPrefix(DeviceREST.appPropertyPrefix) {
+                    let key = String(name.dropFirst(DeviceREST.appPropertyPrefix.count))
+                    application.entries.append(.init(key: .string(key), value: .string(value)))
+                }
+            }
+        }
+        let message = AMQPMessage(
+            properties: properties,
+            applicationProperties: application.isEmpty ? nil : application,
+            body: .data([Array(publish.payload.readableBytesView)])
+        )
+        var buffer = ByteBuffer()
+        // Nothing in a message built from a topic and a payload fails to encode (no arrays, sizes < 4 GiB).
+        try? message.encode(into: &buffer)
+        return buffer
+    }
+
+    // MARK: - sending
+
+    mutating func enqueue(_ pending: Pending) {
+        if queueHead > 64 && queueHead * 2 > queue.count {
+            queue.removeFirst(queueHead)
+            queueHead = 0
+        }
+        queue.append(pending)
+    }
+
+    /// Sends queued deliveries, in order, while their link has credit and the session window has room.
+    mutating func pump(into actions: inout [Action]) {
+        guard phase == .ready || phase == .authorizing || phase == .attaching else { return }
+        while queueHead < queue.count {
+            let pending = queue[queueHead]
+            guard attached.contains(pending.link), (credit[pending.link] ?? 0) > 0,
+                remoteIncomingWindow >= frameCount(pending.payload.readableBytes)
+            else { return }
+            queueHead += 1
+            send(pending, into: &actions)
+        }
+    }
+
+    /// Payload bytes per transfer frame: the hub's frame size less the frame header and the transfer performative.
+    var chunkSize: Int { max(64, remoteMaxFrameSize - 8 - 64) }
+
+    func frameCount(_ bytes: Int) -> UInt32 {
+        UInt32(clamping: max(1, (bytes + chunkSize - 1) / chunkSize))
+    }
+
+    mutating func send(_ pending: Pending, into actions: inout [Action]) {
+        let deliveryID = nextDeliveryID
+        nextDeliveryID &+= 1
+        let tag = withUnsafeBytes(of: deliveryID.bigEndian) { Array($0) }
+        credit[pending.link, default: 0] -= 1
+        deliveryCount[pending.link, default: 0] &+= 1
+        if !pending.settled { unsettled[deliveryID] = (pending.link, pending.packetID) }
+        var payload = pending.payload
+        var first = true
+        repeat {
+            let length = min(chunkSize, payload.readableBytes)
+            let chunk = payload.readSlice(length: length) ?? ByteBuffer()
+            var transfer = AMQPPerformative.Transfer(
+                handle: pending.link.rawValue,
+                deliveryID: first ? deliveryID : nil,
+                deliveryTag: first ? tag : nil,
+                messageFormat: first ? 0 : nil,
+                settled: first ? pending.settled : nil,
+                payload: chunk
+            )
+            transfer.more = payload.readableBytes > 0
+            actions.append(.send(.performative(.transfer(transfer))))
+            nextOutgoingID &+= 1
+            remoteIncomingWindow &-= 1
+            first = false
+        } while payload.readableBytes > 0
+    }
+}
+
+extension AMQPDeviceBridge.Phase {
+    /// Whether our open has gone out (a close or an empty frame makes sense from then on).
+    var hasOpened: Bool {
+        switch self {
+        case .awaitingConnect, .awaitingMechanisms, .awaitingOutcome: false
+        case .awaitingAMQPHeader, .opening, .authorizing, .attaching, .ready, .closed: true
+        }
+    }
+}

@@ -1,0 +1,364 @@
+public import FleetAMQP
+internal import FleetMQTT
+internal import NIOCore
+
+extension AMQPDeviceBridge {
+    /// A protocol header or frame from the hub.
+    public mutating func received(_ item: AMQPInbound, now: Instant, into actions: inout [Action]) {
+        lastHeard = now
+        if pongOwed {
+            pongOwed = false
+            actions.append(.deliver(.pingresp))
+        }
+        guard phase != .closed else { return }
+        switch item {
+        case .header(let header):
+            switch (phase, header) {
+            case (.awaitingMechanisms, .sasl), (.awaitingAMQPHeader, .amqp):
+                if phase == .awaitingAMQPHeader { phase = .opening }
+            default:
+                fail("the hub answered with protocol header \(header) here", into: &actions)
+            }
+        case .frame(let frame):
+            switch frame.body {
+            case .empty: break
+            case .sasl(let sasl): received(sasl, into: &actions)
+            case .performative(let p): received(p, into: &actions)
+            }
+        }
+    }
+
+    private mutating func fail(_ why: String, into actions: inout [Action]) {
+        phase = .closed
+        actions.append(.protocolError(why))
+    }
+
+    private mutating func refuse(_ code: Int, into actions: inout [Action]) {
+        phase = .closed
+        actions.append(.refused(code: code))
+    }
+
+    private mutating func received(_ sasl: AMQPSASLFrame, into actions: inout [Action]) {
+        switch (phase, sasl) {
+        case (.awaitingMechanisms, .mechanisms(let offered)):
+            let response: [UInt8]
+            let mechanism: String
+            if offered.contains(configuration.mechanism) && configuration.mechanism != "PLAIN" {
+                mechanism = configuration.mechanism
+                response = []
+            } else if !configuration.cbs, let username, let password, offered.contains("PLAIN") {
+                mechanism = "PLAIN"
+                response = [0] + Array(username.utf8) + [0] + password
+            } else if offered.contains("ANONYMOUS") {
+                mechanism = "ANONYMOUS"
+                response = []
+            } else {
+                return fail("the hub offers SASL \(offered.joined(separator: ", ")), none of which a device speaks",
+                            into: &actions)
+            }
+            phase = .awaitingOutcome
+            actions.append(.send(AMQPFrame(.sasl(.initial(mechanism: mechanism, initialResponse: response,
+                                                          hostname: configuration.hubHost)))))
+        case (.awaitingOutcome, .outcome(let outcome, _)):
+            switch outcome.code {
+            case AMQPSASLFrame.Outcome.ok.code:
+                phase = .awaitingAMQPHeader
+                actions.append(.sendHeader(.amqp))
+                var open = AMQPPerformative.Open(
+                    containerID: deviceID, hostname: configuration.hubHost, maxFrameSize: configuration.maxFrameSize,
+                    channelMax: 0,
+                    idleTimeOut: configuration.idleTimeOut.map { UInt32(clamping: $0.components.seconds * 1000) })
+                open.properties = [.symbol("com.microsoft:client-version"): .string("fleetstorm")]
+                actions.append(.send(.performative(.open(open))))
+                actions.append(.send(.performative(.begin(.init(
+                    nextOutgoingID: nextOutgoingID, incomingWindow: Self.incomingWindow,
+                    outgoingWindow: Self.outgoingWindow)))))
+            case AMQPSASLFrame.Outcome.auth.code: refuse(HubServiceError.unauthorized, into: &actions)
+            case AMQPSASLFrame.Outcome.sysTemp.code: refuse(HubServiceError.serviceUnavailable, into: &actions)
+            default: refuse(HubServiceError.badRequest, into: &actions)
+            }
+        case (.awaitingOutcome, .challenge):
+            // None of our mechanisms has a second step: an empty response ends the exchange either way.
+            actions.append(.send(AMQPFrame(.sasl(.response([])))))
+        default:
+            fail("SASL \(sasl.name) out of place", into: &actions)
+        }
+    }
+
+    private mutating func received(_ p: AMQPPerformative, into actions: inout [Action]) {
+        switch p {
+        case .open(let open):
+            guard phase == .opening else { return fail("open out of place", into: &actions) }
+            remoteMaxFrameSize = max(
+                AMQPFrameDecoder.minimumMaxFrameSize, Int(open.maxFrameSize ?? UInt32.max))
+            if let idle = open.idleTimeOut, idle > 0 {
+                actions.append(.heartbeat(every: .milliseconds(Int64(idle / 2))))
+            }
+        case .begin(let begin):
+            guard phase == .opening else { return fail("begin out of place", into: &actions) }
+            nextIncomingID = begin.nextOutgoingID
+            remoteIncomingWindow = begin.incomingWindow
+            if configuration.cbs {
+                phase = .authorizing
+                attach(.cbsSender, into: &actions)
+                attach(.cbsReceiver, into: &actions)
+                grant(.cbsReceiver, credit: 1, into: &actions)
+                enqueue(Pending(link: .cbsSender, payload: putToken(), settled: false, packetID: nil))
+            } else {
+                phase = .attaching
+                attach(.telemetry, into: &actions)
+            }
+        case .attach(let attach):
+            guard let link = Link.allCases.first(where: { $0.name == attach.name }) else {
+                return fail("attach for a link we did not ask for", into: &actions)
+            }
+            remoteHandles[attach.handle] = link
+            // A refused link comes back without its terminus; the detach that follows says why.
+            let refused = link.isSender ? attach.target == nil : attach.source == nil
+            guard !refused else { return }
+            attached.insert(link)
+            switch link {
+            case .telemetry:
+                if phase == .attaching {
+                    phase = .ready
+                    actions.append(.deliver(.connack(MQTTConnAck(code: 0))))
+                }
+            case .cloudToDevice:
+                if let id = subscribeID {
+                    subscribeID = nil
+                    actions.append(.deliver(.suback(MQTTSubAck(packetID: id, codes: subscribeCodes))))
+                }
+                grant(.cloudToDevice, credit: configuration.cloudToDeviceCredit, into: &actions)
+            case .cbsSender, .cbsReceiver:
+                break
+            }
+            pump(into: &actions)
+        case .flow(let flow):
+            remoteIncomingWindow = (flow.nextIncomingID ?? 0) &+ flow.incomingWindow &- nextOutgoingID
+            if let handle = flow.handle, let link = remoteHandles[handle], link.isSender {
+                let ours = deliveryCount[link] ?? 0
+                credit[link] = (flow.deliveryCount ?? ours) &+ (flow.linkCredit ?? 0) &- ours
+            }
+            if flow.echo { actions.append(.send(.performative(.flow(sessionFlow())))) }
+            pump(into: &actions)
+        case .transfer(let transfer):
+            receivedTransfer(transfer, into: &actions)
+        case .disposition(let disposition):
+            guard disposition.role == .receiver else { return }
+            settled(disposition, into: &actions)
+        case .detach(let detach):
+            guard let link = remoteHandles.removeValue(forKey: detach.handle) else { return }
+            attached.remove(link)
+            if let error = detach.error {
+                refuse(AMQPConditions.serviceCode(for: error.condition), into: &actions)
+            } else if link != .cloudToDevice {
+                refuse(HubServiceError.serviceUnavailable, into: &actions)
+            }
+        case .end(let error), .close(let error):
+            let wasOpen = phase.hasOpened
+            if case .close = p, wasOpen { actions.append(.send(.performative(.close(nil)))) }
+            if let error {
+                refuse(AMQPConditions.serviceCode(for: error.condition), into: &actions)
+            } else {
+                phase = .closed
+                actions.append(.close)
+            }
+        }
+    }
+
+    private mutating func attach(_ link: Link, into actions: inout [Action]) {
+        let address: String
+        switch link {
+        case .cbsSender, .cbsReceiver: address = "$cbs"
+        case .telemetry: address = telemetryAddress
+        case .cloudToDevice: address = cloudToDeviceAddress
+        }
+        var attach = AMQPPerformative.Attach(
+            name: link.name,
+            handle: link.rawValue,
+            role: link.isSender ? .sender : .receiver,
+            senderSettleMode: link.isSender ? 0 : nil,
+            receiverSettleMode: 0,
+            source: AMQPTerminus(address: link == .cbsReceiver ? "$cbs" : link.name),
+            target: AMQPTerminus(address: link == .cbsReceiver ? "cbs" : address),
+            initialDeliveryCount: link.isSender ? 0 : nil
+        )
+        if link == .telemetry { attach.properties = Self.linkProperties }
+        actions.append(.send(.performative(.attach(attach))))
+    }
+
+    private mutating func grant(_ link: Link, credit amount: UInt32, into actions: inout [Action]) {
+        credit[link] = amount
+        receivedSinceGrant = 0
+        var flow = sessionFlow()
+        flow.handle = link.rawValue
+        flow.deliveryCount = deliveryCount[link] ?? 0
+        flow.linkCredit = amount
+        actions.append(.send(.performative(.flow(flow))))
+    }
+
+    private func sessionFlow() -> AMQPPerformative.Flow {
+        AMQPPerformative.Flow(
+            nextIncomingID: nextIncomingID, incomingWindow: Self.incomingWindow, nextOutgoingID: nextOutgoingID,
+            outgoingWindow: Self.outgoingWindow)
+    }
+
+    /// The CBS put-token request: the SAS token for this device's audience (reference §11.1).
+    private func putToken() -> ByteBuffer {
+        let token = String(decoding: password ?? [], as: UTF8.self)
+        let message = AMQPMessage(
+            properties: .init(messageID: .string(cbsRequestID), to: "$cbs", replyTo: "cbs"),
+            applicationProperties: [
+                .string("operation"): .string("put-token"),
+                .string("type"): .string("servicebus.windows.net:sastoken"),
+                .string("name"): .string("\(configuration.hubHost)/devices/\(deviceID)"),
+            ],
+            body: .value(.string(token))
+        )
+        var buffer = ByteBuffer()
+        try? message.encode(into: &buffer)
+        return buffer
+    }
+
+    private mutating func receivedTransfer(_ transfer: AMQPPerformative.Transfer, into actions: inout [Action]) {
+        nextIncomingID &+= 1
+        guard let link = remoteHandles[transfer.handle], !link.isSender else {
+            return fail("transfer on a link that does not send to the device", into: &actions)
+        }
+        var payload = transfer.payload
+        if var part = partial {
+            guard part.payload.readableBytes + payload.readableBytes <= Self.maxMessageSize else {
+                return fail("a message larger than \(Self.maxMessageSize) bytes", into: &actions)
+            }
+            part.payload.writeBuffer(&payload)
+            partial = part
+        } else {
+            deliveryCount[link, default: 0] &+= 1
+            credit[link, default: 0] &-= 1
+            receivedSinceGrant += 1
+            partial = (transfer.deliveryID, transfer.settled ?? false, payload)
+        }
+        guard !transfer.more, var whole = partial else { return }
+        partial = nil
+        if transfer.aborted { return }
+        guard let message = try? AMQPMessage.decode(from: &whole.payload) else {
+            return fail("a message that does not decode", into: &actions)
+        }
+        switch link {
+        case .cbsReceiver:
+            if !whole.settled, let id = whole.deliveryID {
+                actions.append(.send(.performative(.disposition(
+                    .init(role: .receiver, first: id, settled: true, state: .accepted)))))
+            }
+            guard phase == .authorizing, message.properties?.correlationID == .string(cbsRequestID) else { return }
+            let status = message.applicationProperties?[string: "status-code"]?.integerValue ?? 0
+            switch status {
+            case 200, 202:
+                phase = .attaching
+                attach(.telemetry, into: &actions)
+            case 401, 403: refuse(HubServiceError.unauthorized, into: &actions)
+            case 404: refuse(HubServiceError.deviceNotFound, into: &actions)
+            case 429: refuse(HubServiceError.throttled, into: &actions)
+            case 500...599: refuse(HubServiceError.serviceUnavailable, into: &actions)
+            default: refuse(HubServiceError.badRequest, into: &actions)
+            }
+        case .cloudToDevice:
+            repeat { nextPacketID &+= 1 } while nextPacketID == 0 || handedOver[nextPacketID] != nil
+            if !whole.settled, let id = whole.deliveryID { handedOver[nextPacketID] = id }
+            let publish = MQTTPublish(
+                topic: DeviceREST.cloudToDeviceTopic(deviceID: deviceID, headers: Self.headers(of: message)),
+                payload: ByteBuffer(bytes: message.body.dataBytes),
+                qos: .atLeastOnce,
+                packetID: nextPacketID
+            )
+            actions.append(.deliver(.publish(publish)))
+            if receivedSinceGrant * 2 >= configuration.cloudToDeviceCredit {
+                grant(.cloudToDevice, credit: configuration.cloudToDeviceCredit, into: &actions)
+            }
+        case .cbsSender, .telemetry:
+            break
+        }
+    }
+
+    /// The hub's outcome for deliveries we sent: accepted is the PUBACK; anything else is the hub's refusal.
+    private mutating func settled(_ d: AMQPPerformative.Disposition, into actions: inout [Action]) {
+        let last = d.last ?? d.first
+        let span = last &- d.first
+        let ids = unsettled.keys.filter { $0 &- d.first <= span }.sorted { $0 &- d.first < $1 &- d.first }
+        for id in ids {
+            guard let (link, packetID) = unsettled.removeValue(forKey: id) else { continue }
+            if !d.settled {
+                actions.append(.send(.performative(.disposition(
+                    .init(role: .sender, first: id, settled: true, state: d.state)))))
+            }
+            switch d.state {
+            case .accepted?:
+                if link == .telemetry, let packetID { actions.append(.deliver(.puback(MQTTAck(packetID: packetID)))) }
+            case .rejected(let error)?:
+                return refuse(AMQPConditions.serviceCode(for: error?.condition ?? ""), into: &actions)
+            case .released?, .modified?:
+                return refuse(HubServiceError.serviceUnavailable, into: &actions)
+            case .received?, .other?, nil:
+                unsettled[id] = (link, packetID)  // not an outcome yet
+            }
+        }
+    }
+
+    /// The message's properties as the HTTP-style headers `DeviceREST` maps to a topic's property bag.
+    static func headers(of message: AMQPMessage) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = []
+        if let p = message.properties {
+            if let id = p.messageID?.plainText { headers.append(("iothub-messageid", id)) }
+            if let id = p.correlationID?.plainText { headers.append(("iothub-correlationid", id)) }
+            if let t = p.contentType { headers.append(("iothub-contenttype", t)) }
+            if let e = p.contentEncoding { headers.append(("iothub-contentencoding", e)) }
+            if let to = p.to { headers.append(("iothub-to", to)) }
+        }
+        for entry in message.applicationProperties?.entries ?? [] {
+            guard let key = entry.key.text, let value = entry.value.plainText else { continue }
+            headers.append((DeviceREST.appPropertyPrefix + key, value))
+        }
+        return headers
+    }
+}
+
+extension AMQPDeviceBridge.Link {
+    var isSender: Bool { self == .cbsSender || self == .telemetry }
+}
+
+extension AMQPValue {
+    /// An integer of any width, as the CBS status code may come.
+    var integerValue: Int? {
+        switch self {
+        case .byte(let v): Int(v)
+        case .short(let v): Int(v)
+        case .int(let v): Int(v)
+        case .long(let v): Int(v)
+        default: unsignedValue.map { Int(clamping: $0) }
+        }
+    }
+
+    /// Text for a property value: strings and symbols as they are, numbers and uuids printed.
+    var plainText: String? {
+        switch self {
+        case .string(let s), .symbol(let s): s
+        case .uuid(let b) where b.count == 16:
+            [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { r in b[r].map { String(format: "%02x", $0) }.joined() }
+                .joined(separator: "-")
+        case .binary: nil
+        default: integerValue.map(String.init)
+        }
+    }
+}
+
+extension AMQPMessage.Body {
+    /// The bytes of data sections joined; a value body's string or binary; nothing otherwise.
+    var dataBytes: [UInt8] {
+        switch self {
+        case .data(let sections): sections.flatMap { $0 }
+        case .value(.string(let s)): Array(s.utf8)
+        case .value(.binary(let b)): b
+        default: []
+        }
+    }
+}

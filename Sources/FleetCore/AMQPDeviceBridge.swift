@@ -1,0 +1,135 @@
+public import FleetAMQP
+public import FleetMQTT
+internal import NIOCore
+
+/// A device over AMQP 1.0 (reference §11) with the same state machine as over MQTT: the bridge sits between the
+/// device's machine (MQTT packets) and one AMQP connection, and turns what the machine writes into AMQP and what the
+/// hub answers back into MQTT packets. Pure: it takes `now:` and returns actions; `DeviceAMQPBridge` runs them.
+///
+/// - CONNECT starts the connection: SASL (the SDK's mechanism when the hub offers it, else ANONYMOUS, or PLAIN with
+///   the profile's username and password), then open and one session. With SAS authentication the CONNECT's password
+///   (the SAS token) goes to the hub by CBS put-token on `$cbs` (status 200 accepts it); then the telemetry sender link
+///   `/devices/{id}/messages/events` is attached, and its attach answer is the CONNACK. A refusal anywhere (SASL
+///   outcome, CBS status, a link's or the connection's error) reaches the device as the IoT Hub error code its SDK
+///   reports (`AMQPConditions`), so storms, outages and bad credentials are measured as over MQTT.
+/// - A telemetry PUBLISH is a transfer on the sender link with the property bag as message properties (`$.mid`,
+///   `$.cid`, `$.ct`, `$.ce`) and application properties; QoS 1 is unsettled and the hub's `accepted` disposition is
+///   its PUBACK, QoS 0 is sent settled. Transfers wait for link credit and the session window; a message larger than
+///   the hub's frame size goes in several frames.
+/// - SUBSCRIBE to the C2D topic attaches the receiver link `/devices/{id}/messages/devicebound` (its attach answer is
+///   the SUBACK) and grants credit; a message becomes a QoS 1 PUBLISH and the device's PUBACK settles it `accepted`.
+/// - PINGREQ is answered at once while the hub was heard within the idle timeout we announced (a peer sends
+///   something at least every half of it), else when it is next heard; the connection's own keep-alive is the empty
+///   frames the handler sends every half of the hub's idle timeout (`heartbeat`).
+public struct AMQPDeviceBridge: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// `{host}` of the link addresses and the CBS audience.
+        public var hubHost: String
+        /// Authenticate by CBS put-token with the CONNECT's password (IoT Hub with SAS tokens); false: SASL only.
+        public var cbs: Bool
+        /// The SASL mechanism the device's SDK asks for when offered (C: MSSBCBS; Java, .NET: ANONYMOUS).
+        public var mechanism: String
+        /// Announced in our open: the hub must send something at least every half of it (nil: no limit).
+        public var idleTimeOut: Duration?
+        /// C2D messages the hub may send before the device settles them.
+        public var cloudToDeviceCredit: UInt32 = 50
+        /// The largest frame we accept (announced in our open).
+        public var maxFrameSize: UInt32 = UInt32(AMQPFrameDecoder.defaultMaxFrameSize)
+
+        public init(hubHost: String, cbs: Bool, mechanism: String, idleTimeOut: Duration?) {
+            self.hubHost = hubHost
+            self.cbs = cbs
+            self.mechanism = mechanism
+            self.idleTimeOut = idleTimeOut
+        }
+    }
+
+    public enum Action: Sendable, Hashable {
+        case sendHeader(AMQPProtocolHeader)
+        case send(AMQPFrame)
+        /// A packet for the device's machine, as if the hub had sent it over MQTT.
+        case deliver(MQTTPacket)
+        /// The hub refused: the IoT Hub error code the device's SDK reports for it.
+        case refused(code: Int)
+        /// The hub broke the protocol (a frame out of place, no mechanism we speak): end the connection.
+        case protocolError(String)
+        /// The hub ended the connection without an error: close the socket.
+        case close
+        /// Send an empty frame this often from now on (half the hub's idle timeout).
+        case heartbeat(every: Duration)
+    }
+
+    enum Phase: Sendable, Hashable {
+        case awaitingConnect, awaitingMechanisms, awaitingOutcome, awaitingAMQPHeader, opening, authorizing, attaching
+        case ready, closed
+    }
+
+    /// Our links; the handle is the kind's raw value.
+    enum Link: UInt32, Sendable, Hashable, CaseIterable {
+        case cbsSender = 0, cbsReceiver, telemetry, cloudToDevice
+
+        var name: String {
+            switch self {
+            case .cbsSender: "$cbs-sender"
+            case .cbsReceiver: "$cbs-receiver"
+            case .telemetry: "telemetry"
+            case .cloudToDevice: "c2d"
+            }
+        }
+    }
+
+    struct Pending: Sendable, Hashable {
+        var link: Link
+        var payload: ByteBuffer
+        var settled: Bool
+        /// What the delivery's outcome answers: a device's QoS 1 PUBLISH, or the CBS request.
+        var packetID: UInt16?
+    }
+
+    let configuration: Configuration
+    var phase: Phase = .awaitingConnect
+    var deviceID = ""
+    var username: String?
+    var password: [UInt8]?
+    /// The hub's limits, from its open (512 until then: every peer accepts that).
+    var remoteMaxFrameSize = AMQPFrameDecoder.minimumMaxFrameSize
+    var lastHeard: Instant = .zero
+    var pongOwed = false
+    // Session flow control (part 2.5.6): transfer ids we send, the hub's window for them, the ids we receive.
+    var nextOutgoingID: UInt32 = 0
+    var remoteIncomingWindow: UInt32 = 0
+    var nextIncomingID: UInt32 = 0
+    var nextDeliveryID: UInt32 = 0
+    /// Link state by our handle: attached by the hub, its remote handle, delivery count and credit (senders).
+    var remoteHandles: [UInt32: Link] = [:]
+    var attached: Set<Link> = []
+    var deliveryCount: [Link: UInt32] = [:]
+    var credit: [Link: UInt32] = [:]
+    var queue: [Pending] = []
+    var queueHead = 0
+    /// Deliveries sent unsettled and not yet answered: delivery id → (link, packet id).
+    var unsettled: [UInt32: (link: Link, packetID: UInt16?)] = [:]
+    let cbsRequestID = "put-token-1"
+    /// The SUBSCRIBE waiting for the C2D link's attach answer.
+    var subscribeID: UInt16?
+    var subscribeCodes: [UInt8] = []
+    /// C2D: a message arriving in several frames, and messages handed to the device: packet id → delivery id.
+    var partial: (deliveryID: UInt32?, settled: Bool, payload: ByteBuffer)?
+    var handedOver: [UInt16: UInt32] = [:]
+    var nextPacketID: UInt16 = 0
+    var receivedSinceGrant: UInt32 = 0
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// Our session's incoming window, restated in every flow (frames are handled as they come, so it never shrinks).
+    static let incomingWindow: UInt32 = 65_535
+    static let outgoingWindow: UInt32 = UInt32(Int32.max)
+    /// The largest C2D message reassembled from several frames (IoT Hub's C2D limit is 64 KB).
+    static let maxMessageSize = 1 << 20
+
+    var telemetryAddress: String { "amqps://\(configuration.hubHost)/devices/\(deviceID)/messages/events" }
+    var cloudToDeviceAddress: String { "amqps://\(configuration.hubHost)/devices/\(deviceID)/messages/devicebound" }
+    var cloudToDeviceFilter: String { "devices/\(deviceID)/messages/devicebound/#" }
+}
