@@ -17,7 +17,7 @@ extension AMQPDeviceBridge {
         case .publish(let p):
             guard phase != .closed else { return }
             let settled = p.qos == .atMostOnce
-            let payload = Self.telemetryMessage(p, deviceID: deviceID)
+            let payload = AMQPMessages.encoded(AMQPMessages.message(topic: p.topic, payload: p.payload, deviceID: deviceID))
             enqueue(Pending(link: .telemetry, payload: payload, settled: settled, packetID: settled ? nil : p.packetID))
             pump(into: &actions)
         case .subscribe(let s):
@@ -79,37 +79,6 @@ extension AMQPDeviceBridge {
         .symbol("com.microsoft:client-version"): .string("fleetstorm"),
         .symbol("com.microsoft:api-version"): .string(DeviceREST.defaultAPIVersion),
     ]
-
-    /// The message a telemetry PUBLISH stands for: the property bag's system properties in the properties section,
-    /// the rest as application properties, the payload as one data section.
-    static func telemetryMessage(_ publish: MQTTPublish, deviceID: String) -> ByteBuffer {
-        let headers = DeviceREST.headers(fromTopic: publish.topic, deviceID: deviceID) ?? []
-        var properties = AMQPMessage.Properties()
-        var application = AMQPMap()
-        for (name, value) in headers {
-            switch name {
-            case "iothub-messageid": properties.messageID = .string(value)
-            case "iothub-correlationid": properties.correlationID = .string(value)
-            case "iothub-contenttype": properties.contentType = value
-            case "iothub-contentencoding": properties.contentEncoding = value
-            case "iothub-to": properties.to = value
-            default:
-                if name.hasPrefix(DeviceREST.appPropertyPrefix) {
-                    let key = String(name.dropFirst(DeviceREST.appPropertyPrefix.count))
-                    application.entries.append(.init(key: .string(key), value: .string(value)))
-                }
-            }
-        }
-        let message = AMQPMessage(
-            properties: properties,
-            applicationProperties: application.isEmpty ? nil : application,
-            body: .data([Array(publish.payload.readableBytesView)])
-        )
-        var buffer = ByteBuffer()
-        // Nothing in a message built from a topic and a payload fails to encode (no arrays, sizes < 4 GiB).
-        try? message.encode(into: &buffer)
-        return buffer
-    }
 
     // MARK: - sending
 

@@ -215,9 +215,7 @@ extension AMQPDeviceBridge {
             ],
             body: .value(.string(token))
         )
-        var buffer = ByteBuffer()
-        try? message.encode(into: &buffer)
-        return buffer
+        return AMQPMessages.encoded(message)
     }
 
     private mutating func receivedTransfer(_ transfer: AMQPPerformative.Transfer, into actions: inout [Action]) {
@@ -256,7 +254,8 @@ extension AMQPDeviceBridge {
             case 200, 202:
                 phase = .attaching
                 attach(.telemetry, into: &actions)
-            case 401, 403: refuse(HubServiceError.unauthorized, into: &actions)
+            case 401: refuse(HubServiceError.unauthorized, into: &actions)
+            case 403: refuse(HubServiceError.deviceDisabled, into: &actions)
             case 404: refuse(HubServiceError.deviceNotFound, into: &actions)
             case 429: refuse(HubServiceError.throttled, into: &actions)
             case 500...599: refuse(HubServiceError.serviceUnavailable, into: &actions)
@@ -266,8 +265,8 @@ extension AMQPDeviceBridge {
             repeat { nextPacketID &+= 1 } while nextPacketID == 0 || handedOver[nextPacketID] != nil
             if !whole.settled, let id = whole.deliveryID { handedOver[nextPacketID] = id }
             let publish = MQTTPublish(
-                topic: DeviceREST.cloudToDeviceTopic(deviceID: deviceID, headers: Self.headers(of: message)),
-                payload: ByteBuffer(bytes: message.body.dataBytes),
+                topic: DeviceREST.cloudToDeviceTopic(deviceID: deviceID, headers: AMQPMessages.headers(of: message)),
+                payload: ByteBuffer(bytes: message.body.bytes),
                 qos: .atLeastOnce,
                 packetID: nextPacketID
             )
@@ -303,62 +302,8 @@ extension AMQPDeviceBridge {
             }
         }
     }
-
-    /// The message's properties as the HTTP-style headers `DeviceREST` maps to a topic's property bag.
-    static func headers(of message: AMQPMessage) -> [(name: String, value: String)] {
-        var headers: [(name: String, value: String)] = []
-        if let p = message.properties {
-            if let id = p.messageID?.plainText { headers.append(("iothub-messageid", id)) }
-            if let id = p.correlationID?.plainText { headers.append(("iothub-correlationid", id)) }
-            if let t = p.contentType { headers.append(("iothub-contenttype", t)) }
-            if let e = p.contentEncoding { headers.append(("iothub-contentencoding", e)) }
-            if let to = p.to { headers.append(("iothub-to", to)) }
-        }
-        for entry in message.applicationProperties?.entries ?? [] {
-            guard let key = entry.key.text, let value = entry.value.plainText else { continue }
-            headers.append((DeviceREST.appPropertyPrefix + key, value))
-        }
-        return headers
-    }
 }
 
 extension AMQPDeviceBridge.Link {
     var isSender: Bool { self == .cbsSender || self == .telemetry }
-}
-
-extension AMQPValue {
-    /// An integer of any width, as the CBS status code may come.
-    var integerValue: Int? {
-        switch self {
-        case .byte(let v): Int(v)
-        case .short(let v): Int(v)
-        case .int(let v): Int(v)
-        case .long(let v): Int(v)
-        default: unsignedValue.map { Int(clamping: $0) }
-        }
-    }
-
-    /// Text for a property value: strings and symbols as they are, numbers and uuids printed.
-    var plainText: String? {
-        switch self {
-        case .string(let s), .symbol(let s): s
-        case .uuid(let b) where b.count == 16:
-            [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { r in b[r].map { String(format: "%02x", $0) }.joined() }
-                .joined(separator: "-")
-        case .binary: nil
-        default: integerValue.map(String.init)
-        }
-    }
-}
-
-extension AMQPMessage.Body {
-    /// The bytes of data sections joined; a value body's string or binary; nothing otherwise.
-    var dataBytes: [UInt8] {
-        switch self {
-        case .data(let sections): sections.flatMap { $0 }
-        case .value(.string(let s)): Array(s.utf8)
-        case .value(.binary(let b)): b
-        default: []
-        }
-    }
 }

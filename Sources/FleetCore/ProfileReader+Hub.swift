@@ -28,6 +28,7 @@ extension ProfileReader {
             }
         }
         try Self.readHTTPSChoice(&hub, into: &s.hub)
+        try Self.readAMQPChoice(&hub, into: &s.hub)
         s.tls = try Self.readTLS(&hub, target: s.hub, profile: source)
         s.faultProxy = try hub.bool("fault_proxy") ?? false
         s.hubServesProfile = try hub.bool("serves_profile") ?? false

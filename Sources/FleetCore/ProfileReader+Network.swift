@@ -57,6 +57,28 @@ extension ProfileReader {
         target.https = https
     }
 
+    /// `hub.amqp: true` — the embedded hub's devices speak AMQP 1.0 (an external hub says amqp:// or amqps://, and
+    /// the key, if given, must agree).
+    static func readAMQPChoice(_ hub: inout Section, into target: inout Scenario.HubTarget) throws(ScenarioError) {
+        guard let amqp = try hub.bool("amqp") else { return }
+        guard target.isEmbedded else {
+            guard amqp == target.amqp else {
+                throw hub.error(
+                    .invalidValue,
+                    "amqp",
+                    amqp
+                        ? "asks for AMQP but hub.url is not amqp:// or amqps://: use amqp://HOST:PORT"
+                        : "is false but hub.url is amqp://: drop hub.amqp"
+                )
+            }
+            return
+        }
+        if amqp && (target.webSocketPath != nil || target.https) {
+            throw hub.error(.invalidValue, "amqp", "devices use one transport: amqp, websocket or https, not two")
+        }
+        target.amqp = amqp
+    }
+
     /// `https:` — how devices use the HTTPS device API; only for that transport.
     static func readHTTPS(
         _ m: inout Section,

@@ -14,6 +14,7 @@ extension Scenario {
         var hubLine = "hub: {url: \(q(hub.description))"
         if hub.isEmbedded && hub.webSocketPath != nil { hubLine += ", websocket: true" }
         if hub.isEmbedded && hub.https { hubLine += ", https: true" }
+        if hub.isEmbedded && hub.amqp { hubLine += ", amqp: true" }
         if let quota {
             hubLine += ", tier: \(quota.tier), units: \(quota.units), burst_seconds: \(quota.burstSeconds)"
             hubLine += ", max_shaping_delay: \(d(quota.maxShapingDelay))"

@@ -12,6 +12,9 @@ public struct HubConfiguration: Sendable {
     public var wssListen: [(host: String, port: Int)] = []
     /// HTTPS device API listeners (need `tls`; reference §10.2).
     public var httpsListen: [(host: String, port: Int)] = []
+    /// AMQP 1.0 listeners: `amqp://` (plain) and `amqps://` (need `tls`; IoT Hub's port is 5671; reference §11).
+    public var amqpListen: [(host: String, port: Int)] = []
+    public var amqpsListen: [(host: String, port: Int)] = []
     /// The path a WebSocket upgrade must ask for (IoT Hub's).
     public var webSocketPath = Scenario.HubTarget.iotHubWebSocketPath
     /// The server certificate and key for the TLS listeners.

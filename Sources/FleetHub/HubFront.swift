@@ -4,12 +4,13 @@ public import FleetMetrics
 public import NIOCore
 
 /// The hub's fronts on a connection whose bytes are already plain (TLS, when there is any, sits below): MQTT, MQTT
-/// over WebSockets, and the HTTPS device API. `TestHub`'s listeners and the fuzz harnesses' embedded channels build
+/// over WebSockets, the HTTPS device API and AMQP 1.0. `TestHub`'s listeners and the fuzz harnesses' embedded channels build
 /// their pipelines here, so a harness drives exactly the handlers a listener runs.
 public enum HubFront: String, Sendable, CaseIterable {
     case mqtt
     case webSocket = "websocket"
     case https
+    case amqp
 
     /// Adds this front's handlers for one connection of the hub whose state is `state`; on the channel's loop.
     func install(on channel: any Channel, configuration: HubConfiguration, state: HubState) throws {
@@ -26,6 +27,8 @@ public enum HubFront: String, Sendable, CaseIterable {
             }
         case .https:
             try HubHTTPS.configure(channel, configuration: configuration, state: state)
+        case .amqp:
+            try HubAMQP.configure(channel, configuration: configuration, state: state)
         }
     }
 }

@@ -319,12 +319,13 @@ final class HubHTTPSBridge: ChannelDuplexHandler {
 
     /// The HTTP error for a refused CONNECT (MQTT 5 reason codes, `HubSession.refusal`).
     static func refusal(_ code: UInt8) -> (Int, String) {
-        switch code {
-        case 0x88: (HubServiceError.serviceUnavailable, "the hub is unavailable: retry later")
-        case 0x9F: (HubServiceError.throttled, "too many new connections: retry later")
-        case 0x8A: (HubServiceError.deviceDisabled, "the device is disabled")
-        case 0x85: (HubServiceError.badRequest, "no device id")
-        default: (HubServiceError.unauthorized, "the SAS token in the Authorization header is not accepted")
+        let service = HubSession.serviceCode(forConnAck: code)
+        switch service {
+        case HubServiceError.serviceUnavailable: return (service, "the hub is unavailable: retry later")
+        case HubServiceError.throttled: return (service, "too many new connections: retry later")
+        case HubServiceError.deviceDisabled: return (service, "the device is disabled")
+        case HubServiceError.badRequest: return (service, "no device id")
+        default: return (service, "the SAS token in the Authorization header is not accepted")
         }
     }
 

@@ -26,10 +26,11 @@ public final class TestHub: Sendable {
     }
 
     /// Starts every listener; returns their bound addresses (host, port) in order: plain, TLS, WebSocket, WebSocket
-    /// over TLS, HTTPS.
+    /// over TLS, HTTPS, AMQP, AMQP over TLS.
     public func start() async throws(HubError) -> [(host: String, port: Int)] {
         var bound: [(String, Int)] = []
-        let tlsListeners = configuration.tlsListen + configuration.wssListen + configuration.httpsListen
+        let tlsListeners =
+            configuration.tlsListen + configuration.wssListen + configuration.httpsListen + configuration.amqpsListen
         if !tlsListeners.isEmpty && configuration.tls == nil {
             throw HubError(address: "-", reason: "TLS listeners need a certificate and key (--tls-cert, --tls-key)")
         }
@@ -55,6 +56,13 @@ public final class TestHub: Sendable {
             servers.append(channel)
             bound.append((host, channel.localAddress?.port ?? port))
         }
+        for (list, tls) in [(configuration.amqpListen, nil), (configuration.amqpsListen, configuration.tls)] {
+            for (host, port) in list {
+                let channel = try await listen(host: host, port: port, tls: tls, front: .amqp)
+                servers.append(channel)
+                bound.append((host, channel.localAddress?.port ?? port))
+            }
+        }
         if let interval = configuration.cloudToDeviceInterval {
             let state = self.state
             let amount = TimeAmount.nanoseconds(interval.nanoseconds)
@@ -71,13 +79,14 @@ public final class TestHub: Sendable {
         port: Int,
         tls: HubTLS?,
         webSocket: Bool = false,
-        https: Bool = false
+        https: Bool = false,
+        front chosen: HubFront? = nil
     ) async throws(HubError)
         -> any Channel
     {
         let state = self.state
         let configuration = self.configuration
-        let front: HubFront = https ? .https : webSocket ? .webSocket : .mqtt
+        let front: HubFront = chosen ?? (https ? .https : webSocket ? .webSocket : .mqtt)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

@@ -117,6 +117,18 @@ public struct HubSession: Sendable {
         }
     }
 
+    /// The IoT Hub error code (reference §3.3) a refused CONNECT's MQTT 5 reason code stands for: what the HTTPS and
+    /// AMQP fronts answer where MQTT answers with the CONNACK.
+    public static func serviceCode(forConnAck code: UInt8) -> Int {
+        switch code {
+        case 0x88: HubServiceError.serviceUnavailable
+        case 0x9F: HubServiceError.throttled
+        case 0x8A: HubServiceError.deviceDisabled
+        case 0x85: HubServiceError.badRequest
+        default: HubServiceError.unauthorized
+        }
+    }
+
     /// Answers one packet. `nowUnix` is the hub's wall clock (seconds) for token expiry checks; `now` its monotonic
     /// clock for the PINGREQ allowance.
     public mutating func packetReceived(

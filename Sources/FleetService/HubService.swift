@@ -99,10 +99,14 @@ public struct HubService: Sendable {
         }
     }
 
-    /// The URL of bound listener `index` (plain, TLS, WebSocket, WebSocket over TLS, HTTPS: the order TestHub binds).
+    /// The URL of bound listener `index` (plain, TLS, WebSocket, WebSocket over TLS, HTTPS, AMQP, AMQP over TLS: the
+    /// order TestHub binds).
     static func url(index i: Int, bound b: (host: String, port: Int), configuration c: HubConfiguration) -> String {
-        let counts = [c.listen.count, c.tlsListen.count, c.wsListen.count, c.wssListen.count, c.httpsListen.count]
-        let schemes = ["mqtt", "mqtts", "ws", "wss", "https"]
+        let counts = [
+            c.listen.count, c.tlsListen.count, c.wsListen.count, c.wssListen.count, c.httpsListen.count,
+            c.amqpListen.count, c.amqpsListen.count,
+        ]
+        let schemes = ["mqtt", "mqtts", "ws", "wss", "https", "amqp", "amqps"]
         var k = 0
         var start = 0
         while k < schemes.count - 1 && i >= start + counts[k] {

@@ -48,11 +48,11 @@ public struct LocalShardPlan: Sendable, Hashable {
             }
             return LocalShardPlan(shards: processes, hubWorkers: 0, devicesPerShard: perShard)
         }
-        if scenario.tls != nil || scenario.hub.webSocketPath != nil || scenario.hub.https {
+        if scenario.tls != nil || scenario.hub.webSocketPath != nil || scenario.hub.https || scenario.hub.amqp {
             // The hub workers listen for plain MQTT only (they are started with --listen).
             throw FleetRunError(
                 .shard,
-                "--processes with the embedded hub serves plain MQTT: for TLS, WebSockets or HTTPS start "
+                "--processes with the embedded hub serves plain MQTT: for TLS, WebSockets, HTTPS or AMQP start "
                     + "`fleetstorm hub --workers W` with those listeners and give the run --hub"
             )
         }

@@ -75,6 +75,8 @@ public struct RunService: Sendable {
             configuration.tls = try HubTLS(certificatePEM: bundle.serverPEM, keyPEM: bundle.serverKeyPEM)
             if scenario.hub.https {
                 configuration.httpsListen = configuration.listen
+            } else if scenario.hub.amqp {
+                configuration.amqpsListen = configuration.listen
             } else if webSocket {
                 configuration.wssListen = configuration.listen
             } else {
@@ -88,6 +90,10 @@ public struct RunService: Sendable {
         }
         if webSocket && scenario.tls == nil {
             configuration.wsListen = configuration.listen
+            configuration.listen = []
+        }
+        if scenario.hub.amqp && scenario.tls == nil {
+            configuration.amqpListen = configuration.listen
             configuration.listen = []
         }
         return TestHub(configuration: configuration)

@@ -18,6 +18,7 @@ struct HubCommand: AsyncParsableCommand {
               fleetstorm hub --listen 127.0.0.1:1883 --tls-listen 127.0.0.1:8883 --tls-cert certs/server.pem --tls-key certs/server-key.pem --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
               fleetstorm hub --listen 127.0.0.1:1883 --faults faults.yaml --tier S1
               fleetstorm hub --https-listen 127.0.0.1:8443 --tls-cert certs/server.pem --tls-key certs/server-key.pem --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+              fleetstorm hub --amqp-listen 127.0.0.1:5672 --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
               fleetstorm hub --listen 127.0.0.1:1883 --profile profiles/hub-outage.yaml --workers 4 --output hub.pb
             then, in another shell:
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
@@ -45,6 +46,12 @@ struct HubCommand: AsyncParsableCommand {
             "Address for IoT Hub's HTTPS device API (https://HOST:PORT: POST telemetry, GET/DELETE C2D; needs --tls-cert and --tls-key; repeatable)."
     )
     var httpsListen: [String] = []
+
+    @Option(help: "Address for AMQP 1.0 (amqp://HOST:PORT: SASL, CBS put-token, telemetry and C2D links; repeatable).")
+    var amqpListen: [String] = []
+
+    @Option(help: "Address for AMQP 1.0 over TLS (amqps://, IoT Hub's port 5671; needs --tls-cert and --tls-key).")
+    var amqpsListen: [String] = []
 
     @Option(help: "Server certificate chain (PEM) for the TLS listeners.")
     var tlsCert: String?
@@ -197,19 +204,26 @@ struct HubCommand: AsyncParsableCommand {
     /// The hub's configuration from the flags (each bad flag is one line naming it).
     private func hubConfiguration() -> HubConfiguration {
         var configuration = HubConfiguration()
-        let none = listen.isEmpty && tlsListen.isEmpty && wsListen.isEmpty && wssListen.isEmpty && httpsListen.isEmpty
+        let none =
+            listen.isEmpty && tlsListen.isEmpty && wsListen.isEmpty && wssListen.isEmpty && httpsListen.isEmpty
+            && amqpListen.isEmpty && amqpsListen.isEmpty
         configuration.listen = (none ? ["127.0.0.1:1883"] : listen).map { Self.address($0, flag: "--listen") }
         configuration.tlsListen = tlsListen.map { Self.address($0, flag: "--tls-listen") }
         configuration.wsListen = wsListen.map { Self.address($0, flag: "--ws-listen") }
         configuration.wssListen = wssListen.map { Self.address($0, flag: "--wss-listen") }
         configuration.httpsListen = httpsListen.map { Self.address($0, flag: "--https-listen") }
+        configuration.amqpListen = amqpListen.map { Self.address($0, flag: "--amqp-listen") }
+        configuration.amqpsListen = amqpsListen.map { Self.address($0, flag: "--amqps-listen") }
         switch (tlsCert, tlsKey) {
         case (let cert?, let key?):
             do { configuration.tls = try HubTLS(certificateFile: cert, keyFile: key) } catch { fail(error.reason) }
         case (nil, nil):
             let flag =
                 !tlsListen.isEmpty
-                ? "--tls-listen" : !wssListen.isEmpty ? "--wss-listen" : !httpsListen.isEmpty ? "--https-listen" : nil
+                ? "--tls-listen"
+                : !wssListen.isEmpty
+                    ? "--wss-listen"
+                    : !httpsListen.isEmpty ? "--https-listen" : !amqpsListen.isEmpty ? "--amqps-listen" : nil
             if let flag {
                 fail(
                     "\(flag) needs --tls-cert and --tls-key "

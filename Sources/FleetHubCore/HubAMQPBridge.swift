@@ -1,0 +1,146 @@
+public import FleetAMQP
+public import FleetMQTT
+internal import FleetCore
+internal import NIOCore
+import Foundation
+
+/// The hub's AMQP 1.0 front as a pure machine (reference §11): AMQP frames from a client become what the same
+/// operations are over MQTT, handed to the hub's MQTT session (so authentication, quotas, throttles, faults and the
+/// hub's counts are the MQTT ones), and the session's answers become AMQP again.
+///
+/// - SASL offers MSSBCBS, ANONYMOUS and PLAIN. PLAIN carries `{deviceId}@sas.{hub}` and the SAS token; the others
+///   authenticate by CBS put-token on `$cbs` (reference §11.1): the token's audience names the device, and the put-token
+///   becomes the session's CONNECT; its CONNACK is the CBS status (200, or 401, 403, 429, 503 per refusal). A client
+///   that neither puts a token nor uses PLAIN connects anonymously with the device of its first link's address
+///   (accepted only by a hub that lets anyone in). One device per connection: another device's token or link is
+///   refused with `amqp:not-allowed`.
+/// - The telemetry link (`…/devices/{id}/messages/events`) is answered once the device is in; each message becomes a
+///   PUBLISH on the telemetry topic (properties → property bag), QoS 1 when unsettled; the PUBACK is the `accepted`
+///   disposition, a refused one `rejected` with IoT Hub's condition (throttled, or the daily quota's).
+/// - The C2D link (`…/messages/devicebound`) subscribes to the C2D topic; each message the hub delivers goes out as a
+///   transfer when the client has given credit; `accepted` or `rejected` settle it (PUBACK), `released` or `modified`
+///   put it back first in line.
+/// - Frames that do not decode or make no sense close the connection with an AMQP error (and are counted by the front).
+public struct HubAMQPBridge: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// `{host}` of the CONNECT usernames (the hub's host name).
+        public var hostName: String
+        /// The largest frame the hub accepts (announced in its open).
+        public var maxFrameSize: UInt32 = UInt32(AMQPFrameDecoder.defaultMaxFrameSize)
+        /// Telemetry messages a client may send before the hub grants more.
+        public var telemetryCredit: UInt32 = 100
+
+        public init(hostName: String) { self.hostName = hostName }
+    }
+
+    public enum Action: Sendable, Hashable {
+        case sendHeader(AMQPProtocolHeader)
+        case send(AMQPFrame)
+        /// A packet for the hub's MQTT session, as if the device had sent it.
+        case toSession(MQTTPacket)
+        /// A renewed token for the device already in: check it, then call `authenticated(accepted:)`.
+        case authenticate(MQTTConnect)
+        /// Send an empty frame this often from now on (half the client's idle timeout).
+        case heartbeat(every: Duration)
+        /// Close the connection once the writes above are out.
+        case close
+    }
+
+    enum Phase: Sendable, Hashable { case awaitingHeader, sasl, awaitingAMQPHeader, awaitingOpen, open, closed }
+
+    enum Kind: Sendable, Hashable { case cbsIn, cbsOut, telemetry, cloudToDevice }
+
+    struct Link: Sendable, Hashable {
+        var kind: Kind
+        var name: String
+        var ours: UInt32
+        var address: String
+        /// Our sending links: the client's credit and our delivery count; receiving links: deliveries since the last
+        /// grant.
+        var credit: UInt32 = 0
+        var deliveryCount: UInt32 = 0
+        var sinceGrant: UInt32 = 0
+    }
+
+    enum Device: Sendable, Hashable {
+        case none
+        /// CONNECT sent; CONNACK awaited.
+        case connecting(String)
+        case accepted(String)
+        case refused(String, serviceCode: Int)
+
+        var id: String? {
+            switch self {
+            case .none: nil
+            case .connecting(let id), .accepted(let id), .refused(let id, _): id
+            }
+        }
+    }
+
+    let configuration: Configuration
+    var phase = Phase.awaitingHeader
+    var clientChannel: UInt16?
+    var plain: (deviceID: String, token: [UInt8])?
+    var device = Device.none
+    var links: [UInt32: Link] = [:]
+    var nextHandle: UInt32 = 0
+    /// Session flow control (part 2.5.6).
+    var nextOutgoingID: UInt32 = 0
+    var remoteIncomingWindow: UInt32 = 0
+    var nextIncomingID: UInt32 = 0
+    var nextDeliveryID: UInt32 = 0
+    /// The CBS put-token waiting for its CONNACK (its message id) and CBS answers waiting for credit.
+    var cbsRequest: AMQPValue?
+    var cbsAnswers: [ByteBuffer] = []
+    /// Links attached before the device was in: answered once the CONNACK comes (client handles).
+    var deferredAttaches: [AMQPPerformative.Attach] = []
+    /// A telemetry message arriving in several frames.
+    var partial: (deliveryID: UInt32?, settled: Bool, payload: ByteBuffer)?
+    /// Telemetry PUBLISHes waiting for their PUBACK: packet id → delivery id.
+    var awaitingAck: [UInt16: UInt32] = [:]
+    var nextPacketID: UInt16 = 0
+    /// C2D: the SUBSCRIBE waiting for its SUBACK (client handle), messages waiting for credit, and deliveries out.
+    var subscribing: (packetID: UInt16, handle: UInt32)?
+    var cloudToDevice: [MQTTPublish] = []
+    var deliveredC2D: [UInt32: MQTTPublish] = [:]
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    static let incomingWindow: UInt32 = 65_535
+    static let outgoingWindow: UInt32 = UInt32(Int32.max)
+    /// IoT Hub's message size limit (reference §4: 256 KB) plus room for the message's sections.
+    static let maxMessageSize = 256 * 1024 + 16 * 1024
+    static let mechanisms = ["MSSBCBS", "ANONYMOUS", "PLAIN"]
+
+    /// The device a link address names: `…/devices/{id}/messages/events` or `…/messages/devicebound`.
+    static func device(inAddress address: String) -> (id: String, kind: Kind)? {
+        guard let range = address.range(of: "/devices/") else { return nil }
+        let rest = address[range.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let id = String(rest[..<slash])
+        switch rest[slash...] {
+        case "/messages/events": return id.isEmpty ? nil : (id, .telemetry)
+        case "/messages/devicebound": return id.isEmpty ? nil : (id, .cloudToDevice)
+        default: return nil
+        }
+    }
+
+    /// The device a CBS audience names: `{host}/devices/{id}`.
+    static func device(inAudience audience: String) -> String? {
+        guard let range = audience.range(of: "/devices/", options: .backwards) else { return nil }
+        let id = audience[range.upperBound...]
+        return id.isEmpty || id.contains("/") ? nil : String(id)
+    }
+
+    func connect(_ deviceID: String, token: [UInt8]?) -> MQTTConnect {
+        MQTTConnect(
+            version: .v5,
+            clientID: deviceID,
+            keepAliveSeconds: 0,
+            username: "\(configuration.hostName)/\(deviceID)/?api-version=\(DeviceREST.defaultAPIVersion)",
+            password: token
+        )
+    }
+}
