@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""An IoT Hub device no FleetStorm code wrote: Qpid Proton (Apache's AMQP 1.0 implementation) with a SAS token signed
+here (hmac/hashlib), as the Azure SDKs do over AMQP (reference §11): SASL ANONYMOUS, CBS put-token on $cbs, telemetry
+on an unsettled sender link, C2D on a receiver link settled `accepted`.
+
+  amqp_device.py URL HUB_HOST DEVICE_ID GROUP_KEY_B64 MESSAGES C2D_COUNT
+      -> prints one JSON line: {"cbs_status": S, "accepted": A, "rejected": R, "c2d": C, "c2d_properties": {...}}
+A refused put-token (S != 200) ends the connection there.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import sys
+import time
+import urllib.parse
+import uuid
+
+from proton import Message, symbol
+from proton.handlers import MessagingHandler
+from proton.reactor import Container
+
+
+def device_key(group_key_b64, device_id):
+    return base64.b64encode(hmac.new(base64.b64decode(group_key_b64), device_id.encode(), hashlib.sha256).digest()).decode()
+
+
+def sas_token(resource_uri, key_b64, expiry):
+    encoded = urllib.parse.quote(resource_uri, safe="")
+    sig = base64.b64encode(hmac.new(base64.b64decode(key_b64), f"{encoded}\n{expiry}".encode(), hashlib.sha256).digest())
+    return f"SharedAccessSignature sr={encoded}&sig={urllib.parse.quote(sig.decode(), safe='')}&se={expiry}"
+
+
+class Device(MessagingHandler):
+    def __init__(self, url, hub_host, device_id, group_key, messages, c2d):
+        super().__init__(auto_accept=False, prefetch=10)
+        self.url, self.hub_host, self.device_id = url, hub_host, device_id
+        self.group_key, self.messages, self.c2d_wanted = group_key, messages, c2d
+        self.result = {"cbs_status": None, "accepted": 0, "rejected": 0, "c2d": 0, "c2d_properties": {}}
+        self.sent = 0
+        self.request_id = str(uuid.uuid4())
+        self.telemetry = None
+
+    def on_start(self, event):
+        self.conn = event.container.connect(self.url, allowed_mechs="ANONYMOUS")
+        self.cbs_sender = event.container.create_sender(self.conn, "$cbs", name="$cbs-sender")
+        self.cbs_receiver = event.container.create_receiver(self.conn, "$cbs", name="$cbs-receiver")
+        self.deadline = event.container.schedule(20, self)
+
+    def on_timer_task(self, event):
+        self.finish()
+
+    def on_sendable(self, event):
+        if event.sender == self.cbs_sender and self.result["cbs_status"] is None and not getattr(self, "put", False):
+            self.put = True
+            audience = f"{self.hub_host}/devices/{self.device_id}"
+            token = sas_token(audience, device_key(self.group_key, self.device_id), int(time.time()) + 3600)
+            request = Message(id=self.request_id, address="$cbs", reply_to="cbs", body=token, properties={
+                "operation": "put-token", "type": "servicebus.windows.net:sastoken", "name": audience})
+            event.sender.send(request)
+        elif event.sender == self.telemetry:
+            while event.sender.credit and self.sent < self.messages:
+                self.sent += 1
+                body = json.dumps({"deviceId": self.device_id, "seq": self.sent}).encode()
+                event.sender.send(Message(id=f"m-{self.sent}", body=body, content_type="application/json",
+                                          properties={"site": "plant-7"}, inferred=True))
+
+    def on_message(self, event):
+        if event.receiver == self.cbs_receiver:
+            self.accept(event.delivery)
+            if event.message.correlation_id != self.request_id:
+                return
+            self.result["cbs_status"] = int(event.message.properties.get("status-code", 0))
+            if self.result["cbs_status"] != 200:
+                return self.finish()
+            base = f"amqps://{self.hub_host}/devices/{self.device_id}"
+            self.telemetry = event.container.create_sender(self.conn, base + "/messages/events", name="telemetry")
+            if self.c2d_wanted:
+                event.container.create_receiver(self.conn, base + "/messages/devicebound", name="c2d")
+        else:
+            self.result["c2d"] += 1
+            self.result["c2d_properties"] = {str(k): str(v) for k, v in (event.message.properties or {}).items()}
+            self.accept(event.delivery)
+            self.maybe_done()
+
+    def on_accepted(self, event):
+        if event.link == self.telemetry:  # not the put-token's own disposition
+            self.result["accepted"] += 1
+            self.maybe_done()
+
+    def on_rejected(self, event):
+        if event.link == self.telemetry:
+            self.result["rejected"] += 1
+            self.maybe_done()
+
+    def maybe_done(self):
+        if self.result["accepted"] + self.result["rejected"] >= self.messages and self.result["c2d"] >= self.c2d_wanted:
+            self.finish()
+
+    def finish(self):
+        self.deadline.cancel()
+        self.conn.close()
+
+
+def main():
+    url, hub_host, device_id, group_key, messages, c2d = sys.argv[1:7]
+    device = Device(url, hub_host, device_id, group_key, int(messages), int(c2d))
+    Container(device).run()
+    print(json.dumps(device.result))
+
+
+if __name__ == "__main__":
+    main()
