@@ -217,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "FleetCoreTests",
             dependencies: [
-                "FleetCore", "FleetMQTT", "FleetMetrics", "FleetTesting", "FleetHubCore",
+                "FleetCore", "FleetMQTT", "FleetAMQP", "FleetMetrics", "FleetTesting", "FleetHubCore",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -5,6 +5,8 @@ internal import NIOCore
 extension AMQPDeviceBridge {
     /// A packet the device's machine wrote.
     public mutating func deviceWrote(_ packet: MQTTPacket, now: Instant, into actions: inout [Action]) {
+        // After the connection ended (the device's machine closes it at once) nothing more goes out.
+        guard phase != .closed else { return }
         switch packet {
         case .connect(let c):
             guard phase == .awaitingConnect else { return actions.append(.protocolError("a second CONNECT")) }
@@ -15,7 +17,6 @@ extension AMQPDeviceBridge {
             phase = .awaitingMechanisms
             actions.append(.sendHeader(.sasl))
         case .publish(let p):
-            guard phase != .closed else { return }
             let settled = p.qos == .atMostOnce
             let payload = AMQPMessages.encoded(AMQPMessages.message(topic: p.topic, payload: p.payload, deviceID: deviceID))
             enqueue(Pending(link: .telemetry, payload: payload, settled: settled, packetID: settled ? nil : p.packetID))

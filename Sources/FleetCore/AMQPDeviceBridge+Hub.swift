@@ -5,12 +5,12 @@ internal import NIOCore
 extension AMQPDeviceBridge {
     /// A protocol header or frame from the hub.
     public mutating func received(_ item: AMQPInbound, now: Instant, into actions: inout [Action]) {
+        guard phase != .closed else { return }
         lastHeard = now
         if pongOwed {
             pongOwed = false
             actions.append(.deliver(.pingresp))
         }
-        guard phase != .closed else { return }
         switch item {
         case .header(let header):
             switch (phase, header) {

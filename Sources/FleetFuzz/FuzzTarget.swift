@@ -19,6 +19,10 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     case hubWebSocket = "hub-websocket"
     /// The hub's HTTPS device API.
     case hubHTTPS = "hub-https"
+    /// The hub's AMQP front: SASL, CBS, links and transfers, into the hub's MQTT session.
+    case hubAMQP = "hub-amqp"
+    /// A device's AMQP bridge fed a hub's bytes after its CONNECT, with the device's writes interleaved.
+    case amqpDevice = "amqp-device"
     /// The hub's session state machine fed an event stream: packets, protocol errors and throttles in any order.
     case hubSession = "hub-session"
 
@@ -32,6 +36,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .hubMQTT: HubFrontHarness.run(input, front: .mqtt)
         case .hubWebSocket: HubFrontHarness.run(input, front: .webSocket)
         case .hubHTTPS: HubFrontHarness.run(input, front: .https)
+        case .hubAMQP: HubFrontHarness.run(input, front: .amqp)
+        case .amqpDevice: AMQPDeviceHarness.run(input)
         case .hubSession: HubSessionHarness.run(input)
         }
     }

@@ -1,3 +1,4 @@
+import FleetAMQP
 import FleetCore
 public import FleetHub
 internal import FleetHubCore
@@ -19,8 +20,23 @@ public enum HubFrontHarness {
         let hub = HubAttachment(configuration: configuration)
         let outcome = drive(Array(input.dropFirst()), chunk: 1 + Int(first), front: front, hub: hub)
         if let problem = outcome.problem { return problem }
-        guard front == .mqtt else { return nil }
-        return decodesAsMQTT(outcome.written, input: input)
+        switch front {
+        case .mqtt: return decodesAsMQTT(outcome.written, input: input)
+        case .amqp: return decodesAsAMQP(outcome.written)
+        case .webSocket, .https: return nil
+        }
+    }
+
+    /// The hub's answer must be whole AMQP headers and frames.
+    static func decodesAsAMQP(_ written: [UInt8]) -> String? {
+        var decoder = AMQPFrameDecoder(maxFrameSize: 1 << 20)
+        var buffer = ByteBuffer(bytes: written)
+        do {
+            while try decoder.decode(buffer: &buffer) != nil {}
+        } catch {
+            return "the hub wrote AMQP bytes that do not decode: \(error)"
+        }
+        return buffer.readableBytes == 0 ? nil : "the hub wrote a partial AMQP frame"
     }
 
     /// The hub's answer must be whole MQTT packets of the version the client spoke.

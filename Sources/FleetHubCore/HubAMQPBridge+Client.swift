@@ -51,8 +51,10 @@ extension HubAMQPBridge {
 
     private mutating func received(_ sasl: AMQPSASLFrame, into actions: inout [Action]) {
         guard phase == .sasl, case .initial(let mechanism, let response, _) = sasl else {
+            // A SASL frame other than the init: refused with an outcome while the exchange is open; after the outcome
+            // the SASL layer is over and nothing more may be written in it.
+            if phase == .sasl { actions.append(.send(AMQPFrame(.sasl(.outcome(.sys, additionalData: nil))))) }
             phase = .closed
-            actions.append(.send(AMQPFrame(.sasl(.outcome(.sys, additionalData: nil)))))
             actions.append(.close)
             return
         }
