@@ -59,6 +59,19 @@ extension AMQPDeviceBridge {
             } else {
                 actions.append(.deliver(.pingresp))
             }
+        case .auth(let reauth):
+            // A renewed SAS token (the machine's in-band renewal): a new put-token on the same CBS links.
+            guard configuration.cbs, phase == .ready,
+                let token = reauth.properties.first(where: { $0.id == .authenticationData }),
+                case .binary(let bytes) = token.value
+            else { return }
+            password = bytes
+            renewals += 1
+            pendingRenewal = "put-token-\(renewals + 1)"
+            // The answer needs credit on the CBS receiver again (the first answer used the one granted).
+            grant(.cbsReceiver, credit: 1, into: &actions)
+            enqueue(Pending(link: .cbsSender, payload: putToken(id: pendingRenewal ?? ""), settled: false, packetID: nil))
+            pump(into: &actions)
         case .disconnect:
             if phase != .closed && phase.hasOpened {
                 actions.append(.send(.performative(.close(nil))))

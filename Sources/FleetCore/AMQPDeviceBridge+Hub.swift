@@ -103,7 +103,7 @@ extension AMQPDeviceBridge {
                 attach(.cbsSender, into: &actions)
                 attach(.cbsReceiver, into: &actions)
                 grant(.cbsReceiver, credit: 1, into: &actions)
-                enqueue(Pending(link: .cbsSender, payload: putToken(), settled: false, packetID: nil))
+                enqueue(Pending(link: .cbsSender, payload: putToken(id: cbsRequestID), settled: false, packetID: nil))
             } else {
                 phase = .attaching
                 attach(.telemetry, into: &actions)
@@ -187,9 +187,9 @@ extension AMQPDeviceBridge {
         actions.append(.send(.performative(.attach(attach))))
     }
 
-    private mutating func grant(_ link: Link, credit amount: UInt32, into actions: inout [Action]) {
+    mutating func grant(_ link: Link, credit amount: UInt32, into actions: inout [Action]) {
         credit[link] = amount
-        receivedSinceGrant = 0
+        if link == .cloudToDevice { receivedSinceGrant = 0 }
         var flow = sessionFlow()
         flow.handle = link.rawValue
         flow.deliveryCount = deliveryCount[link] ?? 0
@@ -204,10 +204,10 @@ extension AMQPDeviceBridge {
     }
 
     /// The CBS put-token request: the SAS token for this device's audience (reference §11.1).
-    private func putToken() -> ByteBuffer {
+    func putToken(id: String) -> ByteBuffer {
         let token = String(decoding: password ?? [], as: UTF8.self)
         let message = AMQPMessage(
-            properties: .init(messageID: .string(cbsRequestID), to: "$cbs", replyTo: "cbs"),
+            properties: .init(messageID: .string(id), to: "$cbs", replyTo: "cbs"),
             applicationProperties: [
                 .string("operation"): .string("put-token"),
                 .string("type"): .string("servicebus.windows.net:sastoken"),
@@ -233,7 +233,7 @@ extension AMQPDeviceBridge {
         } else {
             deliveryCount[link, default: 0] &+= 1
             credit[link, default: 0] &-= 1
-            receivedSinceGrant += 1
+            if link == .cloudToDevice { receivedSinceGrant += 1 }
             partial = (transfer.deliveryID, transfer.settled ?? false, payload)
         }
         guard !transfer.more, var whole = partial else { return }
@@ -248,8 +248,15 @@ extension AMQPDeviceBridge {
                 actions.append(.send(.performative(.disposition(
                     .init(role: .receiver, first: id, settled: true, state: .accepted)))))
             }
-            guard phase == .authorizing, message.properties?.correlationID == .string(cbsRequestID) else { return }
+            let correlation = message.properties?.correlationID
             let status = message.applicationProperties?[string: "status-code"]?.integerValue ?? 0
+            if phase == .ready, let renewal = pendingRenewal, correlation == .string(renewal) {
+                // A renewal's answer: accepted, the connection goes on; refused, it ends as a first one would.
+                pendingRenewal = nil
+                if status == 200 || status == 202 { return }
+            } else if phase != .authorizing || correlation != .string(cbsRequestID) {
+                return
+            }
             switch status {
             case 200, 202:
                 phase = .attaching

@@ -110,6 +110,9 @@ public struct AMQPDeviceBridge: Sendable {
     /// Deliveries sent unsettled and not yet answered: delivery id → (link, packet id).
     var unsettled: [UInt32: (link: Link, packetID: UInt16?)] = [:]
     let cbsRequestID = "put-token-1"
+    /// In-band renewals so far, and the put-token whose answer is awaited (its message id).
+    var renewals = 0
+    var pendingRenewal: String?
     /// The SUBSCRIBE waiting for the C2D link's attach answer.
     var subscribeID: UInt16?
     var subscribeCodes: [UInt8] = []

@@ -36,6 +36,9 @@ public struct DeviceConfig: Sendable {
     public var auth: DeviceAuth?
     public var apiVersion: String
     public var tokenRenewal: Duration?
+    /// The transport renews a token on the open connection (AMQP's CBS put-token): the machine hands the new token to
+    /// it as an MQTT 5 AUTH (re-authenticate) instead of reconnecting.
+    public var renewsInBand = false
     /// `DeviceClientType` in the username.
     public var clientType: String
     /// Unix time (seconds) at `Instant.zero`, for token expiry; the runner sets it from the wall clock at start.
@@ -56,7 +59,8 @@ public struct DeviceConfig: Sendable {
         self.sdk = sdk
         auth = scenario.auth
         apiVersion = scenario.auth?.apiVersion ?? sdk.apiVersion
-        tokenRenewal = scenario.auth.flatMap { sdk.tokenRenewal(ttl: $0.tokenTTL) }
+        tokenRenewal = scenario.auth.flatMap { sdk.tokenRenewal(ttl: $0.tokenTTL, overAMQP: scenario.hub.amqp) }
+        renewsInBand = scenario.hub.amqp
         clientType = sdk.clientType
         (pingIdle, pingTimeout, pingOnReadSilence) = sdk.keepAlive(scenario.mqtt.keepAlive)
         retry = chosen.policy

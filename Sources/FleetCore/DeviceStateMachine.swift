@@ -273,6 +273,21 @@ public struct DeviceStateMachine: Sendable {
         case (.retryDeadline, .backingOff), (.retryDeadline, .connecting), (.retryDeadline, .awaitingConnAck),
             (.retryDeadline, .closing(.failure)):
             giveUp(now: now, into: &actions)
+        case (.tokenRenewal, .connected) where config.renewsInBand:
+            // AMQP renews on the open connection (a CBS put-token): the new token goes to the transport's bridge as
+            // an MQTT 5 re-authentication, and the next renewal is due one period later.
+            let (_, token) = credentials(now: now)
+            actions.append(
+                .write(
+                    .auth(
+                        MQTTReasonPacket(
+                            reasonCode: 0x19,
+                            properties: [.init(.authenticationMethod, .string("SAS")), .init(.authenticationData, .binary(token ?? []))]
+                        )
+                    )
+                )
+            )
+            if let renewal = config.tokenRenewal { actions.append(.schedule(.tokenRenewal, now + renewal)) }
         case (.tokenRenewal, .connected):
             // MQTT 3.1.1 cannot re-authenticate in-band: a clean disconnect, then at once a new CONNECT.
             actions.append(.write(.disconnect(MQTTReasonPacket())))

@@ -96,9 +96,10 @@ public struct SDK: Sendable, Hashable, CustomStringConvertible {
 
     /// When the SDK renews its SAS token by reconnecting (reference §4.2): C after 80 % of the lifetime, Node 15
     /// minutes before expiry, Python 2 minutes before; .NET and Java wait for the hub to drop them (nil).
-    public func tokenRenewal(ttl: Duration) -> Duration? {
+    public func tokenRenewal(ttl: Duration, overAMQP: Bool = false) -> Duration? {
         switch kind {
-        case .c: ttl * 0.8
+        // Over AMQP the C SDK puts a new token at half its lifetime (reference §11.1: 3,600 s, renewed at 1,800 s).
+        case .c: overAMQP ? ttl / 2 : ttl * 0.8
         case .node: ttl > .seconds(900) ? ttl - .seconds(900) : ttl / 2
         case .python: ttl > .seconds(120) ? ttl - .seconds(120) : ttl / 2
         case .dotnet, .java, .mqtt: nil

@@ -124,14 +124,16 @@ final class HubAMQPFront: ChannelDuplexHandler {
                     context.fireChannelRead(wrapInboundOut(buffer))
                 }
             case .authenticate(let connect):
-                let refused: Bool
-                if case .refused = configuration.auth.check(connect, nowUnix: Int64(Date().timeIntervalSince1970)) {
-                    refused = true
-                } else {
-                    refused = false
+                // A renewed token: checked as a CONNECT's would be; accepted, it is enforced until its own expiry.
+                var accepted = false
+                if case .accepted(let expiry) = configuration.auth.check(
+                    connect, nowUnix: Int64(Date().timeIntervalSince1970))
+                {
+                    accepted = true
+                    session.renewed(tokenExpiry: expiry)
                 }
                 var more: [HubAMQPBridge.Action] = []
-                machine.authenticated(accepted: !refused, into: &more)
+                machine.authenticated(accepted: accepted, into: &more)
                 let saved = actions
                 actions = more
                 run(context: context, fromSession: fromSession)

@@ -329,6 +329,20 @@ final class HubConnectionHandler: ChannelInboundHandler {
         expiresAt = wait.map { (context?.eventLoop.now ?? .now()) + $0 }
     }
 
+    /// A token renewed on the open connection (AMQP's CBS put-token): it is enforced until its own expiry instead.
+    func renewed(tokenExpiry: Int64?) {
+        guard let tokenExpiry else {
+            expiresAt = nil
+            return
+        }
+        let wait = Self.expiryWait(
+            tokenExpiry: tokenExpiry,
+            nowUnix: Date().timeIntervalSince1970,
+            grace: configuration.auth.expiryGrace
+        )
+        expiresAt = wait.map { (context?.eventLoop.now ?? .now()) + $0 }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }

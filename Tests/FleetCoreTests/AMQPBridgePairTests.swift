@@ -22,6 +22,8 @@ struct AMQPPair {
     /// How the scripted session answers.
     var refuseConnect: UInt8?
     var throttleAfter = Int.max
+    var acceptRenewals = true
+    var renewals: [MQTTConnect] = []
     var publishes = 0
     var now = Instant.zero
 
@@ -73,9 +75,10 @@ struct AMQPPair {
             case .toSession(let packet):
                 sessionGot.append(packet)
                 try answer(packet)
-            case .authenticate:
+            case .authenticate(let connect):
+                renewals.append(connect)
                 var more: [HubAMQPBridge.Action] = []
-                hub.authenticated(accepted: true, into: &more)
+                hub.authenticated(accepted: acceptRenewals, into: &more)
                 try runHub(more)
             case .close: hubClosed = true
             case .heartbeat: break
@@ -217,5 +220,25 @@ struct AMQPBridgePairTests {
         }
         #expect(c.clientID == "dev-1")
         #expect(pair.delivered == [.connack(MQTTConnAck(code: 0))])
+    }
+
+    @Test("a renewed token (the machine's AUTH) is a new put-token on the same links: accepted, the device stays")
+    func renewal() throws {
+        for accepted in [true, false] {
+            var pair = AMQPPair()
+            pair.acceptRenewals = accepted
+            try pair.deviceWrites(AMQPPair.connect())
+            let fresh = Array("SharedAccessSignature sr=hub.local%2Fdevices%2Fdev-1&sig=new&se=9".utf8)
+            try pair.deviceWrites(.auth(MQTTReasonPacket(
+                reasonCode: 0x19, properties: [.init(.authenticationMethod, .string("SAS")), .init(.authenticationData, .binary(fresh))])))
+            #expect(pair.renewals.map(\.password) == [fresh])
+            #expect(pair.renewals.first?.clientID == "dev-1")
+            #expect(pair.deviceEnded == (accepted ? nil : .refused(code: 401_003)))
+            #expect(pair.delivered == [.connack(MQTTConnAck(code: 0))], "nothing more reaches the device's machine")
+            if accepted {
+                try pair.deviceWrites(AMQPPair.publish(1))
+                #expect(pair.delivered.last == .puback(MQTTAck(packetID: 1)), "the connection goes on")
+            }
+        }
     }
 }

@@ -82,6 +82,45 @@ struct DeviceAuthTests {
         #expect(actions.contains(.connect), "a new CONNECT at once, without the retry policy's wait")
     }
 
+    @Test("over AMQP the C SDK renews in-band at half the lifetime (reference §11.1): an AUTH with a fresh token, no close")
+    func renewalInBand() throws {
+        let s = try ScenarioLoader().load(
+            yaml: """
+                hub: {url: "amqp://127.0.0.1:5672"}
+                fleet: {devices: 2, id_prefix: meter-}
+                sdk: azure-c
+                auth: {mode: sas, hub_host: myhub.azure-devices.net, group_key: "\(Self.groupKey)", token_ttl: 1h}
+                """,
+            source: "auth.yaml"
+        )
+        var config = DeviceConfig(scenario: s)
+        config.unixSecondsAtZero = 1_800_000_000
+        #expect(config.renewsInBand)
+        var m = DeviceStateMachine(deviceID: "meter-1", config: config, key: Self.groupKey)
+        _ = connectPacket(&m, at: 0)
+        var actions: [DeviceAction] = []
+        m.packetReceived(.connack(MQTTConnAck()), now: .zero, into: &actions)
+        let renewal = try #require(actions.compactMap { a -> Instant? in
+            if case .schedule(.tokenRenewal, let at) = a { return at } else { return nil }
+        }.first)
+        #expect(renewal == Instant(nanoseconds: 1800 * 1_000_000_000))
+        actions.removeAll()
+        m.timerFired(.tokenRenewal, deadline: renewal, now: renewal, into: &actions)
+        guard case .write(.auth(let reauth))? = actions.first else {
+            Issue.record("no AUTH written: \(actions)")
+            return
+        }
+        #expect(reauth.reasonCode == 0x19)
+        let data = reauth.properties.first { $0.id == .authenticationData }?.value
+        guard case .binary(let bytes)? = data, let token = SASToken.parse(String(decoding: bytes, as: UTF8.self)) else {
+            Issue.record("the AUTH carries no SAS token")
+            return
+        }
+        #expect(token.expiry == 1_800_000_000 + 1800 + 3600, "a fresh token, valid an hour from the renewal")
+        #expect(!actions.contains(.close))
+        #expect(actions.contains(.schedule(.tokenRenewal, renewal + .seconds(1800))))
+    }
+
     @Test func profileErrorsNeverShowTheKey() {
         for (yaml, key) in [
             ("auth: {mode: sas, group_key: \"not*base64\"}", "auth.group_key"),
