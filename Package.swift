@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // FleetStorm: an IoT fleet load generator with an embedded Azure IoT Hub emulator.
-// Layering (see docs/ARCHITECTURE.md): FleetMQTT -> FleetCore -> FleetMetrics -> FleetHubCore
+// Layering (see docs/ARCHITECTURE.md): FleetMQTT, FleetAMQP -> FleetCore -> FleetMetrics -> FleetHubCore
 // -> FleetEngine/FleetHub/FleetSim -> FleetReport -> FleetService -> CLI.
 import PackageDescription
 

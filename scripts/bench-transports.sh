@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # What each transport costs a device: the same fleet (N devices, 20 QoS 1 messages each, 200 ms apart) over mqtt://,
-# mqtts://, ws://, wss:// and https:// (the HTTPS device API) against a standalone release hub process (so the numbers are the devices' process
+# mqtts://, ws://, wss://, https:// (the HTTPS device API), amqp:// and amqps:// (AMQP 1.0) against a standalone release hub process (so the numbers are the devices' process
 # only). Prints a Markdown table for README: peak RSS per device, CPU per message (user + system of the fleet process,
 # connects included), connect and publish→ack percentiles.
-# Usage: scripts/bench-transports.sh [DEVICES] [TRANSPORTS...]   (default 5000, all five)
+# Usage: scripts/bench-transports.sh [DEVICES] [TRANSPORTS...]   (default 5000, all seven)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-5000}"
 shift || true
 transports=("$@")
-[ ${#transports[@]} -gt 0 ] || transports=(mqtt mqtts ws wss https)
+[ ${#transports[@]} -gt 0 ] || transports=(mqtt mqtts ws wss https amqp amqps)
 [ -x /usr/bin/time ] || { echo "needs GNU time: apt-get install time" >&2; exit 1; }
 swift build -c release --product fleetstorm >/dev/null
 bin="$(swift build -c release --show-bin-path)/fleetstorm"
@@ -20,7 +20,8 @@ trap '[ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; rm -rf "$out"' EXIT
 port=$(( 21000 + RANDOM % 8000 ))
 "$bin" hub --anonymous --tls-cert "$out/certs/server.pem" --tls-key "$out/certs/server-key.pem" \
   --listen "127.0.0.1:$port" --tls-listen "127.0.0.1:$((port + 1))" --ws-listen "127.0.0.1:$((port + 2))" \
-  --wss-listen "127.0.0.1:$((port + 3))" --https-listen "127.0.0.1:$((port + 4))" --duration 10m >/dev/null 2>&1 &
+  --wss-listen "127.0.0.1:$((port + 3))" --https-listen "127.0.0.1:$((port + 4))" \
+  --amqp-listen "127.0.0.1:$((port + 5))" --amqps-listen "127.0.0.1:$((port + 6))" --duration 10m >/dev/null 2>&1 &
 hub_pid=$!
 sleep 2
 echo "| transport | devices | peak RSS MiB | RSS/device KiB | CPU µs/message | connect p50 / p99 | publish→ack p50 / p99 | acked |"
@@ -32,10 +33,12 @@ for t in "${transports[@]}"; do
     ws) url="ws://127.0.0.1:$((port + 2))" ;;
     wss) url="wss://localhost:$((port + 3))" ;;
     https) url="https://localhost:$((port + 4))" ;;
-    *) echo "unknown transport $t (mqtt, mqtts, ws, wss, https)" >&2; exit 2 ;;
+    amqp) url="amqp://127.0.0.1:$((port + 5))" ;;
+    amqps) url="amqps://localhost:$((port + 6))" ;;
+    *) echo "unknown transport $t (mqtt, mqtts, ws, wss, https, amqp, amqps)" >&2; exit 2 ;;
   esac
   ca=()
-  case $t in mqtts|wss|https) ca=(--ca-file "$out/certs/ca.pem") ;; esac
+  case $t in mqtts|wss|https|amqps) ca=(--ca-file "$out/certs/ca.pem") ;; esac
   /usr/bin/time -f "%e %M %U %S" -o "$out/time" "$bin" run profiles/quickstart.yaml --hub "$url" "${ca[@]}" \
     --devices "$n" --set fleet.ramp_rate=2000 --set telemetry.messages=20 --set telemetry.interval=200ms \
     --quiet --output "$out/r.pb" >/dev/null

@@ -23,9 +23,9 @@ extension AMQPDeviceBridge {
             pump(into: &actions)
         case .subscribe(let s):
             let codes = s.subscriptions.map { $0.topicFilter == cloudToDeviceFilter ? UInt8(1) : 0x80 }
-            guard codes.contains(1), phase == .ready, !attached.contains(.cloudToDevice) else {
+            guard codes.contains(1), phase == .ready, !links[.cloudToDevice].attached else {
                 // Twin and method topics have no link here yet; a C2D link already attached stays as it is.
-                let granted = attached.contains(.cloudToDevice)
+                let granted = links[.cloudToDevice].attached
                 let answer = codes.map { $0 == 1 && granted ? UInt8(1) : 0x80 }
                 return actions.append(.deliver(.suback(MQTTSubAck(packetID: s.packetID, codes: answer))))
             }
@@ -43,13 +43,14 @@ extension AMQPDeviceBridge {
             attach.properties = Self.linkProperties
             actions.append(.send(.performative(.attach(attach))))
         case .unsubscribe(let u):
-            if attached.contains(.cloudToDevice) {
-                attached.remove(.cloudToDevice)
+            if links[.cloudToDevice].attached {
+                links[.cloudToDevice].attached = false
                 actions.append(.send(.performative(.detach(.init(handle: Link.cloudToDevice.rawValue, closed: true)))))
             }
             actions.append(.deliver(.unsuback(MQTTSubAck(packetID: u.packetID, codes: u.topicFilters.map { _ in 0 }))))
         case .puback(let ack):
-            guard let deliveryID = handedOver.removeValue(forKey: ack.packetID) else { return }
+            guard let i = handedOver.firstIndex(where: { $0.packetID == ack.packetID }) else { return }
+            let deliveryID = handedOver.remove(at: i).deliveryID
             let disposition = AMQPPerformative.Disposition(
                 role: .receiver, first: deliveryID, settled: true, state: .accepted)
             actions.append(.send(.performative(.disposition(disposition))))
@@ -109,7 +110,7 @@ extension AMQPDeviceBridge {
         guard phase == .ready || phase == .authorizing || phase == .attaching else { return }
         while queueHead < queue.count {
             let pending = queue[queueHead]
-            guard attached.contains(pending.link), (credit[pending.link] ?? 0) > 0,
+            guard links[pending.link].attached, links[pending.link].credit > 0,
                 remoteIncomingWindow >= frameCount(pending.payload.readableBytes)
             else { return }
             queueHead += 1
@@ -128,9 +129,11 @@ extension AMQPDeviceBridge {
         let deliveryID = nextDeliveryID
         nextDeliveryID &+= 1
         let tag = withUnsafeBytes(of: deliveryID.bigEndian) { Array($0) }
-        credit[pending.link, default: 0] -= 1
-        deliveryCount[pending.link, default: 0] &+= 1
-        if !pending.settled { unsettled[deliveryID] = (pending.link, pending.packetID) }
+        links[pending.link].credit -= 1
+        links[pending.link].deliveryCount &+= 1
+        if !pending.settled {
+            unsettled.append(Unsettled(deliveryID: deliveryID, link: pending.link, packetID: pending.packetID))
+        }
         var payload = pending.payload
         var first = true
         repeat {

@@ -112,11 +112,11 @@ extension AMQPDeviceBridge {
             guard let link = Link.allCases.first(where: { $0.name == attach.name }) else {
                 return fail("attach for a link we did not ask for", into: &actions)
             }
-            remoteHandles[attach.handle] = link
+            links[link].remoteHandle = attach.handle
             // A refused link comes back without its terminus; the detach that follows says why.
             let refused = link.isSender ? attach.target == nil : attach.source == nil
             guard !refused else { return }
-            attached.insert(link)
+            links[link].attached = true
             switch link {
             case .telemetry:
                 if phase == .attaching {
@@ -135,9 +135,9 @@ extension AMQPDeviceBridge {
             pump(into: &actions)
         case .flow(let flow):
             remoteIncomingWindow = (flow.nextIncomingID ?? 0) &+ flow.incomingWindow &- nextOutgoingID
-            if let handle = flow.handle, let link = remoteHandles[handle], link.isSender {
-                let ours = deliveryCount[link] ?? 0
-                credit[link] = (flow.deliveryCount ?? ours) &+ (flow.linkCredit ?? 0) &- ours
+            if let handle = flow.handle, let link = links.link(remote: handle), link.isSender {
+                let ours = links[link].deliveryCount
+                links[link].credit = (flow.deliveryCount ?? ours) &+ (flow.linkCredit ?? 0) &- ours
             }
             if flow.echo { actions.append(.send(.performative(.flow(sessionFlow())))) }
             pump(into: &actions)
@@ -147,8 +147,9 @@ extension AMQPDeviceBridge {
             guard disposition.role == .receiver else { return }
             settled(disposition, into: &actions)
         case .detach(let detach):
-            guard let link = remoteHandles.removeValue(forKey: detach.handle) else { return }
-            attached.remove(link)
+            guard let link = links.link(remote: detach.handle) else { return }
+            links[link].remoteHandle = nil
+            links[link].attached = false
             if let error = detach.error {
                 refuse(AMQPConditions.serviceCode(for: error.condition), into: &actions)
             } else if link != .cloudToDevice {
@@ -188,11 +189,11 @@ extension AMQPDeviceBridge {
     }
 
     mutating func grant(_ link: Link, credit amount: UInt32, into actions: inout [Action]) {
-        credit[link] = amount
+        links[link].credit = amount
         if link == .cloudToDevice { receivedSinceGrant = 0 }
         var flow = sessionFlow()
         flow.handle = link.rawValue
-        flow.deliveryCount = deliveryCount[link] ?? 0
+        flow.deliveryCount = links[link].deliveryCount
         flow.linkCredit = amount
         actions.append(.send(.performative(.flow(flow))))
     }
@@ -220,7 +221,7 @@ extension AMQPDeviceBridge {
 
     private mutating func receivedTransfer(_ transfer: AMQPPerformative.Transfer, into actions: inout [Action]) {
         nextIncomingID &+= 1
-        guard let link = remoteHandles[transfer.handle], !link.isSender else {
+        guard let link = links.link(remote: transfer.handle), !link.isSender else {
             return fail("transfer on a link that does not send to the device", into: &actions)
         }
         var payload = transfer.payload
@@ -231,8 +232,8 @@ extension AMQPDeviceBridge {
             part.payload.writeBuffer(&payload)
             partial = part
         } else {
-            deliveryCount[link, default: 0] &+= 1
-            credit[link, default: 0] &-= 1
+            links[link].deliveryCount &+= 1
+            links[link].credit &-= 1
             if link == .cloudToDevice { receivedSinceGrant += 1 }
             partial = (transfer.deliveryID, transfer.settled ?? false, payload)
         }
@@ -269,8 +270,10 @@ extension AMQPDeviceBridge {
             default: refuse(HubServiceError.badRequest, into: &actions)
             }
         case .cloudToDevice:
-            repeat { nextPacketID &+= 1 } while nextPacketID == 0 || handedOver[nextPacketID] != nil
-            if !whole.settled, let id = whole.deliveryID { handedOver[nextPacketID] = id }
+            repeat {
+                nextPacketID &+= 1
+            } while nextPacketID == 0 || handedOver.contains { $0.packetID == nextPacketID }
+            if !whole.settled, let id = whole.deliveryID { handedOver.append((nextPacketID, id)) }
             let publish = MQTTPublish(
                 topic: DeviceREST.cloudToDeviceTopic(deviceID: deviceID, headers: AMQPMessages.headers(of: message)),
                 payload: ByteBuffer(bytes: message.body.bytes),
@@ -288,26 +291,35 @@ extension AMQPDeviceBridge {
 
     /// The hub's outcome for deliveries we sent: accepted is the PUBACK; anything else is the hub's refusal.
     private mutating func settled(_ d: AMQPPerformative.Disposition, into actions: inout [Action]) {
-        let last = d.last ?? d.first
-        let span = last &- d.first
-        let ids = unsettled.keys.filter { $0 &- d.first <= span }.sorted { $0 &- d.first < $1 &- d.first }
-        for id in ids {
-            guard let (link, packetID) = unsettled.removeValue(forKey: id) else { continue }
-            if !d.settled {
-                actions.append(.send(.performative(.disposition(
-                    .init(role: .sender, first: id, settled: true, state: d.state)))))
+        let span = (d.last ?? d.first) &- d.first
+        // Outcomes that arrive in delivery order settle from the front; the rest stay (serial arithmetic, part 2.8.8).
+        var kept: [Unsettled] = []
+        var outcome: (code: Int, done: Bool)?
+        for delivery in unsettled {
+            guard outcome == nil, delivery.deliveryID &- d.first <= span else {
+                kept.append(delivery)
+                continue
             }
             switch d.state {
             case .accepted?:
-                if link == .telemetry, let packetID { actions.append(.deliver(.puback(MQTTAck(packetID: packetID)))) }
+                if !d.settled { settle(delivery.deliveryID, d.state, into: &actions) }
+                if delivery.link == .telemetry, let packetID = delivery.packetID {
+                    actions.append(.deliver(.puback(MQTTAck(packetID: packetID))))
+                }
             case .rejected(let error)?:
-                return refuse(AMQPConditions.serviceCode(for: error?.condition ?? ""), into: &actions)
+                outcome = (AMQPConditions.serviceCode(for: error?.condition ?? ""), true)
             case .released?, .modified?:
-                return refuse(HubServiceError.serviceUnavailable, into: &actions)
+                outcome = (HubServiceError.serviceUnavailable, true)
             case .received?, .other?, nil:
-                unsettled[id] = (link, packetID)  // not an outcome yet
+                kept.append(delivery)  // not an outcome yet
             }
         }
+        unsettled = kept
+        if let outcome { refuse(outcome.code, into: &actions) }
+    }
+
+    private func settle(_ id: UInt32, _ state: AMQPDeliveryState?, into actions: inout [Action]) {
+        actions.append(.send(.performative(.disposition(.init(role: .sender, first: id, settled: true, state: state)))))
     }
 }
 

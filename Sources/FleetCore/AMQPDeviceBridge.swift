@@ -100,15 +100,12 @@ public struct AMQPDeviceBridge: Sendable {
     var remoteIncomingWindow: UInt32 = 0
     var nextIncomingID: UInt32 = 0
     var nextDeliveryID: UInt32 = 0
-    /// Link state by our handle: attached by the hub, its remote handle, delivery count and credit (senders).
-    var remoteHandles: [UInt32: Link] = [:]
-    var attached: Set<Link> = []
-    var deliveryCount: [Link: UInt32] = [:]
-    var credit: [Link: UInt32] = [:]
+    /// Our four links' state (fixed storage: a device on AMQP keeps no dictionary per link).
+    var links = LinkTable()
     var queue: [Pending] = []
     var queueHead = 0
-    /// Deliveries sent unsettled and not yet answered: delivery id → (link, packet id).
-    var unsettled: [UInt32: (link: Link, packetID: UInt16?)] = [:]
+    /// Deliveries sent unsettled and not yet answered, in delivery-id order.
+    var unsettled: [Unsettled] = []
     let cbsRequestID = "put-token-1"
     /// In-band renewals so far, and the put-token whose answer is awaited (its message id).
     var renewals = 0
@@ -118,9 +115,55 @@ public struct AMQPDeviceBridge: Sendable {
     var subscribeCodes: [UInt8] = []
     /// C2D: a message arriving in several frames, and messages handed to the device: packet id → delivery id.
     var partial: (deliveryID: UInt32?, settled: Bool, payload: ByteBuffer)?
-    var handedOver: [UInt16: UInt32] = [:]
+    var handedOver: [(packetID: UInt16, deliveryID: UInt32)] = []
     var nextPacketID: UInt16 = 0
     var receivedSinceGrant: UInt32 = 0
+
+    struct LinkState: Sendable, Hashable {
+        /// The hub's handle for this link once it answered the attach.
+        var remoteHandle: UInt32?
+        /// The hub answered the attach with a terminus (a refused link never is).
+        var attached = false
+        var deliveryCount: UInt32 = 0
+        var credit: UInt32 = 0
+    }
+
+    struct LinkTable: Sendable, Hashable {
+        private var cbsSender = LinkState()
+        private var cbsReceiver = LinkState()
+        private var telemetry = LinkState()
+        private var cloudToDevice = LinkState()
+
+        subscript(link: Link) -> LinkState {
+            get {
+                switch link {
+                case .cbsSender: cbsSender
+                case .cbsReceiver: cbsReceiver
+                case .telemetry: telemetry
+                case .cloudToDevice: cloudToDevice
+                }
+            }
+            set {
+                switch link {
+                case .cbsSender: cbsSender = newValue
+                case .cbsReceiver: cbsReceiver = newValue
+                case .telemetry: telemetry = newValue
+                case .cloudToDevice: cloudToDevice = newValue
+                }
+            }
+        }
+
+        /// Our link the hub calls `handle`.
+        func link(remote handle: UInt32) -> Link? {
+            Link.allCases.first { self[$0].remoteHandle == handle }
+        }
+    }
+
+    struct Unsettled: Sendable, Hashable {
+        var deliveryID: UInt32
+        var link: Link
+        var packetID: UInt16?
+    }
 
     public init(configuration: Configuration) {
         self.configuration = configuration

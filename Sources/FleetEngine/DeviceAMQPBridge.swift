@@ -22,7 +22,6 @@ final class DeviceAMQPBridge: ChannelDuplexHandler {
     private var outbound: ByteBuffer?
     private var heartbeat: Scheduled<Void>?
     private var heartbeatInterval = TimeAmount.zero
-    private var actions: [AMQPDeviceBridge.Action] = []
     private var failed = false
 
     init(configuration: AMQPDeviceBridge.Configuration, version: MQTTVersion, now: @escaping () -> Instant) {
@@ -55,9 +54,10 @@ final class DeviceAMQPBridge: ChannelDuplexHandler {
         do {
             while var buffer = outbound, let packet = try packets.decode(buffer: &buffer) {
                 outbound = buffer.readableBytes == 0 ? nil : buffer
-                actions.removeAll(keepingCapacity: true)
+                // A fresh array per event: a kept one would hold its largest burst's capacity per device.
+                var actions: [AMQPDeviceBridge.Action] = []
                 machine.deviceWrote(packet, now: now(), into: &actions)
-                run(context: context, fromDevice: true)
+                run(actions, context: context, fromDevice: true)
             }
         } catch {
             // Our own machine wrote bytes our own codec cannot read: end the connection rather than guess.
@@ -79,9 +79,9 @@ final class DeviceAMQPBridge: ChannelDuplexHandler {
         do {
             while var buffer = inbound, let item = try frames.decode(buffer: &buffer) {
                 inbound = buffer.readableBytes == 0 ? nil : buffer
-                actions.removeAll(keepingCapacity: true)
+                var actions: [AMQPDeviceBridge.Action] = []
                 machine.received(item, now: now(), into: &actions)
-                run(context: context, fromDevice: false)
+                run(actions, context: context, fromDevice: false)
                 if failed { return }
             }
         } catch {
@@ -98,7 +98,7 @@ final class DeviceAMQPBridge: ChannelDuplexHandler {
 
     // MARK: - the machine's actions
 
-    private func run(context: ChannelHandlerContext, fromDevice: Bool) {
+    private func run(_ actions: [AMQPDeviceBridge.Action], context: ChannelHandlerContext, fromDevice: Bool) {
         var wrote = false
         for action in actions {
             switch action {
@@ -151,9 +151,9 @@ final class DeviceAMQPBridge: ChannelDuplexHandler {
         heartbeat?.cancel()
         heartbeat = context.eventLoop.assumeIsolated().scheduleTask(in: heartbeatInterval) { [self] in
             guard let context = self.context, !self.failed else { return }
-            self.actions.removeAll(keepingCapacity: true)
-            self.machine.heartbeatDue(into: &self.actions)
-            self.run(context: context, fromDevice: false)
+            var actions: [AMQPDeviceBridge.Action] = []
+            self.machine.heartbeatDue(into: &actions)
+            self.run(actions, context: context, fromDevice: false)
             context.flush()
             self.armHeartbeat(context: context)
         }

@@ -24,7 +24,6 @@ final class HubAMQPFront: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var inbound: ByteBuffer?
     private var answerBytes: ByteBuffer?
-    private var actions: [HubAMQPBridge.Action] = []
     private var heartbeat: Scheduled<Void>?
     private var heartbeatInterval = TimeAmount.zero
     private var closing = false
@@ -59,17 +58,18 @@ final class HubAMQPFront: ChannelDuplexHandler {
         do {
             while var buffer = inbound, let item = try frames.decode(buffer: &buffer) {
                 inbound = buffer.readableBytes == 0 ? nil : buffer
-                actions.removeAll(keepingCapacity: true)
+                // A fresh array per event: a kept one would hold its largest burst's capacity per connection.
+                var actions: [HubAMQPBridge.Action] = []
                 machine.received(item, into: &actions)
-                run(context: context, fromSession: false)
+                run(actions, context: context, fromSession: false)
                 if closing { return }
             }
         } catch {
             inbound = nil
             session.state.record(.protocolError, peer: session.peer, at: session.state.instant())
-            actions.removeAll(keepingCapacity: true)
+            var actions: [HubAMQPBridge.Action] = []
             machine.malformed(error, into: &actions)
-            run(context: context, fromSession: false)
+            run(actions, context: context, fromSession: false)
             return
         }
         if (inbound?.readerIndex ?? 0) > 0 { inbound!.discardReadBytes() }
@@ -87,11 +87,11 @@ final class HubAMQPFront: ChannelDuplexHandler {
         if answerBytes == nil { answerBytes = bytes } else { answerBytes!.writeBuffer(&bytes) }
         while var buffer = answerBytes, let packet = try? answers.decode(buffer: &buffer) {
             answerBytes = buffer.readableBytes == 0 ? nil : buffer
-            actions.removeAll(keepingCapacity: true)
+            var actions: [HubAMQPBridge.Action] = []
             let quota = session.dailyQuotaRefused
             session.dailyQuotaRefused = false
             machine.sessionAnswered(packet, dailyQuota: quota, into: &actions)
-            run(context: context, fromSession: true)
+            run(actions, context: context, fromSession: true)
         }
         if (answerBytes?.readerIndex ?? 0) > 0 { answerBytes!.discardReadBytes() }
         promise?.succeed()
@@ -99,7 +99,7 @@ final class HubAMQPFront: ChannelDuplexHandler {
 
     // MARK: - the machine's actions
 
-    private func run(context: ChannelHandlerContext, fromSession: Bool) {
+    private func run(_ actions: [HubAMQPBridge.Action], context: ChannelHandlerContext, fromSession: Bool) {
         for action in actions {
             switch action {
             case .sendHeader(let header):
@@ -134,10 +134,7 @@ final class HubAMQPFront: ChannelDuplexHandler {
                 }
                 var more: [HubAMQPBridge.Action] = []
                 machine.authenticated(accepted: accepted, into: &more)
-                let saved = actions
-                actions = more
-                run(context: context, fromSession: fromSession)
-                actions = saved
+                run(more, context: context, fromSession: fromSession)
             case .heartbeat(let every):
                 heartbeatInterval = .nanoseconds(max(every.nanoseconds, 100_000_000))
                 armHeartbeat(context: context)
