@@ -18,6 +18,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "FleetMQTT", package: "FleetStorm"),
+                .product(name: "FleetAMQP", package: "FleetStorm"),
                 .product(name: "FleetCore", package: "FleetStorm"),
                 .product(name: "FleetMetrics", package: "FleetStorm"),
                 .product(name: "FleetHubCore", package: "FleetStorm"),

@@ -1,8 +1,10 @@
 /// One AMQP 1.0 value (the type system of the spec's part 1): primitives, compound values and described values.
 ///
 /// Floating-point values are kept as their bit patterns so that a value equals itself after a round trip (NaN
-/// included); decimals are kept as their raw bytes (nothing here computes with them).
-public indirect enum AMQPValue: Sendable, Hashable {
+/// included); decimals are kept as their raw bytes (nothing here computes with them). Only a described value is boxed
+/// (the one case that holds a value directly): scalars, strings and the arrays of compound values live inline, so
+/// building or decoding a performative allocates per list, not per field.
+public enum AMQPValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case ubyte(UInt8)
@@ -32,7 +34,7 @@ public indirect enum AMQPValue: Sendable, Hashable {
     /// Values that share one element type. The element type is chosen when encoding: all elements must have the
     /// same type (and, for described elements, the same descriptor).
     case array([AMQPValue])
-    case described(AMQPDescriptor, AMQPValue)
+    indirect case described(AMQPDescriptor, AMQPValue)
 
     public static func float(_ value: Float) -> AMQPValue { .float(bits: value.bitPattern) }
     public static func double(_ value: Double) -> AMQPValue { .double(bits: value.bitPattern) }

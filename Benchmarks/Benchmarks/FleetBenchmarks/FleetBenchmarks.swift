@@ -224,4 +224,6 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
         blackHole(result.events)
     }
+
+    amqpBenchmarks()
 }
