@@ -57,8 +57,8 @@ extension ProfileReader {
         target.https = https
     }
 
-    /// `hub.amqp: true` — the embedded hub's devices speak AMQP 1.0 (an external hub says amqp:// or amqps://, and
-    /// the key, if given, must agree).
+    /// `hub.amqp: true` — the embedded hub's devices speak AMQP 1.0 (over WebSockets with `hub.websocket: true`); an
+    /// external hub says amqp://, amqps://, amqp+ws:// or amqp+wss://, and the key, if given, must agree.
     static func readAMQPChoice(_ hub: inout Section, into target: inout Scenario.HubTarget) throws(ScenarioError) {
         guard let amqp = try hub.bool("amqp") else { return }
         guard target.isEmbedded else {
@@ -67,14 +67,14 @@ extension ProfileReader {
                     .invalidValue,
                     "amqp",
                     amqp
-                        ? "asks for AMQP but hub.url is not amqp:// or amqps://: use amqp://HOST:PORT"
+                        ? "asks for AMQP but hub.url is not amqp://, amqps://, amqp+ws:// or amqp+wss://: use amqp://HOST:PORT"
                         : "is false but hub.url is amqp://: drop hub.amqp"
                 )
             }
             return
         }
-        if amqp && (target.webSocketPath != nil || target.https) {
-            throw hub.error(.invalidValue, "amqp", "devices use one transport: amqp, websocket or https, not two")
+        if amqp && target.https {
+            throw hub.error(.invalidValue, "amqp", "devices use one transport: amqp or https, not both")
         }
         target.amqp = amqp
     }

@@ -44,6 +44,8 @@ public struct Scenario: Sendable, Hashable {
             case .embedded: "embedded"
             case .mqtt(let h, let p, _) where https:
                 "https://\(h.contains(":") ? "[\(h)]" : h):\(p)"
+            case .mqtt(let h, let p, let tls) where amqp && webSocketPath != nil:
+                "amqp+\(tls ? "wss" : "ws")://\(h.contains(":") ? "[\(h)]" : h):\(p)\(webSocketPath ?? "")"
             case .mqtt(let h, let p, let tls) where amqp:
                 "\(tls ? "amqps" : "amqp")://\(h.contains(":") ? "[\(h)]" : h):\(p)"
             case .mqtt(let h, let p, let tls):
@@ -54,9 +56,14 @@ public struct Scenario: Sendable, Hashable {
         }
 
         /// Parses `embedded`, `mqtt[s]://HOST:PORT`, `ws[s]://HOST[:PORT][/PATH]`, `https://HOST[:PORT]` or
-        /// `amqp[s]://HOST[:PORT]` (`[::1]` for IPv6); nil for anything else.
+        /// `amqp[s]://HOST[:PORT]`, `amqp+ws[s]://HOST[:PORT][/PATH]` (`[::1]` for IPv6); nil for anything else.
         public static func parse(_ text: String) -> HubTarget? {
             if text == "embedded" { return .embedded }
+            // amqp+ws://… and amqp+wss://HOST[:PORT][/PATH]: AMQP 1.0 over WebSockets (as ws:// and wss://).
+            if text.hasPrefix("amqp+ws://") || text.hasPrefix("amqp+wss://"), var target = parse(String(text.dropFirst(5))) {
+                target.amqp = true
+                return target
+            }
             // amqp://HOST[:PORT] and amqps://…: AMQP 1.0 (default port 5672 / 5671, IoT Hub's AMQPS port).
             for (scheme, tls, defaultPort) in [("amqp://", false, 5672), ("amqps://", true, 5671)]
             where text.hasPrefix(scheme) {

@@ -281,22 +281,24 @@ final class Swarm {
                     let bridge = DeviceHTTPSBridge(host: https.host, settings: https.settings, version: version)
                     try channel.pipeline.syncOperations.addHandler(bridge)
                 }
-                if let amqp {
-                    let bridge = DeviceAMQPBridge(configuration: amqp, version: version) {
+                let bridge = amqp.map { amqp in
+                    DeviceAMQPBridge(configuration: amqp, version: version) {
                         Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds) - Int64(origin.uptimeNanoseconds))
                     }
-                    try channel.pipeline.syncOperations.addHandler(bridge)
                 }
                 if let webSocket {
+                    // Over WebSockets the AMQP bridge joins behind the framing, once the upgrade is done.
                     try Self.upgradeToWebSocket(
                         channel,
                         path: webSocket.path,
                         host: webSocket.host,
                         timeout: upgradeTimeout,
-                        device: bound
+                        device: bound,
+                        amqp: bridge.map { NIOLoopBound($0, eventLoop: channel.eventLoop) }
                     )
                     return
                 }
+                if let bridge { try channel.pipeline.syncOperations.addHandler(bridge) }
                 try channel.pipeline.syncOperations.addHandler(bound.value)
             }
         }
@@ -310,15 +312,17 @@ final class Swarm {
         }
     }
 
-    /// MQTT over WebSockets: the HTTP upgrade first (path, `mqtt` subprotocol), then the device's handler behind a
-    /// framing handler. A refused upgrade, or one that does not finish within the connect timeout, ends the attempt
-    /// as a WebSocket failure (the SDKs retry it, reference §10.1).
+    /// MQTT (or, with `amqp`, AMQP) over WebSockets: the HTTP upgrade first (path, subprotocol `mqtt` or
+    /// `AMQPWSB10`), then the device's handler behind a framing handler (and the AMQP bridge). A refused upgrade, or
+    /// one that does not finish within the connect timeout, ends the attempt as a WebSocket failure (the SDKs retry
+    /// it, reference §10.1).
     static func upgradeToWebSocket(
         _ channel: any Channel,
         path: String,
         host: String,
         timeout: TimeAmount,
-        device: NIOLoopBound<DeviceChannelHandler>
+        device: NIOLoopBound<DeviceChannelHandler>,
+        amqp: NIOLoopBound<DeviceAMQPBridge>? = nil
     ) throws {
         let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(maxFrameSize: 1 << 20) { channel, _ in
             channel.eventLoop.makeCompletedFuture {
@@ -328,7 +332,7 @@ final class Swarm {
         }
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: host)
-        headers.add(name: "Sec-WebSocket-Protocol", value: mqttWebSocketSubprotocol)
+        headers.add(name: "Sec-WebSocket-Protocol", value: amqp == nil ? mqttWebSocketSubprotocol : amqpWebSocketSubprotocol)
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
         let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(
             upgradeRequestHead: head,
@@ -342,7 +346,10 @@ final class Swarm {
         upgraded.whenComplete { result in
             deadline.cancel()
             // The device joins once the upgrade handler has left: its CONNECT is the first frame.
-            if case .success(true) = result, (try? channel.pipeline.syncOperations.addHandler(device.value)) != nil {
+            if case .success(true) = result,
+                (try? amqp.map { try channel.pipeline.syncOperations.addHandler($0.value) }) != nil,
+                (try? channel.pipeline.syncOperations.addHandler(device.value)) != nil
+            {
                 return
             }
             channel.close(promise: nil)

@@ -4,9 +4,10 @@ internal import NIOCore
 internal import NIOHTTP1
 internal import NIOWebSocket
 
-/// The hub's MQTT-over-WebSockets front (reference §10.1): an HTTP/1.1 upgrade at IoT Hub's path with the `mqtt`
-/// subprotocol, then binary frames carrying the same MQTT bytes to the same `HubConnectionHandler`. Anything else —
-/// another path, no `mqtt` subprotocol, a plain HTTP request, bytes that are not HTTP — gets an HTTP error (or a
+/// The hub's WebSocket front (reference §10.1, §11.1): an HTTP/1.1 upgrade at IoT Hub's path with the `mqtt`
+/// subprotocol, then binary frames carrying the same MQTT bytes to the same `HubConnectionHandler`; or with the
+/// `AMQPWSB10` subprotocol, the AMQP front in front of that handler (IoT Hub serves both on one port). Anything else —
+/// another path, neither subprotocol, a plain HTTP request, bytes that are not HTTP — gets an HTTP error (or a
 /// close) and the connection ends; a client that never finishes its upgrade is closed after the CONNECT timeout.
 enum HubWebSocket {
     static func configure(
@@ -21,21 +22,24 @@ enum HubWebSocket {
             maxFrameSize: configuration.maxPacketSize,
             automaticErrorHandling: true,
             shouldUpgrade: { channel, head in
-                let protocols = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.lowercased() }
-                guard head.uri.split(separator: "?").first.map(String.init) == path,
-                    protocols.contains(mqttWebSocketSubprotocol)
+                guard head.uri.split(separator: "?").first.map(String.init) == path, let chosen = subprotocol(head)
                 else { return channel.eventLoop.makeSucceededFuture(nil) }
                 var headers = HTTPHeaders()
-                headers.add(name: "Sec-WebSocket-Protocol", value: mqttWebSocketSubprotocol)
+                headers.add(name: "Sec-WebSocket-Protocol", value: chosen)
                 return channel.eventLoop.makeSucceededFuture(headers)
             },
-            upgradePipelineHandler: { channel, _ in
+            upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
                     deadline.cancel()
                     // From here on the bytes are WebSocket frames: the HTTP refusal must not see them.
                     channel.pipeline.syncOperations.removeHandler(name: RefuseHTTP.name, promise: nil)
                     try channel.pipeline.syncOperations.addHandler(MQTTWebSocketFraming(role: .server))
-                    try channel.pipeline.syncOperations.addHandler(session())
+                    let handler = session()
+                    if subprotocol(head) == amqpWebSocketSubprotocol {
+                        try channel.pipeline.syncOperations.addHandler(
+                            HubAMQPFront(session: handler, configuration: configuration))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
         )
@@ -44,6 +48,15 @@ enum HubWebSocket {
             withErrorHandling: true
         )
         try channel.pipeline.syncOperations.addHandler(RefuseHTTP(path: path), name: RefuseHTTP.name)
+    }
+
+    /// The subprotocol the hub answers an upgrade with: `mqtt` when offered, else `AMQPWSB10` (names compared
+    /// without case, as clients spell them differently); nil for neither.
+    static func subprotocol(_ head: HTTPRequestHead) -> String? {
+        let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.lowercased() }
+        if offered.contains(mqttWebSocketSubprotocol) { return mqttWebSocketSubprotocol }
+        if offered.contains(amqpWebSocketSubprotocol.lowercased()) { return amqpWebSocketSubprotocol }
+        return nil
     }
 }
 
@@ -63,7 +76,7 @@ final class RefuseHTTP: ChannelInboundHandler, RemovableChannelHandler {
         let body =
             wrongPath
             ? "MQTT over WebSockets is served at \(path)\n"
-            : "expected a WebSocket upgrade with subprotocol \(mqttWebSocketSubprotocol)\n"
+            : "expected a WebSocket upgrade with subprotocol \(mqttWebSocketSubprotocol) or \(amqpWebSocketSubprotocol)\n"
         var headers = HTTPHeaders()
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Connection", value: "close")

@@ -7,6 +7,8 @@ public enum TextSummary {
     static func transport(_ run: Fleetstorm_Report_V1_RunInfo) -> String {
         let target = run.target
         if target.contains("https://") { return "HTTPS device API" }
+        if target.contains("amqp+wss://") { return "AMQP 1.0 over WebSockets and TLS" }
+        if target.contains("amqp+ws://") { return "AMQP 1.0 over WebSockets" }
         if target.contains("amqps://") { return "AMQP 1.0 over TLS" }
         if target.contains("amqp://") { return "AMQP 1.0" }
         let mqtt = "MQTT \(run.mqttVersion)"

@@ -44,9 +44,7 @@ public struct RunService: Sendable {
         }
         var hub: EmbeddedTestHub?
         if scenario.hub.isEmbedded {
-            do { hub = EmbeddedTestHub(hub: try Self.embeddedHub(for: &scenario)) } catch {
-                throw FleetRunError(.hubFailed, error.description)
-            }
+            hub = try Self.embeddedTestHub(for: &scenario)
         }
         var runner = FleetRunner(scenario: scenario, hub: hub)
         runner.progress = progress
@@ -67,6 +65,14 @@ public struct RunService: Sendable {
 
     /// The embedded hub checks exactly the credentials the scenario's devices present. With `hub.tls: true` (or
     /// `hub.https: true`, the HTTPS device API) it listens with TLS only, on a certificate made for this run, and the devices trust that CA.
+    /// The embedded hub a run of `scenario` talks to, as the engine's adapter (the scenario gains the run's CA when
+    /// the hub listens with TLS).
+    public static func embeddedTestHub(for scenario: inout Scenario) throws(FleetRunError) -> EmbeddedTestHub {
+        do { return EmbeddedTestHub(hub: try embeddedHub(for: &scenario)) } catch {
+            throw FleetRunError(.hubFailed, error.description)
+        }
+    }
+
     static func embeddedHub(for scenario: inout Scenario) throws(HubError) -> TestHub {
         var configuration = HubConfiguration(scenario: scenario)
         let webSocket = scenario.hub.webSocketPath != nil
@@ -75,10 +81,11 @@ public struct RunService: Sendable {
             configuration.tls = try HubTLS(certificatePEM: bundle.serverPEM, keyPEM: bundle.serverKeyPEM)
             if scenario.hub.https {
                 configuration.httpsListen = configuration.listen
+            } else if webSocket {
+                // MQTT or AMQP over WebSockets: the WebSocket front serves both (by subprotocol).
+                configuration.wssListen = configuration.listen
             } else if scenario.hub.amqp {
                 configuration.amqpsListen = configuration.listen
-            } else if webSocket {
-                configuration.wssListen = configuration.listen
             } else {
                 configuration.tlsListen = configuration.listen
             }
@@ -92,7 +99,7 @@ public struct RunService: Sendable {
             configuration.wsListen = configuration.listen
             configuration.listen = []
         }
-        if scenario.hub.amqp && scenario.tls == nil {
+        if scenario.hub.amqp && !webSocket && scenario.tls == nil {
             configuration.amqpListen = configuration.listen
             configuration.listen = []
         }

@@ -6,7 +6,8 @@ public import NIOWebSocket
 /// MQTT handler behind (devices' `DeviceChannelHandler`, the hub's `HubConnectionHandler`), and every outbound write
 /// becomes one binary frame (masked by a client, unmasked by a server, RFC 6455 §5.3). Pings are answered; a close
 /// frame is answered and ends the connection with `MQTTWebSocketClosed`; a text frame is refused with close 1003
-/// (MQTT §6: "MUST close the connection" on non-binary data).
+/// (MQTT §6: "MUST close the connection" on non-binary data). AMQP over WebSockets (subprotocol `AMQPWSB10`,
+/// reference §11.1) carries its byte stream the same way, so the AMQP bridges sit behind this handler too.
 public final class MQTTWebSocketFraming: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = WebSocketFrame
     public typealias InboundOut = ByteBuffer
@@ -92,3 +93,6 @@ public struct MQTTWebSocketClosed: Error, Sendable {
 
 /// The WebSocket subprotocol MQTT uses (MQTT §6), and IoT Hub's.
 public let mqttWebSocketSubprotocol = "mqtt"
+
+/// The WebSocket subprotocol of AMQP over WebSockets (the C, Node and .NET SDKs', and IoT Hub's; reference §11.1).
+public let amqpWebSocketSubprotocol = "AMQPWSB10"

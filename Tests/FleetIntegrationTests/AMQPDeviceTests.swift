@@ -192,3 +192,32 @@ extension IntegrationTests.AMQPHubTests {
         #expect(hub.protocolErrors == 0)
     }
 }
+
+extension IntegrationTests.AMQPHubTests {
+    @Test(
+        "AMQP over WebSockets (subprotocol AMQPWSB10), plain and over TLS: the hub's WebSocket front serves AMQP by subprotocol",
+        arguments: [false, true]
+    )
+    func overWebSockets(tls: Bool) async throws {
+        var s = try ScenarioLoader().load(
+            yaml: """
+                duration: 60s
+                hub: {url: embedded, amqp: true, websocket: true, tls: \(tls)}
+                auth: {mode: sas, hub_host: myhub.local, group_key: \(Self.groupKey)}
+                fleet: {devices: 60, ramp_rate: 0, max_in_flight: 60}
+                telemetry: {messages: 5, interval: 50ms, qos: 1}
+                sdk: azure-dotnet
+                """,
+            source: "amqp-ws"
+        )
+        #expect(s.hub.amqp && s.hub.webSocketPath == Scenario.HubTarget.iotHubWebSocketPath)
+        let hub = try RunService.embeddedTestHub(for: &s)
+        let result = try await FleetRunner(scenario: s, hub: hub).run()
+        let c = result.snapshot.counters
+        #expect(c.outcomes == ["completed": 60])
+        #expect(c.acked == 300)
+        #expect(result.hub?.messagesReceived == 300)
+        #expect(result.hub?.protocolErrors == 0)
+        #expect(result.target.hasPrefix(tls ? "amqp+wss://" : "amqp+ws://"), "\(result.target)")
+    }
+}
