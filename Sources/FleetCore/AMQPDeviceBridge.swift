@@ -179,3 +179,15 @@ public struct AMQPDeviceBridge: Sendable {
     var cloudToDeviceAddress: String { "amqps://\(configuration.hubHost)/devices/\(deviceID)/messages/devicebound" }
     var cloudToDeviceFilter: String { "devices/\(deviceID)/messages/devicebound/#" }
 }
+
+extension AMQPDeviceBridge {
+    /// What a connect costs over AMQP beyond MQTT's CONNECT → CONNACK, in round trips, for FleetSim's network model:
+    /// before the hub sees the device's credentials (the SASL header and mechanisms, SASL init and outcome, the AMQP
+    /// header with open and begin, and with CBS the `$cbs` links' attach and credit: the put-token then goes out as a
+    /// CONNECT would), and after the hub accepted it (with CBS, the telemetry link's attach answers last; without,
+    /// the attach carries the device's identity and its answer is the acceptance). `AMQPHandshakeTests` counts them on
+    /// the two bridges.
+    public static func handshakeRoundTrips(cbs: Bool) -> (beforeCredentials: Int, afterAcceptance: Int) {
+        cbs ? (4, 1) : (3, 0)
+    }
+}

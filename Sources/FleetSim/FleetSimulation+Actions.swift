@@ -72,7 +72,9 @@ extension FleetSimulation.State {
             case .write(let packet):
                 guard let sent = Self.hubPacket(packet) else { return }
                 var at = now + oneWay()
-                if sent == .connect { at = max(at, Instant(nanoseconds: devices[i].hub.acceptAt)) }
+                if sent == .connect {
+                    at = max(at, Instant(nanoseconds: devices[i].hub.acceptAt)) + roundTrips(handshake.beforeCredentials)
+                }
                 send(at: at, .toHub(d, devices[i].generation, sent))
             case .close:
                 if devices[i].hub.holds(devices[i].generation) {

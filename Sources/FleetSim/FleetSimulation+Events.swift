@@ -110,7 +110,9 @@ extension FleetSimulation.State {
             break
         case .reply(let packet, let delay, let close):
             let leaves = release(i, at: at + delay)
-            let arrival = leaves + oneWay()
+            var arrival = leaves + oneWay()
+            // Over AMQP an accepted device still attaches its telemetry link before it counts as connected.
+            if packet == .connack(code: 0) { arrival = arrival + roundTrips(handshake.afterAcceptance) }
             send(at: arrival, close ? .toDeviceThenClose(d, g, packet) : .toDevice(d, g, packet))
         case .close(let reset):
             send(at: release(i, at: at) + oneWay(), .closedByHub(d, g, reset: reset))

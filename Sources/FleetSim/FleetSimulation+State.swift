@@ -36,6 +36,9 @@ extension FleetSimulation {
         var rng: SplitMix64
         let halfRTT: Int64
         let jitter: UInt64
+        /// Over AMQP, the round trips a connect takes before the hub sees the device's credentials and after it
+        /// accepted them, beyond MQTT's one (`AMQPDeviceBridge.handshakeRoundTrips`); zero over MQTT.
+        let handshake: (beforeCredentials: Int, afterAcceptance: Int)
         let plan: FaultPlan
         var faultLog: FaultLog
         var storms = StormMarks()
@@ -74,6 +77,7 @@ extension FleetSimulation {
             rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117 &+ UInt64(partition))
             halfRTT = scenario.simulation.rtt.nanoseconds / 2
             jitter = UInt64(max(0, scenario.simulation.rttJitter.nanoseconds))
+            handshake = scenario.hub.amqp ? AMQPDeviceBridge.handshakeRoundTrips(cbs: scenario.auth != nil) : (0, 0)
             let model = scenario.simulation
             wireHorizon =
                 2 * (halfRTT + Int64(jitter)) + max(0, model.connackDelay.nanoseconds)
@@ -108,6 +112,13 @@ extension FleetSimulation {
                 devices.append(SimDevice(machine: machine, cohort: UInt8(clamping: c)))
             }
             actions.reserveCapacity(16)
+        }
+
+        /// `count` round trips, each drawn as two one-way delays.
+        mutating func roundTrips(_ count: Int) -> Duration {
+            var total = Duration.zero
+            for _ in 0..<count { total += oneWay() + oneWay() }
+            return total
         }
 
         /// One-way network delay: half the round trip plus up to `rtt_jitter`.

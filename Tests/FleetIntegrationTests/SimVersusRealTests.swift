@@ -30,8 +30,19 @@ extension IntegrationTests {
             #expect(relative <= 0.10, "\(what): real \(a), simulated \(b) (\(Int(relative * 100)) % apart)")
         }
 
-        @Test func simulatedStormAgreesWithTheRealOne() async throws {
-            let scenario = try ScenarioLoader().load(yaml: Self.profile, source: "sim-vs-real")
+        /// Over AMQP too (CBS with SAS tokens): FleetSim adds the handshake's round trips; the storm's shape is the
+        /// hub's and the retry policy's, as over MQTT.
+        static let amqp = """
+
+            hub: {url: embedded, amqp: true}
+            auth: {mode: sas, hub_host: myhub.local, group_key: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}
+            """
+
+        @Test(arguments: ["mqtt", "amqp"])
+        func simulatedStormAgreesWithTheRealOne(transport: String) async throws {
+            let yaml = Self.profile + (transport == "amqp" ? Self.amqp : "")
+            let scenario = try ScenarioLoader().load(yaml: yaml, source: "sim-vs-real")
+            #expect(scenario.hub.amqp == (transport == "amqp"))
             let real = try await RunService(scenario: scenario, profile: "sim-vs-real", overrides: []).run().report
             let simulated = SimulateService(scenario: scenario, profile: "sim-vs-real", overrides: []).run().report
             let (r, s) = (try #require(TuneRanking.mainStorm(real)), try #require(TuneRanking.mainStorm(simulated)))

@@ -1,0 +1,73 @@
+import FleetAMQP
+import FleetCore
+import FleetHubCore
+import FleetMQTT
+import NIOCore
+import Testing
+
+/// The round trips of an AMQP connect, counted on the two bridges in lock step (each round: everything the device
+/// wrote reaches the hub, then everything the hub answered reaches the device), against the figure FleetSim uses.
+@Suite("AMQP connect round trips")
+struct AMQPHandshakeTests {
+    @Test("with CBS and without: the rounds before the hub's session sees the CONNECT and before the device's CONNACK",
+          arguments: [true, false])
+    func roundTrips(cbs: Bool) throws {
+        var device = AMQPDeviceBridge(
+            configuration: .init(hubHost: "hub", cbs: cbs, mechanism: "ANONYMOUS", idleTimeOut: nil))
+        var hub = HubAMQPBridge(configuration: .init(hostName: "hub"))
+        var toHub: [UInt8] = []
+        var toDevice: [UInt8] = []
+        var hubDecoder = AMQPFrameDecoder()
+        var deviceDecoder = AMQPFrameDecoder()
+        var connectRound: Int?
+        var connackRound: Int?
+
+        func bytes(_ header: AMQPProtocolHeader?, _ frame: AMQPFrame?) throws -> [UInt8] {
+            if let header { return header.bytes }
+            var b = ByteBuffer()
+            try frame?.encode(into: &b)
+            return Array(b.readableBytesView)
+        }
+
+        var actions: [AMQPDeviceBridge.Action] = []
+        device.deviceWrote(.connect(MQTTConnect(version: .v311, clientID: "d", keepAliveSeconds: 30, password: [1])),
+                           now: .zero, into: &actions)
+        for round in 1...10 {
+            for a in actions {
+                if case .sendHeader(let h) = a { toHub += try bytes(h, nil) }
+                if case .send(let f) = a { toHub += try bytes(nil, f) }
+            }
+            actions.removeAll()
+            // The hub reads all the device wrote, and answers (its session answering at once).
+            var buffer = ByteBuffer(bytes: toHub)
+            toHub.removeAll()
+            var hubActions: [HubAMQPBridge.Action] = []
+            while let item = try hubDecoder.decode(buffer: &buffer) { hub.received(item, into: &hubActions) }
+            var i = 0
+            while i < hubActions.count {
+                switch hubActions[i] {
+                case .sendHeader(let h): toDevice += try bytes(h, nil)
+                case .send(let f): toDevice += try bytes(nil, f)
+                case .toSession(.connect):
+                    connectRound = connectRound ?? round
+                    hub.sessionAnswered(.connack(MQTTConnAck(code: 0)), dailyQuota: false, into: &hubActions)
+                default: break
+                }
+                i += 1
+            }
+            // The device reads all the hub answered.
+            var back = ByteBuffer(bytes: toDevice)
+            toDevice.removeAll()
+            while let item = try deviceDecoder.decode(buffer: &back) {
+                device.received(item, now: .zero, into: &actions)
+            }
+            if actions.contains(.deliver(.connack(MQTTConnAck(code: 0)))) {
+                connackRound = round
+                break
+            }
+        }
+        let expected = AMQPDeviceBridge.handshakeRoundTrips(cbs: cbs)
+        #expect(connectRound == expected.beforeCredentials + 1, "the CONNECT goes out in round \(String(describing: connectRound))")
+        #expect(connackRound == expected.beforeCredentials + 1 + expected.afterAcceptance)
+    }
+}
