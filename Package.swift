@@ -240,7 +240,7 @@ let package = Package(
             name: "FleetIntegrationTests",
             dependencies: [
                 "FleetEngine", "FleetHub", "FleetHubCore", "FleetCore", "FleetMetrics", "FleetReport", "FleetMQTT",
-                "FleetTesting",
+                "FleetAMQP", "FleetTesting",
                 "FleetService", "FleetSim", "FleetFuzz",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

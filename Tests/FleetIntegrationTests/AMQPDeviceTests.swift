@@ -3,6 +3,9 @@ import FleetEngine
 import FleetHub
 import FleetHubCore
 import FleetService
+import FleetAMQP
+import FleetFuzz
+import NIOCore
 import Foundation
 import Testing
 
@@ -219,5 +222,34 @@ extension IntegrationTests.AMQPHubTests {
         #expect(result.hub?.messagesReceived == 300)
         #expect(result.hub?.protocolErrors == 0)
         #expect(result.target.hasPrefix(tls ? "amqp+wss://" : "amqp+ws://"), "\(result.target)")
+    }
+}
+
+extension IntegrationTests.AMQPHubTests {
+    @Test("a frame that does not decode after open: the hub counts a protocol error and closes with amqp:decode-error")
+    func malformedFrame() throws {
+        var configuration = HubConfiguration()
+        configuration.auth = HubAuthenticator(keys: .anonymous, hostName: "myhub.local")
+        let hub = HubAttachment(configuration: configuration)
+        var input: [UInt8] = AMQPProtocolHeader.sasl.bytes
+        var b = ByteBuffer()
+        try AMQPFrame(.sasl(.initial(mechanism: "ANONYMOUS", initialResponse: nil, hostname: nil))).encode(into: &b)
+        input += Array(b.readableBytesView) + AMQPProtocolHeader.amqp.bytes
+        b.clear()
+        try AMQPFrame.performative(.open(.init(containerID: "bad-client"))).encode(into: &b)
+        input += Array(b.readableBytesView)
+        // A well-sized frame whose body is a list header claiming more bytes than it has.
+        input += [0, 0, 0, 14, 2, 0, 0, 0, 0x00, 0x53, 0x10, 0xC0, 0x7F, 0x01]
+        let (problem, written) = HubFrontHarness.drive(input, chunk: 7, front: .amqp, hub: hub)
+        #expect(problem == nil)
+        var decoder = AMQPFrameDecoder()
+        var out = ByteBuffer(bytes: written)
+        var closes: [AMQPError?] = []
+        while let item = try decoder.decode(buffer: &out) {
+            if case .frame(let f) = item, case .performative(.close(let e)) = f.body { closes.append(e) }
+        }
+        #expect(closes.count == 1)
+        #expect(closes.first??.condition == "amqp:decode-error")
+        #expect(hub.stats.protocolErrors == 1)
     }
 }
