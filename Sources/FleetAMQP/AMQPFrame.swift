@@ -42,11 +42,7 @@ public struct AMQPFrame: Sendable, Hashable {
         case .performative(let p):
             buffer.writeInteger(UInt8(0))
             buffer.writeInteger(channel)
-            try p.value.encode(into: &buffer)
-            if case .transfer(let t) = p {
-                var payload = t.payload
-                buffer.writeBuffer(&payload)
-            }
+            try p.encodeBody(into: &buffer)
         case .sasl(let s):
             buffer.writeInteger(UInt8(1))
             buffer.writeInteger(UInt16(0))

@@ -91,6 +91,54 @@ extension AMQPPerformative {
         }
     }
 
+    /// The frame body: the performative and, for a transfer, its payload. Transfers, dispositions and flows (one or
+    /// two per message) are written field by field (`AMQPListWriter`); the rest through their values.
+    func encodeBody(into buffer: inout ByteBuffer) throws(AMQPCodecError) {
+        switch self {
+        case .transfer(let t):
+            var w = AMQPListWriter(descriptor: 0x14, into: &buffer)
+            w.uint(t.handle, into: &buffer)
+            w.uint(t.deliveryID, into: &buffer)
+            try w.binary(t.deliveryTag, into: &buffer)
+            w.uint(t.messageFormat, into: &buffer)
+            w.bool(t.settled, into: &buffer)
+            w.flag(t.more, into: &buffer)
+            try w.value(t.receiverSettleMode.map { .ubyte($0) }, into: &buffer)
+            try w.state(t.state, into: &buffer)
+            w.flag(t.resume, into: &buffer)
+            w.flag(t.aborted, into: &buffer)
+            w.flag(t.batchable, into: &buffer)
+            w.end(into: &buffer)
+            var payload = t.payload
+            buffer.writeBuffer(&payload)
+        case .disposition(let d):
+            var w = AMQPListWriter(descriptor: 0x15, into: &buffer)
+            w.bool(d.role.wire, into: &buffer)
+            w.uint(d.first, into: &buffer)
+            w.uint(d.last, into: &buffer)
+            w.flag(d.settled, into: &buffer)
+            try w.state(d.state, into: &buffer)
+            w.flag(d.batchable, into: &buffer)
+            w.end(into: &buffer)
+        case .flow(let f):
+            var w = AMQPListWriter(descriptor: 0x13, into: &buffer)
+            w.uint(f.nextIncomingID, into: &buffer)
+            w.uint(f.incomingWindow, into: &buffer)
+            w.uint(f.nextOutgoingID, into: &buffer)
+            w.uint(f.outgoingWindow, into: &buffer)
+            w.uint(f.handle, into: &buffer)
+            w.uint(f.deliveryCount, into: &buffer)
+            w.uint(f.linkCredit, into: &buffer)
+            w.uint(f.available, into: &buffer)
+            w.flag(f.drain, into: &buffer)
+            w.flag(f.echo, into: &buffer)
+            try w.value(f.properties.map { .map($0) }, into: &buffer)
+            w.end(into: &buffer)
+        default:
+            try value.encode(into: &buffer)
+        }
+    }
+
     private static let names: [String: UInt64] = [
         "amqp:open:list": 0x10, "amqp:begin:list": 0x11, "amqp:attach:list": 0x12, "amqp:flow:list": 0x13,
         "amqp:transfer:list": 0x14, "amqp:disposition:list": 0x15, "amqp:detach:list": 0x16, "amqp:end:list": 0x17,

@@ -18,7 +18,7 @@ extension AMQPDeviceBridge {
             actions.append(.sendHeader(.sasl))
         case .publish(let p):
             let settled = p.qos == .atMostOnce
-            let payload = AMQPMessages.encoded(AMQPMessages.message(topic: p.topic, payload: p.payload, deviceID: deviceID))
+            let payload = AMQPMessages.encoded(topic: p.topic, payload: p.payload, deviceID: deviceID)
             enqueue(Pending(link: .telemetry, payload: payload, settled: settled, packetID: settled ? nil : p.packetID))
             pump(into: &actions)
         case .subscribe(let s):

@@ -159,6 +159,56 @@ struct AMQPRoundTripTests {
         }
     }
 
+    @Test("the field-by-field writer gives the bytes the value encoder gives: transfers, dispositions, flows, 20 seeds")
+    func fastPathSameBytes() throws {
+        var performatives: [AMQPPerformative] = Self.sampleFrames().compactMap {
+            if case .performative(let p) = $0.body { p } else { nil }
+        }
+        for seed in UInt64(1)...20 {
+            var rng = SplitMix64(seed: seed)
+            func maybe<T>(_ v: T) -> T? { Bool.random(using: &rng) ? v : nil }
+            let states: [AMQPDeliveryState?] = [
+                nil, .accepted, .released, .rejected(nil), .rejected(AMQPError(condition: "x", description: "y")),
+                .modified(deliveryFailed: true, undeliverableHere: nil, annotations: [.symbol("k"): .int(1)]),
+                .received(sectionNumber: 1, sectionOffset: 300),
+            ]
+            var t = AMQPPerformative.Transfer(
+                handle: .random(in: 0...300, using: &rng), deliveryID: maybe(.random(in: 0...UInt32.max, using: &rng)),
+                deliveryTag: maybe([1, 2, 3]), messageFormat: maybe(0), settled: maybe(Bool.random(using: &rng)),
+                payload: ByteBuffer(bytes: [9, 9]))
+            t.more = Bool.random(using: &rng)
+            t.receiverSettleMode = maybe(1)
+            t.state = states.randomElement(using: &rng)!
+            t.resume = Bool.random(using: &rng)
+            t.aborted = Bool.random(using: &rng)
+            t.batchable = Bool.random(using: &rng)
+            var d = AMQPPerformative.Disposition(
+                role: Bool.random(using: &rng) ? .sender : .receiver, first: .random(in: 0...70_000, using: &rng),
+                last: maybe(.random(in: 0...70_000, using: &rng)), settled: Bool.random(using: &rng),
+                state: states.randomElement(using: &rng)!)
+            d.batchable = Bool.random(using: &rng)
+            var f = AMQPPerformative.Flow(
+                nextIncomingID: maybe(7), incomingWindow: .random(in: 0...UInt32.max, using: &rng), nextOutgoingID: 0,
+                outgoingWindow: 256, handle: maybe(3), deliveryCount: maybe(0), linkCredit: maybe(1000))
+            f.available = maybe(5)
+            f.drain = Bool.random(using: &rng)
+            f.echo = Bool.random(using: &rng)
+            f.properties = maybe([.symbol("p"): .null])
+            performatives += [.transfer(t), .disposition(d), .flow(f)]
+        }
+        for p in performatives {
+            var fast = ByteBuffer()
+            try p.encodeBody(into: &fast)
+            var slow = ByteBuffer()
+            try p.value.encode(into: &slow)
+            if case .transfer(let t) = p {
+                var payload = t.payload
+                slow.writeBuffer(&payload)
+            }
+            #expect(fast == slow, "\(p.name)")
+        }
+    }
+
     @Test("a message with every section round trips; sections out of order or mixed bodies are refused")
     func messages() throws {
         var message = AMQPMessage(
