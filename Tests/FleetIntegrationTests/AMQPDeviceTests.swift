@@ -110,12 +110,13 @@ extension IntegrationTests {
             return (hub, try await hub.start()[0].port)
         }
 
-        static func device(port: Int, id: String, key: String = groupKey, messages: Int, c2d: Int) throws
-            -> [String: Any]
-        {
+        static func device(
+            port: Int, id: String, key: String = groupKey, messages: Int, c2d: Int, ca: String? = nil
+        ) throws -> [String: Any] {
+            let url = ca == nil ? "amqp://127.0.0.1:\(port)" : "amqps://localhost:\(port)"
             let r = try IntegrationTests.RealClientTests.run(
                 "/usr/bin/env",
-                ["python3", client, "amqp://127.0.0.1:\(port)", "myhub.local", id, key, String(messages), String(c2d)]
+                ["python3", client, url, "myhub.local", id, key, String(messages), String(c2d)] + (ca.map { [$0] } ?? [])
             )
             #expect(r.status == 0, "\(r.err)")
             return try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.out)")
@@ -251,5 +252,31 @@ extension IntegrationTests.AMQPHubTests {
         #expect(closes.count == 1)
         #expect(closes.first??.condition == "amqp:decode-error")
         #expect(hub.stats.protocolErrors == 1)
+    }
+}
+
+extension IntegrationTests.AMQPHubTests {
+    @Test(
+        "Proton over AMQPS (TLS, the hub's certificate verified by name): CBS, 10 messages, counted by the hub",
+        .enabled(if: ProtonBroker.available || Env.isCI, "python-qpid-proton needed")
+    )
+    func protonOverTLS() async throws {
+        let bundle = try HubCertificates.generate(host: "localhost")
+        let ca = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-amqps-ca-\(getpid()).pem")
+        try bundle.caPEM.write(to: ca, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: ca) }
+        var configuration = HubConfiguration()
+        configuration.listen = []
+        configuration.amqpsListen = [("127.0.0.1", 0)]
+        configuration.tls = try HubTLS(certificatePEM: bundle.serverPEM, keyPEM: bundle.serverKeyPEM)
+        configuration.auth = HubAuthenticator(keys: .groupKey(Self.groupKey), hostName: "myhub.local")
+        let hub = TestHub(configuration: configuration)
+        let port = try await hub.start()[0].port
+        let result = try Self.device(port: port, id: "proton-tls", messages: 10, c2d: 0, ca: ca.path)
+        #expect(result["cbs_status"] as? Int == 200)
+        #expect(result["accepted"] as? Int == 10)
+        let stats = await hub.stop()
+        #expect(stats.messagesReceived == 10)
+        #expect(stats.connectionsAccepted == 1)
     }
 }

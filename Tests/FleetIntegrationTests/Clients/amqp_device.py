@@ -3,7 +3,8 @@
 here (hmac/hashlib), as the Azure SDKs do over AMQP (reference §11): SASL ANONYMOUS, CBS put-token on $cbs, telemetry
 on an unsettled sender link, C2D on a receiver link settled `accepted`.
 
-  amqp_device.py URL HUB_HOST DEVICE_ID GROUP_KEY_B64 MESSAGES C2D_COUNT
+  amqp_device.py URL HUB_HOST DEVICE_ID GROUP_KEY_B64 MESSAGES C2D_COUNT [CA_PEM]
+      (amqps:// URLs verify the hub's certificate against CA_PEM and its name)
       -> prints one JSON line: {"cbs_status": S, "accepted": A, "rejected": R, "c2d": C, "c2d_properties": {...}}
 A refused put-token (S != 200) ends the connection there.
 """
@@ -16,7 +17,7 @@ import time
 import urllib.parse
 import uuid
 
-from proton import Message, symbol
+from proton import Message, SSLDomain, symbol
 from proton.handlers import MessagingHandler
 from proton.reactor import Container
 
@@ -32,8 +33,9 @@ def sas_token(resource_uri, key_b64, expiry):
 
 
 class Device(MessagingHandler):
-    def __init__(self, url, hub_host, device_id, group_key, messages, c2d):
+    def __init__(self, url, hub_host, device_id, group_key, messages, c2d, ca=None):
         super().__init__(auto_accept=False, prefetch=10)
+        self.ca = ca
         self.url, self.hub_host, self.device_id = url, hub_host, device_id
         self.group_key, self.messages, self.c2d_wanted = group_key, messages, c2d
         self.result = {"cbs_status": None, "accepted": 0, "rejected": 0, "c2d": 0, "c2d_properties": {}}
@@ -42,7 +44,12 @@ class Device(MessagingHandler):
         self.telemetry = None
 
     def on_start(self, event):
-        self.conn = event.container.connect(self.url, allowed_mechs="ANONYMOUS")
+        domain = None
+        if self.ca:
+            domain = SSLDomain(SSLDomain.MODE_CLIENT)
+            domain.set_trusted_ca_db(self.ca)
+            domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
+        self.conn = event.container.connect(self.url, allowed_mechs="ANONYMOUS", ssl_domain=domain)
         self.cbs_sender = event.container.create_sender(self.conn, "$cbs", name="$cbs-sender")
         self.cbs_receiver = event.container.create_receiver(self.conn, "$cbs", name="$cbs-receiver")
         self.deadline = event.container.schedule(20, self)
@@ -104,7 +111,8 @@ class Device(MessagingHandler):
 
 def main():
     url, hub_host, device_id, group_key, messages, c2d = sys.argv[1:7]
-    device = Device(url, hub_host, device_id, group_key, int(messages), int(c2d))
+    ca = sys.argv[7] if len(sys.argv) > 7 else None
+    device = Device(url, hub_host, device_id, group_key, int(messages), int(c2d), ca)
     Container(device).run()
     print(json.dumps(device.result))
 
