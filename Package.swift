@@ -105,7 +105,9 @@ let package = Package(
         // C2D queues, twins and counters. Every front of FleetHub and FleetSim's hub run them; no sockets, no clocks.
         .target(
             name: "FleetHubCore",
-            dependencies: ["FleetMQTT", "FleetAMQP", "FleetCore", "FleetMetrics", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "FleetMQTT", "FleetAMQP", "FleetCore", "FleetMetrics", .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(

@@ -18,7 +18,11 @@ struct AMQPFieldReader {
         AMQPCodecError(.wrongFieldType, context: "\(composite).\(name)", detail: "\(value.typeName), not \(expected)")
     }
 
-    func required<T>(_ index: Int, _ name: String, _ read: (Int, String) throws(AMQPCodecError) -> T?)
+    func required<T>(
+        _ index: Int,
+        _ name: String,
+        _ read: (Int, String) throws(AMQPCodecError) -> T?
+    )
         throws(AMQPCodecError) -> T
     {
         guard let value = try read(index, name) else {
@@ -102,7 +106,11 @@ struct AMQPFieldReader {
     func any(_ index: Int) -> AMQPValue? { raw(index) }
 
     /// A described composite field, decoded by `read` when present.
-    func composite<T>(_ index: Int, _ name: String, _ read: (AMQPDescriptor, AMQPValue) throws(AMQPCodecError) -> T?)
+    func composite<T>(
+        _ index: Int,
+        _ name: String,
+        _ read: (AMQPDescriptor, AMQPValue) throws(AMQPCodecError) -> T?
+    )
         throws(AMQPCodecError) -> T?
     {
         guard let v = raw(index) else { return nil }

@@ -95,7 +95,10 @@ public struct AMQPFrameDecoder: Sendable {
             guard bytes[0..<4] == [0x41, 0x4D, 0x51, 0x50], bytes[5..<8] == [1, 0, 0],
                 let header = AMQPProtocolHeader(rawValue: bytes[4])
             else {
-                throw AMQPCodecError(.invalidProtocolHeader, detail: bytes.map { String($0, radix: 16) }.joined(separator: " "))
+                throw AMQPCodecError(
+                    .invalidProtocolHeader,
+                    detail: bytes.map { String($0, radix: 16) }.joined(separator: " ")
+                )
             }
             buffer.moveReaderIndex(forwardBy: 8)
             expectsHeader = false

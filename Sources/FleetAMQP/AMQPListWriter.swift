@@ -135,7 +135,8 @@ public struct AMQPStringMapWriter {
         buffer.writeInteger(UInt32(0))
     }
 
-    public mutating func entry(_ key: some StringProtocol, _ value: some StringProtocol, into buffer: inout ByteBuffer) {
+    public mutating func entry(_ key: some StringProtocol, _ value: some StringProtocol, into buffer: inout ByteBuffer)
+    {
         AMQPListWriter.writeText(key, symbol: false, into: &buffer)
         AMQPListWriter.writeText(value, symbol: false, into: &buffer)
         count += 2

@@ -37,8 +37,14 @@ public struct AMQPMessage: Sendable, Hashable {
         public var groupSequence: UInt32?
         public var replyToGroupID: String?
 
-        public init(messageID: AMQPValue? = nil, to: String? = nil, replyTo: String? = nil,
-                    correlationID: AMQPValue? = nil, contentType: String? = nil, contentEncoding: String? = nil) {
+        public init(
+            messageID: AMQPValue? = nil,
+            to: String? = nil,
+            replyTo: String? = nil,
+            correlationID: AMQPValue? = nil,
+            contentType: String? = nil,
+            contentEncoding: String? = nil
+        ) {
             self.messageID = messageID
             self.to = to
             self.replyTo = replyTo
@@ -56,8 +62,12 @@ public struct AMQPMessage: Sendable, Hashable {
 
     public func encode(into buffer: inout ByteBuffer) throws(AMQPCodecError) {
         if let header { try AMQPValue.described(.code(0x70), .list(header)).encode(into: &buffer) }
-        if let deliveryAnnotations { try AMQPValue.described(.code(0x71), .map(deliveryAnnotations)).encode(into: &buffer) }
-        if let messageAnnotations { try AMQPValue.described(.code(0x72), .map(messageAnnotations)).encode(into: &buffer) }
+        if let deliveryAnnotations {
+            try AMQPValue.described(.code(0x71), .map(deliveryAnnotations)).encode(into: &buffer)
+        }
+        if let messageAnnotations {
+            try AMQPValue.described(.code(0x72), .map(messageAnnotations)).encode(into: &buffer)
+        }
         if let properties { try properties.value.encode(into: &buffer) }
         if let applicationProperties {
             try AMQPValue.described(.code(0x74), .map(applicationProperties)).encode(into: &buffer)
@@ -98,7 +108,11 @@ public struct AMQPMessage: Sendable, Hashable {
             }
             let repeatable = code == 0x75 || code == 0x76
             guard code > last || (code == last && repeatable), (0x70...0x78).contains(code) else {
-                throw AMQPCodecError(.unknownSection, context: "message", detail: "section 0x\(String(code, radix: 16)) here")
+                throw AMQPCodecError(
+                    .unknownSection,
+                    context: "message",
+                    detail: "section 0x\(String(code, radix: 16)) here"
+                )
             }
             if (0x75...0x77).contains(code) && (0x75...0x77).contains(last) && code != last {
                 throw AMQPCodecError(.unknownSection, context: "message", detail: "body sections of two kinds")

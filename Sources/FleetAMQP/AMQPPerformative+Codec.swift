@@ -168,7 +168,11 @@ extension AMQPPerformative {
         return performative
     }
 
-    private static func decode(code: UInt64, fields: [AMQPValue], body: inout ByteBuffer)
+    private static func decode(
+        code: UInt64,
+        fields: [AMQPValue],
+        body: inout ByteBuffer
+    )
         throws(AMQPCodecError) -> AMQPPerformative
     {
         switch code {

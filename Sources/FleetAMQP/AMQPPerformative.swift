@@ -27,8 +27,13 @@ public enum AMQPPerformative: Sendable, Hashable {
         public var desiredCapabilities: [String] = []
         public var properties: AMQPMap?
 
-        public init(containerID: String, hostname: String? = nil, maxFrameSize: UInt32? = nil,
-                    channelMax: UInt16? = nil, idleTimeOut: UInt32? = nil) {
+        public init(
+            containerID: String,
+            hostname: String? = nil,
+            maxFrameSize: UInt32? = nil,
+            channelMax: UInt16? = nil,
+            idleTimeOut: UInt32? = nil
+        ) {
             self.containerID = containerID
             self.hostname = hostname
             self.maxFrameSize = maxFrameSize
@@ -47,8 +52,13 @@ public enum AMQPPerformative: Sendable, Hashable {
         public var desiredCapabilities: [String] = []
         public var properties: AMQPMap?
 
-        public init(remoteChannel: UInt16? = nil, nextOutgoingID: UInt32, incomingWindow: UInt32,
-                    outgoingWindow: UInt32, handleMax: UInt32? = nil) {
+        public init(
+            remoteChannel: UInt16? = nil,
+            nextOutgoingID: UInt32,
+            incomingWindow: UInt32,
+            outgoingWindow: UInt32,
+            handleMax: UInt32? = nil
+        ) {
             self.remoteChannel = remoteChannel
             self.nextOutgoingID = nextOutgoingID
             self.incomingWindow = incomingWindow
@@ -84,9 +94,16 @@ public enum AMQPPerformative: Sendable, Hashable {
         public var desiredCapabilities: [String] = []
         public var properties: AMQPMap?
 
-        public init(name: String, handle: UInt32, role: Role, senderSettleMode: UInt8? = nil,
-                    receiverSettleMode: UInt8? = nil, source: AMQPTerminus? = nil, target: AMQPTerminus? = nil,
-                    initialDeliveryCount: UInt32? = nil) {
+        public init(
+            name: String,
+            handle: UInt32,
+            role: Role,
+            senderSettleMode: UInt8? = nil,
+            receiverSettleMode: UInt8? = nil,
+            source: AMQPTerminus? = nil,
+            target: AMQPTerminus? = nil,
+            initialDeliveryCount: UInt32? = nil
+        ) {
             self.name = name
             self.handle = handle
             self.role = role
@@ -111,8 +128,15 @@ public enum AMQPPerformative: Sendable, Hashable {
         public var echo: Bool = false
         public var properties: AMQPMap?
 
-        public init(nextIncomingID: UInt32?, incomingWindow: UInt32, nextOutgoingID: UInt32, outgoingWindow: UInt32,
-                    handle: UInt32? = nil, deliveryCount: UInt32? = nil, linkCredit: UInt32? = nil) {
+        public init(
+            nextIncomingID: UInt32?,
+            incomingWindow: UInt32,
+            nextOutgoingID: UInt32,
+            outgoingWindow: UInt32,
+            handle: UInt32? = nil,
+            deliveryCount: UInt32? = nil,
+            linkCredit: UInt32? = nil
+        ) {
             self.nextIncomingID = nextIncomingID
             self.incomingWindow = incomingWindow
             self.nextOutgoingID = nextOutgoingID
@@ -138,8 +162,14 @@ public enum AMQPPerformative: Sendable, Hashable {
         /// The message bytes (or a part of them when `more`): the frame's bytes after the performative.
         public var payload: ByteBuffer
 
-        public init(handle: UInt32, deliveryID: UInt32?, deliveryTag: [UInt8]?, messageFormat: UInt32? = 0,
-                    settled: Bool? = nil, payload: ByteBuffer) {
+        public init(
+            handle: UInt32,
+            deliveryID: UInt32?,
+            deliveryTag: [UInt8]?,
+            messageFormat: UInt32? = 0,
+            settled: Bool? = nil,
+            payload: ByteBuffer
+        ) {
             self.handle = handle
             self.deliveryID = deliveryID
             self.deliveryTag = deliveryTag

@@ -59,7 +59,13 @@ public struct AMQPTerminus: Sendable, Hashable {
         return w.described(code)
     }
 
-    static func read(_ r: AMQPFieldReader, _ index: Int, _ name: String, code: UInt64, symbolic: String)
+    static func read(
+        _ r: AMQPFieldReader,
+        _ index: Int,
+        _ name: String,
+        code: UInt64,
+        symbolic: String
+    )
         throws(AMQPCodecError) -> AMQPTerminus?
     {
         try r.composite(index, name) { (d, inner) throws(AMQPCodecError) -> AMQPTerminus? in

@@ -25,7 +25,11 @@ extension AMQPValue {
         case .ulong(let code): return .code(code)
         case .symbol(let name): return .name(name)
         case let other:
-            throw AMQPCodecError(.wrongFieldType, context: "descriptor", detail: "\(other.typeName), not ulong or symbol")
+            throw AMQPCodecError(
+                .wrongFieldType,
+                context: "descriptor",
+                detail: "\(other.typeName), not ulong or symbol"
+            )
         }
     }
 

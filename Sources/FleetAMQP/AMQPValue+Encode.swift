@@ -170,7 +170,10 @@ extension AMQPValue {
         }
     }
 
-    private static func writeArrayElements(_ elements: [AMQPValue], into buffer: inout ByteBuffer) throws(AMQPCodecError) {
+    private static func writeArrayElements(
+        _ elements: [AMQPValue],
+        into buffer: inout ByteBuffer
+    ) throws(AMQPCodecError) {
         // An empty array still names an element type; null is the one that carries nothing.
         guard let first = elements.first else {
             buffer.writeInteger(UInt8(0x40))

@@ -52,7 +52,11 @@ extension AMQPDeviceBridge {
             guard let i = handedOver.firstIndex(where: { $0.packetID == ack.packetID }) else { return }
             let deliveryID = handedOver.remove(at: i).deliveryID
             let disposition = AMQPPerformative.Disposition(
-                role: .receiver, first: deliveryID, settled: true, state: .accepted)
+                role: .receiver,
+                first: deliveryID,
+                settled: true,
+                state: .accepted
+            )
             actions.append(.send(.performative(.disposition(disposition))))
         case .pingreq:
             if let idle = configuration.idleTimeOut, now - lastHeard > idle {
@@ -71,7 +75,9 @@ extension AMQPDeviceBridge {
             pendingRenewal = "put-token-\(renewals + 1)"
             // The answer needs credit on the CBS receiver again (the first answer used the one granted).
             grant(.cbsReceiver, credit: 1, into: &actions)
-            enqueue(Pending(link: .cbsSender, payload: putToken(id: pendingRenewal ?? ""), settled: false, packetID: nil))
+            enqueue(
+                Pending(link: .cbsSender, payload: putToken(id: pendingRenewal ?? ""), settled: false, packetID: nil)
+            )
             pump(into: &actions)
         case .disconnect:
             if phase != .closed && phase.hasOpened {

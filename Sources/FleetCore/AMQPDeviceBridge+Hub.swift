@@ -53,26 +53,52 @@ extension AMQPDeviceBridge {
                 mechanism = "ANONYMOUS"
                 response = []
             } else {
-                return fail("the hub offers SASL \(offered.joined(separator: ", ")), none of which a device speaks",
-                            into: &actions)
+                return fail(
+                    "the hub offers SASL \(offered.joined(separator: ", ")), none of which a device speaks",
+                    into: &actions
+                )
             }
             phase = .awaitingOutcome
-            actions.append(.send(AMQPFrame(.sasl(.initial(mechanism: mechanism, initialResponse: response,
-                                                          hostname: configuration.hubHost)))))
+            actions.append(
+                .send(
+                    AMQPFrame(
+                        .sasl(
+                            .initial(
+                                mechanism: mechanism,
+                                initialResponse: response,
+                                hostname: configuration.hubHost
+                            )
+                        )
+                    )
+                )
+            )
         case (.awaitingOutcome, .outcome(let outcome, _)):
             switch outcome.code {
             case AMQPSASLFrame.Outcome.ok.code:
                 phase = .awaitingAMQPHeader
                 actions.append(.sendHeader(.amqp))
                 var open = AMQPPerformative.Open(
-                    containerID: deviceID, hostname: configuration.hubHost, maxFrameSize: configuration.maxFrameSize,
+                    containerID: deviceID,
+                    hostname: configuration.hubHost,
+                    maxFrameSize: configuration.maxFrameSize,
                     channelMax: 0,
-                    idleTimeOut: configuration.idleTimeOut.map { UInt32(clamping: $0.components.seconds * 1000) })
+                    idleTimeOut: configuration.idleTimeOut.map { UInt32(clamping: $0.components.seconds * 1000) }
+                )
                 open.properties = [.symbol("com.microsoft:client-version"): .string("fleetstorm")]
                 actions.append(.send(.performative(.open(open))))
-                actions.append(.send(.performative(.begin(.init(
-                    nextOutgoingID: nextOutgoingID, incomingWindow: Self.incomingWindow,
-                    outgoingWindow: Self.outgoingWindow)))))
+                actions.append(
+                    .send(
+                        .performative(
+                            .begin(
+                                .init(
+                                    nextOutgoingID: nextOutgoingID,
+                                    incomingWindow: Self.incomingWindow,
+                                    outgoingWindow: Self.outgoingWindow
+                                )
+                            )
+                        )
+                    )
+                )
             case AMQPSASLFrame.Outcome.auth.code: refuse(HubServiceError.unauthorized, into: &actions)
             case AMQPSASLFrame.Outcome.sysTemp.code: refuse(HubServiceError.serviceUnavailable, into: &actions)
             default: refuse(HubServiceError.badRequest, into: &actions)
@@ -90,7 +116,9 @@ extension AMQPDeviceBridge {
         case .open(let open):
             guard phase == .opening else { return fail("open out of place", into: &actions) }
             remoteMaxFrameSize = max(
-                AMQPFrameDecoder.minimumMaxFrameSize, Int(open.maxFrameSize ?? UInt32.max))
+                AMQPFrameDecoder.minimumMaxFrameSize,
+                Int(open.maxFrameSize ?? UInt32.max)
+            )
             if let idle = open.idleTimeOut, idle > 0 {
                 actions.append(.heartbeat(every: .milliseconds(Int64(idle / 2))))
             }
@@ -200,8 +228,11 @@ extension AMQPDeviceBridge {
 
     private func sessionFlow() -> AMQPPerformative.Flow {
         AMQPPerformative.Flow(
-            nextIncomingID: nextIncomingID, incomingWindow: Self.incomingWindow, nextOutgoingID: nextOutgoingID,
-            outgoingWindow: Self.outgoingWindow)
+            nextIncomingID: nextIncomingID,
+            incomingWindow: Self.incomingWindow,
+            nextOutgoingID: nextOutgoingID,
+            outgoingWindow: Self.outgoingWindow
+        )
     }
 
     /// The CBS put-token request: the SAS token for this device's audience (reference §11.1).
@@ -246,8 +277,15 @@ extension AMQPDeviceBridge {
         switch link {
         case .cbsReceiver:
             if !whole.settled, let id = whole.deliveryID {
-                actions.append(.send(.performative(.disposition(
-                    .init(role: .receiver, first: id, settled: true, state: .accepted)))))
+                actions.append(
+                    .send(
+                        .performative(
+                            .disposition(
+                                .init(role: .receiver, first: id, settled: true, state: .accepted)
+                            )
+                        )
+                    )
+                )
             }
             let correlation = message.properties?.correlationID
             let status = message.applicationProperties?[string: "status-code"]?.integerValue ?? 0

@@ -66,7 +66,8 @@ public struct AMQPDeviceBridge: Sendable {
 
     /// Our links; the handle is the kind's raw value.
     enum Link: UInt32, Sendable, Hashable, CaseIterable {
-        case cbsSender = 0, cbsReceiver, telemetry, cloudToDevice
+        case cbsSender = 0
+        case cbsReceiver, telemetry, cloudToDevice
 
         var name: String {
             switch self {

@@ -282,7 +282,10 @@ public struct DeviceStateMachine: Sendable {
                     .auth(
                         MQTTReasonPacket(
                             reasonCode: 0x19,
-                            properties: [.init(.authenticationMethod, .string("SAS")), .init(.authenticationData, .binary(token ?? []))]
+                            properties: [
+                                .init(.authenticationMethod, .string("SAS")),
+                                .init(.authenticationData, .binary(token ?? [])),
+                            ]
                         )
                     )
                 )

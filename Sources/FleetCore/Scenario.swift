@@ -60,7 +60,9 @@ public struct Scenario: Sendable, Hashable {
         public static func parse(_ text: String) -> HubTarget? {
             if text == "embedded" { return .embedded }
             // amqp+ws://… and amqp+wss://HOST[:PORT][/PATH]: AMQP 1.0 over WebSockets (as ws:// and wss://).
-            if text.hasPrefix("amqp+ws://") || text.hasPrefix("amqp+wss://"), var target = parse(String(text.dropFirst(5))) {
+            if text.hasPrefix("amqp+ws://") || text.hasPrefix("amqp+wss://"),
+                var target = parse(String(text.dropFirst(5)))
+            {
                 target.amqp = true
                 return target
             }

@@ -283,7 +283,9 @@ final class Swarm {
                 }
                 let bridge = amqp.map { amqp in
                     DeviceAMQPBridge(configuration: amqp, version: version) {
-                        Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds) - Int64(origin.uptimeNanoseconds))
+                        Instant(
+                            nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds) - Int64(origin.uptimeNanoseconds)
+                        )
                     }
                 }
                 if let webSocket {
@@ -332,7 +334,10 @@ final class Swarm {
         }
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: host)
-        headers.add(name: "Sec-WebSocket-Protocol", value: amqp == nil ? mqttWebSocketSubprotocol : amqpWebSocketSubprotocol)
+        headers.add(
+            name: "Sec-WebSocket-Protocol",
+            value: amqp == nil ? mqttWebSocketSubprotocol : amqpWebSocketSubprotocol
+        )
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
         let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(
             upgradeRequestHead: head,

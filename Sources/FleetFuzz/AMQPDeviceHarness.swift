@@ -11,13 +11,27 @@ enum AMQPDeviceHarness {
     static func run(_ input: [UInt8]) -> String? {
         guard let first = input.first else { return nil }
         let config = AMQPDeviceBridge.Configuration(
-            hubHost: "fuzz.local", cbs: first & 1 == 0, mechanism: "MSSBCBS", idleTimeOut: .seconds(10))
+            hubHost: "fuzz.local",
+            cbs: first & 1 == 0,
+            mechanism: "MSSBCBS",
+            idleTimeOut: .seconds(10)
+        )
         var bridge = AMQPDeviceBridge(configuration: config)
         var actions: [AMQPDeviceBridge.Action] = []
         var now = Instant.zero
         bridge.deviceWrote(
-            .connect(MQTTConnect(version: .v311, clientID: "dev-1", keepAliveSeconds: 5, username: "u", password: Array("tok".utf8))),
-            now: now, into: &actions)
+            .connect(
+                MQTTConnect(
+                    version: .v311,
+                    clientID: "dev-1",
+                    keepAliveSeconds: 5,
+                    username: "u",
+                    password: Array("tok".utf8)
+                )
+            ),
+            now: now,
+            into: &actions
+        )
         var decoder = AMQPFrameDecoder(maxFrameSize: 1 << 16)
         var buffer = ByteBuffer(bytes: input.dropFirst())
         var unacked: Set<UInt16> = []
@@ -32,13 +46,21 @@ enum AMQPDeviceHarness {
                 if nextID == 0 { nextID = 1 }
                 unacked.insert(nextID)
                 let publish = MQTTPublish(
-                    topic: "devices/dev-1/messages/events/%24.mid=\(nextID)", payload: ByteBuffer(bytes: [1, 2, 3]),
-                    qos: .atLeastOnce, packetID: nextID)
+                    topic: "devices/dev-1/messages/events/%24.mid=\(nextID)",
+                    payload: ByteBuffer(bytes: [1, 2, 3]),
+                    qos: .atLeastOnce,
+                    packetID: nextID
+                )
                 let device: [MQTTPacket] = [
                     .publish(publish), .pingreq,
-                    .subscribe(MQTTSubscribe(packetID: 9, subscriptions: [
-                        MQTTSubscription(topicFilter: "devices/dev-1/messages/devicebound/#", qos: .atLeastOnce)
-                    ])),
+                    .subscribe(
+                        MQTTSubscribe(
+                            packetID: 9,
+                            subscriptions: [
+                                MQTTSubscription(topicFilter: "devices/dev-1/messages/devicebound/#", qos: .atLeastOnce)
+                            ]
+                        )
+                    ),
                     .puback(MQTTAck(packetID: UInt16(step % 5))),
                 ]
                 for packet in device.prefix(1 + step % 4) { bridge.deviceWrote(packet, now: now, into: &actions) }

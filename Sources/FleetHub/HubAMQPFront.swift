@@ -127,8 +127,9 @@ final class HubAMQPFront: ChannelDuplexHandler {
                 // A renewed token: checked as a CONNECT's would be; accepted, it is enforced until its own expiry.
                 var accepted = false
                 if case .accepted(let expiry) = configuration.auth.check(
-                    connect, nowUnix: Int64(Date().timeIntervalSince1970))
-                {
+                    connect,
+                    nowUnix: Int64(Date().timeIntervalSince1970)
+                ) {
                     accepted = true
                     session.renewed(tokenExpiry: expiry)
                 }

@@ -37,7 +37,8 @@ enum HubWebSocket {
                     let handler = session()
                     if subprotocol(head) == amqpWebSocketSubprotocol {
                         try channel.pipeline.syncOperations.addHandler(
-                            HubAMQPFront(session: handler, configuration: configuration))
+                            HubAMQPFront(session: handler, configuration: configuration)
+                        )
                     }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }

@@ -86,35 +86,67 @@ extension HubAMQPBridge {
     private mutating func received(_ p: AMQPPerformative, channel: UInt16, into actions: inout [Action]) {
         switch p {
         case .open(let open):
-            guard phase == .awaitingOpen else { return closeConnection(AMQPConditions.notAllowed, "open out of place", into: &actions) }
+            guard phase == .awaitingOpen else {
+                return closeConnection(AMQPConditions.notAllowed, "open out of place", into: &actions)
+            }
             phase = .open
             var ours = AMQPPerformative.Open(
-                containerID: "fleetstorm-hub", hostname: configuration.hostName,
-                maxFrameSize: configuration.maxFrameSize, channelMax: 0)
+                containerID: "fleetstorm-hub",
+                hostname: configuration.hostName,
+                maxFrameSize: configuration.maxFrameSize,
+                channelMax: 0
+            )
             ours.properties = [.symbol("product"): .string("fleetstorm")]
             actions.append(.send(.performative(.open(ours))))
             if let idle = open.idleTimeOut, idle > 0 {
                 actions.append(.heartbeat(every: .milliseconds(Int64(idle / 2))))
             }
         case .begin(let begin):
-            guard phase == .open else { return closeConnection(AMQPConditions.notAllowed, "begin before open", into: &actions) }
+            guard phase == .open else {
+                return closeConnection(AMQPConditions.notAllowed, "begin before open", into: &actions)
+            }
             guard clientChannel == nil else {
                 // One device (one session) per connection on this hub.
                 var refused = AMQPPerformative.Begin(
-                    remoteChannel: channel, nextOutgoingID: 0, incomingWindow: 0, outgoingWindow: 0)
+                    remoteChannel: channel,
+                    nextOutgoingID: 0,
+                    incomingWindow: 0,
+                    outgoingWindow: 0
+                )
                 refused.handleMax = 0
                 actions.append(.send(.performative(.begin(refused), channel: 1)))
-                actions.append(.send(.performative(.end(AMQPError(
-                    condition: AMQPConditions.notAllowed,
-                    description: "this hub carries one device per connection")), channel: 1)))
+                actions.append(
+                    .send(
+                        .performative(
+                            .end(
+                                AMQPError(
+                                    condition: AMQPConditions.notAllowed,
+                                    description: "this hub carries one device per connection"
+                                )
+                            ),
+                            channel: 1
+                        )
+                    )
+                )
                 return
             }
             clientChannel = channel
             nextIncomingID = begin.nextOutgoingID
             remoteIncomingWindow = begin.incomingWindow
-            actions.append(.send(.performative(.begin(.init(
-                remoteChannel: channel, nextOutgoingID: nextOutgoingID, incomingWindow: Self.incomingWindow,
-                outgoingWindow: Self.outgoingWindow)))))
+            actions.append(
+                .send(
+                    .performative(
+                        .begin(
+                            .init(
+                                remoteChannel: channel,
+                                nextOutgoingID: nextOutgoingID,
+                                incomingWindow: Self.incomingWindow,
+                                outgoingWindow: Self.outgoingWindow
+                            )
+                        )
+                    )
+                )
+            )
         case .attach(let attach):
             guard phase == .open, clientChannel == channel else { return }
             attached(attach, into: &actions)
@@ -138,8 +170,16 @@ extension HubAMQPBridge {
             actions.append(.send(.performative(.detach(.init(handle: link.ours, closed: detach.closed)))))
             if link.kind == .cloudToDevice, let id = device.id {
                 nextPacketID = nextPacketID == .max ? 1 : nextPacketID + 1
-                actions.append(.toSession(.unsubscribe(MQTTUnsubscribe(
-                    packetID: nextPacketID, topicFilters: ["devices/\(id)/messages/devicebound/#"]))))
+                actions.append(
+                    .toSession(
+                        .unsubscribe(
+                            MQTTUnsubscribe(
+                                packetID: nextPacketID,
+                                topicFilters: ["devices/\(id)/messages/devicebound/#"]
+                            )
+                        )
+                    )
+                )
             }
         case .end:
             guard clientChannel == channel else { return }
@@ -155,8 +195,11 @@ extension HubAMQPBridge {
 
     func sessionFlow() -> AMQPPerformative.Flow {
         AMQPPerformative.Flow(
-            nextIncomingID: nextIncomingID, incomingWindow: Self.incomingWindow, nextOutgoingID: nextOutgoingID,
-            outgoingWindow: Self.outgoingWindow)
+            nextIncomingID: nextIncomingID,
+            incomingWindow: Self.incomingWindow,
+            nextOutgoingID: nextOutgoingID,
+            outgoingWindow: Self.outgoingWindow
+        )
     }
 
     private mutating func attached(_ attach: AMQPPerformative.Attach, into actions: inout [Action]) {
@@ -189,11 +232,19 @@ extension HubAMQPBridge {
             case .accepted(let id) where id == deviceID:
                 break
             case .refused(let id, let code) where id == deviceID:
-                return refuseLink(attach, AMQPConditions.condition(forServiceCode: code), "the device is not connected",
-                                  into: &actions)
+                return refuseLink(
+                    attach,
+                    AMQPConditions.condition(forServiceCode: code),
+                    "the device is not connected",
+                    into: &actions
+                )
             default:
-                return refuseLink(attach, AMQPConditions.notAllowed, "this connection carries another device",
-                                  into: &actions)
+                return refuseLink(
+                    attach,
+                    AMQPConditions.notAllowed,
+                    "this connection carries another device",
+                    into: &actions
+                )
             }
         }
         accept(attach, kind: kind, into: &actions)
@@ -220,27 +271,50 @@ extension HubAMQPBridge {
 
     mutating func answerAttach(_ attach: AMQPPerformative.Attach, ours: UInt32, into actions: inout [Action]) {
         var answer = AMQPPerformative.Attach(
-            name: attach.name, handle: ours, role: attach.role == .sender ? .receiver : .sender,
-            senderSettleMode: attach.senderSettleMode, receiverSettleMode: attach.receiverSettleMode,
-            source: attach.source, target: attach.target,
-            initialDeliveryCount: attach.role == .sender ? nil : 0)
+            name: attach.name,
+            handle: ours,
+            role: attach.role == .sender ? .receiver : .sender,
+            senderSettleMode: attach.senderSettleMode,
+            receiverSettleMode: attach.receiverSettleMode,
+            source: attach.source,
+            target: attach.target,
+            initialDeliveryCount: attach.role == .sender ? nil : 0
+        )
         answer.maxMessageSize = UInt64(Self.maxMessageSize)
         actions.append(.send(.performative(.attach(answer))))
     }
 
     /// A link the hub will not serve: an attach without its terminus, then a detach saying why (part 2.6.3).
     mutating func refuseLink(
-        _ attach: AMQPPerformative.Attach, _ condition: String, _ why: String, into actions: inout [Action]
+        _ attach: AMQPPerformative.Attach,
+        _ condition: String,
+        _ why: String,
+        into actions: inout [Action]
     ) {
         let ours = nextHandle
         nextHandle &+= 1
         let answer = AMQPPerformative.Attach(
-            name: attach.name, handle: ours, role: attach.role == .sender ? .receiver : .sender,
-            source: attach.role == .sender ? attach.source : nil, target: attach.role == .sender ? nil : attach.target,
-            initialDeliveryCount: attach.role == .sender ? nil : 0)
+            name: attach.name,
+            handle: ours,
+            role: attach.role == .sender ? .receiver : .sender,
+            source: attach.role == .sender ? attach.source : nil,
+            target: attach.role == .sender ? nil : attach.target,
+            initialDeliveryCount: attach.role == .sender ? nil : 0
+        )
         actions.append(.send(.performative(.attach(answer))))
-        actions.append(.send(.performative(.detach(.init(
-            handle: ours, closed: true, error: AMQPError(condition: condition, description: why))))))
+        actions.append(
+            .send(
+                .performative(
+                    .detach(
+                        .init(
+                            handle: ours,
+                            closed: true,
+                            error: AMQPError(condition: condition, description: why)
+                        )
+                    )
+                )
+            )
+        )
     }
 
     /// Credit for a client's sending link (telemetry or CBS requests).

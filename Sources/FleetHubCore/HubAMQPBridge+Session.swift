@@ -1,6 +1,6 @@
-public import FleetMQTT
 internal import FleetAMQP
 internal import FleetCore
+public import FleetMQTT
 internal import NIOCore
 
 extension HubAMQPBridge {
@@ -9,13 +9,20 @@ extension HubAMQPBridge {
     mutating func receivedTransfer(_ transfer: AMQPPerformative.Transfer, into actions: inout [Action]) {
         nextIncomingID &+= 1
         guard var link = links[transfer.handle], link.kind == .telemetry || link.kind == .cbsIn else {
-            return closeConnection("amqp:session:unattached-handle", "transfer on a link that does not send to the hub",
-                                   into: &actions)
+            return closeConnection(
+                "amqp:session:unattached-handle",
+                "transfer on a link that does not send to the hub",
+                into: &actions
+            )
         }
         var payload = transfer.payload
         if var part = partial {
             guard part.payload.readableBytes + payload.readableBytes <= Self.maxMessageSize else {
-                return closeConnection(AMQPConditions.messageSizeExceeded, "a message is at most 256 KB", into: &actions)
+                return closeConnection(
+                    AMQPConditions.messageSizeExceeded,
+                    "a message is at most 256 KB",
+                    into: &actions
+                )
             }
             part.payload.writeBuffer(&payload)
             partial = part
@@ -57,8 +64,15 @@ extension HubAMQPBridge {
     /// A CBS request: a put-token for this connection's device connects it (the first) or renews its token.
     private mutating func putToken(_ message: AMQPMessage, deliveryID: UInt32?, into actions: inout [Action]) {
         if let deliveryID {
-            actions.append(.send(.performative(.disposition(
-                .init(role: .receiver, first: deliveryID, settled: true, state: .accepted)))))
+            actions.append(
+                .send(
+                    .performative(
+                        .disposition(
+                            .init(role: .receiver, first: deliveryID, settled: true, state: .accepted)
+                        )
+                    )
+                )
+            )
         }
         let requestID = message.properties?.messageID ?? .null
         let application = message.applicationProperties ?? [:]
@@ -78,8 +92,12 @@ extension HubAMQPBridge {
             cbsRequest = requestID
             actions.append(.authenticate(connect(deviceID, token: Array(token.utf8))))
         case .refused(let id, _) where id == deviceID:
-            answerCBS(requestID, status: 401, "the device was refused on this connection: open a new one",
-                      into: &actions)
+            answerCBS(
+                requestID,
+                status: 401,
+                "the device was refused on this connection: open a new one",
+                into: &actions
+            )
         default:
             answerCBS(requestID, status: 400, "this connection carries another device", into: &actions)
         }
@@ -89,12 +107,17 @@ extension HubAMQPBridge {
     public mutating func authenticated(accepted: Bool, into actions: inout [Action]) {
         guard let request = cbsRequest else { return }
         cbsRequest = nil
-        answerCBS(request, status: accepted ? 200 : 401, accepted ? "OK" : "the token is not accepted",
-                  into: &actions)
+        answerCBS(
+            request,
+            status: accepted ? 200 : 401,
+            accepted ? "OK" : "the token is not accepted",
+            into: &actions
+        )
         pump(into: &actions)
     }
 
-    mutating func answerCBS(_ requestID: AMQPValue, status: Int32, _ description: String, into actions: inout [Action]) {
+    mutating func answerCBS(_ requestID: AMQPValue, status: Int32, _ description: String, into actions: inout [Action])
+    {
         let message = AMQPMessage(
             properties: .init(correlationID: requestID),
             applicationProperties: [
@@ -142,18 +165,30 @@ extension HubAMQPBridge {
             if let request = cbsRequest {
                 cbsRequest = nil
                 let status = Int32(code / 1000)
-                answerCBS(request, status: ack.isAccepted ? 200 : status,
-                          ack.isAccepted ? "OK" : HubServiceError(code: code).name, into: &actions)
+                answerCBS(
+                    request,
+                    status: ack.isAccepted ? 200 : status,
+                    ack.isAccepted ? "OK" : HubServiceError(code: code).name,
+                    into: &actions
+                )
             }
             let waiting = deferredAttaches
             deferredAttaches = []
             for attach in waiting {
-                guard let named = Self.device(inAddress: (attach.role == .sender ? attach.target : attach.source)?.address ?? "") else { continue }
+                guard
+                    let named = Self.device(
+                        inAddress: (attach.role == .sender ? attach.target : attach.source)?.address ?? ""
+                    )
+                else { continue }
                 if ack.isAccepted {
                     accept(attach, kind: named.kind, into: &actions)
                 } else {
-                    refuseLink(attach, AMQPConditions.condition(forServiceCode: code), HubServiceError(code: code).name,
-                               into: &actions)
+                    refuseLink(
+                        attach,
+                        AMQPConditions.condition(forServiceCode: code),
+                        HubServiceError(code: code).name,
+                        into: &actions
+                    )
                 }
             }
         case .puback(let ack):
@@ -163,17 +198,34 @@ extension HubAMQPBridge {
                 state = .accepted
             } else {
                 let code = dailyQuota ? HubServiceError.quotaExceeded : HubServiceError.throttled
-                state = .rejected(AMQPError(
-                    condition: AMQPConditions.condition(forServiceCode: code), description: HubServiceError(code: code).name))
+                state = .rejected(
+                    AMQPError(
+                        condition: AMQPConditions.condition(forServiceCode: code),
+                        description: HubServiceError(code: code).name
+                    )
+                )
             }
-            actions.append(.send(.performative(.disposition(
-                .init(role: .receiver, first: deliveryID, settled: true, state: state)))))
+            actions.append(
+                .send(
+                    .performative(
+                        .disposition(
+                            .init(role: .receiver, first: deliveryID, settled: true, state: state)
+                        )
+                    )
+                )
+            )
         case .suback(let ack):
-            guard let (packetID, handle) = subscribing, packetID == ack.packetID, let link = links[handle] else { return }
+            guard let (packetID, handle) = subscribing, packetID == ack.packetID, let link = links[handle] else {
+                return
+            }
             subscribing = nil
             let attach = AMQPPerformative.Attach(
-                name: link.name, handle: handle, role: .receiver, source: AMQPTerminus(address: link.address),
-                target: AMQPTerminus(address: link.address))
+                name: link.name,
+                handle: handle,
+                role: .receiver,
+                source: AMQPTerminus(address: link.address),
+                target: AMQPTerminus(address: link.address)
+            )
             answerAttach(attach, ours: link.ours, into: &actions)
             pump(into: &actions)
         case .publish(let publish):
@@ -181,8 +233,11 @@ extension HubAMQPBridge {
             pump(into: &actions)
         case .disconnect(let d):
             let condition = d.reasonCode == 0x8E ? "amqp:link:stolen" : AMQPConditions.connectionForced
-            closeConnection(condition, "the hub ended the device's session (reason 0x\(String(d.reasonCode, radix: 16)))",
-                            into: &actions)
+            closeConnection(
+                condition,
+                "the hub ended the device's session (reason 0x\(String(d.reasonCode, radix: 16)))",
+                into: &actions
+            )
         default:
             break
         }
@@ -203,13 +258,23 @@ extension HubAMQPBridge {
             link.credit > 0, remoteIncomingWindow > 0
         {
             let publish = cloudToDevice.removeFirst()
-            let deliveryID = send(Self.message(publish, deviceID: device.id ?? ""), on: handle, settled: false, into: &actions)
+            let deliveryID = send(
+                Self.message(publish, deviceID: device.id ?? ""),
+                on: handle,
+                settled: false,
+                into: &actions
+            )
             deliveredC2D[deliveryID] = publish
         }
     }
 
     @discardableResult
-    private mutating func send(_ payload: ByteBuffer, on handle: UInt32, settled: Bool, into actions: inout [Action])
+    private mutating func send(
+        _ payload: ByteBuffer,
+        on handle: UInt32,
+        settled: Bool,
+        into actions: inout [Action]
+    )
         -> UInt32
     {
         guard var link = links[handle] else { return 0 }
@@ -220,7 +285,12 @@ extension HubAMQPBridge {
         links[handle] = link
         let tag = withUnsafeBytes(of: deliveryID.bigEndian) { Array($0) }
         let transfer = AMQPPerformative.Transfer(
-            handle: link.ours, deliveryID: deliveryID, deliveryTag: tag, settled: settled, payload: payload)
+            handle: link.ours,
+            deliveryID: deliveryID,
+            deliveryTag: tag,
+            settled: settled,
+            payload: payload
+        )
         actions.append(.send(.performative(.transfer(transfer))))
         nextOutgoingID &+= 1
         remoteIncomingWindow &-= 1

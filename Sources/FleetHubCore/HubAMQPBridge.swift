@@ -1,8 +1,8 @@
 public import FleetAMQP
-public import FleetMQTT
 internal import FleetCore
-internal import NIOCore
+public import FleetMQTT
 import Foundation
+internal import NIOCore
 
 /// The hub's AMQP 1.0 front as a pure machine (reference §11): AMQP frames from a client become what the same
 /// operations are over MQTT, handed to the hub's MQTT session (so authentication, quotas, throttles, faults and the

@@ -73,7 +73,8 @@ extension FleetSimulation.State {
                 guard let sent = Self.hubPacket(packet) else { return }
                 var at = now + oneWay()
                 if sent == .connect {
-                    at = max(at, Instant(nanoseconds: devices[i].hub.acceptAt)) + roundTrips(handshake.beforeCredentials)
+                    at =
+                        max(at, Instant(nanoseconds: devices[i].hub.acceptAt)) + roundTrips(handshake.beforeCredentials)
                 }
                 send(at: at, .toHub(d, devices[i].generation, sent))
             case .close:

@@ -7,7 +7,9 @@ import Testing
 /// Bytes written by Qpid Proton 0.40 (scripts/record-amqp-fixtures.py): its codec's encoding of each AMQP type, and
 /// both directions of a real session between a Proton client and Proton's example broker.
 enum ProtonFixtures {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Fixtures"
+    )
 
     static func values() throws -> [String: [UInt8]] {
         let data = try Data(contentsOf: directory.appendingPathComponent("values.json"))
@@ -55,7 +57,8 @@ struct AMQPFixtureTests {
         "symbol": .symbol("amqp:not-found"), "decimal32": .decimal32(0x0102_0304),
         "decimal64": .decimal64(0x0102_0304_0506_0708), "decimal128": .decimal128(Array(0..<16)),
         "list-empty": .list([]), "list-mixed": .list([.uint(1), .string("two"), .symbol("three"), .null, .bool(true)]),
-        "map": .map([.symbol("x-opt-lock-token"): .uuid([UInt8](repeating: 0, count: 15) + [1]), .string("n"): .int(3)]),
+        "map": .map([.symbol("x-opt-lock-token"): .uuid([UInt8](repeating: 0, count: 15) + [1]), .string("n"): .int(3)]
+        ),
         "array-symbols": .array([.symbol("ANONYMOUS"), .symbol("PLAIN")]),
         "array-ints": .array([.int(1), .int(-1), .int(100000)]),
         "described-list": .described(.code(0x24), .list([])),
@@ -82,9 +85,11 @@ struct AMQPFixtureTests {
     func sameBytes() throws {
         let recorded = try ProtonFixtures.values()
         // Lists, maps and arrays differ by design (we always write the 32-bit form); scalars must not.
-        for name in ["null", "true", "false", "uint-0", "uint-7", "uint-70000", "ulong-0", "ulong-9", "ulong-big",
-                     "int--2", "long--3", "string-short", "string-300", "symbol", "binary-short", "binary-300",
-                     "timestamp", "uuid", "double-21.7", "char-euro"] {
+        for name in [
+            "null", "true", "false", "uint-0", "uint-7", "uint-70000", "ulong-0", "ulong-9", "ulong-big",
+            "int--2", "long--3", "string-short", "string-300", "symbol", "binary-short", "binary-300",
+            "timestamp", "uuid", "double-21.7", "char-euro",
+        ] {
             var ours = ByteBuffer()
             try #require(Self.expected[name]).encode(into: &ours)
             #expect(Array(ours.readableBytesView) == recorded[name], "\(name)")

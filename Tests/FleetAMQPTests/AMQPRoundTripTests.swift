@@ -33,14 +33,21 @@ struct AMQPRoundTripTests {
         case 15: return .timestamp(.random(in: -1_000_000...4_000_000_000_000, using: &rng))
         case 16: return .uuid(bytes(16))
         case 17: return .binary(bytes([0, 3, 255, 256, 700].randomElement(using: &rng)!))
-        case 18: return .string(text([0, 5, 255, 256, 600].randomElement(using: &rng)!) + (Bool.random(using: &rng) ? "°" : ""))
+        case 18:
+            return .string(
+                text([0, 5, 255, 256, 600].randomElement(using: &rng)!) + (Bool.random(using: &rng) ? "°" : "")
+            )
         case 19: return .symbol(text([0, 4, 255, 300].randomElement(using: &rng)!))
         case 20: return .decimal64(.random(in: .min ... .max, using: &rng))
         case 21: return .list((0..<Int.random(in: 0...4, using: &rng)).map { _ in randomValue(&rng, depth: depth + 1) })
         case 22:
-            return .map(AMQPMap((0..<Int.random(in: 0...3, using: &rng)).map { _ in
-                AMQPMap.Entry(key: randomValue(&rng, depth: 3), value: randomValue(&rng, depth: depth + 1))
-            }))
+            return .map(
+                AMQPMap(
+                    (0..<Int.random(in: 0...3, using: &rng)).map { _ in
+                        AMQPMap.Entry(key: randomValue(&rng, depth: 3), value: randomValue(&rng, depth: depth + 1))
+                    }
+                )
+            )
         case 23:
             // Arrays hold one type: repeat one generator's kind by drawing until the constructor matches.
             let first = randomValue(&rng, depth: depth + 1)
@@ -57,7 +64,8 @@ struct AMQPRoundTripTests {
             // Arrays of nulls (zero-width elements) are refused beyond one element, by both sides.
             return first.isDescribed || first == .null ? .array([]) : .array(elements)
         case 24:
-            let descriptor: AMQPDescriptor = Bool.random(using: &rng) ? .code(.random(in: 0...0xFF, using: &rng)) : .name(text(8))
+            let descriptor: AMQPDescriptor =
+                Bool.random(using: &rng) ? .code(.random(in: 0...0xFF, using: &rng)) : .name(text(8))
             return .described(descriptor, randomValue(&rng, depth: depth + 1))
         default:
             return .array([.described(.code(0x24), .list([])), .described(.code(0x24), .list([.uint(1)]))])
@@ -95,46 +103,107 @@ struct AMQPRoundTripTests {
     }
 
     static func sampleFrames() -> [AMQPFrame] {
-        var open = AMQPPerformative.Open(containerID: "dev-1", hostname: "hub.example", maxFrameSize: 65536,
-                                         channelMax: 9, idleTimeOut: 240_000)
+        var open = AMQPPerformative.Open(
+            containerID: "dev-1",
+            hostname: "hub.example",
+            maxFrameSize: 65536,
+            channelMax: 9,
+            idleTimeOut: 240_000
+        )
         open.offeredCapabilities = ["ANONYMOUS-RELAY"]
         open.desiredCapabilities = ["a", "b"]
         open.properties = [.symbol("product"): .string("fleetstorm")]
         var attach = AMQPPerformative.Attach(
-            name: "$cbs-sender", handle: 0, role: .sender, senderSettleMode: 0, receiverSettleMode: 0,
-            source: AMQPTerminus(address: "$cbs-sender"), target: AMQPTerminus(address: "$cbs"),
-            initialDeliveryCount: 0)
+            name: "$cbs-sender",
+            handle: 0,
+            role: .sender,
+            senderSettleMode: 0,
+            receiverSettleMode: 0,
+            source: AMQPTerminus(address: "$cbs-sender"),
+            target: AMQPTerminus(address: "$cbs"),
+            initialDeliveryCount: 0
+        )
         attach.maxMessageSize = 262_144
         attach.properties = [.symbol("com.microsoft:client-version"): .string("fleetstorm")]
-        var flow = AMQPPerformative.Flow(nextIncomingID: 1, incomingWindow: 2048, nextOutgoingID: 0,
-                                         outgoingWindow: 2048, handle: 0, deliveryCount: 0, linkCredit: 100)
+        var flow = AMQPPerformative.Flow(
+            nextIncomingID: 1,
+            incomingWindow: 2048,
+            nextOutgoingID: 0,
+            outgoingWindow: 2048,
+            handle: 0,
+            deliveryCount: 0,
+            linkCredit: 100
+        )
         flow.echo = true
-        var transfer = AMQPPerformative.Transfer(handle: 2, deliveryID: 7, deliveryTag: [0, 0, 0, 7],
-                                                 payload: ByteBuffer(bytes: [0x00, 0x53, 0x77, 0xA1, 0x01, 0x78]))
+        var transfer = AMQPPerformative.Transfer(
+            handle: 2,
+            deliveryID: 7,
+            deliveryTag: [0, 0, 0, 7],
+            payload: ByteBuffer(bytes: [0x00, 0x53, 0x77, 0xA1, 0x01, 0x78])
+        )
         transfer.more = true
-        let rejected = AMQPError(condition: "amqp:resource-limit-exceeded", description: "throttled",
-                                 info: [.symbol("retry-after"): .uint(5)])
+        let rejected = AMQPError(
+            condition: "amqp:resource-limit-exceeded",
+            description: "throttled",
+            info: [.symbol("retry-after"): .uint(5)]
+        )
         return [
             AMQPFrame(.empty),
             .performative(.open(open)),
-            .performative(.begin(.init(remoteChannel: 0, nextOutgoingID: 1, incomingWindow: 5000, outgoingWindow: 5000,
-                                       handleMax: 255)), channel: 3),
+            .performative(
+                .begin(
+                    .init(
+                        remoteChannel: 0,
+                        nextOutgoingID: 1,
+                        incomingWindow: 5000,
+                        outgoingWindow: 5000,
+                        handleMax: 255
+                    )
+                ),
+                channel: 3
+            ),
             .performative(.attach(attach), channel: 3),
             .performative(.flow(flow), channel: 3),
             .performative(.transfer(transfer), channel: 3),
             .performative(.disposition(.init(role: .receiver, first: 7, last: 9, settled: true, state: .accepted))),
             .performative(.disposition(.init(role: .receiver, first: 8, settled: true, state: .rejected(rejected)))),
-            .performative(.disposition(.init(role: .sender, first: 1, settled: false,
-                                             state: .modified(deliveryFailed: true, undeliverableHere: nil,
-                                                              annotations: nil)))),
-            .performative(.disposition(.init(role: .sender, first: 1, settled: false,
-                                             state: .received(sectionNumber: 1, sectionOffset: 9)))),
+            .performative(
+                .disposition(
+                    .init(
+                        role: .sender,
+                        first: 1,
+                        settled: false,
+                        state: .modified(
+                            deliveryFailed: true,
+                            undeliverableHere: nil,
+                            annotations: nil
+                        )
+                    )
+                )
+            ),
+            .performative(
+                .disposition(
+                    .init(
+                        role: .sender,
+                        first: 1,
+                        settled: false,
+                        state: .received(sectionNumber: 1, sectionOffset: 9)
+                    )
+                )
+            ),
             .performative(.detach(.init(handle: 2, closed: true, error: rejected))),
             .performative(.end(nil)),
             .performative(.close(AMQPError(condition: "amqp:connection:forced"))),
             AMQPFrame(.sasl(.mechanisms(["MSSBCBS", "PLAIN", "ANONYMOUS"]))),
-            AMQPFrame(.sasl(.initial(mechanism: "PLAIN", initialResponse: Array("\0dev@sas.hub\0token".utf8),
-                                     hostname: "hub"))),
+            AMQPFrame(
+                .sasl(
+                    .initial(
+                        mechanism: "PLAIN",
+                        initialResponse: Array("\0dev@sas.hub\0token".utf8),
+                        hostname: "hub"
+                    )
+                )
+            ),
             AMQPFrame(.sasl(.challenge([1, 2]))),
             AMQPFrame(.sasl(.response([]))),
             AMQPFrame(.sasl(.outcome(.auth, additionalData: nil))),
@@ -173,9 +242,13 @@ struct AMQPRoundTripTests {
                 .received(sectionNumber: 1, sectionOffset: 300),
             ]
             var t = AMQPPerformative.Transfer(
-                handle: .random(in: 0...300, using: &rng), deliveryID: maybe(.random(in: 0...UInt32.max, using: &rng)),
-                deliveryTag: maybe([1, 2, 3]), messageFormat: maybe(0), settled: maybe(Bool.random(using: &rng)),
-                payload: ByteBuffer(bytes: [9, 9]))
+                handle: .random(in: 0...300, using: &rng),
+                deliveryID: maybe(.random(in: 0...UInt32.max, using: &rng)),
+                deliveryTag: maybe([1, 2, 3]),
+                messageFormat: maybe(0),
+                settled: maybe(Bool.random(using: &rng)),
+                payload: ByteBuffer(bytes: [9, 9])
+            )
             t.more = Bool.random(using: &rng)
             t.receiverSettleMode = maybe(1)
             t.state = states.randomElement(using: &rng)!
@@ -183,13 +256,22 @@ struct AMQPRoundTripTests {
             t.aborted = Bool.random(using: &rng)
             t.batchable = Bool.random(using: &rng)
             var d = AMQPPerformative.Disposition(
-                role: Bool.random(using: &rng) ? .sender : .receiver, first: .random(in: 0...70_000, using: &rng),
-                last: maybe(.random(in: 0...70_000, using: &rng)), settled: Bool.random(using: &rng),
-                state: states.randomElement(using: &rng)!)
+                role: Bool.random(using: &rng) ? .sender : .receiver,
+                first: .random(in: 0...70_000, using: &rng),
+                last: maybe(.random(in: 0...70_000, using: &rng)),
+                settled: Bool.random(using: &rng),
+                state: states.randomElement(using: &rng)!
+            )
             d.batchable = Bool.random(using: &rng)
             var f = AMQPPerformative.Flow(
-                nextIncomingID: maybe(7), incomingWindow: .random(in: 0...UInt32.max, using: &rng), nextOutgoingID: 0,
-                outgoingWindow: 256, handle: maybe(3), deliveryCount: maybe(0), linkCredit: maybe(1000))
+                nextIncomingID: maybe(7),
+                incomingWindow: .random(in: 0...UInt32.max, using: &rng),
+                nextOutgoingID: 0,
+                outgoingWindow: 256,
+                handle: maybe(3),
+                deliveryCount: maybe(0),
+                linkCredit: maybe(1000)
+            )
             f.available = maybe(5)
             f.drain = Bool.random(using: &rng)
             f.echo = Bool.random(using: &rng)
@@ -212,11 +294,17 @@ struct AMQPRoundTripTests {
     @Test("a message with every section round trips; sections out of order or mixed bodies are refused")
     func messages() throws {
         var message = AMQPMessage(
-            properties: .init(messageID: .string("m-1"), to: "/devices/d/messages/events", replyTo: "cbs",
-                              correlationID: .uuid(Array(0..<16)), contentType: "application/json",
-                              contentEncoding: "utf-8"),
+            properties: .init(
+                messageID: .string("m-1"),
+                to: "/devices/d/messages/events",
+                replyTo: "cbs",
+                correlationID: .uuid(Array(0..<16)),
+                contentType: "application/json",
+                contentEncoding: "utf-8"
+            ),
             applicationProperties: [.string("iothub-creation-time-utc"): .string("2026-12-06T07:00:00Z")],
-            body: .data([Array("{}".utf8), [1, 2, 3]]))
+            body: .data([Array("{}".utf8), [1, 2, 3]])
+        )
         message.header = [.bool(true)]
         message.messageAnnotations = [.symbol("x-opt-lock-token"): .uuid(Array(0..<16))]
         message.deliveryAnnotations = [.symbol("k"): .null]
@@ -249,9 +337,13 @@ struct AMQPRoundTripTests {
                 return nil
             } catch { return error }
         }
-        #expect(frameError([0x48, 0x54, 0x54, 0x50, 0x2F, 0x31, 0x2E, 0x31], header: true)?.code == .invalidProtocolHeader)
+        #expect(
+            frameError([0x48, 0x54, 0x54, 0x50, 0x2F, 0x31, 0x2E, 0x31], header: true)?.code == .invalidProtocolHeader
+        )
         #expect(frameError([0x16, 0x03], header: true)?.code == .invalidProtocolHeader, "TLS bytes to a plain port")
-        #expect(frameError([0x41, 0x4D, 0x51, 0x50, 0x01, 0x01, 0x00, 0x00], header: true)?.code == .invalidProtocolHeader)
+        #expect(
+            frameError([0x41, 0x4D, 0x51, 0x50, 0x01, 0x01, 0x00, 0x00], header: true)?.code == .invalidProtocolHeader
+        )
         #expect(frameError([0xFF, 0xFF, 0xFF, 0xFF])?.code == .frameTooLarge, "refused from the size field alone")
         #expect(frameError([0, 0, 0, 4])?.code == .frameTooSmall)
         #expect(frameError([0, 0, 0, 8, 1, 0, 0, 0])?.code == .frameTooSmall, "data offset below 2 words")
@@ -259,12 +351,16 @@ struct AMQPRoundTripTests {
         // An attach without its mandatory handle.
         var attach = ByteBuffer()
         try AMQPValue.described(.code(0x12), .list([.string("l")])).encode(into: &attach)
-        let attachError = frameError([0, 0, 0, UInt8(8 + attach.readableBytes), 2, 0, 0, 0] + Array(attach.readableBytesView))
+        let attachError = frameError(
+            [0, 0, 0, UInt8(8 + attach.readableBytes), 2, 0, 0, 0] + Array(attach.readableBytesView)
+        )
         #expect(attachError?.code == .missingField)
         #expect(attachError?.context == "attach.handle")
         var wrongType = ByteBuffer()
         try AMQPValue.described(.code(0x10), .list([.uint(1)])).encode(into: &wrongType)
-        let openError = frameError([0, 0, 0, UInt8(8 + wrongType.readableBytes), 2, 0, 0, 0] + Array(wrongType.readableBytesView))
+        let openError = frameError(
+            [0, 0, 0, UInt8(8 + wrongType.readableBytes), 2, 0, 0, 0] + Array(wrongType.readableBytesView)
+        )
         #expect(openError?.code == .wrongFieldType)
         #expect(openError?.context == "open.container-id")
 

@@ -29,7 +29,8 @@ struct AMQPPair {
 
     init(cbs: Bool = true, hubFrameSize: UInt32 = 4096) {
         device = AMQPDeviceBridge(
-            configuration: .init(hubHost: "hub.local", cbs: cbs, mechanism: "MSSBCBS", idleTimeOut: .seconds(60)))
+            configuration: .init(hubHost: "hub.local", cbs: cbs, mechanism: "MSSBCBS", idleTimeOut: .seconds(60))
+        )
         var settings = HubAMQPBridge.Configuration(hostName: "hub.local")
         settings.maxFrameSize = hubFrameSize
         settings.telemetryCredit = 10
@@ -122,14 +123,20 @@ struct AMQPPair {
     }
 
     static func connect(_ id: String = "dev-1", token: String = "SharedAccessSignature sr=x") -> MQTTPacket {
-        .connect(MQTTConnect(version: .v311, clientID: id, keepAliveSeconds: 30, username: "u", password: Array(token.utf8)))
+        .connect(
+            MQTTConnect(version: .v311, clientID: id, keepAliveSeconds: 30, username: "u", password: Array(token.utf8))
+        )
     }
 
     static func publish(_ id: UInt16, bytes: Int = 16, qos: MQTTQoS = .atLeastOnce) -> MQTTPacket {
-        .publish(MQTTPublish(
-            topic: "devices/dev-1/messages/events/%24.mid=\(id)&site=plant-7",
-            payload: ByteBuffer(bytes: (0..<bytes).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(id)) }),
-            qos: qos, packetID: qos == .atLeastOnce ? id : nil))
+        .publish(
+            MQTTPublish(
+                topic: "devices/dev-1/messages/events/%24.mid=\(id)&site=plant-7",
+                payload: ByteBuffer(bytes: (0..<bytes).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(id)) }),
+                qos: qos,
+                packetID: qos == .atLeastOnce ? id : nil
+            )
+        )
     }
 }
 
@@ -166,7 +173,8 @@ struct AMQPBridgePairTests {
         var pair = AMQPPair(hubFrameSize: 1024)
         try pair.deviceWrites(AMQPPair.connect())
         for id in UInt16(1)...300 { try pair.deviceWrites(AMQPPair.publish(id, bytes: 2500)) }
-        let published = pair.sessionGot.compactMap { p -> MQTTPublish? in if case .publish(let x) = p { x } else { nil } }
+        let published = pair.sessionGot.compactMap { p -> MQTTPublish? in if case .publish(let x) = p { x } else { nil }
+        }
         #expect(published.count == 300, "credit of 10 is granted again and again")
         for (i, p) in published.enumerated() {
             guard case .publish(let sent) = AMQPPair.publish(UInt16(i + 1), bytes: 2500) else { continue }
@@ -183,7 +191,9 @@ struct AMQPBridgePairTests {
         var pair = AMQPPair()
         try pair.deviceWrites(AMQPPair.connect())
         try pair.deviceWrites(AMQPPair.publish(1, qos: .atMostOnce))
-        #expect(pair.sessionGot.last.map { if case .publish(let p) = $0 { p.qos == .atMostOnce } else { false } } == true)
+        #expect(
+            pair.sessionGot.last.map { if case .publish(let p) = $0 { p.qos == .atMostOnce } else { false } } == true
+        )
         pair.throttleAfter = 1
         try pair.deviceWrites(AMQPPair.publish(2))
         #expect(pair.deviceEnded == .refused(code: 429_001))
@@ -196,9 +206,16 @@ struct AMQPBridgePairTests {
         let filter = MQTTSubscription(topicFilter: "devices/dev-1/messages/devicebound/#", qos: .atLeastOnce)
         try pair.deviceWrites(.subscribe(MQTTSubscribe(packetID: 7, subscriptions: [filter])))
         #expect(pair.delivered.last == .suback(MQTTSubAck(packetID: 7, codes: [1])))
-        try pair.sessionSends(.publish(MQTTPublish(
-            topic: "devices/dev-1/messages/devicebound/%24.mid=c2d-1&color=red", payload: ByteBuffer(string: "hi"),
-            qos: .atLeastOnce, packetID: 41)))
+        try pair.sessionSends(
+            .publish(
+                MQTTPublish(
+                    topic: "devices/dev-1/messages/devicebound/%24.mid=c2d-1&color=red",
+                    payload: ByteBuffer(string: "hi"),
+                    qos: .atLeastOnce,
+                    packetID: 41
+                )
+            )
+        )
         guard case .publish(let got)? = pair.delivered.last else {
             Issue.record("no C2D PUBLISH reached the device: \(pair.delivered)")
             return
@@ -229,8 +246,16 @@ struct AMQPBridgePairTests {
             pair.acceptRenewals = accepted
             try pair.deviceWrites(AMQPPair.connect())
             let fresh = Array("SharedAccessSignature sr=hub.local%2Fdevices%2Fdev-1&sig=new&se=9".utf8)
-            try pair.deviceWrites(.auth(MQTTReasonPacket(
-                reasonCode: 0x19, properties: [.init(.authenticationMethod, .string("SAS")), .init(.authenticationData, .binary(fresh))])))
+            try pair.deviceWrites(
+                .auth(
+                    MQTTReasonPacket(
+                        reasonCode: 0x19,
+                        properties: [
+                            .init(.authenticationMethod, .string("SAS")), .init(.authenticationData, .binary(fresh)),
+                        ]
+                    )
+                )
+            )
             #expect(pair.renewals.map(\.password) == [fresh])
             #expect(pair.renewals.first?.clientID == "dev-1")
             #expect(pair.deviceEnded == (accepted ? nil : .refused(code: 401_003)))

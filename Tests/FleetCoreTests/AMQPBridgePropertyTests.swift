@@ -16,41 +16,111 @@ struct AMQPBridgePropertyTests {
         let error: AMQPError? =
             Bool.random(using: &rng)
             ? nil
-            : AMQPError(condition: pick([AMQPConditions.unauthorizedAccess, AMQPConditions.deviceContainerThrottled,
-                                         "amqp:whatever"]))
+            : AMQPError(
+                condition: pick([
+                    AMQPConditions.unauthorizedAccess, AMQPConditions.deviceContainerThrottled,
+                    "amqp:whatever",
+                ])
+            )
         switch Int.random(in: 0..<16, using: &rng) {
         case 0: return .header(pick([.sasl, .amqp, .tls]))
-        case 1: return .frame(AMQPFrame(.sasl(pick([
-            .mechanisms(["MSSBCBS", "ANONYMOUS"]), .mechanisms(["PLAIN"]), .mechanisms([]),
-            .outcome(.ok, additionalData: nil), .outcome(.auth, additionalData: nil), .challenge([1]),
-            .initial(mechanism: pick(["ANONYMOUS", "PLAIN", "MSSBCBS", "X"]),
-                     initialResponse: pick([nil, [0, 100, 64, 115, 97, 115, 46, 104, 0, 116], [1]]), hostname: nil),
-        ]))))
-        case 2: return .frame(.performative(.open(.init(containerID: "peer", maxFrameSize: pick([nil, 512, 600, 70_000]),
-                                                        idleTimeOut: pick([nil, 0, 1000])))))
-        case 3: return .frame(.performative(.begin(.init(remoteChannel: pick([nil, 0]), nextOutgoingID: small(&rng),
-                                                         incomingWindow: pick([0, 1, 5, 1000]), outgoingWindow: 100)),
-                                            channel: pick([0, 0, 1])))
+        case 1:
+            return .frame(
+                AMQPFrame(
+                    .sasl(
+                        pick([
+                            .mechanisms(["MSSBCBS", "ANONYMOUS"]), .mechanisms(["PLAIN"]), .mechanisms([]),
+                            .outcome(.ok, additionalData: nil), .outcome(.auth, additionalData: nil), .challenge([1]),
+                            .initial(
+                                mechanism: pick(["ANONYMOUS", "PLAIN", "MSSBCBS", "X"]),
+                                initialResponse: pick([nil, [0, 100, 64, 115, 97, 115, 46, 104, 0, 116], [1]]),
+                                hostname: nil
+                            ),
+                        ])
+                    )
+                )
+            )
+        case 2:
+            return .frame(
+                .performative(
+                    .open(
+                        .init(
+                            containerID: "peer",
+                            maxFrameSize: pick([nil, 512, 600, 70_000]),
+                            idleTimeOut: pick([nil, 0, 1000])
+                        )
+                    )
+                )
+            )
+        case 3:
+            return .frame(
+                .performative(
+                    .begin(
+                        .init(
+                            remoteChannel: pick([nil, 0]),
+                            nextOutgoingID: small(&rng),
+                            incomingWindow: pick([0, 1, 5, 1000]),
+                            outgoingWindow: 100
+                        )
+                    ),
+                    channel: pick([0, 0, 1])
+                )
+            )
         case 4, 5:
             let role: AMQPPerformative.Role = Bool.random(using: &rng) ? .sender : .receiver
             let address = pick(addresses)
-            return .frame(.performative(.attach(.init(
-                name: pick(names), handle: small(&rng), role: role,
-                source: Bool.random(using: &rng) ? AMQPTerminus(address: address) : nil,
-                target: Bool.random(using: &rng) ? AMQPTerminus(address: address) : nil,
-                initialDeliveryCount: Bool.random(using: &rng) ? 0 : nil))))
+            return .frame(
+                .performative(
+                    .attach(
+                        .init(
+                            name: pick(names),
+                            handle: small(&rng),
+                            role: role,
+                            source: Bool.random(using: &rng) ? AMQPTerminus(address: address) : nil,
+                            target: Bool.random(using: &rng) ? AMQPTerminus(address: address) : nil,
+                            initialDeliveryCount: Bool.random(using: &rng) ? 0 : nil
+                        )
+                    )
+                )
+            )
         case 6, 7:
-            return .frame(.performative(.flow(.init(
-                nextIncomingID: pick([nil, small(&rng)]), incomingWindow: pick([0, 3, 100]), nextOutgoingID: small(&rng),
-                outgoingWindow: 100, handle: pick([nil, small(&rng)]), deliveryCount: pick([nil, small(&rng)]),
-                linkCredit: pick([nil, 0, 1, 5, 100])))))
+            return .frame(
+                .performative(
+                    .flow(
+                        .init(
+                            nextIncomingID: pick([nil, small(&rng)]),
+                            incomingWindow: pick([0, 3, 100]),
+                            nextOutgoingID: small(&rng),
+                            outgoingWindow: 100,
+                            handle: pick([nil, small(&rng)]),
+                            deliveryCount: pick([nil, small(&rng)]),
+                            linkCredit: pick([nil, 0, 1, 5, 100])
+                        )
+                    )
+                )
+            )
         case 8, 9:
             let first = small(&rng)
-            return .frame(.performative(.disposition(.init(
-                role: Bool.random(using: &rng) ? .receiver : .sender, first: first,
-                last: pick([nil, first, first &+ small(&rng), first &- 1]), settled: Bool.random(using: &rng),
-                state: pick([.accepted, .released, .rejected(error), .modified(deliveryFailed: true, undeliverableHere: nil,
-                                                                               annotations: nil), nil])))))
+            return .frame(
+                .performative(
+                    .disposition(
+                        .init(
+                            role: Bool.random(using: &rng) ? .receiver : .sender,
+                            first: first,
+                            last: pick([nil, first, first &+ small(&rng), first &- 1]),
+                            settled: Bool.random(using: &rng),
+                            state: pick([
+                                .accepted, .released, .rejected(error),
+                                .modified(
+                                    deliveryFailed: true,
+                                    undeliverableHere: nil,
+                                    annotations: nil
+                                ), nil,
+                            ])
+                        )
+                    )
+                )
+            )
         case 10, 11:
             var payload = ByteBuffer()
             if Bool.random(using: &rng) {
@@ -58,14 +128,23 @@ struct AMQPBridgePropertyTests {
                 let message = AMQPMessage(
                     properties: .init(correlationID: pick([.string("put-token-1"), .string("other"), .null])),
                     applicationProperties: [.string("status-code"): .int(status)],
-                    body: pick([.data([[1, 2]]), .value(.string("SharedAccessSignature sr=hub%2Fdevices%2Fdev-1")), .none]))
+                    body: pick([
+                        .data([[1, 2]]), .value(.string("SharedAccessSignature sr=hub%2Fdevices%2Fdev-1")), .none,
+                    ])
+                )
                 payload = AMQPMessages.encoded(message)
             } else {
-                payload.writeBytes((0..<Int.random(in: 0...12, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+                payload.writeBytes(
+                    (0..<Int.random(in: 0...12, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                )
             }
             var transfer = AMQPPerformative.Transfer(
-                handle: small(&rng), deliveryID: pick([nil, small(&rng)]), deliveryTag: [1], settled: pick([nil, true, false]),
-                payload: payload)
+                handle: small(&rng),
+                deliveryID: pick([nil, small(&rng)]),
+                deliveryTag: [1],
+                settled: pick([nil, true, false]),
+                payload: payload
+            )
             transfer.more = Int.random(in: 0..<5, using: &rng) == 0
             transfer.aborted = Int.random(in: 0..<10, using: &rng) == 0
             return .frame(.performative(.transfer(transfer), channel: pick([0, 0, 2])))
@@ -88,26 +167,104 @@ struct AMQPBridgePropertyTests {
         .header(.sasl), .frame(AMQPFrame(.sasl(.mechanisms(["MSSBCBS"])))),
         .frame(AMQPFrame(.sasl(.outcome(.ok, additionalData: nil)))), .header(.amqp),
         .frame(.performative(.open(.init(containerID: "hub")))),
-        .frame(.performative(.begin(.init(remoteChannel: 0, nextOutgoingID: 0, incomingWindow: 1000, outgoingWindow: 1000)))),
-        .frame(.performative(.attach(.init(name: "$cbs-sender", handle: 0, role: .receiver,
-                                           source: AMQPTerminus(address: "x"), target: AMQPTerminus(address: "$cbs"))))),
-        .frame(.performative(.attach(.init(name: "$cbs-receiver", handle: 1, role: .sender,
-                                           source: AMQPTerminus(address: "$cbs"), target: AMQPTerminus(address: "cbs"),
-                                           initialDeliveryCount: 0)))),
-        .frame(.performative(.flow(.init(nextIncomingID: 0, incomingWindow: 1000, nextOutgoingID: 0, outgoingWindow: 1000,
-                                         handle: 0, deliveryCount: 0, linkCredit: 10)))),
-        .frame(.performative(.transfer(.init(
-            handle: 1, deliveryID: 0, deliveryTag: [0], settled: true,
-            payload: AMQPMessages.encoded(AMQPMessage(
-                properties: .init(correlationID: .string("put-token-1")),
-                applicationProperties: [.string("status-code"): .int(200)])))))),
-        .frame(.performative(.attach(.init(name: "telemetry", handle: 2, role: .receiver,
-                                           source: AMQPTerminus(address: "t"), target: AMQPTerminus(address: "t"))))),
-        .frame(.performative(.flow(.init(nextIncomingID: 1, incomingWindow: 1000, nextOutgoingID: 1, outgoingWindow: 1000,
-                                         handle: 2, deliveryCount: 0, linkCredit: 50)))),
+        .frame(
+            .performative(
+                .begin(.init(remoteChannel: 0, nextOutgoingID: 0, incomingWindow: 1000, outgoingWindow: 1000))
+            )
+        ),
+        .frame(
+            .performative(
+                .attach(
+                    .init(
+                        name: "$cbs-sender",
+                        handle: 0,
+                        role: .receiver,
+                        source: AMQPTerminus(address: "x"),
+                        target: AMQPTerminus(address: "$cbs")
+                    )
+                )
+            )
+        ),
+        .frame(
+            .performative(
+                .attach(
+                    .init(
+                        name: "$cbs-receiver",
+                        handle: 1,
+                        role: .sender,
+                        source: AMQPTerminus(address: "$cbs"),
+                        target: AMQPTerminus(address: "cbs"),
+                        initialDeliveryCount: 0
+                    )
+                )
+            )
+        ),
+        .frame(
+            .performative(
+                .flow(
+                    .init(
+                        nextIncomingID: 0,
+                        incomingWindow: 1000,
+                        nextOutgoingID: 0,
+                        outgoingWindow: 1000,
+                        handle: 0,
+                        deliveryCount: 0,
+                        linkCredit: 10
+                    )
+                )
+            )
+        ),
+        .frame(
+            .performative(
+                .transfer(
+                    .init(
+                        handle: 1,
+                        deliveryID: 0,
+                        deliveryTag: [0],
+                        settled: true,
+                        payload: AMQPMessages.encoded(
+                            AMQPMessage(
+                                properties: .init(correlationID: .string("put-token-1")),
+                                applicationProperties: [.string("status-code"): .int(200)]
+                            )
+                        )
+                    )
+                )
+            )
+        ),
+        .frame(
+            .performative(
+                .attach(
+                    .init(
+                        name: "telemetry",
+                        handle: 2,
+                        role: .receiver,
+                        source: AMQPTerminus(address: "t"),
+                        target: AMQPTerminus(address: "t")
+                    )
+                )
+            )
+        ),
+        .frame(
+            .performative(
+                .flow(
+                    .init(
+                        nextIncomingID: 1,
+                        incomingWindow: 1000,
+                        nextOutgoingID: 1,
+                        outgoingWindow: 1000,
+                        handle: 2,
+                        deliveryCount: 0,
+                        linkCredit: 50
+                    )
+                )
+            )
+        ),
     ]
 
-    @Test("the device's bridge: no trap; PUBACKs only for outstanding QoS 1 publishes, once; one CONNACK; nothing after the end")
+    @Test(
+        "the device's bridge: no trap; PUBACKs only for outstanding QoS 1 publishes, once; one CONNACK; nothing after the end"
+    )
     func deviceBridge() {
         var totals = (connacks: 0, pubacks: 0)
         for seed in UInt64(0)..<60 {
@@ -121,9 +278,14 @@ struct AMQPBridgePropertyTests {
 
     static func deviceBridge(seed: UInt64) -> (Int, Int) {
         var rng = SplitMix64(seed: 0xA3_0000 + seed)
-        var bridge = AMQPDeviceBridge(configuration: .init(
-            hubHost: "hub", cbs: Bool.random(using: &rng), mechanism: "MSSBCBS",
-            idleTimeOut: Bool.random(using: &rng) ? .seconds(2) : nil))
+        var bridge = AMQPDeviceBridge(
+            configuration: .init(
+                hubHost: "hub",
+                cbs: Bool.random(using: &rng),
+                mechanism: "MSSBCBS",
+                idleTimeOut: Bool.random(using: &rng) ? .seconds(2) : nil
+            )
+        )
         var now = Instant.zero
         var actions: [AMQPDeviceBridge.Action] = []
         var outstanding: Set<UInt16> = []
@@ -141,13 +303,22 @@ struct AMQPBridgePropertyTests {
                     nextID = nextID == .max ? 1 : nextID + 1
                     let qos: MQTTQoS = Bool.random(using: &rng) ? .atLeastOnce : .atMostOnce
                     if qos == .atLeastOnce && !ended { outstanding.insert(nextID) }
-                    bridge.deviceWrote(AMQPPair.publish(nextID, bytes: Int.random(in: 0...2000, using: &rng), qos: qos),
-                                       now: now, into: &actions)
+                    bridge.deviceWrote(
+                        AMQPPair.publish(nextID, bytes: Int.random(in: 0...2000, using: &rng), qos: qos),
+                        now: now,
+                        into: &actions
+                    )
                 case 2: bridge.deviceWrote(.pingreq, now: now, into: &actions)
                 case 3:
-                    let filter = MQTTSubscription(topicFilter: "devices/dev-1/messages/devicebound/#", qos: .atLeastOnce)
-                    bridge.deviceWrote(.subscribe(MQTTSubscribe(packetID: 3, subscriptions: [filter])), now: now,
-                                       into: &actions)
+                    let filter = MQTTSubscription(
+                        topicFilter: "devices/dev-1/messages/devicebound/#",
+                        qos: .atLeastOnce
+                    )
+                    bridge.deviceWrote(
+                        .subscribe(MQTTSubscribe(packetID: 3, subscriptions: [filter])),
+                        now: now,
+                        into: &actions
+                    )
                 case 4: bridge.deviceWrote(.puback(MQTTAck(packetID: UInt16(step % 7 + 1))), now: now, into: &actions)
                 default: bridge.heartbeatDue(into: &actions)
                 }
@@ -158,12 +329,19 @@ struct AMQPBridgePropertyTests {
                 // now and then anything at all.
                 let first = UInt32.random(in: 0...UInt32(nextID), using: &rng)
                 let d = AMQPPerformative.Disposition(
-                    role: .receiver, first: first, last: first &+ UInt32.random(in: 0...3, using: &rng), settled: true,
-                    state: Int.random(in: 0..<8, using: &rng) == 0 ? .released : .accepted)
+                    role: .receiver,
+                    first: first,
+                    last: first &+ UInt32.random(in: 0...3, using: &rng),
+                    settled: true,
+                    state: Int.random(in: 0..<8, using: &rng) == 0 ? .released : .accepted
+                )
                 bridge.received(.frame(.performative(.disposition(d))), now: now, into: &actions)
             } else {
-                bridge.received(Self.randomFrame(&rng, names: Self.names, addresses: Self.addresses), now: now,
-                                into: &actions)
+                bridge.received(
+                    Self.randomFrame(&rng, names: Self.names, addresses: Self.addresses),
+                    now: now,
+                    into: &actions
+                )
             }
             for action in actions {
                 switch action {
@@ -187,8 +365,10 @@ struct AMQPBridgePropertyTests {
         return (connacks, pubacks)
     }
 
-    @Test("the hub's bridge: no trap; one CONNECT; QoS 1 packet ids unique in flight; one outcome per PUBACK owed; nothing after close",
-          arguments: 0..<60)
+    @Test(
+        "the hub's bridge: no trap; one CONNECT; QoS 1 packet ids unique in flight; one outcome per PUBACK owed; nothing after close",
+        arguments: 0..<60
+    )
     func hubBridge(seed: UInt64) {
         var rng = SplitMix64(seed: 0xB3_0000 + seed)
         var bridge = HubAMQPBridge(configuration: .init(hostName: "hub"))
@@ -212,8 +392,14 @@ struct AMQPBridgePropertyTests {
                     owed = known
                 case 2: answer = .suback(MQTTSubAck(packetID: UInt16.random(in: 1...3, using: &rng), codes: [1]))
                 case 3:
-                    answer = .publish(MQTTPublish(topic: "devices/dev-1/messages/devicebound/a=b", payload: ByteBuffer(),
-                                                  qos: .atLeastOnce, packetID: UInt16.random(in: 1...9, using: &rng)))
+                    answer = .publish(
+                        MQTTPublish(
+                            topic: "devices/dev-1/messages/devicebound/a=b",
+                            payload: ByteBuffer(),
+                            qos: .atLeastOnce,
+                            packetID: UInt16.random(in: 1...9, using: &rng)
+                        )
+                    )
                 default: answer = .disconnect(MQTTReasonPacket(reasonCode: 0x8E))
                 }
                 bridge.sessionAnswered(answer, dailyQuota: Bool.random(using: &rng), into: &actions)
@@ -244,7 +430,10 @@ struct AMQPBridgePropertyTests {
                 }
             }
             if let owed, !closed {
-                #expect(dispositions == (owed ? 1 : 0), "seed \(seed): \(dispositions) outcomes for a PUBACK owed: \(owed)")
+                #expect(
+                    dispositions == (owed ? 1 : 0),
+                    "seed \(seed): \(dispositions) outcomes for a PUBACK owed: \(owed)"
+                )
             }
             actions.removeAll()
         }

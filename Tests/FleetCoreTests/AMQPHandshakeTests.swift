@@ -9,11 +9,14 @@ import Testing
 /// wrote reaches the hub, then everything the hub answered reaches the device), against the figure FleetSim uses.
 @Suite("AMQP connect round trips")
 struct AMQPHandshakeTests {
-    @Test("with CBS and without: the rounds before the hub's session sees the CONNECT and before the device's CONNACK",
-          arguments: [true, false])
+    @Test(
+        "with CBS and without: the rounds before the hub's session sees the CONNECT and before the device's CONNACK",
+        arguments: [true, false]
+    )
     func roundTrips(cbs: Bool) throws {
         var device = AMQPDeviceBridge(
-            configuration: .init(hubHost: "hub", cbs: cbs, mechanism: "ANONYMOUS", idleTimeOut: nil))
+            configuration: .init(hubHost: "hub", cbs: cbs, mechanism: "ANONYMOUS", idleTimeOut: nil)
+        )
         var hub = HubAMQPBridge(configuration: .init(hostName: "hub"))
         var toHub: [UInt8] = []
         var toDevice: [UInt8] = []
@@ -30,8 +33,11 @@ struct AMQPHandshakeTests {
         }
 
         var actions: [AMQPDeviceBridge.Action] = []
-        device.deviceWrote(.connect(MQTTConnect(version: .v311, clientID: "d", keepAliveSeconds: 30, password: [1])),
-                           now: .zero, into: &actions)
+        device.deviceWrote(
+            .connect(MQTTConnect(version: .v311, clientID: "d", keepAliveSeconds: 30, password: [1])),
+            now: .zero,
+            into: &actions
+        )
         for round in 1...10 {
             for a in actions {
                 if case .sendHeader(let h) = a { toHub += try bytes(h, nil) }
@@ -67,7 +73,10 @@ struct AMQPHandshakeTests {
             }
         }
         let expected = AMQPDeviceBridge.handshakeRoundTrips(cbs: cbs)
-        #expect(connectRound == expected.beforeCredentials + 1, "the CONNECT goes out in round \(String(describing: connectRound))")
+        #expect(
+            connectRound == expected.beforeCredentials + 1,
+            "the CONNECT goes out in round \(String(describing: connectRound))"
+        )
         #expect(connackRound == expected.beforeCredentials + 1 + expected.afterAcceptance)
     }
 }

@@ -8,7 +8,9 @@ struct AMQPMessagesTests {
     @Test("written straight from the topic, a message has the bytes of the one built from values (300 random topics)")
     func directEqualsBuilt() throws {
         var rng = SplitMix64(seed: 1700)
-        let keys = ["%24.mid", "%24.cid", "%24.ct", "%24.ce", "%24.to", "%24.exp", "%24.uid", "site", "a%20b", "k", "", "x%"]
+        let keys = [
+            "%24.mid", "%24.cid", "%24.ct", "%24.ce", "%24.to", "%24.exp", "%24.uid", "site", "a%20b", "k", "", "x%",
+        ]
         let values = ["1", "42", "application%2Fjson", "utf-8", "", "plant%267", "%E2%82%AC", "v=w", "%zz"]
         for _ in 0..<300 {
             var pairs: [String] = []

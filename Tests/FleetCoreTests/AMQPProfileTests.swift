@@ -9,8 +9,10 @@ struct AMQPProfileTests {
             ("amqp://hub.local", "hub.local", 5672, false, nil, "amqp://hub.local:5672"),
             ("amqps://hub.local", "hub.local", 5671, true, nil, "amqps://hub.local:5671"),
             ("amqps://[::1]:6000/", "::1", 6000, true, nil, "amqps://[::1]:6000"),
-            ("amqp+wss://hub.local", "hub.local", 443, true, "/$iothub/websocket",
-             "amqp+wss://hub.local:443/$iothub/websocket"),
+            (
+                "amqp+wss://hub.local", "hub.local", 443, true, "/$iothub/websocket",
+                "amqp+wss://hub.local:443/$iothub/websocket"
+            ),
             ("amqp+ws://hub.local:8080/x", "hub.local", 8080, false, "/x", "amqp+ws://hub.local:8080/x"),
         ]
         for (url, host, port, tls, path, text) in cases {

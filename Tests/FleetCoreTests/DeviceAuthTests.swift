@@ -82,7 +82,9 @@ struct DeviceAuthTests {
         #expect(actions.contains(.connect), "a new CONNECT at once, without the retry policy's wait")
     }
 
-    @Test("over AMQP the C SDK renews in-band at half the lifetime (reference §11.1): an AUTH with a fresh token, no close")
+    @Test(
+        "over AMQP the C SDK renews in-band at half the lifetime (reference §11.1): an AUTH with a fresh token, no close"
+    )
     func renewalInBand() throws {
         let s = try ScenarioLoader().load(
             yaml: """
@@ -100,9 +102,11 @@ struct DeviceAuthTests {
         _ = connectPacket(&m, at: 0)
         var actions: [DeviceAction] = []
         m.packetReceived(.connack(MQTTConnAck()), now: .zero, into: &actions)
-        let renewal = try #require(actions.compactMap { a -> Instant? in
-            if case .schedule(.tokenRenewal, let at) = a { return at } else { return nil }
-        }.first)
+        let renewal = try #require(
+            actions.compactMap { a -> Instant? in
+                if case .schedule(.tokenRenewal, let at) = a { return at } else { return nil }
+            }.first
+        )
         #expect(renewal == Instant(nanoseconds: 1800 * 1_000_000_000))
         actions.removeAll()
         m.timerFired(.tokenRenewal, deadline: renewal, now: renewal, into: &actions)

@@ -1,12 +1,12 @@
+import FleetAMQP
 import FleetCore
 import FleetEngine
+import FleetFuzz
 import FleetHub
 import FleetHubCore
 import FleetService
-import FleetAMQP
-import FleetFuzz
-import NIOCore
 import Foundation
+import NIOCore
 import Testing
 
 /// Qpid Proton's example broker (Apache's AMQP 1.0 implementation; Debian libqpid-proton11-dev-examples), started on
@@ -18,7 +18,8 @@ final class ProtonBroker {
 
     static var available: Bool {
         FileManager.default.fileExists(atPath: script)
-            && (try? IntegrationTests.RealClientTests.run("/usr/bin/env", ["python3", "-c", "import proton"]).status) == 0
+            && (try? IntegrationTests.RealClientTests.run("/usr/bin/env", ["python3", "-c", "import proton"]).status)
+                == 0
     }
 
     init() throws {
@@ -30,7 +31,11 @@ final class ProtonBroker {
         try process.run()
         for _ in 0..<500 {
             guard process.isRunning else { throw TestFailure("broker.py exited with \(process.terminationStatus)") }
-            if (try? IntegrationTests.RealClientTests.run("/usr/bin/env", ["python3", "-c", Self.probe(port)]).status) == 0 { return }
+            if (try? IntegrationTests.RealClientTests.run("/usr/bin/env", ["python3", "-c", Self.probe(port)]).status)
+                == 0
+            {
+                return
+            }
             usleep(20_000)
         }
         throw TestFailure("broker.py did not listen on \(port) within 10 s")
@@ -58,7 +63,10 @@ extension IntegrationTests {
             .enabled(if: ProtonBroker.available || Env.isCI, "python-qpid-proton and its example broker needed")
         )
         func protonBroker() async throws {
-            try #require(ProtonBroker.available, ".ci/run installs python-qpid-proton and libqpid-proton11-dev-examples")
+            try #require(
+                ProtonBroker.available,
+                ".ci/run installs python-qpid-proton and libqpid-proton11-dev-examples"
+            )
             let broker = try ProtonBroker()
             let scenario = try ScenarioLoader().load(
                 yaml: """
@@ -81,10 +89,14 @@ extension IntegrationTests {
             // The broker's own count, read by a Proton client: each device's queue, drained.
             let addresses = (0..<200).map { "amqps://127.0.0.1/devices/\(scenario.fleet.deviceID($0))/messages/events" }
             let drained = try IntegrationTests.RealClientTests.run(
-                "/usr/bin/env", ["python3", Self.drain, "amqp://127.0.0.1:\(broker.port)"] + addresses)
+                "/usr/bin/env",
+                ["python3", Self.drain, "amqp://127.0.0.1:\(broker.port)"] + addresses
+            )
             #expect(drained.status == 0, "\(drained.err)")
             let json = try #require(
-                try JSONSerialization.jsonObject(with: Data(drained.out.utf8)) as? [String: Any], "\(drained.out)")
+                try JSONSerialization.jsonObject(with: Data(drained.out.utf8)) as? [String: Any],
+                "\(drained.out)"
+            )
             #expect(json["messages"] as? Int == 600)
             #expect(json["unique_ids"] as? Int == 600, "each message once, by its device and message id")
             #expect((json["per_address"] as? [String: Int])?.values.allSatisfy { $0 == 3 } == true)
@@ -111,12 +123,18 @@ extension IntegrationTests {
         }
 
         static func device(
-            port: Int, id: String, key: String = groupKey, messages: Int, c2d: Int, ca: String? = nil
+            port: Int,
+            id: String,
+            key: String = groupKey,
+            messages: Int,
+            c2d: Int,
+            ca: String? = nil
         ) throws -> [String: Any] {
             let url = ca == nil ? "amqp://127.0.0.1:\(port)" : "amqps://localhost:\(port)"
             let r = try IntegrationTests.RealClientTests.run(
                 "/usr/bin/env",
-                ["python3", client, url, "myhub.local", id, key, String(messages), String(c2d)] + (ca.map { [$0] } ?? [])
+                ["python3", client, url, "myhub.local", id, key, String(messages), String(c2d)]
+                    + (ca.map { [$0] } ?? [])
             )
             #expect(r.status == 0, "\(r.err)")
             return try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.out)")
@@ -147,7 +165,12 @@ extension IntegrationTests {
         func wrongSignature() async throws {
             let (hub, port) = try await Self.hub()
             let result = try Self.device(
-                port: port, id: "proton-2", key: "BBECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", messages: 1, c2d: 0)
+                port: port,
+                id: "proton-2",
+                key: "BBECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                messages: 1,
+                c2d: 0
+            )
             #expect(result["cbs_status"] as? Int == 401)
             #expect(result["accepted"] as? Int == 0)
             let stats = await hub.stop()
@@ -177,7 +200,8 @@ extension IntegrationTests.AMQPHubTests {
         configuration.amqpListen = configuration.listen
         configuration.listen = []
         let result = try await FleetRunner(
-            scenario: s, hub: EmbeddedTestHub(hub: TestHub(configuration: configuration))
+            scenario: s,
+            hub: EmbeddedTestHub(hub: TestHub(configuration: configuration))
         ).run()
         let c = result.snapshot.counters
         let hub = try #require(result.hub)
