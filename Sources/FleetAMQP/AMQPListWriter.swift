@@ -41,15 +41,7 @@ public struct AMQPListWriter {
 
     public mutating func uint(_ v: UInt32?, into buffer: inout ByteBuffer) {
         guard let v else { return null(into: &buffer) }
-        if v == 0 {
-            buffer.writeInteger(UInt8(0x43))
-        } else if v <= 0xFF {
-            buffer.writeInteger(UInt8(0x52))
-            buffer.writeInteger(UInt8(v))
-        } else {
-            buffer.writeInteger(UInt8(0x70))
-            buffer.writeInteger(v)
-        }
+        AMQPValue.writeUInt(v, into: &buffer)
         wrote(buffer)
     }
 

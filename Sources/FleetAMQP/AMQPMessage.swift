@@ -99,13 +99,7 @@ public struct AMQPMessage: Sendable, Hashable {
             guard case .described(let descriptor, let inner) = value else {
                 throw AMQPCodecError(.notDescribed, context: "message", detail: value.typeName)
             }
-            let code: UInt64
-            switch descriptor {
-            case .code(let c): code = c
-            case .name(let n):
-                guard let c = names[n] else { throw AMQPCodecError(.unknownSection, detail: n) }
-                code = c
-            }
+            let code = try descriptor.code(in: names, unknown: .unknownSection)
             let repeatable = code == 0x75 || code == 0x76
             guard code > last || (code == last && repeatable), (0x70...0x78).contains(code) else {
                 throw AMQPCodecError(

@@ -151,13 +151,7 @@ extension AMQPPerformative {
         guard case .described(let descriptor, let inner) = value, case .list(let fields) = inner else {
             throw AMQPCodecError(.notDescribed, detail: value.typeName)
         }
-        let code: UInt64
-        switch descriptor {
-        case .code(let c): code = c
-        case .name(let n):
-            guard let c = names[n] else { throw AMQPCodecError(.unknownPerformative, detail: n) }
-            code = c
-        }
+        let code = try descriptor.code(in: names, unknown: .unknownPerformative)
         let performative = try decode(code: code, fields: fields, body: &body)
         if case .transfer = performative {
             return performative

@@ -74,13 +74,7 @@ public enum AMQPSASLFrame: Sendable, Hashable {
         guard case .described(let descriptor, let inner) = value, case .list(let fields) = inner else {
             throw AMQPCodecError(.notDescribed, context: "sasl", detail: value.typeName)
         }
-        let code: UInt64
-        switch descriptor {
-        case .code(let c): code = c
-        case .name(let n):
-            guard let c = names[n] else { throw AMQPCodecError(.unknownPerformative, detail: n) }
-            code = c
-        }
+        let code = try descriptor.code(in: names, unknown: .unknownPerformative)
         switch code {
         case 0x40:
             let r = AMQPFieldReader(fields, composite: "sasl-mechanisms")

@@ -103,12 +103,11 @@ extension AMQPValue {
         }
     }
 
-    /// A list's or map's elements: size, count, then `count` complete values filling exactly `size` bytes.
-    private static func decodeCompound(
-        wide: Bool,
-        from buffer: inout ByteBuffer,
-        depth: Int
-    ) throws(AMQPCodecError) -> [AMQPValue] {
+    /// A compound value's size and count (8- or 32-bit), bounded: the size by the bytes present, the count by the size
+    /// (every element takes a byte at least; see `decode`); returns where its bytes end and the count.
+    private static func compoundHeader(wide: Bool, from buffer: inout ByteBuffer, depth: Int)
+        throws(AMQPCodecError) -> (end: Int, count: Int)
+    {
         guard depth < maxNestingDepth else { throw AMQPCodecError(.nestingTooDeep) }
         let size = wide ? try buffer.amqpLength32() : Int(try buffer.amqpInteger(UInt8.self))
         guard size <= buffer.readableBytes else { throw AMQPCodecError(.truncated, detail: "size \(size)") }
@@ -119,6 +118,16 @@ extension AMQPValue {
         guard count <= size - countWidth else {
             throw AMQPCodecError(.countExceedsSize, detail: "\(count) elements in \(size) bytes")
         }
+        return (end, count)
+    }
+
+    /// A list's or map's elements: size, count, then `count` complete values filling exactly `size` bytes.
+    private static func decodeCompound(
+        wide: Bool,
+        from buffer: inout ByteBuffer,
+        depth: Int
+    ) throws(AMQPCodecError) -> [AMQPValue] {
+        let (end, count) = try compoundHeader(wide: wide, from: &buffer, depth: depth)
         var elements: [AMQPValue] = []
         elements.reserveCapacity(count)
         for _ in 0..<count {
@@ -135,16 +144,7 @@ extension AMQPValue {
         from buffer: inout ByteBuffer,
         depth: Int
     ) throws(AMQPCodecError) -> AMQPValue {
-        guard depth < maxNestingDepth else { throw AMQPCodecError(.nestingTooDeep) }
-        let size = wide ? try buffer.amqpLength32() : Int(try buffer.amqpInteger(UInt8.self))
-        guard size <= buffer.readableBytes else { throw AMQPCodecError(.truncated, detail: "size \(size)") }
-        let countWidth = wide ? 4 : 1
-        guard size >= countWidth else { throw AMQPCodecError(.sizeMismatch, detail: "size \(size)") }
-        let end = buffer.readerIndex + size
-        let count = wide ? Int(try buffer.amqpInteger(UInt32.self)) : Int(try buffer.amqpInteger(UInt8.self))
-        guard count <= size - countWidth else {
-            throw AMQPCodecError(.countExceedsSize, detail: "\(count) elements in \(size) bytes")
-        }
+        let (end, count) = try compoundHeader(wide: wide, from: &buffer, depth: depth)
         guard buffer.readerIndex < end else {
             throw AMQPCodecError(.sizeMismatch, detail: "array without an element constructor")
         }

@@ -10,15 +10,7 @@ extension AMQPValue {
         case .null: buffer.writeInteger(UInt8(0x40))
         case .bool(let v): buffer.writeInteger(UInt8(v ? 0x41 : 0x42))
         case .uint(let v):
-            if v == 0 {
-                buffer.writeInteger(UInt8(0x43))
-            } else if v <= 0xFF {
-                buffer.writeInteger(UInt8(0x52))
-                buffer.writeInteger(UInt8(v))
-            } else {
-                buffer.writeInteger(UInt8(0x70))
-                buffer.writeInteger(v)
-            }
+            Self.writeUInt(v, into: &buffer)
         case .ulong(let v):
             if v == 0 {
                 buffer.writeInteger(UInt8(0x44))
@@ -217,6 +209,19 @@ extension AMQPValue {
         try elements(&buffer)
         let size = buffer.writerIndex - sizeIndex - 4
         buffer.setInteger(try length32(size), at: sizeIndex)
+    }
+
+    /// A uint in its shortest form: `uint0`, `smalluint` or the full four bytes.
+    static func writeUInt(_ v: UInt32, into buffer: inout ByteBuffer) {
+        if v == 0 {
+            buffer.writeInteger(UInt8(0x43))
+        } else if v <= 0xFF {
+            buffer.writeInteger(UInt8(0x52))
+            buffer.writeInteger(UInt8(v))
+        } else {
+            buffer.writeInteger(UInt8(0x70))
+            buffer.writeInteger(v)
+        }
     }
 
     static func length32(_ n: Int) throws(AMQPCodecError) -> UInt32 {

@@ -52,6 +52,16 @@ public enum AMQPDescriptor: Sendable, Hashable, CustomStringConvertible {
         case .name(let name): name
         }
     }
+
+    /// The numeric code, a symbolic name translated through `names`; a name not there is `unknown`.
+    func code(in names: [String: UInt64], unknown: AMQPCodecError.Code) throws(AMQPCodecError) -> UInt64 {
+        switch self {
+        case .code(let c): return c
+        case .name(let n):
+            guard let c = names[n] else { throw AMQPCodecError(unknown, detail: n) }
+            return c
+        }
+    }
 }
 
 /// An AMQP map: key/value pairs in wire order (the spec allows any key type; order is kept so encoding is stable).

@@ -8,28 +8,17 @@ on an unsettled sender link, C2D on a receiver link settled `accepted`.
       -> prints one JSON line: {"cbs_status": S, "accepted": A, "rejected": R, "c2d": C, "c2d_properties": {...}}
 A refused put-token (S != 200) ends the connection there.
 """
-import base64
-import hashlib
-import hmac
 import json
 import sys
 import time
-import urllib.parse
 import uuid
 
 from proton import Message, SSLDomain, symbol
 from proton.handlers import MessagingHandler
 from proton.reactor import Container
 
-
-def device_key(group_key_b64, device_id):
-    return base64.b64encode(hmac.new(base64.b64decode(group_key_b64), device_id.encode(), hashlib.sha256).digest()).decode()
-
-
-def sas_token(resource_uri, key_b64, expiry):
-    encoded = urllib.parse.quote(resource_uri, safe="")
-    sig = base64.b64encode(hmac.new(base64.b64decode(key_b64), f"{encoded}\n{expiry}".encode(), hashlib.sha256).digest())
-    return f"SharedAccessSignature sr={encoded}&sig={urllib.parse.quote(sig.decode(), safe='')}&se={expiry}"
+# The SAS token helpers of the MQTT test client next to this file (the same independent HMAC implementation).
+from iothub_client import device_key, sas_token
 
 
 class Device(MessagingHandler):
