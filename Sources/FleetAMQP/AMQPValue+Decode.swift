@@ -105,7 +105,11 @@ extension AMQPValue {
 
     /// A compound value's size and count (8- or 32-bit), bounded: the size by the bytes present, the count by the size
     /// (every element takes a byte at least; see `decode`); returns where its bytes end and the count.
-    private static func compoundHeader(wide: Bool, from buffer: inout ByteBuffer, depth: Int)
+    private static func compoundHeader(
+        wide: Bool,
+        from buffer: inout ByteBuffer,
+        depth: Int
+    )
         throws(AMQPCodecError) -> (end: Int, count: Int)
     {
         guard depth < maxNestingDepth else { throw AMQPCodecError(.nestingTooDeep) }
