@@ -259,7 +259,8 @@ def adapt(command, ports):
 
 def listened_ports(words):
     ports = []
-    for option in ("--listen", "--tls-listen", "--ws-listen", "--wss-listen", "--https-listen"):
+    for option in ("--listen", "--tls-listen", "--ws-listen", "--wss-listen", "--https-listen", "--amqp-listen",
+                   "--amqps-listen"):
         _, value = option_value(words, option)
         if value and ":" in value:
             ports.append(int(value.rsplit(":", 1)[1]))
@@ -342,7 +343,7 @@ class Folder:
     def ensure_hub(self, words):
         """Starts a hub for a command aimed at one that nothing here runs."""
         _, url = option_value(words, "--hub")
-        m = re.match(r"^(mqtts?|wss?|https)://127\.0\.0\.1:(\d+)", url or "")
+        m = re.match(r"^(mqtts?|wss?|https|amqps?)://127\.0\.0\.1:(\d+)", url or "")
         if not m or int(m.group(2)) in self.background:
             return
         scheme, port = m.group(1), int(m.group(2))
@@ -357,8 +358,8 @@ class Folder:
         if scheme != "mqtt" and not os.path.exists(os.path.join(self.path, "certs/server.pem")):
             run_checked(self, "fleetstorm hub --generate-cert certs --host localhost", "helper certificates")
         option = {"mqtt": "--listen", "mqtts": "--tls-listen", "ws": "--ws-listen", "wss": "--wss-listen",
-                  "https": "--https-listen"}[scheme]
-        tls = "" if scheme in ("mqtt", "ws") else " --tls-cert certs/server.pem --tls-key certs/server-key.pem"
+                  "https": "--https-listen", "amqp": "--amqp-listen", "amqps": "--amqps-listen"}[scheme]
+        tls = "" if scheme in ("mqtt", "ws", "amqp") else " --tls-cert certs/server.pem --tls-key certs/server-key.pem"
         self.start(f"exec fleetstorm hub --anonymous {option} 127.0.0.1:{port}{tls}", [port],
                    f"helper hub on {scheme}://127.0.0.1:{port}")
 
