@@ -59,6 +59,10 @@ extension AMQPDeviceBridge {
             )
             actions.append(.send(.performative(.disposition(disposition))))
         case .pingreq:
+            // The hub's heartbeats (every half of the idle timeout we announced, which is the device's ping
+            // interval) stand for PINGRESPs: answered at once when the hub was heard within that interval, else when
+            // it is next heard. A silent hub (blackholed, half-open) is found by the machine's own ping timeout, as
+            // over MQTT.
             if let idle = configuration.idleTimeOut, now - lastHeard > idle {
                 pongOwed = true
             } else {

@@ -18,9 +18,9 @@ internal import NIOCore
 ///   the hub's frame size goes in several frames.
 /// - SUBSCRIBE to the C2D topic attaches the receiver link `/devices/{id}/messages/devicebound` (its attach answer is
 ///   the SUBACK) and grants credit; a message becomes a QoS 1 PUBLISH and the device's PUBACK settles it `accepted`.
-/// - PINGREQ is answered at once while the hub was heard within the idle timeout we announced (a peer sends
-///   something at least every half of it), else when it is next heard; the connection's own keep-alive is the empty
-///   frames the handler sends every half of the hub's idle timeout (`heartbeat`).
+/// - PINGREQ is answered at once when the hub was heard within the device's ping interval (which we announce as our
+///   idle timeout, so a live hub sends something at least twice per interval), else when it is next heard; the
+///   connection's own keep-alive is the empty frames the handler sends every half of the hub's idle timeout.
 public struct AMQPDeviceBridge: Sendable {
     public struct Configuration: Sendable, Hashable {
         /// `{host}` of the link addresses and the CBS audience.
@@ -29,7 +29,8 @@ public struct AMQPDeviceBridge: Sendable {
         public var cbs: Bool
         /// The SASL mechanism the device's SDK asks for when offered (C: MSSBCBS; Java, .NET: ANONYMOUS).
         public var mechanism: String
-        /// Announced in our open: the hub must send something at least every half of it (nil: no limit).
+        /// Announced in our open: the hub must send something at least every half of it (nil: no limit). The device's
+        /// ping interval, so a heartbeat falls between any two PINGREQs of a live connection.
         public var idleTimeOut: Duration?
         /// C2D messages the hub may send before the device settles them.
         public var cloudToDeviceCredit: UInt32 = 50

@@ -78,8 +78,8 @@ final class Swarm {
                 hubHost: scenario.auth?.hubHost ?? serverName ?? hubAddress.ipAddress ?? "localhost",
                 cbs: scenario.auth != nil,
                 mechanism: "ANONYMOUS",
-                // The hub sends something at least every keep-alive: a PINGREQ then learns whether it is alive.
-                idleTimeOut: scenario.mqtt.keepAlive > .zero ? scenario.mqtt.keepAlive * 2 : nil
+                // Set per device from its SDK's ping interval (see `connect`).
+                idleTimeOut: nil
             ) : nil
         self.loop = loop
         self.scheduler = scheduler
@@ -269,6 +269,10 @@ final class Swarm {
         let version = handler.machine.config.version
         var amqp = self.amqp
         if let mechanism = handler.machine.config.sdk.amqpMechanism { amqp?.mechanism = mechanism }
+        // The idle timeout the device announces is its ping interval: the hub then sends something between any two
+        // PINGREQs of a live connection (`AMQPDeviceBridge`); no keep-alive, no idle timeout.
+        let pingIdle = handler.machine.config.pingIdle
+        amqp?.idleTimeOut = handler.machine.config.keepAlive > .zero && pingIdle > .zero ? pingIdle : nil
         let origin = scheduler.origin
         var bootstrap = baseBootstrap.channelInitializer { [tls, serverName, webSocket, https, amqp] channel in
             channel.eventLoop.makeCompletedFuture {

@@ -154,6 +154,8 @@ final class HubAMQPFront: ChannelDuplexHandler {
         heartbeat?.cancel()
         heartbeat = context.eventLoop.assumeIsolated().scheduleTask(in: heartbeatInterval) { [self] in
             guard let context = self.context, !self.closing else { return }
+            // A blackholed hub is silent: no heartbeat either, so the device's own liveness check finds it out.
+            guard !self.session.blackholed else { return self.armHeartbeat(context: context) }
             var buffer = context.channel.allocator.buffer(capacity: 8)
             try? AMQPFrame(.empty).encode(into: &buffer)
             context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)

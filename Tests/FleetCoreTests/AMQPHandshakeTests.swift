@@ -80,3 +80,34 @@ struct AMQPHandshakeTests {
         #expect(connackRound == expected.beforeCredentials + 1 + expected.afterAcceptance)
     }
 }
+
+@Suite("AMQP liveness: heartbeats stand for PINGRESPs")
+struct AMQPLivenessTests {
+    @Test("a hub heard within the ping interval answers a PINGREQ at once; a silent one never, until it is heard")
+    func pingAnsweredOnlyWhileTheHubIsHeard() {
+        var bridge = AMQPDeviceBridge(
+            configuration: .init(hubHost: "hub", cbs: false, mechanism: "ANONYMOUS", idleTimeOut: .seconds(4))
+        )
+        var actions: [AMQPDeviceBridge.Action] = []
+        let at = { (s: Int64) in Instant(nanoseconds: s * 1_000_000_000) }
+        bridge.deviceWrote(
+            .connect(MQTTConnect(version: .v311, clientID: "d", keepAliveSeconds: 4)),
+            now: at(0),
+            into: &actions
+        )
+        // Heartbeats every 2 s (half the idle timeout we announced): every PINGREQ is answered at once.
+        for t in stride(from: Int64(2), through: 10, by: 2) {
+            bridge.received(.frame(AMQPFrame(.empty)), now: at(t), into: &actions)
+            actions.removeAll()
+            bridge.deviceWrote(.pingreq, now: at(t) + .milliseconds(500), into: &actions)
+            #expect(actions == [.deliver(.pingresp)], "PINGREQ at \(t).5 s")
+        }
+        // The hub goes silent after 10 s: a PINGREQ at 14.5 s is not answered (the machine's ping timeout ends it) ...
+        actions.removeAll()
+        bridge.deviceWrote(.pingreq, now: at(14) + .milliseconds(500), into: &actions)
+        #expect(actions.isEmpty)
+        // ... unless the hub speaks again before that: then the owed PINGRESP comes with it.
+        bridge.received(.frame(AMQPFrame(.empty)), now: at(16), into: &actions)
+        #expect(actions == [.deliver(.pingresp)])
+    }
+}
