@@ -355,11 +355,14 @@ final class Swarm {
         upgraded.whenComplete { result in
             deadline.cancel()
             // The device joins once the upgrade handler has left: its CONNECT is the first frame.
-            if case .success(true) = result,
-                (try? amqp.map { try channel.pipeline.syncOperations.addHandler($0.value) }) != nil,
-                (try? channel.pipeline.syncOperations.addHandler(device.value)) != nil
-            {
-                return
+            if case .success(true) = result {
+                do {
+                    if let amqp { try channel.pipeline.syncOperations.addHandler(amqp.value) }
+                    try channel.pipeline.syncOperations.addHandler(device.value)
+                    return
+                } catch {
+                    // Falls through: the connection ends as a failed upgrade.
+                }
             }
             channel.close(promise: nil)
             device.value.connectionClosed(error: .webSocket)
