@@ -331,29 +331,33 @@ extension AMQPDeviceBridge {
     private mutating func settled(_ d: AMQPPerformative.Disposition, into actions: inout [Action]) {
         let span = (d.last ?? d.first) &- d.first
         // Outcomes that arrive in delivery order settle from the front; the rest stay (serial arithmetic, part 2.8.8).
-        var kept: [Unsettled] = []
-        var outcome: (code: Int, done: Bool)?
-        for delivery in unsettled {
+        // In place: no array per disposition.
+        var outcome: Int?
+        var i = 0
+        while i < unsettled.count {
+            let delivery = unsettled[i]
             guard outcome == nil, delivery.deliveryID &- d.first <= span else {
-                kept.append(delivery)
+                i += 1
                 continue
             }
             switch d.state {
             case .accepted?:
+                unsettled.remove(at: i)
                 if !d.settled { settle(delivery.deliveryID, d.state, into: &actions) }
                 if delivery.link == .telemetry, let packetID = delivery.packetID {
                     actions.append(.deliver(.puback(MQTTAck(packetID: packetID))))
                 }
             case .rejected(let error)?:
-                outcome = (AMQPConditions.serviceCode(for: error?.condition ?? ""), true)
+                unsettled.remove(at: i)
+                outcome = AMQPConditions.serviceCode(for: error?.condition ?? "")
             case .released?, .modified?:
-                outcome = (HubServiceError.serviceUnavailable, true)
+                unsettled.remove(at: i)
+                outcome = HubServiceError.serviceUnavailable
             case .received?, .other?, nil:
-                kept.append(delivery)  // not an outcome yet
+                i += 1  // not an outcome yet
             }
         }
-        unsettled = kept
-        if let outcome { refuse(outcome.code, into: &actions) }
+        if let outcome { refuse(outcome, into: &actions) }
     }
 
     private func settle(_ id: UInt32, _ state: AMQPDeliveryState?, into actions: inout [Action]) {

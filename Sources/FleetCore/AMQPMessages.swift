@@ -94,10 +94,15 @@ public enum AMQPMessages {
 
     /// The property bag of a telemetry or C2D topic of `deviceID` (empty for any other topic).
     private static func propertyBag(_ topic: String, deviceID: String) -> Substring {
-        let prefix = "devices/\(deviceID)/messages/"
-        guard topic.hasPrefix(prefix) else { return "" }
-        let rest = topic.dropFirst(prefix.count)
-        for kind in ["events/", "devicebound/"] where rest.hasPrefix(kind) { return rest.dropFirst(kind.count) }
+        // Byte comparisons: no string is built and no character is walked per message.
+        var rest = Substring(topic)
+        for part in ["devices/", deviceID, "/messages/"] {
+            guard rest.utf8.starts(with: part.utf8) else { return "" }
+            rest = Substring(rest.utf8.dropFirst(part.utf8.count))
+        }
+        for kind in ["events/", "devicebound/"] where rest.utf8.starts(with: kind.utf8) {
+            return Substring(rest.utf8.dropFirst(kind.utf8.count))
+        }
         return ""
     }
 
@@ -105,13 +110,13 @@ public enum AMQPMessages {
     private static func forEachPair(_ bag: Substring, _ body: (String, () -> String) -> Void) {
         var rest = bag
         while !rest.isEmpty {
-            let end = rest.firstIndex(of: "&") ?? rest.endIndex
+            let end = rest.utf8.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
             let pair = rest[..<end]
-            rest = end == rest.endIndex ? "" : rest[rest.index(after: end)...]
+            rest = end == rest.endIndex ? "" : rest[rest.utf8.index(after: end)...]
             guard !pair.isEmpty else { continue }
-            let equals = pair.firstIndex(of: "=")
+            let equals = pair.utf8.firstIndex(of: UInt8(ascii: "="))
             let key = DeviceREST.percentDecoded(pair[..<(equals ?? pair.endIndex)])
-            let raw = equals.map { pair[pair.index(after: $0)...] } ?? ""
+            let raw = equals.map { pair[pair.utf8.index(after: $0)...] } ?? ""
             body(key) { DeviceREST.percentDecoded(raw) }
         }
     }

@@ -168,19 +168,23 @@ public enum DeviceREST {
 
     /// `%XX` escapes decoded (an invalid escape stays as it is; `+` is not a space in a path or property bag).
     static func percentDecoded(_ text: Substring) -> String {
-        guard text.contains("%") else { return String(text) }
+        let utf8 = text.utf8
+        guard utf8.contains(UInt8(ascii: "%")) else { return String(text) }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var it = Array(text.utf8)[...]
-        while let b = it.popFirst() {
-            if b == UInt8(ascii: "%"), it.count >= 2, let hi = hex(it[it.startIndex]),
-                let lo = hex(it[it.startIndex + 1])
-            {
-                bytes.append(hi << 4 | lo)
-                it = it.dropFirst(2)
-            } else {
-                bytes.append(b)
+        bytes.reserveCapacity(utf8.count)
+        var i = utf8.startIndex
+        while i != utf8.endIndex {
+            let b = utf8[i]
+            i = utf8.index(after: i)
+            if b == UInt8(ascii: "%"), i != utf8.endIndex {
+                let j = utf8.index(after: i)
+                if j != utf8.endIndex, let hi = hex(utf8[i]), let lo = hex(utf8[j]) {
+                    bytes.append(hi << 4 | lo)
+                    i = utf8.index(after: j)
+                    continue
+                }
             }
+            bytes.append(b)
         }
         return String(decoding: bytes, as: UTF8.self)
     }
