@@ -134,8 +134,6 @@ public struct AMQPStringMapWriter {
         count += 2
     }
 
-    public var isEmpty: Bool { count == 0 }
-
     public func end(into buffer: inout ByteBuffer) {
         buffer.setInteger(UInt32(buffer.writerIndex - sizeIndex - 4), at: sizeIndex)
         buffer.setInteger(count, at: sizeIndex + 4)

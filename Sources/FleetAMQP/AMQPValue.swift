@@ -119,6 +119,4 @@ extension AMQPValue {
         default: nil
         }
     }
-
-    public var isNull: Bool { self == .null }
 }

@@ -82,7 +82,7 @@ extension AMQPDeviceBridge {
                     hostname: configuration.hubHost,
                     maxFrameSize: configuration.maxFrameSize,
                     channelMax: 0,
-                    idleTimeOut: configuration.idleTimeOut.map { UInt32(clamping: $0.components.seconds * 1000) }
+                    idleTimeOut: configuration.idleTimeOut.map { UInt32(clamping: $0.nanoseconds / 1_000_000) }
                 )
                 open.properties = [.symbol("com.microsoft:client-version"): .string("fleetstorm")]
                 actions.append(.send(.performative(.open(open))))

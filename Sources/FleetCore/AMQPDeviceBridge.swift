@@ -157,7 +157,12 @@ public struct AMQPDeviceBridge: Sendable {
 
         /// Our link the hub calls `handle`.
         func link(remote handle: UInt32) -> Link? {
-            Link.allCases.first { self[$0].remoteHandle == handle }
+            // Four comparisons, no `allCases` array per frame.
+            if cbsSender.remoteHandle == handle { return .cbsSender }
+            if cbsReceiver.remoteHandle == handle { return .cbsReceiver }
+            if telemetry.remoteHandle == handle { return .telemetry }
+            if cloudToDevice.remoteHandle == handle { return .cloudToDevice }
+            return nil
         }
     }
 

@@ -102,7 +102,9 @@ public struct FleetRunner: Sendable {
                 throw FleetRunError(.hubFailed, "embedded hub could not start: \(error)")
             }
         } else {
-            guard let t = scenario.hub.hostAndPort else { preconditionFailure("non-embedded target without address") }
+            guard let t = scenario.hub.hostAndPort else {
+                throw FleetRunError(.hubFailed, "the hub URL has no host and port: give hub.url as mqtt://HOST:PORT")
+            }
             hubAddress = t
             if scenario.hubServesProfile { front = FaultMarks() }
             if scenario.faultProxy {

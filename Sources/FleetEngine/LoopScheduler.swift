@@ -35,8 +35,14 @@ public final class LoopScheduler: NIOScheduledCallbackHandler {
         self.wheel = TimerWheel(tick: tick)
     }
 
-    public func now() -> Instant {
-        Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds) - Int64(origin.uptimeNanoseconds))
+    public func now() -> Instant { Self.instant(since: origin) }
+
+    /// NIO's monotonic clock as an `Instant` from `origin` (what `now()` reads; handlers that cannot hold the
+    /// scheduler capture the origin and call this).
+    public static func instant(since origin: NIODeadline) -> Instant {
+        let now = NIODeadline.now().uptimeNanoseconds
+        let start = origin.uptimeNanoseconds
+        return Instant(nanoseconds: now >= start ? Int64(clamping: now - start) : -Int64(clamping: start - now))
     }
 
     public var pendingTimers: Int { wheel.count }

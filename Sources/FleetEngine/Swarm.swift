@@ -286,11 +286,7 @@ final class Swarm {
                     try channel.pipeline.syncOperations.addHandler(bridge)
                 }
                 let bridge = amqp.map { amqp in
-                    DeviceAMQPBridge(configuration: amqp, version: version) {
-                        Instant(
-                            nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds) - Int64(origin.uptimeNanoseconds)
-                        )
-                    }
+                    DeviceAMQPBridge(configuration: amqp, version: version) { LoopScheduler.instant(since: origin) }
                 }
                 if let webSocket {
                     // Over WebSockets the AMQP bridge joins behind the framing, once the upgrade is done.
