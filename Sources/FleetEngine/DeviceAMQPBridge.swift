@@ -143,7 +143,7 @@ final class DeviceAMQPBridge: ChannelDuplexHandler {
                 armHeartbeat(context: context)
             }
         }
-        if wrote && fromDevice { context.flush() }
+        // After the device's own writes its handler flushes (the flush passes through here): no flush per packet.
     }
 
     /// One scheduled task at a time, re-armed when it fires (an empty frame every half of the hub's idle timeout).

@@ -147,7 +147,7 @@ final class HubAMQPFront: ChannelDuplexHandler {
                 return
             }
         }
-        if fromSession { context.flush() }
+        // After its writes the session handler flushes (the flush passes through here): no flush per packet.
     }
 
     private func armHeartbeat(context: ChannelHandlerContext) {
