@@ -187,7 +187,9 @@ extension HubAMQPBridge {
             clientChannel = nil
             links.removeAll()
         case .close:
-            actions.append(.send(.performative(.close(nil))))
+            // Answered in kind only once the AMQP layer is up (our AMQP header sent); a close inside the SASL layer
+            // just ends the connection.
+            if phase == .open || phase == .awaitingOpen { actions.append(.send(.performative(.close(nil)))) }
             phase = .closed
             actions.append(.close)
         }
