@@ -46,11 +46,11 @@ extension HubConnectionHandler {
     }
 
     func closeSlowConsumer() {
-        guard let context, !session.isClosed else { return }
+        guard context != nil, !session.isClosed else { return }
         state.core.recorder.countSlowConsumer()
         session.protocolError(into: &actions)
         actions.removeAll()
-        context.close(promise: nil)
+        closeOwn()
     }
 
     /// Sends the device's queued C2D messages that are not in flight yet (QoS 1, property bag with `$.mid`).
@@ -67,11 +67,7 @@ extension HubConnectionHandler {
                 qos: .atLeastOnce,
                 packetID: nextPacketID
             )
-            guard let bytes = encode(.publish(publish), context: context) else {
-                context.close(promise: nil)
-                return
-            }
-            write(bytes, context: context)
+            guard send(.publish(publish), context: context) else { return closeOwn() }
         }
         context.flush()
         state.core.recorder.countCloudToDevice(sent: pending.count, at: state.instant())

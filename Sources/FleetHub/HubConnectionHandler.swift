@@ -35,6 +35,10 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private(set) var deviceID: String?
     /// The network-switch fault: the connection is dead both ways but never closed.
     private(set) var isSilenced = false
+    /// Set when this device is one session of an AMQP connection: its packets come from and go to the AMQP front
+    /// (no pipeline of its own; `context` is then the front's, for the loop, the peer and the connection's resets).
+    private(set) weak var carrier: HubAMQPFront?
+    private(set) var carrierChannel: UInt16 = 0
     private var peerCache: String??
     /// C2D messages sent on this connection and not acknowledged yet (packet id → message id).
     var cloudToDeviceInFlight: [UInt16: UInt64] = [:]
@@ -74,6 +78,44 @@ final class HubConnectionHandler: ChannelInboundHandler {
         state.closed(self, deviceID: deviceID, at: state.instant())
         self.context = nil
         slowConsumerTimer?.cancel()
+    }
+
+    /// Starts this device's session inside an AMQP connection (the front's `context`): as `handlerAdded` does.
+    func attach(carrier: HubAMQPFront, channel: UInt16, context: ChannelHandlerContext) {
+        self.carrier = carrier
+        carrierChannel = channel
+        handlerAdded(context: context)
+    }
+
+    /// The AMQP session ended (or its connection closed): as `handlerRemoved` does.
+    func detachFromCarrier() {
+        guard let context else { return }
+        session.protocolError(into: &actions)
+        actions.removeAll()
+        handlerRemoved(context: context)
+        carrier = nil
+    }
+
+    /// Ends this device's connection as the hub's rules ask (after a refusal, silence, a slow reader): its own
+    /// channel, or its session of an AMQP connection.
+    func closeOwn() {
+        if let carrier {
+            carrier.endSession(carrierChannel)
+        } else {
+            context?.close(promise: nil)
+        }
+    }
+
+    /// Writes one packet to the client: onto its own channel, or to the AMQP session that carries the device. False
+    /// when it cannot be encoded (only a client can cause that; the caller closes).
+    func send(_ packet: MQTTPacket, context: ChannelHandlerContext) -> Bool {
+        if let carrier {
+            if !isSilenced { carrier.carry(packet, channel: carrierChannel, dailyQuota: dailyQuotaRefused) }
+            return true
+        }
+        guard let buffer = encode(packet, context: context) else { return false }
+        write(buffer, context: context)
+        return true
     }
 
     /// What the sweep finds due on a connection.
@@ -118,16 +160,36 @@ final class HubConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Closes the connection without a DISCONNECT (the drop faults, a takeover, token expiry).
-    func closeByHub() { context?.close(promise: nil) }
+    /// Closes the device's connection without a DISCONNECT (a takeover, token expiry); over AMQP, its session.
+    func closeByHub() { closeOwn() }
 
-    func silence() { isSilenced = true }
+    /// The drop faults: the network connection itself closes (over AMQP, with every device it carries).
+    func dropByHub() { context?.close(promise: nil) }
+
+    func silence() {
+        isSilenced = true
+        carrier?.silence()
+    }
 
     /// Closes and returns the close's future (the hub's stop waits for every connection).
     func closeFuture() -> EventLoopFuture<Void>? { context?.close() }
 
     var blackholed: Bool {
         isSilenced || state.core.isBlackholed(deviceID: deviceID, peer: { peer })
+    }
+
+    /// A packet from the AMQP front (this device's session of an AMQP connection).
+    func received(_ packet: MQTTPacket) {
+        if blackholed || context == nil { return }
+        lastRead = state.sweepNow
+        let now = state.instant()
+        swap(&actions, &state.scratch)
+        defer {
+            actions.removeAll(keepingCapacity: true)
+            swap(&actions, &state.scratch)
+            state.answering = nil
+        }
+        _ = process(packet, now: now)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -234,7 +296,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
         let wallNow = NIODeadline.now()
         let release = max(wallNow + .nanoseconds(delay?.nanoseconds ?? 0), writesNotBefore)
         let deferred = release > wallNow
-        var pending: [ByteBuffer] = []
+        var pending: [MQTTPacket] = []
         var closeAfter = false
         var wrote = false
         var i = 0
@@ -243,16 +305,15 @@ final class HubConnectionHandler: ChannelInboundHandler {
             i += 1
             switch action {
             case .write(let packet):
-                guard let buffer = encode(packet, context: context) else {
-                    // The client made an answer MQTT cannot carry: drop that connection, not the hub.
-                    actions.removeAll(keepingCapacity: true)
-                    context.close(promise: nil)
-                    return
-                }
                 if deferred {
-                    pending.append(buffer)
+                    pending.append(packet)
                 } else {
-                    write(buffer, context: context)
+                    guard send(packet, context: context) else {
+                        // The client made an answer MQTT cannot carry: drop that connection, not the hub.
+                        actions.removeAll(keepingCapacity: true)
+                        closeOwn()
+                        return
+                    }
                     wrote = true
                 }
             case .close:
@@ -261,7 +322,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
                 } else {
                     if wrote { context.flush() }
                     wrote = false
-                    context.close(promise: nil)
+                    closeOwn()
                 }
             case .record(let event):
                 // The peer's address is formatted only where it is kept (accepted connections), not per message.
@@ -301,12 +362,14 @@ final class HubConnectionHandler: ChannelInboundHandler {
         if wrote { context.flush() }
         guard deferred, !pending.isEmpty || closeAfter else { return }
         writesNotBefore = release
-        let buffers = pending
+        let packets = pending
         context.eventLoop.assumeIsolated().scheduleTask(deadline: release) { [self] in
             guard let context = self.context else { return }
-            for b in buffers { self.write(b, context: context) }
+            for packet in packets where !self.send(packet, context: context) {
+                return self.closeOwn()
+            }
             context.flush()
-            if closeAfter { context.close(promise: nil) }
+            if closeAfter { self.closeOwn() }
         }
     }
 

@@ -20,10 +20,10 @@ public enum HubFront: String, Sendable, CaseIterable {
                 HubConnectionHandler(state: state)
             )
         case .webSocket:
-            // The session is made on the loop once the upgrade completes.
+            // The front is made on the loop once the upgrade completes.
             let bound = NIOLoopBound(state, eventLoop: channel.eventLoop)
-            try HubWebSocket.configure(channel, configuration: configuration) {
-                HubConnectionHandler(state: bound.value)
+            try HubWebSocket.configure(channel, configuration: configuration) { amqp in
+                amqp ? HubAMQPFront(state: bound.value) as any ChannelHandler : HubConnectionHandler(state: bound.value)
             }
         case .https:
             try HubHTTPS.configure(channel, configuration: configuration, state: state)

@@ -120,7 +120,7 @@ final class HubState {
             {
                 affected += 1
                 switch effect {
-                case .close: handler.closeByHub()
+                case .close: handler.dropByHub()
                 case .expire:
                     core.recorder.countTokenExpiry()
                     handler.closeByHub()

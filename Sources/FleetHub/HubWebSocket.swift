@@ -6,14 +6,14 @@ internal import NIOWebSocket
 
 /// The hub's WebSocket front (reference §10.1, §11.1): an HTTP/1.1 upgrade at IoT Hub's path with the `mqtt`
 /// subprotocol, then binary frames carrying the same MQTT bytes to the same `HubConnectionHandler`; or with the
-/// `AMQPWSB10` subprotocol, the AMQP front in front of that handler (IoT Hub serves both on one port). Anything else —
+/// `AMQPWSB10` subprotocol, the AMQP front with its handler per session (IoT Hub serves both on one port). Anything else —
 /// another path, neither subprotocol, a plain HTTP request, bytes that are not HTTP — gets an HTTP error (or a
 /// close) and the connection ends; a client that never finishes its upgrade is closed after the CONNECT timeout.
 enum HubWebSocket {
     static func configure(
         _ channel: any Channel,
         configuration: HubConfiguration,
-        session: @escaping @Sendable () -> HubConnectionHandler
+        front: @escaping @Sendable (_ amqp: Bool) -> any ChannelHandler
     ) throws {
         let path = configuration.webSocketPath
         let timeout = TimeAmount.nanoseconds(configuration.connectTimeout.nanoseconds)
@@ -34,13 +34,7 @@ enum HubWebSocket {
                     // From here on the bytes are WebSocket frames: the HTTP refusal must not see them.
                     channel.pipeline.syncOperations.removeHandler(name: RefuseHTTP.name, promise: nil)
                     try channel.pipeline.syncOperations.addHandler(MQTTWebSocketFraming(role: .server))
-                    let handler = session()
-                    if subprotocol(head) == amqpWebSocketSubprotocol {
-                        try channel.pipeline.syncOperations.addHandler(
-                            HubAMQPFront(session: handler, configuration: configuration)
-                        )
-                    }
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try channel.pipeline.syncOperations.addHandler(front(subprotocol(head) == amqpWebSocketSubprotocol))
                 }
             }
         )

@@ -45,8 +45,7 @@ extension HubAMQPBridge {
         if phase == .open || phase == .awaitingOpen {
             actions.append(.send(.performative(.close(AMQPError(condition: condition, description: description)))))
         }
-        phase = .closed
-        actions.append(.close)
+        endConnection(into: &actions)
     }
 
     private mutating func received(_ sasl: AMQPSASLFrame, into actions: inout [Action]) {
@@ -94,7 +93,7 @@ extension HubAMQPBridge {
                 containerID: "fleetstorm-hub",
                 hostname: configuration.hostName,
                 maxFrameSize: configuration.maxFrameSize,
-                channelMax: 0
+                channelMax: configuration.maxSessions &- 1
             )
             ours.properties = [.symbol("product"): .string("fleetstorm")]
             actions.append(.send(.performative(.open(ours))))
@@ -105,73 +104,99 @@ extension HubAMQPBridge {
             guard phase == .open else {
                 return closeConnection(AMQPConditions.notAllowed, "begin before open", into: &actions)
             }
-            guard clientChannel == nil else {
-                // One device (one session) per connection on this hub.
-                var refused = AMQPPerformative.Begin(
-                    remoteChannel: channel,
-                    nextOutgoingID: 0,
-                    incomingWindow: 0,
-                    outgoingWindow: 0
+            guard sessions[channel] == nil, channel < configuration.maxSessions else {
+                // A channel in use or past the channel maximum we announced: a connection error (part 2.7.1).
+                return closeConnection(
+                    "amqp:connection:framing-error",
+                    "begin on channel \(channel): in use or past the channel maximum \(configuration.maxSessions - 1)",
+                    into: &actions
                 )
-                refused.handleMax = 0
-                actions.append(.send(.performative(.begin(refused), channel: 1)))
-                actions.append(
-                    .send(
-                        .performative(
-                            .end(
-                                AMQPError(
-                                    condition: AMQPConditions.notAllowed,
-                                    description: "this hub carries one device per connection"
-                                )
-                            ),
-                            channel: 1
-                        )
-                    )
-                )
-                return
             }
-            clientChannel = channel
-            nextIncomingID = begin.nextOutgoingID
-            remoteIncomingWindow = begin.incomingWindow
+            var session = Session(channel: channel, configuration: configuration)
+            session.nextIncomingID = begin.nextOutgoingID
+            session.remoteIncomingWindow = begin.incomingWindow
             actions.append(
-                .send(
-                    .performative(
-                        .begin(
-                            .init(
-                                remoteChannel: channel,
-                                nextOutgoingID: nextOutgoingID,
-                                incomingWindow: Self.incomingWindow,
-                                outgoingWindow: Self.outgoingWindow
-                            )
+                session.out(
+                    .begin(
+                        .init(
+                            remoteChannel: channel,
+                            nextOutgoingID: session.nextOutgoingID,
+                            incomingWindow: Self.incomingWindow,
+                            outgoingWindow: Self.outgoingWindow
                         )
                     )
                 )
             )
+            sessions[channel] = session
+            actions.append(.sessionBegan(channel))
+        case .end:
+            guard let session = sessions.removeValue(forKey: channel) else { return }
+            actions.append(session.out(.end(nil)))
+            actions.append(.sessionEnded(channel))
+        case .close:
+            // Answered in kind only once the AMQP layer is up (our AMQP header sent); a close inside the SASL layer
+            // just ends the connection.
+            if phase == .open || phase == .awaitingOpen { actions.append(.send(.performative(.close(nil)))) }
+            endConnection(into: &actions)
+        case .attach, .flow, .transfer, .disposition, .detach:
+            // Frames on a channel with no session are ignored (a session this side already ended may still be
+            // answered by frames in flight).
+            guard phase == .open, sessions[channel] != nil else { return }
+            sessions[channel]!.received(p, plain: plain, into: &actions)
+            checkFailure(channel, into: &actions)
+        }
+    }
+
+    /// A session that broke the protocol ends the connection.
+    mutating func checkFailure(_ channel: UInt16, into actions: inout [Action]) {
+        guard let failure = sessions[channel]?.failure else { return }
+        closeConnection(failure.condition, failure.description, into: &actions)
+    }
+
+    /// The connection is over: every session ends with it, then the socket closes.
+    mutating func endConnection(into actions: inout [Action]) {
+        phase = .closed
+        for channel in sessions.keys.sorted() { actions.append(.sessionEnded(channel)) }
+        sessions.removeAll()
+        actions.append(.close)
+    }
+}
+
+extension HubAMQPBridge.Session {
+    typealias Action = HubAMQPBridge.Action
+    typealias Kind = HubAMQPBridge.Kind
+    typealias Link = HubAMQPBridge.Link
+
+    /// A link performative on this session.
+    mutating func received(
+        _ p: AMQPPerformative,
+        plain: (deviceID: String, token: [UInt8])?,
+        into actions: inout [Action]
+    ) {
+        switch p {
         case .attach(let attach):
-            guard phase == .open, clientChannel == channel else { return }
-            attached(attach, into: &actions)
+            attached(attach, plain: plain, into: &actions)
         case .flow(let flow):
-            guard clientChannel == channel else { return }
             remoteIncomingWindow = (flow.nextIncomingID ?? 0) &+ flow.incomingWindow &- nextOutgoingID
             if let handle = flow.handle, var link = links[handle], link.kind == .cbsOut || link.kind == .cloudToDevice {
                 link.credit = (flow.deliveryCount ?? link.deliveryCount) &+ (flow.linkCredit ?? 0) &- link.deliveryCount
                 links[handle] = link
             }
-            if flow.echo { actions.append(.send(.performative(.flow(sessionFlow())))) }
+            if flow.echo { actions.append(out(.flow(sessionFlow()))) }
             pump(into: &actions)
         case .transfer(let transfer):
-            guard clientChannel == channel else { return }
             receivedTransfer(transfer, into: &actions)
         case .disposition(let d):
-            guard clientChannel == channel, d.role == .receiver else { return }
+            guard d.role == .receiver else { return }
             settled(d, into: &actions)
         case .detach(let detach):
             guard let link = links.removeValue(forKey: detach.handle) else { return }
-            actions.append(.send(.performative(.detach(.init(handle: link.ours, closed: detach.closed)))))
+            actions.append(out(.detach(.init(handle: link.ours, closed: detach.closed))))
             if link.kind == .cloudToDevice, let id = device.id {
                 nextPacketID = nextPacketID == .max ? 1 : nextPacketID + 1
                 actions.append(
                     .toSession(
+                        channel,
                         .unsubscribe(
                             MQTTUnsubscribe(
                                 packetID: nextPacketID,
@@ -181,37 +206,32 @@ extension HubAMQPBridge {
                     )
                 )
             }
-        case .end:
-            guard clientChannel == channel else { return }
-            actions.append(.send(.performative(.end(nil))))
-            clientChannel = nil
-            links.removeAll()
-        case .close:
-            // Answered in kind only once the AMQP layer is up (our AMQP header sent); a close inside the SASL layer
-            // just ends the connection.
-            if phase == .open || phase == .awaitingOpen { actions.append(.send(.performative(.close(nil)))) }
-            phase = .closed
-            actions.append(.close)
+        case .open, .begin, .end, .close:
+            break
         }
     }
 
     func sessionFlow() -> AMQPPerformative.Flow {
         AMQPPerformative.Flow(
             nextIncomingID: nextIncomingID,
-            incomingWindow: Self.incomingWindow,
+            incomingWindow: HubAMQPBridge.incomingWindow,
             nextOutgoingID: nextOutgoingID,
-            outgoingWindow: Self.outgoingWindow
+            outgoingWindow: HubAMQPBridge.outgoingWindow
         )
     }
 
-    private mutating func attached(_ attach: AMQPPerformative.Attach, into actions: inout [Action]) {
+    private mutating func attached(
+        _ attach: AMQPPerformative.Attach,
+        plain: (deviceID: String, token: [UInt8])?,
+        into actions: inout [Action]
+    ) {
         let address = (attach.role == .sender ? attach.target?.address : attach.source?.address) ?? ""
         let kind: Kind
         let deviceID: String?
         if address == "$cbs" || address.hasSuffix("/$cbs") {
             kind = attach.role == .sender ? .cbsIn : .cbsOut
             deviceID = nil
-        } else if let named = Self.device(inAddress: address),
+        } else if let named = HubAMQPBridge.device(inAddress: address),
             (named.kind == .telemetry) == (attach.role == .sender)
         {
             kind = named.kind
@@ -225,7 +245,12 @@ extension HubAMQPBridge {
                 // Neither CBS nor PLAIN came first: the link's device connects with what SASL gave (maybe nothing).
                 let token = plain?.deviceID == deviceID ? plain?.token : nil
                 device = .connecting(deviceID)
-                actions.append(.toSession(.connect(connect(deviceID, token: token))))
+                actions.append(
+                    .toSession(
+                        channel,
+                        .connect(HubAMQPBridge.connect(deviceID, token: token, hostName: configuration.hostName))
+                    )
+                )
                 deferredAttaches.append(attach)
                 return
             case .connecting(let id) where id == deviceID:
@@ -262,7 +287,9 @@ extension HubAMQPBridge {
             nextPacketID = nextPacketID == .max ? 1 : nextPacketID + 1
             subscribing = (nextPacketID, attach.handle)
             let filter = MQTTSubscription(topicFilter: "devices/\(id)/messages/devicebound/#", qos: .atLeastOnce)
-            actions.append(.toSession(.subscribe(MQTTSubscribe(packetID: nextPacketID, subscriptions: [filter]))))
+            actions.append(
+                .toSession(channel, .subscribe(MQTTSubscribe(packetID: nextPacketID, subscriptions: [filter])))
+            )
             return
         }
         answerAttach(attach, ours: ours, into: &actions)
@@ -282,8 +309,8 @@ extension HubAMQPBridge {
             target: attach.target,
             initialDeliveryCount: attach.role == .sender ? nil : 0
         )
-        answer.maxMessageSize = UInt64(Self.maxMessageSize)
-        actions.append(.send(.performative(.attach(answer))))
+        answer.maxMessageSize = UInt64(HubAMQPBridge.maxMessageSize)
+        actions.append(out(.attach(answer)))
     }
 
     /// A link the hub will not serve: an attach without its terminus, then a detach saying why (part 2.6.3).
@@ -303,16 +330,14 @@ extension HubAMQPBridge {
             target: attach.role == .sender ? nil : attach.target,
             initialDeliveryCount: attach.role == .sender ? nil : 0
         )
-        actions.append(.send(.performative(.attach(answer))))
+        actions.append(out(.attach(answer)))
         actions.append(
-            .send(
-                .performative(
-                    .detach(
-                        .init(
-                            handle: ours,
-                            closed: true,
-                            error: AMQPError(condition: condition, description: why)
-                        )
+            out(
+                .detach(
+                    .init(
+                        handle: ours,
+                        closed: true,
+                        error: AMQPError(condition: condition, description: why)
                     )
                 )
             )
@@ -328,6 +353,6 @@ extension HubAMQPBridge {
         flow.handle = link.ours
         flow.deliveryCount = link.deliveryCount
         flow.linkCredit = configuration.telemetryCredit
-        actions.append(.send(.performative(.flow(flow))))
+        actions.append(out(.flow(flow)))
     }
 }

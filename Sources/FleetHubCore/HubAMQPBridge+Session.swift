@@ -3,26 +3,18 @@ internal import FleetCore
 public import FleetMQTT
 internal import NIOCore
 
-extension HubAMQPBridge {
+extension HubAMQPBridge.Session {
     // MARK: - transfers from the client
 
     mutating func receivedTransfer(_ transfer: AMQPPerformative.Transfer, into actions: inout [Action]) {
         nextIncomingID &+= 1
         guard var link = links[transfer.handle], link.kind == .telemetry || link.kind == .cbsIn else {
-            return closeConnection(
-                "amqp:session:unattached-handle",
-                "transfer on a link that does not send to the hub",
-                into: &actions
-            )
+            return fail("amqp:session:unattached-handle", "transfer on a link that does not send to the hub")
         }
         var payload = transfer.payload
         if var part = partial {
-            guard part.payload.readableBytes + payload.readableBytes <= Self.maxMessageSize else {
-                return closeConnection(
-                    AMQPConditions.messageSizeExceeded,
-                    "a message is at most 256 KB",
-                    into: &actions
-                )
+            guard part.payload.readableBytes + payload.readableBytes <= HubAMQPBridge.maxMessageSize else {
+                return fail(AMQPConditions.messageSizeExceeded, "a message is at most 256 KB")
             }
             part.payload.writeBuffer(&payload)
             partial = part
@@ -37,13 +29,13 @@ extension HubAMQPBridge {
         if link.sinceGrant * 2 >= configuration.telemetryCredit { grant(transfer.handle, into: &actions) }
         if transfer.aborted { return }
         guard let message = try? AMQPMessage.decode(from: &whole.payload) else {
-            return closeConnection(AMQPConditions.decodeError, "a message that does not decode", into: &actions)
+            return fail(AMQPConditions.decodeError, "a message that does not decode")
         }
         if link.kind == .cbsIn {
             return putToken(message, deliveryID: whole.settled ? nil : whole.deliveryID, into: &actions)
         }
         guard case .accepted(let id) = device else {
-            return closeConnection(AMQPConditions.unauthorizedAccess, "the device is not connected", into: &actions)
+            return fail(AMQPConditions.unauthorizedAccess, "the device is not connected")
         }
         let qos: MQTTQoS = whole.settled ? .atMostOnce : .atLeastOnce
         var packetID: UInt16?
@@ -58,20 +50,14 @@ extension HubAMQPBridge {
             qos: packetID == nil ? .atMostOnce : .atLeastOnce,
             packetID: packetID
         )
-        actions.append(.toSession(.publish(publish)))
+        actions.append(.toSession(channel, .publish(publish)))
     }
 
     /// A CBS request: a put-token for this connection's device connects it (the first) or renews its token.
     private mutating func putToken(_ message: AMQPMessage, deliveryID: UInt32?, into actions: inout [Action]) {
         if let deliveryID {
             actions.append(
-                .send(
-                    .performative(
-                        .disposition(
-                            .init(role: .receiver, first: deliveryID, settled: true, state: .accepted)
-                        )
-                    )
-                )
+                out(.disposition(.init(role: .receiver, first: deliveryID, settled: true, state: .accepted)))
             )
         }
         let requestID = message.properties?.messageID ?? .null
@@ -79,7 +65,7 @@ extension HubAMQPBridge {
         guard application[string: "operation"]?.text == "put-token",
             let audience = application[string: "name"]?.text,
             case .value(let body) = message.body, let token = body.text,
-            let deviceID = Self.device(inAudience: audience)
+            let deviceID = HubAMQPBridge.device(inAudience: audience)
         else {
             return answerCBS(requestID, status: 400, "not a put-token for {host}/devices/{id}", into: &actions)
         }
@@ -87,10 +73,22 @@ extension HubAMQPBridge {
         case .none:
             device = .connecting(deviceID)
             cbsRequest = requestID
-            actions.append(.toSession(.connect(connect(deviceID, token: Array(token.utf8)))))
+            actions.append(
+                .toSession(
+                    channel,
+                    .connect(
+                        HubAMQPBridge.connect(deviceID, token: Array(token.utf8), hostName: configuration.hostName)
+                    )
+                )
+            )
         case .accepted(let id) where id == deviceID:
             cbsRequest = requestID
-            actions.append(.authenticate(connect(deviceID, token: Array(token.utf8))))
+            actions.append(
+                .authenticate(
+                    channel,
+                    HubAMQPBridge.connect(deviceID, token: Array(token.utf8), hostName: configuration.hostName)
+                )
+            )
         case .refused(let id, _) where id == deviceID:
             answerCBS(
                 requestID,
@@ -104,7 +102,7 @@ extension HubAMQPBridge {
     }
 
     /// The answer to a renewed token (`authenticate`).
-    public mutating func authenticated(accepted: Bool, into actions: inout [Action]) {
+    mutating func authenticated(accepted: Bool, into actions: inout [Action]) {
         guard let request = cbsRequest else { return }
         cbsRequest = nil
         answerCBS(
@@ -140,7 +138,9 @@ extension HubAMQPBridge {
             case .accepted?, .rejected?:
                 // Complete or reject: the test hub keeps no dead-letter queue, so both end the message.
                 deliveredC2D[id] = nil
-                if let packetID = publish.packetID { actions.append(.toSession(.puback(MQTTAck(packetID: packetID)))) }
+                if let packetID = publish.packetID {
+                    actions.append(.toSession(channel, .puback(MQTTAck(packetID: packetID))))
+                }
             case .released?, .modified?:
                 deliveredC2D[id] = nil
                 requeue.append(publish)
@@ -155,8 +155,7 @@ extension HubAMQPBridge {
     // MARK: - the session's answers
 
     /// A packet the hub's MQTT session wrote to this device. `dailyQuota`: a refused PUBACK is the daily quota's.
-    public mutating func sessionAnswered(_ packet: MQTTPacket, dailyQuota: Bool, into actions: inout [Action]) {
-        guard phase != .closed else { return }
+    mutating func sessionAnswered(_ packet: MQTTPacket, dailyQuota: Bool, into actions: inout [Action]) {
         switch packet {
         case .connack(let ack):
             guard case .connecting(let id) = device else { return }
@@ -176,7 +175,7 @@ extension HubAMQPBridge {
             deferredAttaches = []
             for attach in waiting {
                 guard
-                    let named = Self.device(
+                    let named = HubAMQPBridge.device(
                         inAddress: (attach.role == .sender ? attach.target : attach.source)?.address ?? ""
                     )
                 else { continue }
@@ -206,13 +205,7 @@ extension HubAMQPBridge {
                 )
             }
             actions.append(
-                .send(
-                    .performative(
-                        .disposition(
-                            .init(role: .receiver, first: deliveryID, settled: true, state: state)
-                        )
-                    )
-                )
+                out(.disposition(.init(role: .receiver, first: deliveryID, settled: true, state: state)))
             )
         case .suback(let ack):
             guard let (packetID, handle) = subscribing, packetID == ack.packetID, let link = links[handle] else {
@@ -233,11 +226,7 @@ extension HubAMQPBridge {
             pump(into: &actions)
         case .disconnect(let d):
             let condition = d.reasonCode == 0x8E ? "amqp:link:stolen" : AMQPConditions.connectionForced
-            closeConnection(
-                condition,
-                "the hub ended the device's session (reason 0x\(String(d.reasonCode, radix: 16)))",
-                into: &actions
-            )
+            ended = (condition, "the hub ended the device's session (reason 0x\(String(d.reasonCode, radix: 16)))")
         default:
             break
         }
@@ -259,7 +248,7 @@ extension HubAMQPBridge {
         {
             let publish = cloudToDevice.removeFirst()
             let deliveryID = send(
-                Self.message(publish, deviceID: device.id ?? ""),
+                HubAMQPBridge.message(publish, deviceID: device.id ?? ""),
                 on: handle,
                 settled: false,
                 into: &actions
@@ -291,10 +280,57 @@ extension HubAMQPBridge {
             settled: settled,
             payload: payload
         )
-        actions.append(.send(.performative(.transfer(transfer))))
+        actions.append(out(.transfer(transfer)))
         nextOutgoingID &+= 1
         remoteIncomingWindow &-= 1
         return deliveryID
+    }
+}
+
+extension HubAMQPBridge {
+    /// A packet the hub's MQTT session for `channel` wrote to its device. `dailyQuota`: a refused PUBACK is the daily
+    /// quota's.
+    public mutating func sessionAnswered(
+        channel: UInt16,
+        _ packet: MQTTPacket,
+        dailyQuota: Bool,
+        into actions: inout [Action]
+    ) {
+        guard phase != .closed, sessions[channel] != nil else { return }
+        sessions[channel]!.sessionAnswered(packet, dailyQuota: dailyQuota, into: &actions)
+        if let ended = sessions[channel]?.ended {
+            endSession(channel, ended.condition, ended.description, into: &actions)
+        }
+    }
+
+    /// The answer to a renewed token (`authenticate`).
+    public mutating func authenticated(channel: UInt16, accepted: Bool, into actions: inout [Action]) {
+        guard phase != .closed, sessions[channel] != nil else { return }
+        sessions[channel]!.authenticated(accepted: accepted, into: &actions)
+    }
+
+    /// The hub's MQTT session for `channel` ended on its own (after a refusal, a takeover, token expiry, silence past
+    /// the keep-alive): the AMQP session ends with an error, the connection and its other sessions go on.
+    public mutating func sessionClosed(channel: UInt16, into actions: inout [Action]) {
+        guard phase != .closed, sessions[channel] != nil else { return }
+        let ended = sessions[channel]?.ended
+        endSession(
+            channel,
+            ended?.condition ?? AMQPConditions.connectionForced,
+            ended?.description ?? "the hub ended the device's session",
+            into: &actions
+        )
+    }
+
+    private mutating func endSession(
+        _ channel: UInt16,
+        _ condition: String,
+        _ description: String,
+        into actions: inout [Action]
+    ) {
+        guard let session = sessions.removeValue(forKey: channel) else { return }
+        actions.append(session.out(.end(AMQPError(condition: condition, description: description))))
+        actions.append(.sessionEnded(channel))
     }
 
     /// A C2D PUBLISH as an AMQP message: the topic's property bag as properties, a lock token annotation.

@@ -12,8 +12,10 @@ internal import NIOCore
 ///   authenticate by CBS put-token on `$cbs` (reference §11.1): the token's audience names the device, and the put-token
 ///   becomes the session's CONNECT; its CONNACK is the CBS status (200, or 401, 403, 429, 503 per refusal). A client
 ///   that neither puts a token nor uses PLAIN connects anonymously with the device of its first link's address
-///   (accepted only by a hub that lets anyone in). One device per connection: another device's token or link is
-///   refused with `amqp:not-allowed`.
+///   (accepted only by a hub that lets anyone in). One device per session and up to `maxSessions` sessions per
+///   connection (the .NET SDK's pooled connections): another device's token or link on a session is refused with
+///   `amqp:not-allowed`; each session has its own MQTT session behind it, so a pooled connection's devices meet the
+///   hub's rules one by one.
 /// - The telemetry link (`…/devices/{id}/messages/events`) is answered once the device is in; each message becomes a
 ///   PUBLISH on the telemetry topic (properties → property bag), QoS 1 when unsettled; the PUBACK is the `accepted`
 ///   disposition, a refused one `rejected` with IoT Hub's condition (throttled, or the daily quota's).
@@ -29,6 +31,9 @@ public struct HubAMQPBridge: Sendable {
         public var maxFrameSize: UInt32 = UInt32(AMQPFrameDecoder.defaultMaxFrameSize)
         /// Telemetry messages a client may send before the hub grants more.
         public var telemetryCredit: UInt32 = 100
+        /// Sessions (devices) one connection may carry: IoT Hub allows 999 tokens per connection (reference §11.1),
+        /// announced as the channel maximum in our open.
+        public var maxSessions: UInt16 = 999
 
         public init(hostName: String) { self.hostName = hostName }
     }
@@ -36,13 +41,17 @@ public struct HubAMQPBridge: Sendable {
     public enum Action: Sendable, Hashable {
         case sendHeader(AMQPProtocolHeader)
         case send(AMQPFrame)
-        /// A packet for the hub's MQTT session, as if the device had sent it.
-        case toSession(MQTTPacket)
-        /// A renewed token for the device already in: check it, then call `authenticated(accepted:)`.
-        case authenticate(MQTTConnect)
+        /// A client began a session (channel): one device's MQTT session starts for it.
+        case sessionBegan(UInt16)
+        /// A packet for that session's MQTT session, as if the device had sent it.
+        case toSession(UInt16, MQTTPacket)
+        /// A renewed token for the session's device: check it, then call `authenticated(channel:accepted:)`.
+        case authenticate(UInt16, MQTTConnect)
+        /// The session ended (either side): its MQTT session ends, the connection goes on.
+        case sessionEnded(UInt16)
         /// Send an empty frame this often from now on (half the client's idle timeout).
         case heartbeat(every: Duration)
-        /// Close the connection once the writes above are out.
+        /// Close the connection once the writes above are out (every session ends with it).
         case close
     }
 
@@ -77,32 +86,56 @@ public struct HubAMQPBridge: Sendable {
         }
     }
 
+    /// One AMQP session: one device (its CBS put-token, its links, its flow state). Our channel number for it is the
+    /// client's, which is unique among the client's sessions and so among ours.
+    struct Session: Sendable {
+        let channel: UInt16
+        let configuration: Configuration
+        var device = Device.none
+        var links: [UInt32: Link] = [:]
+        var nextHandle: UInt32 = 0
+        /// Session flow control (part 2.5.6).
+        var nextOutgoingID: UInt32 = 0
+        var remoteIncomingWindow: UInt32 = 0
+        var nextIncomingID: UInt32 = 0
+        var nextDeliveryID: UInt32 = 0
+        /// The CBS put-token waiting for its CONNACK (its message id) and CBS answers waiting for credit.
+        var cbsRequest: AMQPValue?
+        var cbsAnswers: [ByteBuffer] = []
+        /// Links attached before the device was in: answered once the CONNACK comes (client handles).
+        var deferredAttaches: [AMQPPerformative.Attach] = []
+        /// A telemetry message arriving in several frames.
+        var partial: (deliveryID: UInt32?, settled: Bool, payload: ByteBuffer)?
+        /// Telemetry PUBLISHes waiting for their PUBACK: packet id → delivery id.
+        var awaitingAck: [UInt16: UInt32] = [:]
+        var nextPacketID: UInt16 = 0
+        /// C2D: the SUBSCRIBE waiting for its SUBACK (client handle), messages waiting for credit, and deliveries out.
+        var subscribing: (packetID: UInt16, handle: UInt32)?
+        var cloudToDevice: [MQTTPublish] = []
+        var deliveredC2D: [UInt32: MQTTPublish] = [:]
+        /// A violation that ends the whole connection (condition, description), set by the session's handlers.
+        var failure: (condition: String, description: String)?
+        /// The hub's session ended the device (a DISCONNECT): the AMQP session ends with this error.
+        var ended: (condition: String, description: String)?
+
+        init(channel: UInt16, configuration: Configuration) {
+            self.channel = channel
+            self.configuration = configuration
+        }
+
+        /// A performative on this session's channel.
+        func out(_ p: AMQPPerformative) -> Action { .send(.performative(p, channel: channel)) }
+
+        mutating func fail(_ condition: String, _ description: String) {
+            if failure == nil { failure = (condition, description) }
+        }
+    }
+
     let configuration: Configuration
     var phase = Phase.awaitingHeader
-    var clientChannel: UInt16?
     var plain: (deviceID: String, token: [UInt8])?
-    var device = Device.none
-    var links: [UInt32: Link] = [:]
-    var nextHandle: UInt32 = 0
-    /// Session flow control (part 2.5.6).
-    var nextOutgoingID: UInt32 = 0
-    var remoteIncomingWindow: UInt32 = 0
-    var nextIncomingID: UInt32 = 0
-    var nextDeliveryID: UInt32 = 0
-    /// The CBS put-token waiting for its CONNACK (its message id) and CBS answers waiting for credit.
-    var cbsRequest: AMQPValue?
-    var cbsAnswers: [ByteBuffer] = []
-    /// Links attached before the device was in: answered once the CONNACK comes (client handles).
-    var deferredAttaches: [AMQPPerformative.Attach] = []
-    /// A telemetry message arriving in several frames.
-    var partial: (deliveryID: UInt32?, settled: Bool, payload: ByteBuffer)?
-    /// Telemetry PUBLISHes waiting for their PUBACK: packet id → delivery id.
-    var awaitingAck: [UInt16: UInt32] = [:]
-    var nextPacketID: UInt16 = 0
-    /// C2D: the SUBSCRIBE waiting for its SUBACK (client handle), messages waiting for credit, and deliveries out.
-    var subscribing: (packetID: UInt16, handle: UInt32)?
-    var cloudToDevice: [MQTTPublish] = []
-    var deliveredC2D: [UInt32: MQTTPublish] = [:]
+    /// The client's sessions by channel (a pooled client carries up to `maxSessions` devices on one connection).
+    var sessions: [UInt16: Session] = [:]
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -134,12 +167,12 @@ public struct HubAMQPBridge: Sendable {
         return id.isEmpty || id.contains("/") ? nil : String(id)
     }
 
-    func connect(_ deviceID: String, token: [UInt8]?) -> MQTTConnect {
+    static func connect(_ deviceID: String, token: [UInt8]?, hostName: String) -> MQTTConnect {
         MQTTConnect(
             version: .v5,
             clientID: deviceID,
             keepAliveSeconds: 0,
-            username: "\(configuration.hostName)/\(deviceID)/?api-version=\(DeviceREST.defaultAPIVersion)",
+            username: "\(hostName)/\(deviceID)/?api-version=\(DeviceREST.defaultAPIVersion)",
             password: token
         )
     }

@@ -46,7 +46,7 @@ struct AMQPPair {
 
     mutating func sessionSends(_ packet: MQTTPacket) throws {
         var actions: [HubAMQPBridge.Action] = []
-        hub.sessionAnswered(packet, dailyQuota: false, into: &actions)
+        hub.sessionAnswered(channel: 0, packet, dailyQuota: false, into: &actions)
         try runHub(actions)
     }
 
@@ -73,16 +73,16 @@ struct AMQPPair {
                 var b = ByteBuffer()
                 try frame.encode(into: &b)
                 try deviceReads(Array(b.readableBytesView))
-            case .toSession(let packet):
+            case .toSession(_, let packet):
                 sessionGot.append(packet)
                 try answer(packet)
-            case .authenticate(let connect):
+            case .authenticate(let channel, let connect):
                 renewals.append(connect)
                 var more: [HubAMQPBridge.Action] = []
-                hub.authenticated(accepted: acceptRenewals, into: &more)
+                hub.authenticated(channel: channel, accepted: acceptRenewals, into: &more)
                 try runHub(more)
             case .close: hubClosed = true
-            case .heartbeat: break
+            case .heartbeat, .sessionBegan, .sessionEnded: break
             }
         }
     }

@@ -366,26 +366,29 @@ struct AMQPBridgePropertyTests {
     }
 
     @Test(
-        "the hub's bridge: no trap; one CONNECT; QoS 1 packet ids unique in flight; one outcome per PUBACK owed; nothing after close",
+        "the hub's bridge: no trap; one CONNECT per session; QoS 1 packet ids unique in flight; one outcome per PUBACK owed; sessions begin and end once; nothing after close",
         arguments: 0..<60
     )
     func hubBridge(seed: UInt64) {
         var rng = SplitMix64(seed: 0xB3_0000 + seed)
         var bridge = HubAMQPBridge(configuration: .init(hostName: "hub"))
         var actions: [HubAMQPBridge.Action] = []
-        var connects = 0
+        var connects: [UInt16: Int] = [:]
         var closed = false
-        var inFlight: [UInt16] = []
+        var inFlight: [UInt16: [UInt16]] = [:]
+        var live: Set<UInt16> = []
         for _ in 0..<400 {
             var owed: Bool?
+            let channel = UInt16.random(in: 0...2, using: &rng)
             if Int.random(in: 0..<4, using: &rng) == 0 {
                 let answer: MQTTPacket
                 switch Int.random(in: 0..<5, using: &rng) {
                 case 0: answer = .connack(MQTTConnAck(code: Bool.random(using: &rng) ? 0 : 0x87))
                 case 1:
                     // The PUBACK for a packet in flight, or for one the bridge never published.
-                    let known = !inFlight.isEmpty && Bool.random(using: &rng)
-                    let id = known ? inFlight.remove(at: Int.random(in: 0..<inFlight.count, using: &rng)) : 60_000
+                    let ids = inFlight[channel, default: []]
+                    let known = !ids.isEmpty && Bool.random(using: &rng)
+                    let id = known ? inFlight[channel]!.remove(at: Int.random(in: 0..<ids.count, using: &rng)) : 60_000
                     var ack = MQTTAck(packetID: id)
                     if Bool.random(using: &rng) { ack.reasonCode = 0x97 }
                     answer = .puback(ack)
@@ -402,7 +405,16 @@ struct AMQPBridgePropertyTests {
                     )
                 default: answer = .disconnect(MQTTReasonPacket(reasonCode: 0x8E))
                 }
-                bridge.sessionAnswered(answer, dailyQuota: Bool.random(using: &rng), into: &actions)
+                if Int.random(in: 0..<20, using: &rng) == 0 {
+                    bridge.sessionClosed(channel: channel, into: &actions)
+                } else {
+                    bridge.sessionAnswered(
+                        channel: channel,
+                        answer,
+                        dailyQuota: Bool.random(using: &rng),
+                        into: &actions
+                    )
+                }
             } else {
                 bridge.received(Self.randomFrame(&rng, names: Self.names, addresses: Self.addresses), into: &actions)
             }
@@ -410,20 +422,31 @@ struct AMQPBridgePropertyTests {
             for action in actions {
                 #expect(!closed, "seed \(seed): \(action) after close")
                 switch action {
-                case .toSession(.connect):
-                    connects += 1
-                    #expect(connects == 1, "seed \(seed): a second CONNECT on one connection")
-                case .toSession(.publish(let p)):
+                case .sessionBegan(let c):
+                    #expect(live.insert(c).inserted, "seed \(seed): session \(c) began twice")
+                case .sessionEnded(let c):
+                    #expect(live.remove(c) != nil, "seed \(seed): session \(c) ended but never began")
+                    connects[c] = nil
+                    inFlight[c] = nil
+                case .toSession(let c, .connect):
+                    #expect(live.contains(c), "seed \(seed): CONNECT for session \(c) that is not live")
+                    connects[c, default: 0] += 1
+                    #expect(connects[c] == 1, "seed \(seed): a second CONNECT on one session")
+                case .toSession(let c, .publish(let p)):
                     if let id = p.packetID {
-                        #expect(!inFlight.contains(id), "seed \(seed): packet id \(id) reused while in flight")
-                        inFlight.append(id)
+                        #expect(
+                            !inFlight[c, default: []].contains(id),
+                            "seed \(seed): packet id \(id) reused while in flight"
+                        )
+                        inFlight[c, default: []].append(id)
                     }
                 case .send(let frame):
                     if case .performative(.disposition) = frame.body { dispositions += 1 }
-                case .authenticate:
+                case .authenticate(let c, _):
                     var more: [HubAMQPBridge.Action] = []
-                    bridge.authenticated(accepted: Bool.random(using: &rng), into: &more)
+                    bridge.authenticated(channel: c, accepted: Bool.random(using: &rng), into: &more)
                 case .close:
+                    #expect(live.isEmpty, "seed \(seed): the connection closed with sessions \(live) not ended")
                     closed = true
                 default:
                     break

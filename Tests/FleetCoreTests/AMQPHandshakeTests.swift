@@ -54,9 +54,14 @@ struct AMQPHandshakeTests {
                 switch hubActions[i] {
                 case .sendHeader(let h): toDevice += try bytes(h, nil)
                 case .send(let f): toDevice += try bytes(nil, f)
-                case .toSession(.connect):
+                case .toSession(let channel, .connect):
                     connectRound = connectRound ?? round
-                    hub.sessionAnswered(.connack(MQTTConnAck(code: 0)), dailyQuota: false, into: &hubActions)
+                    hub.sessionAnswered(
+                        channel: channel,
+                        .connack(MQTTConnAck(code: 0)),
+                        dailyQuota: false,
+                        into: &hubActions
+                    )
                 default: break
                 }
                 i += 1
