@@ -14,8 +14,14 @@ extension AMQPDeviceBridge {
             username = c.username
             password = c.password
             lastHeard = now
-            phase = .awaitingMechanisms
-            actions.append(.sendHeader(.sasl))
+            if configuration.pooled {
+                // The pool's connection is open already: this device's session begins at once.
+                phase = .opening
+                actions.append(.send(.performative(.begin(beginning))))
+            } else {
+                phase = .awaitingMechanisms
+                actions.append(.sendHeader(.sasl))
+            }
         case .publish(let p):
             let settled = p.qos == .atMostOnce
             let payload = AMQPMessages.encoded(topic: p.topic, payload: p.payload, deviceID: deviceID)
@@ -85,7 +91,7 @@ extension AMQPDeviceBridge {
             pump(into: &actions)
         case .disconnect:
             if phase != .closed && phase.hasOpened {
-                actions.append(.send(.performative(.close(nil))))
+                actions.append(.send(.performative(configuration.pooled ? .end(nil) : .close(nil))))
             }
             phase = .closed
         default:
@@ -93,10 +99,64 @@ extension AMQPDeviceBridge {
         }
     }
 
+    /// A pooled session learns the hub's frame size from the pool connection's open.
+    public mutating func joinedPool(remoteMaxFrameSize: Int) {
+        self.remoteMaxFrameSize = max(AMQPFrameDecoder.minimumMaxFrameSize, remoteMaxFrameSize)
+    }
+
     /// Time for an empty frame (the handler's heartbeat timer).
     public mutating func heartbeatDue(into actions: inout [Action]) {
-        guard phase != .closed, phase.hasOpened else { return }
+        guard phase != .closed, phase.hasOpened, !configuration.pooled else { return }
         actions.append(.send(AMQPFrame(.empty)))
+    }
+
+    /// Our begin: the session's window and the transfer ids we start from.
+    var beginning: AMQPPerformative.Begin {
+        AMQPPerformative.Begin(nextOutgoingID: nextOutgoingID, incomingWindow: Self.incomingWindow, outgoingWindow: Self.outgoingWindow)
+    }
+
+    /// The SASL init for the mechanisms a hub offers: the SDK's mechanism, else PLAIN with a username and password
+    /// (no CBS), else ANONYMOUS; nil when the hub offers none of them. Shared with `AMQPPoolConnection`.
+    static func saslInit(
+        offered: [String],
+        mechanism preferred: String,
+        plain: (username: String, password: [UInt8])?,
+        hubHost: String
+    ) -> AMQPFrame? {
+        let response: [UInt8]
+        let mechanism: String
+        if offered.contains(preferred) && preferred != "PLAIN" {
+            mechanism = preferred
+            response = []
+        } else if let plain, offered.contains("PLAIN") {
+            mechanism = "PLAIN"
+            response = [0] + Array(plain.username.utf8) + [0] + plain.password
+        } else if offered.contains("ANONYMOUS") {
+            mechanism = "ANONYMOUS"
+            response = []
+        } else {
+            return nil
+        }
+        return AMQPFrame(.sasl(.initial(mechanism: mechanism, initialResponse: response, hostname: hubHost)))
+    }
+
+    /// Our open: container id, the hub's host, our frame size and idle timeout, the SDK-style client version.
+    static func opening(
+        containerID: String,
+        hubHost: String,
+        maxFrameSize: UInt32,
+        channelMax: UInt16,
+        idleTimeOut: Duration?
+    ) -> AMQPFrame {
+        var open = AMQPPerformative.Open(
+            containerID: containerID,
+            hostname: hubHost,
+            maxFrameSize: maxFrameSize,
+            channelMax: channelMax,
+            idleTimeOut: idleTimeOut.map { UInt32(clamping: $0.nanoseconds / 1_000_000) }
+        )
+        open.properties = [.symbol("com.microsoft:client-version"): .string("fleetstorm")]
+        return .performative(.open(open))
     }
 
     /// Link properties the SDKs send on every attach (reference §11.2).

@@ -41,64 +41,39 @@ extension AMQPDeviceBridge {
     private mutating func received(_ sasl: AMQPSASLFrame, into actions: inout [Action]) {
         switch (phase, sasl) {
         case (.awaitingMechanisms, .mechanisms(let offered)):
-            let response: [UInt8]
-            let mechanism: String
-            if offered.contains(configuration.mechanism) && configuration.mechanism != "PLAIN" {
-                mechanism = configuration.mechanism
-                response = []
-            } else if !configuration.cbs, let username, let password, offered.contains("PLAIN") {
-                mechanism = "PLAIN"
-                response = [0] + Array(username.utf8) + [0] + password
-            } else if offered.contains("ANONYMOUS") {
-                mechanism = "ANONYMOUS"
-                response = []
-            } else {
+            let plain = !configuration.cbs ? username.flatMap { u in password.map { (u, $0) } } : nil
+            guard
+                let initial = Self.saslInit(
+                    offered: offered,
+                    mechanism: configuration.mechanism,
+                    plain: plain,
+                    hubHost: configuration.hubHost
+                )
+            else {
                 return fail(
                     "the hub offers SASL \(offered.joined(separator: ", ")), none of which a device speaks",
                     into: &actions
                 )
             }
             phase = .awaitingOutcome
-            actions.append(
-                .send(
-                    AMQPFrame(
-                        .sasl(
-                            .initial(
-                                mechanism: mechanism,
-                                initialResponse: response,
-                                hostname: configuration.hubHost
-                            )
-                        )
-                    )
-                )
-            )
+            actions.append(.send(initial))
         case (.awaitingOutcome, .outcome(let outcome, _)):
             switch outcome.code {
             case AMQPSASLFrame.Outcome.ok.code:
                 phase = .awaitingAMQPHeader
                 actions.append(.sendHeader(.amqp))
-                var open = AMQPPerformative.Open(
-                    containerID: deviceID,
-                    hostname: configuration.hubHost,
-                    maxFrameSize: configuration.maxFrameSize,
-                    channelMax: 0,
-                    idleTimeOut: configuration.idleTimeOut.map { UInt32(clamping: $0.nanoseconds / 1_000_000) }
-                )
-                open.properties = [.symbol("com.microsoft:client-version"): .string("fleetstorm")]
-                actions.append(.send(.performative(.open(open))))
                 actions.append(
                     .send(
-                        .performative(
-                            .begin(
-                                .init(
-                                    nextOutgoingID: nextOutgoingID,
-                                    incomingWindow: Self.incomingWindow,
-                                    outgoingWindow: Self.outgoingWindow
-                                )
-                            )
+                        Self.opening(
+                            containerID: deviceID,
+                            hubHost: configuration.hubHost,
+                            maxFrameSize: configuration.maxFrameSize,
+                            channelMax: 0,
+                            idleTimeOut: configuration.idleTimeOut
                         )
                     )
                 )
+                actions.append(.send(.performative(.begin(beginning))))
             case AMQPSASLFrame.Outcome.auth.code: refuse(HubServiceError.unauthorized, into: &actions)
             case AMQPSASLFrame.Outcome.sysTemp.code: refuse(HubServiceError.serviceUnavailable, into: &actions)
             default: refuse(HubServiceError.badRequest, into: &actions)
@@ -186,6 +161,8 @@ extension AMQPDeviceBridge {
         case .end(let error), .close(let error):
             let wasOpen = phase.hasOpened
             if case .close = p, wasOpen { actions.append(.send(.performative(.close(nil)))) }
+            // A pooled session answers the hub's end in kind (the pool frees the channel on the hub's end).
+            if case .end = p, configuration.pooled { actions.append(.send(.performative(.end(nil)))) }
             if let error {
                 refuse(AMQPConditions.serviceCode(for: error.condition), into: &actions)
             } else {

@@ -36,6 +36,10 @@ public struct AMQPDeviceBridge: Sendable {
         public var cloudToDeviceCredit: UInt32 = 50
         /// The largest frame we accept (announced in our open).
         public var maxFrameSize: UInt32 = UInt32(AMQPFrameDecoder.defaultMaxFrameSize)
+        /// One session of a pooled connection (`AMQPPoolConnection` runs SASL, open, heartbeats and close): CONNECT
+        /// begins the session, DISCONNECT ends it, the hub's end is answered; frames go out on channel 0 and the pool
+        /// puts them on this session's channel.
+        public var pooled = false
 
         public init(hubHost: String, cbs: Bool, mechanism: String, idleTimeOut: Duration?) {
             self.hubHost = hubHost

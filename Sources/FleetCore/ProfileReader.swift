@@ -118,6 +118,7 @@ struct ProfileReader {
             throttledGiven = r.mentions("throttled_policy")
             s.retry = try Self.readRetry(&r, default: s.retry, sdk: s.sdk)
         }
+        s.amqpPool = try Self.readAMQPPool(&top, default: AMQPPoolDefault.none, amqp: s.hub.amqp)
         var cohortSpecs: [CohortSpec] = []
         let base = s
         try top.list("cohorts") { (c: inout Section) throws(ScenarioError) in
@@ -140,13 +141,23 @@ struct ProfileReader {
             guard (devices == nil) != (share == nil) else {
                 throw c.error(.invalidValue, "devices", "give each cohort either devices: N or share: 0.25")
             }
+            let pool = try Self.readAMQPPool(&c, default: .inherited(base.amqpPool), amqp: base.hub.amqp)
             cohortSpecs.append(
-                CohortSpec(name: name, devices: devices, share: share, sdk: sdk, retry: retry, section: c)
+                CohortSpec(
+                    name: name,
+                    devices: devices,
+                    share: share,
+                    sdk: sdk,
+                    retry: retry,
+                    amqpPool: pool,
+                    section: c
+                )
             )
         }
         if !cohortSpecs.isEmpty {
             s.cohorts = try Self.sizeCohorts(cohortSpecs, fleet: s.fleet.devices)
         }
+        try Self.checkPools(s, top: top, cohortSpecs: cohortSpecs)
         try top.mapping("auth") { (a: inout Section) throws(ScenarioError) in
             let mode = try a.string("mode") ?? "none"
             let host = try a.string("hub_host")
@@ -239,6 +250,7 @@ struct ProfileReader {
         var share: Double?
         var sdk: SDK
         var retry: Scenario.Retry
+        var amqpPool: Scenario.AMQPPool
         var section: Section
     }
 
@@ -283,7 +295,9 @@ struct ProfileReader {
                     "cohort devices add up to \(total), fleet.devices is \(fleet)"
                 )
             }
-            return specs.map { Scenario.Cohort(name: $0.name, devices: $0.devices ?? 0, sdk: $0.sdk, retry: $0.retry) }
+            return specs.map {
+                Scenario.Cohort(name: $0.name, devices: $0.devices ?? 0, sdk: $0.sdk, retry: $0.retry, amqpPool: $0.amqpPool)
+            }
         }
         guard specs.allSatisfy({ $0.share != nil }) else {
             throw first.error(.invalidValue, "share", "use shares for every cohort, or devices for every cohort")
@@ -296,7 +310,15 @@ struct ProfileReader {
         var assigned = 0
         for (i, spec) in specs.enumerated() {
             let n = i == specs.count - 1 ? fleet - assigned : Int((Double(fleet) * (spec.share ?? 0)).rounded())
-            cohorts.append(Scenario.Cohort(name: spec.name, devices: max(0, n), sdk: spec.sdk, retry: spec.retry))
+            cohorts.append(
+                Scenario.Cohort(
+                    name: spec.name,
+                    devices: max(0, n),
+                    sdk: spec.sdk,
+                    retry: spec.retry,
+                    amqpPool: spec.amqpPool
+                )
+            )
             assigned += max(0, n)
         }
         return cohorts

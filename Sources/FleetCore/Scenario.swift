@@ -239,12 +239,39 @@ public struct Scenario: Sendable, Hashable {
         public var devices: Int
         public var sdk: SDK
         public var retry: Retry
+        /// How the cohort's AMQP devices share connections (no sharing unless a profile asks).
+        public var amqpPool = AMQPPool()
 
-        public init(name: String, devices: Int, sdk: SDK = .dotnet, retry: Retry) {
+        public init(name: String, devices: Int, sdk: SDK = .dotnet, retry: Retry, amqpPool: AMQPPool = AMQPPool()) {
             self.name = name
             self.devices = devices
             self.sdk = sdk
             self.retry = retry
+            self.amqpPool = amqpPool
+        }
+    }
+
+    /// AMQP connection pooling (reference §11.1: the .NET SDK carries up to 995 devices on one connection, one
+    /// session each): `amqp.devices_per_connection` and `amqp.pool_size`.
+    public struct AMQPPool: Sendable, Hashable {
+        /// The .NET SDK's limit (IoT Hub allows 999 tokens per connection).
+        public static let maxDevicesPerConnection = 995
+        /// The most devices one connection carries; 1 is a connection per device (no pooling).
+        public var devicesPerConnection = 1
+        /// Connections in the cohort's pool; nil: as few as hold the cohort at `devicesPerConnection` each.
+        public var poolSize: Int?
+
+        public init(devicesPerConnection: Int = 1, poolSize: Int? = nil) {
+            self.devicesPerConnection = devicesPerConnection
+            self.poolSize = poolSize
+        }
+
+        public var isPooled: Bool { devicesPerConnection > 1 }
+
+        /// The connections a cohort of `devices` uses; device `j` of the cohort rides connection `j % count` (an
+        /// even spread, as .NET's pool spreads devices by a hash of their ids).
+        public func connections(devices: Int) -> Int {
+            max(1, poolSize ?? (devices + devicesPerConnection - 1) / max(1, devicesPerConnection))
         }
     }
 
@@ -352,10 +379,13 @@ public struct Scenario: Sendable, Hashable {
     public var auth: DeviceAuth?
     /// Cohorts in device-index order (device counts add up to `fleet.devices`); empty: one cohort, `retry`.
     public var cohorts: [Cohort] = []
+    /// The profile's `amqp:` pooling, which cohorts without their own inherit.
+    public var amqpPool = AMQPPool()
 
     /// The cohorts a run uses: the declared ones, or the whole fleet under `retry`.
     public var effectiveCohorts: [Cohort] {
-        cohorts.isEmpty ? [Cohort(name: "all", devices: fleet.devices, sdk: sdk, retry: retry)] : cohorts
+        cohorts.isEmpty
+            ? [Cohort(name: "all", devices: fleet.devices, sdk: sdk, retry: retry, amqpPool: amqpPool)] : cohorts
     }
 
     /// Scripted faults, in time order.

@@ -28,6 +28,10 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     private var needsFlush = false
     /// Holds one of the swarm's connect-window slots until CONNACK or the end of the attempt.
     private var holdsSlot = false
+    /// The pooled AMQP connection this device rides (instead of a channel of its own), from the connect on; its
+    /// session's channel once the pool admitted it.
+    private var pool: DeviceAMQPPool?
+    private var poolChannel: UInt16?
 
     init(index: UInt32, machine: DeviceStateMachine, swarm: Swarm, recorder: Recorder) {
         self.index = index
@@ -69,7 +73,9 @@ final class DeviceChannelHandler: ChannelInboundHandler {
 
     /// The grace period after `stop` ran out: drop the connection without a goodbye.
     func forceClose() {
-        if let context {
+        if let pool {
+            pool.leave(self, channel: poolChannel)
+        } else if let context {
             context.close(promise: nil)
         } else {
             connectionClosed()
@@ -182,6 +188,52 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    // MARK: - a pooled AMQP connection (`DeviceAMQPPool`)
+
+    /// The swarm hands the connect to this device's pool.
+    func joinPool(_ pool: DeviceAMQPPool) {
+        self.pool = pool
+        poolChannel = nil
+        pool.join(self)
+    }
+
+    /// The pool's connection is open and this device has its session's channel: as a socket becoming active.
+    func poolReady(channel: UInt16) {
+        poolChannel = channel
+        tcpEstablished = nil
+        becameActive()
+    }
+
+    /// A packet from the device's session, as if it had come over MQTT.
+    func deliver(_ packet: MQTTPacket) {
+        var actions = swarm.actionBuffer()
+        let now = swarm.scheduler.now()
+        machine.packetReceived(packet, now: now, into: &actions)
+        run(actions, now: now)
+    }
+
+    /// The hub refused the device (its session's CBS status or link error, or the pooled connection's SASL).
+    func poolRefused(code: Int) {
+        var actions = swarm.actionBuffer()
+        let now = swarm.scheduler.now()
+        machine.serviceRefused(code: code, now: now, into: &actions)
+        run(actions, now: now)
+    }
+
+    /// The device's session broke (its frames out of place): it leaves the pool with this error.
+    func poolError(_ error: ConnectionError?) {
+        guard let pool else { return }
+        pool.leave(self, channel: poolChannel, error: error)
+    }
+
+    /// The device is off the pool: its session ended, or the whole connection did.
+    func poolClosed(error: ConnectionError?) {
+        guard pool != nil else { return }
+        pool = nil
+        poolChannel = nil
+        connectionClosed(error: error)
+    }
+
     /// The channel closed, or the connect attempt failed before it became active (with the error, when known).
     func connectionClosed(error: ConnectionError? = nil) {
         activated = false
@@ -202,6 +254,10 @@ final class DeviceChannelHandler: ChannelInboundHandler {
             case .connect:
                 swarm.connect(self)
             case .write(let packet):
+                if let pool {
+                    if let poolChannel { pool.deviceWrote(packet, channel: poolChannel) }
+                    continue
+                }
                 guard let context else { continue }
                 var buffer = context.channel.allocator.buffer(capacity: 64)
                 do {
@@ -214,9 +270,13 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 context.write(wrapOutboundOut(buffer), promise: nil)
                 needsFlush = true
             case .publish(let message):
-                guard let context else { continue }
                 // The cohort's shared settings by reference: no copy of the whole configuration per message.
                 let shared = machine.shared
+                if let pool {
+                    if let poolChannel { pool.deviceWrote(.publish(pooledPublish(message)), channel: poolChannel) }
+                    continue
+                }
+                guard let context else { continue }
                 var buffer = context.channel.allocator.buffer(capacity: 128 + shared.config.payload.readableBytes)
                 do {
                     try encoder.encodePublish(
@@ -234,7 +294,13 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 needsFlush = true
             case .close:
                 flushIfNeeded()
-                if let context { context.close(promise: nil) } else { closeRequested = true }
+                if let pool {
+                    pool.leave(self, channel: poolChannel)
+                } else if let context {
+                    context.close(promise: nil)
+                } else {
+                    closeRequested = true
+                }
             case .schedule(let kind, let at):
                 if let old = timers[kind] { swarm.scheduler.cancel(old) }
                 timers[kind] = swarm.scheduler.schedule(at: at, DeviceTimerRef(device: index, kind: kind))
@@ -271,8 +337,23 @@ final class DeviceChannelHandler: ChannelInboundHandler {
             lastQueued = queued
         }
         swarm.scheduler.catchUp()
+        if let pool { return pool.flushIfNeeded() }
         if context == nil || !(context?.channel.isActive ?? false) { return }
         flushIfNeeded()
+    }
+
+    /// A telemetry message as a packet for the pooled session (its topic written as over MQTT).
+    private func pooledPublish(_ message: TelemetryPublish) -> MQTTPublish {
+        let shared = machine.shared
+        var topic = ByteBuffer()
+        machine.writeTopic(seq: message.seq, into: &topic)
+        return MQTTPublish(
+            topic: String(buffer: topic),
+            payload: shared.config.payload,
+            qos: shared.config.qos,
+            dup: message.dup,
+            packetID: shared.config.qos == .atMostOnce ? nil : message.packetID
+        )
     }
 
     private func flushIfNeeded() {

@@ -37,6 +37,10 @@ final class Swarm {
     let connectTimeout: Duration
     let callbacks: DeviceCallbacks
     private(set) var handlers: [DeviceChannelHandler] = []
+    /// Pooled AMQP connections (cohorts with `amqp.devices_per_connection` above 1), and which cohort's devices use
+    /// which: device `start + j` rides `pools[first + j % count]`.
+    private(set) var pools: [DeviceAMQPPool] = []
+    private var pooledCohorts: [(start: Int, devices: Int, first: Int, count: Int)] = []
     private var nextToStart = 0
     private var inFlight = 0
     private(set) var finished = 0
@@ -123,6 +127,24 @@ final class Swarm {
             var cohortConfig = DeviceConfig(scenario: scenario, cohort: cohort)
             cohortConfig.unixSecondsAtZero = unixSecondsAtZero
             let shared = SharedDeviceConfig(cohortConfig)
+            if let amqp, cohort.amqpPool.isPooled {
+                let count = cohort.amqpPool.connections(devices: cohort.devices)
+                pooledCohorts.append((index, cohort.devices, pools.count, count))
+                var bridge = amqp
+                bridge.mechanism = cohort.sdk.amqpMechanism ?? bridge.mechanism
+                let ping = cohortConfig.pingIdle
+                bridge.idleTimeOut = cohortConfig.keepAlive > .zero && ping > .zero ? ping : nil
+                for _ in 0..<count {
+                    let settings = AMQPPoolConnection.Configuration(
+                        hubHost: amqp.hubHost,
+                        mechanism: bridge.mechanism,
+                        idleTimeOut: bridge.idleTimeOut,
+                        sessions: cohort.amqpPool.devicesPerConnection,
+                        containerID: "fleetstorm-pool-\(pools.count)"
+                    )
+                    pools.append(DeviceAMQPPool(index: pools.count, swarm: self, configuration: settings, bridge: bridge))
+                }
+            }
             for _ in 0..<cohort.devices {
                 let id = scenario.fleet.deviceID(index)
                 let key = (try? cohortConfig.auth?.key(for: id)) ?? nil
@@ -259,9 +281,39 @@ final class Swarm {
     /// Tests replace the socket connect (handlers on an EmbeddedChannel); nil in every real run.
     var connectOverride: ((DeviceChannelHandler) -> Void)?
 
+    /// The pool a device of a pooled cohort rides; nil for a device with its own connection.
+    func pool(of device: Int) -> DeviceAMQPPool? {
+        for c in pooledCohorts where device >= c.start && device < c.start + c.devices {
+            return pools[c.first + (device - c.start) % c.count]
+        }
+        return nil
+    }
+
+    /// Opens a pooled AMQP connection: TLS when the run has it, then the pool's handler.
+    func openPoolConnection(_ pool: DeviceAMQPPool, attempt: Int) {
+        guard let baseBootstrap else { return pool.connectFailed(.other) }
+        let bound = NIOLoopBound(pool, eventLoop: loop)
+        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName] channel in
+            channel.eventLoop.makeCompletedFuture {
+                if let tls {
+                    let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+                try channel.pipeline.syncOperations.addHandler(bound.value)
+            }
+        }
+        if !sourceAddresses.isEmpty {
+            bootstrap = bootstrap.bind(to: sourceAddresses[(pool.index + attempt) % sourceAddresses.count])
+        }
+        bootstrap.connect(to: hubAddress).assumeIsolated().whenFailure { error in
+            pool.connectFailed(ConnectionError(error))
+        }
+    }
+
     /// Opens the TCP connection for a device; the handler joins the new channel's pipeline.
     func connect(_ handler: DeviceChannelHandler) {
         handler.connections += 1
+        if let pool = pool(of: Int(handler.index)) { return handler.joinPool(pool) }
         if let connectOverride { return connectOverride(handler) }
         guard let baseBootstrap else { return handler.connectionClosed(error: .other) }
         let bound = NIOLoopBound(handler, eventLoop: loop)

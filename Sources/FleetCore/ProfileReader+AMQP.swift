@@ -1,0 +1,70 @@
+extension ProfileReader {
+    /// Where a mapping's `amqp:` pooling starts from: nothing (the profile), or the profile's (a cohort).
+    enum AMQPPoolDefault {
+        case none
+        case inherited(Scenario.AMQPPool)
+    }
+
+    /// `amqp: {devices_per_connection: 995, pool_size: 3}` of the profile or a cohort (reference §11.1); only for
+    /// devices on AMQP.
+    static func readAMQPPool(
+        _ section: inout Section,
+        default start: AMQPPoolDefault,
+        amqp: Bool
+    ) throws(ScenarioError) -> Scenario.AMQPPool {
+        var pool = Scenario.AMQPPool()
+        if case .inherited(let inherited) = start { pool = inherited }
+        guard section.mentions("amqp") else { return pool }
+        try section.mapping("amqp") { (m: inout Section) throws(ScenarioError) in
+            let perConnection = try m.int(
+                "devices_per_connection",
+                min: 1,
+                max: Scenario.AMQPPool.maxDevicesPerConnection
+            )
+            let size = try m.int("pool_size", min: 1, max: 1_000_000)
+            guard amqp else {
+                throw m.error(
+                    .invalidValue,
+                    perConnection != nil ? "devices_per_connection" : "pool_size",
+                    "pools AMQP connections, but the devices speak MQTT: set hub.amqp: true or use an amqp:// hub URL"
+                )
+            }
+            if let perConnection { pool.devicesPerConnection = perConnection }
+            if let size { pool.poolSize = size }
+        }
+        return pool
+    }
+
+    /// Every pooled cohort fits its pool: at most `devices_per_connection` devices on each of `pool_size`
+    /// connections.
+    static func checkPools(_ s: Scenario, top: Section, cohortSpecs: [CohortSpec]) throws(ScenarioError) {
+        for (i, cohort) in s.effectiveCohorts.enumerated() {
+            let pool = cohort.amqpPool
+            let section = i < cohortSpecs.count ? cohortSpecs[i].section : top
+            if pool.isPooled && s.hub.webSocketPath != nil {
+                throw section.error(
+                    .invalidValue,
+                    "amqp.devices_per_connection",
+                    "pooled connections run over amqp:// and amqps:// only, not over WebSockets yet: drop the key or the WebSocket transport"
+                )
+            }
+            guard let size = pool.poolSize else { continue }
+            guard pool.isPooled else {
+                throw section.error(
+                    .invalidValue,
+                    "amqp.pool_size",
+                    "needs amqp.devices_per_connection above 1 (with 1, every device has its own connection)"
+                )
+            }
+            let capacity = size.multipliedReportingOverflow(by: pool.devicesPerConnection)
+            guard capacity.overflow || capacity.partialValue >= cohort.devices else {
+                throw section.error(
+                    .invalidValue,
+                    "amqp.pool_size",
+                    "\(size) connections × \(pool.devicesPerConnection) devices hold \(capacity.partialValue), "
+                        + "but cohort \(cohort.name) has \(cohort.devices) devices: raise amqp.pool_size or leave it out"
+                )
+            }
+        }
+    }
+}
