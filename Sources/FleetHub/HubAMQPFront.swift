@@ -42,6 +42,7 @@ final class HubAMQPFront: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        state.core.recorder.countAMQPConnection()
         // A client that never begins a session is closed after the CONNECT timeout, as an MQTT one without CONNECT.
         let timeout = TimeAmount.nanoseconds(configuration.connectTimeout.nanoseconds)
         context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in

@@ -55,6 +55,7 @@ public struct HubRecorder: Sendable {
     }
     public mutating func countTokenExpiry() { counted.tokenExpiredDrops += 1 }
     public mutating func countSlowConsumer() { counted.slowConsumers += 1 }
+    public mutating func countAMQPConnection() { counted.amqpConnections += 1 }
     public mutating func countQuotaExceeded() { counted.quotaExceeded += 1 }
     public mutating func countCloudToDevice(sent: Int, at: Instant) {
         counted.c2dSent += UInt64(sent)

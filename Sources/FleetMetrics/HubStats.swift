@@ -37,6 +37,9 @@ public struct HubStats: Sendable, Hashable {
     /// Twin GETs and reported-property PATCHes answered.
     public var twinGets: UInt64 = 0
     public var twinPatches: UInt64 = 0
+    /// AMQP network connections opened (each carries one device session, or many when devices pool connections);
+    /// `connectionsAccepted` counts devices. In-process only: not in the report yet.
+    public var amqpConnections: UInt64 = 0
     /// Per time bin (hub_* series), from the hub's origin (the run's start when embedded).
     public var series = TimeSeries()
 
@@ -72,6 +75,7 @@ public struct HubStats: Sendable, Hashable {
         c2dRejected += o.c2dRejected
         twinGets += o.twinGets
         twinPatches += o.twinPatches
+        amqpConnections += o.amqpConnections
         series.merge(o.series)
     }
 }
