@@ -388,6 +388,14 @@ public struct Scenario: Sendable, Hashable {
             ? [Cohort(name: "all", devices: fleet.devices, sdk: sdk, retry: retry, amqpPool: amqpPool)] : cohorts
     }
 
+    /// Network connections the fleet opens at most at once: a device each, except pooled AMQP cohorts, whose devices
+    /// share their pool's connections.
+    public var networkConnections: Int {
+        effectiveCohorts.reduce(0) { total, cohort in
+            total + (hub.amqp && cohort.amqpPool.isPooled ? cohort.amqpPool.connections(devices: cohort.devices) : cohort.devices)
+        }
+    }
+
     /// Scripted faults, in time order.
     public var faults: [Fault] = []
 

@@ -79,10 +79,11 @@ public struct FleetRunner: Sendable {
         let embedded = scenario.hub.isEmbedded
         let hubIsLoopback = embedded || scenario.hub.hostAndPort?.host.hasPrefix("127.") == true
         let auto = scenario.fleet.sourceAddresses.isEmpty && hubIsLoopback
+        // Sockets, not devices: pooled AMQP devices share their pool's connections.
+        let connections = scenario.networkConnections
         try Preflight.check(
-            devices: scenario.fleet.devices,
-            sourceAddresses: auto
-                ? SourcePool.count(devices: scenario.fleet.devices) : scenario.fleet.sourceAddresses.count,
+            devices: connections,
+            sourceAddresses: auto ? SourcePool.count(devices: connections) : scenario.fleet.sourceAddresses.count,
             embeddedHub: embedded,
             proxy: scenario.faultProxy || scenario.link != nil,
             limits: .current()
