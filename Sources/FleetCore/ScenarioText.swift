@@ -53,11 +53,16 @@ extension Scenario {
         }
         out.append("sdk: \(sdk.name)")
         out.append("retry: \(policy(retry.policy))")
+        func pool(_ p: AMQPPool) -> String {
+            "{devices_per_connection: \(p.devicesPerConnection)" + (p.poolSize.map { ", pool_size: \($0)" } ?? "") + "}"
+        }
+        if amqpPool.isPooled { out.append("amqp: \(pool(amqpPool))") }
         if !cohorts.isEmpty {
             out.append("cohorts:")
             for c in cohorts {
+                let pooled = c.amqpPool.isPooled ? ", amqp: \(pool(c.amqpPool))" : ""
                 out.append(
-                    "  - {name: \(q(c.name)), devices: \(c.devices), sdk: \(c.sdk.name), retry: \(policy(c.retry.policy))}"
+                    "  - {name: \(q(c.name)), devices: \(c.devices), sdk: \(c.sdk.name), retry: \(policy(c.retry.policy))\(pooled)}"
                 )
             }
         }

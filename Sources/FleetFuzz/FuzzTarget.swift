@@ -23,6 +23,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     case hubAMQP = "hub-amqp"
     /// A device's AMQP bridge fed a hub's bytes after its CONNECT, with the device's writes interleaved.
     case amqpDevice = "amqp-device"
+    /// A pooled AMQP connection fed a hub's bytes, with device sessions joining once it is open.
+    case amqpPool = "amqp-pool"
     /// The hub's session state machine fed an event stream: packets, protocol errors and throttles in any order.
     case hubSession = "hub-session"
 
@@ -38,6 +40,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .hubHTTPS: HubFrontHarness.run(input, front: .https)
         case .hubAMQP: HubFrontHarness.run(input, front: .amqp)
         case .amqpDevice: AMQPDeviceHarness.run(input)
+        case .amqpPool: AMQPPoolHarness.run(input)
         case .hubSession: HubSessionHarness.run(input)
         }
     }
