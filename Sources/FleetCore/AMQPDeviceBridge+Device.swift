@@ -112,7 +112,11 @@ extension AMQPDeviceBridge {
 
     /// Our begin: the session's window and the transfer ids we start from.
     var beginning: AMQPPerformative.Begin {
-        AMQPPerformative.Begin(nextOutgoingID: nextOutgoingID, incomingWindow: Self.incomingWindow, outgoingWindow: Self.outgoingWindow)
+        AMQPPerformative.Begin(
+            nextOutgoingID: nextOutgoingID,
+            incomingWindow: Self.incomingWindow,
+            outgoingWindow: Self.outgoingWindow
+        )
     }
 
     /// The SASL init for the mechanisms a hub offers: the SDK's mechanism, else PLAIN with a username and password
@@ -138,6 +142,16 @@ extension AMQPDeviceBridge {
             return nil
         }
         return AMQPFrame(.sasl(.initial(mechanism: mechanism, initialResponse: response, hostname: hubHost)))
+    }
+
+    /// The IoT Hub code a refused SASL outcome stands for: `auth` a bad credential, `sys-temp` a hub that is busy,
+    /// anything else a request it could not take.
+    static func serviceCode(forSASLOutcome code: UInt8) -> Int {
+        switch code {
+        case AMQPSASLFrame.Outcome.auth.code: HubServiceError.unauthorized
+        case AMQPSASLFrame.Outcome.sysTemp.code: HubServiceError.serviceUnavailable
+        default: HubServiceError.badRequest
+        }
     }
 
     /// Our open: container id, the hub's host, our frame size and idle timeout, the SDK-style client version.

@@ -74,9 +74,7 @@ extension AMQPDeviceBridge {
                     )
                 )
                 actions.append(.send(.performative(.begin(beginning))))
-            case AMQPSASLFrame.Outcome.auth.code: refuse(HubServiceError.unauthorized, into: &actions)
-            case AMQPSASLFrame.Outcome.sysTemp.code: refuse(HubServiceError.serviceUnavailable, into: &actions)
-            default: refuse(HubServiceError.badRequest, into: &actions)
+            default: refuse(AMQPDeviceBridge.serviceCode(forSASLOutcome: outcome.code), into: &actions)
             }
         case (.awaitingOutcome, .challenge):
             // None of our mechanisms has a second step: an empty response ends the exchange either way.

@@ -152,7 +152,10 @@ public struct AMQPPoolConnection: Sendable {
                     hubHost: configuration.hubHost
                 )
             else {
-                return fail("the hub offers SASL \(offered.joined(separator: ", ")), none a pool speaks", into: &actions)
+                return fail(
+                    "the hub offers SASL \(offered.joined(separator: ", ")), none a pool speaks",
+                    into: &actions
+                )
             }
             phase = .awaitingOutcome
             actions.append(.send(initial))
@@ -172,9 +175,7 @@ public struct AMQPPoolConnection: Sendable {
                         )
                     )
                 )
-            case AMQPSASLFrame.Outcome.auth.code: refuse(HubServiceError.unauthorized, into: &actions)
-            case AMQPSASLFrame.Outcome.sysTemp.code: refuse(HubServiceError.serviceUnavailable, into: &actions)
-            default: refuse(HubServiceError.badRequest, into: &actions)
+            default: refuse(AMQPDeviceBridge.serviceCode(forSASLOutcome: outcome.code), into: &actions)
             }
         case (.awaitingOutcome, .challenge):
             actions.append(.send(AMQPFrame(.sasl(.response([])))))

@@ -296,7 +296,13 @@ struct ProfileReader {
                 )
             }
             return specs.map {
-                Scenario.Cohort(name: $0.name, devices: $0.devices ?? 0, sdk: $0.sdk, retry: $0.retry, amqpPool: $0.amqpPool)
+                Scenario.Cohort(
+                    name: $0.name,
+                    devices: $0.devices ?? 0,
+                    sdk: $0.sdk,
+                    retry: $0.retry,
+                    amqpPool: $0.amqpPool
+                )
             }
         }
         guard specs.allSatisfy({ $0.share != nil }) else {

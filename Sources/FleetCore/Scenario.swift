@@ -392,7 +392,9 @@ public struct Scenario: Sendable, Hashable {
     /// share their pool's connections.
     public var networkConnections: Int {
         effectiveCohorts.reduce(0) { total, cohort in
-            total + (hub.amqp && cohort.amqpPool.isPooled ? cohort.amqpPool.connections(devices: cohort.devices) : cohort.devices)
+            total
+                + (hub.amqp && cohort.amqpPool.isPooled
+                    ? cohort.amqpPool.connections(devices: cohort.devices) : cohort.devices)
         }
     }
 

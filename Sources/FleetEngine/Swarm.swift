@@ -142,7 +142,9 @@ final class Swarm {
                         sessions: cohort.amqpPool.devicesPerConnection,
                         containerID: "fleetstorm-pool-\(pools.count)"
                     )
-                    pools.append(DeviceAMQPPool(index: pools.count, swarm: self, configuration: settings, bridge: bridge))
+                    pools.append(
+                        DeviceAMQPPool(index: pools.count, swarm: self, configuration: settings, bridge: bridge)
+                    )
                 }
             }
             for _ in 0..<cohort.devices {

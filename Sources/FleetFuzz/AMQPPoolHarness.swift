@@ -55,9 +55,13 @@ enum AMQPPoolHarness {
                         )
                         devices[channel] = bridge
                     }
-                    if pool.channelsTaken > sessions { return "\(pool.channelsTaken) channels for \(sessions) sessions" }
+                    if pool.channelsTaken > sessions {
+                        return "\(pool.channelsTaken) channels for \(sessions) sessions"
+                    }
                 case .toSession(let channel, let inbound):
-                    guard devices[channel] != nil else { return "a frame for channel \(channel), which no device holds" }
+                    guard devices[channel] != nil else {
+                        return "a frame for channel \(channel), which no device holds"
+                    }
                     var out: [AMQPDeviceBridge.Action] = []
                     if step % Int(1 + (first >> 2) % 5) == 0 {
                         let id = UInt16(truncatingIfNeeded: step)

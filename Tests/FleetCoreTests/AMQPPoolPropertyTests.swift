@@ -81,7 +81,9 @@ struct AMQPPoolHarness {
     mutating func join(_ id: String) throws {
         let expected = (0..<UInt16(pool.configuration.sessions)).first { !model.contains($0) }
         let channel = pool.takeChannel()
-        if channel != expected { problems.append("took \(String(describing: channel)), model says \(String(describing: expected))") }
+        if channel != expected {
+            problems.append("took \(String(describing: channel)), model says \(String(describing: expected))")
+        }
         guard let channel else { return }
         model.insert(channel)
         var bridge = AMQPDeviceBridge(
@@ -196,7 +198,12 @@ struct AMQPPoolHarness {
                 let refuse = refuseNext
                 refuseNext = false
                 var more: [HubAMQPBridge.Action] = []
-                hub.sessionAnswered(channel: c, .connack(MQTTConnAck(code: refuse ? 0x87 : 0)), dailyQuota: false, into: &more)
+                hub.sessionAnswered(
+                    channel: c,
+                    .connack(MQTTConnAck(code: refuse ? 0x87 : 0)),
+                    dailyQuota: false,
+                    into: &more
+                )
                 if refuse { hub.sessionClosed(channel: c, into: &more) }
                 try runHub(more)
             case .toSession(let c, .publish(let p)):
@@ -228,7 +235,14 @@ struct AMQPPoolPropertyTests {
         for c in UInt16(0)..<3 {
             for id in UInt16(1)...5 {
                 try h.deviceWrites(
-                    .publish(MQTTPublish(topic: "devices/dev-\(c)/messages/events/", payload: ByteBuffer(), qos: .atLeastOnce, packetID: id)),
+                    .publish(
+                        MQTTPublish(
+                            topic: "devices/dev-\(c)/messages/events/",
+                            payload: ByteBuffer(),
+                            qos: .atLeastOnce,
+                            packetID: id
+                        )
+                    ),
                     c
                 )
             }
