@@ -201,4 +201,16 @@ extension AMQPDeviceBridge {
     public static func handshakeRoundTrips(cbs: Bool) -> (beforeCredentials: Int, afterAcceptance: Int) {
         cbs ? (4, 1) : (3, 0)
     }
+
+    /// The same for a device joining an open pooled connection (`pooled`): its begin, and with CBS the `$cbs` links'
+    /// attach and credit, before the hub sees its credentials; the open connection's own handshake (TCP, then
+    /// `pooledConnectionRoundTrips`) is paid once per connection.
+    public static func handshakeRoundTrips(cbs: Bool, pooled: Bool) -> (beforeCredentials: Int, afterAcceptance: Int) {
+        guard pooled else { return handshakeRoundTrips(cbs: cbs) }
+        return cbs ? (2, 1) : (1, 0)
+    }
+
+    /// A pooled connection's handshake after TCP: the SASL header and mechanisms, SASL init and outcome, the AMQP
+    /// header and open.
+    public static let pooledConnectionRoundTrips = 3
 }

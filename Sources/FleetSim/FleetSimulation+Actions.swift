@@ -45,7 +45,9 @@ extension FleetSimulation.State {
             switch action {
             case .connect:
                 devices[i].generation &+= 1
-                if hub.model.acceptRate > 0 {
+                if let p = pool(of: i) {
+                    joinPool(i, pool: p)
+                } else if hub.model.acceptRate > 0 {
                     send(at: now + oneWay(), .syn(d, devices[i].generation, retries: 0))
                 } else {
                     // A listener without an accept limit takes every SYN: the handshake completes one round trip
@@ -73,8 +75,9 @@ extension FleetSimulation.State {
                 guard let sent = Self.hubPacket(packet) else { return }
                 var at = now + oneWay()
                 if sent == .connect {
-                    at =
-                        max(at, Instant(nanoseconds: devices[i].hub.acceptAt)) + roundTrips(handshake.beforeCredentials)
+                    let before =
+                        devices[i].pooled == .none ? handshake.beforeCredentials : pooledHandshake.beforeCredentials
+                    at = max(at, Instant(nanoseconds: devices[i].hub.acceptAt)) + roundTrips(before)
                 }
                 send(at: at, .toHub(d, devices[i].generation, sent))
             case .close:
@@ -82,6 +85,7 @@ extension FleetSimulation.State {
                     send(at: now + oneWay(), .finReachesHub(d, devices[i].generation))
                 }
                 devices[i].generation &+= 1
+                if devices[i].pooled != .none { leavePool(i) }
                 closed = true
             case .schedule(let kind, let at):
                 if let old = devices[i].timers[kind] { wheel.cancel(old) }

@@ -53,6 +53,7 @@ extension FleetSimulation.State {
             let i = Int(d)
             guard g == devices[i].generation else { return }
             devices[i].generation &+= 1
+            if devices[i].pooled != .none { leavePool(i) }
             if devices[i].hub.holds(g) { hub.closed(&devices[i].hub, now: now) }
             devices[i].machine.channelClosed(error: reset ? .reset : nil, now: now, into: &actions)
             run(device: i, from: base)
@@ -60,6 +61,10 @@ extension FleetSimulation.State {
             if devices[Int(d)].hub.holds(g) { hub.closed(&devices[Int(d)].hub, now: now) }
         case .hubIdle(let d, let g):
             hubIdle(device: Int(d), generation: g)
+        case .poolSyn, .poolEstablished, .poolOpen:
+            handlePool(event)
+        case .sessionReady(let d, let g):
+            sessionReady(Int(d), generation: g)
         case .fault(let k):
             let event = plan.events[Int(k)]
             if faultLog.records[event.fault].startNanoseconds < 0 {
@@ -84,6 +89,7 @@ extension FleetSimulation.State {
         case .forceClose:
             for i in devices.indices where devices[i].machine.outcome == nil {
                 devices[i].generation &+= 1
+                if devices[i].pooled != .none { leavePool(i) }
                 if devices[i].hub.link != .none { hub.closed(&devices[i].hub, now: now) }
                 devices[i].machine.channelClosed(now: now, into: &actions)
                 run(device: i, from: base)
@@ -115,6 +121,10 @@ extension FleetSimulation.State {
             if packet == .connack(code: 0) { arrival = arrival + roundTrips(handshake.afterAcceptance) }
             send(at: arrival, close ? .toDeviceThenClose(d, g, packet) : .toDevice(d, g, packet))
         case .close(let reset):
+            if reset, devices[i].pooled == .member, let p = pool(of: i) {
+                // A reset is the connection's: every device on a pooled one loses its session with it.
+                return dropPool(p, reset: true)
+            }
             send(at: release(i, at: at) + oneWay(), .closedByHub(d, g, reset: reset))
         }
     }
@@ -158,11 +168,19 @@ extension FleetSimulation.State {
     mutating func apply(_ step: FaultPlan.Step, fault: Scenario.Fault, index: Int) -> Int {
         var affected = 0
         if let effect = HubFaults.effect(of: fault.kind, step: step) {
-            for i in devices.indices
-            where devices[i].hub.link != .none && !devices[i].hub.silenced
-                && fault.target.matches(deviceID: devices[i].machine.deviceID, peer: { nil })
-            {
+            // Chosen first, then acted on (as the test hub does over its connection list): a drop closing a pooled
+            // connection closes its other devices' sessions too, whether the fault chose them or not.
+            let chosen = devices.indices.filter {
+                devices[$0].hub.link != .none && !devices[$0].hub.silenced
+                    && fault.target.matches(deviceID: devices[$0].machine.deviceID, peer: { nil })
+            }
+            for i in chosen {
                 affected += 1
+                if effect == .close, devices[i].pooled == .member, let p = pool(of: i) {
+                    dropPool(p, reset: false)
+                    continue
+                }
+                guard devices[i].hub.link != .none else { continue }
                 switch effect {
                 case .close, .expire:
                     if effect == .expire { hub.core.recorder.countTokenExpiry() }

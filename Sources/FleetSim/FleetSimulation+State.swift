@@ -39,6 +39,12 @@ extension FleetSimulation {
         /// Over AMQP, the round trips a connect takes before the hub sees the device's credentials and after it
         /// accepted them, beyond MQTT's one (`AMQPDeviceBridge.handshakeRoundTrips`); zero over MQTT.
         let handshake: (beforeCredentials: Int, afterAcceptance: Int)
+        /// The same for a device joining an open pooled connection.
+        let pooledHandshake: (beforeCredentials: Int, afterAcceptance: Int)
+        /// Pooled AMQP connections of this partition, and per cohort its first device here, its pools' count (0:
+        /// a connection per device) and where they start in `pools`.
+        var pools: [SimPool] = []
+        var poolLayout: [(start: Int, end: Int, count: Int, first: Int)] = []
         let plan: FaultPlan
         var faultLog: FaultLog
         var storms = StormMarks()
@@ -78,6 +84,7 @@ extension FleetSimulation {
             halfRTT = scenario.simulation.rtt.nanoseconds / 2
             jitter = UInt64(max(0, scenario.simulation.rttJitter.nanoseconds))
             handshake = scenario.hub.amqp ? AMQPDeviceBridge.handshakeRoundTrips(cbs: scenario.auth != nil) : (0, 0)
+            pooledHandshake = AMQPDeviceBridge.handshakeRoundTrips(cbs: scenario.auth != nil, pooled: true)
             let model = scenario.simulation
             wireHorizon =
                 2 * (halfRTT + Int64(jitter)) + max(0, model.connackDelay.nanoseconds)
@@ -111,6 +118,7 @@ extension FleetSimulation {
                 )
                 devices.append(SimDevice(machine: machine, cohort: UInt8(clamping: c)))
             }
+            layOutPools(cohorts)
             actions.reserveCapacity(16)
         }
 

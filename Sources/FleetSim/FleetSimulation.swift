@@ -55,6 +55,12 @@ public struct FleetSimulation {
         /// The device's FIN reaches the hub (after the data sent before it).
         case finReachesHub(UInt32, UInt32)
         case hubIdle(UInt32, UInt32)
+        /// A pooled AMQP connection (pool, its generation): its SYN reaches the hub, TCP is up, AMQP open is done.
+        case poolSyn(UInt32, UInt32, retries: UInt8)
+        case poolEstablished(UInt32, UInt32)
+        case poolOpen(UInt32, UInt32)
+        /// A device's session on an open pooled connection: as `established` for a device with its own.
+        case sessionReady(UInt32, UInt32)
         case fault(Int32)
         case ramp
         case stop
@@ -126,9 +132,10 @@ extension FleetSimulation.Event {
     var device: UInt32? {
         switch self {
         case .timer(let d, _), .syn(let d, _, _), .established(let d, _), .toHub(let d, _, _), .toDevice(let d, _, _),
-            .toDeviceThenClose(let d, _, _), .closedByHub(let d, _, _), .finReachesHub(let d, _), .hubIdle(let d, _):
+            .toDeviceThenClose(let d, _, _), .closedByHub(let d, _, _), .finReachesHub(let d, _), .hubIdle(let d, _),
+            .sessionReady(let d, _):
             d
-        case .fault, .ramp, .stop, .forceClose:
+        case .fault, .ramp, .stop, .forceClose, .poolSyn, .poolEstablished, .poolOpen:
             nil
         }
     }
@@ -151,6 +158,8 @@ struct SimDevice {
     var lastQueued: Int32 = 0
     var cohort: UInt8
     var holdsSlot = false
+    /// On a pooled AMQP connection: waiting for it to open, or holding a session on it.
+    var pooled = SimPool.Phase.none
 
     init(machine: DeviceStateMachine, cohort: UInt8) {
         self.machine = machine

@@ -55,19 +55,30 @@ struct SimHub {
     /// A SYN arrives: the instant the listener accepts the connection, or nil when its backlog is full (the SYN
     /// is dropped). With no accept limit the kernel completes every handshake at once.
     mutating func syn(_ side: inout HubSide, connection g: UInt32, now: Instant) -> Instant? {
-        guard model.acceptRate > 0 else {
-            side.acceptAt = now.nanoseconds
-            opened(&side, connection: g, now: now)
-            return now
-        }
+        guard let start = acceptAt(now: now) else { return nil }
+        side.acceptAt = start
+        opened(&side, connection: g, now: now)
+        return now
+    }
+
+    /// When the listener accepts a connection whose SYN arrives now; nil when its backlog is full.
+    private mutating func acceptAt(now: Instant) -> Int64? {
+        guard model.acceptRate > 0 else { return now.nanoseconds }
         let spacing = Int64(1e9 / (model.acceptRate * share))
         let start = max(nextAccept, now.nanoseconds)
         let waiting = (start - now.nanoseconds) / max(1, spacing)
         guard waiting < max(1, Int((Double(model.acceptBacklog) * share).rounded())) else { return nil }
         nextAccept = start + spacing
-        side.acceptAt = start
+        return start
+    }
+
+    /// A pooled connection's SYN arrives: whether the listener takes it (the connection is not a device's).
+    mutating func accept(now: Instant) -> Bool { acceptAt(now: now) != nil }
+
+    /// A device's session on a pooled connection the listener already accepted: the hub's side opens at once.
+    mutating func sessionOpened(_ side: inout HubSide, connection g: UInt32, now: Instant) {
+        side.acceptAt = now.nanoseconds
         opened(&side, connection: g, now: now)
-        return now
     }
 
     private mutating func opened(_ side: inout HubSide, connection g: UInt32, now: Instant) {

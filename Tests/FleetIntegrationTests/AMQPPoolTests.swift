@@ -47,5 +47,35 @@ extension IntegrationTests {
             #expect(storm.recovered == 2000)
             #expect(hub.protocolErrors == 0)
         }
+
+        @Test(
+            "a drop that chooses one pooled device closes its whole connection: the 500 devices on it fall and return, the other 500 stay (as FleetSim models it)"
+        )
+        func oneDeviceTakesItsConnection() async throws {
+            let scenario = try ScenarioLoader().load(
+                yaml: """
+                    seed: 31
+                    duration: 60s
+                    hub: {url: embedded, amqp: true}
+                    auth: {mode: sas, hub_host: myhub.local, group_key: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}
+                    fleet: {devices: 1000, ramp_rate: 0, max_in_flight: 1000}
+                    telemetry: {messages: 10, interval: 500ms, qos: 1}
+                    sdk: azure-dotnet
+                    amqp: {devices_per_connection: 995, pool_size: 2}
+                    retry: {policy: fixed, base: 200ms}
+                    faults: [{at: 3s, kind: drop, devices: "device-00007"}]
+                    """,
+                source: "amqp-pool-one"
+            )
+            let outcome = try await RunService(scenario: scenario, profile: "amqp-pool-one", overrides: []).run()
+            let c = outcome.result.snapshot.counters
+            let hub = try #require(outcome.result.hub)
+            #expect(c.acked == 10_000)
+            #expect(hub.amqpConnections == 3, "2 connections, then the dropped one again: \(hub.amqpConnections)")
+            #expect(c.reconnects == 500)
+            let storm = try #require(outcome.report.storms.first { $0.fault != "run" })
+            #expect(storm.affected == 500, "the chosen device's connection carried 500: \(storm.affected)")
+            #expect(storm.recovered == 500)
+        }
     }
 }

@@ -38,11 +38,20 @@ extension IntegrationTests {
             auth: {mode: sas, hub_host: myhub.local, group_key: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}
             """
 
-        @Test(arguments: ["mqtt", "amqp"])
+        /// Pooled (reference §11.1): 995 devices per connection, so the fleet rides 2 connections; the drop takes
+        /// each connection's devices at once and reconnecting devices share a connection's handshake.
+        static let pooled =
+            Self.amqp + """
+
+                amqp: {devices_per_connection: 995}
+                """
+
+        @Test(arguments: ["mqtt", "amqp", "amqp-pooled"])
         func simulatedStormAgreesWithTheRealOne(transport: String) async throws {
-            let yaml = Self.profile + (transport == "amqp" ? Self.amqp : "")
+            let yaml =
+                Self.profile + (transport == "amqp" ? Self.amqp : transport == "amqp-pooled" ? Self.pooled : "")
             let scenario = try ScenarioLoader().load(yaml: yaml, source: "sim-vs-real")
-            #expect(scenario.hub.amqp == (transport == "amqp"))
+            #expect(scenario.hub.amqp == (transport != "mqtt"))
             let real = try await RunService(scenario: scenario, profile: "sim-vs-real", overrides: []).run().report
             let simulated = SimulateService(scenario: scenario, profile: "sim-vs-real", overrides: []).run().report
             let (r, s) = (try #require(TuneRanking.mainStorm(real)), try #require(TuneRanking.mainStorm(simulated)))
