@@ -41,13 +41,6 @@ extension ProfileReader {
         for (i, cohort) in s.effectiveCohorts.enumerated() {
             let pool = cohort.amqpPool
             let section = i < cohortSpecs.count ? cohortSpecs[i].section : top
-            if pool.isPooled && s.hub.webSocketPath != nil {
-                throw section.error(
-                    .invalidValue,
-                    "amqp.devices_per_connection",
-                    "pooled connections run over amqp:// and amqps:// only, not over WebSockets yet: drop the key or the WebSocket transport"
-                )
-            }
             guard let size = pool.poolSize else { continue }
             guard pool.isPooled else {
                 throw section.error(

@@ -295,11 +295,25 @@ final class Swarm {
     func openPoolConnection(_ pool: DeviceAMQPPool, attempt: Int) {
         guard let baseBootstrap else { return pool.connectFailed(.other) }
         let bound = NIOLoopBound(pool, eventLoop: loop)
-        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName] channel in
+        let upgradeTimeout = TimeAmount.nanoseconds(connectTimeout.nanoseconds)
+        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName, webSocket] channel in
             channel.eventLoop.makeCompletedFuture {
                 if let tls {
                     let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
                     try channel.pipeline.syncOperations.addHandler(handler)
+                }
+                if let webSocket {
+                    // AMQP over WebSockets: the pool's handler joins behind the framing once the upgrade is done.
+                    try Self.upgradeToWebSocket(
+                        channel,
+                        path: webSocket.path,
+                        host: webSocket.host,
+                        timeout: upgradeTimeout,
+                        amqp: true,
+                        then: NIOLoopBound([bound.value], eventLoop: channel.eventLoop),
+                        failed: NIOLoopBound({ bound.value.connectFailed(.webSocket) }, eventLoop: channel.eventLoop)
+                    )
+                    return
                 }
                 try channel.pipeline.syncOperations.addHandler(bound.value)
             }
@@ -344,13 +358,17 @@ final class Swarm {
                 }
                 if let webSocket {
                     // Over WebSockets the AMQP bridge joins behind the framing, once the upgrade is done.
+                    var handlers: [any ChannelHandler] = []
+                    if let bridge { handlers.append(bridge) }
+                    handlers.append(bound.value)
                     try Self.upgradeToWebSocket(
                         channel,
                         path: webSocket.path,
                         host: webSocket.host,
                         timeout: upgradeTimeout,
-                        device: bound,
-                        amqp: bridge.map { NIOLoopBound($0, eventLoop: channel.eventLoop) }
+                        amqp: bridge != nil,
+                        then: NIOLoopBound(handlers, eventLoop: channel.eventLoop),
+                        failed: NIOLoopBound({ bound.value.connectionClosed(error: .webSocket) }, eventLoop: channel.eventLoop)
                     )
                     return
                 }
@@ -369,16 +387,17 @@ final class Swarm {
     }
 
     /// MQTT (or, with `amqp`, AMQP) over WebSockets: the HTTP upgrade first (path, subprotocol `mqtt` or
-    /// `AMQPWSB10`), then the device's handler behind a framing handler (and the AMQP bridge). A refused upgrade, or
-    /// one that does not finish within the connect timeout, ends the attempt as a WebSocket failure (the SDKs retry
-    /// it, reference §10.1).
+    /// `AMQPWSB10`), then `handlers` behind a framing handler (a device's handler and its AMQP bridge, or a pooled
+    /// connection's). A refused upgrade, or one that does not finish within the connect timeout, ends the attempt
+    /// as a WebSocket failure (`failed`; the SDKs retry it, reference §10.1).
     static func upgradeToWebSocket(
         _ channel: any Channel,
         path: String,
         host: String,
         timeout: TimeAmount,
-        device: NIOLoopBound<DeviceChannelHandler>,
-        amqp: NIOLoopBound<DeviceAMQPBridge>? = nil
+        amqp: Bool,
+        then handlers: NIOLoopBound<[any ChannelHandler]>,
+        failed: NIOLoopBound<() -> Void>
     ) throws {
         let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(maxFrameSize: 1 << 20) { channel, _ in
             channel.eventLoop.makeCompletedFuture {
@@ -390,7 +409,7 @@ final class Swarm {
         headers.add(name: "Host", value: host)
         headers.add(
             name: "Sec-WebSocket-Protocol",
-            value: amqp == nil ? mqttWebSocketSubprotocol : amqpWebSocketSubprotocol
+            value: amqp ? amqpWebSocketSubprotocol : mqttWebSocketSubprotocol
         )
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
         let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(
@@ -407,15 +426,14 @@ final class Swarm {
             // The device joins once the upgrade handler has left: its CONNECT is the first frame.
             if case .success(true) = result {
                 do {
-                    if let amqp { try channel.pipeline.syncOperations.addHandler(amqp.value) }
-                    try channel.pipeline.syncOperations.addHandler(device.value)
+                    for handler in handlers.value { try channel.pipeline.syncOperations.addHandler(handler) }
                     return
                 } catch {
                     // Falls through: the connection ends as a failed upgrade.
                 }
             }
             channel.close(promise: nil)
-            device.value.connectionClosed(error: .webSocket)
+            failed.value()
         }
     }
 

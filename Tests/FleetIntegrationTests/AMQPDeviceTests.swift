@@ -223,10 +223,11 @@ extension IntegrationTests.AMQPHubTests {
 
 extension IntegrationTests.AMQPHubTests {
     @Test(
-        "AMQP over WebSockets (subprotocol AMQPWSB10), plain and over TLS: the hub's WebSocket front serves AMQP by subprotocol",
-        arguments: [false, true]
+        "AMQP over WebSockets (subprotocol AMQPWSB10), plain and over TLS, a connection per device or 30 devices per connection: the hub's WebSocket front serves AMQP by subprotocol",
+        arguments: [false, true],
+        [false, true]
     )
-    func overWebSockets(tls: Bool) async throws {
+    func overWebSockets(tls: Bool, pooled: Bool) async throws {
         var s = try ScenarioLoader().load(
             yaml: """
                 duration: 60s
@@ -235,6 +236,7 @@ extension IntegrationTests.AMQPHubTests {
                 fleet: {devices: 60, ramp_rate: 0, max_in_flight: 60}
                 telemetry: {messages: 5, interval: 50ms, qos: 1}
                 sdk: azure-dotnet
+                amqp: {devices_per_connection: \(pooled ? 30 : 1)}
                 """,
             source: "amqp-ws"
         )
@@ -246,6 +248,7 @@ extension IntegrationTests.AMQPHubTests {
         #expect(c.acked == 300)
         #expect(result.hub?.messagesReceived == 300)
         #expect(result.hub?.protocolErrors == 0)
+        #expect(result.hub?.amqpConnections == (pooled ? 2 : 60))
         #expect(result.target.hasPrefix(tls ? "amqp+wss://" : "amqp+ws://"), "\(result.target)")
     }
 }
