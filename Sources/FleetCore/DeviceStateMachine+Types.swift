@@ -39,6 +39,8 @@ public struct DeviceConfig: Sendable {
     /// The transport renews a token on the open connection (AMQP's CBS put-token): the machine hands the new token to
     /// it as an MQTT 5 AUTH (re-authenticate) instead of reconnecting.
     public var renewsInBand = false
+    /// The device speaks AMQP 1.0 (through the AMQP bridge) rather than MQTT.
+    public var amqpTransport = false
     /// `DeviceClientType` in the username.
     public var clientType: String
     /// Unix time (seconds) at `Instant.zero`, for token expiry; the runner sets it from the wall clock at start.
@@ -59,8 +61,10 @@ public struct DeviceConfig: Sendable {
         self.sdk = sdk
         auth = scenario.auth
         apiVersion = scenario.auth?.apiVersion ?? sdk.apiVersion
-        tokenRenewal = scenario.auth.flatMap { sdk.tokenRenewal(ttl: $0.tokenTTL, overAMQP: scenario.hub.amqp) }
-        renewsInBand = scenario.hub.amqp
+        let amqp = cohort?.amqp ?? scenario.hub.amqp
+        tokenRenewal = scenario.auth.flatMap { sdk.tokenRenewal(ttl: $0.tokenTTL, overAMQP: amqp) }
+        amqpTransport = amqp
+        renewsInBand = amqp
         clientType = sdk.clientType
         (pingIdle, pingTimeout, pingOnReadSilence) = sdk.keepAlive(scenario.mqtt.keepAlive)
         retry = chosen.policy

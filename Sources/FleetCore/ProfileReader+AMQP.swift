@@ -26,13 +26,41 @@ extension ProfileReader {
                 throw m.error(
                     .invalidValue,
                     perConnection != nil ? "devices_per_connection" : "pool_size",
-                    "pools AMQP connections, but the devices speak MQTT: set hub.amqp: true or use an amqp:// hub URL"
+                    "pools AMQP connections, but the devices speak MQTT: set hub.amqp: true, transport: amqp, or an amqp:// hub URL"
                 )
             }
             if let perConnection { pool.devicesPerConnection = perConnection }
             if let size { pool.poolSize = size }
         }
         return pool
+    }
+
+    /// A cohort's `transport: mqtt | amqp`: its own when it names one, else the hub's. Another transport than the
+    /// hub's needs the embedded hub (which then serves both on one port), straight over TCP or TLS.
+    static func readTransport(_ c: inout Section, hub: Scenario.HubTarget) throws(ScenarioError) -> Bool {
+        guard let name = try c.string("transport") else { return hub.amqp }
+        let amqp: Bool
+        switch name {
+        case "mqtt": amqp = false
+        case "amqp": amqp = true
+        default: throw c.error(.invalidValue, "transport", "expected mqtt or amqp, got \"\(name)\"")
+        }
+        guard amqp != hub.amqp else { return amqp }
+        guard hub.isEmbedded else {
+            throw c.error(
+                .invalidValue,
+                "transport",
+                "differs from hub.url's: a cohort may speak another transport only with the embedded hub (hub.url: embedded)"
+            )
+        }
+        guard hub.webSocketPath == nil, !hub.https else {
+            throw c.error(
+                .invalidValue,
+                "transport",
+                "mixing MQTT and AMQP cohorts works straight over TCP or TLS, not over WebSockets or HTTPS"
+            )
+        }
+        return amqp
     }
 
     /// Every pooled cohort fits its pool: at most `devices_per_connection` devices on each of `pool_size`

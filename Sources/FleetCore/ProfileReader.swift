@@ -125,7 +125,8 @@ struct ProfileReader {
             let name = try c.string("name") ?? "cohort-\(cohortSpecs.count + 1)"
             let devices = try c.int("devices", min: 1)
             let share = try c.double("share", min: 0, max: 1)
-            let sdk = try Self.readSDK(&c, amqp: base.hub.amqp) ?? base.sdk
+            let amqp = try Self.readTransport(&c, hub: base.hub)
+            let sdk = try Self.readSDK(&c, amqp: amqp) ?? base.sdk
             // A cohort's curve: its own retry:, else the profile's retry: when one was given, else its SDK's own.
             // An inherited curve is read as if the cohort had written it: its throttled curve is the cohort's SDK's
             // answer (unless the profile named one), not the profile SDK's.
@@ -141,7 +142,8 @@ struct ProfileReader {
             guard (devices == nil) != (share == nil) else {
                 throw c.error(.invalidValue, "devices", "give each cohort either devices: N or share: 0.25")
             }
-            let pool = try Self.readAMQPPool(&c, default: .inherited(base.amqpPool), amqp: base.hub.amqp)
+            // An MQTT cohort inherits no AMQP pooling (and may not write its own).
+            let pool = try Self.readAMQPPool(&c, default: amqp ? .inherited(base.amqpPool) : .none, amqp: amqp)
             cohortSpecs.append(
                 CohortSpec(
                     name: name,
@@ -150,6 +152,7 @@ struct ProfileReader {
                     sdk: sdk,
                     retry: retry,
                     amqpPool: pool,
+                    amqp: amqp,
                     section: c
                 )
             )
@@ -251,6 +254,7 @@ struct ProfileReader {
         var sdk: SDK
         var retry: Scenario.Retry
         var amqpPool: Scenario.AMQPPool
+        var amqp: Bool
         var section: Section
     }
 
@@ -301,7 +305,8 @@ struct ProfileReader {
                     devices: $0.devices ?? 0,
                     sdk: $0.sdk,
                     retry: $0.retry,
-                    amqpPool: $0.amqpPool
+                    amqpPool: $0.amqpPool,
+                    amqp: $0.amqp
                 )
             }
         }
@@ -322,7 +327,8 @@ struct ProfileReader {
                     devices: max(0, n),
                     sdk: spec.sdk,
                     retry: spec.retry,
-                    amqpPool: spec.amqpPool
+                    amqpPool: spec.amqpPool,
+                    amqp: spec.amqp
                 )
             )
             assigned += max(0, n)

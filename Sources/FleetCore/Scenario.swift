@@ -241,13 +241,24 @@ public struct Scenario: Sendable, Hashable {
         public var retry: Retry
         /// How the cohort's AMQP devices share connections (no sharing unless a profile asks).
         public var amqpPool = AMQPPool()
+        /// The cohort's devices speak AMQP 1.0 (else MQTT): the hub's transport unless the cohort names its own
+        /// (`transport:`, with the embedded hub, which then serves both on one port).
+        public var amqp = false
 
-        public init(name: String, devices: Int, sdk: SDK = .dotnet, retry: Retry, amqpPool: AMQPPool = AMQPPool()) {
+        public init(
+            name: String,
+            devices: Int,
+            sdk: SDK = .dotnet,
+            retry: Retry,
+            amqpPool: AMQPPool = AMQPPool(),
+            amqp: Bool = false
+        ) {
             self.name = name
             self.devices = devices
             self.sdk = sdk
             self.retry = retry
             self.amqpPool = amqpPool
+            self.amqp = amqp
         }
     }
 
@@ -385,7 +396,8 @@ public struct Scenario: Sendable, Hashable {
     /// The cohorts a run uses: the declared ones, or the whole fleet under `retry`.
     public var effectiveCohorts: [Cohort] {
         cohorts.isEmpty
-            ? [Cohort(name: "all", devices: fleet.devices, sdk: sdk, retry: retry, amqpPool: amqpPool)] : cohorts
+            ? [Cohort(name: "all", devices: fleet.devices, sdk: sdk, retry: retry, amqpPool: amqpPool, amqp: hub.amqp)]
+            : cohorts
     }
 
     /// Network connections the fleet opens at most at once: a device each, except pooled AMQP cohorts, whose devices
@@ -393,10 +405,19 @@ public struct Scenario: Sendable, Hashable {
     public var networkConnections: Int {
         effectiveCohorts.reduce(0) { total, cohort in
             total
-                + (hub.amqp && cohort.amqpPool.isPooled
+                + (cohort.amqp && cohort.amqpPool.isPooled
                     ? cohort.amqpPool.connections(devices: cohort.devices) : cohort.devices)
         }
     }
+
+    /// Some cohorts speak MQTT and others AMQP (the embedded hub serves both on one port).
+    public var mixesTransports: Bool {
+        let cohorts = effectiveCohorts
+        return cohorts.contains { $0.amqp } && cohorts.contains { !$0.amqp }
+    }
+
+    /// Any device speaks AMQP.
+    public var anyAMQP: Bool { effectiveCohorts.contains { $0.amqp } }
 
     /// Scripted faults, in time order.
     public var faults: [Fault] = []

@@ -77,7 +77,7 @@ final class Swarm {
         self.webSocket = scenario.hub.webSocketPath.map { ($0, hostHeader) }
         self.https = scenario.hub.https ? (hostHeader, scenario.https) : nil
         self.amqp =
-            scenario.hub.amqp
+            scenario.anyAMQP
             ? AMQPDeviceBridge.Configuration(
                 hubHost: scenario.auth?.hubHost ?? serverName ?? hubAddress.ipAddress ?? "localhost",
                 cbs: scenario.auth != nil,
@@ -127,7 +127,7 @@ final class Swarm {
             var cohortConfig = DeviceConfig(scenario: scenario, cohort: cohort)
             cohortConfig.unixSecondsAtZero = unixSecondsAtZero
             let shared = SharedDeviceConfig(cohortConfig)
-            if let amqp, cohort.amqpPool.isPooled {
+            if let amqp, cohort.amqp, cohort.amqpPool.isPooled {
                 let count = cohort.amqpPool.connections(devices: cohort.devices)
                 pooledCohorts.append((index, cohort.devices, pools.count, count))
                 var bridge = amqp
@@ -335,7 +335,8 @@ final class Swarm {
         let bound = NIOLoopBound(handler, eventLoop: loop)
         let upgradeTimeout = TimeAmount.nanoseconds(connectTimeout.nanoseconds)
         let version = handler.machine.config.version
-        var amqp = self.amqp
+        // A device of an MQTT cohort in a run that mixes transports has no AMQP bridge.
+        var amqp = handler.machine.config.amqpTransport ? self.amqp : nil
         if let mechanism = handler.machine.config.sdk.amqpMechanism { amqp?.mechanism = mechanism }
         // The idle timeout the device announces is its ping interval: the hub then sends something between any two
         // PINGREQs of a live connection (`AMQPDeviceBridge`); no keep-alive, no idle timeout.

@@ -21,6 +21,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     case hubHTTPS = "hub-https"
     /// The hub's AMQP front: SASL, CBS, links and transfers, into the hub's MQTT session.
     case hubAMQP = "hub-amqp"
+    /// The embedded hub's one port for runs mixing MQTT and AMQP cohorts: the first byte picks the front.
+    case hubMixed = "hub-mixed"
     /// A device's AMQP bridge fed a hub's bytes after its CONNECT, with the device's writes interleaved.
     case amqpDevice = "amqp-device"
     /// A pooled AMQP connection fed a hub's bytes, with device sessions joining once it is open.
@@ -39,6 +41,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .hubWebSocket: HubFrontHarness.run(input, front: .webSocket)
         case .hubHTTPS: HubFrontHarness.run(input, front: .https)
         case .hubAMQP: HubFrontHarness.run(input, front: .amqp)
+        case .hubMixed: HubFrontHarness.run(input, front: .mqttOrAMQP)
         case .amqpDevice: AMQPDeviceHarness.run(input)
         case .amqpPool: AMQPPoolHarness.run(input)
         case .hubSession: HubSessionHarness.run(input)

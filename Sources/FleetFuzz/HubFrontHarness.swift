@@ -23,6 +23,11 @@ public enum HubFrontHarness {
         switch front {
         case .mqtt: return decodesAsMQTT(outcome.written, input: input)
         case .amqp: return decodesAsAMQP(outcome.written)
+        case .mqttOrAMQP:
+            // Whichever front the first byte chose must have answered in its own protocol.
+            let rest = input.dropFirst()
+            return rest.first == UInt8(ascii: "A")
+                ? decodesAsAMQP(outcome.written) : decodesAsMQTT(outcome.written, input: input)
         case .webSocket, .https: return nil
         }
     }

@@ -15,6 +15,9 @@ public struct HubConfiguration: Sendable {
     /// AMQP 1.0 listeners: `amqp://` (plain) and `amqps://` (need `tls`; IoT Hub's port is 5671; reference §11).
     public var amqpListen: [(host: String, port: Int)] = []
     public var amqpsListen: [(host: String, port: Int)] = []
+    /// The plain and TLS MQTT listeners serve AMQP 1.0 too, told apart by the first byte (`HubFront.mqttOrAMQP`):
+    /// the embedded hub of a run whose cohorts mix the two transports.
+    public var mqttListenersServeAMQP = false
     /// The path a WebSocket upgrade must ask for (IoT Hub's).
     public var webSocketPath = Scenario.HubTarget.iotHubWebSocketPath
     /// The server certificate and key for the TLS listeners.

@@ -11,6 +11,9 @@ public enum HubFront: String, Sendable, CaseIterable {
     case webSocket = "websocket"
     case https
     case amqp
+    /// MQTT or AMQP 1.0, told apart by the connection's first byte (`A` of AMQP's protocol header; an MQTT client
+    /// starts with CONNECT, 0x10): the embedded hub of a run whose cohorts speak both, on one port.
+    case mqttOrAMQP = "mqtt-or-amqp"
 
     /// Adds this front's handlers for one connection of the hub whose state is `state`; on the channel's loop.
     func install(on channel: any Channel, configuration: HubConfiguration, state: HubState) throws {
@@ -29,6 +32,8 @@ public enum HubFront: String, Sendable, CaseIterable {
             try HubHTTPS.configure(channel, configuration: configuration, state: state)
         case .amqp:
             try HubAMQP.configure(channel, configuration: configuration, state: state)
+        case .mqttOrAMQP:
+            try channel.pipeline.syncOperations.addHandler(HubProtocolSniffer(state: state))
         }
     }
 }

@@ -34,13 +34,14 @@ public final class TestHub: Sendable {
         if !tlsListeners.isEmpty && configuration.tls == nil {
             throw HubError(address: "-", reason: "TLS listeners need a certificate and key (--tls-cert, --tls-key)")
         }
+        let mqttFront: HubFront = configuration.mqttListenersServeAMQP ? .mqttOrAMQP : .mqtt
         for (host, port) in configuration.listen {
-            let channel = try await listen(host: host, port: port, tls: nil)
+            let channel = try await listen(host: host, port: port, tls: nil, front: mqttFront)
             servers.append(channel)
             bound.append((host, channel.localAddress?.port ?? port))
         }
         for (host, port) in configuration.tlsListen {
-            let channel = try await listen(host: host, port: port, tls: configuration.tls)
+            let channel = try await listen(host: host, port: port, tls: configuration.tls, front: mqttFront)
             servers.append(channel)
             bound.append((host, channel.localAddress?.port ?? port))
         }

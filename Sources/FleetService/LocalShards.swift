@@ -48,7 +48,7 @@ public struct LocalShardPlan: Sendable, Hashable {
             }
             return LocalShardPlan(shards: processes, hubWorkers: 0, devicesPerShard: perShard)
         }
-        if scenario.tls != nil || scenario.hub.webSocketPath != nil || scenario.hub.https || scenario.hub.amqp {
+        if scenario.tls != nil || scenario.hub.webSocketPath != nil || scenario.hub.https || scenario.anyAMQP {
             // The hub workers listen for plain MQTT only (they are started with --listen).
             throw FleetRunError(
                 .shard,

@@ -84,7 +84,7 @@ public struct RunService: Sendable {
             } else if webSocket {
                 // MQTT or AMQP over WebSockets: the WebSocket front serves both (by subprotocol).
                 configuration.wssListen = configuration.listen
-            } else if scenario.hub.amqp {
+            } else if scenario.hub.amqp && !scenario.mixesTransports {
                 configuration.amqpsListen = configuration.listen
             } else {
                 configuration.tlsListen = configuration.listen
@@ -99,10 +99,12 @@ public struct RunService: Sendable {
             configuration.wsListen = configuration.listen
             configuration.listen = []
         }
-        if scenario.hub.amqp && !webSocket && scenario.tls == nil {
+        if scenario.hub.amqp && !webSocket && scenario.tls == nil && !scenario.mixesTransports {
             configuration.amqpListen = configuration.listen
             configuration.listen = []
         }
+        // MQTT and AMQP cohorts in one run: one port serves both, told apart by each connection's first byte.
+        configuration.mqttListenersServeAMQP = scenario.mixesTransports
         return TestHub(configuration: configuration)
     }
 

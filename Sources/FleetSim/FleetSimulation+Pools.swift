@@ -23,14 +23,13 @@ extension FleetSimulation.State {
     /// profile's devices per connection (or the pool size's share of this partition, when larger). Device `j` of
     /// the cohort here rides pool `j % count`, as over sockets.
     mutating func layOutPools(_ cohorts: [Scenario.Cohort]) {
-        guard scenario.hub.amqp else { return }
         var start = 0
         for (c, cohort) in cohorts.enumerated() {
             var local = 0
             while start + local < devices.count && Int(devices[start + local].cohort) == c { local += 1 }
             let pool = cohort.amqpPool
             var count = 0
-            if pool.isPooled && local > 0 {
+            if cohort.amqp && pool.isPooled && local > 0 {
                 count = (local + pool.devicesPerConnection - 1) / pool.devicesPerConnection
                 if let size = pool.poolSize { count = min(local, max(count, size / partitions)) }
             }

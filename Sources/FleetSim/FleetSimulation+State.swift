@@ -38,7 +38,7 @@ extension FleetSimulation {
         let jitter: UInt64
         /// Over AMQP, the round trips a connect takes before the hub sees the device's credentials and after it
         /// accepted them, beyond MQTT's one (`AMQPDeviceBridge.handshakeRoundTrips`); zero over MQTT.
-        let handshake: (beforeCredentials: Int, afterAcceptance: Int)
+        var handshake: [(beforeCredentials: Int, afterAcceptance: Int)] = []
         /// The same for a device joining an open pooled connection.
         let pooledHandshake: (beforeCredentials: Int, afterAcceptance: Int)
         /// Pooled AMQP connections of this partition, and per cohort its first device here, its pools' count (0:
@@ -83,7 +83,9 @@ extension FleetSimulation {
             rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117 &+ UInt64(partition))
             halfRTT = scenario.simulation.rtt.nanoseconds / 2
             jitter = UInt64(max(0, scenario.simulation.rttJitter.nanoseconds))
-            handshake = scenario.hub.amqp ? AMQPDeviceBridge.handshakeRoundTrips(cbs: scenario.auth != nil) : (0, 0)
+            handshake = cohorts.map {
+                $0.amqp ? AMQPDeviceBridge.handshakeRoundTrips(cbs: scenario.auth != nil) : (0, 0)
+            }
             pooledHandshake = AMQPDeviceBridge.handshakeRoundTrips(cbs: scenario.auth != nil, pooled: true)
             let model = scenario.simulation
             wireHorizon =
