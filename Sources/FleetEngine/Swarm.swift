@@ -369,7 +369,10 @@ final class Swarm {
                         timeout: upgradeTimeout,
                         amqp: bridge != nil,
                         then: NIOLoopBound(handlers, eventLoop: channel.eventLoop),
-                        failed: NIOLoopBound({ bound.value.connectionClosed(error: .webSocket) }, eventLoop: channel.eventLoop)
+                        failed: NIOLoopBound(
+                            { bound.value.connectionClosed(error: .webSocket) },
+                            eventLoop: channel.eventLoop
+                        )
                     )
                     return
                 }

@@ -76,7 +76,8 @@ extension FleetSimulation.State {
                 var at = now + oneWay()
                 if sent == .connect {
                     let before =
-                        devices[i].pooled == .none ? handshake[Int(devices[i].cohort)].beforeCredentials : pooledHandshake.beforeCredentials
+                        devices[i].pooled == .none
+                        ? handshake[Int(devices[i].cohort)].beforeCredentials : pooledHandshake.beforeCredentials
                     at = max(at, Instant(nanoseconds: devices[i].hub.acceptAt)) + roundTrips(before)
                 }
                 send(at: at, .toHub(d, devices[i].generation, sent))

@@ -118,7 +118,9 @@ extension FleetSimulation.State {
             let leaves = release(i, at: at + delay)
             var arrival = leaves + oneWay()
             // Over AMQP an accepted device still attaches its telemetry link before it counts as connected.
-            if packet == .connack(code: 0) { arrival = arrival + roundTrips(handshake[Int(devices[i].cohort)].afterAcceptance) }
+            if packet == .connack(code: 0) {
+                arrival = arrival + roundTrips(handshake[Int(devices[i].cohort)].afterAcceptance)
+            }
             send(at: arrival, close ? .toDeviceThenClose(d, g, packet) : .toDevice(d, g, packet))
         case .close(let reset):
             if reset, devices[i].pooled == .member, let p = pool(of: i) {

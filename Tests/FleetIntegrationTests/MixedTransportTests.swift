@@ -8,7 +8,9 @@ extension IntegrationTests {
     /// connection's first byte.
     @Suite("MQTT and AMQP cohorts in one run")
     struct MixedTransportTests {
-        @Test("100 MQTT devices and 100 AMQP devices pooled 50 per connection: all in, every message acked, 2 AMQP connections")
+        @Test(
+            "100 MQTT devices and 100 AMQP devices pooled 50 per connection: all in, every message acked, 2 AMQP connections"
+        )
         func mixedCohorts() async throws {
             let scenario = try ScenarioLoader().load(
                 yaml: """
@@ -39,10 +41,22 @@ extension IntegrationTests {
         @Test("a cohort's transport: named values only, another than the hub's only with the embedded hub")
         func transportKey() throws {
             let cases: [(String, String)] = [
-                ("hub: {url: embedded}\ncohorts: [{name: a, devices: 10, transport: carrier-pigeon}]", "cohorts[0].transport"),
-                ("hub: {url: \"mqtt://127.0.0.1:1883\"}\ncohorts: [{name: a, devices: 10, transport: amqp}]", "cohorts[0].transport"),
-                ("hub: {url: embedded, websocket: true}\ncohorts: [{name: a, devices: 10, transport: amqp}]", "cohorts[0].transport"),
-                ("hub: {url: embedded}\ncohorts: [{name: a, devices: 10, amqp: {devices_per_connection: 5}}]", "cohorts[0].amqp.devices_per_connection"),
+                (
+                    "hub: {url: embedded}\ncohorts: [{name: a, devices: 10, transport: carrier-pigeon}]",
+                    "cohorts[0].transport"
+                ),
+                (
+                    "hub: {url: \"mqtt://127.0.0.1:1883\"}\ncohorts: [{name: a, devices: 10, transport: amqp}]",
+                    "cohorts[0].transport"
+                ),
+                (
+                    "hub: {url: embedded, websocket: true}\ncohorts: [{name: a, devices: 10, transport: amqp}]",
+                    "cohorts[0].transport"
+                ),
+                (
+                    "hub: {url: embedded}\ncohorts: [{name: a, devices: 10, amqp: {devices_per_connection: 5}}]",
+                    "cohorts[0].amqp.devices_per_connection"
+                ),
             ]
             for (yaml, key) in cases {
                 do {
