@@ -84,8 +84,14 @@ public struct DeviceConfig: Sendable {
         queueOverflow = scenario.telemetry.queueOverflow
         maxInflight = scenario.telemetry.maxInflight
         stayConnected = scenario.telemetry.stayConnected
-        propertyBag = scenario.telemetry.properties.sorted { $0.key < $1.key }
-            .map { SASToken.urlEncode($0.key) + "=" + SASToken.urlEncode($0.value) }.joined(separator: "&")
+        // System properties first, in the order the SDKs write them after `$.mid` (the Python SDK's recorded
+        // `%24.mid=…&%24.ct=application%2Fjson&%24.ce=utf-8&seq=1`), then the application properties.
+        var system: [String] = []
+        if let ct = scenario.telemetry.contentType { system.append("%24.ct=" + SASToken.urlEncode(ct)) }
+        if let ce = scenario.telemetry.contentEncoding { system.append("%24.ce=" + SASToken.urlEncode(ce)) }
+        let application = scenario.telemetry.properties.sorted { $0.key < $1.key }
+            .map { SASToken.urlEncode($0.key) + "=" + SASToken.urlEncode($0.value) }
+        propertyBag = (system + application).joined(separator: "&")
         subscribeC2D = scenario.mqtt.subscribeC2D
         var payload = ByteBuffer()
         let pattern = Array(#"{"temperature":21.5,"humidity":40,"pad":""#.utf8)

@@ -35,6 +35,20 @@ extension ProfileReader {
         return pool
     }
 
+    /// `telemetry.content_type` / `content_encoding`: printable ASCII without spaces (AMQP carries them as symbols,
+    /// HTTP as header values), at most 256 characters.
+    static func readSystemProperty(_ t: inout Section, _ key: String) throws(ScenarioError) -> String? {
+        guard let value = try t.string(key) else { return nil }
+        guard !value.isEmpty, value.utf8.count <= 256, value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw t.error(
+                .invalidValue,
+                key,
+                "expected a media type or encoding name in printable ASCII without spaces (e.g. application/json, utf-8)"
+            )
+        }
+        return value
+    }
+
     /// A cohort's `transport: mqtt | amqp`: its own when it names one, else the hub's. Another transport than the
     /// hub's needs the embedded hub (which then serves both on one port), straight over TCP or TLS.
     static func readTransport(_ c: inout Section, hub: Scenario.HubTarget) throws(ScenarioError) -> Bool {

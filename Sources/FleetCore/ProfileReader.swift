@@ -98,6 +98,8 @@ struct ProfileReader {
             try t.mapping("properties") { (p: inout Section) throws(ScenarioError) in
                 s.telemetry.properties = try p.remainingScalars()
             }
+            s.telemetry.contentType = try Self.readSystemProperty(&t, "content_type")
+            s.telemetry.contentEncoding = try Self.readSystemProperty(&t, "content_encoding")
             let bag = s.telemetry.properties.reduce(0) {
                 $0 + SASToken.urlEncode($1.key).utf8.count + SASToken.urlEncode($1.value).utf8.count + 2
             }

@@ -215,6 +215,11 @@ public struct Scenario: Sendable, Hashable {
         public var qos: MQTTQoS = .atLeastOnce
         /// Application properties sent in the topic's property bag (`devices/{id}/messages/events/k=v&...`).
         public var properties: [String: String] = [:]
+        /// The message's content type and encoding system properties (`$.ct`, `$.ce`; IoT Hub routes on the body
+        /// only when they say `application/json` and `utf-8`): in the property bag over MQTT, the
+        /// `iothub-contenttype` / `iothub-contentencoding` headers over HTTPS, the properties section over AMQP.
+        public var contentType: String?
+        public var contentEncoding: String?
         /// How long a device waits for the acknowledgements of its last messages before giving up on them.
         public var drainTimeout: Duration = .seconds(30)
         /// Messages a device keeps while it cannot send (disconnected, or its in-flight window is full).

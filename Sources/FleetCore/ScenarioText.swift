@@ -43,7 +43,9 @@ extension Scenario {
         out.append(
             "telemetry: {messages: \(telemetry.messages), interval: \(d(telemetry.interval)), payload_bytes: \(telemetry.payloadBytes), "
                 + "qos: \(telemetry.qos.rawValue), max_inflight: \(telemetry.maxInflight), queue_capacity: \(telemetry.queueCapacity), "
-                + "drain_timeout: \(d(telemetry.drainTimeout))}"
+                + "drain_timeout: \(d(telemetry.drainTimeout))"
+                + (telemetry.contentType.map { ", content_type: \(q($0))" } ?? "")
+                + (telemetry.contentEncoding.map { ", content_encoding: \(q($0))" } ?? "") + "}"
         )
         func policy(_ p: RetryPolicy) -> String {
             var s = "{policy: \(q(p.name)), shape: \(q("\(p.shape)"))"
