@@ -30,6 +30,8 @@ final class DeviceAMQPPool: ChannelInboundHandler {
     private var frames: AMQPFrameDecoder
     private var context: ChannelHandlerContext?
     private var connecting = false
+    /// The last device left and the connection is closing: devices that join meanwhile wait for the next one.
+    private var closingIdle = false
     private var inbound: ByteBuffer?
     private var members: [Member?]
     private(set) var memberCount = 0
@@ -66,7 +68,7 @@ final class DeviceAMQPPool: ChannelInboundHandler {
 
     /// A device's machine asked to connect.
     func join(_ device: DeviceChannelHandler) {
-        if machine.isOpen, context != nil {
+        if machine.isOpen, context != nil, !closingIdle {
             admit(device)
         } else {
             waiting.append(device)
@@ -83,6 +85,8 @@ final class DeviceAMQPPool: ChannelInboundHandler {
         bridge.joinedPool(remoteMaxFrameSize: machine.remoteMaxFrameSize)
         members[Int(channel)] = Member(device: device, bridge: bridge)
         memberCount += 1
+        // The device knows its channel from now on: a close before it is ready still finds its session.
+        device.poolAssigned(channel: channel)
         // Active on the next loop turn, as a socket's channelActive would be: never inside the device's own actions.
         swarm.loop.assumeIsolated().execute { [self] in
             guard let m = self.members[Int(channel)], m.device === device else { return }
@@ -229,6 +233,13 @@ final class DeviceAMQPPool: ChannelInboundHandler {
         inbound = nil
         let error = closeError ?? .reset
         closeError = nil
+        if closingIdle {
+            // Closed because no device was left: those that joined while it closed get a new connection.
+            closingIdle = false
+            machine = AMQPPoolConnection(configuration: configuration)
+            if !waiting.isEmpty { openConnection() }
+            return
+        }
         var devices: [DeviceChannelHandler] = waiting
         waiting = []
         for i in members.indices {
@@ -251,6 +262,7 @@ final class DeviceAMQPPool: ChannelInboundHandler {
     /// connection.
     private func closeIdle() {
         guard let context else { return }
+        closingIdle = true
         var actions: [AMQPPoolConnection.Action] = []
         machine.close(into: &actions)
         run(actions)

@@ -197,6 +197,11 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         pool.join(self)
     }
 
+    /// The pool admitted this device on `channel` (ready on the next turn).
+    func poolAssigned(channel: UInt16) {
+        poolChannel = channel
+    }
+
     /// The pool's connection is open and this device has its session's channel: as a socket becoming active.
     func poolReady(channel: UInt16) {
         poolChannel = channel

@@ -224,6 +224,9 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private func process(_ packet: MQTTPacket, now: Instant) -> Bool {
         switch packet {
         case .connect(let c):
+            // A blackhole that selects devices by id swallows a new connection's CONNECT too, as the network path of
+            // a blackholed device would (the connection had no id to match until now); the CONNECT timeout closes it.
+            if state.core.isBlackholed(deviceID: c.clientID, peer: { peer }) { return true }
             accepted(c)
             switch state.core.admitConnect(deviceID: c.clientID, peer: { peer }, now: now) {
             case .reset:

@@ -159,7 +159,12 @@ extension FleetSimulation.State {
     mutating func hubIdle(device i: Int, generation g: UInt32) {
         devices[i].hub.idleCheck = false
         let side = devices[i].hub
-        guard side.holds(g) else { return }
+        guard side.holds(g) else {
+            // A check of an earlier connection: the current one may have asked for its own while this was pending
+            // (a reconnect into a blackhole), so it gets one now; else nothing would close it.
+            if side.link != .none { scheduleIdleCheck(i) }
+            return
+        }
         let limit = Instant(nanoseconds: Int64(side.lastHeard) * 1_000_000) + hub.idleLimit(side)
         guard now >= limit else { return scheduleIdleCheck(i) }
         hub.closed(&devices[i].hub, now: now)
