@@ -119,6 +119,42 @@ extension AMQPDeviceBridge {
         )
     }
 
+    /// What a client does with a SASL frame from the hub (`AMQPDeviceBridge` for its own connection,
+    /// `AMQPPoolConnection` for a pooled one): answer it, go on to the AMQP header (outcome ok), or stop.
+    enum SASLStep {
+        case send(AMQPFrame)
+        case accepted
+        case refused(code: Int)
+        case violation(String)
+    }
+
+    /// The client's SASL exchange (part 5.3): the mechanisms answered with our init, a challenge with an empty
+    /// response (none of our mechanisms has a second step), the outcome taken; anything else out of place.
+    static func saslStep(
+        _ sasl: AMQPSASLFrame,
+        awaitingMechanisms: Bool,
+        mechanism: String,
+        plain: (username: String, password: [UInt8])?,
+        hubHost: String
+    ) -> SASLStep {
+        switch (awaitingMechanisms, sasl) {
+        case (true, .mechanisms(let offered)):
+            guard let initial = saslInit(offered: offered, mechanism: mechanism, plain: plain, hubHost: hubHost) else {
+                return .violation(
+                    "the hub offers SASL \(offered.joined(separator: ", ")), none of which FleetStorm speaks"
+                )
+            }
+            return .send(initial)
+        case (false, .outcome(let outcome, _)):
+            return outcome.code == AMQPSASLFrame.Outcome.ok.code
+                ? .accepted : .refused(code: serviceCode(forSASLOutcome: outcome.code))
+        case (false, .challenge):
+            return .send(AMQPFrame(.sasl(.response([]))))
+        default:
+            return .violation("SASL \(sasl.name) out of place")
+        }
+    }
+
     /// The SASL init for the mechanisms a hub offers: the SDK's mechanism, else PLAIN with a username and password
     /// (no CBS), else ANONYMOUS; nil when the hub offers none of them. Shared with `AMQPPoolConnection`.
     static func saslInit(

@@ -39,48 +39,39 @@ extension AMQPDeviceBridge {
     }
 
     private mutating func received(_ sasl: AMQPSASLFrame, into actions: inout [Action]) {
-        switch (phase, sasl) {
-        case (.awaitingMechanisms, .mechanisms(let offered)):
-            let plain = !configuration.cbs ? username.flatMap { u in password.map { (u, $0) } } : nil
-            guard
-                let initial = Self.saslInit(
-                    offered: offered,
-                    mechanism: configuration.mechanism,
-                    plain: plain,
-                    hubHost: configuration.hubHost
-                )
-            else {
-                return fail(
-                    "the hub offers SASL \(offered.joined(separator: ", ")), none of which a device speaks",
-                    into: &actions
-                )
-            }
-            phase = .awaitingOutcome
-            actions.append(.send(initial))
-        case (.awaitingOutcome, .outcome(let outcome, _)):
-            switch outcome.code {
-            case AMQPSASLFrame.Outcome.ok.code:
-                phase = .awaitingAMQPHeader
-                actions.append(.sendHeader(.amqp))
-                actions.append(
-                    .send(
-                        Self.opening(
-                            containerID: deviceID,
-                            hubHost: configuration.hubHost,
-                            maxFrameSize: configuration.maxFrameSize,
-                            channelMax: 0,
-                            idleTimeOut: configuration.idleTimeOut
-                        )
+        guard phase == .awaitingMechanisms || phase == .awaitingOutcome else {
+            return fail("SASL \(sasl.name) out of place", into: &actions)
+        }
+        let plain = !configuration.cbs ? username.flatMap { u in password.map { (u, $0) } } : nil
+        switch Self.saslStep(
+            sasl,
+            awaitingMechanisms: phase == .awaitingMechanisms,
+            mechanism: configuration.mechanism,
+            plain: plain,
+            hubHost: configuration.hubHost
+        ) {
+        case .send(let frame):
+            if phase == .awaitingMechanisms { phase = .awaitingOutcome }
+            actions.append(.send(frame))
+        case .accepted:
+            phase = .awaitingAMQPHeader
+            actions.append(.sendHeader(.amqp))
+            actions.append(
+                .send(
+                    Self.opening(
+                        containerID: deviceID,
+                        hubHost: configuration.hubHost,
+                        maxFrameSize: configuration.maxFrameSize,
+                        channelMax: 0,
+                        idleTimeOut: configuration.idleTimeOut
                     )
                 )
-                actions.append(.send(.performative(.begin(beginning))))
-            default: refuse(AMQPDeviceBridge.serviceCode(forSASLOutcome: outcome.code), into: &actions)
-            }
-        case (.awaitingOutcome, .challenge):
-            // None of our mechanisms has a second step: an empty response ends the exchange either way.
-            actions.append(.send(AMQPFrame(.sasl(.response([])))))
-        default:
-            fail("SASL \(sasl.name) out of place", into: &actions)
+            )
+            actions.append(.send(.performative(.begin(beginning))))
+        case .refused(let code):
+            refuse(code, into: &actions)
+        case .violation(let why):
+            fail(why, into: &actions)
         }
     }
 

@@ -142,45 +142,37 @@ public struct AMQPPoolConnection: Sendable {
     }
 
     private mutating func received(_ sasl: AMQPSASLFrame, into actions: inout [Action]) {
-        switch (phase, sasl) {
-        case (.awaitingMechanisms, .mechanisms(let offered)):
-            guard
-                let initial = AMQPDeviceBridge.saslInit(
-                    offered: offered,
-                    mechanism: configuration.mechanism,
-                    plain: nil,
-                    hubHost: configuration.hubHost
-                )
-            else {
-                return fail(
-                    "the hub offers SASL \(offered.joined(separator: ", ")), none a pool speaks",
-                    into: &actions
-                )
-            }
-            phase = .awaitingOutcome
-            actions.append(.send(initial))
-        case (.awaitingOutcome, .outcome(let outcome, _)):
-            switch outcome.code {
-            case AMQPSASLFrame.Outcome.ok.code:
-                phase = .awaitingAMQPHeader
-                actions.append(.sendHeader(.amqp))
-                actions.append(
-                    .send(
-                        AMQPDeviceBridge.opening(
-                            containerID: configuration.containerID,
-                            hubHost: configuration.hubHost,
-                            maxFrameSize: configuration.maxFrameSize,
-                            channelMax: UInt16(clamping: max(0, configuration.sessions - 1)),
-                            idleTimeOut: configuration.idleTimeOut
-                        )
+        guard phase == .awaitingMechanisms || phase == .awaitingOutcome else {
+            return fail("SASL \(sasl.name) out of place", into: &actions)
+        }
+        switch AMQPDeviceBridge.saslStep(
+            sasl,
+            awaitingMechanisms: phase == .awaitingMechanisms,
+            mechanism: configuration.mechanism,
+            plain: nil,
+            hubHost: configuration.hubHost
+        ) {
+        case .send(let frame):
+            if phase == .awaitingMechanisms { phase = .awaitingOutcome }
+            actions.append(.send(frame))
+        case .accepted:
+            phase = .awaitingAMQPHeader
+            actions.append(.sendHeader(.amqp))
+            actions.append(
+                .send(
+                    AMQPDeviceBridge.opening(
+                        containerID: configuration.containerID,
+                        hubHost: configuration.hubHost,
+                        maxFrameSize: configuration.maxFrameSize,
+                        channelMax: UInt16(clamping: max(0, configuration.sessions - 1)),
+                        idleTimeOut: configuration.idleTimeOut
                     )
                 )
-            default: refuse(AMQPDeviceBridge.serviceCode(forSASLOutcome: outcome.code), into: &actions)
-            }
-        case (.awaitingOutcome, .challenge):
-            actions.append(.send(AMQPFrame(.sasl(.response([])))))
-        default:
-            fail("SASL \(sasl.name) out of place", into: &actions)
+            )
+        case .refused(let code):
+            refuse(code, into: &actions)
+        case .violation(let why):
+            fail(why, into: &actions)
         }
     }
 

@@ -24,7 +24,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     /// connection opened (CONNECT timeout) and when it last sent bytes (both stamped with `HubState.sweepNow`), how
     /// long it may stay silent (keep-alive), when its token's grace ends.
     private var openedAt = NIODeadline.distantPast
-    private var lastRead = NIODeadline.distantPast
+    var lastRead = NIODeadline.distantPast
     private var idleLimit: TimeAmount?
     private var expiresAt: NIODeadline?
     var slowConsumerTimer: Scheduled<Void>?
@@ -37,8 +37,8 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private(set) var isSilenced = false
     /// Set when this device is one session of an AMQP connection: its packets come from and go to the AMQP front
     /// (no pipeline of its own; `context` is then the front's, for the loop, the peer and the connection's resets).
-    private(set) weak var carrier: HubAMQPFront?
-    private(set) var carrierChannel: UInt16 = 0
+    weak var carrier: HubAMQPFront?
+    var carrierChannel: UInt16 = 0
     private var peerCache: String??
     /// C2D messages sent on this connection and not acknowledged yet (packet id → message id).
     var cloudToDeviceInFlight: [UInt16: UInt64] = [:]
@@ -78,44 +78,6 @@ final class HubConnectionHandler: ChannelInboundHandler {
         state.closed(self, deviceID: deviceID, at: state.instant())
         self.context = nil
         slowConsumerTimer?.cancel()
-    }
-
-    /// Starts this device's session inside an AMQP connection (the front's `context`): as `handlerAdded` does.
-    func attach(carrier: HubAMQPFront, channel: UInt16, context: ChannelHandlerContext) {
-        self.carrier = carrier
-        carrierChannel = channel
-        handlerAdded(context: context)
-    }
-
-    /// The AMQP session ended (or its connection closed): as `handlerRemoved` does.
-    func detachFromCarrier() {
-        guard let context else { return }
-        session.protocolError(into: &actions)
-        actions.removeAll()
-        handlerRemoved(context: context)
-        carrier = nil
-    }
-
-    /// Ends this device's connection as the hub's rules ask (after a refusal, silence, a slow reader): its own
-    /// channel, or its session of an AMQP connection.
-    func closeOwn() {
-        if let carrier {
-            carrier.endSession(carrierChannel)
-        } else {
-            context?.close(promise: nil)
-        }
-    }
-
-    /// Writes one packet to the client: onto its own channel, or to the AMQP session that carries the device. False
-    /// when it cannot be encoded (only a client can cause that; the caller closes).
-    func send(_ packet: MQTTPacket, context: ChannelHandlerContext) -> Bool {
-        if let carrier {
-            if !isSilenced { carrier.carry(packet, channel: carrierChannel, dailyQuota: dailyQuotaRefused) }
-            return true
-        }
-        guard let buffer = encode(packet, context: context) else { return false }
-        write(buffer, context: context)
-        return true
     }
 
     /// What the sweep finds due on a connection.
@@ -178,20 +140,6 @@ final class HubConnectionHandler: ChannelInboundHandler {
         isSilenced || state.core.isBlackholed(deviceID: deviceID, peer: { peer })
     }
 
-    /// A packet from the AMQP front (this device's session of an AMQP connection).
-    func received(_ packet: MQTTPacket) {
-        if blackholed || context == nil { return }
-        lastRead = state.sweepNow
-        let now = state.instant()
-        swap(&actions, &state.scratch)
-        defer {
-            actions.removeAll(keepingCapacity: true)
-            swap(&actions, &state.scratch)
-            state.answering = nil
-        }
-        _ = process(packet, now: now)
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if blackholed { return }  // half-open: the bytes vanish, nothing is answered
         var bytes = unwrapInboundIn(data)
@@ -221,7 +169,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
 
     /// Asks the hub's rules how to answer the packet (`HubCore`), feeds the session, runs its actions. False when
     /// the connection was reset instead (the outage fault's `refuse: reset`).
-    private func process(_ packet: MQTTPacket, now: Instant) -> Bool {
+    func process(_ packet: MQTTPacket, now: Instant) -> Bool {
         switch packet {
         case .connect(let c):
             // A blackhole that selects devices by id swallows a new connection's CONNECT too, as the network path of
