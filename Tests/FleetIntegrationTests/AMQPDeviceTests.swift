@@ -59,10 +59,11 @@ extension IntegrationTests {
         static let drain = Env.repo.appendingPathComponent("Tests/FleetIntegrationTests/Clients/amqp_drain.py").path
 
         @Test(
-            "200 devices × 3 QoS 1 messages to Proton's broker: every one acknowledged, and the broker holds each once",
-            .enabled(if: ProtonBroker.available || Env.isCI, "python-qpid-proton and its example broker needed")
+            "200 devices × 3 QoS 1 messages to Proton's broker, a connection each or 100 sessions per connection: every one acknowledged, and the broker holds each once",
+            .enabled(if: ProtonBroker.available || Env.isCI, "python-qpid-proton and its example broker needed"),
+            arguments: [1, 100]
         )
-        func protonBroker() async throws {
+        func protonBroker(devicesPerConnection: Int) async throws {
             try #require(
                 ProtonBroker.available,
                 ".ci/run installs python-qpid-proton and libqpid-proton11-dev-examples"
@@ -77,6 +78,7 @@ extension IntegrationTests {
                     mqtt: {keep_alive: 30s}
                     telemetry: {messages: 3, interval: 20ms, payload_bytes: 32, qos: 1, properties: {site: plant-7}}
                     sdk: azure-java
+                    amqp: {devices_per_connection: \(devicesPerConnection)}
                     """,
                 source: "amqp.yaml"
             )
