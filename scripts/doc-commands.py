@@ -56,6 +56,7 @@ NOT_RUN = [
     ("scripts/fuzz.sh", "fuzzing: scripts/test.sh runs every target before this pass"),
     ("scripts/bench-", "a release benchmark taking minutes; its README table's header is checked against the script"),
     ("scripts/sim-vs-real.sh", "runs a profile over real sockets for a minute or more per seed (a measurement)"),
+    ("scripts/differential.sh", "runs 30 generated scenarios over real sockets and in FleetSim (half an hour; a measurement)"),
     ("cd Benchmarks", "package-benchmark micro-benchmarks (release, minutes)"),
     ("docker ", "needs docker and a Kubernetes cluster; KubernetesTests runs the pods' command lines"),
     ("START=", "part of the Kubernetes sequence (needs a cluster)"),
