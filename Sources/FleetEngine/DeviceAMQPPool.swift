@@ -1,14 +1,14 @@
 internal import FleetAMQP
 internal import FleetCore
 internal import FleetMQTT
+internal import FleetMetrics
 internal import NIOCore
+internal import NIOTLS
 
-/// One pooled AMQP connection and the devices it carries (reference §11.1). Runs an `AMQPPoolConnection` for the
-/// connection and an `AMQPDeviceBridge` per device session; the devices' handlers write their MQTT packets here
-/// instead of to a channel of their own. The first device that wants to connect opens the connection; devices that
-/// join while it opens wait; when it is open each gets a channel and its `connectSucceeded`. When the connection
-/// ends, every device on it (and every one waiting) learns it in the same instant: a pooled connection's drop is
-/// one event for hundreds of devices. The last device to leave closes it. Loop-bound.
+/// One pooled AMQP connection and its devices (reference §11.1): an `AMQPPoolConnection` for the connection, an
+/// `AMQPDeviceBridge` per device session; the devices' handlers write their MQTT packets here. The first device to
+/// connect opens it, others wait, each gets a channel and its `connectSucceeded` once it is open, the last to leave
+/// closes it; when it ends, every device on it learns it in the same instant. Loop-bound.
 final class DeviceAMQPPool: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -24,6 +24,10 @@ final class DeviceAMQPPool: ChannelInboundHandler {
 
     let index: Int
     private unowned let swarm: Swarm
+    /// The cohort's recorder: the connection's TLS handshake is its devices' one.
+    private unowned let recorder: Recorder
+    /// When TCP was established (for the TLS handshake time).
+    private var tcpEstablished: Instant?
     private let configuration: AMQPPoolConnection.Configuration
     private let bridgeConfiguration: AMQPDeviceBridge.Configuration
     private var machine: AMQPPoolConnection
@@ -43,18 +47,19 @@ final class DeviceAMQPPool: ChannelInboundHandler {
     private var needsFlush = false
     /// The socket or protocol error that ends the connection, told to every device on it.
     private var closeError: ConnectionError?
-    /// Connections opened so far (source addresses rotate by it) and those that reached AMQP open.
-    private(set) var attempts = 0
-    private(set) var opened = 0
+    /// Connections opened so far (source addresses rotate by it).
+    private var attempts = 0
 
     init(
         index: Int,
         swarm: Swarm,
+        recorder: Recorder,
         configuration: AMQPPoolConnection.Configuration,
         bridge: AMQPDeviceBridge.Configuration
     ) {
         self.index = index
         self.swarm = swarm
+        self.recorder = recorder
         self.configuration = configuration
         var bridge = bridge
         bridge.pooled = true
@@ -172,8 +177,17 @@ final class DeviceAMQPPool: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        tcpEstablished = swarm.scheduler.now()
         becameActive(context: context)
         context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event, let start = tcpEstablished {
+            recorder.recordTLSHandshake(swarm.scheduler.now() - start)
+            tcpEstablished = nil
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     private func becameActive(context: ChannelHandlerContext) {
@@ -278,8 +292,6 @@ final class DeviceAMQPPool: ChannelInboundHandler {
         pongsOwed = 0
     }
 
-    // MARK: - actions
-
     private func write(_ frame: AMQPFrame) {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 64)
@@ -299,10 +311,8 @@ final class DeviceAMQPPool: ChannelInboundHandler {
                 needsFlush = true
             case .send(let frame):
                 write(frame)
-            case .opened(let size):
-                opened += 1
+            case .opened:
                 connecting = false
-                _ = size
                 let ready = waiting
                 waiting = []
                 for device in ready { admit(device) }

@@ -143,7 +143,13 @@ final class Swarm {
                         containerID: "fleetstorm-pool-\(pools.count)"
                     )
                     pools.append(
-                        DeviceAMQPPool(index: pools.count, swarm: self, configuration: settings, bridge: bridge)
+                        DeviceAMQPPool(
+                            index: pools.count,
+                            swarm: self,
+                            recorder: recorders[c],
+                            configuration: settings,
+                            bridge: bridge
+                        )
                     )
                 }
             }
