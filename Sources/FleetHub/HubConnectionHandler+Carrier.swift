@@ -16,9 +16,9 @@ extension HubConnectionHandler {
     func detachFromCarrier() {
         // Only the bookkeeping: this may run inside the handler's own `run` (its close ended the session), whose
         // actions must not be cleared under it.
+        carrier = nil
         guard let context else { return }
         handlerRemoved(context: context)
-        carrier = nil
     }
 
     /// Ends this device's connection as the hub's rules ask (after a refusal, silence, a slow reader): its own

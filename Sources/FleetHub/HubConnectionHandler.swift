@@ -37,7 +37,9 @@ final class HubConnectionHandler: ChannelInboundHandler {
     private(set) var isSilenced = false
     /// Set when this device is one session of an AMQP connection: its packets come from and go to the AMQP front
     /// (no pipeline of its own; `context` is then the front's, for the loop, the peer and the connection's resets).
-    weak var carrier: HubAMQPFront?
+    /// Strong, not weak: it is read for every packet the hub writes, and the front detaches (clearing it) every
+    /// session it holds when the session or the connection ends.
+    var carrier: HubAMQPFront?
     var carrierChannel: UInt16 = 0
     private var peerCache: String??
     /// C2D messages sent on this connection and not acknowledged yet (packet id → message id).
