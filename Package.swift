@@ -52,6 +52,16 @@ let package = Package(
     targets: [
         // zlib from the system (Debian: zlib1g-dev), for HdrHistogram's compressed V2 encoding.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // The system's OpenSSL (Debian: libssl-dev) for the devices' TLS (FleetTLS).
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(
+            name: "FleetTLS",
+            dependencies: [
+                "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // A prefetch hint for FleetSim's event loop (a header only: nothing to link).
         .systemLibrary(name: "CPrefetch"),
         .target(
@@ -91,7 +101,7 @@ let package = Package(
         .target(
             name: "FleetEngine",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetWebSocket",
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetWebSocket", "FleetTLS",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 internal import FleetCore
+internal import FleetTLS
 internal import FleetWebSocket
 internal import NIOCore
 internal import NIOPosix
@@ -9,7 +10,7 @@ import Glibc
 #endif
 
 extension ConnectionError {
-    /// Maps what NIO, the kernel or BoringSSL reported to our own words (never their text).
+    /// Maps what NIO, the kernel, OpenSSL or BoringSSL reported to our own words (never their text).
     init(_ error: any Error) {
         switch error {
         case let io as IOError:
@@ -23,6 +24,12 @@ extension ConnectionError {
         case let connection as NIOConnectionError:
             // Connecting by host name: the first attempt's error says why.
             self = connection.connectionErrors.first.map { Self($0.error) } ?? .unreachable
+        case let tls as OpenSSLError:
+            switch tls.kind {
+            case .untrusted: self = .tlsUntrusted
+            case .uncleanShutdown: self = .reset
+            case .handshake, .configuration: self = .tls
+            }
         case let ssl as NIOSSLError:
             switch ssl {
             case .handshakeFailed(let inner):

@@ -2,7 +2,6 @@ internal import FleetCore
 internal import FleetMetrics
 internal import NIOCore
 internal import NIOPosix
-internal import NIOSSL
 internal import Synchronization
 
 #if canImport(Glibc)
@@ -21,38 +20,6 @@ extension FleetRunner {
                 .hubUnreachable,
                 "cannot reach the hub at \(url): \(ConnectionError(error).explanation); "
                     + "is the broker running, and are host and port in hub.url right?"
-            )
-        }
-    }
-
-    /// The devices' TLS context: trust exactly the scenario's CA (the embedded hub's, or `hub.ca_file`).
-    static func clientTLS(_ settings: Scenario.TLS?) throws(FleetRunError) -> NIOSSLContext? {
-        guard let settings else { return nil }
-        let pem: String
-        if let text = settings.caPEM {
-            pem = text
-        } else if let file = settings.caFile {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw FleetRunError(.tls, "hub.ca_file \(file): cannot read the file")
-            }
-            pem = text
-        } else {
-            throw FleetRunError(.tls, "TLS needs the CA to trust: set hub.ca_file (e.g. certs/ca.pem)")
-        }
-        do {
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
-            configuration.certificateVerification = .fullVerification
-            configuration.minimumTLSVersion = .tlsv12
-            // A device that ends a connection (a timeout, a failure, the run's end) sends close_notify and closes its
-            // socket, as the SDKs' TLS stacks do: it never waits for the hub's close_notify (NIO's default waits up
-            // to 5 s, which a blackholed hub never sends, and which would add 5 s to every measured recovery).
-            configuration.shutdownTimeout = .zero
-            return try NIOSSLContext(configuration: configuration)
-        } catch {
-            throw FleetRunError(
-                .tls,
-                "hub.ca_file \(settings.caFile ?? "(embedded hub CA)"): not a PEM certificate (\(error))"
             )
         }
     }

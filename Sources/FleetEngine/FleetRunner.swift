@@ -2,7 +2,6 @@ public import FleetCore
 public import FleetMetrics
 internal import NIOCore
 internal import NIOPosix
-internal import NIOSSL
 internal import Synchronization
 
 /// A point-in-time view of a running fleet, for the progress line and the sampler.
@@ -94,7 +93,7 @@ public struct FleetRunner: Sendable {
             }
         }
 
-        let tls = try Self.clientTLS(scenario.tls)
+        let tls = try DeviceTLS.client(scenario.tls)
         var front = hub
         var hubAddress: (host: String, port: Int)
         if embedded {
@@ -195,7 +194,7 @@ public struct FleetRunner: Sendable {
         resolved: SocketAddress,
         sources: [SocketAddress],
         front: (any EmbeddedHub)?,
-        tls: NIOSSLContext?
+        tls: DeviceTLS?
     )
         async throws -> RunResult
     {

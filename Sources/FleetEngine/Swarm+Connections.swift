@@ -3,7 +3,6 @@ internal import FleetWebSocket
 internal import NIOCore
 internal import NIOHTTP1
 internal import NIOPosix
-internal import NIOSSL
 internal import NIOWebSocket
 
 /// Connections that are not one device's own: pooled AMQP connections, and the WebSocket upgrade both kinds use.
@@ -21,11 +20,10 @@ extension Swarm {
         guard let baseBootstrap else { return pool.connectFailed(.other) }
         let bound = NIOLoopBound(pool, eventLoop: loop)
         let upgradeTimeout = TimeAmount.nanoseconds(connectTimeout.nanoseconds)
-        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName, webSocket] channel in
+        var bootstrap = baseBootstrap.channelInitializer { [tls, tlsName, webSocket] channel in
             channel.eventLoop.makeCompletedFuture {
                 if let tls {
-                    let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try channel.pipeline.syncOperations.addHandler(try tls.handler(verifying: tlsName))
                 }
                 if let webSocket {
                     // AMQP over WebSockets: the pool's handler joins behind the framing once the upgrade is done.

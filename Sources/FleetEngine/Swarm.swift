@@ -4,7 +4,6 @@ internal import FleetWebSocket
 internal import NIOCore
 internal import NIOHTTP1
 internal import NIOPosix
-internal import NIOSSL
 internal import NIOWebSocket
 
 /// Spawns and paces the fleet on ONE event loop: a ramp rate (connects per second) and a window of connects in
@@ -20,9 +19,10 @@ final class Swarm {
     /// Options, recv allocator and timeout shared by every connect; each connect adds its initializer and source.
     /// nil on a loop that cannot open sockets (tests on an EmbeddedEventLoop, which replace `connect`).
     let baseBootstrap: ClientBootstrap?
-    /// TLS for every device connection (nil: plain TCP), and the name to verify / send as SNI.
-    let tls: NIOSSLContext?
-    let serverName: String?
+    /// TLS for every device connection (nil: plain TCP), and the name the hub's certificate must be for (a DNS name,
+    /// also sent as SNI, or the hub's IP address; nil: none given).
+    let tls: DeviceTLS?
+    let tlsName: String?
     /// MQTT over WebSockets: the upgrade request's path and Host header (nil: MQTT straight over TCP/TLS).
     let webSocket: (path: String, host: String)?
     /// The HTTPS device API: the Host header and the API's settings (nil: MQTT).
@@ -62,13 +62,12 @@ final class Swarm {
         hubAddress: SocketAddress,
         serverName: String?,
         sourceAddresses: [SocketAddress],
-        tls: NIOSSLContext? = nil,
+        tls: DeviceTLS? = nil,
         callbacks: DeviceCallbacks = DeviceCallbacks()
     ) {
         self.tls = tls
         let name = scenario.tls?.serverName ?? serverName ?? ""
-        self.serverName =
-            name.isEmpty || name.contains(":") || name.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : name
+        self.tlsName = name.isEmpty ? nil : name
         self.callbacks = callbacks
         let hostHeader: String = {
             let host = serverName ?? hubAddress.ipAddress ?? "localhost"
@@ -306,11 +305,10 @@ final class Swarm {
         let pingIdle = handler.machine.config.pingIdle
         amqp?.idleTimeOut = handler.machine.config.keepAlive > .zero && pingIdle > .zero ? pingIdle : nil
         let origin = scheduler.origin
-        var bootstrap = baseBootstrap.channelInitializer { [tls, serverName, webSocket, https, amqp] channel in
+        var bootstrap = baseBootstrap.channelInitializer { [tls, tlsName, webSocket, https, amqp] channel in
             channel.eventLoop.makeCompletedFuture {
                 if let tls {
-                    let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverName)
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try channel.pipeline.syncOperations.addHandler(try tls.handler(verifying: tlsName))
                 }
                 if let https {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()

@@ -1,0 +1,265 @@
+internal import COpenSSL
+public import NIOCore
+internal import NIOTLS
+
+/// A device's TLS on the system's OpenSSL, as a NIO handler: plaintext above, ciphertext below. The handshake starts
+/// when the channel is active (SNI and the certificate's name checked against `serverName`); writes before it is done
+/// wait; `TLSUserEvent.handshakeCompleted` is fired when it is. Closing sends close_notify and does not wait for the
+/// peer's (as the SDKs' TLS stacks do). The peer's close_notify closes the channel; a close without one is reported
+/// as `OpenSSLError.uncleanShutdown`. Buffers are held only while bytes are in them (`TLSWire`,
+/// `SSL_MODE_RELEASE_BUFFERS`).
+public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case idle, handshaking, active
+        /// We closed, the peer closed, or TLS failed: nothing more goes through.
+        case closed
+    }
+
+    private let tls: OpenSSLClientContext
+    private let serverName: String?
+    private var ssl: OpaquePointer?
+    private var wire: TLSWire?
+    private var state = State.idle
+    /// Writes made before the handshake finished, and whether a flush was asked for meanwhile.
+    private var waiting: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private var flushWaiting = false
+    /// Promises of writes encrypted since the last flush.
+    private var unflushed: [EventLoopPromise<Void>] = []
+
+    /// `serverName`: the name sent as SNI and required in the server's certificate (an IP address is checked
+    /// against the certificate's IP entries and sends no SNI); nil checks no name.
+    public init(context: OpenSSLClientContext, serverName: String?) {
+        self.tls = context
+        self.serverName = serverName
+    }
+
+    deinit { if let ssl { SSL_free(ssl) } }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        release()
+        failWaiting(ChannelError.ioOnClosedChannel)
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        let wasOpen = state == .handshaking || state == .active
+        state = .closed
+        failWaiting(ChannelError.ioOnClosedChannel)
+        release()
+        if wasOpen {
+            context.fireErrorCaught(OpenSSLError(.uncleanShutdown, "the connection closed without close_notify"))
+        }
+        context.fireChannelInactive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let wire, state == .handshaking || state == .active else { return }
+        wire.received(unwrapInboundIn(data))
+        if state == .handshaking { handshake(context) }
+        if state == .active { readPlaintext(context) }
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let buffer = unwrapOutboundIn(data)
+        switch state {
+        case .idle, .handshaking:
+            waiting.append((buffer, promise))
+        case .active:
+            encrypt(context, buffer, promise: promise)
+        case .closed:
+            promise?.fail(ChannelError.ioOnClosedChannel)
+        }
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        switch state {
+        case .idle, .handshaking: flushWaiting = true
+        case .active: sendCiphertext(context)
+        case .closed: break
+        }
+    }
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .all || mode == .output, state == .active {
+            // close_notify, then the socket: the peer's answer is not waited for.
+            sendCloseNotify(context)
+        }
+        if mode == .all || mode == .output {
+            state = .closed
+            failWaiting(ChannelError.ioOnClosedChannel)
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
+    // MARK: - TLS
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard state == .idle else { return }
+        let wire = TLSWire(allocator: context.channel.allocator)
+        guard let ssl = SSL_new(tls.ctx), let bio = TLSWire.makeBIO(for: wire) else {
+            fail(context, OpenSSLError(.configuration, "cannot create a TLS connection"))
+            return
+        }
+        SSL_set_bio(ssl, bio, bio)
+        self.ssl = ssl
+        self.wire = wire
+        if let serverName, !serverName.isEmpty {
+            if Self.isIPAddress(serverName) {
+                _ = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), serverName)
+            } else {
+                _ = fleet_SSL_set_tlsext_host_name(ssl, serverName)
+                _ = SSL_set1_host(ssl, serverName)
+            }
+        }
+        SSL_set_connect_state(ssl)
+        state = .handshaking
+        handshake(context)
+    }
+
+    private func handshake(_ context: ChannelHandlerContext) {
+        guard let ssl else { return }
+        ERR_clear_error()
+        let result = SSL_do_handshake(ssl)
+        let error = result == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, result)
+        // Whatever OpenSSL wrote goes out now: the next flight, or the alert of a failure.
+        sendCiphertext(context)
+        switch error {
+        case SSL_ERROR_NONE:
+            state = .active
+            context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
+            let writes = waiting
+            waiting = []
+            for (buffer, promise) in writes { encrypt(context, buffer, promise: promise) }
+            if flushWaiting || !writes.isEmpty {
+                flushWaiting = false
+                sendCiphertext(context)
+            }
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            break
+        default:
+            fail(context, OpenSSLError.current(ssl))
+        }
+    }
+
+    private func encrypt(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        guard let ssl else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        if buffer.readableBytes > 0 {
+            ERR_clear_error()
+            let written = buffer.withUnsafeReadableBytes { SSL_write(ssl, $0.baseAddress, Int32(clamping: $0.count)) }
+            guard written == buffer.readableBytes else {
+                let error = OpenSSLError.current(ssl)
+                promise?.fail(error)
+                fail(context, error)
+                return
+            }
+        }
+        if let promise { unflushed.append(promise) }
+    }
+
+    /// Decrypts everything that arrived: one plaintext buffer per read, no bigger than the ciphertext it came in.
+    private func readPlaintext(_ context: ChannelHandlerContext) {
+        guard let ssl, let wire else { return }
+        var plaintext: ByteBuffer?
+        var outcome = SSL_ERROR_NONE
+        while state == .active {
+            let room = max(wire.inbound?.readableBytes ?? 0, Int(SSL_pending(ssl)), 256)
+            if plaintext == nil { plaintext = context.channel.allocator.buffer(capacity: min(room, 16_640)) }
+            if plaintext?.writableBytes == 0 { plaintext?.reserveCapacity(minimumWritableBytes: min(room, 16_640)) }
+            ERR_clear_error()
+            var result: Int32 = 0
+            plaintext?.writeWithUnsafeMutableBytes(minimumWritableBytes: 1) { out in
+                result = SSL_read(ssl, out.baseAddress, Int32(clamping: out.count))
+                return Int(max(result, 0))
+            }
+            if result > 0 { continue }
+            outcome = SSL_get_error(ssl, result)
+            break
+        }
+        if let plaintext, plaintext.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(plaintext)) }
+        switch outcome {
+        case SSL_ERROR_NONE, SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            // Reading may have written (a TLS 1.3 key update's answer).
+            sendCiphertext(context)
+        case SSL_ERROR_ZERO_RETURN:
+            // The peer's close_notify: answer it and close.
+            sendCloseNotify(context)
+            state = .closed
+            failWaiting(ChannelError.ioOnClosedChannel)
+            context.close(promise: nil)
+        default:
+            fail(context, OpenSSLError.current(ssl))
+        }
+    }
+
+    /// Passes OpenSSL's ciphertext on, with the promises of the writes it carries.
+    private func sendCiphertext(_ context: ChannelHandlerContext) {
+        let promises = unflushed
+        unflushed = []
+        guard let bytes = wire?.takeOutbound() else {
+            for promise in promises { promise.succeed() }
+            return
+        }
+        let promise: EventLoopPromise<Void>?
+        switch promises.count {
+        case 0: promise = nil
+        case 1: promise = promises[0]
+        default:
+            let all = context.eventLoop.makePromise(of: Void.self)
+            all.futureResult.whenComplete { result in for p in promises { p.completeWith(result) } }
+            promise = all
+        }
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: promise)
+    }
+
+    private func sendCloseNotify(_ context: ChannelHandlerContext) {
+        guard let ssl else { return }
+        ERR_clear_error()
+        _ = SSL_shutdown(ssl)
+        ERR_clear_error()
+        sendCiphertext(context)
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ error: OpenSSLError) {
+        guard state != .closed else { return }
+        state = .closed
+        failWaiting(error)
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
+    }
+
+    private func failWaiting(_ error: any Error) {
+        let writes = waiting
+        let promises = unflushed
+        waiting = []
+        unflushed = []
+        for (_, promise) in writes { promise?.fail(error) }
+        for promise in promises { promise.fail(error) }
+    }
+
+    private func release() {
+        if let ssl { SSL_free(ssl) }
+        ssl = nil
+        wire = nil
+    }
+
+    /// True for an IPv4 or IPv6 literal (checked against the certificate's IP entries; never sent as SNI).
+    public static func isIPAddress(_ name: String) -> Bool {
+        name.contains(":") || (name.split(separator: ".").count == 4 && name.allSatisfy { $0 == "." || $0.isNumber })
+    }
+}
