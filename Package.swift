@@ -234,6 +234,14 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "FleetTLSTests",
+            dependencies: [
+                "FleetTLS", "FleetHub", "FleetCore", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
             name: "FleetMetricsTests",
             dependencies: ["FleetMetrics", "FleetCore", "FleetTesting"]
         ),

@@ -1,6 +1,6 @@
 internal import Crypto
 internal import FleetHubCore
-import Foundation
+public import Foundation
 internal import NIOSSL
 internal import SwiftASN1
 internal import X509
@@ -14,8 +14,9 @@ public enum HubCertificates {
         public var serverKeyPEM: String
     }
 
-    /// Makes a fresh CA and server certificate (P-256, valid from an hour ago for 825 days).
-    public static func generate(host: String) throws(HubError) -> Bundle {
+    /// Makes a fresh CA and server certificate (P-256, valid from an hour ago for 825 days; the server certificate
+    /// for `serverValidity` when given, e.g. one that has expired, for tests of the devices' verification).
+    public static func generate(host: String, serverValidity: Range<Date>? = nil) throws(HubError) -> Bundle {
         do {
             let caKey = P256.Signing.PrivateKey()
             let serverKey = P256.Signing.PrivateKey()
@@ -47,8 +48,8 @@ public enum HubCertificates {
                 version: .v3,
                 serialNumber: Certificate.SerialNumber(),
                 publicKey: .init(serverKey.publicKey),
-                notValidBefore: now - 3600,
-                notValidAfter: now + 825 * 86400,
+                notValidBefore: serverValidity?.lowerBound ?? now - 3600,
+                notValidAfter: serverValidity?.upperBound ?? now + 825 * 86400,
                 issuer: caName,
                 subject: try DistinguishedName { CommonName(host) },
                 signatureAlgorithm: .ecdsaWithSHA256,

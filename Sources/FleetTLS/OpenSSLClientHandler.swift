@@ -40,6 +40,9 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
 
     deinit { if let ssl { SSL_free(ssl) } }
 
+    /// Bytes of buffer the handler holds between reads and writes (0 once every byte is passed on).
+    var heldBufferBytes: Int { (wire?.inbound?.capacity ?? 0) + (wire?.outbound?.capacity ?? 0) + waiting.count }
+
     public func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { start(context) }
     }
@@ -150,7 +153,7 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
             break
         default:
-            fail(context, OpenSSLError.current(ssl))
+            fail(context, OpenSSLError.current(ssl, step: "handshake", code: error))
         }
     }
 
@@ -159,15 +162,18 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        if buffer.readableBytes > 0 {
+        // SSL_write may take one record at a time: write until every byte is in.
+        var rest = buffer
+        while rest.readableBytes > 0 {
             ERR_clear_error()
-            let written = buffer.withUnsafeReadableBytes { SSL_write(ssl, $0.baseAddress, Int32(clamping: $0.count)) }
-            guard written == buffer.readableBytes else {
-                let error = OpenSSLError.current(ssl)
+            let written = rest.withUnsafeReadableBytes { SSL_write(ssl, $0.baseAddress, Int32(clamping: $0.count)) }
+            guard written > 0 else {
+                let error = OpenSSLError.current(ssl, step: "write", code: SSL_get_error(ssl, written))
                 promise?.fail(error)
                 fail(context, error)
                 return
             }
+            rest.moveReaderIndex(forwardBy: Int(written))
         }
         if let promise { unflushed.append(promise) }
     }
@@ -203,7 +209,7 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
             failWaiting(ChannelError.ioOnClosedChannel)
             context.close(promise: nil)
         default:
-            fail(context, OpenSSLError.current(ssl))
+            fail(context, OpenSSLError.current(ssl, step: "read", code: outcome))
         }
     }
 

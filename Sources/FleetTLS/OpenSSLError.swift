@@ -25,17 +25,18 @@ public struct OpenSSLError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// The failure OpenSSL reported for `ssl` just now: a failed verification wins over the record-layer error
     /// it caused.
-    static func current(_ ssl: OpaquePointer) -> OpenSSLError {
+    static func current(_ ssl: OpaquePointer, step: String, code: Int32) -> OpenSSLError {
         let verify = SSL_get_verify_result(ssl)
         if verify != X509_V_OK {
             let text = X509_verify_cert_error_string(verify).map { String(cString: $0) } ?? "code \(verify)"
             ERR_clear_error()
             return OpenSSLError(.untrusted, "certificate verification failed: \(text)")
         }
-        let code = ERR_get_error()
+        let queued = ERR_get_error()
         ERR_clear_error()
-        guard code != 0 else { return OpenSSLError(.handshake, "the connection failed during TLS") }
-        let reason = ERR_reason_error_string(code).map { String(cString: $0) } ?? "reason \(fleet_ERR_GET_REASON(code))"
-        return OpenSSLError(.handshake, reason)
+        guard queued != 0 else { return OpenSSLError(.handshake, "\(step) failed (SSL error \(code))") }
+        let reason =
+            ERR_reason_error_string(queued).map { String(cString: $0) } ?? "reason \(fleet_ERR_GET_REASON(queued))"
+        return OpenSSLError(.handshake, "\(step): \(reason)")
     }
 }

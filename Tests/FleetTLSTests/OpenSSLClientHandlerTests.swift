@@ -1,0 +1,176 @@
+import FleetCore
+import FleetHub
+@testable import FleetTLS
+import Foundation
+import NIOCore
+import NIOEmbedded
+import NIOSSL
+import Testing
+
+@Suite("OpenSSL client handler against swift-nio-ssl's server (BoringSSL)")
+struct OpenSSLClientHandlerTests {
+    @Test("handshake, then bytes both ways, the handshake event once, no buffer held after")
+    func handshakeAndBytesBothWays() throws {
+        let pair = try TLSPair()
+        try pair.settle()
+        #expect(pair.clientHandshakeDone)
+        #expect(pair.serverSink.handshakes == 1)
+        try pair.client.writeAndFlush(ByteBuffer(string: "CONNECT")).wait()
+        try pair.server.writeAndFlush(ByteBuffer(string: "CONNACK")).wait()
+        try pair.settle()
+        #expect(String(decoding: pair.serverSink.received, as: UTF8.self) == "CONNECT")
+        #expect(String(decoding: pair.clientSink.received, as: UTF8.self) == "CONNACK")
+        let handler = try pair.client.pipeline.syncOperations.handler(type: OpenSSLClientHandler.self)
+        #expect(handler.heldBufferBytes == 0, "an idle connection holds no buffer")
+        #expect(pair.clientSink.errors.isEmpty)
+    }
+
+    /// Seeded: random chunk sizes (1 byte to everything), random order of deliveries, writes (0 B to 40 KiB, so
+    /// several records) and flushes on both sides, writes before the handshake is done. Every byte arrives once, in
+    /// order, and every write's promise succeeds.
+    @Test("random chunking and interleaving: every byte once, in order", arguments: 0..<40)
+    func randomChunksAndInterleavings(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let pair = try TLSPair()
+        var sentByClient: [UInt8] = []
+        var sentByServer: [UInt8] = []
+        var promises: [EventLoopFuture<Void>] = []
+        func message() -> [UInt8] {
+            let size = Int.random(in: 0...3, using: &rng) == 0 ? Int.random(in: 0...40_000, using: &rng)
+                : Int.random(in: 0...300, using: &rng)
+            return (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        }
+        for _ in 0..<200 {
+            switch Int.random(in: 0..<7, using: &rng) {
+            case 0, 1: try pair.deliverToServer(Int.random(in: 1...2_000, using: &rng))
+            case 2, 3: try pair.deliverToClient(Int.random(in: 1...2_000, using: &rng))
+            case 4:
+                let bytes = message()
+                sentByClient += bytes
+                promises.append(pair.client.write(ByteBuffer(bytes: bytes)))
+                if Bool.random(using: &rng) { pair.client.flush() }
+                try pair.collect()
+            case 5:
+                let bytes = message()
+                sentByServer += bytes
+                pair.server.write(ByteBuffer(bytes: bytes), promise: nil)
+                if Bool.random(using: &rng) { pair.server.flush() }
+                try pair.collect()
+            default:
+                pair.client.flush()
+                pair.server.flush()
+                try pair.collect()
+            }
+        }
+        pair.client.flush()
+        pair.server.flush()
+        try pair.collect()
+        try pair.settle()
+        #expect(pair.clientHandshakeDone)
+        let serverGot = pair.serverSink.received
+        let clientGot = pair.clientSink.received
+        let serverSame = serverGot == sentByClient
+        let clientSame = clientGot == sentByServer
+        #expect(serverSame, "seed \(seed): server got \(serverGot.count) of \(sentByClient.count) B")
+        #expect(clientSame, "seed \(seed): client got \(clientGot.count) of \(sentByServer.count) B")
+        for future in promises { try future.wait() }
+        #expect(pair.clientSink.errors.isEmpty && pair.serverSink.errors.isEmpty)
+        // Closing: the client's close_notify reaches the server, which closes cleanly.
+        try pair.client.close().wait()
+        try pair.collect()
+        try pair.deliverToServer(.max)
+        #expect(pair.clientSink.errors.isEmpty, "our own close is not an error")
+        #expect(!pair.server.isActive, "the server saw close_notify and closed")
+    }
+
+    @Test("the server's close_notify closes the device's channel without an error")
+    func serverCloseNotify() throws {
+        let pair = try TLSPair()
+        try pair.settle()
+        // swift-nio-ssl's close sends close_notify and completes when the device's answer arrives.
+        let closed = pair.server.close()
+        try pair.collect()
+        try pair.deliverToClient(.max)
+        #expect(!pair.client.isActive)
+        #expect(pair.clientSink.errors.isEmpty, "\(pair.clientSink.errors)")
+        try pair.deliverToServer(.max)
+        try closed.wait()
+    }
+
+    @Test("a close without close_notify, after or during the handshake, is an unclean shutdown")
+    func uncleanShutdown() throws {
+        for handshakeDone in [true, false] {
+            let pair = try TLSPair()
+            if handshakeDone { try pair.settle() } else { try pair.deliverToServer(.max) }
+            pair.client.pipeline.fireChannelInactive()
+            #expect(pair.clientSink.openSSLErrors.map(\.kind) == [.uncleanShutdown])
+        }
+    }
+
+    @Test("writes made before the handshake wait for it, in order, and their promises succeed")
+    func writesBeforeHandshake() throws {
+        let pair = try TLSPair()
+        let first = pair.client.write(ByteBuffer(string: "one,"))
+        let second = pair.client.writeAndFlush(ByteBuffer(string: "two"))
+        try pair.settle()
+        try first.wait()
+        try second.wait()
+        #expect(String(decoding: pair.serverSink.received, as: UTF8.self) == "one,two")
+    }
+
+    @Test(
+        "verification: a certificate from another CA, for another name, or expired is untrusted; the hub's IP passes",
+        arguments: ["other CA", "other name", "expired", "IP in the certificate", "IP not in it", "no name"]
+    )
+    func verification(case name: String) throws {
+        let pair: TLSPair
+        var trusted = false
+        switch name {
+        case "other CA":
+            pair = try TLSPair(trust: try HubCertificates.generate(host: "hub.test").caPEM)
+        case "other name":
+            pair = try TLSPair(name: "evil.test")
+        case "expired":
+            let now = Date()
+            let bundle = try HubCertificates.generate(host: "hub.test", serverValidity: (now - 2 * 86400)..<(now - 86400))
+            pair = try TLSPair(bundle: bundle)
+        case "IP in the certificate":
+            pair = try TLSPair(name: "127.0.0.1")
+            trusted = true
+        case "IP not in it":
+            pair = try TLSPair(name: "10.1.2.3")
+        default:
+            // No name to check: the chain alone decides (used only when the hub's address is all we know).
+            pair = try TLSPair(name: nil)
+            trusted = true
+        }
+        try pair.settle()
+        if trusted {
+            #expect(pair.clientHandshakeDone && pair.clientSink.errors.isEmpty, "\(name): \(pair.clientSink.errors)")
+        } else {
+            #expect(!pair.clientHandshakeDone)
+            #expect(pair.clientSink.openSSLErrors.map(\.kind) == [.untrusted], "\(name): \(pair.clientSink.errors)")
+            #expect(!pair.client.isActive, "\(name): the device's channel closed")
+            #expect(!pair.serverSink.errors.isEmpty, "\(name): the server heard the alert")
+        }
+    }
+
+    @Test("bytes that are not TLS from the server end the handshake with an error, not a trap", arguments: 0..<20)
+    func garbageFromServer(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let pair = try TLSPair()
+        let garbage = (0..<Int.random(in: 1...600, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        try pair.client.writeInbound(ByteBuffer(bytes: garbage))
+        try pair.collect()
+        // A prefix that could still become a record leaves the handshake waiting; anything else fails it.
+        let kinds = pair.clientSink.openSSLErrors.map(\.kind)
+        #expect(kinds.isEmpty || kinds == [.handshake], "seed \(seed): \(kinds)")
+        #expect(kinds.isEmpty == pair.client.isActive)
+    }
+
+    @Test("a CA file with no certificate is refused when the context is made")
+    func notPEM() {
+        #expect(throws: OpenSSLError.self) { try OpenSSLClientContext(trustingPEM: "not a certificate") }
+        #expect(throws: OpenSSLError.self) { try OpenSSLClientContext(trustingPEM: "") }
+    }
+}
