@@ -43,13 +43,18 @@ final class Mosquitto {
     let port: Int
     let dir: URL
 
-    init(binary: String) throws {
+    /// `tls`: PEM files for a TLS listener (mosquitto's own TLS, OpenSSL) instead of plain TCP.
+    init(binary: String, tls: (ca: String, cert: String, key: String)? = nil) throws {
         port = try Env.freePort()
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-mosq-\(getpid())-\(port)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let conf = dir.appendingPathComponent("mosquitto.conf")
-        try "listener \(port) 127.0.0.1\nallow_anonymous true\nmax_connections -1\nmax_inflight_messages 0\n"
-            .write(to: conf, atomically: true, encoding: .utf8)
+        var text = "listener \(port) 127.0.0.1\nallow_anonymous true\nmax_connections -1\nmax_inflight_messages 0\n"
+        if let tls {
+            // The key is ours (mode 0600): as root, mosquitto would switch to its own user and fail to read it.
+            text += "cafile \(tls.ca)\ncertfile \(tls.cert)\nkeyfile \(tls.key)\nuser \(NSUserName())\n"
+        }
+        try text.write(to: conf, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["-c", conf.path]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
