@@ -189,7 +189,7 @@ let package = Package(
             name: "FleetFuzz",
             dependencies: [
                 "FleetMQTT", "FleetAMQP", "FleetCore", "FleetHub", "FleetHubCore", "FleetReport", "FleetService",
-                .product(name: "NIOCore", package: "swift-nio"),
+                "FleetTLS", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],

@@ -29,6 +29,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     case amqpPool = "amqp-pool"
     /// The hub's session state machine fed an event stream: packets, protocol errors and throttles in any order.
     case hubSession = "hub-session"
+    /// A device's TLS (OpenSSL) fed a server's bytes, with the device's writes interleaved.
+    case tlsClient = "tls-client"
 
     public func run(_ input: [UInt8]) -> String? {
         switch self {
@@ -45,6 +47,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .amqpDevice: AMQPDeviceHarness.run(input)
         case .amqpPool: AMQPPoolHarness.run(input)
         case .hubSession: HubSessionHarness.run(input)
+        case .tlsClient: TLSClientHarness.run(input)
         }
     }
 }

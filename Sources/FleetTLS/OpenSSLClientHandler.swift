@@ -41,7 +41,7 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
     deinit { if let ssl { SSL_free(ssl) } }
 
     /// Bytes of buffer the handler holds between reads and writes (0 once every byte is passed on).
-    var heldBufferBytes: Int { (wire?.inbound?.capacity ?? 0) + (wire?.outbound?.capacity ?? 0) + waiting.count }
+    public var heldBufferBytes: Int { (wire?.inbound?.capacity ?? 0) + (wire?.outbound?.capacity ?? 0) + waiting.count }
 
     public func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { start(context) }
@@ -202,6 +202,10 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
         case SSL_ERROR_NONE, SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
             // Reading may have written (a TLS 1.3 key update's answer).
             sendCiphertext(context)
+            // SSL_MODE_RELEASE_BUFFERS frees the read buffer after application data but keeps it after a handshake
+            // message (TLS 1.3's session tickets, right after the handshake): 16 KiB per idle device until freed
+            // here. OpenSSL frees nothing while a partial record waits in it.
+            _ = SSL_free_buffers(ssl)
         case SSL_ERROR_ZERO_RETURN:
             // The peer's close_notify: answer it and close.
             sendCloseNotify(context)
