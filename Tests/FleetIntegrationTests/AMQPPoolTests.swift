@@ -31,7 +31,12 @@ extension IntegrationTests {
         /// devices have reported Connected, applies `fault` on the hub; once `back` devices have reconnected, stops
         /// the run. Returns the run, how many connections the hub's fault closed, and the devices the callback saw
         /// lose their connection after it.
-        static func runDroppingWhenUp(_ yaml: String, devices: Int, back: Int, fault: Scenario.Fault) async throws
+        static func runDroppingWhenUp(
+            _ yaml: String,
+            devices: Int,
+            back: Int,
+            fault: Scenario.Fault
+        ) async throws
             -> (result: RunResult, closedByHub: Int, lost: Set<String>)
         {
             var scenario = try ScenarioLoader().load(yaml: yaml, source: "amqp-pool")
@@ -145,7 +150,10 @@ extension IntegrationTests {
             #expect(closed == 1, "the hub's fault chose one device")
             // Device j rides connection j % 2: device-00007 is odd, so the odd devices fell with it.
             #expect(lost.count == 500, "the chosen device's connection carried 500: \(lost.count)")
-            #expect(lost.allSatisfy { (Int($0.suffix(5)) ?? 0) % 2 == 1 }, "only the odd devices: \(lost.sorted().prefix(3))")
+            #expect(
+                lost.allSatisfy { (Int($0.suffix(5)) ?? 0) % 2 == 1 },
+                "only the odd devices: \(lost.sorted().prefix(3))"
+            )
             #expect(c.reconnects == 500)
         }
     }

@@ -1,11 +1,12 @@
 import FleetCore
 import FleetHub
-@testable import FleetTLS
 import Foundation
 import NIOCore
 import NIOEmbedded
 import NIOSSL
 import Testing
+
+@testable import FleetTLS
 
 @Suite("OpenSSL client handler against swift-nio-ssl's server (BoringSSL)")
 struct OpenSSLClientHandlerTests {
@@ -36,7 +37,9 @@ struct OpenSSLClientHandlerTests {
         var sentByServer: [UInt8] = []
         var promises: [EventLoopFuture<Void>] = []
         func message() -> [UInt8] {
-            let size = Int.random(in: 0...3, using: &rng) == 0 ? Int.random(in: 0...40_000, using: &rng)
+            let size =
+                Int.random(in: 0...3, using: &rng) == 0
+                ? Int.random(in: 0...40_000, using: &rng)
                 : Int.random(in: 0...300, using: &rng)
             return (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
         }
@@ -132,7 +135,10 @@ struct OpenSSLClientHandlerTests {
             pair = try TLSPair(name: "evil.test")
         case "expired":
             let now = Date()
-            let bundle = try HubCertificates.generate(host: "hub.test", serverValidity: (now - 2 * 86400)..<(now - 86400))
+            let bundle = try HubCertificates.generate(
+                host: "hub.test",
+                serverValidity: (now - 2 * 86400)..<(now - 86400)
+            )
             pair = try TLSPair(bundle: bundle)
         case "IP in the certificate":
             pair = try TLSPair(name: "127.0.0.1")
