@@ -122,15 +122,7 @@ PY
     big=$(run_idle 5000 "${extra[@]}")
     "$bin" report "$out/idle.pb" --format json >"$out/tls.json"
     stop_hub
-    rate=$(python3 - "$out/tls.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-bin_s = int(r["series"]["bin_ns"]) / 1e9
-acc = [int(v) for s in r["series"]["series"] if s["name"] == "accepted" for v in s.get("values", [])]
-w = max(1, round(1 / bin_s))
-print(f"{max((sum(acc[i:i+w]) for i in range(max(1, len(acc)-w+1))), default=0) / (w*bin_s):,.0f}")
-PY
-)
+    rate=$(scripts/peak-accept-rate.py "$out/tls.json")
     echo "| idle RSS per connected TLS device | 200: $((small / 1024)) MiB, 5,000: $((big / 1024)) MiB | $(python3 -c "print(f'{($big-$small)/4800:.1f} KiB')"); TLS connects/s (peak 1 s) $rate |"
     ;;
   mosquitto)

@@ -36,7 +36,7 @@ run() {
   echo "$rss $ticks"
 }
 
-echo "| TLS library | idle RSS per TLS device (200 → $n) | CPU per device, first 15 s ($n-device storm) | TLS connects/s (peak 1 s) |"
+echo "| TLS library | idle RSS per TLS device (200 → N devices) | CPU per device (N-device connect storm, then 15 s idle) | TLS connects/s (peak 1 s) |"
 echo "|---|---|---|---|"
 for library in openssl nio-ssl; do
   if [ "$library" = nio-ssl ]; then export FLEETSTORM_TLS=nio-ssl; else unset FLEETSTORM_TLS; fi
@@ -45,15 +45,7 @@ for library in openssl nio-ssl; do
   read -r big ticks < <(run "$n")
   "$bin" report "$out/run.pb" --format json >"$out/run.json"
   stop_hub
-  rate=$(python3 - "$out/run.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-bin_s = int(r["series"]["bin_ns"]) / 1e9
-acc = [int(v) for s in r["series"]["series"] if s["name"] == "accepted" for v in s.get("values", [])]
-w = max(1, round(1 / bin_s))
-print(f"{max((sum(acc[i:i+w]) for i in range(max(1, len(acc)-w+1))), default=0) / (w*bin_s):,.0f}")
-PY
-)
+  rate=$(scripts/peak-accept-rate.py "$out/run.json")
   hz=$(getconf CLK_TCK)
   echo "| $library | $(python3 -c "print(f'{($big-$small)/($n-200):.1f} KiB')") | $(python3 -c "print(f'{$ticks/$hz*1e6/$n:.0f} µs')") | $rate |"
 done

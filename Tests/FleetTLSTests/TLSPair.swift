@@ -74,24 +74,29 @@ final class TLSPair {
     /// Hands up to `n` pending bytes to the server (or client); returns how many moved.
     @discardableResult
     func deliverToServer(_ n: Int) throws -> Int {
-        let k = min(n, toServer.count)
-        guard k > 0, server.isActive else { return 0 }
-        let chunk = Array(toServer.prefix(k))
-        toServer.removeFirst(k)
-        try server.writeInbound(ByteBuffer(bytes: chunk))
-        try collect()
-        return k
+        guard server.isActive else { return 0 }
+        let chunk = Self.take(n, from: &toServer)
+        return try deliver(chunk, to: server)
     }
 
     @discardableResult
     func deliverToClient(_ n: Int) throws -> Int {
-        let k = min(n, toClient.count)
-        guard k > 0, client.isActive else { return 0 }
-        let chunk = Array(toClient.prefix(k))
-        toClient.removeFirst(k)
-        try client.writeInbound(ByteBuffer(bytes: chunk))
+        guard client.isActive else { return 0 }
+        let chunk = Self.take(n, from: &toClient)
+        return try deliver(chunk, to: client)
+    }
+
+    private static func take(_ n: Int, from pending: inout [UInt8]) -> [UInt8] {
+        let chunk = Array(pending.prefix(n))
+        pending.removeFirst(chunk.count)
+        return chunk
+    }
+
+    private func deliver(_ chunk: [UInt8], to channel: EmbeddedChannel) throws -> Int {
+        guard !chunk.isEmpty else { return 0 }
+        try channel.writeInbound(ByteBuffer(bytes: chunk))
         try collect()
-        return k
+        return chunk.count
     }
 
     /// Delivers everything both ways until nothing moves.
