@@ -61,7 +61,8 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
         let wasOpen = state == .handshaking || state == .active
         state = .closed
         failWaiting(ChannelError.ioOnClosedChannel)
-        release()
+        // The SSL object is freed when the handler is removed, not here: a handler after us may close the channel
+        // from inside a read we pass on, and this handler's frames further up the stack still hold the SSL object.
         if wasOpen {
             context.fireErrorCaught(OpenSSLError(.uncleanShutdown, "the connection closed without close_notify"))
         }

@@ -180,3 +180,46 @@ struct OpenSSLClientHandlerTests {
         #expect(throws: OpenSSLError.self) { try OpenSSLClientContext(trustingPEM: "") }
     }
 }
+
+/// A device handler that closes its channel on the first bytes it reads (as ours does on a malformed packet).
+final class CloseOnRead: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    var reads = 0
+    var inactive = false
+    /// Whether channelInactive had already passed by when `close` returned inside the read.
+    var inactiveInsideRead = false
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reads += 1
+        context.close(promise: nil)
+        inactiveInsideRead = inactive
+    }
+    func channelInactive(context: ChannelHandlerContext) {
+        inactive = true
+        context.fireChannelInactive()
+    }
+}
+
+@Suite("OpenSSL client handler: closes from above")
+struct OpenSSLClientHandlerCloseTests {
+    @Test(
+        "a handler above closes the channel from inside a read: the TLS handler goes on safely and sends close_notify"
+    )
+    func closeInsideRead() throws {
+        let pair = try TLSPair()
+        try pair.settle()
+        let closer = CloseOnRead()
+        try pair.client.pipeline.syncOperations.addHandler(closer, position: .before(pair.clientSink))
+        // Two records in one delivery: the close comes while the first is passed on.
+        pair.server.write(ByteBuffer(string: "first"), promise: nil)
+        pair.server.write(ByteBuffer(string: "second"), promise: nil)
+        pair.server.flush()
+        try pair.collect()
+        try pair.deliverToClient(.max)
+        #expect(closer.reads == 1)
+        #expect(closer.inactiveInsideRead, "the channel went inactive inside the TLS handler's read")
+        #expect(!pair.client.isActive)
+        #expect(pair.clientSink.errors.isEmpty, "\(pair.clientSink.errors)")
+        try pair.deliverToServer(.max)
+        #expect(!pair.server.isActive, "the server got close_notify and closed")
+    }
+}
