@@ -61,8 +61,10 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
         let wasOpen = state == .handshaking || state == .active
         state = .closed
         failWaiting(ChannelError.ioOnClosedChannel)
-        // The SSL object is freed when the handler is removed, not here: a handler after us may close the channel
-        // from inside a read we pass on, and this handler's frames further up the stack still hold the SSL object.
+        // The bytes in flight go now. The SSL object is freed when the handler is removed, not here: a handler after
+        // us may close the channel from inside a read we pass on, and our frames further up the stack still use it.
+        wire?.inbound = nil
+        wire?.outbound = nil
         if wasOpen {
             context.fireErrorCaught(OpenSSLError(.uncleanShutdown, "the connection closed without close_notify"))
         }
