@@ -41,7 +41,9 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
     deinit { if let ssl { SSL_free(ssl) } }
 
     /// Bytes of buffer the handler holds between reads and writes (0 once every byte is passed on).
-    public var heldBufferBytes: Int { (wire?.inbound?.capacity ?? 0) + (wire?.outbound?.capacity ?? 0) + waiting.count }
+    public var heldBufferBytes: Int {
+        (wire?.inbound?.capacity ?? 0) + (wire?.outbound?.capacity ?? 0) + waiting.reduce(0) { $0 + $1.0.capacity }
+    }
 
     public func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { start(context) }
@@ -184,23 +186,24 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
     /// Decrypts everything that arrived: one plaintext buffer per read, no bigger than the ciphertext it came in.
     private func readPlaintext(_ context: ChannelHandlerContext) {
         guard let ssl, let wire else { return }
-        var plaintext: ByteBuffer?
+        // Plaintext is never longer than the ciphertext it came in; the buffer grows if OpenSSL held more back.
+        var plaintext = context.channel.allocator.buffer(
+            capacity: min(max(wire.inbound?.readableBytes ?? 0, 256), 16_640)
+        )
         var outcome = SSL_ERROR_NONE
         while state == .active {
-            let room = max(wire.inbound?.readableBytes ?? 0, Int(SSL_pending(ssl)), 256)
-            if plaintext == nil { plaintext = context.channel.allocator.buffer(capacity: min(room, 16_640)) }
-            if plaintext?.writableBytes == 0 { plaintext?.reserveCapacity(minimumWritableBytes: min(room, 16_640)) }
             ERR_clear_error()
             var result: Int32 = 0
-            plaintext?.writeWithUnsafeMutableBytes(minimumWritableBytes: 1) { out in
+            plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: 256) { out in
                 result = SSL_read(ssl, out.baseAddress, Int32(clamping: out.count))
                 return Int(max(result, 0))
             }
-            if result > 0 { continue }
-            outcome = SSL_get_error(ssl, result)
-            break
+            guard result > 0 else {
+                outcome = SSL_get_error(ssl, result)
+                break
+            }
         }
-        if let plaintext, plaintext.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(plaintext)) }
+        if plaintext.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(plaintext)) }
         switch outcome {
         case SSL_ERROR_NONE, SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
             // Reading may have written (a TLS 1.3 key update's answer).
@@ -222,18 +225,18 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
 
     /// Passes OpenSSL's ciphertext on, with the promises of the writes it carries.
     private func sendCiphertext(_ context: ChannelHandlerContext) {
-        let promises = unflushed
-        unflushed = []
+        defer { unflushed.removeAll(keepingCapacity: true) }
         guard let bytes = wire?.takeOutbound() else {
-            for promise in promises { promise.succeed() }
+            for promise in unflushed { promise.succeed() }
             return
         }
         let promise: EventLoopPromise<Void>?
-        switch promises.count {
+        switch unflushed.count {
         case 0: promise = nil
-        case 1: promise = promises[0]
+        case 1: promise = unflushed[0]
         default:
             let all = context.eventLoop.makePromise(of: Void.self)
+            let promises = unflushed
             all.futureResult.whenComplete { result in for p in promises { p.completeWith(result) } }
             promise = all
         }

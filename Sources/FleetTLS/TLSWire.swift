@@ -36,8 +36,10 @@ final class TLSWire {
     fileprivate func read(into out: UnsafeMutableRawBufferPointer) -> Int {
         guard let available = inbound?.readableBytes, available > 0 else { return 0 }
         let n = min(available, out.count)
-        inbound?.withUnsafeReadableBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(n))) }
-        inbound?.moveReaderIndex(forwardBy: n)
+        inbound?.readWithUnsafeReadableBytes { bytes in
+            out.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes.prefix(n)))
+            return n
+        }
         if inbound?.readableBytes == 0 { inbound = nil }
         return n
     }
