@@ -27,7 +27,7 @@ extension IntegrationTests {
             p.standardError = err
             p.standardInput = FileHandle(forReadingAtPath: "/dev/null")
             try p.run()
-            let errData = ReadAll(err)
+            let errData = readAll(err)
             let o = out.fileHandleForReading.readDataToEndOfFile()
             p.waitUntilExit()
             return Output(
@@ -37,19 +37,31 @@ extension IntegrationTests {
             )
         }
 
+        /// Runs several commands at once, each on a thread of its own, and returns their outputs in order: runs that
+        /// mostly wait on real time (fault windows) go side by side instead of one after the other.
+        static func runTogether(_ commands: [[String]]) throws -> [Output] {
+            let runs = commands.map { args in OnThread { Result { try run(args) } } }
+            return try runs.map { try $0.wait().get() }
+        }
+
         /// Reads a pipe to its end on another thread (so stdout and stderr cannot block each other).
-        final class ReadAll: @unchecked Sendable {
-            private var data = Data()
+        static func readAll(_ pipe: Pipe) -> OnThread<Data> {
+            OnThread { pipe.fileHandleForReading.readDataToEndOfFile() }
+        }
+
+        /// One piece of blocking work on a thread of its own (not the test's task pool, which has a thread per core).
+        final class OnThread<Value>: @unchecked Sendable {
+            private var value: Value?
             private let done = DispatchSemaphore(value: 0)
-            init(_ pipe: Pipe) {
+            init(_ work: @escaping @Sendable () -> Value) {
                 Thread.detachNewThread { [self] in
-                    data = pipe.fileHandleForReading.readDataToEndOfFile()
+                    value = work()
                     done.signal()
                 }
             }
-            func wait() -> Data {
+            func wait() -> Value {
                 done.wait()
-                return data
+                return value!
             }
         }
 

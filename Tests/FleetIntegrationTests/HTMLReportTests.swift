@@ -2,7 +2,7 @@ import FleetReport
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension SecondLaneTests {
     /// The HTML report is one self-contained page, and a real browser (headless Chromium) renders its charts.
     @Suite("HTML report in headless Chromium", .serialized)
     struct HTMLReportTests {

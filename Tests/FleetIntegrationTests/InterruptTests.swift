@@ -6,7 +6,7 @@ import Testing
 import Glibc
 #endif
 
-extension IntegrationTests {
+extension SecondLaneTests {
     /// Ctrl-C in the middle of a reconnect storm (the crash seen before: a stop during a connect, then the late
     /// connect success trapped). The process must exit by itself and leave a valid report whose books balance.
     @Suite("Interrupting a storm")

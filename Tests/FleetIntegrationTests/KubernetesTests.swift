@@ -5,7 +5,7 @@ import Histogram
 import Testing
 import Yams
 
-extension IntegrationTests {
+extension SecondLaneTests {
     /// deploy/kubernetes: the manifests validate offline against a pinned Kubernetes version, and the command lines
     /// their pods run, read from the manifests themselves, run here with the environment Kubernetes gives them
     /// (JOB_COMPLETION_INDEX per pod, FLEETSTORM_START_AT): 4 shards, the hub, then the merge Job.

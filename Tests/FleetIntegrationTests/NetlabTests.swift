@@ -2,7 +2,7 @@ import FleetReport
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension SecondLaneTests {
     /// `fleetstorm netlab run`: real links in network namespaces (root with CAP_NET_ADMIN, and nftables; CI has
     /// both). Detection times follow each SDK's keep-alive rule (reference §4.5), recovery waits for the link, and
     /// nothing is left behind.

@@ -7,7 +7,7 @@ import NIOCore
 import NIOPosix
 import Testing
 
-extension IntegrationTests {
+extension SecondLaneTests {
     /// The devices' TLS (FleetTLS, the system's OpenSSL) against TLS servers nobody here wrote: mosquitto's TLS
     /// listener and `openssl s_server`, each with a certificate from our generator; a server that stalls in the
     /// handshake and one that dies without close_notify end the device's attempt with the reason its SDK reports.

@@ -27,7 +27,7 @@ extension IntegrationTests {
             p.standardOutput = out
             p.standardError = err
             try p.run()
-            let errData = CLITests.ReadAll(err)
+            let errData = CLITests.readAll(err)
             let o = out.fileHandleForReading.readDataToEndOfFile()
             p.waitUntilExit()
             return (

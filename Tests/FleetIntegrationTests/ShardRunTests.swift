@@ -69,7 +69,7 @@ extension IntegrationTests {
             }
         }
 
-        static func startRun(_ output: String, messages: Int = 300) throws -> (Process, CLITests.ReadAll) {
+        static func startRun(_ output: String, messages: Int = 300) throws -> (Process, CLITests.OnThread<Data>) {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: CLITests.binary)
             p.arguments = [
@@ -81,7 +81,7 @@ extension IntegrationTests {
             let err = Pipe()
             p.standardError = err
             try p.run()
-            return (p, CLITests.ReadAll(err))
+            return (p, CLITests.readAll(err))
         }
 
         static func waitForShards(_ marker: String) async throws {

@@ -5,7 +5,7 @@ import FleetReport
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension SecondLaneTests {
     /// MQTT over WebSockets (reference §10.1): paho-mqtt (`transport="websockets"`, the Azure Python SDK's path) as
     /// a client of our hub over ws:// and wss://, our devices against amqtt (a broker nobody here wrote), storms
     /// over WebSockets, and a hub that refuses bad upgrades and bad frames without falling over.
@@ -144,10 +144,14 @@ extension IntegrationTests {
               - {at: 12s, kind: flap, for: 3s, period: 1s, down: 500ms, fraction: 0.3}
               - {at: 17s, kind: network-switch, fraction: 0.2}
             """.write(toFile: profile, atomically: true, encoding: .utf8)
+            // The two runs side by side (each with its own embedded hub): they wait on the same 40 s of fault windows.
+            let transports = [("mqtt", [String]()), ("ws", ["--set", "hub.websocket=true"])]
+            let outputs = transports.map { CLITests.temp("ws-faults-\($0.0).pb") }
+            let runs = try CLITests.runTogether(
+                zip(transports, outputs).map { ["run", profile, "--quiet", "--output", $1] + $0.1 }
+            )
             var byTransport: [String: Fleetstorm_Report_V1_Report] = [:]
-            for (name, sets) in [("mqtt", [String]()), ("ws", ["--set", "hub.websocket=true"])] {
-                let output = CLITests.temp("ws-faults-\(name).pb")
-                let r = try CLITests.run(["run", profile, "--quiet", "--output", output] + sets)
+            for ((name, _), (r, output)) in zip(transports, zip(runs, outputs)) {
                 #expect(r.status == 0, "\(name): \(r.stderr)")
                 byTransport[name] = try ReportFile.read(output)
             }
