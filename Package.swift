@@ -41,7 +41,6 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
@@ -52,7 +51,7 @@ let package = Package(
     targets: [
         // zlib from the system (Debian: zlib1g-dev), for HdrHistogram's compressed V2 encoding.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
-        // The system's OpenSSL (Debian: libssl-dev) for the devices' TLS (FleetTLS).
+        // The system's OpenSSL (Debian: libssl-dev) for TLS, the devices' and the hub's (FleetTLS).
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "FleetTLS",
@@ -106,7 +105,6 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: strict
@@ -123,12 +121,11 @@ let package = Package(
         .target(
             name: "FleetHub",
             dependencies: [
-                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetWebSocket", "FleetHubCore",
+                "FleetMQTT", "FleetCore", "FleetMetrics", "FleetWebSocket", "FleetHubCore", "FleetTLS",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -238,7 +235,6 @@ let package = Package(
             dependencies: [
                 "FleetTLS", "FleetHub", "FleetCore", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .testTarget(

@@ -1,5 +1,5 @@
-// The system's OpenSSL (Debian: libssl-dev) for the devices' TLS. OpenSSL spells several calls as macros, which Swift
-// cannot call: each one used is wrapped here as a function.
+// The system's OpenSSL (Debian: libssl-dev) for TLS, the devices' and the hub's. OpenSSL spells several calls as
+// macros, which Swift cannot call: each one used is wrapped here as a function.
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -21,3 +21,6 @@ static inline void fleet_BIO_set_retry_read(BIO *bio) { BIO_set_retry_read(bio);
 static inline void fleet_BIO_clear_retry_flags(BIO *bio) { BIO_clear_retry_flags(bio); }
 static inline int fleet_ERR_GET_REASON(unsigned long code) { return ERR_GET_REASON(code); }
 static inline int fleet_ERR_GET_LIB(unsigned long code) { return ERR_GET_LIB(code); }
+static inline long fleet_SSL_CTX_add_extra_chain_cert(SSL_CTX *ctx, X509 *certificate) {
+    return SSL_CTX_add_extra_chain_cert(ctx, certificate);
+}

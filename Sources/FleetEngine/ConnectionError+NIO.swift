@@ -3,14 +3,13 @@ internal import FleetTLS
 internal import FleetWebSocket
 internal import NIOCore
 internal import NIOPosix
-internal import NIOSSL
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 extension ConnectionError {
-    /// Maps what NIO, the kernel, OpenSSL or BoringSSL reported to our own words (never their text).
+    /// Maps what NIO, the kernel or OpenSSL reported to our own words (never their text).
     init(_ error: any Error) {
         switch error {
         case let io as IOError:
@@ -30,18 +29,6 @@ extension ConnectionError {
             case .uncleanShutdown: self = .reset
             case .handshake, .configuration: self = .tls
             }
-        case let ssl as NIOSSLError:
-            switch ssl {
-            case .handshakeFailed(let inner):
-                self = "\(inner)".contains("CERTIFICATE_VERIFY_FAILED") ? .tlsUntrusted : .tls
-            case .unableToValidateCertificate: self = .tlsUntrusted
-            case .uncleanShutdown: self = .reset
-            default: self = .tls
-            }
-        case let extra as NIOSSLExtraError where extra == .failedToValidateHostname:
-            self = .tlsUntrusted
-        case is NIOSSLExtraError:
-            self = .tls
         case is MQTTWebSocketClosed:
             self = .webSocket
         case is HTTPBridgeError:

@@ -3,7 +3,6 @@ internal import FleetMQTT
 internal import FleetMetrics
 internal import NIOCore
 internal import NIOPosix
-internal import NIOSSL
 internal import NIOTLS
 
 /// One device: its state machine, its timers, and (while connected) its channel.

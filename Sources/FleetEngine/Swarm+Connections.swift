@@ -23,7 +23,7 @@ extension Swarm {
         var bootstrap = baseBootstrap.channelInitializer { [tls, tlsName, webSocket] channel in
             channel.eventLoop.makeCompletedFuture {
                 if let tls {
-                    try channel.pipeline.syncOperations.addHandler(try tls.handler(verifying: tlsName))
+                    try channel.pipeline.syncOperations.addHandler(tls.handler(verifying: tlsName))
                 }
                 if let webSocket {
                     // AMQP over WebSockets: the pool's handler joins behind the framing once the upgrade is done.

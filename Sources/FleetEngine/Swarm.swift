@@ -308,7 +308,7 @@ final class Swarm {
         var bootstrap = baseBootstrap.channelInitializer { [tls, tlsName, webSocket, https, amqp] channel in
             channel.eventLoop.makeCompletedFuture {
                 if let tls {
-                    try channel.pipeline.syncOperations.addHandler(try tls.handler(verifying: tlsName))
+                    try channel.pipeline.syncOperations.addHandler(tls.handler(verifying: tlsName))
                 }
                 if let https {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()

@@ -8,9 +8,9 @@ import NIOEmbedded
 /// (the input cannot sign with the CA the device trusts); a failure closes the channel; no buffer outlives it.
 enum TLSClientHarness {
     /// One CA for every input (making one per input would be most of the time spent).
-    static let context: OpenSSLClientContext? = {
+    static let context: OpenSSLContext? = {
         guard let bundle = try? HubCertificates.generate(host: "fuzz.local") else { return nil }
-        return try? OpenSSLClientContext(trustingPEM: bundle.caPEM)
+        return try? OpenSSLContext(trustingPEM: bundle.caPEM)
     }()
 
     final class Watch: ChannelInboundHandler {
@@ -29,7 +29,7 @@ enum TLSClientHarness {
         var bytes = FuzzBytes(input)
         let channel = EmbeddedChannel()
         let watch = Watch()
-        let handler = OpenSSLClientHandler(context: context, serverName: "fuzz.local")
+        let handler = OpenSSLHandler(context: context, serverName: "fuzz.local")
         do {
             try channel.pipeline.syncOperations.addHandlers([handler, watch])
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8883)).wait()

@@ -1,7 +1,7 @@
 internal import Crypto
 internal import FleetHubCore
+internal import FleetTLS
 public import Foundation
-internal import NIOSSL
 internal import SwiftASN1
 internal import X509
 
@@ -103,23 +103,17 @@ public enum HubCertificates {
     }
 }
 
-/// The server side of TLS: a certificate chain and key, loaded once into an NIOSSL context.
+/// The server side of TLS on the system's OpenSSL (`FleetTLS`): a certificate chain and key, loaded once into one
+/// server context that every connection shares.
 public struct HubTLS: Sendable {
-    let context: NIOSSLContext
+    let context: OpenSSLContext
 
     /// From PEM text (the embedded hub's generated bundle).
     public init(certificatePEM: String, keyPEM: String) throws(HubError) {
         do {
-            let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
-            let key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
-            var configuration = TLSConfiguration.makeServerConfiguration(
-                certificateChain: chain.map { .certificate($0) },
-                privateKey: .privateKey(key)
-            )
-            configuration.minimumTLSVersion = .tlsv12
-            context = try NIOSSLContext(configuration: configuration)
+            context = try OpenSSLContext(certificateChainPEM: certificatePEM, keyPEM: keyPEM)
         } catch {
-            throw HubError(address: "-", reason: "TLS certificate or key not usable: \(error)")
+            throw HubError(address: "-", reason: "TLS certificate or key not usable: \(error.detail)")
         }
     }
 
@@ -141,5 +135,5 @@ public struct HubTLS: Sendable {
         }
     }
 
-    func handler() -> NIOSSLServerHandler { NIOSSLServerHandler(context: context) }
+    func handler() -> OpenSSLHandler { OpenSSLHandler(context: context) }
 }

@@ -2,13 +2,14 @@ internal import COpenSSL
 public import NIOCore
 internal import NIOTLS
 
-/// A device's TLS on the system's OpenSSL, as a NIO handler: plaintext above, ciphertext below. The handshake starts
-/// when the channel is active (SNI and the certificate's name checked against `serverName`); writes before it is done
-/// wait; `TLSUserEvent.handshakeCompleted` is fired when it is. Closing sends close_notify and does not wait for the
-/// peer's (as the SDKs' TLS stacks do). The peer's close_notify closes the channel; a close without one is reported
-/// as `OpenSSLError.uncleanShutdown`. Buffers are held only while bytes are in them (`TLSWire`,
+/// TLS on the system's OpenSSL as a NIO handler, plaintext above and ciphertext below: a device's (client) or the
+/// hub's (server), as its context says. The handshake starts when the channel is active (a client sends SNI and
+/// checks the certificate's name against `serverName`); writes before it is done wait;
+/// `TLSUserEvent.handshakeCompleted` is fired when it is. Closing sends close_notify and does not wait for the peer's
+/// (as the SDKs' TLS stacks and IoT Hub do). The peer's close_notify closes the channel; a close without one is
+/// reported as `OpenSSLError.uncleanShutdown`. Buffers are held only while bytes are in them (`TLSWire`,
 /// `SSL_MODE_RELEASE_BUFFERS`).
-public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
+public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
     public typealias OutboundIn = ByteBuffer
@@ -20,7 +21,7 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
         case closed
     }
 
-    private let tls: OpenSSLClientContext
+    private let tls: OpenSSLContext
     private let serverName: String?
     private var ssl: OpaquePointer?
     private var wire: TLSWire?
@@ -31,11 +32,12 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
     /// Promises of writes encrypted since the last flush.
     private var unflushed: [EventLoopPromise<Void>] = []
 
-    /// `serverName`: the name sent as SNI and required in the server's certificate (an IP address is checked
-    /// against the certificate's IP entries and sends no SNI); nil checks no name.
-    public init(context: OpenSSLClientContext, serverName: String?) {
+    /// A client with a client context, a server with a server context. `serverName` (clients only): the name sent
+    /// as SNI and required in the server's certificate (an IP address is checked against the certificate's IP
+    /// entries and sends no SNI); nil checks no name.
+    public init(context: OpenSSLContext, serverName: String? = nil) {
         self.tls = context
-        self.serverName = serverName
+        self.serverName = context.isServer ? nil : serverName
     }
 
     deinit { if let ssl { SSL_free(ssl) } }
@@ -124,15 +126,19 @@ public final class OpenSSLClientHandler: ChannelDuplexHandler, RemovableChannelH
         SSL_set_bio(ssl, bio, bio)
         self.ssl = ssl
         self.wire = wire
-        if let serverName, !serverName.isEmpty {
-            if Self.isIPAddress(serverName) {
-                _ = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), serverName)
-            } else {
-                _ = fleet_SSL_set_tlsext_host_name(ssl, serverName)
-                _ = SSL_set1_host(ssl, serverName)
+        if tls.isServer {
+            SSL_set_accept_state(ssl)
+        } else {
+            if let serverName, !serverName.isEmpty {
+                if Self.isIPAddress(serverName) {
+                    _ = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), serverName)
+                } else {
+                    _ = fleet_SSL_set_tlsext_host_name(ssl, serverName)
+                    _ = SSL_set1_host(ssl, serverName)
+                }
             }
+            SSL_set_connect_state(ssl)
         }
-        SSL_set_connect_state(ssl)
         state = .handshaking
         handshake(context)
     }

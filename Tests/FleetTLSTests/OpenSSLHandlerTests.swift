@@ -3,13 +3,12 @@ import FleetHub
 import Foundation
 import NIOCore
 import NIOEmbedded
-import NIOSSL
 import Testing
 
 @testable import FleetTLS
 
-@Suite("OpenSSL client handler against swift-nio-ssl's server (BoringSSL)")
-struct OpenSSLClientHandlerTests {
+@Suite("OpenSSL handler: a device (client) and the hub (server), each over the system's OpenSSL")
+struct OpenSSLHandlerTests {
     @Test("handshake, then bytes both ways, the handshake event once, no buffer held after")
     func handshakeAndBytesBothWays() throws {
         let pair = try TLSPair()
@@ -21,7 +20,7 @@ struct OpenSSLClientHandlerTests {
         try pair.settle()
         #expect(String(decoding: pair.serverSink.received, as: UTF8.self) == "CONNECT")
         #expect(String(decoding: pair.clientSink.received, as: UTF8.self) == "CONNACK")
-        let handler = try pair.client.pipeline.syncOperations.handler(type: OpenSSLClientHandler.self)
+        let handler = try pair.client.pipeline.syncOperations.handler(type: OpenSSLHandler.self)
         #expect(handler.heldBufferBytes == 0, "an idle connection holds no buffer")
         #expect(pair.clientSink.errors.isEmpty)
     }
@@ -90,7 +89,7 @@ struct OpenSSLClientHandlerTests {
     func serverCloseNotify() throws {
         let pair = try TLSPair()
         try pair.settle()
-        // swift-nio-ssl's close sends close_notify and completes when the device's answer arrives.
+        // The hub's close sends close_notify and closes at once (it does not wait for the answer, as IoT Hub).
         let closed = pair.server.close()
         try pair.collect()
         try pair.deliverToClient(.max)
@@ -174,10 +173,43 @@ struct OpenSSLClientHandlerTests {
         #expect(kinds.isEmpty == pair.client.isActive)
     }
 
+    @Test("bytes that are not TLS from a client end the hub's side with an error, not a trap", arguments: 0..<20)
+    func garbageFromClient(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let pair = try TLSPair()
+        pair.toServer = []
+        let garbage = (0..<Int.random(in: 1...600, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        try pair.server.writeInbound(ByteBuffer(bytes: garbage))
+        try pair.collect()
+        let kinds = pair.serverSink.openSSLErrors.map(\.kind)
+        #expect(kinds.isEmpty || kinds == [.handshake], "seed \(seed): \(kinds)")
+        #expect(kinds.isEmpty == pair.server.isActive)
+        #expect(pair.serverSink.handshakes == 0 && pair.serverSink.received.isEmpty)
+    }
+
     @Test("a CA file with no certificate is refused when the context is made")
     func notPEM() {
-        #expect(throws: OpenSSLError.self) { try OpenSSLClientContext(trustingPEM: "not a certificate") }
-        #expect(throws: OpenSSLError.self) { try OpenSSLClientContext(trustingPEM: "") }
+        #expect(throws: OpenSSLError.self) { try OpenSSLContext(trustingPEM: "not a certificate") }
+        #expect(throws: OpenSSLError.self) { try OpenSSLContext(trustingPEM: "") }
+    }
+
+    @Test("a server context needs a certificate and the key that belongs to it; errors never quote the key")
+    func serverContextChecksItsKey() throws {
+        let a = try HubCertificates.generate(host: "hub.test")
+        let b = try HubCertificates.generate(host: "hub.test")
+        _ = try OpenSSLContext(certificateChainPEM: a.serverPEM, keyPEM: a.serverKeyPEM)
+        for (chain, key, problem) in [
+            (a.serverPEM, b.serverKeyPEM, "does not match"), ("", a.serverKeyPEM, "certificate chain"),
+            (a.serverPEM, "not a key", "private key"), (a.serverKeyPEM, a.serverKeyPEM, "certificate chain"),
+        ] {
+            do {
+                _ = try OpenSSLContext(certificateChainPEM: chain, keyPEM: key)
+                Issue.record("accepted: \(problem)")
+            } catch {
+                #expect(error.kind == .configuration && error.detail.contains(problem), "\(error)")
+                #expect(!error.description.contains("PRIVATE KEY"))
+            }
+        }
     }
 }
 
@@ -199,8 +231,8 @@ final class CloseOnRead: ChannelInboundHandler {
     }
 }
 
-@Suite("OpenSSL client handler: closes from above")
-struct OpenSSLClientHandlerCloseTests {
+@Suite("OpenSSL handler: closes from above")
+struct OpenSSLHandlerCloseTests {
     @Test(
         "a handler above closes the channel from inside a read: the TLS handler goes on safely and sends close_notify"
     )
