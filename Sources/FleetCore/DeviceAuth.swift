@@ -15,6 +15,24 @@ public struct DeviceAuth: Sendable, Hashable {
         case groupKey(String)
         /// Keys listed per device id (a registry file); devices not listed have no key.
         case registry([String: String])
+        /// X.509: each device presents a certificate (common name = its id) and key in the TLS handshake and sends
+        /// no SAS token. `directory`: where `{id}.pem` and `{id}-key.pem` are (`fleetstorm hub
+        /// --generate-device-certs`); nil: the run makes a fleet CA and a certificate per device, and the embedded
+        /// hub trusts that CA.
+        case x509(directory: String?)
+    }
+
+    /// An X.509 device's certificate and private key, PEM. Never printed: `description` names the subject only.
+    public struct Certificate: Sendable, Hashable, CustomStringConvertible {
+        public var certificatePEM: String
+        public var keyPEM: String
+
+        public init(certificatePEM: String, keyPEM: String) {
+            self.certificatePEM = certificatePEM
+            self.keyPEM = keyPEM
+        }
+
+        public var description: String { "certificate (\(certificatePEM.utf8.count) B PEM, key not shown)" }
     }
 
     /// `{hubHost}` of the username and of the token's resource URI.
@@ -25,16 +43,23 @@ public struct DeviceAuth: Sendable, Hashable {
     /// `api-version` in the username; nil: the preset's own.
     public var apiVersion: String?
 
+    /// Whether devices authenticate by certificate (and need TLS).
+    public var usesX509: Bool {
+        if case .x509 = keys { return true }
+        return false
+    }
+
     public init(hubHost: String, keys: Keys) {
         self.hubHost = hubHost
         self.keys = keys
     }
 
-    /// The device key for `deviceID`, or nil when the registry does not list it.
+    /// The device key for `deviceID`, or nil when the registry does not list it (or devices use X.509).
     public func key(for deviceID: String) throws(SASToken.Failure) -> String? {
         switch keys {
         case .groupKey(let group): try SASToken.deriveDeviceKey(groupKey: group, registrationID: deviceID)
         case .registry(let table): table[deviceID]
+        case .x509: nil
         }
     }
 

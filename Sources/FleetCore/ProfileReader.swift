@@ -170,13 +170,33 @@ struct ProfileReader {
             let registry = try a.string("registry")
             let ttl = try a.duration("token_ttl", min: .seconds(60))
             let apiVersion = try a.string("api_version")
+            let certificates = try a.string("certificates")
             switch mode {
             case "none":
                 return
             case "sas":
-                break
+                if certificates != nil {
+                    throw a.error(.invalidValue, "certificates", "X.509 device certificates need mode: x509")
+                }
+            case "x509":
+                if groupKey != nil || registry != nil || ttl != nil {
+                    throw a.error(
+                        .invalidValue,
+                        groupKey != nil ? "group_key" : registry != nil ? "registry" : "token_ttl",
+                        "x509 devices present certificates, not SAS keys: drop it (or use mode: sas)"
+                    )
+                }
+                let directory = certificates.map { path in
+                    path.hasPrefix("/")
+                        ? path
+                        : URL(fileURLWithPath: source).deletingLastPathComponent().appendingPathComponent(path).path
+                }
+                var auth = DeviceAuth(hubHost: host ?? "fleetstorm.local", keys: .x509(directory: directory))
+                auth.apiVersion = apiVersion
+                s.auth = auth
+                return
             default:
-                throw a.error(.invalidValue, "mode", "expected none or sas, got \"\(mode)\"")
+                throw a.error(.invalidValue, "mode", "expected none, sas or x509, got \"\(mode)\"")
             }
             let keys: DeviceAuth.Keys
             switch (groupKey, registry) {

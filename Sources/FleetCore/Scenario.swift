@@ -134,6 +134,9 @@ public struct Scenario: Sendable, Hashable {
         public var serverName: String?
         /// The CA in PEM text (the embedded hub's, made for the run; wins over `caFile`).
         public var caPEM: String?
+        /// X.509 devices' certificates and keys by device id, made by the run for the embedded hub (not a profile
+        /// key; `auth.certificates` names files, which the engine reads).
+        public var deviceCertificates: [String: DeviceAuth.Certificate] = [:]
 
         public init(caFile: String? = nil, serverName: String? = nil, caPEM: String? = nil) {
             self.caFile = caFile

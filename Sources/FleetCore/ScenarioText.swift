@@ -69,12 +69,19 @@ extension Scenario {
             }
         }
         if let auth {
-            let keys: String
             switch auth.keys {
-            case .groupKey: keys = "group_key: \"(redacted)\""
-            case .registry(let table): keys = "registry: \"(\(table.count) device keys, redacted)\""
+            case .groupKey, .registry:
+                let keys: String
+                if case .registry(let table) = auth.keys {
+                    keys = "registry: \"(\(table.count) device keys, redacted)\""
+                } else {
+                    keys = "group_key: \"(redacted)\""
+                }
+                out.append("auth: {mode: sas, hub_host: \(q(auth.hubHost)), token_ttl: \(d(auth.tokenTTL)), \(keys)}")
+            case .x509(let directory):
+                let certificates = directory.map { ", certificates: \(q($0))" } ?? ""
+                out.append("auth: {mode: x509, hub_host: \(q(auth.hubHost))\(certificates)}")
             }
-            out.append("auth: {mode: sas, hub_host: \(q(auth.hubHost)), token_ttl: \(d(auth.tokenTTL)), \(keys)}")
         }
         if let link {
             var line = "link: {rtt: \(d(link.rtt)), jitter: \(d(link.jitter)), loss: \(link.loss)"

@@ -93,7 +93,16 @@ public struct FleetRunner: Sendable {
             }
         }
 
-        let tls = try DeviceTLS.client(scenario.tls)
+        var tls = try DeviceTLS.client(scenario.tls)
+        let fleet = scenario.fleet
+        tls?.identities = try DeviceTLS.identities(
+            scenario.auth,
+            scenario.tls,
+            ids: scenario.auth?.usesX509 == true ? (0..<fleet.devices).map { fleet.deviceID($0) } : []
+        )
+        if scenario.auth?.usesX509 == true && tls == nil {
+            throw FleetRunError(.tls, "auth.mode x509 needs TLS: use an mqtts:// hub URL (or hub.tls: true)")
+        }
         var front = hub
         var hubAddress: (host: String, port: Int)
         if embedded {

@@ -305,10 +305,11 @@ final class Swarm {
         let pingIdle = handler.machine.config.pingIdle
         amqp?.idleTimeOut = handler.machine.config.keepAlive > .zero && pingIdle > .zero ? pingIdle : nil
         let origin = scheduler.origin
+        let deviceID = tls?.identities.isEmpty == false ? handler.machine.deviceID : nil
         var bootstrap = baseBootstrap.channelInitializer { [tls, tlsName, webSocket, https, amqp] channel in
             channel.eventLoop.makeCompletedFuture {
                 if let tls {
-                    try channel.pipeline.syncOperations.addHandler(tls.handler(verifying: tlsName))
+                    try channel.pipeline.syncOperations.addHandler(tls.handler(verifying: tlsName, deviceID: deviceID))
                 }
                 if let https {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()

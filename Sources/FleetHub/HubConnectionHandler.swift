@@ -2,6 +2,7 @@ internal import FleetCore
 internal import FleetHubCore
 internal import FleetMQTT
 internal import FleetMetrics
+internal import FleetTLS
 import Foundation
 internal import NIOCore
 
@@ -46,6 +47,9 @@ final class HubConnectionHandler: ChannelInboundHandler {
     var cloudToDeviceInFlight: [UInt16: UInt64] = [:]
     var cloudToDeviceSubscribed = false
     var nextPacketID: UInt16 = 0
+
+    /// The client certificate of the TLS handshake (X.509 devices), kept until the CONNECT it authenticates.
+    private var peerCertificate: PeerCertificate?
 
     /// False behind the HTTPS API: its bridge sends CONNECT with the first request, whenever that comes.
     private let awaitsConnect: Bool
@@ -189,8 +193,10 @@ final class HubConnectionHandler: ChannelInboundHandler {
                     now: now,
                     nowUnix: Int64(Date().timeIntervalSince1970),
                     override: override,
+                    certificate: peerCertificate,
                     into: &actions
                 )
+                peerCertificate = nil
                 run(delay: delay, now: now)
             }
         case .publish(let p) where session.meters(p):
@@ -361,6 +367,18 @@ final class HubConnectionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let presented = event as? TLSPeerCertificate {
+            peerCertificate = PeerCertificate(
+                commonName: presented.commonName,
+                sha1Thumbprint: presented.sha1Thumbprint,
+                sha256Thumbprint: presented.sha256Thumbprint,
+                chainVerified: presented.chainVerified
+            )
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     static func amount(_ d: Duration) -> TimeAmount { .nanoseconds(d.nanoseconds) }

@@ -76,30 +76,34 @@ public enum HubCertificates {
     /// Writes `ca.pem`, `server.pem` and `server-key.pem` (mode 0600) into `directory`; returns their paths.
     @discardableResult
     public static func write(_ bundle: Bundle, to directory: String) throws(HubError) -> [String] {
+        let files = [
+            ("ca.pem", bundle.caPEM, 0o644), ("server.pem", bundle.serverPEM, 0o644),
+            ("server-key.pem", bundle.serverKeyPEM, 0o600),
+        ]
+        try writeFiles(files, to: directory)
+        return files.map { URL(fileURLWithPath: directory).appendingPathComponent($0.0).path }
+    }
+
+    /// Writes each (name, text, mode) into `directory` (made if missing); returns how many.
+    @discardableResult
+    static func writeFiles(_ files: [(String, String, Int)], to directory: String) throws(HubError) -> Int {
         let dir = URL(fileURLWithPath: directory)
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            var paths: [String] = []
-            for (name, text, mode) in [
-                ("ca.pem", bundle.caPEM, 0o644), ("server.pem", bundle.serverPEM, 0o644),
-                ("server-key.pem", bundle.serverKeyPEM, 0o600),
-            ] {
-                let path = dir.appendingPathComponent(name).path
-                guard
-                    FileManager.default.createFile(
-                        atPath: path,
-                        contents: Data(text.utf8),
-                        attributes: [.posixPermissions: mode]
-                    )
-                else { throw HubError(address: directory, reason: "cannot write \(path)") }
-                paths.append(path)
-            }
-            return paths
-        } catch let error as HubError {
-            throw error
         } catch {
             throw HubError(address: directory, reason: "cannot create the directory: \(error.localizedDescription)")
         }
+        for (name, text, mode) in files {
+            let path = dir.appendingPathComponent(name).path
+            guard
+                FileManager.default.createFile(
+                    atPath: path,
+                    contents: Data(text.utf8),
+                    attributes: [.posixPermissions: mode]
+                )
+            else { throw HubError(address: directory, reason: "cannot write \(path)") }
+        }
+        return files.count
     }
 }
 
@@ -108,17 +112,22 @@ public enum HubCertificates {
 public struct HubTLS: Sendable {
     let context: OpenSSLContext
 
-    /// From PEM text (the embedded hub's generated bundle).
-    public init(certificatePEM: String, keyPEM: String) throws(HubError) {
+    /// From PEM text (the embedded hub's generated bundle). `clientCertificates`: ask devices for X.509 client
+    /// certificates and trust the CAs in this PEM text (empty: none, thumbprints only).
+    public init(certificatePEM: String, keyPEM: String, clientCertificates: String? = nil) throws(HubError) {
         do {
-            context = try OpenSSLContext(certificateChainPEM: certificatePEM, keyPEM: keyPEM)
+            context = try OpenSSLContext(
+                certificateChainPEM: certificatePEM,
+                keyPEM: keyPEM,
+                clientCertificates: clientCertificates
+            )
         } catch {
             throw HubError(address: "-", reason: "TLS certificate or key not usable: \(error.detail)")
         }
     }
 
     /// From PEM files (`--tls-cert`, `--tls-key`). Errors name the file, never the key's contents.
-    public init(certificateFile: String, keyFile: String) throws(HubError) {
+    public init(certificateFile: String, keyFile: String, clientCertificates: String? = nil) throws(HubError) {
         guard let cert = try? String(contentsOfFile: certificateFile, encoding: .utf8) else {
             throw HubError(address: "-", reason: "--tls-cert \(certificateFile): cannot read the file")
         }
@@ -126,7 +135,7 @@ public struct HubTLS: Sendable {
             throw HubError(address: "-", reason: "--tls-key \(keyFile): cannot read the file")
         }
         do {
-            try self.init(certificatePEM: cert, keyPEM: key)
+            try self.init(certificatePEM: cert, keyPEM: key, clientCertificates: clientCertificates)
         } catch {
             throw HubError(
                 address: "-",

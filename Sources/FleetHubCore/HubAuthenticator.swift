@@ -15,6 +15,8 @@ public struct HubAuthenticator: Sendable, Hashable {
         switch auth.keys {
         case .groupKey(let g): self.init(keys: .groupKey(g), hostName: auth.hubHost)
         case .registry(let table): self.init(keys: .registry(table), hostName: auth.hubHost)
+        // The devices' CA is trusted by the hub's TLS (the embedded hub's server context); no thumbprints.
+        case .x509: self.init(keys: .x509(thumbprints: [:]), hostName: auth.hubHost)
         }
     }
 
@@ -25,6 +27,10 @@ public struct HubAuthenticator: Sendable, Hashable {
         case registry([String: String])
         /// DPS group enrollment: every device key is derived from the group key and the device id.
         case groupKey(String)
+        /// X.509 (IoT Hub's two kinds): a device whose certificate's thumbprint is registered for its id (SHA-1 or
+        /// SHA-256, upper-case hex; self-signed devices), or whose certificate chains to a CA the hub trusts and
+        /// names the device (common name = device id). No password is needed.
+        case x509(thumbprints: [String: String])
     }
 
     public var keys: Keys
@@ -57,6 +63,11 @@ public struct HubAuthenticator: Sendable, Hashable {
         case wrongResource = "wrong_resource"
         case expired
         case badSignature = "bad_signature"
+        /// X.509: no client certificate; one from a CA the hub does not trust (and no registered thumbprint); a
+        /// trusted CA's certificate for another device.
+        case noCertificate = "no_certificate"
+        case untrustedCertificate = "untrusted_certificate"
+        case certificateSubject = "certificate_subject"
         /// An empty client id (CONNACK 2 / 0x85).
         case clientID = "client_id"
         /// Faults and throttles: outage, reject-auth, the new-connection throttle, a reset by the outage fault.
@@ -72,7 +83,8 @@ public struct HubAuthenticator: Sendable, Hashable {
         case refused(Refusal)
     }
 
-    public func check(_ connect: MQTTConnect, nowUnix: Int64) -> Verdict {
+    /// `certificate`: what the client presented in the TLS handshake (X.509 only; nil without TLS or without one).
+    public func check(_ connect: MQTTConnect, nowUnix: Int64, certificate: PeerCertificate? = nil) -> Verdict {
         let id = connect.clientID
         if disabled.contains(id) { return .refused(.disabled) }
         let key: String?
@@ -80,11 +92,13 @@ public struct HubAuthenticator: Sendable, Hashable {
         case .anonymous: return .accepted(tokenExpiry: nil)
         case .registry(let table): key = table[id]
         case .groupKey(let group): key = try? SASToken.deriveDeviceKey(groupKey: group, registrationID: id)
+        case .x509(let thumbprints):
+            if let refusal = Self.refusal(certificate, id: id, registered: thumbprints[id]) { return .refused(refusal) }
+            guard hasUsername(connect) else { return .refused(.badUsername) }
+            return .accepted(tokenExpiry: nil)
         }
         guard let key else { return .refused(.unknownDevice) }
-        guard let username = connect.username,
-            username.lowercased().hasPrefix("\(hostName.lowercased())/\(id.lowercased())/")
-        else { return .refused(.badUsername) }
+        guard hasUsername(connect) else { return .refused(.badUsername) }
         guard let password = connect.password else { return .refused(.noToken) }
         guard let token = SASToken.parse(String(decoding: password, as: UTF8.self)) else { return .refused(.badToken) }
         guard token.resourceURI.lowercased() == "\(hostName)/devices/\(id)".lowercased() else {
@@ -95,6 +109,21 @@ public struct HubAuthenticator: Sendable, Hashable {
             expected == token.signature
         else { return .refused(.badSignature) }
         return .accepted(tokenExpiry: token.expiry)
+    }
+
+    /// `{hostName}/{deviceId}/...`, IoT Hub's username.
+    private func hasUsername(_ connect: MQTTConnect) -> Bool {
+        guard let username = connect.username else { return false }
+        return username.lowercased().hasPrefix("\(hostName.lowercased())/\(connect.clientID.lowercased())/")
+    }
+
+    /// Why a device's certificate does not let it in (nil: it does). A registered thumbprint wins; otherwise the
+    /// certificate must chain to a trusted CA and name the device.
+    static func refusal(_ certificate: PeerCertificate?, id: String, registered: String?) -> Refusal? {
+        guard let certificate else { return .noCertificate }
+        if let registered, certificate.matches(thumbprint: registered) { return nil }
+        guard certificate.chainVerified else { return .untrustedCertificate }
+        return certificate.commonName == id ? nil : .certificateSubject
     }
 
     /// Why `connect` was refused, in one line with the fix where there is one. Names the device and the host, never
@@ -121,6 +150,14 @@ public struct HubAuthenticator: Sendable, Hashable {
         case .badSignature:
             return
                 "device \(id): the SAS token's signature does not match the device key: check the key the device uses"
+        case .noCertificate:
+            return "device \(id): no client certificate (the hub authenticates devices by X.509): give the device its "
+                + "certificate and key (auth.mode=x509)"
+        case .untrustedCertificate:
+            return "device \(id): its certificate is not from a CA this hub trusts and its thumbprint is not "
+                + "registered: start the hub with --x509-ca (the fleet CA) or register the thumbprint"
+        case .certificateSubject:
+            return "device \(id): its certificate is for another device (common name is not the device id)"
         case .disabled: return "device \(id): disabled on this hub (a disable fault)"
         default: return "device \(id): refused (\(refusal.rawValue))"
         }

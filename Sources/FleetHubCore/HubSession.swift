@@ -130,12 +130,14 @@ public struct HubSession: Sendable {
     }
 
     /// Answers one packet. `nowUnix` is the hub's wall clock (seconds) for token expiry checks; `now` its monotonic
-    /// clock for the PINGREQ allowance.
+    /// clock for the PINGREQ allowance. `certificate`: the client certificate of the connection's TLS handshake
+    /// (X.509 devices), for the CONNECT.
     public mutating func packetReceived(
         _ packet: MQTTPacket,
         now: Instant = .zero,
         nowUnix: Int64 = 0,
         override: ConnectOverride? = nil,
+        certificate: PeerCertificate? = nil,
         into actions: inout [HubAction]
     ) {
         switch (state, packet) {
@@ -154,7 +156,7 @@ public struct HubSession: Sendable {
                 close(clean: true, into: &actions)
                 return
             }
-            switch authenticator.check(c, nowUnix: nowUnix) {
+            switch authenticator.check(c, nowUnix: nowUnix, certificate: certificate) {
             case .refused(let why):
                 let code = HubAuthenticator.refusalCode(c.version)
                 actions.append(.write(.connack(MQTTConnAck(code: code))))

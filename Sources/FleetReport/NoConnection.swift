@@ -5,8 +5,8 @@ internal import FleetCore
 /// errors), with what to change; against the embedded hub the hub's own refusal reason is named too.
 public enum NoConnection {
     /// One line naming the most common cause and its fix, or nil when a device connected (or the run was cancelled
-    /// before any attempt could finish).
-    public static func explain(_ r: Fleetstorm_Report_V1_Report) -> String? {
+    /// before any attempt could finish). `x509`: the devices authenticate by certificate (the fix differs).
+    public static func explain(_ r: Fleetstorm_Report_V1_Report, x509: Bool = false) -> String? {
         let c = r.connections
         guard c.accepted == 0, c.attempts > 0, !r.run.cancelled else { return nil }
         let refused = c.refusedByCode.max { ($0.value, $1.key) < ($1.value, $0.key) }
@@ -15,7 +15,7 @@ public enum NoConnection {
         if let (code, count) = refused, count >= (failed?.value ?? 0) {
             var line = "\(head): \(count) refused with CONNACK \(code) (\(meaning(code: code)))"
             if let reason = hubReason(r) { line += ", the hub's reason: \(reason)" }
-            return line + ": " + fix(code: code)
+            return line + ": " + fix(code: code, x509: x509)
         }
         if let (kind, count) = failed {
             let text = ConnectionError(rawValue: kind)?.explanation ?? kind
@@ -48,10 +48,13 @@ public enum NoConnection {
         }
     }
 
-    static func fix(code: UInt32) -> String {
+    static func fix(code: UInt32, x509: Bool) -> String {
         switch code {
         case 4, 5, 0x86, 0x87, 0x8C:
-            DeviceAuth.advice(hubHost: "HOST")
+            x509
+                ? "the hub did not accept the devices' certificates: start it with --x509-ca and the CA that signed "
+                    + "them (the ca.pem beside auth.certificates), and check auth.hub_host (the hub's --host)"
+                : DeviceAuth.advice(hubHost: "HOST")
         case 1, 0x84: "set mqtt.version to one the hub speaks (3.1.1 or 5)"
         case 2, 0x85: "check fleet.id_prefix (IoT Hub takes device ids of letters, digits and -.:_)"
         case 3, 0x88, 0x89, 0x9F: "the hub is down, overloaded or throttling: check its faults and tier"

@@ -76,9 +76,36 @@ public struct RunService: Sendable {
     static func embeddedHub(for scenario: inout Scenario) throws(HubError) -> TestHub {
         var configuration = HubConfiguration(scenario: scenario)
         let webSocket = scenario.hub.webSocketPath != nil
+        if scenario.auth?.usesX509 == true && scenario.tls == nil {
+            throw HubError(
+                address: "-",
+                reason: "auth.mode x509: devices present certificates in the TLS handshake; set hub.tls: true"
+            )
+        }
         if scenario.tls != nil {
             let bundle = try HubCertificates.generate(host: scenario.auth?.hubHost ?? "fleetstorm.local")
-            configuration.tls = try HubTLS(certificatePEM: bundle.serverPEM, keyPEM: bundle.serverKeyPEM)
+            // X.509 devices without certificate files: a fleet CA for the run, which the hub trusts, and a
+            // certificate per device.
+            var devices: [String: DeviceAuth.Certificate] = [:]
+            var clientCAs: String?
+            if case .x509(let directory) = scenario.auth?.keys {
+                if let directory {
+                    guard let ca = try? String(contentsOfFile: directory + "/ca.pem", encoding: .utf8) else {
+                        throw HubError(address: directory, reason: "auth.certificates: no ca.pem in \(directory)")
+                    }
+                    clientCAs = ca
+                } else {
+                    let ca = try DeviceCertificates.makeCA()
+                    let fleet = scenario.fleet
+                    devices = try DeviceCertificates.issue((0..<fleet.devices).map { fleet.deviceID($0) }, by: ca)
+                    clientCAs = ca.certificatePEM
+                }
+            }
+            configuration.tls = try HubTLS(
+                certificatePEM: bundle.serverPEM,
+                keyPEM: bundle.serverKeyPEM,
+                clientCertificates: clientCAs
+            )
             if scenario.hub.https {
                 configuration.httpsListen = configuration.listen
             } else if webSocket {
@@ -92,6 +119,7 @@ public struct RunService: Sendable {
             configuration.listen = []
             var settings = scenario.tls ?? Scenario.TLS()
             settings.caPEM = bundle.caPEM
+            settings.deviceCertificates = devices
             settings.serverName = settings.serverName ?? "localhost"
             scenario.tls = settings
         }

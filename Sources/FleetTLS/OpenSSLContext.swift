@@ -31,10 +31,20 @@ public final class OpenSSLContext: @unchecked Sendable {
 
     /// A server context presenting `certificateChainPEM` (the server's certificate first, then any intermediates)
     /// with the private key in `keyPEM`. Errors never quote the key.
-    public init(certificateChainPEM: String, keyPEM: String) throws(OpenSSLError) {
+    ///
+    /// `clientCertificates`: ask every client for a certificate (X.509 devices), and trust the CAs in the PEM text
+    /// given (nil or empty: none, for thumbprint-registered self-signed devices). The handshake never fails over a
+    /// client's certificate, as IoT Hub's does not: the handler reports what the client presented
+    /// (`TLSPeerCertificate`) and the hub decides at CONNECT, where the device gets its refusal code.
+    public init(certificateChainPEM: String, keyPEM: String, clientCertificates: String? = nil) throws(OpenSSLError) {
         let ctx = try Self.make(TLS_server_method())
         do {
             try Self.useChain(certificateChainPEM, keyPEM: keyPEM, in: ctx)
+            if let clientCertificates {
+                if !clientCertificates.isEmpty { _ = try Self.addTrusted(clientCertificates, to: ctx) }
+                // Verified, but never refused here: the callback accepts whatever the chain's result.
+                SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, { _, _ in 1 })
+            }
         } catch {
             SSL_CTX_free(ctx)
             throw error
@@ -62,7 +72,7 @@ public final class OpenSSLContext: @unchecked Sendable {
     }
 
     /// Calls `body` with a memory BIO over `pem` (nil when OpenSSL cannot make one).
-    private static func withBIO<T>(_ pem: String, _ body: (OpaquePointer?) -> T) -> T {
+    static func withBIO<T>(_ pem: String, _ body: (OpaquePointer?) -> T) -> T {
         let bytes = Array(pem.utf8)
         return bytes.withUnsafeBufferPointer { raw in
             guard let base = raw.baseAddress, let bio = BIO_new_mem_buf(base, Int32(clamping: raw.count)) else {

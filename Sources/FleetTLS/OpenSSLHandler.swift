@@ -32,12 +32,17 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Promises of writes encrypted since the last flush.
     private var unflushed: [EventLoopPromise<Void>] = []
 
+    /// A client certificate to present (X.509 devices; clients only).
+    private let identity: OpenSSLIdentity?
+
     /// A client with a client context, a server with a server context. `serverName` (clients only): the name sent
     /// as SNI and required in the server's certificate (an IP address is checked against the certificate's IP
-    /// entries and sends no SNI); nil checks no name.
-    public init(context: OpenSSLContext, serverName: String? = nil) {
+    /// entries and sends no SNI); nil checks no name. `identity` (clients only): the certificate and key presented
+    /// when the server asks for one.
+    public init(context: OpenSSLContext, serverName: String? = nil, identity: OpenSSLIdentity? = nil) {
         self.tls = context
         self.serverName = context.isServer ? nil : serverName
+        self.identity = context.isServer ? nil : identity
     }
 
     deinit { if let ssl { SSL_free(ssl) } }
@@ -137,6 +142,10 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
                     _ = SSL_set1_host(ssl, serverName)
                 }
             }
+            if let identity, !identity.use(on: ssl) {
+                fail(context, OpenSSLError(.configuration, "cannot present the device's certificate"))
+                return
+            }
             SSL_set_connect_state(ssl)
         }
         state = .handshaking
@@ -153,6 +162,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         switch error {
         case SSL_ERROR_NONE:
             state = .active
+            if tls.isServer, let peer = TLSPeerCertificate.of(ssl) { context.fireUserInboundEventTriggered(peer) }
             context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
             let writes = waiting
             waiting = []

@@ -15,6 +15,8 @@ struct HubCommand: AsyncParsableCommand {
             Examples:
               fleetstorm hub --listen 127.0.0.1:1883 --output hub-report.pb
               fleetstorm hub --generate-cert certs --host myhub.local
+              fleetstorm hub --generate-device-certs certs/devices --devices 100
+              fleetstorm hub --tls-listen 127.0.0.1:8883 --tls-cert certs/server.pem --tls-key certs/server-key.pem --host myhub.local --x509-ca certs/devices/ca.pem
               fleetstorm hub --listen 127.0.0.1:1883 --tls-listen 127.0.0.1:8883 --tls-cert certs/server.pem --tls-key certs/server-key.pem --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
               fleetstorm hub --listen 127.0.0.1:1883 --faults faults.yaml --tier S1
               fleetstorm hub --https-listen 127.0.0.1:8443 --tls-cert certs/server.pem --tls-key certs/server-key.pem --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
@@ -64,6 +66,24 @@ struct HubCommand: AsyncParsableCommand {
             "Write a CA and a server certificate for --host into this directory (ca.pem, server.pem, server-key.pem), then exit."
     )
     var generateCert: String?
+
+    @Option(
+        help:
+            "Write a device CA and a certificate and key per device ({id}.pem, {id}-key.pem; X.509 devices, auth.certificates) into this directory, then exit."
+    )
+    var generateDeviceCerts: String?
+
+    @Option(help: "With --generate-device-certs: how many devices (ids as a profile's fleet: --id-prefix + index).")
+    var devices: Int = 100
+
+    @Option(help: "With --generate-device-certs: the device id prefix (a profile's fleet.id_prefix).")
+    var idPrefix: String = "device-"
+
+    @Option(help: "Authenticate devices by X.509: accept certificates from this CA (PEM) that name the device.")
+    var x509Ca: String?
+
+    @Option(help: "Authenticate devices by X.509: accept the certificates whose thumbprint a line ID THUMBPRINT lists.")
+    var x509Thumbprints: String?
 
     @Option(help: "Where to write the hub's protobuf report on exit.")
     var output: String?
@@ -119,6 +139,10 @@ struct HubCommand: AsyncParsableCommand {
     func run() async throws {
         if let workers {
             try await serveWorkers(workers)
+            return
+        }
+        if let generateDeviceCerts {
+            generateDeviceCertificates(into: generateDeviceCerts)
             return
         }
         if let generateCert {
@@ -214,9 +238,15 @@ struct HubCommand: AsyncParsableCommand {
         configuration.httpsListen = httpsListen.map { Self.address($0, flag: "--https-listen") }
         configuration.amqpListen = amqpListen.map { Self.address($0, flag: "--amqp-listen") }
         configuration.amqpsListen = amqpsListen.map { Self.address($0, flag: "--amqps-listen") }
+        let x509 = x509Ca != nil || x509Thumbprints != nil
         switch (tlsCert, tlsKey) {
         case (let cert?, let key?):
-            do { configuration.tls = try HubTLS(certificateFile: cert, keyFile: key) } catch { fail(error.reason) }
+            let clientCAs = x509 ? (x509Ca.map { Self.readFile($0, flag: "--x509-ca") } ?? "") : nil
+            do {
+                configuration.tls = try HubTLS(certificateFile: cert, keyFile: key, clientCertificates: clientCAs)
+            } catch { fail(error.reason) }
+        case (nil, nil) where x509:
+            fail("--x509-ca / --x509-thumbprints: devices present certificates over TLS; give --tls-cert and --tls-key")
         case (nil, nil):
             let flag =
                 !tlsListen.isEmpty
@@ -273,6 +303,23 @@ struct HubCommand: AsyncParsableCommand {
     }
 
     private func authenticator(grace: Duration) -> HubAuthenticator {
+        if x509Ca != nil || x509Thumbprints != nil {
+            if groupKey != nil || registry != nil || anonymous {
+                fail("--x509-ca / --x509-thumbprints authenticate by certificate: drop --group-key, --registry, --anonymous")
+            }
+            var thumbprints: [String: String] = [:]
+            if let path = x509Thumbprints {
+                for (n, line) in Self.readFile(path, flag: "--x509-thumbprints").split(separator: "\n").enumerated() {
+                    let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                    if fields.isEmpty || fields[0].hasPrefix("#") { continue }
+                    guard fields.count == 2 else {
+                        fail("--x509-thumbprints \(path) line \(n + 1): expected DEVICE_ID THUMBPRINT (SHA-1 or SHA-256 hex)")
+                    }
+                    thumbprints[String(fields[0])] = String(fields[1])
+                }
+            }
+            return HubAuthenticator(keys: .x509(thumbprints: thumbprints), hostName: host)
+        }
         switch (groupKey, registry, anonymous) {
         case (nil, nil, _):
             return HubAuthenticator(hostName: host)
@@ -299,6 +346,25 @@ struct HubCommand: AsyncParsableCommand {
         default:
             fail("use --group-key or --registry, not both")
         }
+    }
+
+    static func readFile(_ path: String, flag: String) -> String {
+        guard let text = ProfileFiles.read(path) else { fail("\(flag) \(path): cannot read the file (does it exist?)") }
+        return text
+    }
+
+    /// --generate-device-certs DIR: a device CA and one certificate per device, ids as a profile's fleet names them.
+    private func generateDeviceCertificates(into directory: String) {
+        guard (1...1_000_000).contains(devices) else { fail("--devices \(devices): expected 1 … 1,000,000") }
+        var fleet = Scenario.Fleet()
+        (fleet.devices, fleet.idPrefix) = (devices, idPrefix)
+        do {
+            let ca = try DeviceCertificates.makeCA()
+            let issued = try DeviceCertificates.issue((0..<devices).map { fleet.deviceID($0) }, by: ca)
+            try DeviceCertificates.write(ca, issued, to: directory)
+            print("\(directory)/ca.pem: the device CA (start the hub with --x509-ca \(directory)/ca.pem)")
+            print("\(devices) devices: \(directory)/\(fleet.deviceID(0)).pem … (profiles: auth: {mode: x509, certificates: \(directory)})")
+        } catch { fail("--generate-device-certs \(error.description)") }
     }
 
     static func address(_ text: String, flag: String) -> (String, Int) {

@@ -175,7 +175,7 @@ struct RunCommand: AsyncParsableCommand {
         let path = Self.reportPath(output, shard: selected)
         do { try ReportFile.write(report, to: path) } catch { fail(error.description) }
         print("report: \(path)")
-        if let why = NoConnection.explain(report) { fail(why) }
+        if let why = NoConnection.explain(report, x509: scenario.auth?.usesX509 == true) { fail(why) }
     }
 
     /// `--output DIR/`: the directory (made if missing) and a name per shard, so every pod of an Indexed Job can be

@@ -43,8 +43,9 @@ final class Mosquitto {
     let port: Int
     let dir: URL
 
-    /// `tls`: PEM files for a TLS listener (mosquitto's own TLS, OpenSSL) instead of plain TCP.
-    init(binary: String, tls: (ca: String, cert: String, key: String)? = nil) throws {
+    /// `tls`: PEM files for a TLS listener (mosquitto's own TLS, OpenSSL) instead of plain TCP; `extra`: more lines
+    /// of configuration (e.g. `require_certificate true`).
+    init(binary: String, tls: (ca: String, cert: String, key: String)? = nil, extra: String = "") throws {
         port = try Env.freePort()
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-mosq-\(getpid())-\(port)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -54,6 +55,7 @@ final class Mosquitto {
             // The key is ours (mode 0600): as root, mosquitto would switch to its own user and fail to read it.
             text += "cafile \(tls.ca)\ncertfile \(tls.cert)\nkeyfile \(tls.key)\nuser \(NSUserName())\n"
         }
+        text += extra
         try text.write(to: conf, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["-c", conf.path]

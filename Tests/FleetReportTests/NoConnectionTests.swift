@@ -29,6 +29,11 @@ struct NoConnectionTests {
         #expect(line.contains("the hub's reason: bad_username"))
         #expect(line.contains("--set auth.mode=sas --set auth.hub_host=HOST --set auth.group_key=KEY"))
         #expect(!line.contains("\n"))
+        // X.509 devices: the fix is the hub's CA, not SAS keys; a refusal that is not about credentials keeps its own.
+        let x509 = try #require(NoConnection.explain(r, x509: true))
+        #expect(x509.contains("--x509-ca") && !x509.contains("auth.group_key"), "\(x509)")
+        let busy = try #require(NoConnection.explain(Self.report(attempts: 9, refused: [3: 9]), x509: true))
+        #expect(busy.contains("check its faults and tier") && !busy.contains("x509"), "\(busy)")
     }
 
     @Test func theMostCommonCauseWins() throws {
