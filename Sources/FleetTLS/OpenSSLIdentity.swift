@@ -10,7 +10,11 @@ public final class OpenSSLIdentity: @unchecked Sendable {
     public init(certificatePEM: String, keyPEM: String) throws(OpenSSLError) {
         ERR_clear_error()
         defer { ERR_clear_error() }
-        guard let certificate = OpenSSLContext.withBIO(certificatePEM, { $0.flatMap { PEM_read_bio_X509($0, nil, nil, nil) } })
+        guard
+            let certificate = OpenSSLContext.withBIO(
+                certificatePEM,
+                { $0.flatMap { PEM_read_bio_X509($0, nil, nil, nil) } }
+            )
         else { throw OpenSSLError(.configuration, "not a PEM certificate") }
         guard let key = OpenSSLContext.withBIO(keyPEM, { $0.flatMap { PEM_read_bio_PrivateKey($0, nil, nil, nil) } })
         else {
@@ -61,7 +65,8 @@ public struct TLSPeerCertificate: Sendable, Hashable {
         defer { X509_free(certificate) }
         var name = [CChar](repeating: 0, count: 256)
         let length = X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, &name, 256)
-        let commonName = length > 0 ? String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+        let commonName =
+            length > 0 ? String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
         return TLSPeerCertificate(
             commonName: commonName,
             sha1Thumbprint: digest(certificate, EVP_sha1()),

@@ -305,7 +305,9 @@ struct HubCommand: AsyncParsableCommand {
     private func authenticator(grace: Duration) -> HubAuthenticator {
         if x509Ca != nil || x509Thumbprints != nil {
             if groupKey != nil || registry != nil || anonymous {
-                fail("--x509-ca / --x509-thumbprints authenticate by certificate: drop --group-key, --registry, --anonymous")
+                fail(
+                    "--x509-ca / --x509-thumbprints authenticate by certificate: drop --group-key, --registry, --anonymous"
+                )
             }
             var thumbprints: [String: String] = [:]
             if let path = x509Thumbprints {
@@ -313,7 +315,9 @@ struct HubCommand: AsyncParsableCommand {
                     let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                     if fields.isEmpty || fields[0].hasPrefix("#") { continue }
                     guard fields.count == 2 else {
-                        fail("--x509-thumbprints \(path) line \(n + 1): expected DEVICE_ID THUMBPRINT (SHA-1 or SHA-256 hex)")
+                        fail(
+                            "--x509-thumbprints \(path) line \(n + 1): expected DEVICE_ID THUMBPRINT (SHA-1 or SHA-256 hex)"
+                        )
                     }
                     thumbprints[String(fields[0])] = String(fields[1])
                 }
@@ -363,7 +367,9 @@ struct HubCommand: AsyncParsableCommand {
             let issued = try DeviceCertificates.issue((0..<devices).map { fleet.deviceID($0) }, by: ca)
             try DeviceCertificates.write(ca, issued, to: directory)
             print("\(directory)/ca.pem: the device CA (start the hub with --x509-ca \(directory)/ca.pem)")
-            print("\(devices) devices: \(directory)/\(fleet.deviceID(0)).pem … (profiles: auth: {mode: x509, certificates: \(directory)})")
+            print(
+                "\(devices) devices: \(directory)/\(fleet.deviceID(0)).pem … (profiles: auth: {mode: x509, certificates: \(directory)})"
+            )
         } catch { fail("--generate-device-certs \(error.description)") }
     }
 

@@ -14,7 +14,12 @@ extension SecondLaneTests {
     /// refusal code and says why in one line.
     @Suite("X.509 devices")
     struct X509DeviceTests {
-        static func certificate(_ cn: String?, verified: Bool, sha1: String = "AB", sha256: String = "CD") -> PeerCertificate {
+        static func certificate(
+            _ cn: String?,
+            verified: Bool,
+            sha1: String = "AB",
+            sha256: String = "CD"
+        ) -> PeerCertificate {
             PeerCertificate(commonName: cn, sha1Thumbprint: sha1, sha256Thumbprint: sha256, chainVerified: verified)
         }
 
@@ -35,7 +40,8 @@ extension SecondLaneTests {
             #expect(check("dev-1", Self.certificate("dev-1", verified: false)) == .refused(.untrustedCertificate))
             #expect(check("dev-1", Self.certificate("dev-2", verified: true)) == .refused(.certificateSubject))
             #expect(
-                check("dev-1", Self.certificate("dev-1", verified: true), user: "other/dev-1/?") == .refused(.badUsername)
+                check("dev-1", Self.certificate("dev-1", verified: true), user: "other/dev-1/?")
+                    == .refused(.badUsername)
             )
             // Self-signed, registered by thumbprint (either hash, any case and separators): the name does not matter.
             #expect(check("self-signed", Self.certificate("x", verified: false, sha1: "ABCDEF")) == accepted)
@@ -129,7 +135,104 @@ extension SecondLaneTests {
             withExtendedLifetime(broker) {}
         }
 
-        @Test("standalone hub with --x509-ca: devices from the generator's files connect; another CA's are refused (CONNACK 5)")
+        /// A standalone hub with TLS (`server`: a --generate-cert directory), host hub.test, and `args`; stderr read
+        /// to the end on a thread.
+        static func startHub(
+            server: URL,
+            _ args: [String]
+        ) async throws -> (Process, Int, CLITests.OnThread<Data>) {
+            let port = try Env.freePort()
+            let hub = Process()
+            hub.executableURL = URL(fileURLWithPath: CLITests.binary)
+            hub.arguments =
+                [
+                    "hub", "--tls-listen", "127.0.0.1:\(port)", "--tls-cert",
+                    server.appendingPathComponent("server.pem").path,
+                    "--tls-key", server.appendingPathComponent("server-key.pem").path, "--host", "hub.test",
+                    "--duration", "60s",
+                ] + args
+            let hubErr = Pipe()
+            hub.standardError = hubErr
+            hub.standardOutput = FileHandle.nullDevice
+            try hub.run()
+            let lines = CLITests.readAll(hubErr)
+            try await KubernetesTests.waitForListener(port: port)
+            return (hub, port, lines)
+        }
+
+        @Test(
+            "a self-signed device registered by the thumbprint openssl computes (SHA-256 and SHA-1) connects; unregistered, refused",
+            .enabled(if: OpenSSLPeerTests.opensslAvailable, "openssl not installed")
+        )
+        func selfSignedByThumbprint() async throws {
+            let openssl = try #require(Env.which("openssl"), "openssl not found; .ci/run installs it")
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-x509-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            try HubCertificates.write(
+                HubCertificates.generate(host: "localhost"),
+                to: dir.appendingPathComponent("server").path
+            )
+            let devices = dir.appendingPathComponent("devices")
+            try FileManager.default.createDirectory(at: devices, withIntermediateDirectories: true)
+            var lines: [String] = []
+            for (index, hash) in [(0, "-sha256"), (1, "-sha1"), (2, "")] {
+                let id = String(format: "device-%05d", index)
+                let made = try CLITests.run(
+                    [
+                        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                        "-subj", "/CN=self-signed-\(index)", "-keyout",
+                        devices.appendingPathComponent("\(id)-key.pem").path,
+                        "-out", devices.appendingPathComponent("\(id).pem").path,
+                    ],
+                    tool: openssl
+                )
+                #expect(made.status == 0, "\(made.stderr)")
+                guard !hash.isEmpty else { continue }  // device 2: not registered
+                let print = try CLITests.run(
+                    ["x509", "-noout", "-fingerprint", hash, "-in", devices.appendingPathComponent("\(id).pem").path],
+                    tool: openssl
+                )
+                // "sha256 Fingerprint=AB:CD:..." (colons kept: the hub takes them)
+                let thumbprint = try #require(print.stdout.split(separator: "=").last).trimmingCharacters(
+                    in: .whitespacesAndNewlines
+                )
+                lines.append("\(id) \(thumbprint.lowercased())")
+            }
+            let registered = dir.appendingPathComponent("thumbprints.txt")
+            try (["# device thumbprint"] + lines).joined(separator: "\n").write(
+                to: registered,
+                atomically: true,
+                encoding: .utf8
+            )
+            let (hub, port, hubLines) = try await Self.startHub(
+                server: dir.appendingPathComponent("server"),
+                ["--x509-thumbprints", registered.path]
+            )
+            defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
+            let output = CLITests.temp("x509-self-signed.pb")
+            let r = try CLITests.run([
+                "run",
+                try Self.profile(
+                    """
+                    hub: {url: "mqtts://127.0.0.1:\(port)", ca_file: "\(dir.path)/server/ca.pem", server_name: localhost}
+                    auth: {mode: x509, hub_host: hub.test, certificates: "\(devices.path)"}
+                    """
+                ),
+                "--quiet", "--output", output, "--set", "duration=3s", "--devices", "3",
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            kill(hub.processIdentifier, SIGINT)
+            hub.waitUntilExit()
+            let report = try ReportFile.read(output)
+            #expect(report.accounting.acked == 4, "devices 0 and 1 send their 2 messages each: \(report.accounting)")
+            #expect((report.connections.refusedByCode[5] ?? 0) >= 1, "device 2 is refused")
+            let text = String(decoding: hubLines.wait(), as: UTF8.self)
+            #expect(text.contains("device device-00002: its certificate is not from a CA"), "\(text)")
+        }
+
+        @Test(
+            "standalone hub with --x509-ca: devices from the generator's files connect; another CA's are refused (CONNACK 5)"
+        )
         func standaloneHub() async throws {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-x509-\(UUID())")
             defer { try? FileManager.default.removeItem(at: dir) }
@@ -147,21 +250,11 @@ extension SecondLaneTests {
                 atPath: dir.appendingPathComponent("fleet/device-00000-key.pem").path
             )
             #expect((attributes[.posixPermissions] as? Int) == 0o600, "device keys are private")
-            let port = try Env.freePort()
-            let hub = Process()
-            hub.executableURL = URL(fileURLWithPath: CLITests.binary)
-            hub.arguments = [
-                "hub", "--tls-listen", "127.0.0.1:\(port)", "--tls-cert", dir.appendingPathComponent("server/server.pem").path,
-                "--tls-key", dir.appendingPathComponent("server/server-key.pem").path, "--host", "hub.test",
-                "--x509-ca", dir.appendingPathComponent("fleet/ca.pem").path, "--duration", "60s",
-            ]
-            let hubErr = Pipe()
-            hub.standardError = hubErr
-            hub.standardOutput = FileHandle.nullDevice
-            try hub.run()
-            let hubLines = CLITests.readAll(hubErr)
+            let (hub, port, hubLines) = try await Self.startHub(
+                server: dir.appendingPathComponent("server"),
+                ["--x509-ca", dir.appendingPathComponent("fleet/ca.pem").path]
+            )
             defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
-            try await KubernetesTests.waitForListener(port: port)
             var outcomes: [String: Fleetstorm_Report_V1_Report] = [:]
             for fleet in ["fleet", "other"] {
                 let output = CLITests.temp("x509-\(fleet).pb")
