@@ -31,6 +31,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     case hubSession = "hub-session"
     /// A device's TLS (OpenSSL) fed a server's bytes, with the device's writes interleaved.
     case tlsClient = "tls-client"
+    case tlsServer = "tls-server"
 
     public func run(_ input: [UInt8]) -> String? {
         switch self {
@@ -47,7 +48,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .amqpDevice: AMQPDeviceHarness.run(input)
         case .amqpPool: AMQPPoolHarness.run(input)
         case .hubSession: HubSessionHarness.run(input)
-        case .tlsClient: TLSClientHarness.run(input)
+        case .tlsClient: TLSHarness.run(input, server: false)
+        case .tlsServer: TLSHarness.run(input, server: true)
         }
     }
 }

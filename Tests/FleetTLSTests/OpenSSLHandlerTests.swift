@@ -187,6 +187,22 @@ struct OpenSSLHandlerTests {
         #expect(pair.serverSink.handshakes == 0 && pair.serverSink.received.isEmpty)
     }
 
+    @Test("a handshake that fails closes the channel and, once the handler is removed, nothing of it is kept")
+    func failedHandshakeFreesTheHandler() throws {
+        weak var kept: OpenSSLHandler?
+        try {
+            let pair = try TLSPair()
+            kept = try pair.server.pipeline.syncOperations.handler(type: OpenSSLHandler.self)
+            // A ClientHello that claims 12 MB: OpenSSL refuses it (excessive message size) and the handler closes.
+            try pair.server.writeInbound(ByteBuffer(bytes: [22, 3, 1, 0, 8, 1, 0xC0, 0x13, 0, 0, 0, 0, 0]))
+            #expect(!pair.server.isActive)
+            #expect(pair.serverSink.openSSLErrors.map(\.kind) == [.handshake])
+            pair.server.embeddedEventLoop.run()
+            _ = try? pair.client.finish()
+        }()
+        #expect(kept == nil, "the handler (and its SSL object) outlived its channel")
+    }
+
     @Test("a CA file with no certificate is refused when the context is made")
     func notPEM() {
         #expect(throws: OpenSSLError.self) { try OpenSSLContext(trustingPEM: "not a certificate") }

@@ -3,15 +3,18 @@ import FleetTLS
 import NIOCore
 import NIOEmbedded
 
-/// A device's TLS handler (OpenSSL) fed a server's bytes in the chunks the input says, with the device's writes and
-/// flushes interleaved. Nothing may trap; the device sees no plaintext before a handshake, and none can complete
-/// (the input cannot sign with the CA the device trusts); a failure closes the channel; no buffer outlives it.
-enum TLSClientHarness {
-    /// One CA for every input (making one per input would be most of the time spent).
-    static let context: OpenSSLContext? = {
-        guard let bundle = try? HubCertificates.generate(host: "fuzz.local") else { return nil }
-        return try? OpenSSLContext(trustingPEM: bundle.caPEM)
-    }()
+/// Our TLS handler (OpenSSL) fed the peer's bytes in the chunks the input says, with its own writes and flushes
+/// interleaved: a device's (`tls-client`: a server's bytes) or the hub's (`tls-server`: a client's bytes, the server
+/// asking for a client certificate as it does for X.509 devices). Nothing may trap; no plaintext passes before a
+/// handshake, and none can complete (the input cannot sign with a trusted key, nor finish a key exchange); a failure
+/// closes the channel; no buffer outlives it.
+enum TLSHarness {
+    /// One CA and server certificate for every input (making them per input would be most of the time spent).
+    static let bundle = try? HubCertificates.generate(host: "fuzz.local")
+    static let clientContext: OpenSSLContext? = bundle.flatMap { try? OpenSSLContext(trustingPEM: $0.caPEM) }
+    static let serverContext: OpenSSLContext? = bundle.flatMap {
+        try? OpenSSLContext(certificateChainPEM: $0.serverPEM, keyPEM: $0.serverKeyPEM, clientCertificates: $0.caPEM)
+    }
 
     final class Watch: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
@@ -24,8 +27,8 @@ enum TLSClientHarness {
         func errorCaught(context: ChannelHandlerContext, error: any Error) {}
     }
 
-    static func run(_ input: [UInt8]) -> String? {
-        guard let context else { return "cannot make the fuzz CA" }
+    static func run(_ input: [UInt8], server: Bool) -> String? {
+        guard let context = server ? serverContext : clientContext else { return "cannot make the fuzz certificates" }
         var bytes = FuzzBytes(input)
         let channel = EmbeddedChannel()
         let watch = Watch()
@@ -48,9 +51,13 @@ enum TLSClientHarness {
             }
             while (try? channel.readOutbound(as: ByteBuffer.self)) != nil {}
         }
-        if watch.handshakes > 0 { return "a handshake completed against a server that holds no trusted key" }
+        if watch.handshakes > 0 { return "a handshake completed with a peer that holds no trusted key" }
         if watch.plaintext > 0 { return "\(watch.plaintext) bytes of plaintext without a handshake" }
+        // A channel the handler closed makes finish() throw before it runs the loop, and the loop's task is what
+        // removes the handlers: without this run every failed handshake kept its handler and SSL object (52 KB an
+        // input; the fuzzer ran out of memory).
         _ = try? channel.finish()
+        channel.embeddedEventLoop.run()
         if handler.heldBufferBytes > 0 { return "\(handler.heldBufferBytes) bytes held after the channel closed" }
         return nil
     }
