@@ -40,6 +40,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "CA certificate (PEM) the devices trust for mqtts://, wss:// and https:// (overrides hub.ca_file).")
     var caFile: String?
 
+    @Option(
+        help:
+            "X.509 devices: the directory of their certificates and keys, from hub --generate-device-certs (sets auth.mode x509 and auth.certificates)."
+    )
+    var deviceCerts: String?
+
     @Flag(help: "Put the TCP fault proxy in front of an external broker so the profile's faults apply to it.")
     var faultProxy = false
 
@@ -98,6 +104,11 @@ struct RunCommand: AsyncParsableCommand {
         if let caFile {
             let absolute = caFile.hasPrefix("/") ? caFile : FileManager.default.currentDirectoryPath + "/" + caFile
             all.append("hub.ca_file=\(absolute)")
+        }
+        if let deviceCerts {
+            let absolute =
+                deviceCerts.hasPrefix("/") ? deviceCerts : FileManager.default.currentDirectoryPath + "/" + deviceCerts
+            all += ["auth.mode=x509", "auth.certificates=\(absolute)"]
         }
         if faultProxy { all.append("hub.fault_proxy=true") }
         if let devices { all.append("fleet.devices=\(devices)") }
