@@ -7,22 +7,22 @@ internal import X509
 /// X.509 device identities (IoT Hub's CA-signed devices): a fleet CA, and per device a P-256 key and a certificate
 /// the CA signs with the device id as its common name, for client authentication.
 public enum DeviceCertificates {
-    /// A fleet CA: its certificate (what a hub trusts) and the key that signs device certificates.
+    /// A CA: its certificate (what a hub or a device trusts) and the key that signs the certificates it issues.
     public struct FleetCA {
         public let certificatePEM: String
         /// PEM of the CA's private key (written with mode 0600; never printed).
         public let keyPEM: String
-        fileprivate let key: P256.Signing.PrivateKey
-        fileprivate let name: DistinguishedName
+        let key: P256.Signing.PrivateKey
+        let name: DistinguishedName
     }
 
-    /// A fresh fleet CA (valid from an hour ago for 825 days).
-    public static func makeCA() throws(HubError) -> FleetCA {
+    /// A fresh CA, P-256, valid from an hour ago for 825 days (the devices' fleet CA; the hub's CA too).
+    public static func makeCA(commonName: String = "FleetStorm device CA") throws(HubError) -> FleetCA {
         do {
             let key = P256.Signing.PrivateKey()
             let name = try DistinguishedName {
                 OrganizationName("FleetStorm")
-                CommonName("FleetStorm device CA")
+                CommonName(commonName)
             }
             let now = Date()
             let ca = try Certificate(

@@ -18,28 +18,9 @@ public enum HubCertificates {
     /// for `serverValidity` when given, e.g. one that has expired, for tests of the devices' verification).
     public static func generate(host: String, serverValidity: Range<Date>? = nil) throws(HubError) -> Bundle {
         do {
-            let caKey = P256.Signing.PrivateKey()
+            let ca = try DeviceCertificates.makeCA(commonName: "FleetStorm test hub CA")
             let serverKey = P256.Signing.PrivateKey()
             let now = Date()
-            let caName = try DistinguishedName {
-                OrganizationName("FleetStorm")
-                CommonName("FleetStorm test hub CA")
-            }
-            let ca = try Certificate(
-                version: .v3,
-                serialNumber: Certificate.SerialNumber(),
-                publicKey: .init(caKey.publicKey),
-                notValidBefore: now - 3600,
-                notValidAfter: now + 825 * 86400,
-                issuer: caName,
-                subject: caName,
-                signatureAlgorithm: .ecdsaWithSHA256,
-                extensions: try Certificate.Extensions {
-                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-                    Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-                },
-                issuerPrivateKey: .init(caKey)
-            )
             var names: [GeneralName] = [.dnsName(host)]
             if host != "localhost" { names.append(.dnsName("localhost")) }
             names.append(.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])))
@@ -50,7 +31,7 @@ public enum HubCertificates {
                 publicKey: .init(serverKey.publicKey),
                 notValidBefore: serverValidity?.lowerBound ?? now - 3600,
                 notValidAfter: serverValidity?.upperBound ?? now + 825 * 86400,
-                issuer: caName,
+                issuer: ca.name,
                 subject: try DistinguishedName { CommonName(host) },
                 signatureAlgorithm: .ecdsaWithSHA256,
                 extensions: try Certificate.Extensions {
@@ -59,10 +40,10 @@ public enum HubCertificates {
                     try ExtendedKeyUsage([.serverAuth])
                     SubjectAlternativeNames(names)
                 },
-                issuerPrivateKey: .init(caKey)
+                issuerPrivateKey: .init(ca.key)
             )
             return Bundle(
-                caPEM: try ca.serializeAsPEM().pemString + "\n",
+                caPEM: ca.certificatePEM,
                 serverPEM: try server.serializeAsPEM().pemString + "\n",
                 serverKeyPEM: serverKey.pemRepresentation + "\n"
             )

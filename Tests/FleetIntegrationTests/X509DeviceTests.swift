@@ -160,6 +160,23 @@ extension SecondLaneTests {
             return (hub, port, lines)
         }
 
+        /// `fleetstorm run` of the X.509 profile against a standalone hub on `port`.
+        static func run(
+            port: Int,
+            serverCA: String,
+            certificates: String,
+            output: String,
+            _ extra: [String]
+        ) throws -> CLITests.Output {
+            let profile = try Self.profile(
+                """
+                hub: {url: "mqtts://127.0.0.1:\(port)", ca_file: "\(serverCA)", server_name: localhost}
+                auth: {mode: x509, hub_host: hub.test, certificates: "\(certificates)"}
+                """
+            )
+            return try CLITests.run(["run", profile, "--quiet", "--output", output] + extra)
+        }
+
         @Test(
             "a self-signed device registered by the thumbprint openssl computes (SHA-256 and SHA-1) connects; unregistered, refused",
             .enabled(if: OpenSSLPeerTests.opensslAvailable, "openssl not installed")
@@ -210,16 +227,13 @@ extension SecondLaneTests {
             )
             defer { if hub.isRunning { kill(hub.processIdentifier, SIGKILL) } }
             let output = CLITests.temp("x509-self-signed.pb")
-            let r = try CLITests.run([
-                "run",
-                try Self.profile(
-                    """
-                    hub: {url: "mqtts://127.0.0.1:\(port)", ca_file: "\(dir.path)/server/ca.pem", server_name: localhost}
-                    auth: {mode: x509, hub_host: hub.test, certificates: "\(devices.path)"}
-                    """
-                ),
-                "--quiet", "--output", output, "--set", "duration=3s", "--devices", "3",
-            ])
+            let r = try Self.run(
+                port: port,
+                serverCA: "\(dir.path)/server/ca.pem",
+                certificates: devices.path,
+                output: output,
+                ["--set", "duration=3s", "--devices", "3"]
+            )
             #expect(r.status == 0, "\(r.stderr)")
             kill(hub.processIdentifier, SIGINT)
             hub.waitUntilExit()
@@ -258,16 +272,13 @@ extension SecondLaneTests {
             var outcomes: [String: Fleetstorm_Report_V1_Report] = [:]
             for fleet in ["fleet", "other"] {
                 let output = CLITests.temp("x509-\(fleet).pb")
-                let r = try CLITests.run([
-                    "run",
-                    try Self.profile(
-                        """
-                        hub: {url: "mqtts://127.0.0.1:\(port)", ca_file: "\(dir.path)/server/ca.pem", server_name: localhost}
-                        auth: {mode: x509, hub_host: hub.test, certificates: "\(dir.path)/\(fleet)"}
-                        """
-                    ),
-                    "--quiet", "--output", output, "--set", "duration=4s",
-                ])
+                let r = try Self.run(
+                    port: port,
+                    serverCA: "\(dir.path)/server/ca.pem",
+                    certificates: "\(dir.path)/\(fleet)",
+                    output: output,
+                    ["--set", "duration=4s"]
+                )
                 if fleet == "fleet" {
                     #expect(r.status == 0, "\(r.stderr)")
                 } else {
