@@ -179,8 +179,20 @@ struct HubCommand: AsyncParsableCommand {
             if scenario.tls != nil && tlsListen.isEmpty {
                 fail("--profile \(profile) asks for TLS (hub.tls): give --tls-listen with --tls-cert and --tls-key")
             }
+            let x509Flags = x509Ca != nil || x509Thumbprints != nil
+            if scenario.auth?.usesX509 == true && !x509Flags {
+                fail(
+                    "--profile \(profile) authenticates devices by certificate (auth.mode x509): give --x509-ca with "
+                        + "the CA that signed them, or --x509-thumbprints"
+                )
+            }
+            if x509Flags && scenario.auth?.usesX509 != true {
+                fail("--x509-ca / --x509-thumbprints: --profile \(profile) does not use auth.mode x509; drop them")
+            }
             let own = HubConfiguration(scenario: scenario)
-            (configuration.auth, configuration.quotas) = (own.auth, own.quotas)
+            // X.509: who is trusted comes from the flags (the CA file, the thumbprints), the rest from the profile.
+            configuration.auth = x509Flags ? configuration.auth : own.auth
+            configuration.quotas = own.quotas
             (configuration.cloudToDeviceInterval, configuration.seriesBin) = (own.cloudToDeviceInterval, own.seriesBin)
             timeline = scenario.faults.filter { !$0.kind.isNetwork }  // netlab breaks the links, not the hub
         }

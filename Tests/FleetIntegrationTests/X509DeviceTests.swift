@@ -244,6 +244,26 @@ extension SecondLaneTests {
             #expect(text.contains("device device-00002: its certificate is not from a CA"), "\(text)")
         }
 
+        @Test("hub --profile with auth.mode x509 needs --x509-ca or --x509-thumbprints; a SAS profile refuses them")
+        func hubProfileNeedsTheCA() throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-x509-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            try HubCertificates.write(HubCertificates.generate(host: "localhost"), to: dir.path)
+            let tls = [
+                "--tls-listen", "127.0.0.1:0", "--tls-cert", "\(dir.path)/server.pem", "--tls-key",
+                "\(dir.path)/server-key.pem", "--duration", "1s",
+            ]
+            let x509 = try Self.profile("hub: {tls: true}\nauth: {mode: x509, hub_host: hub.test}")
+            let missing = try CLITests.run(["hub", "--profile", x509] + tls)
+            #expect(missing.status == 1 && missing.stderr.contains("--x509-ca"), "\(missing.stderr)")
+            #expect(missing.stderr.split(separator: "\n").count == 1, "one line: \(missing.stderr)")
+            let served = try CLITests.run(["hub", "--profile", x509, "--x509-ca", "\(dir.path)/ca.pem"] + tls)
+            #expect(served.status == 0, "\(served.stderr)")
+            let sas = try Self.profile("auth: {mode: sas, group_key: \"\(RealClientTests.groupKey)\"}")
+            let extra = try CLITests.run(["hub", "--profile", sas, "--x509-ca", "\(dir.path)/ca.pem"] + tls)
+            #expect(extra.status == 1 && extra.stderr.contains("does not use auth.mode x509"), "\(extra.stderr)")
+        }
+
         @Test(
             "standalone hub with --x509-ca: devices from the generator's files connect; another CA's are refused (CONNACK 5)"
         )
