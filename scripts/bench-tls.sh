@@ -68,21 +68,22 @@ if by_read < int(sys.argv[2]):
 PY
 }
 
-# One server for both runs: the 200 devices' memory, freed when they end, is reused by the N devices'.
-start_hub
-run 200 >"$out/row"
-read -r small _ hub_small _ <"$out/row"
-run "$n" >"$out/row"
-read -r big ticks hub_big hub_ticks <"$out/row"
-stop_hub
-rate=$(scripts/peak-accept-rate.py "$out/run.json")
-start_mosquitto
-run 200 >"$out/row"
-read -r _ _ mq_small _ <"$out/row"
-run "$n" >"$out/row"
-read -r _ _ mq_big mq_ticks <"$out/row"
-stop_hub
-mq_rate=$(scripts/peak-accept-rate.py "$out/run.json")
+# measure SERVER (start_hub or start_mosquitto): 200 devices, then N, against one server (the 200 devices' memory,
+# freed when they end, is reused by the N devices'); prints "devices_small devices_big devices_ticks server_small
+# server_big server_ticks rate".
+measure() {
+  "$1"
+  run 200 >"$out/row"
+  read -r small _ server_small _ <"$out/row"
+  run "$n" >"$out/row"
+  read -r big ticks server_big server_ticks <"$out/row"
+  stop_hub
+  echo "$small $big $ticks $server_small $server_big $server_ticks $(scripts/peak-accept-rate.py "$out/run.json")"
+}
+measure start_hub >"$out/hub.row"
+read -r small big ticks hub_small hub_big hub_ticks rate <"$out/hub.row"
+measure start_mosquitto >"$out/mosquitto.row"
+read -r _ _ _ mq_small mq_big mq_ticks mq_rate <"$out/mosquitto.row"
 [ ! -e "$out/missing" ] || exit 1
 per() { python3 -c "print(f'{($1)/($n-200):.1f} KiB')"; }
 cpu() { python3 -c "print(f'{$1/$hz*1e6/$n:.0f} µs')"; }
