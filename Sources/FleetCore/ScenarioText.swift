@@ -69,15 +69,10 @@ extension Scenario {
             }
         }
         if let auth {
+            let sas = "auth: {mode: sas, hub_host: \(q(auth.hubHost)), token_ttl: \(d(auth.tokenTTL)), "
             switch auth.keys {
-            case .groupKey, .registry:
-                let keys: String
-                if case .registry(let table) = auth.keys {
-                    keys = "registry: \"(\(table.count) device keys, redacted)\""
-                } else {
-                    keys = "group_key: \"(redacted)\""
-                }
-                out.append("auth: {mode: sas, hub_host: \(q(auth.hubHost)), token_ttl: \(d(auth.tokenTTL)), \(keys)}")
+            case .groupKey: out.append(sas + "group_key: \"(redacted)\"}")
+            case .registry(let table): out.append(sas + "registry: \"(\(table.count) device keys, redacted)\"}")
             case .x509(let directory):
                 let certificates = directory.map { ", certificates: \(q($0))" } ?? ""
                 out.append("auth: {mode: x509, hub_host: \(q(auth.hubHost))\(certificates)}")

@@ -18,13 +18,10 @@ struct DeviceTLS: Sendable {
     /// `{id}-key.pem` from `auth.certificates`. Errors name the device or the file, never a key.
     static func identities(
         _ auth: DeviceAuth?,
-        _ settings: Scenario.TLS?,
+        _ settings: Scenario.TLS,
         ids: [String]
     ) throws(FleetRunError) -> [String: OpenSSLIdentity] {
         guard case .x509(let directory) = auth?.keys else { return [:] }
-        guard let settings else {
-            throw FleetRunError(.tls, "auth.mode x509 needs TLS: use an mqtts:// hub URL (or hub.tls: true)")
-        }
         var out: [String: OpenSSLIdentity] = [:]
         out.reserveCapacity(ids.count)
         for id in ids {

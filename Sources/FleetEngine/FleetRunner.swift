@@ -94,14 +94,13 @@ public struct FleetRunner: Sendable {
         }
 
         var tls = try DeviceTLS.client(scenario.tls)
-        let fleet = scenario.fleet
-        tls?.identities = try DeviceTLS.identities(
-            scenario.auth,
-            scenario.tls,
-            ids: scenario.auth?.usesX509 == true ? (0..<fleet.devices).map { fleet.deviceID($0) } : []
-        )
-        if scenario.auth?.usesX509 == true && tls == nil {
-            throw FleetRunError(.tls, "auth.mode x509 needs TLS: use an mqtts:// hub URL (or hub.tls: true)")
+        if scenario.auth?.usesX509 == true {
+            guard let settings = scenario.tls, tls != nil else {
+                throw FleetRunError(.tls, "auth.mode x509 needs TLS: use an mqtts:// hub URL (or hub.tls: true)")
+            }
+            let fleet = scenario.fleet
+            let ids = (0..<fleet.devices).map { fleet.deviceID($0) }
+            tls?.identities = try DeviceTLS.identities(scenario.auth, settings, ids: ids)
         }
         var front = hub
         var hubAddress: (host: String, port: Int)

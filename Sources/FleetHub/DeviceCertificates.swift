@@ -14,6 +14,33 @@ public enum DeviceCertificates {
         public let keyPEM: String
         let key: P256.Signing.PrivateKey
         let name: DistinguishedName
+
+        /// A certificate for a fresh P-256 key, signed by this CA: for `commonName`, valid for `validity` (default:
+        /// from an hour ago for 825 days), with `extensions`; its PEM and the key's.
+        func sign(
+            commonName: String,
+            validity: Range<Date>?,
+            extensions: Certificate.Extensions
+        ) throws -> DeviceAuth.Certificate {
+            let leafKey = P256.Signing.PrivateKey()
+            let now = Date()
+            let certificate = try Certificate(
+                version: .v3,
+                serialNumber: Certificate.SerialNumber(),
+                publicKey: .init(leafKey.publicKey),
+                notValidBefore: validity?.lowerBound ?? now - 3600,
+                notValidAfter: validity?.upperBound ?? now + 825 * 86400,
+                issuer: name,
+                subject: try DistinguishedName { CommonName(commonName) },
+                signatureAlgorithm: .ecdsaWithSHA256,
+                extensions: extensions,
+                issuerPrivateKey: .init(key)
+            )
+            return DeviceAuth.Certificate(
+                certificatePEM: try certificate.serializeAsPEM().pemString + "\n",
+                keyPEM: leafKey.pemRepresentation + "\n"
+            )
+        }
     }
 
     /// A fresh CA, P-256, valid from an hour ago for 825 days (the devices' fleet CA; the hub's CA too).
@@ -58,30 +85,17 @@ public enum DeviceCertificates {
         by ca: FleetCA,
         validity: Range<Date>? = nil
     ) throws(HubError) -> [String: DeviceAuth.Certificate] {
-        let now = Date()
         var out: [String: DeviceAuth.Certificate] = [:]
         for id in ids {
             do {
-                let key = P256.Signing.PrivateKey()
-                let certificate = try Certificate(
-                    version: .v3,
-                    serialNumber: Certificate.SerialNumber(),
-                    publicKey: .init(key.publicKey),
-                    notValidBefore: validity?.lowerBound ?? now - 3600,
-                    notValidAfter: validity?.upperBound ?? now + 825 * 86400,
-                    issuer: ca.name,
-                    subject: try DistinguishedName { CommonName(id) },
-                    signatureAlgorithm: .ecdsaWithSHA256,
+                out[id] = try ca.sign(
+                    commonName: id,
+                    validity: validity,
                     extensions: try Certificate.Extensions {
                         Critical(BasicConstraints.notCertificateAuthority)
                         Critical(KeyUsage(digitalSignature: true))
                         try ExtendedKeyUsage([.clientAuth])
-                    },
-                    issuerPrivateKey: .init(ca.key)
-                )
-                out[id] = DeviceAuth.Certificate(
-                    certificatePEM: try certificate.serializeAsPEM().pemString + "\n",
-                    keyPEM: key.pemRepresentation + "\n"
+                    }
                 )
             } catch {
                 throw HubError(address: "-", reason: "cannot make a certificate for device \(id): \(error)")

@@ -1,4 +1,3 @@
-internal import Crypto
 internal import FleetHubCore
 internal import FleetTLS
 public import Foundation
@@ -19,34 +18,21 @@ public enum HubCertificates {
     public static func generate(host: String, serverValidity: Range<Date>? = nil) throws(HubError) -> Bundle {
         do {
             let ca = try DeviceCertificates.makeCA(commonName: "FleetStorm test hub CA")
-            let serverKey = P256.Signing.PrivateKey()
-            let now = Date()
             var names: [GeneralName] = [.dnsName(host)]
             if host != "localhost" { names.append(.dnsName("localhost")) }
             names.append(.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])))
             names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(Array(repeating: 0, count: 15) + [1]))))
-            let server = try Certificate(
-                version: .v3,
-                serialNumber: Certificate.SerialNumber(),
-                publicKey: .init(serverKey.publicKey),
-                notValidBefore: serverValidity?.lowerBound ?? now - 3600,
-                notValidAfter: serverValidity?.upperBound ?? now + 825 * 86400,
-                issuer: ca.name,
-                subject: try DistinguishedName { CommonName(host) },
-                signatureAlgorithm: .ecdsaWithSHA256,
+            let server = try ca.sign(
+                commonName: host,
+                validity: serverValidity,
                 extensions: try Certificate.Extensions {
                     Critical(BasicConstraints.notCertificateAuthority)
                     Critical(KeyUsage(digitalSignature: true))
                     try ExtendedKeyUsage([.serverAuth])
                     SubjectAlternativeNames(names)
-                },
-                issuerPrivateKey: .init(ca.key)
+                }
             )
-            return Bundle(
-                caPEM: ca.certificatePEM,
-                serverPEM: try server.serializeAsPEM().pemString + "\n",
-                serverKeyPEM: serverKey.pemRepresentation + "\n"
-            )
+            return Bundle(caPEM: ca.certificatePEM, serverPEM: server.certificatePEM, serverKeyPEM: server.keyPEM)
         } catch let error as HubError {
             throw error
         } catch {
