@@ -140,17 +140,21 @@ extension Scenario {
 }
 
 extension Scenario {
-    /// The first-retry delays the fleet's policies predict, sampled in proportion to the cohorts' sizes with a
-    /// generator seeded from the scenario (for the KS distance between what the policy promises and what a run shows).
-    public func predictedFirstRetries(samples: Int = 10_000) -> [Int64] {
+    /// The delays the fleet's policies predict for retries 1 … `attempts`, sampled in proportion to the cohorts'
+    /// sizes with a generator seeded from the scenario: each sample is one chain of retries (decorrelated jitter
+    /// draws each wait from the one before). Element k−1 holds retry k's delays; a policy that gives up before
+    /// retry k adds none to it. For the KS distance between what the policy promises and what a run shows, and the
+    /// reports' predicted curves.
+    public func predictedRetries(attempts: Int = 3, samples: Int = 10_000) -> [[Int64]] {
         var rng = SplitMix64(seed: seed ^ 0x9E37_79B9_7F4A_7C15)
         let cohorts = effectiveCohorts
         let total = Swift.max(1, cohorts.reduce(0) { $0 + $1.devices })
-        var out: [Int64] = []
+        var out = [[Int64]](repeating: [], count: Swift.max(0, attempts))
         for c in cohorts {
-            let n = samples * c.devices / total
-            for _ in 0..<n {
-                if let d = c.retry.policy.delay(attempt: 1, previous: nil, using: &rng) { out.append(d.nanoseconds) }
+            for _ in 0..<(samples * c.devices / total) {
+                for (k, d) in c.retry.policy.delays(count: out.count, using: &rng).enumerated() {
+                    if let d { out[k].append(d.nanoseconds) }
+                }
             }
         }
         return out

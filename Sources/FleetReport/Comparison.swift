@@ -68,18 +68,21 @@ public enum Comparison {
         out.append(TextSummary.pad("policy", 24) + reports.map { TextSummary.pad(policy($0), width) }.joined())
         out.append(TextSummary.pad("storm", 24) + stormNames.map { TextSummary.pad($0, width) }.joined())
         for row in rows(reports, stormIndex: stormIndex) {
-            var line = TextSummary.pad(row.label, 24)
-            for (i, v) in row.values.enumerated() {
-                var cell = v.map { format($0, row.kind) } ?? "—"
-                if i > 0, let v, let base = row.values[0], base != 0 {
-                    let change = (v - base) / abs(base) * 100
-                    cell += " (\(change >= 0 ? "+" : "")\(TextSummary.fixed(change, 0))%)"
-                }
-                line += TextSummary.pad(cell, width)
-            }
-            out.append(line)
+            out.append(TextSummary.pad(row.label, 24) + cells(row).map { TextSummary.pad($0, width) }.joined())
         }
         return out.joined(separator: "\n")
+    }
+
+    /// A row's values as printed: each with its change against the first run's ("—" where a run has none).
+    static func cells(_ row: Row) -> [String] {
+        row.values.enumerated().map { i, v in
+            var cell = v.map { format($0, row.kind) } ?? "—"
+            if i > 0, let v, let base = row.values[0], base != 0 {
+                let change = (v - base) / abs(base) * 100
+                cell += " (\(change >= 0 ? "+" : "")\(TextSummary.fixed(change, 0))%)"
+            }
+            return cell
+        }
     }
 
     /// The SDKs the run's cohorts imitated ("—" for reports written before the field existed).

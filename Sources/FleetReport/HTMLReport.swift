@@ -83,15 +83,15 @@ public enum HTMLReport {
             $0.attempt == 0 && $0.phase.isEmpty && $0.count > 0 && $0.name != "loop_lag" && $0.name != "timer_lateness"
         }
         if !main.isEmpty {
-            out += SVGChart.percentileChart(
+            out += LatencyCurves.percentileChart(
                 id: "chart-latency",
-                title: "Latency percentiles (log scale)",
-                lines: main.map { ($0.name, [$0.p50, $0.p90, $0.p99, $0.p999, $0.max]) }
+                title: "Latency by percentile",
+                lines: main.enumerated().map { (TextSummary.label($0.element), SVGPlot.colour($0.offset), $0.element) }
             )
         }
         out +=
             "<table><tr><th>histogram</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>"
-        for h in r.histograms where h.count > 0 {
+        for h in r.histograms where h.count > 0 && h.name != "predicted_retry_delay" {
             out += "<tr><td>\(SVGChart.escape(TextSummary.label(h)))</td><td>\(h.count)</td>"
             for v in [h.p50, h.p90, h.p99, h.p999, h.max] { out += "<td>\(TextSummary.formatNanoseconds(v))</td>" }
             out += "</tr>"
@@ -252,7 +252,9 @@ public enum HTMLReport {
         svg.chart { display: block; margin: 10px 0; background: #fff; border: 1px solid #eee; }
         .chart-title { font-weight: 600; font-size: 13px; } .tick, .fault-label { font-size: 11px; fill: #555; }
         .legend { font-size: 11px; font-weight: 600; } .axis { stroke: #888; } .grid { stroke: #eee; }
-        .fault { fill: #f5b041; fill-opacity: 0.25; } .fault-label { fill: #b9770e; }
+        .fault { fill: #f5b041; fill-opacity: 0.25; } .fault-label { fill: #b9770e; } .caption { font-size: 11px; fill: #555; }
+        .swatch { display: inline-block; width: 12px; height: 12px; margin-right: 6px; vertical-align: -1px; }
+        .run-name { font-weight: 600; }
         </style></head>
         <body>
         \(body)

@@ -72,7 +72,7 @@ public enum ReportBuilder {
         hub: HubStats?,
         cohorts: [CohortPart] = [],
         faults: [FaultRecord] = [],
-        predictedFirstRetryNanoseconds: [Int64] = [],
+        predictedRetryNanoseconds: [[Int64]] = [],
         health: GeneratorHealth? = nil,
         scenario: (yaml: String, profile: String, overrides: [String])? = nil
     ) -> Fleetstorm_Report_V1_Report {
@@ -128,8 +128,9 @@ public enum ReportBuilder {
                 faults: faults,
                 runEnd: facts.durationNanoseconds,
                 snapshot: snapshot,
-                predicted: predictedFirstRetryNanoseconds
+                predicted: predictedRetryNanoseconds.first ?? []
             )
+            report.histograms += predictedRetryDelays(predictedRetryNanoseconds)
         }
         if let scenario {
             report.scenario.yaml = scenario.yaml
@@ -301,6 +302,24 @@ public enum ReportBuilder {
         s.attemptsPerDevice = r.attemptsPerDevice
         s.wastedFraction = r.wastedFraction
         return s
+    }
+
+    /// The policies' predicted delays per retry as histograms ("predicted_retry_delay", attempt k), so a reader draws
+    /// what a run's policy promised beside what its devices chose without re-reading the profile.
+    static func predictedRetryDelays(_ predicted: [[Int64]]) -> [Fleetstorm_Report_V1_Histogram] {
+        predicted.enumerated().compactMap { k, samples in
+            guard !samples.isEmpty else { return nil }
+            var full = LatencyLayout.make()
+            for v in samples { LatencyLayout.record(v, in: &full) }
+            let s = PercentileSummary(full)
+            var h = Fleetstorm_Report_V1_Histogram()
+            h.name = "predicted_retry_delay"
+            h.unit = "ns"
+            h.attempt = UInt32(k + 1)
+            (h.count, h.p50, h.p90, h.p99, h.p999, h.max) = (s.count, s.p50, s.p90, s.p99, s.p999, s.max)
+            if let bytes = try? HdrV2.encode(full) { h.hdrV2 = Data(bytes) }
+            return h
+        }
     }
 
     /// The report's view of one snapshot (the totals, or one cohort).

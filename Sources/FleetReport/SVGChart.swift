@@ -29,7 +29,7 @@ enum SVGChart {
         let plotW = width - left - right
         let plotH = height - top - bottom
         let seconds = max(binSeconds, Double(values.count) * binSeconds)
-        let peak = Double(max(1, values.max() ?? 1))
+        let peak = niceMax(Double(max(1, values.max() ?? 1)), steps: 4)
         func x(_ s: Double) -> Double { left + s / seconds * plotW }
         func y(_ v: Double) -> Double { top + plotH - v / peak * plotH }
         var svg = header(id: id, title: title)
@@ -65,48 +65,11 @@ enum SVGChart {
         return svg + "</svg>"
     }
 
-    /// Latency percentiles on a log scale: one line per histogram over p50, p90, p99, p99.9 and max.
-    static func percentileChart(id: String, title: String, lines: [(name: String, values: [UInt64])]) -> String {
-        let plotW = width - left - right
-        let plotH = height - top - bottom
-        let labels = ["p50", "p90", "p99", "p99.9", "max"]
-        let all = lines.flatMap(\.values).filter { $0 > 0 }
-        let lo = log10(Double(max(1, all.min() ?? 1_000))) - 0.2
-        let hi = log10(Double(max(10, all.max() ?? 1_000_000))) + 0.2
-        func x(_ i: Int) -> Double { left + Double(i) / Double(labels.count - 1) * plotW }
-        func y(_ v: UInt64) -> Double { top + plotH - (log10(Double(max(1, v))) - lo) / (hi - lo) * plotH }
-        let colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
-        var svg = header(id: id, title: title)
-        for (i, l) in labels.enumerated() {
-            svg += "<text class=\"tick\" x=\"\(f(x(i)))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(l)</text>"
-        }
-        var decade = lo.rounded(.up)
-        while decade <= hi {
-            let yy = top + plotH - (decade - lo) / (hi - lo) * plotH
-            let label = TextSummary.formatNanoseconds(UInt64(pow(10, decade)))
-            svg += "<line class=\"grid\" x1=\"\(f(left))\" x2=\"\(f(width - right))\" y1=\"\(f(yy))\" y2=\"\(f(yy))\"/>"
-            svg += "<text class=\"tick\" x=\"\(f(left - 4))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(label)</text>"
-            decade += 1
-        }
-        for (n, line) in lines.enumerated() {
-            let colour = colours[n % colours.count]
-            let points = line.values.enumerated().map { "\(f(x($0.offset))),\(f(y($0.element)))" }.joined(
-                separator: " "
-            )
-            svg +=
-                "<polyline class=\"series\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(points)\"/>"
-            let legendX = width - right - 130 * Double(lines.count - n)
-            svg += "<text class=\"legend\" x=\"\(f(legendX))\" y=\"16\" fill=\"\(colour)\">\(escape(line.name))</text>"
-        }
-        svg += "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left))\" y1=\"\(f(top))\" y2=\"\(f(top + plotH))\"/>"
-        return svg + "</svg>"
-    }
-
     /// A distribution as bars over logarithmic buckets (e.g. the retry delays of one attempt).
     static func distributionChart(id: String, title: String, buckets: [(upper: UInt64, count: UInt64)]) -> String {
         let plotW = width - left - right
         let plotH = height - top - bottom
-        let peak = Double(max(1, buckets.map(\.count).max() ?? 1))
+        let peak = niceMax(Double(max(1, buckets.map(\.count).max() ?? 1)), steps: 4)
         let barW = plotW / Double(max(1, buckets.count))
         var svg = header(id: id, title: title)
         svg += "<g class=\"series\" fill=\"#4c72b0\">"
@@ -142,16 +105,16 @@ enum SVGChart {
         var svg =
             "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left + plotW))\" y1=\"\(f(top + plotH))\" y2=\"\(f(top + plotH))\"/>"
         svg += "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left))\" y1=\"\(f(top))\" y2=\"\(f(top + plotH))\"/>"
-        for (k, label) in tickLabels(max: yMax, steps: 4, unit: "").enumerated() {
-            let yy = top + plotH - Double(k) / 4 * plotH
-            svg +=
-                "<text class=\"tick\" x=\"\(f(left - 4))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(label)</text>"
+        // Ticks at round values (the axis' end is one too: callers pass a `niceMax`).
+        for t in SVGPlot.linearTicks(0, yMax, steps: 4) {
+            let yy = top + plotH - t.value / yMax * plotH
+            svg += "<text class=\"tick\" x=\"\(f(left - 4))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(t.label)</text>"
         }
         if let xMax {
-            for (k, label) in tickLabels(max: xMax, steps: 8, unit: xUnit).enumerated() {
-                let xx = left + Double(k) / 8 * plotW
+            for t in SVGPlot.linearTicks(0, xMax, steps: 8, unit: xUnit) {
+                let xx = left + t.value / xMax * plotW
                 svg +=
-                    "<text class=\"tick\" x=\"\(f(xx))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(label)</text>"
+                    "<text class=\"tick\" x=\"\(f(xx))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(t.label)</text>"
             }
         }
         return svg

@@ -40,7 +40,7 @@ public enum TextSummary {
                 pad("latency", 22) + pad("count", 10)
                     + ["p50", "p90", "p99", "p99.9", "max"].map { pad($0, 11) }.joined()
             )
-            for h in r.histograms {
+            for h in r.histograms where h.name != "predicted_retry_delay" {  // a prediction, not a measurement
                 let cells = [h.p50, h.p90, h.p99, h.p999, h.max].map { pad(formatNanoseconds($0), 11) }.joined()
                 out.append(pad(label(h), 22) + pad(String(h.count), 10) + cells)
             }
@@ -328,7 +328,8 @@ public enum TextSummary {
         guard digits > 0 else { return String(n) }
         let whole = n / Int64(scale)
         let frac = String(abs(n % Int64(scale)))
-        return "\(whole)." + String(repeating: "0", count: digits - frac.count) + frac
+        let sign = n < 0 && whole == 0 ? "-" : ""  // -0.5 keeps its sign
+        return "\(sign)\(whole)." + String(repeating: "0", count: digits - frac.count) + frac
     }
 
     /// At most 60 characters: each is the largest bin of its span, on an 8-level scale.

@@ -168,7 +168,7 @@ public struct RunService: Sendable {
             hub: result.hub,
             cohorts: result.cohorts,
             faults: result.faults,
-            predictedFirstRetryNanoseconds: scenario.predictedFirstRetries(),
+            predictedRetryNanoseconds: scenario.predictedRetries(),
             health: result.health,
             scenario: (Self.yaml(scenario, whole: whole), profile, Scenario.redactOverrides(overrides))
         )

@@ -73,7 +73,7 @@ public struct SimulateService: Sendable {
             hub: result.hub,
             cohorts: result.cohorts,
             faults: result.faults,
-            predictedFirstRetryNanoseconds: scenario.predictedFirstRetries(),
+            predictedRetryNanoseconds: scenario.predictedRetries(),
             health: nil,
             scenario: (scenario.redactedYAML, profile, Scenario.redactOverrides(overrides))
         )

@@ -45,13 +45,6 @@ struct ReportCommand: ParsableCommand {
         case .html:
             text = HTMLReport.render(report)
         }
-        guard let output else {
-            FileHandle.standardOutput.write(Data(text.utf8))
-            return
-        }
-        guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
-            fail("--output \(output): cannot write the file (does the directory exist?)")
-        }
-        printErr("wrote \(output)")
+        writeOutput(text, to: output)
     }
 }

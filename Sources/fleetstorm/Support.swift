@@ -16,6 +16,18 @@ func printErr(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
+/// A rendered report or page: to standard output, or into `path` (`--output`) with a "wrote" line on stderr.
+func writeOutput(_ text: String, to path: String?) {
+    guard let path else {
+        FileHandle.standardOutput.write(Data(text.utf8))
+        return
+    }
+    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+        fail("--output \(path): cannot write the file (does the directory exist?)")
+    }
+    printErr("wrote \(path)")
+}
+
 /// Live progress on stderr: rewritten in place on a terminal, one line every few seconds otherwise.
 final class ProgressLine: Sendable {
     let isTTY = isatty(STDERR_FILENO) == 1

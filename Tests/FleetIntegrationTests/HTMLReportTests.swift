@@ -76,7 +76,8 @@ extension SecondLaneTests {
         /// What a reader sees, measured by the browser's own layout (a script added to a copy of each page reads
         /// the DOM after load and writes what it found into the page, which --dump-dom returns): axis labels never
         /// repeat their neighbour, legend labels take their series' colour, the tune page's point labels overlap
-        /// nothing, its axes have ticks, its ranking marks settings over the limit, its heat map names its axes.
+        /// nothing, its axes have ticks, its ranking marks settings over the limit, its heat map names its axes; the
+        /// comparison page draws each run in one colour, in its legends and its lines.
         @Test(.enabled(if: HTMLReportTests.chromium != nil || Env.isCI, "chromium not installed (.ci/run installs it)"))
         func pagesReadRightInTheBrowser() throws {
             let browser = try #require(Self.chromium, "chromium not found; .ci/run installs it")
@@ -90,9 +91,22 @@ extension SecondLaneTests {
                 "--vary", "retry.base=100ms,1s,2s", "--output", tune,
             ])
             #expect(t.status == 0, "\(t.stderr)")
-            for (name, report) in [("run", try InteropTests.shared.get()), ("tune", tune)] {
+            // Two runs to compare: the same storm under two retry policies (simulated: a second each).
+            let policies = ["full-jitter", "exponential"]
+            for policy in policies {
+                let s = try CLITests.run([
+                    "simulate", "profiles/hub-drop-storm.yaml", "--set", "retry.policy=\(policy)", "--quiet",
+                    "--output", "\(dir)/\(policy).pb",
+                ])
+                #expect(s.status == 0, "\(s.stderr)")
+            }
+            let pages = [
+                ("run", ["report", try InteropTests.shared.get()]), ("tune", ["report", tune]),
+                ("compare", ["compare"] + policies.map { "\(dir)/\($0).pb" }),
+            ]
+            for (name, command) in pages {
                 let html = "\(dir)/\(name).html"
-                let r = try CLITests.run(["report", report, "--format", "html", "--output", html])
+                let r = try CLITests.run(command + ["--format", "html", "--output", html])
                 #expect(r.status == 0, "\(r.stderr)")
                 let page = try String(contentsOfFile: html, encoding: .utf8)
                 let probe = page.replacingOccurrences(of: "</body>", with: "<script>\(Self.domProbe)</script></body>")
@@ -121,6 +135,19 @@ extension SecondLaneTests {
                 if name == "run" {
                     #expect((found["legends"] as? Int ?? 0) >= 2, "\(json)")
                     #expect((found["tickGroups"] as? Int ?? 0) >= 8, "every chart has tick rows: \(json)")
+                } else if name == "compare" {
+                    // Every chart: one legend label and one solid line per run, each in its run's colour (the
+                    // browser's computed colours), and the same two colours throughout the page.
+                    let charts = found["charts"] as? [String: [String: [String]]] ?? [:]
+                    #expect(charts.count >= 6, "\(json)")
+                    let runs = Set(policies.map { "\($0).pb" })
+                    var colours: Set<String> = []
+                    for (id, chart) in charts {
+                        #expect(Set(chart["legendNames"] ?? []) == runs, "\(id): \(chart)")
+                        #expect(chart["legendColours"] == chart["solidColours"], "\(id): \(chart)")
+                        colours.formUnion(chart["solidColours"] ?? [])
+                    }
+                    #expect(colours.count == 2, "one colour per run across the page: \(colours)")
                 } else {
                     #expect((found["paretoTicks"] as? Int ?? 0) >= 6, "ticks on both Pareto axes: \(json)")
                     #expect((found["pointLabels"] as? Int ?? 0) >= 1, "\(json)")
@@ -136,8 +163,16 @@ extension SecondLaneTests {
             window.addEventListener('load', () => {
               const out = {repeats: [], overlaps: [], greyLegends: [], legends: 0, tickGroups: 0, paretoTicks: 0,
                            pointLabels: 0, heatCorner: '', overRanks: []};
+              out.charts = {};
               for (const svg of document.querySelectorAll('svg')) {
                 const groups = {};
+                const legends = [...svg.querySelectorAll('text.legend')];
+                if (svg.id.startsWith('cmp-')) out.charts[svg.id] = {
+                  legendNames: legends.map(l => l.textContent),
+                  legendColours: legends.map(l => getComputedStyle(l).fill),
+                  solidColours: [...svg.querySelectorAll('polyline')]
+                    .filter(p => !p.getAttribute('stroke-dasharray')).map(p => getComputedStyle(p).stroke)
+                };
                 for (const t of svg.querySelectorAll('text.tick')) {
                   const x = t.getAttribute('x'), y = t.getAttribute('y');
                   (groups['row ' + y] ||= []).push([parseFloat(x), t.textContent]);
