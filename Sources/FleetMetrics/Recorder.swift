@@ -76,6 +76,20 @@ public final class Recorder {
         return (f * statuses + t) * StatusReason.allCases.count + r
     }
 
+    /// The series columns of the heat maps' buckets: [connect, publish_ack][bucket], made on first use.
+    private var heatColumns = [[Int]](repeating: [Int](repeating: -1, count: LatencyHeat.buckets), count: 2)
+
+    /// Counts a latency of heat `which` (0 connect, 1 publish_ack) in its time bin and bucket.
+    private func heat(_ which: Int, _ latency: Duration, at: Instant) {
+        let k = LatencyHeat.bucket(latency.nanoseconds)
+        var c = heatColumns[which][k]
+        if c < 0 {
+            c = snapshot.series.columnIndex(key: LatencyHeat.key(LatencyHeat.names[which], bucket: k))
+            heatColumns[which][k] = c
+        }
+        snapshot.series.add(column: c, at: at)
+    }
+
     /// `bin`: the time series' bin width (default 100 ms).
     public init(bin: Duration = .milliseconds(100)) {
         snapshot.series = TimeSeries(bin: bin)
@@ -99,6 +113,7 @@ public final class Recorder {
             snapshot.series.set(.connected, snapshot.connectedNow, at: at)
             LatencyLayout.record(latency.nanoseconds, in: &connectHistogram)
             LatencyLayout.record(latency.nanoseconds, in: &connectByPhase[phase])
+            heat(0, latency, at: at)
         case .refused(let code):
             refusedCounts[Int(code)] += 1
             snapshot.series.add(.refused, at: at)
@@ -155,6 +170,7 @@ public final class Recorder {
             snapshot.series.add(.acked, at: at)
             LatencyLayout.record(latency.nanoseconds, in: &publishAckHistogram)
             LatencyLayout.record(latency.nanoseconds, in: &publishAckByPhase[phase])
+            heat(1, latency, at: at)
         case .failed(let count, let reason):
             snapshot.counters.failedByReason[reason.rawValue, default: 0] += UInt64(count)
             snapshot.series.add(.failed, UInt64(count), at: at)

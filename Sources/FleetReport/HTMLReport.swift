@@ -97,6 +97,7 @@ public enum HTMLReport {
             out += "</tr>"
         }
         out += "</table>"
+        out += HeatChart.section(r)
         let delays = r.histograms.filter { $0.name == "retry_delay" && $0.count > 0 && !$0.hdrV2.isEmpty }
         if !delays.isEmpty { out += "<h2>Retry delays by attempt</h2>" }
         for h in delays {
@@ -253,6 +254,8 @@ public enum HTMLReport {
         .chart-title { font-weight: 600; font-size: 13px; } .tick, .fault-label { font-size: 11px; fill: #555; }
         .legend { font-size: 11px; font-weight: 600; } .axis { stroke: #888; } .grid { stroke: #eee; }
         .fault { fill: #f5b041; fill-opacity: 0.25; } .fault-label { fill: #b9770e; } .caption { font-size: 11px; fill: #555; }
+        .fault-outline { fill: none; stroke: #b9770e; stroke-width: 1.5; stroke-dasharray: 4 3; }
+        .scale { font-size: 11px; fill: #555; }
         .swatch { display: inline-block; width: 12px; height: 12px; margin-right: 6px; vertical-align: -1px; }
         .run-name { font-weight: 600; }
         </style></head>

@@ -112,7 +112,18 @@ public enum ReportBuilder {
             name.isHub ? hub != nil : snapshot != nil
         }
         // Then the labelled breakdowns: refused:<CONNACK code>, disconnects:<reason>, hub_refused:<reason>.
-        let labelled = series.labelledKeys.filter { key in key.hasPrefix("hub_") ? hub != nil : snapshot != nil }
+        let labelled = series.labelledKeys.filter { key in
+            LatencyHeat.parse(key) == nil && (key.hasPrefix("hub_") ? hub != nil : snapshot != nil)
+        }
+        // The heat maps' bucket series go into the report compactly, not as one series per bucket.
+        for name in LatencyHeat.names where snapshot != nil {
+            var buckets: [Int: [UInt64]] = [:]
+            for key in series.labelledKeys {
+                guard let (n, k) = LatencyHeat.parse(key), n == name else { continue }
+                buckets[k] = series.series(key: key)
+            }
+            if !buckets.isEmpty { report.heat.append(HeatCodec.encode(name: name, buckets: buckets)) }
+        }
         if !names.isEmpty {
             report.series.binNs = series.binNanoseconds
             report.series.series = (names.map(\.rawValue) + labelled).map { key in

@@ -84,7 +84,7 @@ public enum ReportMerge {
         // Series: each shard's bins shifted by its start's offset (whole bins) from the earliest start.
         var merged: [String: [UInt64]] = [:]
         for (name, r) in reports {
-            let shift = bin > 0 ? Int((r.run.startedUnixNs - start + bin / 2) / bin) : 0
+            let shift = binShift(r, start: start, bin: bin)
             guard shift <= maxShiftBins else {
                 throw MergeError(
                     description:
@@ -105,6 +105,7 @@ public enum ReportMerge {
         for (_, r) in reports.dropFirst() {
             for s in r.series.series where !names.contains(s.name) { names.append(s.name) }
         }
+        out.heat = try mergeHeat(reports, start: start, bin: bin)
         out.series.series = names.map { name in
             var s = Fleetstorm_Report_V1_Series()
             s.name = name

@@ -154,11 +154,44 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
   /// Clears the value of `tune`. Subsequent reads from it will return its default value.
   public mutating func clearTune() {_uniqueStorage()._tune = nil}
 
+  /// Latency over time for heat maps ("connect", "publish_ack"): counts per series bin and latency bucket.
+  public var heat: [Fleetstorm_Report_V1_LatencyHeat] {
+    get {_storage._heat}
+    set {_uniqueStorage()._heat = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Counts per (time bin, latency bucket) of one latency. Bins are the series' (series.bin_ns from the run's start;
+/// a latency counts in the bin it ended in). Bucket k holds latencies in [lowest_ns * 10^(k / per_decade),
+/// lowest_ns * 10^((k + 1) / per_decade)); the first also everything below, the last everything above.
+public nonisolated struct Fleetstorm_Report_V1_LatencyHeat: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var lowestNs: UInt64 = 0
+
+  public var perDecade: UInt32 = 0
+
+  public var buckets: UInt32 = 0
+
+  /// The non-empty cells, cell = bin * buckets + bucket, in ascending order, each written as its distance from
+  /// the previous cell (the first from 0); counts[i] is cells[i]'s count.
+  public var cells: [UInt64] = []
+
+  public var counts: [UInt64] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Fleetstorm_Report_V1_Tune: Sendable {
@@ -1023,7 +1056,7 @@ fileprivate nonisolated let _protobuf_package = "fleetstorm.report.v1"
 
 nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{1}storms\0\u{1}hub\0\u{1}statuses\0\u{1}transitions\0\u{1}health\0\u{1}scenario\0\u{1}cohorts\0\u{1}faults\0\u{1}tune\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{1}storms\0\u{1}hub\0\u{1}statuses\0\u{1}transitions\0\u{1}health\0\u{1}scenario\0\u{1}cohorts\0\u{1}faults\0\u{1}tune\0\u{1}heat\0")
 
   fileprivate class _StorageClass {
     var _run: Fleetstorm_Report_V1_RunInfo? = nil
@@ -1041,6 +1074,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
     var _health: Fleetstorm_Report_V1_Health? = nil
     var _scenario: Fleetstorm_Report_V1_ScenarioInfo? = nil
     var _tune: Fleetstorm_Report_V1_Tune? = nil
+    var _heat: [Fleetstorm_Report_V1_LatencyHeat] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1066,6 +1100,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       _health = source._health
       _scenario = source._scenario
       _tune = source._tune
+      _heat = source._heat
     }
   }
 
@@ -1099,6 +1134,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._cohorts) }()
         case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._faults) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._tune) }()
+        case 16: try { try decoder.decodeRepeatedMessageField(value: &_storage._heat) }()
         default: break
         }
       }
@@ -1156,6 +1192,9 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       try { if let v = _storage._tune {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
       } }()
+      if !_storage._heat.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._heat, fieldNumber: 16)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1180,10 +1219,66 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         if _storage._health != rhs_storage._health {return false}
         if _storage._scenario != rhs_storage._scenario {return false}
         if _storage._tune != rhs_storage._tune {return false}
+        if _storage._heat != rhs_storage._heat {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_LatencyHeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LatencyHeat"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}lowest_ns\0\u{3}per_decade\0\u{1}buckets\0\u{1}cells\0\u{1}counts\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.lowestNs) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.perDecade) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.buckets) }()
+      case 5: try { try decoder.decodeRepeatedUInt64Field(value: &self.cells) }()
+      case 6: try { try decoder.decodeRepeatedUInt64Field(value: &self.counts) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.lowestNs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lowestNs, fieldNumber: 2)
+    }
+    if self.perDecade != 0 {
+      try visitor.visitSingularUInt32Field(value: self.perDecade, fieldNumber: 3)
+    }
+    if self.buckets != 0 {
+      try visitor.visitSingularUInt32Field(value: self.buckets, fieldNumber: 4)
+    }
+    if !self.cells.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.cells, fieldNumber: 5)
+    }
+    if !self.counts.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.counts, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_LatencyHeat, rhs: Fleetstorm_Report_V1_LatencyHeat) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.lowestNs != rhs.lowestNs {return false}
+    if lhs.perDecade != rhs.perDecade {return false}
+    if lhs.buckets != rhs.buckets {return false}
+    if lhs.cells != rhs.cells {return false}
+    if lhs.counts != rhs.counts {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

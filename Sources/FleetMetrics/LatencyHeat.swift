@@ -1,0 +1,37 @@
+internal import Foundation
+
+/// Latency over time for heat maps: each recorded latency also counts in its time bin and one of 42 log-spaced
+/// buckets (6 per decade from 10 µs to 100 s; the first also holds everything faster, the last everything slower).
+/// The counts live in the run's `TimeSeries` as one labelled series per bucket (`heat_publish_ack:17`), so they
+/// share its bins, its coarsening of long runs and its merge across loops; the report stores them compactly.
+public enum LatencyHeat {
+    public static let lowestNanoseconds: UInt64 = 10_000
+    public static let perDecade = 6
+    public static let buckets = 42
+    /// The latencies drawn as heat maps, in the order reports list them.
+    public static let names = ["connect", "publish_ack"]
+    static let prefix = "heat_"
+
+    /// The bucket of a latency.
+    public static func bucket(_ nanoseconds: Int64) -> Int {
+        guard nanoseconds > Int64(lowestNanoseconds) else { return 0 }
+        let position = log10(Double(nanoseconds) / Double(lowestNanoseconds)) * Double(perDecade)
+        return min(buckets - 1, Int(position))
+    }
+
+    /// The lower edge of bucket `k` in nanoseconds.
+    public static func lowerEdge(_ k: Int) -> Double {
+        Double(lowestNanoseconds) * pow(10, Double(k) / Double(perDecade))
+    }
+
+    /// The series key of bucket `k` of the heat named `name`.
+    public static func key(_ name: String, bucket k: Int) -> String { "\(prefix)\(name):\(k)" }
+
+    /// The heat name and bucket of a series key, or nil for any other series.
+    public static func parse(_ key: String) -> (name: String, bucket: Int)? {
+        guard key.hasPrefix(prefix), let colon = key.lastIndex(of: ":"),
+            let k = Int(key[key.index(after: colon)...]), k >= 0, k < buckets
+        else { return nil }
+        return (String(key[key.index(key.startIndex, offsetBy: prefix.count)..<colon]), k)
+    }
+}
