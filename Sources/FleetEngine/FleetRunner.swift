@@ -61,6 +61,10 @@ public struct FleetRunner: Sendable {
     /// Called about every `progressInterval` from the sampler task.
     public var progress: (@Sendable (FleetProgress) -> Void)?
     public var progressInterval: Duration = .seconds(1)
+    /// Called about every `snapshotInterval` with everything recorded so far (every cohort's recorder, merged off
+    /// the device loop) and the time since the start, for a live view (`run --ui`). Nil costs nothing.
+    public var snapshots: (@Sendable (Snapshot, Duration) -> Void)?
+    public var snapshotInterval: Duration = .seconds(1)
     /// The SDK-style per-device callbacks (status, cloud-to-device messages, send completions).
     public var callbacks = DeviceCallbacks()
     /// How long devices get to disconnect after the deadline before their connections are dropped.
@@ -274,6 +278,24 @@ public struct FleetRunner: Sendable {
                             p.descriptorLimit = descriptorLimit
                             progress(p)
                         }
+                    }
+                }
+            }
+            if let snapshots {
+                let interval = snapshotInterval
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        if Task.isCancelled { break }
+                        // Copies on the loop (the recorders are the loop's); the merge runs here.
+                        guard
+                            let (parts, at) = try? await loop.submit({
+                                (swarm.value.recorders.map { $0.capture() }, Duration.nanoseconds(elapsed()))
+                            }).get()
+                        else { continue }
+                        var merged = Snapshot()
+                        for p in parts { try? merged.merge(p) }
+                        snapshots(merged, at)
                     }
                 }
             }

@@ -13,6 +13,7 @@ enum ReportHarness {
         _ = try? report.jsonString(options: options)
         guard !report.hasTune else { return nil }
         _ = Comparison.render([report, report], names: ["a.pb", "b.pb"])
+        _ = ComparePage.render([report, report], names: ["a.pb", "b.pb"])
         guard let merged = try? ReportMerge.merge([("a.pb", report), ("b.pb", report)]) else { return nil }
         _ = TextSummary.render(merged)
         _ = HTMLReport.render(merged)

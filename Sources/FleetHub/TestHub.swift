@@ -131,7 +131,8 @@ public final class TestHub: Sendable {
     /// SO_REUSEPORT (Linux's value; NIO names no constant for it).
     static let soReusePort: CInt = 15
 
-    static func explain(_ error: any Error) -> String {
+    /// A listening error in our words (a port in use, an address not this machine's).
+    public static func explain(_ error: any Error) -> String {
         let text = "\(error)"
         if text.contains("Address already in use") || text.contains("EADDRINUSE") || text.contains("errno: 98") {
             return "address already in use (pick another port, or stop what listens there)"

@@ -7,6 +7,11 @@ internal import Histogram
 public enum HTMLReport {
     public static func render(_ r: Fleetstorm_Report_V1_Report) -> String {
         if r.hasTune { return TuneSummary.html(r) }
+        return page(title: "FleetStorm — \(r.run.profileName)", body: body(r))
+    }
+
+    /// The page's content without the page around it (the live page swaps it in as a run goes on).
+    public static func body(_ r: Fleetstorm_Report_V1_Report) -> String {
         let e = SVGChart.escape
         let run = r.run
         var body = "<h1>FleetStorm \(run.kind == "hub" ? "hub" : "run") — \(e(run.profileName))</h1>"
@@ -33,7 +38,7 @@ public enum HTMLReport {
         body += faultTable(r.faults)
         body += statusTables(r)
         body += hubTable(r)
-        return page(title: "FleetStorm — \(run.profileName)", body: body)
+        return body
     }
 
     static func spans(_ r: Fleetstorm_Report_V1_Report) -> [SVGChart.Span] {
@@ -238,7 +243,8 @@ public enum HTMLReport {
         return out + "</table>"
     }
 
-    static func page(title: String, body: String) -> String {
+    /// A page around `body`, with the report's stylesheet; `head` adds to its head (the live page's script).
+    public static func page(title: String, body: String, head: String = "") -> String {
         """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8">
@@ -258,7 +264,7 @@ public enum HTMLReport {
         .scale { font-size: 11px; fill: #555; }
         .swatch { display: inline-block; width: 12px; height: 12px; margin-right: 6px; vertical-align: -1px; }
         .run-name { font-weight: 600; }
-        </style></head>
+        </style>\(head)</head>
         <body>
         \(body)
         </body></html>

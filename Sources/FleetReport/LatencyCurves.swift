@@ -32,17 +32,20 @@ enum LatencyCurves {
         Swift.min(5, Swift.max(1, Int(log10(Double(Swift.max(1, h.count))).rounded(.up))))
     }
 
-    /// The cumulative share of a histogram's values at or below each recorded value, as a step curve (x in ns).
+    /// The cumulative share of a histogram's values at or below x (ns), from 0 just below its smallest value to 1
+    /// at its largest: a point where the share has grown by at least 0.1 % (so a page stays small however many
+    /// distinct values were recorded), and the last.
     static func cumulative(_ h: Fleetstorm_Report_V1_Histogram) -> Points {
         guard let full = decode(h), full.totalCount > 0 else { return [] }
         let total = Double(full.totalCount)
         var seen = 0.0
         var out: Points = []
-        for v in full.recordedValues() where v.count > 0 {
+        let values = full.recordedValues().filter { $0.count > 0 }
+        for (i, v) in values.enumerated() {
             let x = Double(Swift.max(1, full.highestEquivalentForValue(v.value)))
-            out.append((x, seen / total))
+            if out.isEmpty { out.append((Double(Swift.max(1, full.lowestEquivalentForValue(v.value))), 0)) }
             seen += Double(v.count)
-            out.append((x, seen / total))
+            if seen / total - (out.last?.y ?? 0) >= 0.001 || i == values.count - 1 { out.append((x, seen / total)) }
         }
         return out
     }

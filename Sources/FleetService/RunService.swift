@@ -2,6 +2,7 @@ public import FleetCore
 public import FleetEngine
 internal import FleetHub
 internal import FleetHubCore
+internal import FleetMetrics
 public import FleetReport
 internal import Foundation
 
@@ -20,6 +21,8 @@ public struct RunService: Sendable {
     /// Progress about once a second, and the SDK-style callbacks.
     public var progress: (@Sendable (FleetProgress) -> Void)?
     public var callbacks = DeviceCallbacks()
+    /// About once a second, the report of the run so far and the time since its start (`run --ui`; nil: none made).
+    public var live: (@Sendable (Fleetstorm_Report_V1_Report, Duration) -> Void)?
 
     public init(scenario: Scenario, profile: String, overrides: [String]) {
         self.scenario = scenario
@@ -49,6 +52,12 @@ public struct RunService: Sendable {
         var runner = FleetRunner(scenario: scenario, hub: hub)
         runner.progress = progress
         runner.callbacks = callbacks
+        if let live {
+            let (running, started) = (scenario, Int64(Date().timeIntervalSince1970 * 1e9))
+            runner.snapshots = { snapshot, elapsed in
+                live(Self.interimReport(snapshot, elapsed: elapsed, scenario: running, started: started), elapsed)
+            }
+        }
         runner.startAtUnixNanoseconds = startAtUnixNanoseconds
         let result = try await runner.run()
         return Outcome(
@@ -172,6 +181,25 @@ public struct RunService: Sendable {
             health: result.health,
             scenario: (Self.yaml(scenario, whole: whole), profile, Scenario.redactOverrides(overrides))
         )
+    }
+
+    /// The report of a run still going: what the devices recorded so far (no hub counters, faults or health yet).
+    static func interimReport(
+        _ snapshot: Snapshot,
+        elapsed: Duration,
+        scenario: Scenario,
+        started: Int64
+    ) -> Fleetstorm_Report_V1_Report {
+        let facts = RunFacts(
+            profileName: scenario.name,
+            seed: scenario.seed,
+            devices: scenario.fleet.devices,
+            startedUnixNanoseconds: started,
+            durationNanoseconds: elapsed.nanoseconds,
+            target: scenario.hub.description,
+            mqttVersion: scenario.mqtt.version.description
+        )
+        return ReportBuilder.build(facts: facts, snapshot: snapshot, hub: nil)
     }
 
     /// What ran: the whole fleet's profile, and for a shard a first comment line naming its share.

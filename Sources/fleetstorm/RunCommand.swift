@@ -21,6 +21,7 @@ struct RunCommand: AsyncParsableCommand {
               fleetstorm run profiles/quickstart.yaml --hub mqtts://127.0.0.1:8883 --ca-file certs/ca.pem
               fleetstorm run profiles/https-telemetry.yaml --devices 100
               fleetstorm run profiles/hub-outage.yaml --devices 6000 --processes 3
+              fleetstorm run profiles/jitter-storm.yaml --ui 127.0.0.1:8080   (open http://127.0.0.1:8080 while it runs)
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883 --shard 1/4 --start-at $(( $(date +%s) + 5 ))
             A shard takes a contiguous range of device ids and 1/N of the ramp rate and connect window; in a
             Kubernetes Indexed Job use --shards N (the index comes from JOB_COMPLETION_INDEX).
@@ -97,6 +98,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Serve live Prometheus metrics at http://HOST:PORT/metrics during the run, e.g. 127.0.0.1:9464.")
     var metrics: String?
 
+    @Option(help: "Serve a live page at http://HOST:PORT/ during the run: the report's charts, updated every second.")
+    var ui: String?
+
     /// The flags as profile overrides (validated by the loader exactly like the file), then the --set items.
     var profileOverrides: [String] {
         var all: [String] = []
@@ -126,8 +130,20 @@ struct RunCommand: AsyncParsableCommand {
         do {
             let bound = try await exporter.start(host: host, port: port)
             printErr("metrics on http://\(host):\(bound)/metrics")
-        } catch { fail("--metrics \(metrics): cannot listen (\(error)); pick a free port") }
+        } catch { fail("--metrics \(metrics): cannot listen: \(TestHub.explain(error))") }
         return exporter
+    }
+
+    /// The live page of --ui, listening (nil without the flag).
+    func startLivePage() async -> LivePage? {
+        guard let ui else { return nil }
+        let (host, port) = HubCommand.address(ui, flag: "--ui")
+        let page = LivePage(page: LiveReport.page, body: "<p id=\"live-state\">Starting the run…</p>")
+        do {
+            let bound = try await page.start(host: host, port: port)
+            printErr("live page on http://\(host):\(bound)/")
+        } catch { fail("--ui \(ui): cannot listen: \(TestHub.explain(error))") }
+        return page
     }
 
     func run() async throws {
@@ -155,6 +171,12 @@ struct RunCommand: AsyncParsableCommand {
         service.shard = selected
         service.startAtUnixNanoseconds = startAt
         let (line, quiet, live, json) = (ProgressLine(), quiet || progressJson, await startMetrics(), progressJson)
+        let page = await startLivePage()
+        if let page {
+            service.live = { report, elapsed in
+                page.update(body: LiveReport.body(report, elapsedSeconds: Double(elapsed.nanoseconds) / 1e9))
+            }
+        }
         if let startAt, !quiet {
             // A wait of seconds or minutes before anything happens is said, not left silent.
             let wait = Double(startAt) / 1e9 - Date().timeIntervalSince1970
@@ -186,6 +208,11 @@ struct RunCommand: AsyncParsableCommand {
         let path = Self.reportPath(output, shard: selected)
         do { try ReportFile.write(report, to: path) } catch { fail(error.description) }
         print("report: \(path)")
+        if let page {
+            page.finish(body: LiveReport.body(report, elapsedSeconds: Double(report.run.durationNs) / 1e9, final: path))
+            await page.awaitFinalFetch(limit: .seconds(3))
+            await page.stop()
+        }
         if let why = NoConnection.explain(report, x509: scenario.auth?.usesX509 == true) { fail(why) }
     }
 
@@ -199,8 +226,10 @@ struct RunCommand: AsyncParsableCommand {
 
     /// --processes N: the shards and hub workers as child processes of this binary, one merged report.
     func runLocalShards(scenario: Scenario, overrides: [String], processes: Int, startAt: Int64?) async throws {
-        if metrics != nil {
-            fail("--metrics serves one process's counters: use it on a shard (--shard I/N), not with --processes")
+        if metrics != nil || ui != nil {
+            fail(
+                "--\(metrics != nil ? "metrics" : "ui") shows one process's run: use it on a shard (--shard I/N), not with --processes"
+            )
         }
         let plan: LocalShardPlan
         do {

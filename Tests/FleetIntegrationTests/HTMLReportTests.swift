@@ -1,4 +1,5 @@
 import FleetReport
+import NIOPosix
 import Foundation
 import Testing
 
@@ -156,6 +157,56 @@ extension SecondLaneTests {
                     #expect(!over.isEmpty && over.allSatisfy { $0.hasSuffix("!") }, "over-limit rows marked: \(json)")
                 }
             }
+        }
+
+        /// `run --ui`: a live page during the run whose counts grow (headless Chromium loads it twice, running its
+        /// script), then the final state naming the report, and a clear line for a port already taken.
+        @Test(.enabled(if: HTMLReportTests.chromium != nil || Env.isCI, "chromium not installed (.ci/run installs it)"))
+        func livePageGrowsDuringTheRun() throws {
+            let browser = try #require(Self.chromium, "chromium not found; .ci/run installs it")
+            let port = try Env.freePort()
+            let dir = CLITests.temp("live-ui")
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let report = "\(dir)/live.pb"
+            let run = try BackgroundFleetstorm(
+                [
+                    "run", "profiles/quickstart.yaml", "--devices", "100", "--set", "telemetry.messages=100", "--set",
+                    "telemetry.interval=100ms", "--quiet", "--ui", "127.0.0.1:\(port)", "--output", report,
+                ],
+                until: "live page on"
+            )
+            #expect(run.banner.contains("live page on http://127.0.0.1:\(port)/"), "\(run.banner)")
+            func acked() throws -> Int? {
+                let dom = try RealClientTests.run(
+                    browser,
+                    [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(dir)/profile",
+                        "--virtual-time-budget=1500", "--dump-dom", "http://127.0.0.1:\(port)/",
+                    ]
+                )
+                let text = dom.out.components(separatedBy: "id=\"live-acked\">").dropFirst().first
+                return text.flatMap { Int($0.prefix { $0.isNumber }) }
+            }
+            // The first read waits for the first sample (a second in); the counts then grow for about 9 s more.
+            var first: Int?
+            for _ in 0..<20 where first == nil {
+                first = try acked()
+                if first == nil { usleep(250_000) }
+            }
+            usleep(2_000_000)
+            let second = try acked()
+            let (a, b) = (try #require(first, "no count on the live page"), try #require(second, "no count later"))
+            #expect(b > a, "acked on the live page: \(a), then \(b)")
+            #expect(run.wait() == 0)
+            #expect(FileManager.default.fileExists(atPath: report))
+            // The port is free again; taken by another listener, --ui says so in one line.
+            let holder = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: port).wait()
+            defer { try? holder.close().wait() }
+            let busy = try CLITests.run(["run", "profiles/quickstart.yaml", "--ui", "127.0.0.1:\(port)"])
+            #expect(busy.status != 0 && busy.stderr.contains("--ui 127.0.0.1:\(port): cannot listen"), "\(busy.stderr)")
+            #expect(busy.stderr.split(separator: "\n").count == 1, "\(busy.stderr)")
         }
 
         /// Runs in the page after load; writes its findings as JSON into <pre id="dom-check">.
