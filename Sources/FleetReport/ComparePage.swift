@@ -16,7 +16,8 @@ public enum ComparePage {
             body += "<tr class=\"run\"><td><span class=\"swatch\" style=\"background: \(colours[i])\"></span>"
             body += "<span class=\"run-name\" style=\"color: \(colours[i])\">\(e(names[i]))</span></td>"
             body += "<td>\(e(r.run.profileName))</td><td>\(r.run.devices)</td><td>\(e(Comparison.sdk(r)))</td>"
-            body += "<td>\(e(Comparison.policy(r)))</td><td>\(r.run.seed)</td><td>\(e(storms[i]?.fault ?? "—"))</td></tr>"
+            body +=
+                "<td>\(e(Comparison.policy(r)))</td><td>\(r.run.seed)</td><td>\(e(storms[i]?.fault ?? "—"))</td></tr>"
         }
         body += "</table>"
         body += "<h2>Storm and accounting</h2><p class=\"note\">Changes are relative to the first run.</p>"

@@ -17,7 +17,12 @@ enum HeatChart {
         for heat in r.heat {
             do {
                 let grid = try HeatCodec.decode(heat)
-                out += render(grid, binSeconds: binSeconds, bins: max(seriesBins, grid.counts.count), spans: HTMLReport.spans(r))
+                out += render(
+                    grid,
+                    binSeconds: binSeconds,
+                    bins: max(seriesBins, grid.counts.count),
+                    spans: HTMLReport.spans(r)
+                )
             } catch {
                 out += "<p class=\"limited\">\(SVGChart.escape(error.description)): not drawn</p>"
             }
@@ -83,9 +88,11 @@ enum HeatChart {
             svg += "\(t.label)</text>"
         }
         svg += "<text class=\"caption\" x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\">"
-        svg += "seconds from the run's start (bins of \(TextSummary.formatNanoseconds(UInt64(binSeconds * Double(group) * 1e9))))"
+        svg +=
+            "seconds from the run's start (bins of \(TextSummary.formatNanoseconds(UInt64(binSeconds * Double(group) * 1e9))))"
         svg += "</text>"
-        svg += "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left + plotW))\" y1=\"\(f(top + plotH))\" y2=\"\(f(top + plotH))\"/>"
+        svg +=
+            "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left + plotW))\" y1=\"\(f(top + plotH))\" y2=\"\(f(top + plotH))\"/>"
         svg += "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left))\" y1=\"\(f(top))\" y2=\"\(f(top + plotH))\"/>"
         return svg + "</svg>"
     }

@@ -12,7 +12,9 @@ enum LatencyCurves {
     static func percentiles(_ h: Fleetstorm_Report_V1_Histogram) -> Points {
         let end = Double(nines(h))
         guard let full = decode(h), full.totalCount > 0 else {
-            let summary: Points = [(log10(2), Double(h.p50)), (1, Double(h.p90)), (2, Double(h.p99)), (3, Double(h.p999))]
+            let summary: Points = [
+                (log10(2), Double(h.p50)), (1, Double(h.p90)), (2, Double(h.p99)), (3, Double(h.p999)),
+            ]
             return summary.filter { $0.x < end } + [(end, Double(h.max))]
         }
         var out: Points = []

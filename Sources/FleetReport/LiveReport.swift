@@ -12,19 +12,27 @@ public enum LiveReport {
 
     /// What the page shows: a state line (the counts a reader watches grow), then the report's content. `final`
     /// names the report file once the run has ended.
-    public static func body(_ r: Fleetstorm_Report_V1_Report, elapsedSeconds: Double, final path: String? = nil)
+    public static func body(
+        _ r: Fleetstorm_Report_V1_Report,
+        elapsedSeconds: Double,
+        final path: String? = nil
+    )
         -> String
     {
         let e = SVGChart.escape
         let connected = r.series.series.first { $0.name == "connected" }?.values.last ?? 0
         var out = "<p class=\"live-state\" id=\"live-state\" data-state=\"\(path == nil ? "running" : "done")\">"
         if let path {
-            out += "Finished after \(TextSummary.fixed(elapsedSeconds, 1)) s. The report is in <code>\(e(path))</code>: "
-            out += "<code>fleetstorm report \(e(path)) --format html --output report.html</code> writes this page as a file."
+            out +=
+                "Finished after \(TextSummary.fixed(elapsedSeconds, 1)) s. The report is in <code>\(e(path))</code>: "
+            out +=
+                "<code>fleetstorm report \(e(path)) --format html --output report.html</code> writes this page as a file."
         } else {
-            out += "Running: \(TextSummary.fixed(elapsedSeconds, 0)) s · <span id=\"live-connected\">\(connected)</span> "
+            out +=
+                "Running: \(TextSummary.fixed(elapsedSeconds, 0)) s · <span id=\"live-connected\">\(connected)</span> "
             out += "connected · <span id=\"live-acked\">\(r.accounting.acked)</span> messages acked · "
-            out += "<span id=\"live-attempts\">\(r.connections.attempts)</span> connect attempts · updated every second."
+            out +=
+                "<span id=\"live-attempts\">\(r.connections.attempts)</span> connect attempts · updated every second."
         }
         return out + "</p>" + HTMLReport.body(r)
     }

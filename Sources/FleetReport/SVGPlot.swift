@@ -95,7 +95,8 @@ struct SVGPlot {
         for t in yTicks {
             let yy = py(t.value)
             svg += "<line class=\"grid\" x1=\"\(f(left))\" x2=\"\(f(left + plotW))\" y1=\"\(f(yy))\" y2=\"\(f(yy))\"/>"
-            svg += "<text class=\"tick\" x=\"\(f(left - 4))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(e(t.label))</text>"
+            svg +=
+                "<text class=\"tick\" x=\"\(f(left - 4))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(e(t.label))</text>"
         }
         for t in xTicks {
             let xx = px(t.value)
@@ -113,7 +114,8 @@ struct SVGPlot {
             svg += "<polyline class=\"series\" fill=\"none\" stroke=\"\(l.colour)\" stroke-width=\"1.8\"\(dash) "
             svg += "points=\"\(points)\"><title>\(e(l.name))</title></polyline>"
         }
-        svg += "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left + plotW))\" y1=\"\(f(top + plotH))\" y2=\"\(f(top + plotH))\"/>"
+        svg +=
+            "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left + plotW))\" y1=\"\(f(top + plotH))\" y2=\"\(f(top + plotH))\"/>"
         svg += "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left))\" y1=\"\(f(top))\" y2=\"\(f(top + plotH))\"/>"
         return svg + "</svg>"
     }

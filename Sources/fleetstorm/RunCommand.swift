@@ -21,11 +21,12 @@ struct RunCommand: AsyncParsableCommand {
               fleetstorm run profiles/quickstart.yaml --hub mqtts://127.0.0.1:8883 --ca-file certs/ca.pem
               fleetstorm run profiles/https-telemetry.yaml --devices 100
               fleetstorm run profiles/hub-outage.yaml --devices 6000 --processes 3
-              fleetstorm run profiles/jitter-storm.yaml --ui 127.0.0.1:8080   (open http://127.0.0.1:8080 while it runs)
+              fleetstorm run profiles/jitter-storm.yaml --ui 127.0.0.1:8080
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883 --shard 1/4 --start-at $(( $(date +%s) + 5 ))
             A shard takes a contiguous range of device ids and 1/N of the ramp rate and connect window; in a
             Kubernetes Indexed Job use --shards N (the index comes from JOB_COMPLETION_INDEX).
             Durations read like 250ms, 10s, 5m. --set takes any profile key (see profiles/README.md).
+            --ui HOST:PORT serves a live page of the run (open http://HOST:PORT/ in a browser while it runs).
             """
     )
 

@@ -1,6 +1,6 @@
 import FleetReport
-import NIOPosix
 import Foundation
+import NIOPosix
 import Testing
 
 extension SecondLaneTests {

@@ -119,7 +119,11 @@ struct ChartTests {
         #expect(SVGPlot.round125(3, up: true) == 5 && SVGPlot.round125(3, up: false) == 2)
         #expect(SVGPlot.percentileTicks(nines: 5).map(\.label) == ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"])
         #expect(TextSummary.fixed(-0.5, 1) == "-0.5" && TextSummary.fixed(-1.25, 2) == "-1.25")
-        #expect([1e6, 2.5e6, 1e5, 1e10, 1.5e9, 500].map(SVGPlot.duration) == ["1ms", "2.5ms", "100µs", "10s", "1.5s", "500ns"])
+        #expect(
+            [1e6, 2.5e6, 1e5, 1e10, 1.5e9, 500].map(SVGPlot.duration) == [
+                "1ms", "2.5ms", "100µs", "10s", "1.5s", "500ns",
+            ]
+        )
     }
 }
 
@@ -161,9 +165,11 @@ extension ChartTests {
     }
 
     /// The polylines of one chart on a page: stroke colour, dashed or not, and points in pixels.
-    static func lines(_ page: String, chart id: String) -> [(colour: String, dashed: Bool, points: [(Double, Double)])] {
-        guard let svg = page.components(separatedBy: "<svg id=\"\(id)\"").dropFirst().first?
-            .components(separatedBy: "</svg>").first
+    static func lines(_ page: String, chart id: String) -> [(colour: String, dashed: Bool, points: [(Double, Double)])]
+    {
+        guard
+            let svg = page.components(separatedBy: "<svg id=\"\(id)\"").dropFirst().first?
+                .components(separatedBy: "</svg>").first
         else { return [] }
         return svg.components(separatedBy: "<polyline ").dropFirst().map { line in
             func attribute(_ name: String) -> String {
