@@ -33,16 +33,7 @@ enum SVGChart {
         func x(_ s: Double) -> Double { left + s / seconds * plotW }
         func y(_ v: Double) -> Double { top + plotH - v / peak * plotH }
         var svg = header(id: id, title: title)
-        for (n, s) in spans.enumerated() {
-            let x0 = x(s.start)
-            let x1 = max(x0 + 2, x(s.end))
-            svg +=
-                "<rect class=\"fault\" x=\"\(f(x0))\" y=\"\(f(top))\" width=\"\(f(x1 - x0))\" height=\"\(f(plotH))\">"
-            svg += "<title>\(escape(s.label))</title></rect>"
-            // Labels stack downwards so faults that start together stay readable.
-            svg +=
-                "<text class=\"fault-label\" x=\"\(f(x0 + 3))\" y=\"\(f(top + 12 + Double(n % 6) * 12))\">\(escape(s.label))</text>"
-        }
+        svg += shade(spans, x: x, top: top, height: plotH)
         if line {
             var points: [String] = []
             for (i, v) in values.enumerated() {
@@ -91,6 +82,22 @@ enum SVGChart {
         }
         svg += axes(xMax: nil, xUnit: "", yMax: peak, yLog: false)
         return svg + "</svg>"
+    }
+
+    /// Fault windows as shaded bands over a plot (`x` maps seconds to pixels), each with its label; the labels
+    /// stack downwards so faults that start together stay readable.
+    static func shade(_ spans: [Span], x: (Double) -> Double, top: Double, height plotH: Double) -> String {
+        var svg = ""
+        for (n, s) in spans.enumerated() {
+            let x0 = x(s.start)
+            let x1 = max(x0 + 2, x(s.end))
+            svg +=
+                "<rect class=\"fault\" x=\"\(f(x0))\" y=\"\(f(top))\" width=\"\(f(x1 - x0))\" height=\"\(f(plotH))\">"
+            svg += "<title>\(escape(s.label))</title></rect>"
+            svg +=
+                "<text class=\"fault-label\" x=\"\(f(x0 + 3))\" y=\"\(f(top + 12 + Double(n % 6) * 12))\">\(escape(s.label))</text>"
+        }
+        return svg
     }
 
     static func header(id: String, title: String) -> String {

@@ -83,15 +83,7 @@ struct SVGPlot {
             svg += "<text class=\"legend\" x=\"\(f(l.x))\" y=\"\(f(16 + Double(l.row) * 14))\" fill=\"\(l.colour)\">"
             svg += "\(e(l.text))</text>"
         }
-        for (n, s) in spans.enumerated() {
-            let x0 = px(s.start)
-            let x1 = max(x0 + 2, px(s.end))
-            svg +=
-                "<rect class=\"fault\" x=\"\(f(x0))\" y=\"\(f(top))\" width=\"\(f(x1 - x0))\" height=\"\(f(plotH))\">"
-            svg += "<title>\(e(s.label))</title></rect>"
-            svg +=
-                "<text class=\"fault-label\" x=\"\(f(x0 + 3))\" y=\"\(f(top + 12 + Double(n % 6) * 12))\">\(e(s.label))</text>"
-        }
+        svg += SVGChart.shade(spans, x: px, top: top, height: plotH)
         for t in yTicks {
             let yy = py(t.value)
             svg += "<line class=\"grid\" x1=\"\(f(left))\" x2=\"\(f(left + plotW))\" y1=\"\(f(yy))\" y2=\"\(f(yy))\"/>"

@@ -32,15 +32,7 @@ public final class LivePage: Sendable {
     /// Listens on `host:port`; returns the bound port.
     public func start(host: String, port: Int) async throws -> Int {
         let page = self
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(LivePageHandler(page: page))
-                }
-            }
-            .bind(host: host, port: port).get()
+        let channel = try await SmallHTTP.listen(group: group, host: host, port: port) { LivePageHandler(page: page) }
         server.withLock { $0 = channel }
         return channel.localAddress?.port ?? port
     }
@@ -108,16 +100,14 @@ final class LivePageHandler: ChannelInboundHandler {
         case .body: break
         case .end:
             let answer = page.respond(to: path)
-            let bytes = Array(answer.body.utf8)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: answer.type)
-            headers.add(name: "Content-Length", value: String(bytes.count))
-            headers.add(name: "Cache-Control", value: "no-store")
-            headers.add(name: "X-Run-State", value: answer.done ? "done" : "running")
-            let head = HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers)
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            let state = [("Cache-Control", "no-store"), ("X-Run-State", answer.done ? "done" : "running")]
+            SmallHTTP.reply(
+                context,
+                status: answer.status,
+                type: answer.type,
+                extra: state,
+                body: Array(answer.body.utf8)
+            )
         }
     }
 }

@@ -48,15 +48,9 @@ public final class MetricsExporter: Sendable {
     /// Listens on `host:port`; returns the bound port. Errors say what to do.
     public func start(host: String, port: Int) async throws -> Int {
         let registry = self.registry
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(registry: registry))
-                }
-            }
-            .bind(host: host, port: port).get()
+        let channel = try await SmallHTTP.listen(group: group, host: host, port: port) {
+            MetricsHTTPHandler(registry: registry)
+        }
         server.withLock { $0 = channel }
         return channel.localAddress?.port ?? port
     }
@@ -114,13 +108,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         case .end:
             let found = path == "/metrics" || path.hasPrefix("/metrics?")
             let body = found ? registry.emitToBuffer() : Array("not found: try /metrics\n".utf8)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: found ? "text/plain; version=0.0.4" : "text/plain")
-            headers.add(name: "Content-Length", value: String(body.count))
-            let head = HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers)
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            let type = found ? "text/plain; version=0.0.4" : "text/plain"
+            SmallHTTP.reply(context, status: found ? .ok : .notFound, type: type, body: body)
         }
     }
 }
