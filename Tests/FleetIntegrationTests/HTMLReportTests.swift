@@ -117,10 +117,12 @@ extension SecondLaneTests {
                     browser,
                     [
                         "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(dir)/profile",
-                        "--virtual-time-budget=5000", "--dump-dom", "file://\(probed)",
+                        "--virtual-time-budget=5000", "--enable-logging=stderr", "--v=0", "--dump-dom",
+                        "file://\(probed)",
                     ]
                 )
                 #expect(dom.status == 0, "\(dom.err)")
+                #expect(Self.consoleMessages(dom.err).isEmpty, "\(name): \(Self.consoleMessages(dom.err))")
                 let json = try #require(
                     dom.out.components(separatedBy: "<pre id=\"dom-check\">").dropFirst().first?
                         .components(separatedBy: "</pre>").first,
@@ -182,9 +184,11 @@ extension SecondLaneTests {
                     browser,
                     [
                         "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(dir)/profile",
-                        "--virtual-time-budget=1500", "--dump-dom", "http://127.0.0.1:\(port)/",
+                        "--virtual-time-budget=1500", "--enable-logging=stderr", "--v=0", "--dump-dom",
+                        "http://127.0.0.1:\(port)/",
                     ]
                 )
+                #expect(Self.consoleMessages(dom.err).isEmpty, "live page: \(Self.consoleMessages(dom.err))")
                 let text = dom.out.components(separatedBy: "id=\"live-acked\">").dropFirst().first
                 return text.flatMap { Int($0.prefix { $0.isNumber }) }
             }
@@ -207,6 +211,12 @@ extension SecondLaneTests {
             let busy = try CLITests.run(["run", "profiles/quickstart.yaml", "--ui", "127.0.0.1:\(port)"])
             #expect(busy.status != 0 && busy.stderr.contains("--ui 127.0.0.1:\(port): cannot listen"), "\(busy.stderr)")
             #expect(busy.stderr.split(separator: "\n").count == 1, "\(busy.stderr)")
+        }
+
+        /// What the page said on the browser's console (errors, uncaught exceptions, logs), from Chromium's stderr
+        /// with `--enable-logging=stderr --v=0`: our pages say nothing.
+        static func consoleMessages(_ stderr: String) -> [String] {
+            stderr.split(separator: "\n").filter { $0.contains(":CONSOLE") }.map(String.init)
         }
 
         /// Runs in the page after load; writes its findings as JSON into <pre id="dom-check">.
