@@ -102,6 +102,13 @@ public struct FleetRunner: Sendable {
             guard let settings = scenario.tls, tls != nil else {
                 throw FleetRunError(.tls, "auth.mode x509 needs TLS: use an mqtts:// hub URL (or hub.tls: true)")
             }
+            if scenario.hub.https || scenario.anyAMQP {
+                throw FleetRunError(
+                    .tls,
+                    "auth.mode x509: devices present certificates over MQTT (mqtts:// or wss://); HTTPS and AMQP "
+                        + "devices authenticate with SAS tokens here (auth.mode: sas)"
+                )
+            }
             let fleet = scenario.fleet
             let ids = (0..<fleet.devices).map { fleet.deviceID($0) }
             tls?.identities = try DeviceTLS.identities(scenario.auth, settings, ids: ids)

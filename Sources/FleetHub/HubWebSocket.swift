@@ -1,4 +1,5 @@
 internal import FleetHubCore
+internal import FleetTLS
 internal import FleetWebSocket
 internal import NIOCore
 internal import NIOHTTP1
@@ -18,6 +19,10 @@ enum HubWebSocket {
         let path = configuration.webSocketPath
         let timeout = TimeAmount.nanoseconds(configuration.connectTimeout.nanoseconds)
         let deadline = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        // Over TLS the device's certificate arrives in the handshake, before the upgrade adds the front: kept here
+        // and handed to the front (X.509 devices over wss://).
+        let keeper = NIOLoopBound(PeerCertificateKeeper(), eventLoop: channel.eventLoop)
+        try channel.pipeline.syncOperations.addHandler(keeper.value)
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: configuration.maxPacketSize,
             automaticErrorHandling: true,
@@ -35,6 +40,9 @@ enum HubWebSocket {
                     channel.pipeline.syncOperations.removeHandler(name: RefuseHTTP.name, promise: nil)
                     try channel.pipeline.syncOperations.addHandler(MQTTWebSocketFraming(role: .server))
                     try channel.pipeline.syncOperations.addHandler(front(subprotocol(head) == amqpWebSocketSubprotocol))
+                    if let certificate = keeper.value.kept {
+                        channel.pipeline.fireUserInboundEventTriggered(certificate)
+                    }
                 }
             }
         )
@@ -87,3 +95,17 @@ final class RefuseHTTP: ChannelInboundHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension RefuseHTTP: Sendable {}
+
+/// Keeps the TLS peer's certificate (an event of the handshake) for a handler that joins the pipeline later.
+final class PeerCertificateKeeper: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private(set) var kept: TLSPeerCertificate?
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let certificate = event as? TLSPeerCertificate { kept = certificate }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+@available(*, unavailable)
+extension PeerCertificateKeeper: Sendable {}

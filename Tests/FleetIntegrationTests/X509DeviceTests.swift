@@ -78,11 +78,14 @@ extension SecondLaneTests {
             return path
         }
 
-        @Test("embedded hub: the run makes a fleet CA and 30 device certificates; every device connects by certificate")
-        func embeddedHub() throws {
+        @Test(
+            "embedded hub: the run makes a fleet CA and 30 device certificates; every device connects by certificate, over mqtts:// and over wss://",
+            arguments: ["hub: {tls: true}", "hub: {tls: true, websocket: true}"]
+        )
+        func embeddedHub(hub: String) throws {
             let output = CLITests.temp("x509-embedded.pb")
             let r = try CLITests.run([
-                "run", try Self.profile("hub: {tls: true}\nauth: {mode: x509, hub_host: hub.test}"), "--quiet",
+                "run", try Self.profile("\(hub)\nauth: {mode: x509, hub_host: hub.test}"), "--quiet",
                 "--output", output,
             ])
             #expect(r.status == 0, "\(r.stderr)")
@@ -242,6 +245,21 @@ extension SecondLaneTests {
             #expect((report.connections.refusedByCode[5] ?? 0) >= 1, "device 2 is refused")
             let text = String(decoding: hubLines.wait(), as: UTF8.self)
             #expect(text.contains("device device-00002: its certificate is not from a CA"), "\(text)")
+        }
+
+        @Test("X.509 over HTTPS or AMQP is one line before anything connects (those devices use SAS tokens here)")
+        func x509NeedsMQTT() throws {
+            for hub in ["hub: {tls: true, https: true}", "hub: {tls: true, amqp: true}"] {
+                let r = try CLITests.run([
+                    "run", try Self.profile("\(hub)\nauth: {mode: x509, hub_host: hub.test}"), "--quiet", "--output",
+                    CLITests.temp("x509-refused.pb"),
+                ])
+                #expect(
+                    r.status != 0 && r.stderr.contains("HTTPS and AMQP devices authenticate with SAS"),
+                    "\(r.stderr)"
+                )
+                #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+            }
         }
 
         @Test("hub --profile with auth.mode x509 needs --x509-ca or --x509-thumbprints; a SAS profile refuses them")
