@@ -12,4 +12,10 @@ public protocol EmbeddedHub: Sendable {
     func resetClock() async
     /// Stops accepting, closes connections and returns what the hub saw (nil: not a hub).
     func stop() async -> HubStats?
+    /// What the hub has seen so far, while it runs (nil: not a hub, or it cannot say).
+    func stats() async -> HubStats?
+}
+
+extension EmbeddedHub {
+    public func stats() async -> HubStats? { nil }
 }

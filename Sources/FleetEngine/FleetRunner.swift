@@ -26,6 +26,15 @@ public struct FleetProgress: Sendable, Codable {
     public var descriptorLimit: Int = 0
 }
 
+/// A run so far, for a live view: every cohort's recorder merged (copied on the device loop, merged off it), what
+/// the embedded hub has seen, the faults started (open windows end now), and the time since the start.
+public struct LiveSample: Sendable {
+    public var snapshot: Snapshot
+    public var hub: HubStats?
+    public var faults: [FaultRecord]
+    public var elapsed: Duration
+}
+
 /// One cohort's share of a run.
 public typealias CohortResult = CohortSnapshot
 
@@ -61,9 +70,8 @@ public struct FleetRunner: Sendable {
     /// Called about every `progressInterval` from the sampler task.
     public var progress: (@Sendable (FleetProgress) -> Void)?
     public var progressInterval: Duration = .seconds(1)
-    /// Called about every `snapshotInterval` with everything recorded so far (every cohort's recorder, merged off
-    /// the device loop) and the time since the start, for a live view (`run --ui`). Nil costs nothing.
-    public var snapshots: (@Sendable (Snapshot, Duration) -> Void)?
+    /// Called about every `snapshotInterval` with the run so far, for a live view (`run --ui`). Nil costs nothing.
+    public var snapshots: (@Sendable (LiveSample) -> Void)?
     public var snapshotInterval: Duration = .seconds(1)
     /// The SDK-style per-device callbacks (status, cloud-to-device messages, send completions).
     public var callbacks = DeviceCallbacks()
@@ -302,7 +310,9 @@ public struct FleetRunner: Sendable {
                         else { continue }
                         var merged = Snapshot()
                         for p in parts { try? merged.merge(p) }
-                        snapshots(merged, at)
+                        let hubStats = await hub?.stats()
+                        let started = faults.records(runEnd: at.nanoseconds)
+                        snapshots(LiveSample(snapshot: merged, hub: hubStats, faults: started, elapsed: at))
                     }
                 }
             }

@@ -19,6 +19,8 @@ public struct EmbeddedTestHub: EmbeddedHub {
 
     public func stop() async -> HubStats? { await hub.stop() }
 
+    public func stats() async -> HubStats? { await hub.stats() }
+
     public func inject(_ step: FaultPlan.Step, fault: Scenario.Fault, index: Int) async -> Int {
         await hub.inject(step, fault: fault, index: index)
     }

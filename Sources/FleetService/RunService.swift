@@ -54,8 +54,8 @@ public struct RunService: Sendable {
         runner.callbacks = callbacks
         if let live {
             let (running, started) = (scenario, Int64(Date().timeIntervalSince1970 * 1e9))
-            runner.snapshots = { snapshot, elapsed in
-                live(Self.interimReport(snapshot, elapsed: elapsed, scenario: running, started: started), elapsed)
+            runner.snapshots = { sample in
+                live(Self.interimReport(sample, scenario: running, started: started), sample.elapsed)
             }
         }
         runner.startAtUnixNanoseconds = startAtUnixNanoseconds
@@ -183,23 +183,19 @@ public struct RunService: Sendable {
         )
     }
 
-    /// The report of a run still going: what the devices recorded so far (no hub counters, faults or health yet).
-    static func interimReport(
-        _ snapshot: Snapshot,
-        elapsed: Duration,
-        scenario: Scenario,
-        started: Int64
-    ) -> Fleetstorm_Report_V1_Report {
+    /// The report of a run still going: what the devices and the embedded hub have seen so far and the faults
+    /// started (no generator health yet).
+    static func interimReport(_ sample: LiveSample, scenario: Scenario, started: Int64) -> Fleetstorm_Report_V1_Report {
         let facts = RunFacts(
             profileName: scenario.name,
             seed: scenario.seed,
             devices: scenario.fleet.devices,
             startedUnixNanoseconds: started,
-            durationNanoseconds: elapsed.nanoseconds,
+            durationNanoseconds: sample.elapsed.nanoseconds,
             target: scenario.hub.description,
             mqttVersion: scenario.mqtt.version.description
         )
-        return ReportBuilder.build(facts: facts, snapshot: snapshot, hub: nil)
+        return ReportBuilder.build(facts: facts, snapshot: sample.snapshot, hub: sample.hub, faults: sample.faults)
     }
 
     /// What ran: the whole fleet's profile, and for a shard a first comment line naming its share.
