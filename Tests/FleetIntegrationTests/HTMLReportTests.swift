@@ -189,6 +189,8 @@ extension SecondLaneTests {
                     ]
                 )
                 #expect(Self.consoleMessages(dom.err).isEmpty, "live page: \(Self.consoleMessages(dom.err))")
+                // The embedded hub's counters are on the page too (read while it runs).
+                if dom.out.contains("id=\"live-acked\"") { #expect(dom.out.contains("<table id=\"hub\">")) }
                 let text = dom.out.components(separatedBy: "id=\"live-acked\">").dropFirst().first
                 return text.flatMap { Int($0.prefix { $0.isNumber }) }
             }
