@@ -110,10 +110,10 @@ public struct FleetRunner: Sendable {
             guard let settings = scenario.tls, tls != nil else {
                 throw FleetRunError(.tls, "auth.mode x509 needs TLS: use an mqtts:// hub URL (or hub.tls: true)")
             }
-            if scenario.hub.https || scenario.anyAMQP {
+            if scenario.anyAMQP {
                 throw FleetRunError(
                     .tls,
-                    "auth.mode x509: devices present certificates over MQTT (mqtts:// or wss://); HTTPS and AMQP "
+                    "auth.mode x509: devices present certificates over MQTT (mqtts://, wss://) and HTTPS; AMQP "
                         + "devices authenticate with SAS tokens here (auth.mode: sas)"
                 )
             }

@@ -95,6 +95,58 @@ extension SecondLaneTests {
             #expect(stats.refusedByReason["bad_signature"] == 1, "\(stats.refusedByReason)")
         }
 
+        /// X.509 over the HTTPS device API with curl as the device: no Authorization header, the certificate it
+        /// presents in the handshake authenticates the request (204); no certificate, or one from a CA the hub does
+        /// not trust, is 401 with the reason counted.
+        @Test func curlAuthenticatesByCertificate() async throws {
+            let curl = try #require(Env.which("curl"), "curl not installed (.ci/run installs it)")
+            let fleet = try DeviceCertificates.makeCA()
+            let other = try DeviceCertificates.makeCA(commonName: "another CA")
+            var configuration = HubConfiguration()
+            configuration.auth = HubAuthenticator(keys: .x509(thumbprints: [:]), hostName: "myhub.local")
+            configuration.listen = []
+            let bundle = try HubCertificates.generate(host: "localhost")
+            configuration.tls = try HubTLS(
+                certificatePEM: bundle.serverPEM,
+                keyPEM: bundle.serverKeyPEM,
+                clientCertificates: fleet.certificatePEM
+            )
+            configuration.httpsListen = [("127.0.0.1", 0)]
+            let hub = TestHub(configuration: configuration)
+            let port = try await hub.start()[0].port
+            let dir = CLITests.temp("https-x509")
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try bundle.caPEM.write(toFile: "\(dir)/ca.pem", atomically: true, encoding: .utf8)
+            for (name, ca) in [("fleet", fleet), ("other", other)] {
+                let pair = try #require(try DeviceCertificates.issue(["cert-1"], by: ca)["cert-1"])
+                try pair.certificatePEM.write(toFile: "\(dir)/\(name).pem", atomically: true, encoding: .utf8)
+                try pair.keyPEM.write(toFile: "\(dir)/\(name)-key.pem", atomically: true, encoding: .utf8)
+            }
+            let url = "https://localhost:\(port)/devices/cert-1/messages/events?api-version=2021-04-12"
+            func post(_ certificate: String?) throws -> String {
+                let identity =
+                    certificate.map { ["--cert", "\(dir)/\($0).pem", "--key", "\(dir)/\($0)-key.pem"] } ?? []
+                let r = try RealClientTests.run(
+                    curl,
+                    ["-s", "--cacert", "\(dir)/ca.pem", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"]
+                        + identity
+                        + ["--data-binary", "{\"t\":21}", url]
+                )
+                #expect(r.status == 0, "curl: \(r.err)")
+                return r.out
+            }
+            #expect(try post("fleet") == "204")
+            #expect(try post(nil) == "401")
+            #expect(try post("other") == "401")
+            let stats = await hub.stop()
+            #expect(stats.messagesReceived == 1 && stats.messagesByDevice["cert-1"] == 1, "\(stats)")
+            #expect(
+                stats.refusedByReason["no_certificate"] == 1 && stats.refusedByReason["untrusted_certificate"] == 1,
+                "\(stats.refusedByReason)"
+            )
+        }
+
         /// Python's http.client on one keep-alive connection: telemetry, then C2D fetched, completed, completed
         /// again (412: no lock), abandoned (delivered again), rejected.
         @Test func pythonFetchesAndSettlesCloudToDevice() async throws {
