@@ -211,7 +211,9 @@ struct RunCommand: AsyncParsableCommand {
         print("report: \(path)")
         if let page {
             page.finish(body: LiveReport.body(report, elapsedSeconds: Double(report.run.durationNs) / 1e9, final: path))
-            await page.awaitFinalFetch(limit: .seconds(3))
+            // A watching browser gets a moment to fetch the final state, unless Ctrl-C asked to stop now (the page
+            // then says the run has ended when its next fetch finds no server).
+            if !report.run.cancelled { await page.awaitFinalFetch(limit: .seconds(3)) }
             await page.stop()
         }
         if let why = NoConnection.explain(report, x509: scenario.auth?.usesX509 == true) { fail(why) }
