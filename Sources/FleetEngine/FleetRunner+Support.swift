@@ -9,6 +9,15 @@ import Glibc
 #endif
 
 extension FleetRunner {
+    /// Runs `body` every `interval` until the task is cancelled (the run's samplers: progress, live snapshots).
+    static func every(_ interval: Duration, _ body: () async -> Void) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if Task.isCancelled { break }
+            await body()
+        }
+    }
+
     /// One TCP connect to an external hub before the fleet starts, so a wrong URL is one clear error in our words.
     static func probe(_ address: SocketAddress, url: String, group: any EventLoopGroup) async throws {
         do {

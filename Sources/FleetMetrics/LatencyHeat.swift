@@ -14,9 +14,9 @@ public enum LatencyHeat {
 
     /// The bucket of a latency.
     public static func bucket(_ nanoseconds: Int64) -> Int {
-        guard nanoseconds > Int64(lowestNanoseconds) else { return 0 }
-        let position = log10(Double(nanoseconds) / Double(lowestNanoseconds)) * Double(perDecade)
-        return min(buckets - 1, Int(position))
+        let ratio = Double(nanoseconds) / Double(lowestNanoseconds)
+        guard ratio > 1 else { return 0 }
+        return min(buckets - 1, Int(saturating: log10(ratio) * Double(perDecade)))
     }
 
     /// The lower edge of bucket `k` in nanoseconds.

@@ -138,7 +138,7 @@ public enum ComparePage {
                 x: .log(lo, hi),
                 y: .linear(0, 1),
                 xTicks: SVGPlot.logTicks(lo, hi) { SVGPlot.duration($0) },
-                yTicks: [0, 0.25, 0.5, 0.75, 1].map { SVGPlot.Tick(value: $0, label: "\(Int($0 * 100))%") },
+                yTicks: [(0, "0%"), (0.25, "25%"), (0.5, "50%"), (0.75, "75%"), (1, "100%")].map(SVGPlot.Tick.init),
                 xCaption: "delay before the retry (log axis)"
             )
             plot.lines = lines

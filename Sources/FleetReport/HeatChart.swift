@@ -89,7 +89,7 @@ enum HeatChart {
         }
         svg += "<text class=\"caption\" x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\">"
         svg +=
-            "seconds from the run's start (bins of \(TextSummary.formatNanoseconds(UInt64(binSeconds * Double(group) * 1e9))))"
+            "seconds from the run's start (bins of \(TextSummary.formatNanoseconds(UInt64(saturating: binSeconds * Double(group) * 1e9))))"
         svg += "</text>"
         svg +=
             "<line class=\"axis\" x1=\"\(f(left))\" x2=\"\(f(left + plotW))\" y1=\"\(f(top + plotH))\" y2=\"\(f(top + plotH))\"/>"
@@ -104,10 +104,10 @@ enum HeatChart {
         ]
         let t = peak > 1 ? log(Double(max(1, n))) / log(Double(peak)) : 1
         let position = min(1, max(0, t)) * Double(ramp.count - 1)
-        let i = min(ramp.count - 2, Int(position))
+        let i = min(ramp.count - 2, Int(saturating: position))
         let u = position - Double(i)
         let (a, b) = (ramp[i], ramp[i + 1])
         let rgb = [a.0 + (b.0 - a.0) * u, a.1 + (b.1 - a.1) * u, a.2 + (b.2 - a.2) * u]
-        return "#" + rgb.map { String(format: "%02x", Int($0.rounded())) }.joined()
+        return "#" + rgb.map { String(format: "%02x", Int(saturating: $0.rounded())) }.joined()
     }
 }

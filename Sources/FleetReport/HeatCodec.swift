@@ -58,7 +58,7 @@ enum HeatCodec {
         guard heat.cells.count == heat.counts.count else {
             throw DamagedHeat(description: "heat \(name): \(heat.cells.count) cells but \(heat.counts.count) counts")
         }
-        let limit = UInt64(maxBins * LatencyHeat.buckets)
+        let limit = UInt64(clamping: maxBins * LatencyHeat.buckets)
         var cell: UInt64 = 0
         var cells: [(Int, UInt64)] = []
         for (i, delta) in heat.cells.enumerated() {

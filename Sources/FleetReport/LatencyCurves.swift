@@ -18,7 +18,7 @@ enum LatencyCurves {
             return summary.filter { $0.x < end } + [(end, Double(h.max))]
         }
         var out: Points = []
-        let steps = Int(end * 40)
+        let steps = Int(saturating: end * 40)
         for i in 0..<steps {
             let x = Double(i) / 40
             let p = (1 - pow(10, -x)) * 100
@@ -31,7 +31,7 @@ enum LatencyCurves {
     /// How many nines the percentile axis shows for a histogram: one per decade of its count (a tail beyond one
     /// sample is the maximum), from 1 (90 %) to 5 (99.999 %).
     static func nines(_ h: Fleetstorm_Report_V1_Histogram) -> Int {
-        Swift.min(5, Swift.max(1, Int(log10(Double(Swift.max(1, h.count))).rounded(.up))))
+        Swift.min(5, Swift.max(1, Int(saturating: log10(Double(Swift.max(1, h.count))).rounded(.up))))
     }
 
     /// The cumulative share of a histogram's values at or below x (ns), from 0 just below its smallest value to 1

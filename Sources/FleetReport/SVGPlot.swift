@@ -179,7 +179,7 @@ struct SVGPlot {
 
     /// A round duration as an axis prints it: 1ms, 2.5ms, 100µs, 10s (no trailing zeros).
     static func duration(_ nanoseconds: Double) -> String {
-        let text = TextSummary.formatNanoseconds(UInt64(max(0, min(nanoseconds, 1.8e19))))
+        let text = TextSummary.formatNanoseconds(UInt64(saturating: nanoseconds))
         let unit = text.drop { $0 == "." || $0.isNumber }
         var number = String(text.dropLast(unit.count))
         if number.contains(".") {

@@ -53,7 +53,7 @@ public struct RunService: Sendable {
         runner.progress = progress
         runner.callbacks = callbacks
         if let live {
-            let (running, started) = (scenario, Int64(Date().timeIntervalSince1970 * 1e9))
+            let (running, started) = (scenario, Int64(saturating: Date().timeIntervalSince1970 * 1e9))
             runner.snapshots = { sample in
                 live(Self.interimReport(sample, scenario: running, started: started), sample.elapsed)
             }
