@@ -65,7 +65,7 @@ extension DeviceStateMachine {
         guard case .connected = state else { return }
         for (id, message) in redelivery.sortedByID() {
             session.inflight.append(id: id, message: message)
-            actions.append(.publish(TelemetryPublish(seq: message.seq, packetID: id, dup: true)))
+            actions.append(.publish(TelemetryPublish(seq: message.seq, packetID: id, dup: true, intended: message.intended)))
         }
         redelivery.removeAll()
         while session.inflight.count < config.maxInflight, let message = queue.popFirst() {
@@ -90,7 +90,7 @@ extension DeviceStateMachine {
             packetID = id
             session.inflight.append(id: id, message: message)
         }
-        actions.append(.publish(TelemetryPublish(seq: message.seq, packetID: packetID)))
+        actions.append(.publish(TelemetryPublish(seq: message.seq, packetID: packetID, intended: message.intended)))
         if qos == .atMostOnce { actions.append(.record(.sent)) }
     }
 

@@ -32,12 +32,39 @@ extension DeviceStateMachine {
         }
     }
 
+    /// Writes `message`'s body into `buffer`: the cohort's template expanded for it, or the cohort's filler. The same
+    /// message always gets the same bytes (a re-sent one included).
+    public func writeBody(for message: TelemetryPublish, into buffer: inout ByteBuffer) {
+        guard let template = shared.template else {
+            buffer.writeImmutableBuffer(shared.payload)
+            return
+        }
+        template.render(
+            PayloadTemplate.Message(
+                deviceID: deviceID,
+                seq: message.seq,
+                unixMillis: shared.unixMillisAtZero &+ message.intended.nanoseconds / 1_000_000,
+                seed: payloadSeed
+            ),
+            into: &buffer
+        )
+    }
+
+    /// `message`'s body as a buffer of its own (the filler is shared, not copied).
+    public func body(for message: TelemetryPublish) -> ByteBuffer {
+        guard shared.template != nil else { return shared.payload }
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(shared.bodyCapacity)
+        writeBody(for: message, into: &buffer)
+        return buffer
+    }
+
     /// The packet a telemetry action stands for (builds the topic string: for tests and in-memory wiring).
     public func packet(for message: TelemetryPublish) -> MQTTPacket {
         .publish(
             MQTTPublish(
                 topic: topic(for: message.seq),
-                payload: config.payload,
+                payload: body(for: message),
                 qos: message.packetID == nil ? .atMostOnce : .atLeastOnce,
                 dup: message.dup,
                 packetID: message.packetID

@@ -45,6 +45,13 @@ public struct DeviceConfig: Sendable {
     public var clientType: String
     /// Unix time (seconds) at `Instant.zero`, for token expiry; the runner sets it from the wall clock at start.
     public var unixSecondsAtZero: Int64 = 0
+    /// The same instant in milliseconds, for a template's `time` variables (FleetSim keeps 0: its clock starts at the
+    /// Unix epoch).
+    public var unixMillisAtZero: Int64 = 0
+    /// The cohort's payload template (nil: `payload`, the filler, for every message).
+    public var template: PayloadTemplate?
+    /// Bytes to reserve for one message's body (the template's longest expansion, or the filler's size).
+    public var bodyCapacity: Int
     /// Silence before a PINGREQ, and how long to wait for its PINGRESP (reference §4.5): .NET pings after a
     /// quarter of the keep-alive and waits 30 s; C pings after the keep-alive and waits min(80 s, keep-alive/2);
     /// the others (paho, mqtt.js semantics) ping after the keep-alive and wait one more.
@@ -93,6 +100,14 @@ public struct DeviceConfig: Sendable {
             .map { SASToken.urlEncode($0.key) + "=" + SASToken.urlEncode($0.value) }
         propertyBag = (system + application).joined(separator: "&")
         subscribeC2D = scenario.mqtt.subscribeC2D
+        let cohortName = cohort?.name ?? "all"
+        template = scenario.telemetry.template?.forCohort(cohortName, messages: scenario.telemetry.messages)
+        bodyCapacity =
+            template?.maxBytes(
+                deviceIDBytes: scenario.fleet.longestDeviceID,
+                cohortBytes: cohortName.utf8.count,
+                messages: scenario.telemetry.messages
+            ) ?? scenario.telemetry.payloadBytes
         var payload = ByteBuffer()
         let pattern = Array(#"{"temperature":21.5,"humidity":40,"pad":""#.utf8)
         for i in 0..<scenario.telemetry.payloadBytes { payload.writeInteger(pattern[i % pattern.count]) }
@@ -105,9 +120,18 @@ public final class SharedDeviceConfig: Sendable {
     public let config: DeviceConfig
     /// `config.closedLoop`, decided once (asked on every acknowledgement; reading it through `config` copied it).
     public let closedLoop: Bool
+    /// What writing a message's body reads, kept apart so it copies nothing else per message.
+    public let template: PayloadTemplate?
+    public let payload: ByteBuffer
+    public let bodyCapacity: Int
+    public let unixMillisAtZero: Int64
     public init(_ config: DeviceConfig) {
         self.config = config
         closedLoop = config.closedLoop
+        template = config.template
+        payload = config.payload
+        bodyCapacity = config.bodyCapacity
+        unixMillisAtZero = config.unixMillisAtZero
     }
 }
 
@@ -219,11 +243,14 @@ public struct TelemetryPublish: Sendable, Hashable {
     public var seq: UInt64
     public var packetID: UInt16?
     public var dup: Bool
+    /// The message's intended send time (a template's `time` variables print it).
+    public var intended: Instant
 
-    public init(seq: UInt64, packetID: UInt16?, dup: Bool = false) {
+    public init(seq: UInt64, packetID: UInt16?, dup: Bool = false, intended: Instant = .zero) {
         self.seq = seq
         self.packetID = packetID
         self.dup = dup
+        self.intended = intended
     }
 }
 

@@ -92,6 +92,8 @@ public struct DeviceStateMachine: Sendable {
     var lastSeq: UInt64 = 0
     /// The device key (decoded), when the scenario authenticates with SAS tokens.
     let keyBytes: Data?
+    /// Seeds the random variables of the cohort's payload template (its own stream: a template changes no delay).
+    let payloadSeed: UInt64
     /// Messages generated so far (across connections).
     public internal(set) var generated = 0
     /// The status last reported, and why.
@@ -111,6 +113,7 @@ public struct DeviceStateMachine: Sendable {
         self.deviceID = deviceID
         self.shared = shared
         self.rng = SplitMix64(seed: seed)
+        self.payloadSeed = PayloadTemplate.payloadSeed(deviceSeed: seed)
         self.keyBytes = key.flatMap { Data(base64Encoded: $0) }
     }
 

@@ -9,6 +9,8 @@ struct ProfileReader {
     var usedOverrides: Set<String> = []
     /// Reads a file the profile names (a registry), relative paths resolved against the profile; given by the edge.
     let readFile: @Sendable (String) -> String?
+    /// The profile's text by line (to place an error inside a block of text, such as a template, exactly).
+    var sourceLines: [Substring] = []
 
     init(
         source: String,
@@ -30,6 +32,7 @@ struct ProfileReader {
     mutating func read(_ root: Node) throws(ScenarioError) -> Scenario {
         var s = Scenario()
         var top = try section(root, path: "")
+        var telemetrySection: Section?
         s.name = try top.string("name") ?? s.name
         s.description = try top.string("description") ?? s.description
         if let seed = try top.int("seed", min: 0) { s.seed = UInt64(seed) }
@@ -100,6 +103,8 @@ struct ProfileReader {
             }
             s.telemetry.contentType = try Self.readSystemProperty(&t, "content_type")
             s.telemetry.contentEncoding = try Self.readSystemProperty(&t, "content_encoding")
+            s.telemetry.template = try Self.readTemplate(&t)
+            telemetrySection = t
             let bag = s.telemetry.properties.reduce(0) {
                 $0 + SASToken.urlEncode($1.key).utf8.count + SASToken.urlEncode($1.value).utf8.count + 2
             }
@@ -163,6 +168,7 @@ struct ProfileReader {
             s.cohorts = try Self.sizeCohorts(cohortSpecs, fleet: s.fleet.devices)
         }
         try Self.checkPools(s, top: top, cohortSpecs: cohortSpecs)
+        if let telemetrySection { try Self.checkTemplate(s, telemetry: telemetrySection) }
         try top.mapping("auth") { (a: inout Section) throws(ScenarioError) in
             let mode = try a.string("mode") ?? "none"
             let host = try a.string("hub_host")

@@ -191,6 +191,11 @@ public struct Scenario: Sendable, Hashable {
             let n = String(firstIndex + index)
             return idPrefix + String(repeating: "0", count: Swift.max(0, digits - n.count)) + n
         }
+
+        /// The byte length of the longest device id of the whole fleet.
+        public var longestDeviceID: Int {
+            idPrefix.utf8.count + Swift.max(5, String(Swift.max((wholeFleetDevices ?? devices) - 1, 0)).count)
+        }
     }
 
     public struct MQTT: Sendable, Hashable {
@@ -223,6 +228,8 @@ public struct Scenario: Sendable, Hashable {
         /// `iothub-contenttype` / `iothub-contentencoding` headers over HTTPS, the properties section over AMQP.
         public var contentType: String?
         public var contentEncoding: String?
+        /// A body written per message (`telemetry.template` or `template_file`); nil: `payloadBytes` of filler.
+        public var template: PayloadTemplate?
         /// How long a device waits for the acknowledgements of its last messages before giving up on them.
         public var drainTimeout: Duration = .seconds(30)
         /// Messages a device keeps while it cannot send (disconnected, or its in-flight window is full).

@@ -65,6 +65,7 @@ public struct ScenarioLoader: Sendable {
             parsed[key] = (node, shown)
         }
         var reader = ProfileReader(source: source, overrides: parsed, readFile: readFile)
+        reader.sourceLines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
         let scenario = try reader.read(root)
         if let unused = reader.unusedOverride() {
             throw ScenarioError(

@@ -41,11 +41,12 @@ extension Scenario {
                 + "connack_timeout: \(d(mqtt.connackTimeout)), connect_timeout: \(d(mqtt.connectTimeout)), subscribe_c2d: \(mqtt.subscribeC2D)}"
         )
         out.append(
-            "telemetry: {messages: \(telemetry.messages), interval: \(d(telemetry.interval)), payload_bytes: \(telemetry.payloadBytes), "
-                + "qos: \(telemetry.qos.rawValue), max_inflight: \(telemetry.maxInflight), queue_capacity: \(telemetry.queueCapacity), "
+            "telemetry: {messages: \(telemetry.messages), interval: \(d(telemetry.interval)), "
+                + (telemetry.template == nil ? "payload_bytes: \(telemetry.payloadBytes), " : "") + "qos: \(telemetry.qos.rawValue), max_inflight: \(telemetry.maxInflight), queue_capacity: \(telemetry.queueCapacity), "
                 + "drain_timeout: \(d(telemetry.drainTimeout))"
                 + (telemetry.contentType.map { ", content_type: \(q($0))" } ?? "")
-                + (telemetry.contentEncoding.map { ", content_encoding: \(q($0))" } ?? "") + "}"
+                + (telemetry.contentEncoding.map { ", content_encoding: \(q($0))" } ?? "")
+                + (telemetry.template.map { ", template: \(Self.yamlQuoted($0.text))" } ?? "") + "}"
         )
         func policy(_ p: RetryPolicy) -> String {
             var s = "{policy: \(q(p.name)), shape: \(q("\(p.shape)"))"
@@ -158,5 +159,33 @@ extension Scenario {
             }
         }
         return out
+    }
+
+    /// `s` as a YAML double-quoted string: backslash, quote and control characters escaped (a template's newlines
+    /// survive the round trip).
+    static func yamlQuoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += "\\x" + String(scalar.value, radix: 16).leftPadded(to: 2)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: Swift.max(0, width - count)) + self
     }
 }

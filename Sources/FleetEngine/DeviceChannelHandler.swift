@@ -281,15 +281,16 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                     continue
                 }
                 guard let context else { continue }
-                var buffer = context.channel.allocator.buffer(capacity: 128 + shared.config.payload.readableBytes)
+                var buffer = context.channel.allocator.buffer(capacity: 128 + shared.bodyCapacity)
                 do {
                     try encoder.encodePublish(
                         qos: shared.config.qos,
                         packetID: message.packetID,
                         dup: message.dup,
-                        payload: shared.config.payload,
-                        into: &buffer
-                    ) { machine.writeTopic(seq: message.seq, into: &$0) }
+                        into: &buffer,
+                        topic: { machine.writeTopic(seq: message.seq, into: &$0) },
+                        payload: { machine.writeBody(for: message, into: &$0) }
+                    )
                 } catch {
                     context.close(promise: nil)
                     continue
@@ -353,7 +354,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         machine.writeTopic(seq: message.seq, into: &topic)
         return MQTTPublish(
             topic: String(buffer: topic),
-            payload: shared.config.payload,
+            payload: machine.body(for: message),
             qos: shared.config.qos,
             dup: message.dup,
             packetID: shared.config.qos == .atMostOnce ? nil : message.packetID

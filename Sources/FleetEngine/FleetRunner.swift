@@ -178,7 +178,6 @@ public struct FleetRunner: Sendable {
         let startedUnix = now - late
         let origin = NIODeadline.now() - .nanoseconds(late)
         let callbacks = self.callbacks
-        let unixSecondsAtZero = startedUnix / 1_000_000_000
         let swarm = try await loop.submit {
             let scheduler = LoopScheduler(loop: loop, origin: origin)
             let swarm = Swarm(
@@ -186,7 +185,7 @@ public struct FleetRunner: Sendable {
                 scheduler: scheduler,
                 recorders: scenario.effectiveCohorts.map { _ in Recorder(bin: scenario.bin) },
                 scenario: scenario,
-                unixSecondsAtZero: unixSecondsAtZero,
+                unixNanosecondsAtZero: startedUnix,
                 hubAddress: resolved,
                 serverName: hubAddress.host,
                 sourceAddresses: sources,

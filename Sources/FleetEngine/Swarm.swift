@@ -58,7 +58,7 @@ final class Swarm {
         scheduler: LoopScheduler,
         recorders: [Recorder],
         scenario: Scenario,
-        unixSecondsAtZero: Int64,
+        unixNanosecondsAtZero: Int64,
         hubAddress: SocketAddress,
         serverName: String?,
         sourceAddresses: [SocketAddress],
@@ -124,7 +124,8 @@ final class Swarm {
         for (c, cohort) in scenario.effectiveCohorts.enumerated() {
             // One configuration per cohort, built once; its devices share it (the payload buffer copy-on-write).
             var cohortConfig = DeviceConfig(scenario: scenario, cohort: cohort)
-            cohortConfig.unixSecondsAtZero = unixSecondsAtZero
+            cohortConfig.unixSecondsAtZero = unixNanosecondsAtZero / 1_000_000_000
+            cohortConfig.unixMillisAtZero = unixNanosecondsAtZero / 1_000_000
             let shared = SharedDeviceConfig(cohortConfig)
             if let amqp, cohort.amqp, cohort.amqpPool.isPooled {
                 let count = cohort.amqpPool.connections(devices: cohort.devices)

@@ -40,6 +40,21 @@ public struct MQTTEncoder: Sendable {
         into buffer: inout ByteBuffer,
         topic writeTopic: (inout ByteBuffer) -> Void
     ) throws(MQTTCodecError) {
+        try encodePublish(qos: qos, packetID: packetID, dup: dup, into: &buffer, topic: writeTopic) {
+            $0.writeImmutableBuffer(payload)
+        }
+    }
+
+    /// The same, with the payload written straight into the buffer by `writePayload` too (a templated body: no
+    /// buffer of its own per message).
+    public func encodePublish(
+        qos: MQTTQoS,
+        packetID: UInt16?,
+        dup: Bool,
+        into buffer: inout ByteBuffer,
+        topic writeTopic: (inout ByteBuffer) -> Void,
+        payload writePayload: (inout ByteBuffer) -> Void
+    ) throws(MQTTCodecError) {
         guard qos == .atMostOnce || (packetID ?? 0) != 0 else {
             throw MQTTCodecError(.zeroPacketIdentifier, packetType: .publish)
         }
@@ -54,7 +69,7 @@ public struct MQTTEncoder: Sendable {
         buffer.setInteger(UInt16(topicLength), at: start + 5)
         if qos != .atMostOnce, let packetID { buffer.writeInteger(packetID) }
         if version == .v5 { buffer.writeInteger(UInt8(0)) }
-        buffer.writeImmutableBuffer(payload)
+        writePayload(&buffer)
         try Self.close(start: start, type: .publish, flags: (dup ? 0x08 : 0) | (qos.rawValue << 1), in: &buffer)
     }
 

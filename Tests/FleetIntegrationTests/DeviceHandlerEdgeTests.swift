@@ -27,7 +27,7 @@ struct DeviceHandlerEdgeTests {
                 scheduler: scheduler,
                 recorders: [Recorder()],
                 scenario: scenario,
-                unixSecondsAtZero: 0,
+                unixNanosecondsAtZero: 0,
                 hubAddress: try SocketAddress(ipAddress: "127.0.0.1", port: 1),
                 serverName: nil,
                 sourceAddresses: []
