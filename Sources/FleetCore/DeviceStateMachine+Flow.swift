@@ -69,7 +69,7 @@ extension DeviceStateMachine {
         }
         redelivery.removeAll()
         while session.inflight.count < config.maxInflight, let message = queue.popFirst() {
-            Self.publish(message, qos: config.qos, session: &session, into: &actions)
+            Self.publish(message, qos: qos(of: message.seq), session: &session, into: &actions)
         }
         session.lastWrite = now
     }

@@ -32,10 +32,39 @@ extension DeviceStateMachine {
         }
     }
 
-    /// Writes `message`'s body into `buffer`: the cohort's template expanded for it, or the cohort's filler. The same
-    /// message always gets the same bytes (a re-sent one included).
+    /// Which kind of the cohort's mix message `seq` is (0 without a mix): drawn from the device's payload seed and
+    /// the message id alone, so a message keeps its kind (and QoS and body) when it is re-sent.
+    public func kind(of seq: UInt64) -> Int {
+        let kinds = shared.kinds
+        guard kinds.count > 1 else { return 0 }
+        let draw = PayloadTemplate.mix(payloadSeed, 0x6B69_6E64, seq)
+        for (i, kind) in kinds.enumerated() where draw < kind.threshold { return i }
+        return kinds.count - 1
+    }
+
+    /// Message `seq`'s QoS: its kind's, or the cohort's.
+    func qos(of seq: UInt64) -> MQTTQoS {
+        shared.kinds.isEmpty ? shared.qos : shared.kinds[kind(of: seq)].qos
+    }
+
+    /// Bytes to reserve for `message`'s body.
+    public func bodyCapacity(for message: TelemetryPublish) -> Int {
+        shared.kinds.isEmpty ? shared.bodyCapacity : shared.kinds[kind(of: message.seq)].bodyCapacity
+    }
+
+    /// Writes `message`'s body into `buffer`: its kind's (or the cohort's) template expanded for it, or filler. The
+    /// same message always gets the same bytes (a re-sent one included).
     public func writeBody(for message: TelemetryPublish, into buffer: inout ByteBuffer) {
-        guard let template = shared.template else {
+        var template = shared.template
+        if !shared.kinds.isEmpty {
+            let kind = shared.kinds[kind(of: message.seq)]
+            guard let own = kind.template else {
+                buffer.writeImmutableBuffer(kind.payload)
+                return
+            }
+            template = own
+        }
+        guard let template else {
             buffer.writeImmutableBuffer(shared.payload)
             return
         }
@@ -50,11 +79,11 @@ extension DeviceStateMachine {
         )
     }
 
-    /// `message`'s body as a buffer of its own (the filler is shared, not copied).
+    /// `message`'s body as a buffer of its own (a filler is shared, not copied).
     public func body(for message: TelemetryPublish) -> ByteBuffer {
-        guard shared.template != nil else { return shared.payload }
+        if shared.kinds.isEmpty && shared.template == nil { return shared.payload }
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(shared.bodyCapacity)
+        buffer.reserveCapacity(bodyCapacity(for: message))
         writeBody(for: message, into: &buffer)
         return buffer
     }
@@ -78,9 +107,10 @@ extension DeviceStateMachine {
         guard case .connected = state, generated < config.messages else { return }
         while generated < config.messages && session.inflight.count < config.maxInflight {
             generated += 1
-            actions.append(.record(.generated(qos: config.qos)))
             let message = nextMessage(intended: now)
-            Self.publish(message, qos: config.qos, session: &session, into: &actions)
+            let (qos, kind) = kindAndQoS(of: message.seq)
+            actions.append(.record(.generated(qos: qos, kind: kind)))
+            Self.publish(message, qos: qos, session: &session, into: &actions)
         }
         session.lastWrite = now
     }
@@ -104,12 +134,14 @@ extension DeviceStateMachine {
                 disconnectIfDone(now: now, into: &actions)
             }
         }
+        // The next message's kind and QoS (its id is the next one whether it goes, queues or is dropped).
+        let (qos, kind) = kindAndQoS(of: lastSeq &+ 1)
         if case .connected = state, queue.isEmpty {
-            if session.inflight.count < config.maxInflight || config.qos == .atMostOnce {
+            if session.inflight.count < config.maxInflight || qos == .atMostOnce {
                 generated += 1
-                actions.append(.record(.generated(qos: config.qos)))
+                actions.append(.record(.generated(qos: qos, kind: kind)))
                 let message = nextMessage(intended: deadline)
-                Self.publish(message, qos: config.qos, session: &session, into: &actions)
+                Self.publish(message, qos: qos, session: &session, into: &actions)
                 session.lastWrite = now
                 return
             }
@@ -121,7 +153,7 @@ extension DeviceStateMachine {
                 return
             case .dropNewest:
                 generated += 1
-                actions.append(.record(.generated(qos: config.qos)))
+                actions.append(.record(.generated(qos: qos, kind: kind)))
                 actions.append(.record(.failed(count: 1, reason: .queueOverflow)))
                 return
             case .dropOldest:
@@ -129,14 +161,14 @@ extension DeviceStateMachine {
                     actions.append(.record(.failed(count: 1, reason: .queueOverflow)))
                 } else {
                     generated += 1
-                    actions.append(.record(.generated(qos: config.qos)))
+                    actions.append(.record(.generated(qos: qos, kind: kind)))
                     actions.append(.record(.failed(count: 1, reason: .queueOverflow)))
                     return
                 }
             }
         }
         generated += 1
-        actions.append(.record(.generated(qos: config.qos)))
+        actions.append(.record(.generated(qos: qos, kind: kind)))
         queue.append(nextMessage(intended: deadline))
     }
 
@@ -145,17 +177,25 @@ extension DeviceStateMachine {
         if let message = session.inflight.remove(id: ack.packetID) {
             let intended = message.intended
             if ack.reasonCode < 0x80 {
-                actions.append(.record(.acked(latency: now - intended)))
+                let kind = shared.kinds.count > 1 ? UInt8(truncatingIfNeeded: kind(of: message.seq)) : 0
+                actions.append(.record(.acked(latency: now - intended, kind: kind)))
             } else {
                 actions.append(.record(.failed(count: 1, reason: .rejected)))
             }
         }
         while session.inflight.count < config.maxInflight, let message = queue.popFirst() {
-            Self.publish(message, qos: config.qos, session: &session, into: &actions)
+            Self.publish(message, qos: qos(of: message.seq), session: &session, into: &actions)
             session.lastWrite = now
         }
         if shared.closedLoop { fillWindow(now: now, into: &actions) }
         disconnectIfDone(now: now, into: &actions)
     }
 
+
+    /// Message `seq`'s QoS and kind index (as the events carry it).
+    func kindAndQoS(of seq: UInt64) -> (MQTTQoS, UInt8) {
+        guard !shared.kinds.isEmpty else { return (shared.qos, 0) }
+        let k = kind(of: seq)
+        return (shared.kinds[k].qos, UInt8(truncatingIfNeeded: k))
+    }
 }

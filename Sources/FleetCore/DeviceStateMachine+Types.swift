@@ -52,6 +52,8 @@ public struct DeviceConfig: Sendable {
     public var template: PayloadTemplate?
     /// Bytes to reserve for one message's body (the template's longest expansion, or the filler's size).
     public var bodyCapacity: Int
+    /// The cohort's message mix (empty: every message is `qos` with the template or filler above).
+    public var kinds: [MessageKind] = []
     /// Silence before a PINGREQ, and how long to wait for its PINGRESP (reference §4.5): .NET pings after a
     /// quarter of the keep-alive and waits 30 s; C pings after the keep-alive and waits min(80 s, keep-alive/2);
     /// the others (paho, mqtt.js semantics) ping after the keep-alive and wait one more.
@@ -108,10 +110,23 @@ public struct DeviceConfig: Sendable {
                 cohortBytes: cohortName.utf8.count,
                 messages: scenario.telemetry.messages
             ) ?? scenario.telemetry.payloadBytes
+        payload = Self.filler(scenario.telemetry.payloadBytes)
+        kinds = MessageKind.kinds(
+            scenario.mix(of: cohort),
+            scenario: scenario,
+            cohortName: cohortName,
+            template: template,
+            payload: payload,
+            bodyCapacity: bodyCapacity
+        )
+    }
+
+    /// `bytes` of filler: the start of a JSON reading, repeated.
+    static func filler(_ bytes: Int) -> ByteBuffer {
         var payload = ByteBuffer()
         let pattern = Array(#"{"temperature":21.5,"humidity":40,"pad":""#.utf8)
-        for i in 0..<scenario.telemetry.payloadBytes { payload.writeInteger(pattern[i % pattern.count]) }
-        self.payload = payload
+        for i in 0..<bytes { payload.writeInteger(pattern[i % pattern.count]) }
+        return payload
     }
 }
 
@@ -125,6 +140,8 @@ public final class SharedDeviceConfig: Sendable {
     public let payload: ByteBuffer
     public let bodyCapacity: Int
     public let unixMillisAtZero: Int64
+    public let kinds: [DeviceConfig.MessageKind]
+    public let qos: MQTTQoS
     public init(_ config: DeviceConfig) {
         self.config = config
         closedLoop = config.closedLoop
@@ -132,6 +149,8 @@ public final class SharedDeviceConfig: Sendable {
         payload = config.payload
         bodyCapacity = config.bodyCapacity
         unixMillisAtZero = config.unixMillisAtZero
+        kinds = config.kinds
+        qos = config.qos
     }
 }
 
@@ -216,11 +235,11 @@ public enum DeviceEvent: Sendable, Hashable {
     /// The retry policy chose this wait before retry `attempt`.
     case retryScheduled(attempt: Int, delay: Duration)
     /// A message was generated at its intended send time.
-    case generated(qos: MQTTQoS)
+    case generated(qos: MQTTQoS, kind: UInt8 = 0)
     /// A QoS 0 message was written (it is never acknowledged: "sent" is as far as it goes).
     case sent
     /// A QoS 1 message was acknowledged; latency from its intended send time.
-    case acked(latency: Duration)
+    case acked(latency: Duration, kind: UInt8 = 0)
     /// Messages that will never be acknowledged.
     case failed(count: Int, reason: MessageLoss)
     /// A PUBLISH from the hub (cloud-to-device).

@@ -142,6 +142,10 @@ struct TemplateParser {
             return .walk(
                 PayloadTemplate.Walk(slot: nextSlot(), start: start, min: min, max: max, step: step, decimals: decimals)
             )
+        case "pad":
+            let bytes = try a.requiredInteger("bytes", limit: 256 * 1024)
+            guard bytes >= 0 else { throw a.failure("bytes", "must be at least 0, got \(bytes)") }
+            return .pad(bytes: Int(bytes))
         default:
             throw failure("unknown variable \"\(name.text)\" (known: \(Self.known))", line: name.line, column: name.column)
         }
@@ -202,7 +206,7 @@ struct Arguments {
     /// A required argument is absent: named at the variable.
     func missing(_ key: String) -> Failure {
         let examples = [
-            "min": "min=0", "max": "max=100", "step": "step=0.1", "values": "values=on|off|idle",
+            "min": "min=0", "max": "max=100", "step": "step=0.1", "values": "values=on|off|idle", "bytes": "bytes=1024",
         ]
         return Failure(
             line: line,

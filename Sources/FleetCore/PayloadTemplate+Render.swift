@@ -43,6 +43,13 @@ extension PayloadTemplate {
                 buffer.writeBytes(values[Int(truncatingIfNeeded: h.multipliedFullWidth(by: UInt64(truncatingIfNeeded: values.count)).high)])
             case .walk(let walk):
                 Self.writeDecimal(walk.value(seed: message.seed, seq: message.seq), decimals: walk.decimals, into: &buffer)
+            case .pad(let bytes):
+                var left = bytes
+                while left > 0 {
+                    let n = Swift.min(left, Self.padding.count)
+                    buffer.writeBytes(Self.padding[0..<n])
+                    left -= n
+                }
             }
         }
     }
@@ -72,6 +79,12 @@ extension PayloadTemplate {
     static func gaussian(_ h: UInt64) -> Double {
         let sum = Double(h & 0xFFFF) + Double((h >> 16) & 0xFFFF) + Double((h >> 32) & 0xFFFF) + Double(h >> 48)
         return (sum / 65536 - 2) * 3.0.squareRoot()
+    }
+
+    /// What `pad` writes, repeated: letters and digits (JSON-safe, and not one repeated byte a link could compress
+    /// to nothing).
+    static let padding: [UInt8] = (0..<1024).map { i in
+        UInt8(ascii: "a") + UInt8(truncatingIfNeeded: (i * 7 + i / 26) % 26)
     }
 
     static let powersOfTen: [Int64] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000]

@@ -21,6 +21,8 @@ public struct PayloadTemplate: Sendable, Hashable {
         case float(slot: UInt64, min: Double, width: Double, decimals: Int)
         case choice(slot: UInt64, values: [[UInt8]])
         case walk(Walk)
+        /// `bytes` characters of filler (a diagnostic blob's bulk).
+        case pad(bytes: Int)
     }
 
     /// A bounded Gaussian random walk per device: Brownian motion with `step` the standard deviation of one message's
@@ -46,7 +48,9 @@ public struct PayloadTemplate: Sendable, Hashable {
     }
 
     /// The variables a template may use, for messages and documentation.
-    public static let variables = ["device_id", "cohort", "seq", "time", "time_ms", "counter", "int", "float", "choice", "walk"]
+    public static let variables = [
+        "device_id", "cohort", "seq", "time", "time_ms", "counter", "int", "float", "choice", "walk", "pad",
+    ]
 
     /// Numbers in templates stay within ±10^15 (integers) and ±10^9 (decimals), so no arithmetic on them can
     /// overflow and every decimal prints exactly.
@@ -122,6 +126,7 @@ public struct PayloadTemplate: Sendable, Hashable {
                 total += max(Self.decimalWidth(min, decimals), Self.decimalWidth(min + width, decimals))
             case .choice(_, let values): total += values.map(\.count).max() ?? 0
             case .walk(let w): total += max(Self.decimalWidth(w.min, w.decimals), Self.decimalWidth(w.max, w.decimals))
+            case .pad(let bytes): total += bytes
             }
         }
         return total

@@ -84,24 +84,57 @@ extension ProfileReader {
         )
     }
 
-    /// Checks made once the fleet and cohorts are known: the longest body fits in an IoT Hub message, and with a JSON
-    /// content type the bodies are JSON.
-    static func checkTemplate(_ s: Scenario, telemetry t: Section) throws(ScenarioError) {
-        guard let template = s.telemetry.template else { return }
-        let key = t.mentions("template") ? "template" : "template_file"
-        if t.mentions("payload_bytes") {
+    /// Checks made once the fleet and cohorts are known: every body a cohort can send fits in an IoT Hub message and,
+    /// with a JSON content type, is JSON; a closed loop sends no QoS 0 kind.
+    static func checkBodies(_ s: Scenario, telemetry t: Section, cohorts specs: [CohortSpec]) throws(ScenarioError) {
+        if s.telemetry.template != nil && t.mentions("payload_bytes") {
             throw t.error(.invalidValue, "payload_bytes", "a template decides the body's size: drop payload_bytes")
         }
-        let cohorts = s.effectiveCohorts
-        let longest = cohorts.map { template.forCohort($0.name, messages: s.telemetry.messages) }
-            .map {
-                $0.maxBytes(
-                    deviceIDBytes: s.fleet.longestDeviceID,
-                    cohortBytes: 0,
-                    messages: s.telemetry.messages
-                )
+        let mainKey = t.mentions("template") ? "template" : "template_file"
+        var first = 0
+        for (c, cohort) in s.effectiveCohorts.enumerated() {
+            let firstID = s.fleet.deviceID(first)
+            first += cohort.devices
+            // Where this cohort's mix was written: its own section, or the telemetry section.
+            let mixSection = c < specs.count && specs[c].mix != nil ? specs[c].section : t
+            var bodies: [(section: Section, key: String, template: PayloadTemplate)] = []
+            let mix = s.mix(of: cohort)
+            if mix.isEmpty, let template = s.telemetry.template { bodies.append((t, mainKey, template)) }
+            for (k, kind) in mix.enumerated() {
+                if s.telemetry.interval == .zero && (kind.qos ?? s.telemetry.qos) != .atLeastOnce {
+                    throw mixSection.error(
+                        .invalidValue,
+                        "mix[\(k)].qos",
+                        "interval 0 (closed loop) needs QoS 1 for every kind: the in-flight window paces it"
+                    )
+                }
+                if let own = kind.template {
+                    bodies.append((mixSection, "mix[\(k)].template", own))
+                } else if kind.payloadBytes == nil, let template = s.telemetry.template {
+                    bodies.append((t, mainKey, template))
+                }
             }
-            .max() ?? 0
+            for body in bodies {
+                try checkBody(body.template, s, cohort: cohort, firstID: firstID, section: body.section, key: body.key)
+            }
+        }
+    }
+
+    /// One template as cohort `cohort` expands it: its longest body, and JSON under a JSON content type.
+    static func checkBody(
+        _ template: PayloadTemplate,
+        _ s: Scenario,
+        cohort: Scenario.Cohort,
+        firstID: String,
+        section t: Section,
+        key: String
+    ) throws(ScenarioError) {
+        let expanded = template.forCohort(cohort.name, messages: s.telemetry.messages)
+        let longest = expanded.maxBytes(
+            deviceIDBytes: s.fleet.longestDeviceID,
+            cohortBytes: 0,
+            messages: s.telemetry.messages
+        )
         guard longest <= largestMessage else {
             throw t.error(
                 .invalidValue,
@@ -112,22 +145,18 @@ extension ProfileReader {
         guard let type = s.telemetry.contentType?.lowercased(),
             type == "application/json" || type.hasPrefix("application/json;")
         else { return }
-        // The first messages of the first device of each cohort (choices and random values vary by message).
-        for cohort in cohorts {
-            let expanded = template.forCohort(cohort.name, messages: s.telemetry.messages)
-            let id = s.fleet.deviceID(cohorts.prefix { $0.name != cohort.name }.reduce(0) { $0 + $1.devices })
-            for seq in 1...UInt64(clamping: max(1, min(s.telemetry.messages, 20))) {
-                let body = expanded.rendered(
-                    PayloadTemplate.Message(deviceID: id, seq: seq, unixMillis: 1_800_000_000_000, seed: 1)
+        // The first messages of the cohort's first device (choices and random values vary by message).
+        for seq in 1...UInt64(clamping: max(1, min(s.telemetry.messages, 20))) {
+            let body = expanded.rendered(
+                PayloadTemplate.Message(deviceID: firstID, seq: seq, unixMillis: 1_800_000_000_000, seed: 1)
+            )
+            if (try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])) == nil {
+                let shown = String(decoding: body.prefix(80), as: UTF8.self)
+                throw t.error(
+                    .invalidValue,
+                    key,
+                    "content_type is application/json but message \(seq) of \(firstID) is not JSON: \(shown)"
                 )
-                if (try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])) == nil {
-                    let shown = String(decoding: body.prefix(80), as: UTF8.self)
-                    throw t.error(
-                        .invalidValue,
-                        key,
-                        "content_type is application/json but message \(seq) of \(id) is not JSON: \(shown)"
-                    )
-                }
             }
         }
     }

@@ -75,46 +75,8 @@ struct ProfileReader {
             s.mqtt.subscribeC2D = try m.bool("subscribe_c2d") ?? s.mqtt.subscribeC2D
         }
         try top.mapping("telemetry") { (t: inout Section) throws(ScenarioError) in
-            s.telemetry.messages = try t.int("messages", min: 0, max: 100_000_000) ?? s.telemetry.messages
-            s.telemetry.interval = try t.duration("interval", min: .zero) ?? s.telemetry.interval
-            s.telemetry.stayConnected = try t.bool("stay_connected") ?? s.telemetry.stayConnected
-            s.telemetry.payloadBytes = try t.int("payload_bytes", min: 0, max: 256 * 1024) ?? s.telemetry.payloadBytes
-            if let q = try t.int("qos", min: 0, max: 1) { s.telemetry.qos = q == 0 ? .atMostOnce : .atLeastOnce }
-            s.telemetry.drainTimeout = try t.duration("drain_timeout", min: .zero) ?? s.telemetry.drainTimeout
-            s.telemetry.queueCapacity =
-                try t.int("queue_capacity", min: 0, max: 10_000_000) ?? s.telemetry.queueCapacity
-            if let o = try t.string("queue_overflow") {
-                guard let overflow = QueueOverflow(rawValue: o) else {
-                    let known = QueueOverflow.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw t.error(.invalidValue, "queue_overflow", "expected one of \(known), got \"\(o)\"")
-                }
-                s.telemetry.queueOverflow = overflow
-            }
-            s.telemetry.maxInflight = try t.int("max_inflight", min: 1, max: 65_535) ?? s.telemetry.maxInflight
-            if s.telemetry.interval == .zero && s.telemetry.qos != .atLeastOnce {
-                throw t.error(
-                    .invalidValue,
-                    "interval",
-                    "0 (closed loop) needs qos: 1: the in-flight window paces it; give QoS 0 an interval"
-                )
-            }
-            try t.mapping("properties") { (p: inout Section) throws(ScenarioError) in
-                s.telemetry.properties = try p.remainingScalars()
-            }
-            s.telemetry.contentType = try Self.readSystemProperty(&t, "content_type")
-            s.telemetry.contentEncoding = try Self.readSystemProperty(&t, "content_encoding")
-            s.telemetry.template = try Self.readTemplate(&t)
+            try Self.readTelemetry(&t, into: &s.telemetry)
             telemetrySection = t
-            let bag = s.telemetry.properties.reduce(0) {
-                $0 + SASToken.urlEncode($1.key).utf8.count + SASToken.urlEncode($1.value).utf8.count + 2
-            }
-            guard bag <= 60_000 else {
-                throw t.error(
-                    .invalidValue,
-                    "properties",
-                    "the topic's property bag would be \(bag) bytes; an MQTT topic holds at most 65,535"
-                )
-            }
         }
         // The SDK first: it decides the default retry curve, and everything else the SDK decides.
         s.sdk = try Self.readSDK(&top, amqp: s.hub.amqp) ?? s.sdk
@@ -151,6 +113,7 @@ struct ProfileReader {
             }
             // An MQTT cohort inherits no AMQP pooling (and may not write its own).
             let pool = try Self.readAMQPPool(&c, default: amqp ? .inherited(base.amqpPool) : .none, amqp: amqp)
+            let mix = try Self.readMix(&c)
             cohortSpecs.append(
                 CohortSpec(
                     name: name,
@@ -160,6 +123,7 @@ struct ProfileReader {
                     retry: retry,
                     amqpPool: pool,
                     amqp: amqp,
+                    mix: mix,
                     section: c
                 )
             )
@@ -168,7 +132,7 @@ struct ProfileReader {
             s.cohorts = try Self.sizeCohorts(cohortSpecs, fleet: s.fleet.devices)
         }
         try Self.checkPools(s, top: top, cohortSpecs: cohortSpecs)
-        if let telemetrySection { try Self.checkTemplate(s, telemetry: telemetrySection) }
+        if let telemetrySection { try Self.checkBodies(s, telemetry: telemetrySection, cohorts: cohortSpecs) }
         try top.mapping("auth") { (a: inout Section) throws(ScenarioError) in
             let mode = try a.string("mode") ?? "none"
             let host = try a.string("hub_host")
@@ -283,6 +247,7 @@ struct ProfileReader {
         var retry: Scenario.Retry
         var amqpPool: Scenario.AMQPPool
         var amqp: Bool
+        var mix: [Scenario.MessageKind]?
         var section: Section
     }
 
@@ -328,7 +293,7 @@ struct ProfileReader {
                 )
             }
             return specs.map {
-                Scenario.Cohort(
+                var cohort = Scenario.Cohort(
                     name: $0.name,
                     devices: $0.devices ?? 0,
                     sdk: $0.sdk,
@@ -336,6 +301,8 @@ struct ProfileReader {
                     amqpPool: $0.amqpPool,
                     amqp: $0.amqp
                 )
+                cohort.mix = $0.mix
+                return cohort
             }
         }
         guard specs.allSatisfy({ $0.share != nil }) else {
@@ -349,16 +316,16 @@ struct ProfileReader {
         var assigned = 0
         for (i, spec) in specs.enumerated() {
             let n = i == specs.count - 1 ? fleet - assigned : Int((Double(fleet) * (spec.share ?? 0)).rounded())
-            cohorts.append(
-                Scenario.Cohort(
-                    name: spec.name,
-                    devices: max(0, n),
-                    sdk: spec.sdk,
-                    retry: spec.retry,
-                    amqpPool: spec.amqpPool,
-                    amqp: spec.amqp
-                )
+            var cohort = Scenario.Cohort(
+                name: spec.name,
+                devices: max(0, n),
+                sdk: spec.sdk,
+                retry: spec.retry,
+                amqpPool: spec.amqpPool,
+                amqp: spec.amqp
             )
+            cohort.mix = spec.mix
+            cohorts.append(cohort)
             assigned += max(0, n)
         }
         return cohorts

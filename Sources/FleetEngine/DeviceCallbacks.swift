@@ -32,7 +32,7 @@ extension DeviceCallbacks {
             statusChanged?(deviceID, to, reason, lastError)
         case .received(let message):
             messageReceived?(deviceID, message)
-        case .acked(let latency):
+        case .acked(let latency, _):
             sendCompleted?(deviceID, .acked(latency: latency))
         case .failed(let count, let reason):
             sendCompleted?(deviceID, .failed(reason: reason, count: count))

@@ -274,17 +274,16 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 context.write(wrapOutboundOut(buffer), promise: nil)
                 needsFlush = true
             case .publish(let message):
-                // The cohort's shared settings by reference: no copy of the whole configuration per message.
-                let shared = machine.shared
                 if let pool {
                     if let poolChannel { pool.deviceWrote(.publish(pooledPublish(message)), channel: poolChannel) }
                     continue
                 }
                 guard let context else { continue }
-                var buffer = context.channel.allocator.buffer(capacity: 128 + shared.bodyCapacity)
+                var buffer = context.channel.allocator.buffer(capacity: 128 + machine.bodyCapacity(for: message))
                 do {
+                    // The machine gives a QoS 1 message a packet id and a QoS 0 one none (a mix may hold both).
                     try encoder.encodePublish(
-                        qos: shared.config.qos,
+                        qos: message.packetID == nil ? .atMostOnce : .atLeastOnce,
                         packetID: message.packetID,
                         dup: message.dup,
                         into: &buffer,
@@ -349,15 +348,14 @@ final class DeviceChannelHandler: ChannelInboundHandler {
 
     /// A telemetry message as a packet for the pooled session (its topic written as over MQTT).
     private func pooledPublish(_ message: TelemetryPublish) -> MQTTPublish {
-        let shared = machine.shared
         var topic = ByteBuffer()
         machine.writeTopic(seq: message.seq, into: &topic)
         return MQTTPublish(
             topic: String(buffer: topic),
             payload: machine.body(for: message),
-            qos: shared.config.qos,
+            qos: message.packetID == nil ? .atMostOnce : .atLeastOnce,
             dup: message.dup,
-            packetID: shared.config.qos == .atMostOnce ? nil : message.packetID
+            packetID: message.packetID
         )
     }
 

@@ -50,6 +50,8 @@ public struct HubConfiguration: Sendable {
     public var seriesBin: Duration = .milliseconds(100)
     /// Send one C2D message to every known device this often (nil: no C2D traffic).
     public var cloudToDeviceInterval: Duration?
+    /// Keeps the first telemetry messages and each device's last (`hub --sample FILE`); nil: nothing is kept.
+    public var sample: MessageSample?
     /// Called (on the hub's loop: keep it short) for every refused CONNECT with the reason and one line that says
     /// why and what to change (`HubAuthenticator.explain`). Never carries a token or a key.
     public var onRefusal: (@Sendable (_ reason: String, _ explanation: String) -> Void)?

@@ -90,10 +90,21 @@ public final class Recorder {
         snapshot.series.add(column: c, at: at)
     }
 
-    /// `bin`: the time series' bin width (default 100 ms).
-    public init(bin: Duration = .milliseconds(100)) {
+    /// `bin`: the time series' bin width (default 100 ms); `kinds`: the names of the cohort's message kinds, in the
+    /// order its events number them (empty: no mix, nothing counted per kind).
+    public init(bin: Duration = .milliseconds(100), kinds: [String] = []) {
         snapshot.series = TimeSeries(bin: bin)
+        kindNames = kinds
+        kindGenerated = kinds.map { _ in 0 }
+        kindAcked = kinds.map { _ in 0 }
+        kindLatency = kinds.map { _ in LatencyLayout.make() }
     }
+
+    /// Per message kind: messages generated and acknowledged, and publish→ack latency (by the kind's index).
+    private let kindNames: [String]
+    private var kindGenerated: [UInt64]
+    private var kindAcked: [UInt64]
+    private var kindLatency: [Histogram<UInt64>]
 
     /// The adaptive connect window's size from `at` on (the `connect_window` gauge).
     public func connectWindow(_ size: Int, at: Instant) {
@@ -159,13 +170,18 @@ public final class Recorder {
                 let offset = (at + delay).nanoseconds - faultStart.nanoseconds
                 LatencyLayout.record(max(1_000, offset), in: &attemptOffsetHistograms[min(attempt, 4) - 1])
             }
-        case .generated:
+        case .generated(_, let kind):
             snapshot.counters.generated += 1
             snapshot.series.add(.published, at: at)
+            if Int(kind) < kindGenerated.count { kindGenerated[Int(kind)] += 1 }
         case .sent:
             snapshot.counters.sent += 1
             snapshot.series.add(.sent, at: at)
-        case .acked(let latency):
+        case .acked(let latency, let kind):
+            if Int(kind) < kindAcked.count {
+                kindAcked[Int(kind)] += 1
+                LatencyLayout.record(latency.nanoseconds, in: &kindLatency[Int(kind)])
+            }
             snapshot.counters.acked += 1
             snapshot.series.add(.acked, at: at)
             LatencyLayout.record(latency.nanoseconds, in: &publishAckHistogram)
@@ -216,6 +232,11 @@ public final class Recorder {
         }
         s.histograms[Snapshot.connect] = connectHistogram
         s.histograms[Snapshot.publishAck] = publishAckHistogram
+        for (i, name) in kindNames.enumerated() {
+            s.counters.generatedByKind[name, default: 0] += kindGenerated[i]
+            s.counters.ackedByKind[name, default: 0] += kindAcked[i]
+            if kindLatency[i].totalCount > 0 { s.histograms[Snapshot.kind(Snapshot.publishAck, name)] = kindLatency[i] }
+        }
         if reconnectHistogram.totalCount > 0 { s.histograms[Snapshot.reconnect] = reconnectHistogram }
         for (i, h) in retryDelayHistograms.enumerated() where h.totalCount > 0 {
             s.histograms[Snapshot.retryDelay(attempt: i + 1)] = h

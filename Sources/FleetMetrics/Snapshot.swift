@@ -31,6 +31,9 @@ public struct FleetCounters: Sendable, Hashable {
     public var connectionErrors: [String: UInt64] = [:]
     /// Connects that completed after their device had given the attempt up, closed at once.
     public var lateConnects: UInt64 = 0
+    /// Per message kind of a mix (by name): generated, and acknowledged (QoS 1) — counted apart from the totals.
+    public var generatedByKind: [String: UInt64] = [:]
+    public var ackedByKind: [String: UInt64] = [:]
 
     public init() {}
 
@@ -62,6 +65,8 @@ public struct FleetCounters: Sendable, Hashable {
         reconnects += o.reconnects
         connectionErrors.merge(o.connectionErrors, uniquingKeysWith: +)
         lateConnects += o.lateConnects
+        generatedByKind.merge(o.generatedByKind, uniquingKeysWith: +)
+        ackedByKind.merge(o.ackedByKind, uniquingKeysWith: +)
     }
 }
 
@@ -111,6 +116,8 @@ public struct Snapshot: Sendable {
     /// A histogram sliced by phase: `storm` while any device of the loop is reconnecting, else `steady`.
     public static func phase(_ name: String, _ phase: String) -> String { "\(name)|\(phase)" }
     public static let phases = ["steady", "storm"]
+    /// A histogram of one message kind of a mix: `publish_ack#reading`.
+    public static func kind(_ name: String, _ kind: String) -> String { "\(name)#\(kind)" }
 
     public var histograms: [String: Histogram<UInt64>]
     public var counters = FleetCounters()

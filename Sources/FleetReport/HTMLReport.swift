@@ -85,7 +85,7 @@ public enum HTMLReport {
     static func latencyCharts(_ r: Fleetstorm_Report_V1_Report) -> String {
         var out = "<h2>Latency</h2>"
         let main = r.histograms.filter {
-            $0.attempt == 0 && $0.phase.isEmpty && $0.count > 0 && $0.name != "loop_lag" && $0.name != "timer_lateness"
+            $0.attempt == 0 && $0.phase.isEmpty && $0.kind.isEmpty && $0.count > 0 && $0.name != "loop_lag" && $0.name != "timer_lateness"
         }
         if !main.isEmpty {
             out += LatencyCurves.percentileChart(

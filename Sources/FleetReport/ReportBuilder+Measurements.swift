@@ -40,10 +40,13 @@ extension ReportBuilder {
         names += Snapshot.attemptOffsetSlices.filter { snapshot.histograms[$0] != nil }
         names += [Snapshot.outageDetection, Snapshot.tlsHandshake].filter { snapshot.histograms[$0] != nil }
         names += snapshot.histograms.keys.filter { $0.contains("|") }.sorted()
+        names += snapshot.histograms.keys.filter { $0.contains("#") }.sorted()
         for name in names {
             let s = snapshot.summary(name)
             var h = Fleetstorm_Report_V1_Histogram()
-            let phased = name.split(separator: "|")
+            let kinded = name.split(separator: "#", maxSplits: 1)
+            if kinded.count == 2 { h.kind = String(kinded[1]) }
+            let phased = kinded[0].split(separator: "|")
             if phased.count == 2 { h.phase = String(phased[1]) }
             let parts = phased[0].split(separator: "/")
             h.name = String(parts[0])
@@ -66,6 +69,8 @@ extension ReportBuilder {
         m.accounting.sent = c.sent
         m.accounting.imbalance = c.imbalance
         m.accounting.failedByReason = c.failedByReason
+        m.accounting.generatedByKind = c.generatedByKind
+        m.accounting.ackedByKind = c.ackedByKind
         m.accounting.c2DReceived = c.received
         m.connections.attempts = c.connectAttempts
         m.connections.accepted = c.connected

@@ -120,7 +120,7 @@ public enum ReportMerge {
         var order: [String] = []
         for (name, r) in reports {
             for h in r.histograms where h.count > 0 {
-                let key = "\(h.name)/\(h.attempt)/\(h.phase)"
+                let key = "\(h.name)/\(h.attempt)/\(h.phase)" + (h.kind.isEmpty ? "" : "#\(h.kind)")
                 guard !h.hdrV2.isEmpty else {
                     throw MergeError(
                         description:
@@ -314,6 +314,8 @@ public enum ReportMerge {
             a.imbalance += x.imbalance
             a.c2DReceived += x.c2DReceived
             a.failedByReason.merge(x.failedByReason, uniquingKeysWith: +)
+            a.generatedByKind.merge(x.generatedByKind, uniquingKeysWith: +)
+            a.ackedByKind.merge(x.ackedByKind, uniquingKeysWith: +)
         }
     }
 

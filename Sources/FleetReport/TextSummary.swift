@@ -77,6 +77,14 @@ public enum TextSummary {
                     .joined(separator: ", ") + ")"
             }
             out.append(line)
+            if !a.generatedByKind.isEmpty {
+                out.append(
+                    "messages by kind: "
+                        + a.generatedByKind.sorted { $0.key < $1.key }.map {
+                            "\($0.key) \($0.value) generated, \(a.ackedByKind[$0.key] ?? 0) acked"
+                        }.joined(separator: "; ")
+                )
+            }
             if a.imbalance != 0 {
                 out.append(
                     "ACCOUNTING MISMATCH: generated \(a.generated) ≠ acked + sent + failed + pending "
@@ -219,6 +227,7 @@ public enum TextSummary {
     static func label(_ h: Fleetstorm_Report_V1_Histogram) -> String {
         var label = h.attempt == 0 ? h.name : "\(h.name) #\(h.attempt == 4 ? "4+" : String(h.attempt))"
         if !h.phase.isEmpty { label += " (\(h.phase))" }
+        if !h.kind.isEmpty { label += " [\(h.kind)]" }
         return label
     }
 

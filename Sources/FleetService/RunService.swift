@@ -1,7 +1,7 @@
 public import FleetCore
 public import FleetEngine
 internal import FleetHub
-internal import FleetHubCore
+public import FleetHubCore
 internal import FleetMetrics
 public import FleetReport
 internal import Foundation
@@ -23,6 +23,8 @@ public struct RunService: Sendable {
     public var callbacks = DeviceCallbacks()
     /// About once a second, the report of the run so far and the time since its start (`run --ui`; nil: none made).
     public var live: (@Sendable (Fleetstorm_Report_V1_Report, Duration) -> Void)?
+    /// The embedded hub keeps what the devices sent here (`run --sample FILE`; nil: nothing kept).
+    public var sample: MessageSample?
 
     public init(scenario: Scenario, profile: String, overrides: [String]) {
         self.scenario = scenario
@@ -47,7 +49,7 @@ public struct RunService: Sendable {
         }
         var hub: EmbeddedTestHub?
         if scenario.hub.isEmbedded {
-            hub = try Self.embeddedTestHub(for: &scenario)
+            hub = try Self.embeddedTestHub(for: &scenario, sample: sample)
         }
         var runner = FleetRunner(scenario: scenario, hub: hub)
         runner.progress = progress
@@ -76,14 +78,18 @@ public struct RunService: Sendable {
     /// `hub.https: true`, the HTTPS device API) it listens with TLS only, on a certificate made for this run, and the devices trust that CA.
     /// The embedded hub a run of `scenario` talks to, as the engine's adapter (the scenario gains the run's CA when
     /// the hub listens with TLS).
-    public static func embeddedTestHub(for scenario: inout Scenario) throws(FleetRunError) -> EmbeddedTestHub {
-        do { return EmbeddedTestHub(hub: try embeddedHub(for: &scenario)) } catch {
+    public static func embeddedTestHub(
+        for scenario: inout Scenario,
+        sample: MessageSample? = nil
+    ) throws(FleetRunError) -> EmbeddedTestHub {
+        do { return EmbeddedTestHub(hub: try embeddedHub(for: &scenario, sample: sample)) } catch {
             throw FleetRunError(.hubFailed, error.description)
         }
     }
 
-    static func embeddedHub(for scenario: inout Scenario) throws(HubError) -> TestHub {
+    static func embeddedHub(for scenario: inout Scenario, sample: MessageSample? = nil) throws(HubError) -> TestHub {
         var configuration = HubConfiguration(scenario: scenario)
+        configuration.sample = sample
         let webSocket = scenario.hub.webSocketPath != nil
         if scenario.auth?.usesX509 == true && scenario.tls == nil {
             throw HubError(

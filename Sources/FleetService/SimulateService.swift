@@ -1,4 +1,5 @@
 public import FleetCore
+public import FleetHubCore
 public import FleetReport
 public import FleetSim
 internal import Foundation
@@ -11,6 +12,8 @@ public struct SimulateService: Sendable {
     public var overrides: [String]
     public var progress: (@Sendable (SimulationProgress) -> Void)?
     public var shouldCancel: @Sendable () -> Bool = { false }
+    /// Keeps the first messages and each device's last, bodies included (`simulate --sample FILE`).
+    public var sample: MessageSample?
 
     public init(scenario: Scenario, profile: String, overrides: [String]) {
         self.scenario = scenario
@@ -29,6 +32,7 @@ public struct SimulateService: Sendable {
         var simulation = FleetSimulation(scenario: scenario)
         simulation.progress = progress
         simulation.shouldCancel = shouldCancel
+        simulation.sample = sample
         let started = Date()
         let result = simulation.run()
         let wall = Date().timeIntervalSince(started)

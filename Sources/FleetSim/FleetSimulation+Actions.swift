@@ -58,9 +58,10 @@ extension FleetSimulation.State {
                 let packet = HubPacket.publish(
                     seq: UInt32(truncatingIfNeeded: message.seq),
                     packetID: message.packetID ?? 0,
-                    qos: cohortQoS[Int(devices[i].cohort)]
+                    qos: message.packetID == nil ? .atMostOnce : .atLeastOnce  // per message: a mix may hold both
                 )
                 let arrival = now + oneWay()
+                if let sample { offer(message, device: i, to: sample, at: arrival) }
                 if canAnswerEarly(device: i, arrival: arrival) {
                     let id = devices[i].machine.deviceID
                     answer(
@@ -130,5 +131,12 @@ extension FleetSimulation.State {
         case .disconnect: .disconnect
         default: nil
         }
+    }
+
+    /// A message for the sample, written as the device would write it (only when sampling: packets carry no bytes).
+    private func offer(_ message: TelemetryPublish, device i: Int, to sample: MessageSample, at arrival: Instant) {
+        let machine = devices[i].machine
+        guard case .publish(let p) = machine.packet(for: message) else { return }
+        sample.offer(deviceID: machine.deviceID, topic: p.topic, payload: p.payload, at: arrival)
     }
 }

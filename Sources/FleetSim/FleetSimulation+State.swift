@@ -16,6 +16,7 @@ extension FleetSimulation {
         var board: ProgressBoard?
         var progress: (@Sendable (SimulationProgress) -> Void)?
         var shouldCancel: @Sendable () -> Bool = { false }
+        var sample: MessageSample?
 
         /// Every device of the partition: its machine and what the simulation and the hub keep for it, together.
         var devices: [SimDevice] = []
@@ -74,7 +75,7 @@ extension FleetSimulation {
             let total = scenario.fleet.devices
             let n = total / partitions + (partition < total % partitions ? 1 : 0)
             let cohorts = scenario.effectiveCohorts
-            recorders = cohorts.map { _ in Recorder(bin: scenario.bin) }
+            recorders = cohorts.map { Recorder(bin: scenario.bin, kinds: scenario.mix(of: $0).map(\.name)) }
             unretained = recorders.map { Unmanaged.passUnretained($0) }
             let share = 1 / Double(partitions)
             hub = SimHub(scenario: scenario, partitions: partitions)

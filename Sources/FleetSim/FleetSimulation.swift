@@ -1,6 +1,6 @@
 internal import Dispatch
 public import FleetCore
-internal import FleetHubCore
+public import FleetHubCore
 internal import FleetMQTT
 public import FleetMetrics
 internal import Synchronization
@@ -74,6 +74,9 @@ public struct FleetSimulation {
     public var progress: (@Sendable (SimulationProgress) -> Void)?
     /// Asked now and then: true stops the simulation as Ctrl-C stops a run (devices stop, the result is kept).
     public var shouldCancel: @Sendable () -> Bool = { false }
+    /// Keeps the first messages and each device's last (`simulate --sample FILE`): bodies written as the devices
+    /// send them (nil: no body is ever written, as packets carry none here).
+    public var sample: MessageSample?
 
     public init(scenario: Scenario) {
         self.scenario = scenario
@@ -93,10 +96,11 @@ public struct FleetSimulation {
         let board = ProgressBoard(partitions: count, duration: scenario.duration, devices: scenario.fleet.devices)
         let results = Mutex<[SimulationResult?]>(Array(repeating: nil, count: count))
         let scenario = self.scenario
-        let (grace, progress, shouldCancel) = (stopGrace, progress, shouldCancel)
+        let (grace, progress, shouldCancel, sample) = (stopGrace, progress, shouldCancel, sample)
         DispatchQueue.concurrentPerform(iterations: count) { k in
             var state = State(scenario: scenario, grace: grace, partition: k, of: count)
             state.board = board
+            state.sample = sample
             state.progress = k == 0 ? progress : nil
             state.shouldCancel = shouldCancel
             let result = state.run()

@@ -22,6 +22,7 @@ struct HubCommand: AsyncParsableCommand {
               fleetstorm hub --https-listen 127.0.0.1:8443 --tls-cert certs/server.pem --tls-key certs/server-key.pem --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
               fleetstorm hub --amqp-listen 127.0.0.1:5672 --host myhub.local --group-key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
               fleetstorm hub --listen 127.0.0.1:1883 --profile profiles/hub-outage.yaml --workers 4 --output hub.pb
+              fleetstorm hub --listen 127.0.0.1:1883 --profile profiles/thermostat-fleet.yaml --sample received.jsonl
             then, in another shell:
               fleetstorm run profiles/quickstart.yaml --hub mqtt://127.0.0.1:1883
             A fault file holds a profile's faults: list, e.g. faults: [{at: 30s, kind: drop, fraction: 0.5}].
@@ -87,6 +88,15 @@ struct HubCommand: AsyncParsableCommand {
 
     @Option(help: "Where to write the hub's protobuf report on exit.")
     var output: String?
+
+    @Option(
+        help:
+            "Write what devices sent to this file on exit (JSON lines: the first --sample-limit messages and each device's last; bodies up to 64 KiB)."
+    )
+    var sample: String?
+
+    @Option(help: "With --sample: how many messages to keep in arrival order.")
+    var sampleLimit: Int = 1_000
 
     @Option(help: "Stop by itself after this long, e.g. 10m.")
     var duration: String?
@@ -197,6 +207,11 @@ struct HubCommand: AsyncParsableCommand {
             timeline = scenario.faults.filter { !$0.kind.isNetwork }  // netlab breaks the links, not the hub
         }
         if profile == nil && !overrides.isEmpty { fail("--set changes a --profile: give the profile too") }
+        if let sample {
+            guard (0...1_000_000).contains(sampleLimit) else { fail("--sample-limit \(sampleLimit): expected 0 … 1,000,000") }
+            if worker != nil { fail("--sample \(sample): a hub worker keeps no sample; sample a single hub (no --workers)") }
+            configuration.sample = MessageSample(limit: sampleLimit)
+        }
         if let worker {
             guard case .success(let w) = Shard.parse(worker) else { fail("--worker \(worker): expected I/N, e.g. 0/4") }
             configuration.reusePort = true
@@ -210,6 +225,7 @@ struct HubCommand: AsyncParsableCommand {
         guard (1...64).contains(n) else { fail("--workers \(n): expected 1 … 64") }
         if worker != nil { fail("--worker is set by --workers for its children: give one of them") }
         if generateCert != nil { fail("--generate-cert makes files and exits: drop --workers") }
+        if let sample { fail("--sample \(sample): workers keep no sample; sample a single hub (drop --workers)") }
         let start = parseStartAt(startAt, flag: "--start-at")
         let directory = (output.map { $0.hasSuffix(".pb") ? String($0.dropLast(3)) : $0 } ?? "hub") + ".workers"
         let own = removingOptions(
@@ -312,6 +328,7 @@ struct HubCommand: AsyncParsableCommand {
             do { try ReportFile.write(report, to: output) } catch { fail(error.description) }
             print("report: \(output)")
         }
+        if let sample, let kept = configuration.sample { Self.writeSample(kept, to: sample) }
     }
 
     private func authenticator(grace: Duration) -> HubAuthenticator {
@@ -362,35 +379,5 @@ struct HubCommand: AsyncParsableCommand {
         default:
             fail("use --group-key or --registry, not both")
         }
-    }
-
-    static func readFile(_ path: String, flag: String) -> String {
-        guard let text = ProfileFiles.read(path) else { fail("\(flag) \(path): cannot read the file (does it exist?)") }
-        return text
-    }
-
-    /// --generate-device-certs DIR: a device CA and one certificate per device, ids as a profile's fleet names them.
-    private func generateDeviceCertificates(into directory: String) {
-        guard (1...1_000_000).contains(devices) else { fail("--devices \(devices): expected 1 … 1,000,000") }
-        var fleet = Scenario.Fleet()
-        (fleet.devices, fleet.idPrefix) = (devices, idPrefix)
-        do {
-            let ca = try DeviceCertificates.makeCA()
-            let issued = try DeviceCertificates.issue((0..<devices).map { fleet.deviceID($0) }, by: ca)
-            try DeviceCertificates.write(ca, issued, to: directory)
-            print("\(directory)/ca.pem: the device CA (start the hub with --x509-ca \(directory)/ca.pem)")
-            print(
-                "\(devices) devices: \(directory)/\(fleet.deviceID(0)).pem … (profiles: auth: {mode: x509, certificates: \(directory)})"
-            )
-        } catch { fail("--generate-device-certs \(error.description)") }
-    }
-
-    static func address(_ text: String, flag: String) -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (0...65535).contains(port)
-        else { fail("\(flag) \(text): expected HOST:PORT, e.g. 127.0.0.1:1883") }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host, port)
     }
 }

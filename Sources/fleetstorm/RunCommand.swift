@@ -102,6 +102,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Serve a live page at http://HOST:PORT/ during the run: the report's charts, updated every second.")
     var ui: String?
 
+    @Option(
+        help:
+            "Write what the embedded hub received to this file (JSON lines: the first 1,000 messages and each device's last)."
+    )
+    var sample: String?
+
     /// The flags as profile overrides (validated by the loader exactly like the file), then the --set items.
     var profileOverrides: [String] {
         var all: [String] = []
@@ -163,6 +169,12 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         if hubWorkers != nil { fail("--hub-workers goes with --processes N") }
+        if let sample, !scenario.hub.isEmbedded {
+            fail(
+                "--sample \(sample) keeps what the embedded hub received; this run goes to \(scenario.hub): "
+                    + "sample on that hub (fleetstorm hub --sample FILE) or subscribe to it (mosquitto_sub)"
+            )
+        }
         let selected: Shard?
         switch Shard.resolve(shard: shard, shards: shards, environment: environment) {
         case .success(let s): selected = s
@@ -171,6 +183,7 @@ struct RunCommand: AsyncParsableCommand {
         var service = RunService(scenario: scenario, profile: profile, overrides: all)
         service.shard = selected
         service.startAtUnixNanoseconds = startAt
+        service.sample = sample.map { _ in MessageSample() }
         let (line, quiet, live, json) = (ProgressLine(), quiet || progressJson, await startMetrics(), progressJson)
         let page = await startLivePage()
         if let page {
@@ -209,6 +222,7 @@ struct RunCommand: AsyncParsableCommand {
         let path = Self.reportPath(output, shard: selected)
         do { try ReportFile.write(report, to: path) } catch { fail(error.description) }
         print("report: \(path)")
+        if let sample, let kept = configured.sample { HubCommand.writeSample(kept, to: sample) }
         if let page {
             page.finish(body: LiveReport.body(report, elapsedSeconds: Double(report.run.durationNs) / 1e9, final: path))
             // A watching browser gets a moment to fetch the final state, unless Ctrl-C asked to stop now (the page
@@ -229,6 +243,7 @@ struct RunCommand: AsyncParsableCommand {
 
     /// --processes N: the shards and hub workers as child processes of this binary, one merged report.
     func runLocalShards(scenario: Scenario, overrides: [String], processes: Int, startAt: Int64?) async throws {
+        if let sample { fail("--sample \(sample) keeps one process's messages: sample a single run (no --processes)") }
         if metrics != nil || ui != nil {
             fail(
                 "--\(metrics != nil ? "metrics" : "ui") shows one process's run: use it on a shard (--shard I/N), not with --processes"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetCore
+import FleetHubCore
 import FleetReport
 import FleetService
 import FleetSim
@@ -14,6 +15,7 @@ struct SimulateCommand: AsyncParsableCommand {
               fleetstorm simulate profiles/hub-outage.yaml
               fleetstorm simulate profiles/hub-outage.yaml --devices 1000000 --set fleet.ramp_rate=0 --output sim.pb
               fleetstorm simulate profiles/hub-outage.yaml --set simulation.rtt=80ms --set simulation.accept_rate=2000
+              fleetstorm simulate profiles/thermostat-fleet.yaml --sample simulated.jsonl
             The report has the same schema as a run's (report, compare and merge read it); run.kind is "simulation".
             The network and the hub process are modelled by the profile's simulation: keys (see profiles/README.md).
             """
@@ -40,6 +42,12 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "No live progress line.")
     var quiet = false
 
+    @Option(
+        help:
+            "Write the messages devices sent to this file (JSON lines: the first 1,000 and each device's last; the same bodies as a run with the same seed)."
+    )
+    var sample: String?
+
     var profileOverrides: [String] {
         var all: [String] = []
         if let devices { all.append("fleet.devices=\(devices)") }
@@ -56,6 +64,7 @@ struct SimulateCommand: AsyncParsableCommand {
         var service = SimulateService(scenario: scenario, profile: profile, overrides: all)
         let line = SimulationProgressLine(quiet: quiet)
         service.progress = { line.update($0) }
+        service.sample = sample.map { _ in MessageSample() }
         let configured = service
         let outcome: SimulateService.Outcome
         do { outcome = try await withSignalCancellation { await SimulationThread.run(configured) } } catch {
@@ -69,6 +78,7 @@ struct SimulateCommand: AsyncParsableCommand {
         )
         do { try ReportFile.write(outcome.report, to: output) } catch { fail(error.description) }
         print("report: \(output)")
+        if let sample, let kept = configured.sample { HubCommand.writeSample(kept, to: sample) }
     }
 }
 

@@ -26,7 +26,7 @@ struct TemplateProfileTests {
                 {"id": "{{device_id}}",
                  "t": {{wlak min=1 max=2 step=0.1}}}
             """
-        #expect(Self.error(block) == #"fleet.yaml:6:13: telemetry.template: unknown variable "wlak" (known: device_id, cohort, seq, time, time_ms, counter, int, float, choice, walk)"#)
+        #expect(Self.error(block) == #"fleet.yaml:6:13: telemetry.template: unknown variable "wlak" (known: device_id, cohort, seq, time, time_ms, counter, int, float, choice, walk, pad)"#)
         let line = "telemetry:\n  template: '{\"n\": {{int min=3 max=2}}}'\n"
         #expect(Self.error(line) == "fleet.yaml:2:36: telemetry.template: int max: must be at least min (3), got 2")
         let plain = "telemetry:\n  template: x{{seq foo=1}}\n"

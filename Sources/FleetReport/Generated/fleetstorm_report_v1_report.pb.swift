@@ -843,6 +843,9 @@ public nonisolated struct Fleetstorm_Report_V1_Histogram: Sendable {
   /// Phase slice: "" for the whole run (the only slice recorded so far).
   public var phase: String = String()
 
+  /// Message-kind slice of publish_ack (a profile's telemetry.mix): the kind's name; "" for all messages.
+  public var kind: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -875,6 +878,12 @@ public nonisolated struct Fleetstorm_Report_V1_Accounting: Sendable {
 
   /// generated - (acked + sent + failed + pending): 0 when the books balance; anything else is a bookkeeping error.
   public var imbalance: Int64 = 0
+
+  /// Per message kind of a mix (telemetry.mix or a cohort's mix), counted apart from the totals: messages generated,
+  /// and QoS 1 messages acknowledged. Empty without a mix.
+  public var generatedByKind: Dictionary<String,UInt64> = [:]
+
+  public var ackedByKind: Dictionary<String,UInt64> = [:]
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2427,7 +2436,7 @@ nonisolated extension Fleetstorm_Report_V1_ShardStatus: SwiftProtobuf.Message, S
 
 nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Histogram"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}unit\0\u{1}count\0\u{1}p50\0\u{1}p90\0\u{1}p99\0\u{1}p999\0\u{1}max\0\u{3}hdr_v2\0\u{1}attempt\0\u{1}phase\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}unit\0\u{1}count\0\u{1}p50\0\u{1}p90\0\u{1}p99\0\u{1}p999\0\u{1}max\0\u{3}hdr_v2\0\u{1}attempt\0\u{1}phase\0\u{1}kind\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2446,6 +2455,7 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
       case 9: try { try decoder.decodeSingularBytesField(value: &self.hdrV2) }()
       case 10: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.phase) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.kind) }()
       default: break
       }
     }
@@ -2485,6 +2495,9 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
     if !self.phase.isEmpty {
       try visitor.visitSingularStringField(value: self.phase, fieldNumber: 11)
     }
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2500,6 +2513,7 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
     if lhs.hdrV2 != rhs.hdrV2 {return false}
     if lhs.attempt != rhs.attempt {return false}
     if lhs.phase != rhs.phase {return false}
+    if lhs.kind != rhs.kind {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2507,7 +2521,7 @@ nonisolated extension Fleetstorm_Report_V1_Histogram: SwiftProtobuf.Message, Swi
 
 nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Accounting"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}generated\0\u{1}acked\0\u{1}failed\0\u{1}pending\0\u{3}failed_by_reason\0\u{3}c2d_received\0\u{1}sent\0\u{1}imbalance\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}generated\0\u{1}acked\0\u{1}failed\0\u{1}pending\0\u{3}failed_by_reason\0\u{3}c2d_received\0\u{1}sent\0\u{1}imbalance\0\u{3}generated_by_kind\0\u{3}acked_by_kind\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2523,6 +2537,8 @@ nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, Sw
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.c2DReceived) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.sent) }()
       case 8: try { try decoder.decodeSingularInt64Field(value: &self.imbalance) }()
+      case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.generatedByKind) }()
+      case 10: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.ackedByKind) }()
       default: break
       }
     }
@@ -2553,6 +2569,12 @@ nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, Sw
     if self.imbalance != 0 {
       try visitor.visitSingularInt64Field(value: self.imbalance, fieldNumber: 8)
     }
+    if !self.generatedByKind.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.generatedByKind, fieldNumber: 9)
+    }
+    if !self.ackedByKind.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.ackedByKind, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2565,6 +2587,8 @@ nonisolated extension Fleetstorm_Report_V1_Accounting: SwiftProtobuf.Message, Sw
     if lhs.c2DReceived != rhs.c2DReceived {return false}
     if lhs.sent != rhs.sent {return false}
     if lhs.imbalance != rhs.imbalance {return false}
+    if lhs.generatedByKind != rhs.generatedByKind {return false}
+    if lhs.ackedByKind != rhs.ackedByKind {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
