@@ -169,17 +169,21 @@ extension PayloadTemplate.Walk {
         var leftT: UInt64 = 0
         var leftV = 0.0
         var rightT: UInt64 = 1 << UInt64(truncatingIfNeeded: levels)
-        var rightV = PayloadTemplate.gaussian(PayloadTemplate.mix(seed, slot, 0)) * step * Double(rightT).squareRoot()
+        // The whole interval's end: variance step² × 2^levels, i.e. twice the first midpoint's spread.
+        let whole = spreads.first.map { $0 * 2 } ?? step * Double(rightT).squareRoot()
+        var rightV = PayloadTemplate.gaussian(PayloadTemplate.mix(seed, slot, 0)) * whole
         let n = Swift.min(seq, rightT)
+        var level = 0
         while n != leftT && n != rightT {
             let midT = leftT + (rightT - leftT) / 2
-            let spread = step * Double(rightT - leftT).squareRoot() / 2
+            let spread = level < spreads.count ? spreads[level] : step * Double(rightT - leftT).squareRoot() / 2
             let midV = (leftV + rightV) / 2 + PayloadTemplate.gaussian(PayloadTemplate.mix(seed, slot, midT)) * spread
             if n < midT {
                 (rightT, rightV) = (midT, midV)
             } else {
                 (leftT, leftV) = (midT, midV)
             }
+            level += 1
         }
         return reflected(start + (n == leftT ? leftV : rightV))
     }

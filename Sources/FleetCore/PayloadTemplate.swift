@@ -36,7 +36,16 @@ public struct PayloadTemplate: Sendable, Hashable {
         var step: Double
         var decimals: Int
         /// 2^levels ≥ the largest message id (set from `telemetry.messages`).
-        var levels: Int = 1
+        var levels: Int = 1 {
+            didSet { spreads = Self.spreads(step: step, levels: levels) }
+        }
+        /// Per level of the bridge, the standard deviation of its midpoint: step × √(interval) / 2, the interval
+        /// halving each level (index 0: the whole 2^levels; computed once, not per message).
+        var spreads: [Double] = []
+
+        static func spreads(step: Double, levels: Int) -> [Double] {
+            (0...levels).map { level in step * Double(UInt64(1) << UInt64(levels - level)).squareRoot() / 2 }
+        }
     }
 
     /// What went wrong, and where in the template's text (1-based line and column).

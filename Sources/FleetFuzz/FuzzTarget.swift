@@ -32,6 +32,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     /// A device's TLS (OpenSSL) fed a server's bytes, with the device's writes interleaved.
     case tlsClient = "tls-client"
     case tlsServer = "tls-server"
+    /// A payload template (`telemetry.template`): parsed, then expanded within its size bound, the same bytes twice.
+    case template
 
     public func run(_ input: [UInt8]) -> String? {
         switch self {
@@ -50,6 +52,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .hubSession: HubSessionHarness.run(input)
         case .tlsClient: TLSHarness.run(input, server: false)
         case .tlsServer: TLSHarness.run(input, server: true)
+        case .template: TemplateHarness.run(input)
         }
     }
 }

@@ -113,6 +113,34 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The same with a JSON body written from a template per message (profiles/thermostat-fleet.yaml's reading):
+    // the body goes straight into the packet's buffer, so the allocations stay those of the filler case.
+    Benchmark("device: encode a telemetry PUBLISH with a JSON template body into a reused buffer") { benchmark in
+        var scenario = Scenario()
+        scenario.telemetry.messages = 1_000_000
+        scenario.telemetry.template = try? PayloadTemplate(thermostatReading)
+        let machine = DeviceStateMachine(deviceID: "device-00042", config: DeviceConfig(scenario: scenario), seed: 7)
+        let encoder = MQTTEncoder(version: .v311)
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(512)
+        var seq: UInt64 = 1
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            buffer.clear()
+            seq = seq == 1_000_000 ? 1 : seq + 1
+            let message = TelemetryPublish(seq: seq, packetID: 7, intended: Instant(nanoseconds: Int64(seq) * 1_000_000))
+            try? encoder.encodePublish(
+                qos: .atLeastOnce,
+                packetID: 7,
+                dup: false,
+                into: &buffer,
+                topic: { machine.writeTopic(seq: seq, into: &$0) },
+                payload: { machine.writeBody(for: message, into: &$0) }
+            )
+            blackHole(buffer.readableBytes)
+        }
+    }
+
     Benchmark("device: telemetry timer → PUBLISH → PUBACK (state machine only)") { benchmark in
         var scenario = Scenario()
         scenario.telemetry.messages = Int.max
@@ -227,3 +255,7 @@ let benchmarks: @Sendable () -> Void = {
 
     amqpBenchmarks()
 }
+
+/// profiles/thermostat-fleet.yaml's reading (device id, sequence, time, a walk, two choices, an integer).
+let thermostatReading =
+    #"{"deviceId": "{{device_id}}", "seq": {{seq}}, "ts": "{{time}}", "temperature": {{walk min=16 max=28 start=21.5 step=0.15 decimals=1}}, "setpoint": {{choice values=20|21|22}}, "humidity": {{int min=30 max=60}}, "mode": "{{choice values=heat|cool|auto}}"}"#
