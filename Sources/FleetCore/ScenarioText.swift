@@ -46,7 +46,8 @@ extension Scenario {
                 + "drain_timeout: \(d(telemetry.drainTimeout))"
                 + (telemetry.contentType.map { ", content_type: \(q($0))" } ?? "")
                 + (telemetry.contentEncoding.map { ", content_encoding: \(q($0))" } ?? "")
-                + (telemetry.template.map { ", template: \(Self.yamlQuoted($0.text))" } ?? "") + "}"
+                + (telemetry.template.map { ", template: \(Self.yamlQuoted($0.text))" } ?? "")
+                + (telemetry.mix.isEmpty ? "" : ", mix: \(Self.mixText(telemetry.mix))") + "}"
         )
         func policy(_ p: RetryPolicy) -> String {
             var s = "{policy: \(q(p.name)), shape: \(q("\(p.shape)"))"
@@ -64,8 +65,9 @@ extension Scenario {
             out.append("cohorts:")
             for c in cohorts {
                 let pooled = c.amqpPool.isPooled ? ", amqp: \(pool(c.amqpPool))" : ""
+                let mix = c.mix.map { ", mix: \(Self.mixText($0))" } ?? ""
                 out.append(
-                    "  - {name: \(q(c.name)), devices: \(c.devices), sdk: \(c.sdk.name), retry: \(policy(c.retry.policy))\(pooled)}"
+                    "  - {name: \(q(c.name)), devices: \(c.devices), sdk: \(c.sdk.name), retry: \(policy(c.retry.policy))\(pooled)\(mix)}"
                 )
             }
         }
@@ -159,6 +161,18 @@ extension Scenario {
             }
         }
         return out
+    }
+
+    /// A message mix as a YAML flow list.
+    static func mixText(_ mix: [MessageKind]) -> String {
+        "["
+            + mix.map { k in
+                var item = "{name: \(yamlQuoted(k.name)), weight: \(k.weight.shortText)"
+                if let q = k.qos { item += ", qos: \(q.rawValue)" }
+                if let b = k.payloadBytes { item += ", payload_bytes: \(b)" }
+                if let t = k.template { item += ", template: \(yamlQuoted(t.text))" }
+                return item + "}"
+            }.joined(separator: ", ") + "]"
     }
 
     /// `s` as a YAML double-quoted string: backslash, quote and control characters escaped (a template's newlines

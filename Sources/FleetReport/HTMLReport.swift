@@ -85,7 +85,8 @@ public enum HTMLReport {
     static func latencyCharts(_ r: Fleetstorm_Report_V1_Report) -> String {
         var out = "<h2>Latency</h2>"
         let main = r.histograms.filter {
-            $0.attempt == 0 && $0.phase.isEmpty && $0.kind.isEmpty && $0.count > 0 && $0.name != "loop_lag" && $0.name != "timer_lateness"
+            // Per-kind slices of a mix get their own curves beside the whole.
+            $0.attempt == 0 && $0.phase.isEmpty && $0.count > 0 && $0.name != "loop_lag" && $0.name != "timer_lateness"
         }
         if !main.isEmpty {
             out += LatencyCurves.percentileChart(
@@ -190,6 +191,19 @@ public enum HTMLReport {
             out += "<h2>Status changes</h2><table><tr><th>from</th><th>to</th><th>reason</th><th>count</th></tr>"
             for t in r.transitions {
                 out += "<tr><td>\(t.from)</td><td>\(t.to)</td><td>\(t.reason)</td><td>\(t.count)</td></tr>"
+            }
+            out += "</table>"
+        }
+        if r.hasAccounting && !r.accounting.generatedByKind.isEmpty {
+            out +=
+                "<h2>Message kinds</h2><table id=\"kinds\"><tr><th>kind</th><th>generated</th><th>acked</th>"
+                + "<th>publish→ack p50</th><th>p99</th><th>max</th></tr>"
+            for (kind, generated) in r.accounting.generatedByKind.sorted(by: { $0.key < $1.key }) {
+                let h = r.histograms.first { $0.name == "publish_ack" && $0.kind == kind && $0.phase.isEmpty }
+                let cells = [h?.p50, h?.p99, h?.max].map { $0.map(TextSummary.formatNanoseconds) ?? "—" }
+                out += "<tr><td>\(SVGChart.escape(kind))</td><td>\(generated)</td>"
+                out += "<td>\(r.accounting.ackedByKind[kind] ?? 0)</td>"
+                out += cells.map { "<td>\($0)</td>" }.joined() + "</tr>"
             }
             out += "</table>"
         }

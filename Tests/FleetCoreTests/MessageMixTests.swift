@@ -100,6 +100,11 @@ struct MessageMixTests {
         )
         #expect(s.mix(of: s.cohorts[0]).map(\.name) == ["reading", "blob"])
         #expect(s.mix(of: s.cohorts[1]).map(\.name) == ["only"])
+        // The effective profile writes both mixes, and its telemetry and cohort lines read back to the same mixes.
+        let lines = s.redactedYAML.split(separator: "\n")
+        let telemetry = try #require(lines.first { $0.hasPrefix("telemetry:") })
+        #expect(try ScenarioLoader().load(yaml: String(telemetry), source: "t").telemetry.mix == s.telemetry.mix)
+        #expect(lines.contains { $0.contains("mix: [{name: \"only\", weight: 1, qos: 0}]") }, "\(s.redactedYAML)")
         let b = DeviceConfig(scenario: s, cohort: s.cohorts[1])
         #expect(b.kinds.count == 1 && b.kinds[0].qos == .atMostOnce && b.kinds[0].threshold == .max)
     }

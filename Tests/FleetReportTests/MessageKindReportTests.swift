@@ -56,5 +56,9 @@ struct MessageKindReportTests {
         let text = TextSummary.render(a)
         #expect(text.contains("messages by kind: blob \(ga[1]) generated, 0 acked; reading \(ga[0]) generated, \(aa[0]) acked"))
         #expect(text.contains("publish_ack [reading]"))
+        let page = HTMLReport.render(a)
+        #expect(page.contains("<h2>Message kinds</h2>"))
+        #expect(page.contains("<tr><td>blob</td><td>\(ga[1])</td><td>0</td><td>—</td><td>—</td><td>—</td></tr>"))
+        #expect(page.contains("<tr><td>reading</td><td>\(ga[0])</td><td>\(aa[0])</td>"))
     }
 }
