@@ -8,39 +8,15 @@ extension DeviceStateMachine {
         config.propertyBag.isEmpty ? "\(topic)%24.mid=\(seq)" : "\(topic)%24.mid=\(seq)&\(config.propertyBag)"
     }
 
-    /// The same topic written straight into `buffer`, without building a string (the per-message hot path).
-    public func writeTopic(seq: UInt64, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString("devices/")
-        buffer.writeString(deviceID)
-        buffer.writeStaticString("/messages/events/%24.mid=")
-        var digits = 1
-        var rest = seq / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        let end = buffer.writerIndex + digits
-        buffer.writeRepeatingByte(UInt8(ascii: "0"), count: digits)
-        var v = seq
-        for i in 1...digits {
-            buffer.setInteger(UInt8(ascii: "0") + UInt8(v % 10), at: end - i)
-            v /= 10
-        }
-        if !config.propertyBag.isEmpty {
-            buffer.writeStaticString("&")
-            buffer.writeString(config.propertyBag)
-        }
-    }
+    /// What writing a message needs from this device, apart from the machine: an interpreter takes it once per
+    /// message instead of copying the whole machine for each call.
+    public var writer: MessageWriter { MessageWriter(deviceID: deviceID, shared: shared, payloadSeed: payloadSeed) }
 
-    /// Which kind of the cohort's mix message `seq` is (0 without a mix): drawn from the device's payload seed and
-    /// the message id alone, so a message keeps its kind (and QoS and body) when it is re-sent.
-    public func kind(of seq: UInt64) -> Int {
-        let kinds = shared.kinds
-        guard kinds.count > 1 else { return 0 }
-        let draw = PayloadTemplate.mix(payloadSeed, 0x6B69_6E64, seq)
-        for (i, kind) in kinds.enumerated() where draw < kind.threshold { return i }
-        return kinds.count - 1
-    }
+    /// The telemetry topic written straight into `buffer`, without building a string (the per-message hot path).
+    public func writeTopic(seq: UInt64, into buffer: inout ByteBuffer) { writer.writeTopic(seq: seq, into: &buffer) }
+
+    /// Which kind of the cohort's mix message `seq` is (0 without a mix).
+    public func kind(of seq: UInt64) -> Int { writer.kind(of: seq) }
 
     /// Message `seq`'s QoS: its kind's, or the cohort's.
     func qos(of seq: UInt64) -> MQTTQoS {
@@ -48,45 +24,15 @@ extension DeviceStateMachine {
     }
 
     /// Bytes to reserve for `message`'s body.
-    public func bodyCapacity(for message: TelemetryPublish) -> Int {
-        shared.kinds.isEmpty ? shared.bodyCapacity : shared.kinds[kind(of: message.seq)].bodyCapacity
-    }
+    public func bodyCapacity(for message: TelemetryPublish) -> Int { writer.bodyCapacity(for: message) }
 
-    /// Writes `message`'s body into `buffer`: its kind's (or the cohort's) template expanded for it, or filler. The
-    /// same message always gets the same bytes (a re-sent one included).
+    /// Writes `message`'s body into `buffer` (see `MessageWriter.writeBody`).
     public func writeBody(for message: TelemetryPublish, into buffer: inout ByteBuffer) {
-        var template = shared.template
-        if !shared.kinds.isEmpty {
-            let kind = shared.kinds[kind(of: message.seq)]
-            guard let own = kind.template else {
-                buffer.writeImmutableBuffer(kind.payload)
-                return
-            }
-            template = own
-        }
-        guard let template else {
-            buffer.writeImmutableBuffer(shared.payload)
-            return
-        }
-        template.render(
-            PayloadTemplate.Message(
-                deviceID: deviceID,
-                seq: message.seq,
-                unixMillis: shared.unixMillisAtZero &+ message.intended.nanoseconds / 1_000_000,
-                seed: payloadSeed
-            ),
-            into: &buffer
-        )
+        writer.writeBody(for: message, into: &buffer)
     }
 
     /// `message`'s body as a buffer of its own (a filler is shared, not copied).
-    public func body(for message: TelemetryPublish) -> ByteBuffer {
-        if shared.kinds.isEmpty && shared.template == nil { return shared.payload }
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(bodyCapacity(for: message))
-        writeBody(for: message, into: &buffer)
-        return buffer
-    }
+    public func body(for message: TelemetryPublish) -> ByteBuffer { writer.body(for: message) }
 
     /// The packet a telemetry action stands for (builds the topic string: for tests and in-memory wiring).
     public func packet(for message: TelemetryPublish) -> MQTTPacket {

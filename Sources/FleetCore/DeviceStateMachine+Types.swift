@@ -142,6 +142,7 @@ public final class SharedDeviceConfig: Sendable {
     public let unixMillisAtZero: Int64
     public let kinds: [DeviceConfig.MessageKind]
     public let qos: MQTTQoS
+    public let propertyBag: String
     public init(_ config: DeviceConfig) {
         self.config = config
         closedLoop = config.closedLoop
@@ -151,6 +152,7 @@ public final class SharedDeviceConfig: Sendable {
         unixMillisAtZero = config.unixMillisAtZero
         kinds = config.kinds
         qos = config.qos
+        propertyBag = config.propertyBag
     }
 }
 

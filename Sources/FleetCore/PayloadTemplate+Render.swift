@@ -94,7 +94,7 @@ extension PayloadTemplate {
         writeDigits(v.magnitude, minimum: 1, into: &buffer)
     }
 
-    /// `v`'s decimal digits, zero-padded to at least `minimum`.
+    /// `v`'s decimal digits, zero-padded to at least `minimum`, written in one access to the buffer.
     static func writeDigits(_ v: UInt64, minimum: Int, into buffer: inout ByteBuffer) {
         var count = 1
         var rest = v / 10
@@ -103,14 +103,13 @@ extension PayloadTemplate {
             rest /= 10
         }
         count = max(count, minimum)
-        let end = buffer.writerIndex + count
-        buffer.writeRepeatingByte(UInt8(ascii: "0"), count: count)
-        var left = v
-        var i = 1
-        while left > 0 {
-            buffer.setInteger(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: left % 10), at: end - i)
-            left /= 10
-            i += 1
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { bytes in
+            var left = v
+            for i in stride(from: count - 1, through: 0, by: -1) {
+                bytes[i] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: left % 10)
+                left /= 10
+            }
+            return count
         }
     }
 

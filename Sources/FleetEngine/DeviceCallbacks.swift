@@ -25,6 +25,9 @@ public struct DeviceCallbacks: Sendable {
 }
 
 extension DeviceCallbacks {
+    /// Whether any callback is set (a run without them skips routing every event).
+    public var isEmpty: Bool { statusChanged == nil && messageReceived == nil && sendCompleted == nil }
+
     /// Routes a recorded event to the callbacks that want it.
     func notify(deviceID: String, event: DeviceEvent, lastError: FailureCause?) {
         switch event {

@@ -32,6 +32,9 @@ final class DeviceChannelHandler: ChannelInboundHandler {
     private var pool: DeviceAMQPPool?
     private var poolChannel: UInt16?
 
+    /// NIO's default allocator (what every channel here has): used directly, without a channel reference per write.
+    private static let allocator = ByteBufferAllocator()
+
     init(index: UInt32, machine: DeviceStateMachine, swarm: Swarm, recorder: Recorder) {
         self.index = index
         self.recorder = recorder
@@ -253,6 +256,9 @@ final class DeviceChannelHandler: ChannelInboundHandler {
 
     /// `now` is the instant of the input that produced `actions` (one clock read per input, not per event).
     private func run(_ actions: [DeviceAction], now: Instant) {
+        // The swarm and recorder once per batch: each read of an unowned reference retains and releases it.
+        let swarm = self.swarm
+        let recorder = self.recorder
         for action in actions {
             switch action {
             case .connect:
@@ -263,7 +269,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                     continue
                 }
                 guard let context else { continue }
-                var buffer = context.channel.allocator.buffer(capacity: 64)
+                var buffer = Self.allocator.buffer(capacity: 64)
                 do {
                     try encoder.encode(packet, into: &buffer)
                 } catch {
@@ -279,7 +285,10 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                     continue
                 }
                 guard let context else { continue }
-                var buffer = context.channel.allocator.buffer(capacity: 128 + machine.bodyCapacity(for: message))
+                // What writing needs, taken once: calling the machine's own methods here copied the whole machine
+                // (every reference in it retained and released) for each of the two writes.
+                let writer = machine.writer
+                var buffer = Self.allocator.buffer(capacity: 128 + writer.bodyCapacity(for: message))
                 do {
                     // The machine gives a QoS 1 message a packet id and a QoS 0 one none (a mix may hold both).
                     try encoder.encodePublish(
@@ -287,8 +296,8 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                         packetID: message.packetID,
                         dup: message.dup,
                         into: &buffer,
-                        topic: { machine.writeTopic(seq: message.seq, into: &$0) },
-                        payload: { machine.writeBody(for: message, into: &$0) }
+                        topic: { writer.writeTopic(seq: message.seq, into: &$0) },
+                        payload: { writer.writeBody(for: message, into: &$0) }
                     )
                 } catch {
                     context.close(promise: nil)
@@ -316,7 +325,9 @@ final class DeviceChannelHandler: ChannelInboundHandler {
             case .record(let event):
                 recorder.record(event, at: now)
                 if swarm.hasStorms { swarm.stormEvent(device: index, event, recorder: recorder, at: now) }
-                swarm.callbacks.notify(deviceID: machine.deviceID, event: event, lastError: machine.lastError)
+                if swarm.notifies {
+                    swarm.callbacks.notify(deviceID: machine.deviceID, event: event, lastError: machine.lastError)
+                }
                 switch event {
                 case .connected(let latency):
                     releaseSlot(.connected(latency))

@@ -36,6 +36,8 @@ final class Swarm {
     private(set) var adaptive: ConnectWindow?
     let connectTimeout: Duration
     let callbacks: DeviceCallbacks
+    /// `!callbacks.isEmpty`, decided once (asked for every recorded event).
+    let notifies: Bool
     private(set) var handlers: [DeviceChannelHandler] = []
     /// Pooled AMQP connections (cohorts with `amqp.devices_per_connection` above 1), and which cohort's devices use
     /// which: device `start + j` rides `pools[first + j % count]`.
@@ -69,6 +71,7 @@ final class Swarm {
         let name = scenario.tls?.serverName ?? serverName ?? ""
         self.tlsName = name.isEmpty ? nil : name
         self.callbacks = callbacks
+        self.notifies = !callbacks.isEmpty
         let hostHeader: String = {
             let host = serverName ?? hubAddress.ipAddress ?? "localhost"
             return "\(host.contains(":") ? "[\(host)]" : host):\(hubAddress.port ?? 0)"
