@@ -51,21 +51,21 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         var actions = swarm.actionBuffer()
         let now = swarm.scheduler.now()
         machine.start(now: now, into: &actions)
-        run(actions, now: now)
+        run(consume actions, now: now)
     }
 
     func stop() {
         var actions = swarm.actionBuffer()
         let now = swarm.scheduler.now()
         machine.stop(now: now, into: &actions)
-        run(actions, now: now)
+        run(consume actions, now: now)
     }
 
     func timerFired(_ kind: DeviceTimer, deadline: Instant, now: Instant) {
         timers[kind] = nil
         var actions = swarm.actionBuffer()
         machine.timerFired(kind, deadline: deadline, now: now, into: &actions)
-        run(actions, now: now)
+        run(consume actions, now: now)
     }
 
     /// At the end of the run: the messages this device still holds count as pending.
@@ -133,7 +133,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         var actions = swarm.actionBuffer()
         let now = swarm.scheduler.now()
         machine.connectSucceeded(now: now, into: &actions)
-        run(actions, now: now)
+        run(consume actions, now: now)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -158,7 +158,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         // A partial packet stays: drop the bytes already decoded in front of it, so the buffer does not grow with
         // everything a long-lived connection ever read.
         if (inbound?.readerIndex ?? 0) > 0 { inbound!.discardReadBytes() }
-        run(actions, now: now)
+        run(consume actions, now: now)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -182,7 +182,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
             var actions = swarm.actionBuffer()
             let now = swarm.scheduler.now()
             machine.serviceRefused(code: service.code, now: now, into: &actions)
-            run(actions, now: now)
+            run(consume actions, now: now)
             return
         }
         // The first error is the cause; it travels to the machine with the close.
@@ -216,7 +216,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         var actions = swarm.actionBuffer()
         let now = swarm.scheduler.now()
         machine.packetReceived(packet, now: now, into: &actions)
-        run(actions, now: now)
+        run(consume actions, now: now)
     }
 
     /// The hub refused the device (its session's CBS status or link error, or the pooled connection's SASL).
@@ -224,7 +224,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         var actions = swarm.actionBuffer()
         let now = swarm.scheduler.now()
         machine.serviceRefused(code: code, now: now, into: &actions)
-        run(actions, now: now)
+        run(consume actions, now: now)
     }
 
     /// The device's session broke (its frames out of place): it leaves the pool with this error.
@@ -249,18 +249,18 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         var actions = swarm.actionBuffer()
         let now = swarm.scheduler.now()
         machine.channelClosed(error: error, now: now, into: &actions)
-        run(actions, now: now)
+        run(consume actions, now: now)
     }
 
     // MARK: - the one place that does I/O
 
     /// `now` is the instant of the input that produced `actions` (one clock read per input, not per event).
-    private func run(_ actions: [DeviceAction], now: Instant) {
+    private func run(_ actions: consuming [DeviceAction], now: Instant) {
         // The swarm and recorder once per batch: each read of an unowned reference retains and releases it.
         let swarm = self.swarm
         let recorder = self.recorder
-        for action in actions {
-            switch action {
+        for i in actions.indices {  // by index: the batch stays this function's to hand back unshared
+            switch actions[i] {
             case .connect:
                 swarm.connect(self)
             case .write(let packet):
@@ -345,7 +345,8 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 }
             }
         }
-        swarm.recycle(actions)
+        // Handed over, not copied: a shared buffer would make `removeAll(keepingCapacity:)` allocate a new one.
+        swarm.recycle(consume actions)
         let queued = machine.queuedMessages
         if queued != lastQueued {
             recorder.queueChanged(by: queued - lastQueued, at: now)
@@ -353,7 +354,8 @@ final class DeviceChannelHandler: ChannelInboundHandler {
         }
         swarm.scheduler.catchUp()
         if let pool { return pool.flushIfNeeded() }
-        if context == nil || !(context?.channel.isActive ?? false) { return }
+        // Flush only a connection that is up (`activated`; asking the channel retained it and its lifecycle state).
+        if context == nil || !activated { return }
         flushIfNeeded()
     }
 

@@ -365,7 +365,7 @@ final class Swarm {
             }()
     }
 
-    func recycle(_ buffer: [DeviceAction]) {
+    func recycle(_ buffer: consuming [DeviceAction]) {
         var b = buffer
         b.removeAll(keepingCapacity: true)
         spareBuffers.append(b)
