@@ -29,7 +29,8 @@ extension DeviceConfig {
             return mix.enumerated().map { i, kind in
                 cumulative += kind.weight
                 let threshold =
-                    i == mix.count - 1 ? UInt64.max : UInt64(exactly: (cumulative / total * 0x1p64).rounded(.down)) ?? .max
+                    i == mix.count - 1
+                    ? UInt64.max : UInt64(exactly: (cumulative / total * 0x1p64).rounded(.down)) ?? .max
                 var out = MessageKind(
                     name: kind.name,
                     threshold: threshold,

@@ -65,7 +65,9 @@ extension DeviceStateMachine {
         guard case .connected = state else { return }
         for (id, message) in redelivery.sortedByID() {
             session.inflight.append(id: id, message: message)
-            actions.append(.publish(TelemetryPublish(seq: message.seq, packetID: id, dup: true, intended: message.intended)))
+            actions.append(
+                .publish(TelemetryPublish(seq: message.seq, packetID: id, dup: true, intended: message.intended))
+            )
         }
         redelivery.removeAll()
         while session.inflight.count < config.maxInflight, let message = queue.popFirst() {

@@ -137,7 +137,6 @@ extension DeviceStateMachine {
         disconnectIfDone(now: now, into: &actions)
     }
 
-
     /// Message `seq`'s QoS and kind index (as the events carry it).
     func kindAndQoS(of seq: UInt64) -> (MQTTQoS, UInt8) {
         guard !shared.kinds.isEmpty else { return (shared.qos, 0) }

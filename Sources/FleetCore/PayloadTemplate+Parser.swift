@@ -147,7 +147,11 @@ struct TemplateParser {
             guard bytes >= 0 else { throw a.failure("bytes", "must be at least 0, got \(bytes)") }
             return .pad(bytes: Int(bytes))
         default:
-            throw failure("unknown variable \"\(name.text)\" (known: \(Self.known))", line: name.line, column: name.column)
+            throw failure(
+                "unknown variable \"\(name.text)\" (known: \(Self.known))",
+                line: name.line,
+                column: name.column
+            )
         }
     }
 

@@ -40,9 +40,19 @@ extension PayloadTemplate {
                 Self.writeDecimal(min + u * width, decimals: decimals, into: &buffer)
             case .choice(let slot, let values):
                 let h = Self.mix(message.seed, slot, message.seq)
-                buffer.writeBytes(values[Int(truncatingIfNeeded: h.multipliedFullWidth(by: UInt64(truncatingIfNeeded: values.count)).high)])
+                buffer.writeBytes(
+                    values[
+                        Int(
+                            truncatingIfNeeded: h.multipliedFullWidth(by: UInt64(truncatingIfNeeded: values.count)).high
+                        )
+                    ]
+                )
             case .walk(let walk):
-                Self.writeDecimal(walk.value(seed: message.seed, seq: message.seq), decimals: walk.decimals, into: &buffer)
+                Self.writeDecimal(
+                    walk.value(seed: message.seed, seq: message.seq),
+                    decimals: walk.decimals,
+                    into: &buffer
+                )
             case .pad(let bytes):
                 var left = bytes
                 while left > 0 {
@@ -87,7 +97,9 @@ extension PayloadTemplate {
         UInt8(ascii: "a") + UInt8(truncatingIfNeeded: (i * 7 + i / 26) % 26)
     }
 
-    static let powersOfTen: [Int64] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000]
+    static let powersOfTen: [Int64] = [
+        1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000,
+    ]
 
     static func writeInteger(_ v: Int64, into buffer: inout ByteBuffer) {
         if v < 0 { buffer.writeInteger(UInt8(ascii: "-")) }

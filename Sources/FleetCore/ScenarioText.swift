@@ -42,7 +42,8 @@ extension Scenario {
         )
         out.append(
             "telemetry: {messages: \(telemetry.messages), interval: \(d(telemetry.interval)), "
-                + (telemetry.template == nil ? "payload_bytes: \(telemetry.payloadBytes), " : "") + "qos: \(telemetry.qos.rawValue), max_inflight: \(telemetry.maxInflight), queue_capacity: \(telemetry.queueCapacity), "
+                + (telemetry.template == nil ? "payload_bytes: \(telemetry.payloadBytes), " : "")
+                + "qos: \(telemetry.qos.rawValue), max_inflight: \(telemetry.maxInflight), queue_capacity: \(telemetry.queueCapacity), "
                 + "drain_timeout: \(d(telemetry.drainTimeout))"
                 + (telemetry.contentType.map { ", content_type: \(q($0))" } ?? "")
                 + (telemetry.contentEncoding.map { ", content_encoding: \(q($0))" } ?? "")

@@ -183,7 +183,9 @@ public struct FleetRunner: Sendable {
             let swarm = Swarm(
                 loop: loop,
                 scheduler: scheduler,
-                recorders: scenario.effectiveCohorts.map { Recorder(bin: scenario.bin, kinds: scenario.mix(of: $0).map(\.name)) },
+                recorders: scenario.effectiveCohorts.map {
+                    Recorder(bin: scenario.bin, kinds: scenario.mix(of: $0).map(\.name))
+                },
                 scenario: scenario,
                 unixNanosecondsAtZero: startedUnix,
                 hubAddress: resolved,

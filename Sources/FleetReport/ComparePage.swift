@@ -38,8 +38,10 @@ public enum ComparePage {
         body += "<h2>Latency</h2>"
         for name in ["connect", "publish_ack", "reconnect"] {
             let lines = runs.compactMap { run in
-                run.report.histograms.first { $0.name == name && $0.attempt == 0 && $0.phase.isEmpty && $0.kind.isEmpty && $0.count > 0 }
-                    .map { (run.name, run.colour, $0) }
+                run.report.histograms.first {
+                    $0.name == name && $0.attempt == 0 && $0.phase.isEmpty && $0.kind.isEmpty && $0.count > 0
+                }
+                .map { (run.name, run.colour, $0) }
             }
             guard !lines.isEmpty else { continue }
             body += LatencyCurves.percentileChart(id: "cmp-\(name)", title: "\(name) by percentile", lines: lines)

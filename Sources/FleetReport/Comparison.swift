@@ -28,7 +28,8 @@ public enum Comparison {
             Row(
                 label: "\(name) p99",
                 values: reports.map { r in
-                    r.histograms.first { $0.name == name && $0.attempt == 0 && $0.phase.isEmpty && $0.kind.isEmpty }.map { Double($0.p99) }
+                    r.histograms.first { $0.name == name && $0.attempt == 0 && $0.phase.isEmpty && $0.kind.isEmpty }.map
+                    { Double($0.p99) }
                 },
                 kind: .duration
             )

@@ -44,6 +44,8 @@ extension HubCommand {
         } catch {
             fail("\(flag) \(path): cannot write the file (\(error.localizedDescription))")
         }
-        print("sample: \(path) (the first \(first.count) of \(offered) messages, and the last of each of \(last.count) devices)")
+        print(
+            "sample: \(path) (the first \(first.count) of \(offered) messages, and the last of each of \(last.count) devices)"
+        )
     }
 }

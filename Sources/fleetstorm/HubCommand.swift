@@ -208,8 +208,12 @@ struct HubCommand: AsyncParsableCommand {
         }
         if profile == nil && !overrides.isEmpty { fail("--set changes a --profile: give the profile too") }
         if let sample {
-            guard (0...1_000_000).contains(sampleLimit) else { fail("--sample-limit \(sampleLimit): expected 0 … 1,000,000") }
-            if worker != nil { fail("--sample \(sample): a hub worker keeps no sample; sample a single hub (no --workers)") }
+            guard (0...1_000_000).contains(sampleLimit) else {
+                fail("--sample-limit \(sampleLimit): expected 0 … 1,000,000")
+            }
+            if worker != nil {
+                fail("--sample \(sample): a hub worker keeps no sample; sample a single hub (no --workers)")
+            }
             configuration.sample = MessageSample(limit: sampleLimit)
         }
         if let worker {

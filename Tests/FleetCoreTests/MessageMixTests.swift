@@ -116,7 +116,10 @@ struct MessageMixTests {
             ("    - {weight: 1}\n", "telemetry.mix[0].name: each message kind needs a name"),
             ("    - {name: a}\n", "telemetry.mix[0].weight: each kind needs a weight above 0"),
             ("    - {name: a, weight: 0}\n", "telemetry.mix[0].weight: each kind needs a weight above 0"),
-            ("    - {name: a, weight: 1}\n    - {name: a, weight: 2}\n", "telemetry.mix[1].name: \"a\" names two kinds"),
+            (
+                "    - {name: a, weight: 1}\n    - {name: a, weight: 2}\n",
+                "telemetry.mix[1].name: \"a\" names two kinds"
+            ),
             ("    - {name: 'a b', weight: 1}\n", "telemetry.mix[0].name: expected 1–64 letters"),
             (
                 "    - {name: a, weight: 1, payload_bytes: 5, template: x}\n",
@@ -133,7 +136,10 @@ struct MessageMixTests {
         #expect(Self.error("telemetry: {mix: []}").contains("telemetry.mix: an empty mix"))
         // A closed loop paces by acknowledgements: every kind must be QoS 1.
         let closed = Self.error("telemetry: {interval: 0, mix: [{name: a, weight: 1}, {name: b, weight: 1, qos: 0}]}")
-        #expect(closed.contains("telemetry.mix[1].qos: interval 0 (closed loop) needs QoS 1 for every kind"), "\(closed)")
+        #expect(
+            closed.contains("telemetry.mix[1].qos: interval 0 (closed loop) needs QoS 1 for every kind"),
+            "\(closed)"
+        )
         // A kind's template is checked like the section's.
         let json = Self.error(
             "telemetry: {content_type: application/json, mix: [{name: a, weight: 1, template: '{x}'}]}"

@@ -1,12 +1,14 @@
-@testable import FleetCore
 import Foundation
 import NIOCore
 import Testing
 
+@testable import FleetCore
+
 /// `telemetry.template`: the variables, their ranges, the bounded walk, and errors that name line and column.
 @Suite("Payload templates")
 struct PayloadTemplateTests {
-    static func body(_ t: PayloadTemplate, id: String = "dev-7", seq: UInt64, ms: Int64 = 0, seed: UInt64 = 1) -> String {
+    static func body(_ t: PayloadTemplate, id: String = "dev-7", seq: UInt64, ms: Int64 = 0, seed: UInt64 = 1) -> String
+    {
         String(decoding: t.rendered(.init(deviceID: id, seq: seq, unixMillis: ms, seed: seed)), as: UTF8.self)
     }
 
@@ -36,7 +38,10 @@ struct PayloadTemplateTests {
             // Around the epoch, leap days, centuries and 2026; then anywhere in 1970–2200.
             let ms =
                 i < 8
-                ? [0, 951_782_400_000, 951_868_799_999, 4_107_542_400_000, 1_796_540_400_042, 86_399_999, 1, 1_709_164_800_000][i]
+                ? [
+                    0, 951_782_400_000, 951_868_799_999, 4_107_542_400_000, 1_796_540_400_042, 86_399_999, 1,
+                    1_709_164_800_000,
+                ][i]
                 : Int64(rng.next() % 7_258_118_400_000)
             var buffer = ByteBuffer()
             PayloadTemplate.writeTime(ms, into: &buffer)
@@ -73,7 +78,9 @@ struct PayloadTemplateTests {
 
     @Test("random variables stay in range, reach both ends, and depend only on device seed, message and slot")
     func randomVariables() throws {
-        let t = try PayloadTemplate("{{int min=-3 max=3}} {{float min=18 max=25 decimals=1}} {{choice values=on|off|idle}}")
+        let t = try PayloadTemplate(
+            "{{int min=-3 max=3}} {{float min=18 max=25 decimals=1}} {{choice values=on|off|idle}}"
+        )
         var ints = Set<Int>()
         var choices = Set<String>()
         for seed in UInt64(1)...20 {
@@ -91,7 +98,10 @@ struct PayloadTemplateTests {
         }
         #expect(ints == Set(-3...3))
         #expect(choices == ["on", "off", "idle"])
-        #expect(Self.body(t, seq: 1, seed: 1) != Self.body(t, seq: 1, seed: 2) || Self.body(t, seq: 2, seed: 1) != Self.body(t, seq: 2, seed: 2))
+        #expect(
+            Self.body(t, seq: 1, seed: 1) != Self.body(t, seq: 1, seed: 2)
+                || Self.body(t, seq: 2, seed: 1) != Self.body(t, seq: 2, seed: 2)
+        )
         // Two identical variables draw apart (each has its own slot).
         let twins = try PayloadTemplate("{{int min=0 max=1000000}} {{int min=0 max=1000000}}")
         let differ = (UInt64(1)...20).filter { seq in
@@ -103,19 +113,26 @@ struct PayloadTemplateTests {
 
     @Test("the walk stays within its bounds, moves by about `step` per message, and is the same when asked again")
     func walk() throws {
-        let wide = try PayloadTemplate("{{walk start=0 min=-1000000 max=1000000 step=2 decimals=6}}").forCohort("c", messages: 4_096)
+        let wide = try PayloadTemplate("{{walk start=0 min=-1000000 max=1000000 step=2 decimals=6}}").forCohort(
+            "c",
+            messages: 4_096
+        )
         var values: [Double] = []
         for seq in UInt64(1)...4_096 { values.append(try #require(Double(Self.body(wide, seq: seq, seed: 3)))) }
         let diffs = zip(values.dropFirst(), values).map { $0 - $1 }
         let variance = diffs.map { $0 * $0 }.reduce(0, +) / Double(diffs.count)
         // A Brownian bridge sampled at whole steps has independent increments of variance step² (= 4).
         #expect(variance > 4 * 0.85 && variance < 4 * 1.15, "variance of one step \(variance)")
-        let lagTwo = zip(values.dropFirst(2), values).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Double(values.count - 2)
+        let lagTwo =
+            zip(values.dropFirst(2), values).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Double(values.count - 2)
         #expect(lagTwo > 8 * 0.85 && lagTwo < 8 * 1.15, "variance over two steps \(lagTwo)")
         // Pure: message 1,000 re-rendered after message 4,096 repeats its value.
         #expect(Double(Self.body(wide, seq: 1_000, seed: 3)) == values[999])
 
-        let narrow = try PayloadTemplate("{{walk start=21.5 min=20 max=23 step=0.4 decimals=1}}").forCohort("c", messages: 10_000)
+        let narrow = try PayloadTemplate("{{walk start=21.5 min=20 max=23 step=0.4 decimals=1}}").forCohort(
+            "c",
+            messages: 10_000
+        )
         var seen = Set<String>()
         for seed in UInt64(1)...5 {
             for seq in UInt64(1)...2_000 {
@@ -146,7 +163,12 @@ struct PayloadTemplateTests {
             for _ in 0..<20 {
                 let seq = 1 + rng.next() % UInt64(messages)
                 let n = t.rendered(
-                    .init(deviceID: "device-00042", seq: seq, unixMillis: Int64(rng.next() % 4_000_000_000_000), seed: rng.next())
+                    .init(
+                        deviceID: "device-00042",
+                        seq: seq,
+                        unixMillis: Int64(rng.next() % 4_000_000_000_000),
+                        seed: rng.next()
+                    )
                 ).count
                 #expect(n <= bound, "\(text): \(n) > \(bound)")
             }

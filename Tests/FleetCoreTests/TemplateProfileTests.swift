@@ -26,17 +26,27 @@ struct TemplateProfileTests {
                 {"id": "{{device_id}}",
                  "t": {{wlak min=1 max=2 step=0.1}}}
             """
-        #expect(Self.error(block) == #"fleet.yaml:6:13: telemetry.template: unknown variable "wlak" (known: device_id, cohort, seq, time, time_ms, counter, int, float, choice, walk, pad)"#)
+        #expect(
+            Self.error(block)
+                == #"fleet.yaml:6:13: telemetry.template: unknown variable "wlak" (known: device_id, cohort, seq, time, time_ms, counter, int, float, choice, walk, pad)"#
+        )
         let line = "telemetry:\n  template: '{\"n\": {{int min=3 max=2}}}'\n"
         #expect(Self.error(line) == "fleet.yaml:2:36: telemetry.template: int max: must be at least min (3), got 2")
         let plain = "telemetry:\n  template: x{{seq foo=1}}\n"
         #expect(Self.error(plain) == #"fleet.yaml:2:20: telemetry.template: seq: unknown argument "foo""#)
         let relative = Self.error(
             "telemetry: {template_file: t.json}\n",
-            files: [URL(fileURLWithPath: "fleet.yaml").deletingLastPathComponent().appendingPathComponent("t.json").path:
-                "{\n \"c\": {{choice value=a}}\n}\n"]
+            files: [
+                URL(fileURLWithPath: "fleet.yaml").deletingLastPathComponent().appendingPathComponent("t.json").path:
+                    "{\n \"c\": {{choice value=a}}\n}\n"
+            ]
         )
-        #expect(relative.hasSuffix(#"t.json:2:7: telemetry.template_file: choice needs values= (e.g. {{choice values=on|off|idle}})"#), "\(relative)")
+        #expect(
+            relative.hasSuffix(
+                #"t.json:2:7: telemetry.template_file: choice needs values= (e.g. {{choice values=on|off|idle}})"#
+            ),
+            "\(relative)"
+        )
         #expect(Self.error("telemetry: {template_file: missing.json}").contains("cannot read the file"))
         #expect(
             Self.error("telemetry: {template: x, template_file: t.json}").hasSuffix(
@@ -73,9 +83,15 @@ struct TemplateProfileTests {
         )
         #expect(Self.error("telemetry: {template: '\(String(repeating: "x", count: 262_000)){{seq}}'}") == "accepted")
         let json = "telemetry: {content_type: application/json, template: '{\"state\": {{choice values=\"on\"|off}}}'}"
-        #expect(Self.error(json).contains("telemetry.template: content_type is application/json but message"), "\(Self.error(json))")
+        #expect(
+            Self.error(json).contains("telemetry.template: content_type is application/json but message"),
+            "\(Self.error(json))"
+        )
         #expect(Self.error(json.replacingOccurrences(of: "|off", with: "|\"off\"")) == "accepted")
-        #expect(Self.error("telemetry: {template: '{\"state\": {{choice values=on|off}}}'}") == "accepted", "no JSON type, no JSON check")
+        #expect(
+            Self.error("telemetry: {template: '{\"state\": {{choice values=on|off}}}'}") == "accepted",
+            "no JSON type, no JSON check"
+        )
     }
 
     @Test("the effective profile keeps the template (newlines included) and loads again")
@@ -96,7 +112,11 @@ struct TemplateProfileTests {
         id: String = "device-00003",
         seed: UInt64
     ) -> (machine: DeviceStateMachine, publishes: [TelemetryPublish]) {
-        var m = DeviceStateMachine(deviceID: id, shared: SharedDeviceConfig(DeviceConfig(scenario: scenario)), seed: seed)
+        var m = DeviceStateMachine(
+            deviceID: id,
+            shared: SharedDeviceConfig(DeviceConfig(scenario: scenario)),
+            seed: seed
+        )
         var actions: [DeviceAction] = []
         m.start(now: .zero, into: &actions)
         m.connectSucceeded(now: .zero, into: &actions)
@@ -113,7 +133,9 @@ struct TemplateProfileTests {
         return (m, publishes)
     }
 
-    @Test("a device's bodies: the same seed gives the same bytes, another seed others; a re-sent message repeats its body")
+    @Test(
+        "a device's bodies: the same seed gives the same bytes, another seed others; a re-sent message repeats its body"
+    )
     func deviceBodies() throws {
         let s = try ScenarioLoader().load(
             yaml: """

@@ -77,7 +77,10 @@ extension IntegrationTests {
             // Subscribed once a probe published after it starts comes back (mosquitto_sub writes each message out).
             var subscribed = false
             for _ in 0..<100 where !subscribed {
-                _ = try CLITests.run(["-h", "127.0.0.1", "-p", String(broker.port), "-t", "probe/ready", "-m", "x"], tool: publisher)
+                _ = try CLITests.run(
+                    ["-h", "127.0.0.1", "-p", String(broker.port), "-t", "probe/ready", "-m", "x"],
+                    tool: publisher
+                )
                 usleep(100_000)
                 subscribed = lines().contains { $0.hasPrefix("probe/ready") }
             }
@@ -122,7 +125,10 @@ extension IntegrationTests {
             let runs = try CLITests.runTogether([
                 ["run", "profiles/thermostat-fleet.yaml", "--sample", real, "--output", CLITests.temp("r.pb")]
                     + Self.shrink,
-                ["simulate", "profiles/thermostat-fleet.yaml", "--sample", simulated, "--output", CLITests.temp("s.pb")]
+                [
+                    "simulate", "profiles/thermostat-fleet.yaml", "--sample", simulated, "--output",
+                    CLITests.temp("s.pb"),
+                ]
                     + Self.shrink,
             ])
             for r in runs { #expect(r.status == 0, "\(r.stderr)") }
@@ -137,8 +143,10 @@ extension IntegrationTests {
             let other = CLITests.temp("other.jsonl")
             defer { try? FileManager.default.removeItem(atPath: other) }
             let r = try CLITests.run(
-                ["simulate", "profiles/thermostat-fleet.yaml", "--seed", "8", "--sample", other, "--output",
-                    CLITests.temp("o.pb")] + Self.shrink
+                [
+                    "simulate", "profiles/thermostat-fleet.yaml", "--seed", "8", "--sample", other, "--output",
+                    CLITests.temp("o.pb"),
+                ] + Self.shrink
             )
             #expect(r.status == 0, "\(r.stderr)")
             #expect(try Self.bodies(other, sample: "last") != b)

@@ -54,7 +54,11 @@ struct MessageKindReportTests {
         let mergedReadings = try #require(merged.histograms.first { $0.name == "publish_ack" && $0.kind == "reading" })
         #expect(mergedReadings.count == aa[0] + ab[0])
         let text = TextSummary.render(a)
-        #expect(text.contains("messages by kind: blob \(ga[1]) generated, 0 acked; reading \(ga[0]) generated, \(aa[0]) acked"))
+        #expect(
+            text.contains(
+                "messages by kind: blob \(ga[1]) generated, 0 acked; reading \(ga[0]) generated, \(aa[0]) acked"
+            )
+        )
         #expect(text.contains("publish_ack [reading]"))
         let page = HTMLReport.render(a)
         #expect(page.contains("<h2>Message kinds</h2>"))

@@ -128,7 +128,11 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations {
             buffer.clear()
             seq = seq == 1_000_000 ? 1 : seq + 1
-            let message = TelemetryPublish(seq: seq, packetID: 7, intended: Instant(nanoseconds: Int64(seq) * 1_000_000))
+            let message = TelemetryPublish(
+                seq: seq,
+                packetID: 7,
+                intended: Instant(nanoseconds: Int64(seq) * 1_000_000)
+            )
             try? encoder.encodePublish(
                 qos: .atLeastOnce,
                 packetID: 7,
