@@ -47,7 +47,7 @@ extension Scenario {
                 + "drain_timeout: \(d(telemetry.drainTimeout))"
                 + (telemetry.contentType.map { ", content_type: \(q($0))" } ?? "")
                 + (telemetry.contentEncoding.map { ", content_encoding: \(q($0))" } ?? "")
-                + (telemetry.template.map { ", template: \(Self.yamlQuoted($0.text))" } ?? "")
+                + (telemetry.template.map { ", template: \(TextQuoting.doubleQuoted($0.text))" } ?? "")
                 + (telemetry.mix.isEmpty ? "" : ", mix: \(Self.mixText(telemetry.mix))") + "}"
         )
         func policy(_ p: RetryPolicy) -> String {
@@ -168,39 +168,12 @@ extension Scenario {
     static func mixText(_ mix: [MessageKind]) -> String {
         "["
             + mix.map { k in
-                var item = "{name: \(yamlQuoted(k.name)), weight: \(k.weight.shortText)"
+                var item = "{name: \(TextQuoting.doubleQuoted(k.name)), weight: \(k.weight.shortText)"
                 if let q = k.qos { item += ", qos: \(q.rawValue)" }
                 if let b = k.payloadBytes { item += ", payload_bytes: \(b)" }
-                if let t = k.template { item += ", template: \(yamlQuoted(t.text))" }
+                if let t = k.template { item += ", template: \(TextQuoting.doubleQuoted(t.text))" }
                 return item + "}"
             }.joined(separator: ", ") + "]"
     }
 
-    /// `s` as a YAML double-quoted string: backslash, quote and control characters escaped (a template's newlines
-    /// survive the round trip).
-    static func yamlQuoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\x" + String(scalar.value, radix: 16).leftPadded(to: 2)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: Swift.max(0, width - count)) + self
-    }
 }

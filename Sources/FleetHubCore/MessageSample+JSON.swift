@@ -1,3 +1,4 @@
+internal import FleetCore
 import Foundation
 
 /// The sample as JSON lines, one message per line: what `--sample FILE` writes.
@@ -11,15 +12,17 @@ extension MessageSample {
         var out = ""
         for (kind, messages) in [("first", first), ("last", last)] {
             for m in messages {
-                var line = "{\"sample\":\"\(kind)\",\"device\":\(Self.quoted(m.deviceID))"
+                var line = "{\"sample\":\"\(kind)\",\"device\":\(TextQuoting.doubleQuoted(m.deviceID))"
                 line += ",\"mid\":" + (m.messageID.map(String.init) ?? "null")
                 line += ",\"received_ms\":\(m.received.nanoseconds / 1_000_000)"
                 line += ",\"properties\":{"
-                line += Self.properties(m.properties).map { "\(Self.quoted($0.0)):\(Self.quoted($0.1))" }
-                    .joined(separator: ",")
+                line += Self.properties(m.properties).map {
+                    "\(TextQuoting.doubleQuoted($0.0)):\(TextQuoting.doubleQuoted($0.1))"
+                }
+                .joined(separator: ",")
                 line += "},\"bytes\":\(m.bodyBytes)"
                 if let text = String(validating: m.body, as: UTF8.self) {
-                    line += ",\"body\":" + Self.quoted(text)
+                    line += ",\"body\":" + TextQuoting.doubleQuoted(text)
                 } else {
                     line += ",\"body_base64\":\"" + Data(m.body).base64EncodedString() + "\""
                 }
@@ -38,27 +41,5 @@ extension MessageSample {
             let value = parts.count > 1 ? String(parts[1]) : ""
             return (key.removingPercentEncoding ?? key, value.removingPercentEncoding ?? value)
         }
-    }
-
-    /// `s` as a JSON string.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }
