@@ -145,7 +145,7 @@ struct TemplateParser {
         case "pad":
             let bytes = try a.requiredInteger("bytes", limit: 256 * 1024)
             guard bytes >= 0 else { throw a.failure("bytes", "must be at least 0, got \(bytes)") }
-            return .pad(bytes: Int(bytes))
+            return .pad(bytes: Int(truncatingIfNeeded: bytes))
         default:
             throw failure(
                 "unknown variable \"\(name.text)\" (known: \(Self.known))",

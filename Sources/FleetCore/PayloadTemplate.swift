@@ -44,7 +44,9 @@ public struct PayloadTemplate: Sendable, Hashable {
         var spreads: [Double] = []
 
         static func spreads(step: Double, levels: Int) -> [Double] {
-            (0...levels).map { level in step * Double(UInt64(1) << UInt64(levels - level)).squareRoot() / 2 }
+            (0...levels).map { level in
+                step * Double(UInt64(1) << UInt64(truncatingIfNeeded: levels - level)).squareRoot() / 2
+            }
         }
     }
 

@@ -10,12 +10,12 @@ enum TemplateHarness {
         let text = String(decoding: input[..<cut], as: UTF8.self)
         guard let parsed = try? PayloadTemplate(text) else { return nil }
         var choices = FuzzBytes(Array(input[min(cut + 1, input.count)...]))
-        let messages = 1 + Int(choices.uint64() % 100_000_000)
+        let messages = 1 + Int(truncatingIfNeeded: choices.uint64() % 100_000_000)
         let template = parsed.forCohort("cohort-\(choices.byte())", messages: messages)
         let id = "device-" + String(repeating: "9", count: Int(choices.byte() % 12))
         let bound = template.maxBytes(deviceIDBytes: id.utf8.count, cohortBytes: 0, messages: messages)
         for _ in 0..<4 {
-            let seq = 1 + choices.uint64() % UInt64(messages)
+            let seq = 1 + choices.uint64() % UInt64(truncatingIfNeeded: messages)
             let message = PayloadTemplate.Message(
                 deviceID: id,
                 seq: seq,
