@@ -16,12 +16,10 @@ extension DeviceStateMachine {
     public func writeTopic(seq: UInt64, into buffer: inout ByteBuffer) { writer.writeTopic(seq: seq, into: &buffer) }
 
     /// Which kind of the cohort's mix message `seq` is (0 without a mix).
-    public func kind(of seq: UInt64) -> Int { writer.kind(of: seq) }
+    public func kind(of seq: UInt64) -> Int { shared.kind(of: seq, seed: payloadSeed) }
 
     /// Message `seq`'s QoS: its kind's, or the cohort's.
-    func qos(of seq: UInt64) -> MQTTQoS {
-        shared.kinds.isEmpty ? shared.qos : shared.kinds[kind(of: seq)].qos
-    }
+    func qos(of seq: UInt64) -> MQTTQoS { kindAndQoS(of: seq).0 }
 
     /// Bytes to reserve for `message`'s body.
     public func bodyCapacity(for message: TelemetryPublish) -> Int { writer.bodyCapacity(for: message) }

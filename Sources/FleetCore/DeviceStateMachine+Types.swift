@@ -154,6 +154,15 @@ public final class SharedDeviceConfig: Sendable {
         qos = config.qos
         propertyBag = config.propertyBag
     }
+
+    /// Which kind of the mix message `seq` of the device with payload seed `seed` is (0 without a mix): drawn from
+    /// the two alone, so a message keeps its kind (and QoS and body) when it is re-sent.
+    public func kind(of seq: UInt64, seed: UInt64) -> Int {
+        guard kinds.count > 1 else { return 0 }
+        let draw = PayloadTemplate.mix(seed, 0x6B69_6E64, seq)
+        for (i, kind) in kinds.enumerated() where draw < kind.threshold { return i }
+        return kinds.count - 1
+    }
 }
 
 /// The timers a device uses; at most one of each kind is pending.

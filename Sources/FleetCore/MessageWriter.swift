@@ -22,13 +22,7 @@ public struct MessageWriter: Sendable {
 
     /// Which kind of the cohort's mix message `seq` is (0 without a mix): drawn from the device's payload seed and
     /// the message id alone, so a message keeps its kind (and QoS and body) when it is re-sent.
-    public func kind(of seq: UInt64) -> Int {
-        let kinds = shared.kinds
-        guard kinds.count > 1 else { return 0 }
-        let draw = PayloadTemplate.mix(payloadSeed, 0x6B69_6E64, seq)
-        for (i, kind) in kinds.enumerated() where draw < kind.threshold { return i }
-        return kinds.count - 1
-    }
+    public func kind(of seq: UInt64) -> Int { shared.kind(of: seq, seed: payloadSeed) }
 
     /// Bytes to reserve for `message`'s body.
     public func bodyCapacity(for message: TelemetryPublish) -> Int {

@@ -24,7 +24,7 @@ extension PayloadTemplate {
             switch piece {
             case .text(let bytes): buffer.writeBytes(bytes)
             case .deviceID: buffer.writeString(message.deviceID)
-            case .cohort: buffer.writeStaticString("")  // replaced by `forCohort` before any message
+            case .cohort: break  // replaced by the cohort's name (`forCohort`) before any message is written
             case .seq: Self.writeInteger(Int64(truncatingIfNeeded: message.seq), into: &buffer)
             case .time: Self.writeTime(message.unixMillis, into: &buffer)
             case .timeMillis: Self.writeInteger(message.unixMillis, into: &buffer)

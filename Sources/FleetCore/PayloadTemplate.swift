@@ -118,7 +118,9 @@ public struct PayloadTemplate: Sendable, Hashable {
 
     /// The longest body this template can expand to, for device ids of at most `deviceIDBytes` bytes, cohort names
     /// of at most `cohortBytes`, and message ids up to `messages`.
-    public func maxBytes(deviceIDBytes: Int, cohortBytes: Int, messages: Int) -> Int {
+    public func maxBytes(deviceIDBytes: Int, cohortBytes: Int, messages given: Int) -> Int {
+        // A profile allows at most 10^8 messages per device; beyond, the counter's arithmetic could overflow.
+        let messages = min(max(given, 1), 100_000_000)
         var total = 0
         for piece in pieces {
             switch piece {

@@ -214,7 +214,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
                 session.publishThrottled(p, into: &actions)
                 run(delay: nil, now: now)
             case .answer(let delay):
-                if let sample = state.configuration.sample, let deviceID {
+                if let sample = state.sample, let deviceID {
                     sample.offer(deviceID: deviceID, topic: p.topic, payload: p.payload, at: now)
                 }
                 session.packetReceived(packet, now: now, into: &actions)

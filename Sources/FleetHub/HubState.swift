@@ -9,6 +9,8 @@ internal import NIOCore
 /// Loop-bound.
 final class HubState {
     let configuration: HubConfiguration
+    /// `configuration.sample`, read for every telemetry message.
+    let sample: MessageSample?
     /// What every session checks (authentication, topic rules), shared by all of them.
     let sessionPolicy: HubSession.Policy
     /// The hub-wide rules (throttles, daily quota, faults) and the counters.
@@ -48,6 +50,7 @@ final class HubState {
     private(set) var sweepNow = NIODeadline.now()
 
     init(configuration: HubConfiguration) {
+        sample = configuration.sample
         self.configuration = configuration
         sessionPolicy = HubSession.Policy(authenticator: configuration.auth, rules: configuration.rules)
         core = HubCore(quotas: configuration.quotas, parts: configuration.workers, bin: configuration.seriesBin)
