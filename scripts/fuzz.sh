@@ -16,7 +16,7 @@ seconds=${1:-30}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(report credentials profile mqtt amqp hub-mqtt hub-websocket hub-https hub-amqp hub-mixed amqp-device amqp-pool hub-session tls-client tls-server template)
+  targets=(report credentials profile mqtt amqp hub-mqtt hub-websocket hub-https hub-amqp hub-mixed amqp-device amqp-pool hub-session tls-client tls-server tls-records template)
 fi
 swift build --product fleetstorm-fuzz --scratch-path .build-fuzz \
   -Xswiftc -sanitize=fuzzer -Xswiftc -D -Xswiftc FUZZING 2>&1 | tail -n 3

@@ -32,6 +32,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     /// A device's TLS (OpenSSL) fed a server's bytes, with the device's writes interleaved.
     case tlsClient = "tls-client"
     case tlsServer = "tls-server"
+    /// TLS 1.3 records after a real handshake, opened by the device's own record layer: tampered, cut, re-keyed.
+    case tlsRecords = "tls-records"
     /// A payload template (`telemetry.template`): parsed, then expanded within its size bound, the same bytes twice.
     case template
 
@@ -52,6 +54,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .hubSession: HubSessionHarness.run(input)
         case .tlsClient: TLSHarness.run(input, server: false)
         case .tlsServer: TLSHarness.run(input, server: true)
+        case .tlsRecords: TLSRecordsHarness.run(input)
         case .template: TemplateHarness.run(input)
         }
     }

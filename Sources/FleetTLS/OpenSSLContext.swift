@@ -1,5 +1,9 @@
 internal import COpenSSL
 
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
 /// One TLS configuration on the system's OpenSSL, shared by every connection it serves: OpenSSL's `SSL_CTX` may be
 /// shared by connections on any thread once configured. A client context (the devices': one per run) trusts the CA
 /// certificates given and verifies the server; a server context (the hub's) presents a certificate chain and key.
@@ -12,9 +16,19 @@ public final class OpenSSLContext: @unchecked Sendable {
     public let isServer: Bool
     /// How many CA certificates a client context trusts (0 for a server context).
     public let trustedCertificates: Int
+    /// Whether its connections run TLS 1.3's record layer themselves once the handshake is done (`TLS13Records`),
+    /// freeing OpenSSL's connection object; false keeps OpenSSL's for the whole connection.
+    public let protectsRecordsItself: Bool
+
+    /// The default for `protectsRecordsItself`: true, unless the environment sets `FLEETSTORM_TLS_RECORDS=openssl`
+    /// (a switch for side-by-side measurements, not a profile key).
+    public static var recordsByDefault: Bool {
+        guard let value = getenv("FLEETSTORM_TLS_RECORDS") else { return true }
+        return String(cString: value) != "openssl"
+    }
 
     /// A client context that trusts exactly the certificates in `caPEM` (one or more PEM blocks).
-    public init(trustingPEM caPEM: String) throws(OpenSSLError) {
+    public init(trustingPEM caPEM: String, protectsRecordsItself: Bool = recordsByDefault) throws(OpenSSLError) {
         let ctx = try Self.make(TLS_client_method())
         do {
             trustedCertificates = try Self.addTrusted(caPEM, to: ctx)
@@ -24,6 +38,7 @@ public final class OpenSSLContext: @unchecked Sendable {
         }
         self.ctx = ctx
         isServer = false
+        self.protectsRecordsItself = protectsRecordsItself
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
         // A device never resumes a session across connections (each reconnect is a full handshake, as the SDKs do).
         _ = fleet_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
@@ -36,7 +51,12 @@ public final class OpenSSLContext: @unchecked Sendable {
     /// given (nil or empty: none, for thumbprint-registered self-signed devices). The handshake never fails over a
     /// client's certificate, as IoT Hub's does not: the handler reports what the client presented
     /// (`TLSPeerCertificate`) and the hub decides at CONNECT, where the device gets its refusal code.
-    public init(certificateChainPEM: String, keyPEM: String, clientCertificates: String? = nil) throws(OpenSSLError) {
+    public init(
+        certificateChainPEM: String,
+        keyPEM: String,
+        clientCertificates: String? = nil,
+        protectsRecordsItself: Bool = recordsByDefault
+    ) throws(OpenSSLError) {
         let ctx = try Self.make(TLS_server_method())
         do {
             try Self.useChain(certificateChainPEM, keyPEM: keyPEM, in: ctx)
@@ -51,10 +71,13 @@ public final class OpenSSLContext: @unchecked Sendable {
         }
         self.ctx = ctx
         isServer = true
+        self.protectsRecordsItself = protectsRecordsItself
         trustedCertificates = 0
         // No server-side session cache: every device's connect is a full handshake, and a cache would hold memory
-        // per connection the hub has seen.
+        // per connection the hub has seen. No TLS 1.3 session tickets either (devices never resume): the handler's
+        // own record layer then starts at the first application record.
         _ = fleet_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
+        _ = SSL_CTX_set_num_tickets(ctx, 0)
     }
 
     deinit { SSL_CTX_free(ctx) }
@@ -68,6 +91,12 @@ public final class OpenSSLContext: @unchecked Sendable {
             ctx,
             Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER)
         )
+        // The application traffic secrets reach the handler, which protects TLS 1.3 records itself after the
+        // handshake (`TLS13Records`); they are never written anywhere.
+        SSL_CTX_set_keylog_callback(ctx) { ssl, line in
+            guard let ssl, let line, let holder = SSL_get_ex_data(ssl, 0) else { return }
+            Unmanaged<TLS13Secrets>.fromOpaque(holder).takeUnretainedValue().take(line: String(cString: line))
+        }
         return ctx
     }
 

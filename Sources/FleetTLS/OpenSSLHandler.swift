@@ -8,24 +8,30 @@ internal import NIOTLS
 /// `TLSUserEvent.handshakeCompleted` is fired when it is. Closing sends close_notify and does not wait for the peer's
 /// (as the SDKs' TLS stacks and IoT Hub do). The peer's close_notify closes the channel; a close without one is
 /// reported as `OpenSSLError.uncleanShutdown`. Buffers are held only while bytes are in them (`TLSWire`,
-/// `SSL_MODE_RELEASE_BUFFERS`).
+/// `SSL_MODE_RELEASE_BUFFERS`). Once a TLS 1.3 handshake is done, the handler frees OpenSSL's connection object and
+/// protects records itself with the traffic keys alone (`TLS13Records`): an idle connection then keeps its keys,
+/// not OpenSSL's 19 KiB of state. TLS 1.2 and the CCM suites stay on OpenSSL throughout.
 public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    private enum State {
+    enum State {
         case idle, handshaking, active
         /// We closed, the peer closed, or TLS failed: nothing more goes through.
         case closed
     }
 
-    private let tls: OpenSSLContext
+    let tls: OpenSSLContext
     private let serverName: String?
-    private var ssl: OpaquePointer?
-    private var wire: TLSWire?
-    private var state = State.idle
+    var ssl: OpaquePointer?
+    var wire: TLSWire?
+    /// While a handshake runs: the traffic secrets OpenSSL's key log hands out. After a TLS 1.3 handshake: our record
+    /// layer, and `ssl` is gone.
+    var secrets: TLS13Secrets?
+    var records: TLS13Records?
+    var state = State.idle
     /// Writes made before the handshake finished, and whether a flush was asked for meanwhile.
     private var waiting: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private var flushWaiting = false
@@ -50,7 +56,12 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Bytes of buffer the handler holds between reads and writes (0 once every byte is passed on).
     public var heldBufferBytes: Int {
         (wire?.inbound?.capacity ?? 0) + (wire?.outbound?.capacity ?? 0) + waiting.reduce(0) { $0 + $1.0.capacity }
+            + (records?.heldBytes ?? 0)
     }
+
+    /// True once the handler runs the record layer itself (TLS 1.3 after the handshake): OpenSSL's connection
+    /// object is freed.
+    public var protectsRecordsItself: Bool { records != nil }
 
     public func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { start(context) }
@@ -82,9 +93,22 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let wire, state == .handshaking || state == .active else { return }
+        if records != nil {
+            openRecords(context, unwrapInboundIn(data))
+            return
+        }
         wire.received(unwrapInboundIn(data))
         if state == .handshaking { handshake(context) }
-        if state == .active { readPlaintext(context) }
+        guard state == .active else { return }
+        if records != nil {
+            // The handshake just finished: what arrived after its last record is ours to open.
+            if let rest = wire.inbound {
+                wire.inbound = nil
+                openRecords(context, rest)
+            }
+        } else {
+            readPlaintext(context)
+        }
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -131,6 +155,11 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         SSL_set_bio(ssl, bio, bio)
         self.ssl = ssl
         self.wire = wire
+        if tls.protectsRecordsItself {
+            let secrets = TLS13Secrets()
+            self.secrets = secrets
+            _ = SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(secrets).toOpaque())
+        }
         if tls.isServer {
             SSL_set_accept_state(ssl)
         } else {
@@ -163,6 +192,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         case SSL_ERROR_NONE:
             state = .active
             if tls.isServer, let peer = TLSPeerCertificate.of(ssl) { context.fireUserInboundEventTriggered(peer) }
+            if state == .active, tls.protectsRecordsItself { takeOverRecords() }
             context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
             let writes = waiting
             waiting = []
@@ -179,6 +209,20 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func encrypt(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        if let records, let wire {
+            var out = wire.outbound ?? context.channel.allocator.buffer(capacity: buffer.readableBytes + 22)
+            do {
+                try records.seal(buffer, into: &out)
+            } catch {
+                wire.outbound = nil
+                promise?.fail(error)
+                fail(context, error)
+                return
+            }
+            wire.outbound = out
+            if let promise { unflushed.append(promise) }
+            return
+        }
         guard let ssl else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
@@ -240,7 +284,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     /// Passes OpenSSL's ciphertext on, with the promises of the writes it carries.
-    private func sendCiphertext(_ context: ChannelHandlerContext) {
+    func sendCiphertext(_ context: ChannelHandlerContext) {
         defer { unflushed.removeAll(keepingCapacity: true) }
         guard let bytes = wire?.takeOutbound() else {
             for promise in unflushed { promise.succeed() }
@@ -259,7 +303,14 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         context.writeAndFlush(wrapOutboundOut(bytes), promise: promise)
     }
 
-    private func sendCloseNotify(_ context: ChannelHandlerContext) {
+    func sendCloseNotify(_ context: ChannelHandlerContext) {
+        if let records, let wire {
+            var out = wire.outbound ?? context.channel.allocator.buffer(capacity: 24)
+            records.sealAlert(level: 1, description: 0, into: &out)
+            wire.outbound = out
+            sendCiphertext(context)
+            return
+        }
         guard let ssl else { return }
         ERR_clear_error()
         _ = SSL_shutdown(ssl)
@@ -267,7 +318,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         sendCiphertext(context)
     }
 
-    private func fail(_ context: ChannelHandlerContext, _ error: OpenSSLError) {
+    func fail(_ context: ChannelHandlerContext, _ error: OpenSSLError) {
         guard state != .closed else { return }
         state = .closed
         failWaiting(error)
@@ -275,7 +326,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         context.close(promise: nil)
     }
 
-    private func failWaiting(_ error: any Error) {
+    func failWaiting(_ error: any Error) {
         let writes = waiting
         let promises = unflushed
         waiting = []
@@ -288,6 +339,8 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         if let ssl { SSL_free(ssl) }
         ssl = nil
         wire = nil
+        secrets = nil
+        records = nil
     }
 
     /// True for an IPv4 or IPv6 literal (checked against the certificate's IP entries; never sent as SNI).

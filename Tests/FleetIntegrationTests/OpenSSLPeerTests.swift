@@ -107,6 +107,43 @@ extension SecondLaneTests {
             #expect(errors["tls"] == nil, "\(errors)")
         }
 
+        /// RFC 8446 §4.6.3: s_server sends a KeyUpdate asking the device to update too; the device answers with its
+        /// own and rolls its keys (our record layer: OpenSSL's connection object is gone by then). The CONNACK comes
+        /// under the server's new keys, the device's PUBLISH under its new ones, and s_server reads it.
+        @Test(
+            "openssl s_server asks for a key update after the handshake: the device reads and writes on new keys",
+            .enabled(if: OpenSSLPeerTests.opensslAvailable, "openssl not installed")
+        )
+        func keyUpdateFromServer() async throws {
+            let dir = try Self.certificates()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            // -msg: s_server prints every TLS message it sends (>>>) and receives (<<<).
+            let server = try SServer(dir: dir, flags: ["-tls1_3", "-msg"])
+            let s = try Self.scenario(
+                port: server.port,
+                ca: dir.appendingPathComponent("ca.pem"),
+                ["mqtt.connack_timeout=10s", "duration=3s"]
+            )
+            let run = Task { try await FleetRunner(scenario: s, hub: nil).run() }
+            server.waitFor("MQTT")
+            server.send(Array("K\n".utf8))
+            server.waitFor("<<< TLS 1.3, Handshake [length 0005], KeyUpdate")
+            // CONNACK, accepted.
+            server.send([0x20, 0x02, 0x00, 0x00])
+            server.waitFor("messages/events")
+            let result = try await run.value
+            let printed = server.stop()
+            #expect(printed.contains(">>> TLS 1.3, Handshake [length 0005], KeyUpdate"), "s_server asked")
+            #expect(
+                printed.contains("<<< TLS 1.3, Handshake [length 0005], KeyUpdate"),
+                "the device answered with its own: \(printed.suffix(1500))"
+            )
+            #expect(printed.contains("messages/events"), "the device's PUBLISH, read on new keys")
+            let c = result.snapshot.counters
+            #expect(c.connected == 1)
+            #expect(c.connectionErrors["tls"] == nil, "\(c.connectionErrors)")
+        }
+
         @Test("a server that accepts and never answers the ClientHello: the attempt times out and is retried")
         func stallingServer() async throws {
             let dir = try Self.certificates()
@@ -136,21 +173,25 @@ final class SServer: @unchecked Sendable {  // `text` is behind `lock`
     let process = Process()
     let port: Int
     private let output = Pipe()
+    private let input = Pipe()
     private let lock = NSLock()
     private var text = ""
 
     init(dir: URL, flags: [String]) throws {
         let binary = try #require(Env.which("openssl"), "openssl not found on PATH; .ci/run installs it")
         port = try Env.freePort()
-        process.executableURL = URL(fileURLWithPath: binary)
+        // Through stdbuf: s_server prints what it receives through stdio, which holds it back on a pipe.
+        let stdbuf = Env.which("stdbuf")
+        process.executableURL = URL(fileURLWithPath: stdbuf ?? binary)
         process.arguments =
-            [
+            (stdbuf == nil ? [] : ["-o0", binary])
+            + [
                 "s_server", "-accept", "127.0.0.1:\(port)", "-cert", "\(dir.path)/server.pem", "-key",
                 "\(dir.path)/server-key.pem",
             ] + flags
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardInput = Pipe()
+        process.standardInput = input
         output.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let chunk = String(decoding: handle.availableData, as: UTF8.self)
             self?.lock.withLock { self?.text += chunk }
@@ -160,6 +201,12 @@ final class SServer: @unchecked Sendable {  // `text` is behind `lock`
     }
 
     var printed: String { lock.withLock { text } }
+
+    /// Types `bytes` into s_server: a line `K` asks for a TLS 1.3 key update (the peer asked to update too), other
+    /// bytes are sent to the client as they are.
+    func send(_ bytes: [UInt8]) {
+        input.fileHandleForWriting.write(Data(bytes))
+    }
 
     /// Waits (bounded: 10 s) until s_server has printed `marker`.
     func waitFor(_ marker: String) {

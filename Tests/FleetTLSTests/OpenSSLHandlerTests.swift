@@ -31,7 +31,9 @@ struct OpenSSLHandlerTests {
     @Test("random chunking and interleaving: every byte once, in order", arguments: 0..<40)
     func randomChunksAndInterleavings(seed: UInt64) throws {
         var rng = SplitMix64(seed: seed)
-        let pair = try TLSPair()
+        // Each seed pairs our record layer with OpenSSL's on one side, the other, both or neither.
+        let records = TLSPair.Records.allCases[Int(seed % 4)]
+        let pair = try TLSPair(records: records)
         var sentByClient: [UInt8] = []
         var sentByServer: [UInt8] = []
         var promises: [EventLoopFuture<Void>] = []
@@ -69,6 +71,8 @@ struct OpenSSLHandlerTests {
         try pair.collect()
         try pair.settle()
         #expect(pair.clientHandshakeDone)
+        #expect(try pair.clientHandler.protectsRecordsItself == (records == .both || records == .clientOnly))
+        #expect(try pair.serverHandler.protectsRecordsItself == (records == .both || records == .serverOnly))
         let serverGot = pair.serverSink.received
         let clientGot = pair.clientSink.received
         let serverSame = serverGot == sentByClient
@@ -85,9 +89,9 @@ struct OpenSSLHandlerTests {
         #expect(!pair.server.isActive, "the server saw close_notify and closed")
     }
 
-    @Test("the server's close_notify closes the device's channel without an error")
-    func serverCloseNotify() throws {
-        let pair = try TLSPair()
+    @Test("the server's close_notify closes the device's channel without an error", arguments: TLSPair.Records.allCases)
+    func serverCloseNotify(records: TLSPair.Records) throws {
+        let pair = try TLSPair(records: records)
         try pair.settle()
         // The hub's close sends close_notify and closes at once (it does not wait for the answer, as IoT Hub).
         let closed = pair.server.close()

@@ -41,17 +41,29 @@ final class TLSPair {
     var toServer: [UInt8] = []
     var toClient: [UInt8] = []
 
+    /// Which sides run TLS 1.3's record layer themselves after the handshake (`TLS13Records`); the others keep
+    /// OpenSSL's, so each side's records are also read by an implementation nobody here wrote.
+    enum Records: CaseIterable { case both, clientOnly, serverOnly, neither }
+
     /// A fresh CA and server certificate for `host`; the client trusts `trust` (default: that CA) and asks for `name`.
     init(
         host: String = "hub.test",
         name: String? = "hub.test",
         bundle: HubCertificates.Bundle? = nil,
-        trust: String? = nil
+        trust: String? = nil,
+        records: Records = .both
     ) throws {
         let bundle = try bundle ?? HubCertificates.generate(host: host)
-        let serverContext = try OpenSSLContext(certificateChainPEM: bundle.serverPEM, keyPEM: bundle.serverKeyPEM)
+        let serverContext = try OpenSSLContext(
+            certificateChainPEM: bundle.serverPEM,
+            keyPEM: bundle.serverKeyPEM,
+            protectsRecordsItself: records == .both || records == .serverOnly
+        )
         try server.pipeline.syncOperations.addHandlers([OpenSSLHandler(context: serverContext), serverSink])
-        let clientContext = try OpenSSLContext(trustingPEM: trust ?? bundle.caPEM)
+        let clientContext = try OpenSSLContext(
+            trustingPEM: trust ?? bundle.caPEM,
+            protectsRecordsItself: records == .both || records == .clientOnly
+        )
         try client.pipeline.syncOperations.addHandlers([
             OpenSSLHandler(context: clientContext, serverName: name), clientSink,
         ])
@@ -102,4 +114,11 @@ final class TLSPair {
     }
 
     var clientHandshakeDone: Bool { clientSink.handshakes == 1 }
+
+    var clientHandler: OpenSSLHandler {
+        get throws { try client.pipeline.syncOperations.handler(type: OpenSSLHandler.self) }
+    }
+    var serverHandler: OpenSSLHandler {
+        get throws { try server.pipeline.syncOperations.handler(type: OpenSSLHandler.self) }
+    }
 }
