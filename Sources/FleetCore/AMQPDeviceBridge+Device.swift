@@ -18,9 +18,11 @@ extension AMQPDeviceBridge {
                 // The pool's connection is open already: this device's session begins at once.
                 phase = .opening
                 actions.append(.send(.performative(.begin(beginning))))
-            } else {
+            } else if configuration.sasl {
                 phase = .awaitingMechanisms
                 actions.append(.sendHeader(.sasl))
+            } else {
+                startAMQP(into: &actions)
             }
         case .publish(let p):
             let settled = p.qos == .atMostOnce

@@ -38,6 +38,24 @@ extension AMQPDeviceBridge {
         actions.append(.refused(code: code))
     }
 
+    /// The AMQP layer: its header, our open and our session's begin, in one flight (after SASL, or at once without).
+    mutating func startAMQP(into actions: inout [Action]) {
+        phase = .awaitingAMQPHeader
+        actions.append(.sendHeader(.amqp))
+        actions.append(
+            .send(
+                Self.opening(
+                    containerID: deviceID,
+                    hubHost: configuration.hubHost,
+                    maxFrameSize: configuration.maxFrameSize,
+                    channelMax: 0,
+                    idleTimeOut: configuration.idleTimeOut
+                )
+            )
+        )
+        actions.append(.send(.performative(.begin(beginning))))
+    }
+
     private mutating func received(_ sasl: AMQPSASLFrame, into actions: inout [Action]) {
         guard phase == .awaitingMechanisms || phase == .awaitingOutcome else {
             return fail("SASL \(sasl.name) out of place", into: &actions)
@@ -54,20 +72,7 @@ extension AMQPDeviceBridge {
             if phase == .awaitingMechanisms { phase = .awaitingOutcome }
             actions.append(.send(frame))
         case .accepted:
-            phase = .awaitingAMQPHeader
-            actions.append(.sendHeader(.amqp))
-            actions.append(
-                .send(
-                    Self.opening(
-                        containerID: deviceID,
-                        hubHost: configuration.hubHost,
-                        maxFrameSize: configuration.maxFrameSize,
-                        channelMax: 0,
-                        idleTimeOut: configuration.idleTimeOut
-                    )
-                )
-            )
-            actions.append(.send(.performative(.begin(beginning))))
+            startAMQP(into: &actions)
         case .refused(let code):
             refuse(code, into: &actions)
         case .violation(let why):

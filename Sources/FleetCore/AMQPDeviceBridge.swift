@@ -40,6 +40,9 @@ public struct AMQPDeviceBridge: Sendable {
         /// begins the session, DISCONNECT ends it, the hub's end is answered; frames go out on channel 0 and the pool
         /// puts them on this session's channel.
         public var pooled = false
+        /// SASL first (SAS tokens, brokers); false: the AMQP header at once, the TLS certificate being the identity
+        /// (X.509 devices: no SASL and no CBS, reference §11.1).
+        public var sasl = true
 
         public init(hubHost: String, cbs: Bool, mechanism: String, idleTimeOut: Duration?) {
             self.hubHost = hubHost
@@ -198,8 +201,14 @@ extension AMQPDeviceBridge {
     /// CONNECT would), and after the hub accepted it (with CBS, the telemetry link's attach answers last; without,
     /// the attach carries the device's identity and its answer is the acceptance). `AMQPHandshakeTests` counts them on
     /// the two bridges.
-    public static func handshakeRoundTrips(cbs: Bool) -> (beforeCredentials: Int, afterAcceptance: Int) {
-        cbs ? (4, 1) : (3, 0)
+    /// Without SASL (X.509) the AMQP header, open and begin take one round trip and the telemetry attach is the
+    /// credentials' check.
+    public static func handshakeRoundTrips(
+        cbs: Bool,
+        sasl: Bool = true
+    ) -> (beforeCredentials: Int, afterAcceptance: Int) {
+        guard sasl else { return (1, 0) }
+        return cbs ? (4, 1) : (3, 0)
     }
 
     /// The same for a device joining an open pooled connection (`pooled`): its begin, and with CBS the `$cbs` links'

@@ -54,11 +54,11 @@ public struct FleetRunner: Sendable {
             guard let settings = scenario.tls, tls != nil else {
                 throw FleetRunError(.tls, "auth.mode x509 needs TLS: use an mqtts:// hub URL (or hub.tls: true)")
             }
-            if scenario.anyAMQP {
+            if scenario.effectiveCohorts.contains(where: { $0.amqp && $0.amqpPool.isPooled }) {
                 throw FleetRunError(
                     .tls,
-                    "auth.mode x509: devices present certificates over MQTT (mqtts://, wss://) and HTTPS; AMQP "
-                        + "devices authenticate with SAS tokens here (auth.mode: sas)"
+                    "auth.mode x509: a TLS connection presents one device's certificate, so X.509 devices cannot "
+                        + "share pooled AMQP connections; set amqp.devices_per_connection: 1 (or auth.mode: sas)"
                 )
             }
             let fleet = scenario.fleet

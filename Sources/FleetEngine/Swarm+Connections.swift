@@ -100,3 +100,21 @@ extension Swarm {
         }
     }
 }
+
+extension Swarm {
+    /// The devices' AMQP settings: SAS devices open with SASL and put their tokens by CBS; X.509 devices open with
+    /// the AMQP header at once, their TLS certificate being the identity (reference §11.1); no auth (a broker):
+    /// SASL only.
+    static func amqpConfiguration(hubHost: String, auth: DeviceAuth?) -> AMQPDeviceBridge.Configuration {
+        let x509 = auth?.usesX509 == true
+        var configuration = AMQPDeviceBridge.Configuration(
+            hubHost: hubHost,
+            cbs: auth != nil && !x509,
+            mechanism: "ANONYMOUS",
+            // Set per device from its SDK's ping interval (see `connect`).
+            idleTimeOut: nil
+        )
+        configuration.sasl = !x509
+        return configuration
+    }
+}

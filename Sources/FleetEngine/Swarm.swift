@@ -80,12 +80,9 @@ final class Swarm {
         self.https = scenario.hub.https ? (hostHeader, scenario.https) : nil
         self.amqp =
             scenario.anyAMQP
-            ? AMQPDeviceBridge.Configuration(
+            ? Self.amqpConfiguration(
                 hubHost: scenario.auth?.hubHost ?? serverName ?? hubAddress.ipAddress ?? "localhost",
-                cbs: scenario.auth != nil,
-                mechanism: "ANONYMOUS",
-                // Set per device from its SDK's ping interval (see `connect`).
-                idleTimeOut: nil
+                auth: scenario.auth
             ) : nil
         self.loop = loop
         self.scheduler = scheduler

@@ -2,6 +2,7 @@ internal import FleetAMQP
 internal import FleetCore
 internal import FleetHubCore
 internal import FleetMQTT
+internal import FleetTLS
 import Foundation
 internal import NIOCore
 
@@ -29,6 +30,8 @@ final class HubAMQPFront: ChannelInboundHandler {
     /// The network-switch fault silenced one of the connection's devices: the whole connection is dead both ways.
     private var silenced = false
     private var peerCache: String??
+    /// The certificate the TLS handshake presented (X.509 devices): each session's device is authenticated by it.
+    private var certificate: PeerCertificate?
 
     init(state: HubState) {
         self.state = state
@@ -65,6 +68,14 @@ final class HubAMQPFront: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let presented = event as? TLSPeerCertificate {
+            certificate = PeerCertificate(presented)
+            machine.clientPresentedCertificate()
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     private func endSessions() {
@@ -155,6 +166,7 @@ final class HubAMQPFront: ChannelInboundHandler {
             case .sessionBegan(let channel):
                 everBegan = true
                 let handler = HubConnectionHandler(state: state)
+                handler.peerCertificate = certificate
                 sessions[channel] = handler
                 handler.attach(carrier: self, channel: channel, context: context)
             case .toSession(let channel, let packet):

@@ -49,7 +49,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     var nextPacketID: UInt16 = 0
 
     /// The client certificate of the TLS handshake (X.509 devices), kept until the CONNECT it authenticates.
-    private var peerCertificate: PeerCertificate?
+    var peerCertificate: PeerCertificate?
 
     /// False behind the HTTPS API: its bridge sends CONNECT with the first request, whenever that comes.
     private let awaitsConnect: Bool
@@ -373,14 +373,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let presented = event as? TLSPeerCertificate {
-            peerCertificate = PeerCertificate(
-                commonName: presented.commonName,
-                sha1Thumbprint: presented.sha1Thumbprint,
-                sha256Thumbprint: presented.sha256Thumbprint,
-                chainVerified: presented.chainVerified
-            )
-        }
+        if let presented = event as? TLSPeerCertificate { peerCertificate = PeerCertificate(presented) }
         context.fireUserInboundEventTriggered(event)
     }
 

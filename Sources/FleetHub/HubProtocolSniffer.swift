@@ -1,4 +1,5 @@
 internal import FleetHubCore
+internal import FleetTLS
 internal import NIOCore
 
 /// Waits for a connection's first byte and hands the connection to the front it names: `A` (AMQP's protocol header)
@@ -9,6 +10,8 @@ final class HubProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
 
     private let state: HubState
     private var deadline: Scheduled<Void>?
+    /// The TLS handshake's client certificate, which arrives before the first byte: handed to the front.
+    private var certificate: TLSPeerCertificate?
 
     init(state: HubState) { self.state = state }
 
@@ -22,6 +25,11 @@ final class HubProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
         deadline = nil
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let presented = event as? TLSPeerCertificate { certificate = presented }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
         guard let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) else { return }
@@ -33,7 +41,8 @@ final class HubProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
         } catch {
             return context.close(promise: nil)
         }
-        // The bytes go to the front, then this handler leaves (later reads go straight to the front).
+        // The certificate, then the bytes go to the front, then this handler leaves (later reads go straight to it).
+        if let certificate { context.fireUserInboundEventTriggered(certificate) }
         context.fireChannelRead(data)
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }

@@ -113,3 +113,15 @@ public struct HubTLS: Sendable {
 
     func handler() -> OpenSSLHandler { OpenSSLHandler(context: context) }
 }
+
+extension PeerCertificate {
+    /// What the TLS handshake presented, as the hub's rules read it.
+    convenience init(_ presented: TLSPeerCertificate) {
+        self.init(
+            commonName: presented.commonName,
+            sha1Thumbprint: presented.sha1Thumbprint,
+            sha256Thumbprint: presented.sha256Thumbprint,
+            chainVerified: presented.chainVerified
+        )
+    }
+}

@@ -14,11 +14,13 @@ extension HubAMQPBridge {
                 phase = .sasl
                 actions.append(.sendHeader(.sasl))
                 actions.append(.send(AMQPFrame(.sasl(.mechanisms(Self.mechanisms)))))
-            case (.awaitingAMQPHeader, .amqp):
+            case (.awaitingAMQPHeader, .amqp),
+                (.awaitingHeader, .amqp) where certificatePresented:
                 phase = .awaitingOpen
                 actions.append(.sendHeader(.amqp))
             default:
-                // IoT Hub needs SASL first: answer with the header we speak, then close (part 2.2).
+                // IoT Hub needs SASL first, unless a certificate identified the client: answer with the header we
+                // speak, then close (part 2.2).
                 phase = .closed
                 actions.append(.sendHeader(.sasl))
                 actions.append(.close)

@@ -134,6 +134,13 @@ public struct HubAMQPBridge: Sendable {
     let configuration: Configuration
     var phase = Phase.awaitingHeader
     var plain: (deviceID: String, token: [UInt8])?
+    /// The client presented a TLS certificate (X.509 devices): it may skip SASL and open with the AMQP header
+    /// (reference §11.1: with X.509 client certificates there is no CBS step); each device is then authenticated
+    /// by that certificate when its link's implicit CONNECT reaches its session.
+    var certificatePresented = false
+
+    /// The client's TLS handshake presented a certificate.
+    public mutating func clientPresentedCertificate() { certificatePresented = true }
     /// The client's sessions by channel (a pooled client carries up to `maxSessions` devices on one connection).
     var sessions: [UInt16: Session] = [:]
 

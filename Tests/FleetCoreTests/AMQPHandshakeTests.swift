@@ -10,14 +10,21 @@ import Testing
 @Suite("AMQP connect round trips")
 struct AMQPHandshakeTests {
     @Test(
-        "with CBS and without: the rounds before the hub's session sees the CONNECT and before the device's CONNACK",
-        arguments: [true, false]
+        "with CBS, without, and without SASL (X.509): the rounds before the hub's session sees the CONNECT and before the device's CONNACK",
+        arguments: [(true, true), (false, true), (false, false)]
     )
-    func roundTrips(cbs: Bool) throws {
-        var device = AMQPDeviceBridge(
-            configuration: .init(hubHost: "hub", cbs: cbs, mechanism: "ANONYMOUS", idleTimeOut: nil)
+    func roundTrips(cbs: Bool, sasl: Bool) throws {
+        var configuration = AMQPDeviceBridge.Configuration(
+            hubHost: "hub",
+            cbs: cbs,
+            mechanism: "ANONYMOUS",
+            idleTimeOut: nil
         )
+        configuration.sasl = sasl
+        var device = AMQPDeviceBridge(configuration: configuration)
         var hub = HubAMQPBridge(configuration: .init(hostName: "hub"))
+        // Without SASL the hub takes the AMQP header only from a client whose TLS handshake presented a certificate.
+        if !sasl { hub.clientPresentedCertificate() }
         var toHub: [UInt8] = []
         var toDevice: [UInt8] = []
         var hubDecoder = AMQPFrameDecoder()
@@ -77,10 +84,10 @@ struct AMQPHandshakeTests {
                 break
             }
         }
-        let expected = AMQPDeviceBridge.handshakeRoundTrips(cbs: cbs)
+        let expected = AMQPDeviceBridge.handshakeRoundTrips(cbs: cbs, sasl: sasl)
         #expect(
             connectRound == expected.beforeCredentials + 1,
-            "the CONNECT goes out in round \(String(describing: connectRound))"
+            "the CONNECT goes out in round \(String(describing: connectRound)) (cbs \(cbs), sasl \(sasl))"
         )
         #expect(connackRound == expected.beforeCredentials + 1 + expected.afterAcceptance)
     }
@@ -114,5 +121,19 @@ struct AMQPLivenessTests {
         // ... unless the hub speaks again before that: then the owed PINGRESP comes with it.
         bridge.received(.frame(AMQPFrame(.empty)), now: at(16), into: &actions)
         #expect(actions == [.deliver(.pingresp)])
+    }
+}
+
+@Suite("AMQP without SASL")
+struct AMQPWithoutSASLTests {
+    @Test("the hub answers an AMQP header without SASL only when a TLS certificate identified the client")
+    func headerNeedsCertificate() {
+        for presented in [false, true] {
+            var hub = HubAMQPBridge(configuration: .init(hostName: "hub"))
+            if presented { hub.clientPresentedCertificate() }
+            var actions: [HubAMQPBridge.Action] = []
+            hub.received(.header(.amqp), into: &actions)
+            #expect(actions == (presented ? [.sendHeader(.amqp)] : [.sendHeader(.sasl), .close]))
+        }
     }
 }

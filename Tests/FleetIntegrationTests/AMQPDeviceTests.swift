@@ -324,3 +324,62 @@ extension IntegrationTests.AMQPHubTests {
         #expect(stats.connectionsAccepted == 1)
     }
 }
+
+extension IntegrationTests.AMQPHubTests {
+    /// Reference §11.1: an X.509 device opens AMQP without SASL and puts no token; its TLS certificate is its
+    /// identity. Qpid Proton presents certificates from our fleet CA: the device the certificate names sends 5
+    /// messages, all accepted; a certificate naming another device, and one from another CA, get their telemetry link
+    /// refused (amqp:unauthorized-access) and nothing counted.
+    @Test(
+        "Proton over AMQPS with X.509 client certificates, no SASL, no CBS: the named device is accepted, others refused",
+        .enabled(if: ProtonBroker.available || Env.isCI, "python-qpid-proton needed")
+    )
+    func protonX509() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstorm-amqps-x509-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bundle = try HubCertificates.generate(host: "localhost")
+        try HubCertificates.write(bundle, to: dir.path)
+        let fleet = try DeviceCertificates.makeCA()
+        let other = try DeviceCertificates.makeCA(commonName: "another CA")
+        let devices = try DeviceCertificates.issue(["dev-1", "dev-2"], by: fleet)
+        let strangers = try DeviceCertificates.issue(["dev-1"], by: other)
+        _ = try DeviceCertificates.write(fleet, devices, to: dir.appendingPathComponent("fleet").path)
+        _ = try DeviceCertificates.write(other, strangers, to: dir.appendingPathComponent("other").path)
+        var configuration = HubConfiguration()
+        configuration.listen = []
+        configuration.amqpsListen = [("127.0.0.1", 0)]
+        configuration.tls = try HubTLS(
+            certificatePEM: bundle.serverPEM,
+            keyPEM: bundle.serverKeyPEM,
+            clientCertificates: fleet.certificatePEM
+        )
+        configuration.auth = HubAuthenticator(keys: .x509(thumbprints: [:]), hostName: "myhub.local")
+        let hub = TestHub(configuration: configuration)
+        let port = try await hub.start()[0].port
+        func device(_ id: String, presenting folder: String, as name: String) throws -> [String: Any] {
+            let client = Env.repo.appendingPathComponent("Tests/FleetIntegrationTests/Clients/amqp_x509_device.py")
+            let certificates = dir.appendingPathComponent(folder).path
+            let r = try IntegrationTests.RealClientTests.run(
+                "/usr/bin/env",
+                [
+                    "python3", client.path, String(port), "myhub.local", id, "\(certificates)/\(name).pem",
+                    "\(certificates)/\(name)-key.pem", "\(dir.path)/ca.pem", "5",
+                ]
+            )
+            #expect(r.status == 0, "\(r.err)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.out)")
+        }
+        let named = try device("dev-1", presenting: "fleet", as: "dev-1")
+        #expect(named["accepted"] as? Int == 5 && named["link_error"] is NSNull, "\(named)")
+        let otherDevice = try device("dev-1", presenting: "fleet", as: "dev-2")
+        #expect(otherDevice["accepted"] as? Int == 0)
+        #expect(otherDevice["link_error"] as? String == "amqp:unauthorized-access", "\(otherDevice)")
+        let otherCA = try device("dev-1", presenting: "other", as: "dev-1")
+        #expect(otherCA["accepted"] as? Int == 0)
+        #expect(otherCA["link_error"] as? String == "amqp:unauthorized-access", "\(otherCA)")
+        let stats = await hub.stop()
+        #expect(stats.messagesReceived == 5)
+        #expect(stats.connectionsAccepted == 1)
+        #expect(stats.refusedByReason.values.reduce(0, +) == 2, "\(stats.refusedByReason)")
+    }
+}

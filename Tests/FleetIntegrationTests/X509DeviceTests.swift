@@ -79,8 +79,13 @@ extension SecondLaneTests {
         }
 
         @Test(
-            "embedded hub: the run makes a fleet CA and 30 device certificates; every device connects by certificate, over mqtts://, wss:// and HTTPS",
-            arguments: ["hub: {tls: true}", "hub: {tls: true, websocket: true}", "hub: {tls: true, https: true}"]
+            "embedded hub: the run makes a fleet CA and 30 device certificates; every device connects by certificate, over mqtts://, wss://, HTTPS and AMQPS",
+            arguments: [
+                "hub: {tls: true}", "hub: {tls: true, websocket: true}", "hub: {tls: true, https: true}",
+                "hub: {tls: true, amqp: true}",
+                // One port for both: the certificate reaches whichever front the first byte picks.
+                "hub: {tls: true}\ncohorts: [{name: m, devices: 15}, {name: a, devices: 15, transport: amqp}]",
+            ]
         )
         func embeddedHub(hub: String) throws {
             let output = CLITests.temp("x509-embedded.pb")
@@ -247,13 +252,18 @@ extension SecondLaneTests {
             #expect(text.contains("device device-00002: its certificate is not from a CA"), "\(text)")
         }
 
-        @Test("X.509 over AMQP is one line before anything connects (AMQP devices use SAS tokens here)")
-        func x509OverAMQPIsRefused() throws {
+        @Test(
+            "X.509 devices on pooled AMQP connections: one line before anything connects (one certificate per TLS connection)"
+        )
+        func x509OverPooledAMQPIsRefused() throws {
             let r = try CLITests.run([
-                "run", try Self.profile("hub: {tls: true, amqp: true}\nauth: {mode: x509, hub_host: hub.test}"),
+                "run",
+                try Self.profile(
+                    "hub: {tls: true, amqp: true}\namqp: {devices_per_connection: 10}\nauth: {mode: x509, hub_host: hub.test}"
+                ),
                 "--quiet", "--output", CLITests.temp("x509-refused.pb"),
             ])
-            #expect(r.status != 0 && r.stderr.contains("AMQP devices authenticate with SAS"), "\(r.stderr)")
+            #expect(r.status != 0 && r.stderr.contains("cannot share pooled AMQP connections"), "\(r.stderr)")
             #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
         }
 
