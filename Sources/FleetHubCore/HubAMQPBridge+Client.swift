@@ -180,7 +180,9 @@ extension HubAMQPBridge.Session {
             attached(attach, plain: plain, into: &actions)
         case .flow(let flow):
             remoteIncomingWindow = (flow.nextIncomingID ?? 0) &+ flow.incomingWindow &- nextOutgoingID
-            if let handle = flow.handle, var link = links[handle], link.kind == .cbsOut || link.kind == .cloudToDevice {
+            if let handle = flow.handle, var link = links[handle],
+                link.kind == .cbsOut || link.kind == .cloudToDevice || link.kind == .twinOut || link.kind == .methodsOut
+            {
                 link.credit = (flow.deliveryCount ?? link.deliveryCount) &+ (flow.linkCredit ?? 0) &- link.deliveryCount
                 links[handle] = link
             }
@@ -233,9 +235,7 @@ extension HubAMQPBridge.Session {
         if address == "$cbs" || address.hasSuffix("/$cbs") {
             kind = attach.role == .sender ? .cbsIn : .cbsOut
             deviceID = nil
-        } else if let named = HubAMQPBridge.device(inAddress: address),
-            (named.kind == .telemetry) == (attach.role == .sender)
-        {
+        } else if let named = HubAMQPBridge.device(of: attach) {
             kind = named.kind
             deviceID = named.id
         } else {
@@ -295,7 +295,7 @@ extension HubAMQPBridge.Session {
             return
         }
         answerAttach(attach, ours: ours, into: &actions)
-        if kind == .telemetry || kind == .cbsIn {
+        if kind == .telemetry || kind == .cbsIn || kind == .twinIn || kind == .methodsIn {
             grant(attach.handle, into: &actions)
         }
     }

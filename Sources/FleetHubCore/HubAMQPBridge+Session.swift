@@ -8,7 +8,9 @@ extension HubAMQPBridge.Session {
 
     mutating func receivedTransfer(_ transfer: AMQPPerformative.Transfer, into actions: inout [Action]) {
         nextIncomingID &+= 1
-        guard var link = links[transfer.handle], link.kind == .telemetry || link.kind == .cbsIn else {
+        guard var link = links[transfer.handle],
+            link.kind == .telemetry || link.kind == .cbsIn || link.kind == .twinIn || link.kind == .methodsIn
+        else {
             return fail("amqp:session:unattached-handle", "transfer on a link that does not send to the hub")
         }
         var payload = transfer.payload
@@ -36,6 +38,16 @@ extension HubAMQPBridge.Session {
         }
         guard case .accepted(let id) = device else {
             return fail(AMQPConditions.unauthorizedAccess, "the device is not connected")
+        }
+        if link.kind == .twinIn || link.kind == .methodsIn {
+            if !whole.settled, let deliveryID = whole.deliveryID {
+                actions.append(
+                    out(.disposition(.init(role: .receiver, first: deliveryID, settled: true, state: .accepted)))
+                )
+            }
+            // A method response answers no request (the test hub invokes none): settled and dropped.
+            if link.kind == .twinIn { twinRequest(message, deviceID: id, into: &actions) }
+            return
         }
         let qos: MQTTQoS = whole.settled ? .atMostOnce : .atLeastOnce
         var packetID: UInt16?
@@ -175,9 +187,7 @@ extension HubAMQPBridge.Session {
             deferredAttaches = []
             for attach in waiting {
                 guard
-                    let named = HubAMQPBridge.device(
-                        inAddress: (attach.role == .sender ? attach.target : attach.source)?.address ?? ""
-                    )
+                    let named = HubAMQPBridge.device(of: attach)
                 else { continue }
                 if ack.isAccepted {
                     accept(attach, kind: named.kind, into: &actions)
@@ -221,6 +231,8 @@ extension HubAMQPBridge.Session {
             )
             answerAttach(attach, ours: link.ours, into: &actions)
             pump(into: &actions)
+        case .publish(let publish) where publish.topic.hasPrefix("$iothub/twin/res/"):
+            twinAnswered(publish, into: &actions)
         case .publish(let publish):
             cloudToDevice.append(publish)
             pump(into: &actions)
@@ -241,6 +253,11 @@ extension HubAMQPBridge.Session {
         {
             let answer = cbsAnswers.removeFirst()
             send(answer, on: handle, settled: true, into: &actions)
+        }
+        while !twinAnswers.isEmpty, let (handle, link) = links.first(where: { $0.value.kind == .twinOut }),
+            link.credit > 0, remoteIncomingWindow > 0
+        {
+            send(twinAnswers.removeFirst(), on: handle, settled: true, into: &actions)
         }
         while !cloudToDevice.isEmpty, subscribing == nil,
             let (handle, link) = links.first(where: { $0.value.kind == .cloudToDevice }),

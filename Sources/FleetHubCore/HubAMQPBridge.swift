@@ -22,6 +22,12 @@ internal import NIOCore
 /// - The C2D link (`…/messages/devicebound`) subscribes to the C2D topic; each message the hub delivers goes out as a
 ///   transfer when the client has given credit; `accepted` or `rejected` settle it (PUBACK), `released` or `modified`
 ///   put it back first in line.
+/// - The twin links (a sender and a receiver on `…/devices/{id}/twin`, reference §11.2): a request's message
+///   annotation `operation` (GET; PATCH of `/properties/reported`) becomes the MQTT twin request on the device's
+///   session, whose answer goes back on the twin receiver with the annotations `status` (and `version`) and the
+///   request's correlation-id; PUT/DELETE of `/notifications/twin/properties/desired` are answered 200 (the test hub
+///   never changes desired properties). The direct-method links (`…/methods/devicebound`) are attached and carry
+///   nothing: the test hub invokes no methods.
 /// - Frames that do not decode or make no sense close the connection with an AMQP error (and are counted by the front).
 public struct HubAMQPBridge: Sendable {
     public struct Configuration: Sendable, Hashable {
@@ -57,7 +63,10 @@ public struct HubAMQPBridge: Sendable {
 
     enum Phase: Sendable, Hashable { case awaitingHeader, sasl, awaitingAMQPHeader, awaitingOpen, open, closed }
 
-    enum Kind: Sendable, Hashable { case cbsIn, cbsOut, telemetry, cloudToDevice }
+    /// A link's job; `In` links carry the client's messages to the hub, `Out` links the hub's to the client.
+    enum Kind: Sendable, Hashable {
+        case cbsIn, cbsOut, telemetry, cloudToDevice, twinIn, twinOut, methodsIn, methodsOut
+    }
 
     struct Link: Sendable, Hashable {
         var kind: Kind
@@ -113,6 +122,11 @@ public struct HubAMQPBridge: Sendable {
         var subscribing: (packetID: UInt16, handle: UInt32)?
         var cloudToDevice: [MQTTPublish] = []
         var deliveredC2D: [UInt32: MQTTPublish] = [:]
+        /// Twin requests handed to the MQTT session (our request id → the client's correlation-id), and answers
+        /// waiting for the twin receiver's credit.
+        var twinRequests: [String: AMQPValue] = [:]
+        var twinAnswers: [ByteBuffer] = []
+        var twinRequestCount: UInt32 = 0
         /// A violation that ends the whole connection (condition, description), set by the session's handlers.
         var failure: (condition: String, description: String)?
         /// The hub's session ended the device (a DISCONNECT): the AMQP session ends with this error.
@@ -154,17 +168,30 @@ public struct HubAMQPBridge: Sendable {
     static let maxMessageSize = 256 * 1024 + 16 * 1024
     static let mechanisms = ["MSSBCBS", "ANONYMOUS", "PLAIN"]
 
-    /// The device a link address names: `…/devices/{id}/messages/events` or `…/messages/devicebound`.
-    static func device(inAddress address: String) -> (id: String, kind: Kind)? {
+    /// The device a link address names and the link's job, by the node (`…/devices/{id}/messages/events`,
+    /// `…/messages/devicebound`, `…/twin`, `…/methods/devicebound`) and the direction (`clientSends`: the client
+    /// attached as the sender); nil for a node or direction the hub does not serve.
+    static func device(inAddress address: String, clientSends: Bool) -> (id: String, kind: Kind)? {
         guard let range = address.range(of: "/devices/") else { return nil }
         let rest = address[range.upperBound...]
         guard let slash = rest.firstIndex(of: "/") else { return nil }
         let id = String(rest[..<slash])
-        switch rest[slash...] {
-        case "/messages/events": return id.isEmpty ? nil : (id, .telemetry)
-        case "/messages/devicebound": return id.isEmpty ? nil : (id, .cloudToDevice)
+        guard !id.isEmpty else { return nil }
+        switch (rest[slash...], clientSends) {
+        case ("/messages/events", true): return (id, .telemetry)
+        case ("/messages/devicebound", false): return (id, .cloudToDevice)
+        case ("/twin", true): return (id, .twinIn)
+        case ("/twin", false): return (id, .twinOut)
+        case ("/methods/devicebound", true): return (id, .methodsIn)
+        case ("/methods/devicebound", false): return (id, .methodsOut)
         default: return nil
         }
+    }
+
+    /// The device and job of the link an attach asks for.
+    static func device(of attach: AMQPPerformative.Attach) -> (id: String, kind: Kind)? {
+        let clientSends = attach.role == .sender
+        return device(inAddress: (clientSends ? attach.target : attach.source)?.address ?? "", clientSends: clientSends)
     }
 
     /// The device a CBS audience names: `{host}/devices/{id}`.

@@ -383,3 +383,40 @@ extension IntegrationTests.AMQPHubTests {
         #expect(stats.refusedByReason.values.reduce(0, +) == 2, "\(stats.refusedByReason)")
     }
 }
+
+extension IntegrationTests.AMQPHubTests {
+    /// Reference §11.2: the twin over AMQP is a sender and a receiver on `…/devices/{id}/twin`; requests carry the
+    /// annotation `operation` (and `resource`) and a correlation-id, answers the annotation `status` (and `version`).
+    /// Qpid Proton, after its CBS put-token: GET (200, an empty reported document), PATCH of the reported properties
+    /// (204 with version 2), GET again (the reported properties as patched), and the desired-notification switch (200).
+    @Test(
+        "Proton's twin over AMQP: GET, PATCH reported, GET again, desired notifications on; answered by the hub's twin store",
+        .enabled(if: ProtonBroker.available || Env.isCI, "python-qpid-proton needed")
+    )
+    func protonTwin() async throws {
+        let (hub, port) = try await Self.hub()
+        let client = Env.repo.appendingPathComponent("Tests/FleetIntegrationTests/Clients/amqp_twin.py").path
+        let r = try IntegrationTests.RealClientTests.run(
+            "/usr/bin/env",
+            ["python3", client, "amqp://127.0.0.1:\(port)", "myhub.local", "twin-1", Self.groupKey]
+        )
+        #expect(r.status == 0, "\(r.err)")
+        let result = try #require(
+            try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any],
+            "\(r.out)"
+        )
+        #expect(result["cbs_status"] as? Int == 200)
+        let answers = try #require(result["answers"] as? [[String: Any]], "\(result)")
+        #expect(answers.map { $0["request"] as? String } == ["get-1", "patch-1", "get-2", "put-1"], "\(answers)")
+        #expect(answers.map { $0["status"] as? Int } == [200, 204, 200, 200], "\(answers)")
+        #expect(answers[1]["version"] as? Int == 2, "\(answers)")
+        let first = try #require((answers[0]["body"] as? String)?.data(using: .utf8))
+        let second = try #require((answers[2]["body"] as? String)?.data(using: .utf8))
+        let before = try #require(try JSONSerialization.jsonObject(with: first) as? [String: Any])
+        let after = try #require(try JSONSerialization.jsonObject(with: second) as? [String: Any])
+        #expect((before["reported"] as? [String: Any])?.isEmpty == true, "\(before)")
+        #expect((after["reported"] as? [String: Any])?["temperature"] as? Double == 21.5, "\(after)")
+        let stats = await hub.stop()
+        #expect(stats.twinGets == 2 && stats.twinPatches == 1)
+    }
+}
