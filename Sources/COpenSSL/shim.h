@@ -1,7 +1,11 @@
 // The system's OpenSSL (Debian: libssl-dev) for TLS, the devices' and the hub's. OpenSSL spells several calls as
 // macros, which Swift cannot call: each one used is wrapped here as a function.
 #include <openssl/bio.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -24,3 +28,5 @@ static inline int fleet_ERR_GET_LIB(unsigned long code) { return ERR_GET_LIB(cod
 static inline long fleet_SSL_CTX_add_extra_chain_cert(SSL_CTX *ctx, X509 *certificate) {
     return SSL_CTX_add_extra_chain_cert(ctx, certificate);
 }
+static inline EVP_PKEY *fleet_EC_gen_P256(void) { return EVP_EC_gen("P-256"); }
+static inline long fleet_BIO_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }

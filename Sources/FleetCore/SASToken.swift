@@ -1,4 +1,4 @@
-internal import Crypto
+internal import COpenSSL
 import Foundation
 
 /// IoT Hub shared access signatures and DPS group-key derivation (reference §4.2, §4.7).
@@ -36,11 +36,7 @@ public enum SASToken {
     }
 
     static func sign(encodedURI: String, expiry: Int64, keyBytes: Data) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(
-            for: Data("\(encodedURI)\n\(expiry)".utf8),
-            using: SymmetricKey(data: keyBytes)
-        )
-        return Data(mac).base64EncodedString()
+        hmacSHA256(key: keyBytes, Data("\(encodedURI)\n\(expiry)".utf8)).base64EncodedString()
     }
 
     /// The DPS symmetric-key group derivation: base64(HMAC-SHA256(base64decode(groupKey), registrationID)).
@@ -48,8 +44,28 @@ public enum SASToken {
         guard let keyBytes = Data(base64Encoded: groupKey), !keyBytes.isEmpty else {
             throw Failure(reason: "the group key is not valid base64")
         }
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(registrationID.utf8), using: SymmetricKey(data: keyBytes))
-        return Data(mac).base64EncodedString()
+        return hmacSHA256(key: keyBytes, Data(registrationID.utf8)).base64EncodedString()
+    }
+
+    /// HMAC-SHA256 on the system's libcrypto (the TLS one). libcrypto fails only without memory; then the MAC is
+    /// empty, and a token signed with it is refused like any wrong signature.
+    static func hmacSHA256(key: Data, _ message: Data) -> Data {
+        var mac = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        let done = key.withUnsafeBytes { k in
+            message.withUnsafeBytes { m in
+                HMAC(
+                    EVP_sha256(),
+                    k.baseAddress,
+                    Int32(clamping: k.count),
+                    m.bindMemory(to: UInt8.self).baseAddress,
+                    m.count,
+                    &mac,
+                    &length
+                ) != nil
+            }
+        }
+        return done ? Data(mac.prefix(Int(length))) : Data()
     }
 
     /// The fields of a token (for the hub's validator). Nil when it is not a SharedAccessSignature.

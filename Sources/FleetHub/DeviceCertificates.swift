@@ -1,80 +1,51 @@
-internal import Crypto
 public import FleetCore
+internal import FleetTLS
 public import Foundation
-internal import SwiftASN1
-internal import X509
 
 /// X.509 device identities (IoT Hub's CA-signed devices): a fleet CA, and per device a P-256 key and a certificate
-/// the CA signs with the device id as its common name, for client authentication.
+/// the CA signs with the device id as its common name, for client authentication. Made on the system's OpenSSL.
 public enum DeviceCertificates {
     /// A CA: its certificate (what a hub or a device trusts) and the key that signs the certificates it issues.
-    public struct FleetCA {
-        public let certificatePEM: String
+    public struct FleetCA: Sendable {
+        let authority: OpenSSLCertificateAuthority
+        public var certificatePEM: String { authority.certificatePEM }
         /// PEM of the CA's private key (written with mode 0600; never printed).
-        public let keyPEM: String
-        let key: P256.Signing.PrivateKey
-        let name: DistinguishedName
+        public var keyPEM: String { authority.keyPEM }
 
         /// A certificate for a fresh P-256 key, signed by this CA: for `commonName`, valid for `validity` (default:
-        /// from an hour ago for 825 days), with `extensions`; its PEM and the key's.
+        /// from an hour ago for 825 days); its PEM and the key's.
         func sign(
             commonName: String,
             validity: Range<Date>?,
-            extensions: Certificate.Extensions
-        ) throws -> DeviceAuth.Certificate {
-            let leafKey = P256.Signing.PrivateKey()
-            let now = Date()
-            let certificate = try Certificate(
-                version: .v3,
-                serialNumber: Certificate.SerialNumber(),
-                publicKey: .init(leafKey.publicKey),
-                notValidBefore: validity?.lowerBound ?? now - 3600,
-                notValidAfter: validity?.upperBound ?? now + 825 * 86400,
-                issuer: name,
-                subject: try DistinguishedName { CommonName(commonName) },
-                signatureAlgorithm: .ecdsaWithSHA256,
-                extensions: extensions,
-                issuerPrivateKey: .init(key)
+            usage: OpenSSLCertificateAuthority.Usage
+        ) throws(OpenSSLError) -> DeviceAuth.Certificate {
+            let issued = try authority.issue(
+                commonName: commonName,
+                validity: validity ?? DeviceCertificates.defaultValidity(),
+                usage: usage
             )
-            return DeviceAuth.Certificate(
-                certificatePEM: try certificate.serializeAsPEM().pemString + "\n",
-                keyPEM: leafKey.pemRepresentation + "\n"
-            )
+            return DeviceAuth.Certificate(certificatePEM: issued.certificatePEM, keyPEM: issued.keyPEM)
         }
+    }
+
+    /// From an hour ago for 825 days (the longest TLS server certificates may live).
+    static func defaultValidity() -> Range<Date> {
+        let now = Date()
+        return (now - 3600)..<(now + 825 * 86400)
     }
 
     /// A fresh CA, P-256, valid from an hour ago for 825 days (the devices' fleet CA; the hub's CA too).
     public static func makeCA(commonName: String = "FleetStorm device CA") throws(HubError) -> FleetCA {
         do {
-            let key = P256.Signing.PrivateKey()
-            let name = try DistinguishedName {
-                OrganizationName("FleetStorm")
-                CommonName(commonName)
-            }
-            let now = Date()
-            let ca = try Certificate(
-                version: .v3,
-                serialNumber: Certificate.SerialNumber(),
-                publicKey: .init(key.publicKey),
-                notValidBefore: now - 3600,
-                notValidAfter: now + 825 * 86400,
-                issuer: name,
-                subject: name,
-                signatureAlgorithm: .ecdsaWithSHA256,
-                extensions: try Certificate.Extensions {
-                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-                    Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-                },
-                issuerPrivateKey: .init(key)
-            )
             return FleetCA(
-                certificatePEM: try ca.serializeAsPEM().pemString + "\n",
-                keyPEM: key.pemRepresentation + "\n",
-                key: key,
-                name: name
+                authority: try OpenSSLCertificateAuthority(
+                    commonName: commonName,
+                    organization: "FleetStorm",
+                    validity: defaultValidity()
+                )
             )
         } catch {
-            throw HubError(address: "-", reason: "cannot make a device CA: \(error)")
+            throw HubError(address: "-", reason: "cannot make a device CA: \(error.detail)")
         }
     }
 
@@ -88,17 +59,9 @@ public enum DeviceCertificates {
         var out: [String: DeviceAuth.Certificate] = [:]
         for id in ids {
             do {
-                out[id] = try ca.sign(
-                    commonName: id,
-                    validity: validity,
-                    extensions: try Certificate.Extensions {
-                        Critical(BasicConstraints.notCertificateAuthority)
-                        Critical(KeyUsage(digitalSignature: true))
-                        try ExtendedKeyUsage([.clientAuth])
-                    }
-                )
+                out[id] = try ca.sign(commonName: id, validity: validity, usage: .client)
             } catch {
-                throw HubError(address: "-", reason: "cannot make a certificate for device \(id): \(error)")
+                throw HubError(address: "-", reason: "cannot make a certificate for device \(id): \(error.detail)")
             }
         }
         return out

@@ -1,8 +1,6 @@
 internal import FleetHubCore
 internal import FleetTLS
 public import Foundation
-internal import SwiftASN1
-internal import X509
 
 /// Certificates for the test hub's TLS listeners: a self-signed CA and a server certificate it signs, for a host
 /// name (plus localhost, 127.0.0.1 and ::1), so real SDK clients can trust the hub by its CA file.
@@ -16,27 +14,19 @@ public enum HubCertificates {
     /// Makes a fresh CA and server certificate (P-256, valid from an hour ago for 825 days; the server certificate
     /// for `serverValidity` when given, e.g. one that has expired, for tests of the devices' verification).
     public static func generate(host: String, serverValidity: Range<Date>? = nil) throws(HubError) -> Bundle {
+        let ca = try DeviceCertificates.makeCA(commonName: "FleetStorm test hub CA")
         do {
-            let ca = try DeviceCertificates.makeCA(commonName: "FleetStorm test hub CA")
-            var names: [GeneralName] = [.dnsName(host)]
-            if host != "localhost" { names.append(.dnsName("localhost")) }
-            names.append(.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])))
-            names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(Array(repeating: 0, count: 15) + [1]))))
             let server = try ca.sign(
                 commonName: host,
                 validity: serverValidity,
-                extensions: try Certificate.Extensions {
-                    Critical(BasicConstraints.notCertificateAuthority)
-                    Critical(KeyUsage(digitalSignature: true))
-                    try ExtendedKeyUsage([.serverAuth])
-                    SubjectAlternativeNames(names)
-                }
+                usage: .server(
+                    dnsNames: host == "localhost" ? [host] : [host, "localhost"],
+                    ipAddresses: ["127.0.0.1", "::1"]
+                )
             )
             return Bundle(caPEM: ca.certificatePEM, serverPEM: server.certificatePEM, serverKeyPEM: server.keyPEM)
-        } catch let error as HubError {
-            throw error
         } catch {
-            throw HubError(address: "-", reason: "cannot make a certificate for \(host): \(error)")
+            throw HubError(address: "-", reason: "cannot make a certificate for \(host): \(error.detail)")
         }
     }
 
