@@ -21,6 +21,22 @@ from proton.reactor import Container
 from iothub_client import device_key, sas_token
 
 
+def open_cbs(handler, container, url, ssl_domain=None):
+    """Connects with SASL ANONYMOUS and attaches the CBS sender and receiver on $cbs (as the Azure SDKs do)."""
+    handler.conn = container.connect(url, allowed_mechs="ANONYMOUS", ssl_domain=ssl_domain)
+    handler.cbs_sender = container.create_sender(handler.conn, "$cbs", name="$cbs-sender")
+    handler.cbs_receiver = container.create_receiver(handler.conn, "$cbs", name="$cbs-receiver")
+    handler.deadline = container.schedule(20, handler)
+
+
+def put_token(sender, hub_host, device_id, group_key, request_id):
+    """The CBS put-token request with a SAS token signed here for the device (valid for an hour)."""
+    audience = f"{hub_host}/devices/{device_id}"
+    token = sas_token(audience, device_key(group_key, device_id), int(time.time()) + 3600)
+    sender.send(Message(id=request_id, address="$cbs", reply_to="cbs", body=token, properties={
+        "operation": "put-token", "type": "servicebus.windows.net:sastoken", "name": audience}))
+
+
 class Device(MessagingHandler):
     def __init__(self, url, hub_host, device_id, group_key, messages, c2d, ca=None):
         super().__init__(auto_accept=False, prefetch=10)
@@ -38,10 +54,7 @@ class Device(MessagingHandler):
             domain = SSLDomain(SSLDomain.MODE_CLIENT)
             domain.set_trusted_ca_db(self.ca)
             domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
-        self.conn = event.container.connect(self.url, allowed_mechs="ANONYMOUS", ssl_domain=domain)
-        self.cbs_sender = event.container.create_sender(self.conn, "$cbs", name="$cbs-sender")
-        self.cbs_receiver = event.container.create_receiver(self.conn, "$cbs", name="$cbs-receiver")
-        self.deadline = event.container.schedule(20, self)
+        open_cbs(self, event.container, self.url, domain)
 
     def on_timer_task(self, event):
         self.finish()
@@ -49,11 +62,7 @@ class Device(MessagingHandler):
     def on_sendable(self, event):
         if event.sender == self.cbs_sender and self.result["cbs_status"] is None and not getattr(self, "put", False):
             self.put = True
-            audience = f"{self.hub_host}/devices/{self.device_id}"
-            token = sas_token(audience, device_key(self.group_key, self.device_id), int(time.time()) + 3600)
-            request = Message(id=self.request_id, address="$cbs", reply_to="cbs", body=token, properties={
-                "operation": "put-token", "type": "servicebus.windows.net:sastoken", "name": audience})
-            event.sender.send(request)
+            put_token(event.sender, self.hub_host, self.device_id, self.group_key, self.request_id)
         elif event.sender == self.telemetry:
             while event.sender.credit and self.sent < self.messages:
                 self.sent += 1

@@ -11,14 +11,14 @@ Requests: GET, PATCH /properties/reported {"temperature": 21.5}, GET, PUT /notif
 """
 import json
 import sys
-import time
 import uuid
 
 from proton import Message, symbol
 from proton.handlers import MessagingHandler
 from proton.reactor import Container, LinkOption
 
-from iothub_client import device_key, sas_token
+# The CBS helpers of the device client next to this file.
+from amqp_device import open_cbs, put_token
 
 
 class ChannelCorrelation(LinkOption):
@@ -47,10 +47,7 @@ class Twin(MessagingHandler):
         self.twin_sender = self.twin_receiver = None
 
     def on_start(self, event):
-        self.conn = event.container.connect(self.url, allowed_mechs="ANONYMOUS")
-        self.cbs_sender = event.container.create_sender(self.conn, "$cbs", name="$cbs-sender")
-        self.cbs_receiver = event.container.create_receiver(self.conn, "$cbs", name="$cbs-receiver")
-        self.deadline = event.container.schedule(20, self)
+        open_cbs(self, event.container, self.url)
 
     def on_timer_task(self, event):
         self.finish()
@@ -58,10 +55,7 @@ class Twin(MessagingHandler):
     def on_sendable(self, event):
         if event.sender == self.cbs_sender and not getattr(self, "put", False):
             self.put = True
-            audience = f"{self.hub_host}/devices/{self.device_id}"
-            token = sas_token(audience, device_key(self.group_key, self.device_id), int(time.time()) + 3600)
-            event.sender.send(Message(id=self.request_id, address="$cbs", reply_to="cbs", body=token, properties={
-                "operation": "put-token", "type": "servicebus.windows.net:sastoken", "name": audience}))
+            put_token(event.sender, self.hub_host, self.device_id, self.group_key, self.request_id)
         elif event.sender == self.twin_sender and self.next == 0 and self.twin_receiver_open:
             self.send_next()
 
