@@ -39,6 +39,15 @@ extension SecondLaneTests {
             )
         }
 
+        /// One device of `server` (certificates in `ca`) that waits up to 10 s for its CONNACK, for 3 s.
+        static func patientDevice(of server: SServer, ca: URL) throws -> Scenario {
+            try scenario(
+                port: server.port,
+                ca: ca.appendingPathComponent("ca.pem"),
+                ["mqtt.connack_timeout=10s", "duration=3s"]
+            )
+        }
+
         @Test(
             "mosquitto's TLS listener: 40 devices, every message acked, one handshake each",
             .enabled(if: OpenSSLPeerTests.mosquittoAvailable, "mosquitto not installed (CI installs it)")
@@ -92,11 +101,7 @@ extension SecondLaneTests {
             let dir = try Self.certificates()
             defer { try? FileManager.default.removeItem(at: dir) }
             let server = try SServer(dir: dir, flags: [])
-            let s = try Self.scenario(
-                port: server.port,
-                ca: dir.appendingPathComponent("ca.pem"),
-                ["mqtt.connack_timeout=10s", "duration=3s"]
-            )
+            let s = try Self.patientDevice(of: server, ca: dir)
             let run = Task { try await FleetRunner(scenario: s, hub: nil).run() }
             // Once the CONNECT is through (s_server prints it), the server dies: the kernel closes the socket.
             server.waitFor("MQTT")
@@ -119,11 +124,7 @@ extension SecondLaneTests {
             defer { try? FileManager.default.removeItem(at: dir) }
             // -msg: s_server prints every TLS message it sends (>>>) and receives (<<<).
             let server = try SServer(dir: dir, flags: ["-tls1_3", "-msg"])
-            let s = try Self.scenario(
-                port: server.port,
-                ca: dir.appendingPathComponent("ca.pem"),
-                ["mqtt.connack_timeout=10s", "duration=3s"]
-            )
+            let s = try Self.patientDevice(of: server, ca: dir)
             let run = Task { try await FleetRunner(scenario: s, hub: nil).run() }
             server.waitFor("MQTT")
             server.send(Array("K\n".utf8))
