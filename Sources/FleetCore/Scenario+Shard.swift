@@ -56,9 +56,10 @@ extension Scenario {
         s.fleet.firstIndex = fleet.firstIndex + range.lowerBound
         s.fleet.wholeFleetDevices = fleet.wholeFleetDevices ?? fleet.devices
         s.fleet.devices = range.count
-        s.fleet.rampRate = fleet.rampRate / Double(shard.count)
+        let pace = fleet.pace(share: shard.count)
+        s.fleet.rampRate = pace.rampRate
         // A fixed window is split; an adaptive one finds each shard's share itself.
-        if !fleet.adaptiveWindow { s.fleet.maxInFlight = max(1, (fleet.maxInFlight + shard.count - 1) / shard.count) }
+        if !fleet.adaptiveWindow { s.fleet.maxInFlight = pace.window }
         if !cohorts.isEmpty {
             var start = 0
             s.cohorts = cohorts.map { c in
@@ -126,5 +127,15 @@ extension Scenario {
             "\(network.map(\.label).joined(separator: ", ")) \(network.count == 1 ? "is a network fault" : "are network faults"): "
             + "run the profile with `fleetstorm netlab run` (root), which puts the fleet and the hub in network "
             + "namespaces and breaks their links in the kernel"
+    }
+}
+
+extension Scenario.Fleet {
+    /// One of `parts` equal shares of the fleet's pace — shards of a run, partitions of a simulation: 1/parts of the
+    /// ramp rate, and of the connect window rounded up (at least 1), so the parts together never pace slower than the
+    /// whole. The one rule both use.
+    public func pace(share parts: Int) -> (rampRate: Double, window: Int) {
+        let n = max(1, parts)
+        return (rampRate / Double(n), max(1, (maxInFlight + n - 1) / n))
     }
 }

@@ -77,10 +77,8 @@ extension FleetSimulation {
             let cohorts = scenario.effectiveCohorts
             recorders = cohorts.map { Recorder(bin: scenario.bin, kinds: scenario.mix(of: $0).map(\.name)) }
             unretained = recorders.map { Unmanaged.passUnretained($0) }
-            let share = 1 / Double(partitions)
             hub = SimHub(scenario: scenario, partitions: partitions)
-            rampRate = scenario.fleet.rampRate * share
-            window = max(1, scenario.fleet.maxInFlight / partitions)
+            (rampRate, window) = scenario.fleet.pace(share: partitions)
             rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117 &+ UInt64(partition))
             halfRTT = scenario.simulation.rtt.nanoseconds / 2
             jitter = UInt64(max(0, scenario.simulation.rttJitter.nanoseconds))

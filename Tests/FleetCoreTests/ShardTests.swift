@@ -162,4 +162,25 @@ struct ShardTests {
             } catch { #expect(error.description.contains("serves_profile"), "\(error)") }
         }
     }
+
+    /// Shards of a run and partitions of a simulation take one rule for their share of the pace: the ramp rate
+    /// divided, the connect window divided and rounded up (never below 1), so the parts never pace slower together.
+    @Test("one pace share for shards and simulation partitions", arguments: [1, 2, 3, 7, 500, 2_000])
+    func paceShare(parts: Int) throws {
+        var fleet = Scenario.Fleet()
+        fleet.devices = 10_000
+        fleet.rampRate = 1_000
+        fleet.maxInFlight = 500
+        let pace = fleet.pace(share: parts)
+        #expect(abs(pace.rampRate * Double(parts) - 1_000) < 1e-9)
+        #expect(pace.window >= 1 && pace.window * parts >= 500 && (pace.window - 1) * parts < 500)
+        var whole = try ScenarioLoader().load(
+            yaml: "fleet: {devices: 10000, ramp_rate: 1000, max_in_flight: 500}\n",
+            source: "p.yaml"
+        )
+        whole.fleet.adaptiveWindow = false
+        let shard = try whole.sharded(Shard(index: 0, count: parts))
+        #expect(shard.fleet.maxInFlight == pace.window && shard.fleet.rampRate == pace.rampRate)
+        #expect(fleet.pace(share: 0) == fleet.pace(share: 1), "no share of zero parts")
+    }
 }
