@@ -128,7 +128,7 @@ public final class OpenSSLCertificateAuthority: @unchecked Sendable {
     private static func time(_ date: Date) -> time_t {
         let seconds = date.timeIntervalSince1970
         guard seconds.isFinite else { return 0 }
-        return time_t(min(max(seconds, -631_152_000), 253_402_300_799))
+        return time_t(exactly: min(max(seconds, -631_152_000), 253_402_300_799).rounded(.down)) ?? 0
     }
 
     private static func extend(

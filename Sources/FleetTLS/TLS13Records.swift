@@ -107,7 +107,8 @@ final class TLS13Records {
             guard EVP_EncryptFinal_ex(ctx, base + written, &n) == 1 else { return 0 }
             written += Int(n)
             guard written == length - TLS13Suite.tagLength,
-                EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, Int32(TLS13Suite.tagLength), base + written) == 1
+                EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, Int32(clamping: TLS13Suite.tagLength), base + written)
+                    == 1
             else { return 0 }
             sealed = true
             return length
@@ -193,9 +194,9 @@ final class TLS13Records {
                 else { return 0 }
                 var n: Int32 = 0
                 guard EVP_DecryptUpdate(ctx, nil, &n, header.baseAddress, 5) == 1,
-                    EVP_DecryptUpdate(ctx, base, &n, recordBase + 5, Int32(bodyLength)) == 1,
+                    EVP_DecryptUpdate(ctx, base, &n, recordBase + 5, Int32(clamping: bodyLength)) == 1,
                     Int(n) == bodyLength,
-                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, Int32(TLS13Suite.tagLength), &tag) == 1,
+                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, Int32(clamping: TLS13Suite.tagLength), &tag) == 1,
                     EVP_DecryptFinal_ex(ctx, base + bodyLength, &n) == 1
                 else { return 0 }
                 // The inner type is the last non-zero byte; zeros after it are padding.
