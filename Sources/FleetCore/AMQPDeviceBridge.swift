@@ -201,6 +201,14 @@ extension AMQPDeviceBridge {
     /// CONNECT would), and after the hub accepted it (with CBS, the telemetry link's attach answers last; without,
     /// the attach carries the device's identity and its answer is the acceptance). `AMQPHandshakeTests` counts them on
     /// the two bridges.
+    /// How a device authenticates over AMQP: SAS devices open with SASL and put their tokens by CBS; X.509 devices
+    /// open with the AMQP header at once, their TLS certificate being the identity (reference §11.1); without
+    /// authentication (a broker), SASL only.
+    public static func authentication(_ auth: DeviceAuth?) -> (cbs: Bool, sasl: Bool) {
+        let x509 = auth?.usesX509 == true
+        return (auth != nil && !x509, !x509)
+    }
+
     /// Without SASL (X.509) the AMQP header, open and begin take one round trip and the telemetry attach is the
     /// credentials' check.
     public static func handshakeRoundTrips(

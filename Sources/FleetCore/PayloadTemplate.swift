@@ -131,8 +131,8 @@ public struct PayloadTemplate: Sendable, Hashable {
             case .time: total += 24
             case .timeMillis: total += 20
             case .counter(let start, let step, let period):
-                let last =
-                    period.map { start + ($0 - 1) * step } ?? start + Int64(clamping: max(0, messages - 1)) * step
+                // The render's arithmetic (wrapping), so the bound is of the value it writes for any piece.
+                let last = start &+ ((period ?? Int64(clamping: messages)) &- 1) &* step
                 total += max(Self.digits(start), Self.digits(last))
             case .int(_, let min, let span):
                 total += max(Self.digits(min), Self.digits(min + Int64(clamping: span) - 1))

@@ -102,19 +102,17 @@ extension Swarm {
 }
 
 extension Swarm {
-    /// The devices' AMQP settings: SAS devices open with SASL and put their tokens by CBS; X.509 devices open with
-    /// the AMQP header at once, their TLS certificate being the identity (reference §11.1); no auth (a broker):
-    /// SASL only.
+    /// The devices' AMQP settings, authenticating as `AMQPDeviceBridge.authentication` says.
     static func amqpConfiguration(hubHost: String, auth: DeviceAuth?) -> AMQPDeviceBridge.Configuration {
-        let x509 = auth?.usesX509 == true
+        let (cbs, sasl) = AMQPDeviceBridge.authentication(auth)
         var configuration = AMQPDeviceBridge.Configuration(
             hubHost: hubHost,
-            cbs: auth != nil && !x509,
+            cbs: cbs,
             mechanism: "ANONYMOUS",
             // Set per device from its SDK's ping interval (see `connect`).
             idleTimeOut: nil
         )
-        configuration.sasl = !x509
+        configuration.sasl = sasl
         return configuration
     }
 }

@@ -180,9 +180,7 @@ extension HubAMQPBridge.Session {
             attached(attach, plain: plain, into: &actions)
         case .flow(let flow):
             remoteIncomingWindow = (flow.nextIncomingID ?? 0) &+ flow.incomingWindow &- nextOutgoingID
-            if let handle = flow.handle, var link = links[handle],
-                link.kind == .cbsOut || link.kind == .cloudToDevice || link.kind == .twinOut || link.kind == .methodsOut
-            {
+            if let handle = flow.handle, var link = links[handle], !link.kind.fromClient {
                 link.credit = (flow.deliveryCount ?? link.deliveryCount) &+ (flow.linkCredit ?? 0) &- link.deliveryCount
                 links[handle] = link
             }
@@ -295,9 +293,7 @@ extension HubAMQPBridge.Session {
             return
         }
         answerAttach(attach, ours: ours, into: &actions)
-        if kind == .telemetry || kind == .cbsIn || kind == .twinIn || kind == .methodsIn {
-            grant(attach.handle, into: &actions)
-        }
+        if kind.fromClient { grant(attach.handle, into: &actions) }
     }
 
     mutating func answerAttach(_ attach: AMQPPerformative.Attach, ours: UInt32, into actions: inout [Action]) {

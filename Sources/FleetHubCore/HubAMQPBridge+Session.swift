@@ -8,9 +8,7 @@ extension HubAMQPBridge.Session {
 
     mutating func receivedTransfer(_ transfer: AMQPPerformative.Transfer, into actions: inout [Action]) {
         nextIncomingID &+= 1
-        guard var link = links[transfer.handle],
-            link.kind == .telemetry || link.kind == .cbsIn || link.kind == .twinIn || link.kind == .methodsIn
-        else {
+        guard var link = links[transfer.handle], link.kind.fromClient else {
             return fail("amqp:session:unattached-handle", "transfer on a link that does not send to the hub")
         }
         var payload = transfer.payload

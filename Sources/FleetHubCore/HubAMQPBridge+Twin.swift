@@ -43,15 +43,10 @@ extension HubAMQPBridge.Session {
     mutating func twinAnswered(_ publish: MQTTPublish, into actions: inout [Action]) {
         let rest = publish.topic.dropFirst("$iothub/twin/res/".count)
         guard let slash = rest.firstIndex(of: "/"), let status = Int32(rest[..<slash]),
-            let query = rest[slash...].split(separator: "?", maxSplits: 1).last
+            let rid = HubTopics.requestID(publish.topic), let correlation = twinRequests.removeValue(forKey: rid)
         else { return }
-        var rid: Substring?
-        var version: Int64?
-        for pair in query.split(separator: "&") {
-            if pair.hasPrefix("$rid=") { rid = pair.dropFirst(5) }
-            if pair.hasPrefix("$version=") { version = Int64(pair.dropFirst(9)) }
-        }
-        guard let rid, let correlation = twinRequests.removeValue(forKey: String(rid)) else { return }
+        let query = rest[slash...].split(separator: "?", maxSplits: 1).last ?? ""
+        let version = query.split(separator: "&").first { $0.hasPrefix("$version=") }.flatMap { Int64($0.dropFirst(9)) }
         answerTwin(
             correlation,
             status: status,

@@ -66,6 +66,14 @@ public struct HubAMQPBridge: Sendable {
     /// A link's job; `In` links carry the client's messages to the hub, `Out` links the hub's to the client.
     enum Kind: Sendable, Hashable {
         case cbsIn, cbsOut, telemetry, cloudToDevice, twinIn, twinOut, methodsIn, methodsOut
+
+        /// The client sends on it (the hub grants it credit and reads its transfers); otherwise the hub sends.
+        var fromClient: Bool {
+            switch self {
+            case .cbsIn, .telemetry, .twinIn, .methodsIn: true
+            case .cbsOut, .cloudToDevice, .twinOut, .methodsOut: false
+            }
+        }
     }
 
     struct Link: Sendable, Hashable {

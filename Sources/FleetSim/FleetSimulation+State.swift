@@ -82,13 +82,9 @@ extension FleetSimulation {
             rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117 &+ UInt64(partition))
             halfRTT = scenario.simulation.rtt.nanoseconds / 2
             jitter = UInt64(max(0, scenario.simulation.rttJitter.nanoseconds))
-            // X.509 devices skip SASL and CBS (their certificate is the identity); SAS devices put tokens by CBS.
-            let x509 = scenario.auth?.usesX509 == true
-            let sas = scenario.auth != nil && !x509
-            handshake = cohorts.map {
-                $0.amqp ? AMQPDeviceBridge.handshakeRoundTrips(cbs: sas, sasl: !x509) : (0, 0)
-            }
-            pooledHandshake = AMQPDeviceBridge.handshakeRoundTrips(cbs: sas, pooled: true)
+            let (cbs, sasl) = AMQPDeviceBridge.authentication(scenario.auth)
+            handshake = cohorts.map { $0.amqp ? AMQPDeviceBridge.handshakeRoundTrips(cbs: cbs, sasl: sasl) : (0, 0) }
+            pooledHandshake = AMQPDeviceBridge.handshakeRoundTrips(cbs: cbs, pooled: true)
             let model = scenario.simulation
             wireHorizon =
                 2 * (halfRTT + Int64(jitter)) + max(0, model.connackDelay.nanoseconds)

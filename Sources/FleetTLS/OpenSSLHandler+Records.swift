@@ -19,15 +19,15 @@ extension OpenSSLHandler {
             return
         }
         if let records {
-            var out = wire.outbound ?? context.channel.allocator.buffer(capacity: 32)
             do {
-                try records.updateKeys(requestingPeer: update.requestingPeer, into: &out)
+                try wire.writeOutbound(reserving: 32) { (out) throws(OpenSSLError) in
+                    try records.updateKeys(requestingPeer: update.requestingPeer, into: &out)
+                }
             } catch {
                 promise?.fail(error)
                 fail(context, error)
                 return
             }
-            wire.outbound = out
         } else if let ssl {
             let kind = update.requestingPeer ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED
             ERR_clear_error()
@@ -65,17 +65,17 @@ extension OpenSSLHandler {
     func openRecords(_ context: ChannelHandlerContext, _ bytes: ByteBuffer) {
         guard let records, let wire else { return }
         var plaintext = context.channel.allocator.buffer(capacity: min(max(bytes.readableBytes, 256), 16_640))
-        var answers = wire.outbound ?? context.channel.allocator.buffer(capacity: 0)
         let ending: TLS13Records.Ending
         do {
-            ending = try records.open(bytes, into: &plaintext, answers: &answers)
+            // Answers (a KeyUpdate's, or the fatal alert of a failure) go out after whatever waits already.
+            ending = try wire.writeOutbound(reserving: 0) { (answers) throws(OpenSSLError) in
+                try records.open(bytes, into: &plaintext, answers: &answers)
+            }
         } catch {
-            wire.outbound = answers.readableBytes > 0 ? answers : nil
             sendCiphertext(context)
             fail(context, error)
             return
         }
-        wire.outbound = answers.readableBytes > 0 ? answers : nil
         if plaintext.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(plaintext)) }
         guard state == .active else { return }
         if wire.outbound != nil { sendCiphertext(context) }

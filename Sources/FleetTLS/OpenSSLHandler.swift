@@ -210,16 +210,16 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func encrypt(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
         if let records, let wire {
-            var out = wire.outbound ?? context.channel.allocator.buffer(capacity: buffer.readableBytes + 22)
             do {
-                try records.seal(buffer, into: &out)
+                try wire.writeOutbound(reserving: buffer.readableBytes + 22) { (out) throws(OpenSSLError) in
+                    try records.seal(buffer, into: &out)
+                }
             } catch {
                 wire.outbound = nil
                 promise?.fail(error)
                 fail(context, error)
                 return
             }
-            wire.outbound = out
             if let promise { unflushed.append(promise) }
             return
         }
@@ -305,9 +305,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func sendCloseNotify(_ context: ChannelHandlerContext) {
         if let records, let wire {
-            var out = wire.outbound ?? context.channel.allocator.buffer(capacity: 24)
-            records.sealAlert(level: 1, description: 0, into: &out)
-            wire.outbound = out
+            wire.writeOutbound(reserving: 24) { records.sealAlert(level: 1, description: 0, into: &$0) }
             sendCiphertext(context)
             return
         }

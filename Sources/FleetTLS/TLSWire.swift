@@ -20,6 +20,17 @@ final class TLSWire {
         }
     }
 
+    /// Ciphertext the handler writes itself (its own record layer): `body` appends to what waits to go out; a buffer
+    /// is made only when none waits, and none is kept if it stays empty.
+    func writeOutbound<T, E: Error>(
+        reserving capacity: Int,
+        _ body: (inout ByteBuffer) throws(E) -> T
+    ) throws(E) -> T {
+        var out = outbound ?? allocator.buffer(capacity: capacity)
+        defer { outbound = out.readableBytes > 0 ? out : nil }
+        return try body(&out)
+    }
+
     /// Ciphertext OpenSSL wrote, handed over once (nil when there is none).
     func takeOutbound() -> ByteBuffer? {
         defer { outbound = nil }
