@@ -177,10 +177,11 @@ extension FleetSimulation.State {
         if let effect = HubFaults.effect(of: fault.kind, step: step) {
             // Chosen first, then acted on (as the test hub does over its connection list): a drop closing a pooled
             // connection closes its other devices' sessions too, whether the fault chose them or not.
-            let chosen = devices.indices.filter {
+            var chosen = devices.indices.filter {
                 devices[$0].hub.link != .none && !devices[$0].hub.silenced
                     && fault.target.matches(deviceID: devices[$0].machine.deviceID, peer: { nil })
             }
+            chosen.shuffle(using: &hubOrder)
             for i in chosen {
                 affected += 1
                 if effect == .close, devices[i].pooled == .member, let p = pool(of: i) {

@@ -35,6 +35,10 @@ extension FleetSimulation {
         let wireHorizon: Int64
         var now: Instant = .zero
         var rng: SplitMix64
+        /// The order in which a fault's step reaches the connections it chooses: the test hub walks its connection
+        /// table, whose order has nothing to do with device ids, so neither does this (a stream of its own, so the
+        /// network's draws stay as they were).
+        var hubOrder: SplitMix64
         let halfRTT: Int64
         let jitter: UInt64
         /// Over AMQP, the round trips a connect takes before the hub sees the device's credentials and after it
@@ -80,6 +84,7 @@ extension FleetSimulation {
             hub = SimHub(scenario: scenario, partitions: partitions)
             (rampRate, window) = scenario.fleet.pace(share: partitions)
             rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117 &+ UInt64(partition))
+            hubOrder = SplitMix64(seed: scenario.seed).derived(0x0D0E_0F10 &+ UInt64(partition))
             halfRTT = scenario.simulation.rtt.nanoseconds / 2
             jitter = UInt64(max(0, scenario.simulation.rttJitter.nanoseconds))
             let (cbs, sasl) = AMQPDeviceBridge.authentication(scenario.auth)
