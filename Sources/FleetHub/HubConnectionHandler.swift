@@ -26,7 +26,7 @@ final class HubConnectionHandler: ChannelInboundHandler {
     /// long it may stay silent (keep-alive), when its token's grace ends.
     private var openedAt = NIODeadline.distantPast
     var lastRead = NIODeadline.distantPast
-    private var idleLimit: TimeAmount?
+    var idleLimit: TimeAmount?
     private var expiresAt: NIODeadline?
     var slowConsumerTimer: Scheduled<Void>?
     /// Bytes written while the channel was over its high-water mark.
@@ -173,83 +173,9 @@ final class HubConnectionHandler: ChannelInboundHandler {
         if (inbound?.readerIndex ?? 0) > 0 { inbound!.discardReadBytes() }
     }
 
-    /// Asks the hub's rules how to answer the packet (`HubCore`), feeds the session, runs its actions. False when
-    /// the connection was reset instead (the outage fault's `refuse: reset`).
-    func process(_ packet: MQTTPacket, now: Instant) -> Bool {
-        switch packet {
-        case .connect(let c):
-            // A blackhole that selects devices by id swallows a new connection's CONNECT too, as the network path of
-            // a blackholed device would (the connection had no id to match until now); the CONNECT timeout closes it.
-            if state.core.isBlackholed(deviceID: c.clientID, peer: { peer }) { return true }
-            accepted(c)
-            switch state.core.admitConnect(deviceID: c.clientID, peer: { peer }, now: now) {
-            case .reset:
-                reset()
-                return false
-            case .answer(let override, let delay):
-                // Only CONNECT needs the wall clock (token expiry).
-                session.packetReceived(
-                    packet,
-                    now: now,
-                    nowUnix: Int64(Date().timeIntervalSince1970),
-                    override: override,
-                    certificate: peerCertificate,
-                    into: &actions
-                )
-                peerCertificate = nil
-                run(delay: delay, now: now)
-            }
-        case .publish(let p) where session.meters(p):
-            let admission = state.core.admitSend(
-                deviceID: deviceID,
-                peer: { peer },
-                payloadBytes: p.payload.readableBytes,
-                acknowledged: p.qos == .atLeastOnce,
-                now: now,
-                unixSeconds: state.unixSeconds(at: now)
-            )
-            switch admission {
-            case .refused(let daily):
-                dailyQuotaRefused = daily
-                session.publishThrottled(p, into: &actions)
-                run(delay: nil, now: now)
-            case .answer(let delay):
-                if let sample = state.sample, let deviceID {
-                    sample.offer(deviceID: deviceID, topic: p.topic, payload: p.payload, at: now)
-                }
-                session.packetReceived(packet, now: now, into: &actions)
-                run(delay: delay, now: now)
-            }
-        default:
-            session.packetReceived(packet, now: now, into: &actions)
-            run(delay: nil, now: now)
-        }
-        return true
-    }
-
-    /// Closes with a TCP reset (SO_LINGER 0): the client sees ECONNRESET, no MQTT answer.
-    func reset() {
-        guard let context else { return }
-        session.protocolError(into: &actions)
-        actions.removeAll()
-        let channel = context.channel
-        guard let socket = channel as? any SocketOptionProvider else {
-            channel.close(promise: nil)
-            return
-        }
-        socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
-    }
-
-    private func accepted(_ connect: MQTTConnect) {
-        if configuration.onRefusal != nil { state.answering = connect }
-        encoder.version = connect.version
-        guard connect.keepAliveSeconds > 0 else { return }
-        idleLimit = .milliseconds(Int64(saturating: Double(connect.keepAliveSeconds) * 1000 * configuration.idleFactor))
-    }
-
     /// Runs the session's actions. Writes (and a close after them) wait `delay` when the hub shapes this packet, and
     /// never overtake an earlier delayed write: PUBACKs leave in PUBLISH order.
-    private func run(delay: Duration?, now: Instant? = nil) {
+    func run(delay: Duration?, now: Instant? = nil) {
         guard let context else {
             actions.removeAll(keepingCapacity: true)
             return

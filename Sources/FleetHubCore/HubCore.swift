@@ -16,6 +16,8 @@ public struct HubCore: Sendable {
     public let parts: Int
     private var connectShaper: RateShaper?
     private var sendShaper: RateShaper?
+    private var twinReadShaper: RateShaper?
+    private var twinUpdateShaper: RateShaper?
     /// Meter units today's D2C messages used, and which UTC day "today" is.
     private var dailyUsed: UInt64 = 0
     private var quotaDay: Int64 = 0
@@ -29,6 +31,8 @@ public struct HubCore: Sendable {
         recorder = HubRecorder(bin: bin)
         connectShaper = q?.shaper()
         sendShaper = q?.shaper()
+        twinReadShaper = q.map { $0.shaper(rate: $0.twinReadRate) }
+        twinUpdateShaper = q.map { $0.shaper(rate: $0.twinUpdateRate) }
     }
 
     /// How a CONNECT is answered, before the session checks its credentials.
@@ -87,23 +91,56 @@ public struct HubCore: Sendable {
         now: Instant,
         unixSeconds: Int64
     ) -> SendAdmission {
-        if let quotas {
-            let day = unixSeconds / 86_400
-            if day != quotaDay {
-                quotaDay = day
-                dailyUsed = 0
-            }
-            let units = quotas.meterUnits(bytes: payloadBytes)
-            guard dailyUsed + units <= quotas.dailyMessagesPerWorker else {
-                recorder.countQuotaExceeded()
-                return .refused(dailyQuota: true)
-            }
-            dailyUsed += units
+        guard chargeDailyQuota(payloadBytes: payloadBytes, unixSeconds: unixSeconds) else {
+            return .refused(dailyQuota: true)
         }
         let decision = throttle(connect: false, deviceID: deviceID, peer: peer, now: now)
         if decision == .reject { return .refused(dailyQuota: false) }
         guard acknowledged else { return .answer(delay: nil) }
         return .answer(delay: delay(decision, connect: false, deviceID: deviceID, peer: peer))
+    }
+
+    /// A twin request from a connected device: a read (GET) or an update (a reported-properties PATCH) meets the
+    /// tier's twin throttle for its kind, not the D2C one (reference §5.1), and is charged to the daily quota as
+    /// messages are (IoT Hub bills twin reads and updates as messages). Refused past its throttle's queue (the
+    /// device gets status 429) or over the quota (403); else answered after the shaping delay, if any. Throttle faults
+    /// and the slow-puback fault act on D2C sends only.
+    public mutating func admitTwin(update: Bool, payloadBytes: Int, now: Instant, unixSeconds: Int64) -> SendAdmission {
+        guard chargeDailyQuota(payloadBytes: payloadBytes, unixSeconds: unixSeconds) else {
+            return .refused(dailyQuota: true)
+        }
+        var decision = RateShaper.Decision.now
+        if update, var shaper = twinUpdateShaper {
+            decision = shaper.admit(now: now)
+            twinUpdateShaper = shaper
+        } else if !update, var shaper = twinReadShaper {
+            decision = shaper.admit(now: now)
+            twinReadShaper = shaper
+        }
+        recorder.countTwinThrottle(decision, at: now)
+        switch decision {
+        case .reject: return .refused(dailyQuota: false)
+        case .after(let wait): return .answer(delay: wait)
+        case .now: return .answer(delay: nil)
+        }
+    }
+
+    /// Charges a message of `payloadBytes` to today's quota (the UTC day of `unixSeconds`); false, counted, when it
+    /// would go over.
+    private mutating func chargeDailyQuota(payloadBytes: Int, unixSeconds: Int64) -> Bool {
+        guard let quotas else { return true }
+        let day = unixSeconds / 86_400
+        if day != quotaDay {
+            quotaDay = day
+            dailyUsed = 0
+        }
+        let units = quotas.meterUnits(bytes: payloadBytes)
+        guard dailyUsed + units <= quotas.dailyMessagesPerWorker else {
+            recorder.countQuotaExceeded()
+            return false
+        }
+        dailyUsed += units
+        return true
     }
 
     /// A step of the fault plan, as far as the hub-wide state goes: windows open and close, a flap goes down and

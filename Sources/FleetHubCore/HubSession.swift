@@ -1,5 +1,6 @@
 public import FleetCore
 public import FleetMQTT
+internal import NIOCore
 
 /// What a hub connection must do.
 public enum HubAction: Sendable, Hashable {
@@ -90,6 +91,25 @@ public struct HubSession: Sendable {
     /// connection (anything else the session answers by closing).
     public func meters(_ publish: MQTTPublish) -> Bool {
         version != nil && publish.qos != .exactlyOnce
+    }
+
+    /// Which of the hub's throttles a PUBLISH that `meters` is for (reference §5.1): a twin GET is a twin read and a
+    /// reported-properties PATCH a twin update, each with its request id; anything else a device publishes is a D2C
+    /// send.
+    public enum Meter: Sendable, Hashable {
+        case send
+        case twin(update: Bool, rid: String)
+    }
+
+    public func meter(_ publish: MQTTPublish) -> Meter {
+        // Only `$iothub/…` topics can be twin requests: telemetry is told apart by its first byte.
+        guard case .connected(let id, _) = state, rules.iotHubTopics, publish.topic.utf8.first == UInt8(ascii: "$")
+        else { return .send }
+        switch HubTopics.classify(publish.topic, deviceID: id) {
+        case .twinGet(let rid): return .twin(update: false, rid: rid)
+        case .twinPatch(let rid): return .twin(update: true, rid: rid)
+        default: return .send
+        }
     }
 
     /// A fault the hub is injecting that overrides the answer to CONNECT.
@@ -246,6 +266,14 @@ public struct HubSession: Sendable {
         } else {
             close(clean: false, into: &actions)
         }
+    }
+
+    /// A twin request its throttle refused: answered with status 429 (IoT Hub's ThrottlingException), or 403 when the
+    /// daily quota is used up (403002); unlike a refused send, the connection stays.
+    public mutating func twinThrottled(rid: String, dailyQuota: Bool, into actions: inout [HubAction]) {
+        guard case .connected = state else { return }
+        let topic = "$iothub/twin/res/\(dailyQuota ? 403 : 429)/?$rid=\(rid)"
+        actions.append(.write(.publish(MQTTPublish(topic: topic, payload: ByteBuffer()))))
     }
 
     /// Bytes that do not decode, or a timeout: close without a goodbye.

@@ -134,8 +134,29 @@ public struct HubQuotas: Sendable, Hashable {
     /// The daily quota this process enforces (its 1/`workers` share).
     public var dailyMessagesPerWorker: UInt64 { max(1, dailyMessages / UInt64(max(1, workers))) }
 
-    public func shaper() -> RateShaper {
-        let share = rate / Double(max(1, workers))
+    /// Twin reads (GETs) per second (reference §5.1): a throttle of their own, apart from D2C sends.
+    public var twinReadRate: Double {
+        let u = Double(units)
+        switch tier {
+        case .free, .b1, .s1: return 100
+        case .b2, .s2: return max(100, 10 * u)
+        case .b3, .s3: return 500 * u
+        }
+    }
+
+    /// Twin updates (reported-property PATCHes) per second (reference §5.1).
+    public var twinUpdateRate: Double {
+        let u = Double(units)
+        switch tier {
+        case .free, .b1, .s1: return 50
+        case .b2, .s2: return max(50, 5 * u)
+        case .b3, .s3: return 250 * u
+        }
+    }
+
+    /// The shaper of one throttle at `rate` (nil: the new-connection and D2C rate), with the tier's burst and queue.
+    public func shaper(rate: Double? = nil) -> RateShaper {
+        let share = (rate ?? self.rate) / Double(max(1, workers))
         return RateShaper(rate: share, burst: share * burstSeconds, maxDelay: maxDelay)
     }
 }

@@ -28,7 +28,7 @@ public struct HubStats: Sendable, Hashable {
     public var pingFloods: UInt64 = 0
     public var forbiddenTopics: UInt64 = 0
     public var slowConsumers: UInt64 = 0
-    /// D2C messages refused because the daily quota was used up (403002).
+    /// D2C messages and twin requests refused because the daily quota was used up (403002).
     public var quotaExceeded: UInt64 = 0
     /// Cloud-to-device messages sent, acknowledged, and refused because the device's queue held 50 (403004).
     public var c2dSent: UInt64 = 0
@@ -37,6 +37,9 @@ public struct HubStats: Sendable, Hashable {
     /// Twin GETs and reported-property PATCHes answered.
     public var twinGets: UInt64 = 0
     public var twinPatches: UInt64 = 0
+    /// Twin requests whose answers the tier's twin throttles held back, and those they refused (status 429).
+    public var shapedTwinRequests: UInt64 = 0
+    public var throttledTwinRequests: UInt64 = 0
     /// AMQP network connections opened (each carries one device session, or many when devices pool connections);
     /// `connectionsAccepted` counts devices. In-process only: not in the report yet.
     public var amqpConnections: UInt64 = 0
@@ -75,6 +78,8 @@ public struct HubStats: Sendable, Hashable {
         c2dRejected += o.c2dRejected
         twinGets += o.twinGets
         twinPatches += o.twinPatches
+        shapedTwinRequests += o.shapedTwinRequests
+        throttledTwinRequests += o.throttledTwinRequests
         amqpConnections += o.amqpConnections
         series.merge(o.series)
     }

@@ -245,7 +245,8 @@ public enum HTMLReport {
             ("dropped at token expiry", h.tokenExpiredDrops), ("shaped CONNACKs", h.shapedConnects),
             ("shaped PUBACKs", h.shapedSends), ("throttled connects", h.throttledConnects),
             ("throttled sends", h.throttledSends), ("over the daily quota", h.quotaExceeded),
-            ("C2D delivered", h.c2DSent),
+            ("C2D delivered", h.c2DSent), ("twin GETs", h.twinGets), ("twin PATCHes", h.twinPatches),
+            ("shaped twin answers", h.shapedTwinRequests), ("throttled twin requests (429)", h.throttledTwinRequests),
         ]
         var out = "<h2>Hub</h2><table id=\"hub\">"
         for (k, v) in rows where v > 0 || k.hasPrefix("connections") || k.hasPrefix("messages") {

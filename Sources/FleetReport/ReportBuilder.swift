@@ -210,6 +210,8 @@ public enum ReportBuilder {
             report.hub.twinGets = hub.twinGets
             report.hub.twinPatches = hub.twinPatches
             report.hub.quotaExceeded = hub.quotaExceeded
+            report.hub.shapedTwinRequests = hub.shapedTwinRequests
+            report.hub.throttledTwinRequests = hub.throttledTwinRequests
         }
         return report
     }

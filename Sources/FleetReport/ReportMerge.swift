@@ -371,6 +371,8 @@ public enum ReportMerge {
             a.twinGets += h.twinGets
             a.twinPatches += h.twinPatches
             a.quotaExceeded += h.quotaExceeded
+            a.shapedTwinRequests += h.shapedTwinRequests
+            a.throttledTwinRequests += h.throttledTwinRequests
         }
     }
 }

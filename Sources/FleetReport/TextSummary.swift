@@ -204,8 +204,13 @@ public enum TextSummary {
                     "C2D \(h.c2DSent) \(delivered), \(h.c2DAcked) acknowledged by devices, \(h.c2DRejected) refused (queue full)"
                 )
             }
-            if h.quotaExceeded > 0 { extra.append("\(h.quotaExceeded) sends over the daily quota (403002)") }
+            if h.quotaExceeded > 0 { extra.append("\(h.quotaExceeded) requests over the daily quota (403002)") }
             if h.twinGets + h.twinPatches > 0 { extra.append("twin \(h.twinGets) GETs, \(h.twinPatches) PATCHes") }
+            if h.shapedTwinRequests + h.throttledTwinRequests > 0 {
+                extra.append(
+                    "twin throttles: \(h.shapedTwinRequests) answers shaped, \(h.throttledTwinRequests) requests refused (429)"
+                )
+            }
             if !extra.isEmpty { out.append("  " + extra.joined(separator: "; ")) }
         }
         if !r.storms.isEmpty {

@@ -1046,10 +1046,22 @@ public nonisolated struct Fleetstorm_Report_V1_HubStats: @unchecked Sendable {
     set {_uniqueStorage()._twinPatches = newValue}
   }
 
-  /// D2C messages refused because the daily message quota was used up (IoT Hub's 403002).
+  /// D2C messages and twin requests refused because the daily message quota was used up (IoT Hub's 403002).
   public var quotaExceeded: UInt64 {
     get {_storage._quotaExceeded}
     set {_uniqueStorage()._quotaExceeded = newValue}
+  }
+
+  /// Twin requests (GETs, reported-property PATCHes) against the tier's twin read and update throttles: answers held
+  /// by shaping, and requests refused past the shaping queue (status 429).
+  public var shapedTwinRequests: UInt64 {
+    get {_storage._shapedTwinRequests}
+    set {_uniqueStorage()._shapedTwinRequests = newValue}
+  }
+
+  public var throttledTwinRequests: UInt64 {
+    get {_storage._throttledTwinRequests}
+    set {_uniqueStorage()._throttledTwinRequests = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -2661,7 +2673,7 @@ nonisolated extension Fleetstorm_Report_V1_Connections: SwiftProtobuf.Message, S
 
 nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HubStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}connections_accepted\0\u{3}connections_refused\0\u{3}messages_received\0\u{1}duplicates\0\u{3}devices_seen\0\u{3}protocol_errors\0\u{3}out_of_order\0\u{3}refused_by_reason\0\u{3}taken_over\0\u{3}token_expired_drops\0\u{3}shaped_connects\0\u{3}shaped_sends\0\u{3}throttled_connects\0\u{3}throttled_sends\0\u{3}ping_floods\0\u{3}forbidden_topics\0\u{3}slow_consumers\0\u{3}c2d_sent\0\u{3}c2d_acked\0\u{3}c2d_rejected\0\u{3}twin_gets\0\u{3}twin_patches\0\u{3}quota_exceeded\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}connections_accepted\0\u{3}connections_refused\0\u{3}messages_received\0\u{1}duplicates\0\u{3}devices_seen\0\u{3}protocol_errors\0\u{3}out_of_order\0\u{3}refused_by_reason\0\u{3}taken_over\0\u{3}token_expired_drops\0\u{3}shaped_connects\0\u{3}shaped_sends\0\u{3}throttled_connects\0\u{3}throttled_sends\0\u{3}ping_floods\0\u{3}forbidden_topics\0\u{3}slow_consumers\0\u{3}c2d_sent\0\u{3}c2d_acked\0\u{3}c2d_rejected\0\u{3}twin_gets\0\u{3}twin_patches\0\u{3}quota_exceeded\0\u{3}shaped_twin_requests\0\u{3}throttled_twin_requests\0")
 
   fileprivate class _StorageClass {
     var _connectionsAccepted: UInt64 = 0
@@ -2687,6 +2699,8 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
     var _twinGets: UInt64 = 0
     var _twinPatches: UInt64 = 0
     var _quotaExceeded: UInt64 = 0
+    var _shapedTwinRequests: UInt64 = 0
+    var _throttledTwinRequests: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2720,6 +2734,8 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
       _twinGets = source._twinGets
       _twinPatches = source._twinPatches
       _quotaExceeded = source._quotaExceeded
+      _shapedTwinRequests = source._shapedTwinRequests
+      _throttledTwinRequests = source._throttledTwinRequests
     }
   }
 
@@ -2761,6 +2777,8 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
         case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._twinGets) }()
         case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._twinPatches) }()
         case 23: try { try decoder.decodeSingularUInt64Field(value: &_storage._quotaExceeded) }()
+        case 24: try { try decoder.decodeSingularUInt64Field(value: &_storage._shapedTwinRequests) }()
+        case 25: try { try decoder.decodeSingularUInt64Field(value: &_storage._throttledTwinRequests) }()
         default: break
         }
       }
@@ -2838,6 +2856,12 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
       if _storage._quotaExceeded != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._quotaExceeded, fieldNumber: 23)
       }
+      if _storage._shapedTwinRequests != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._shapedTwinRequests, fieldNumber: 24)
+      }
+      if _storage._throttledTwinRequests != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._throttledTwinRequests, fieldNumber: 25)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2870,6 +2894,8 @@ nonisolated extension Fleetstorm_Report_V1_HubStats: SwiftProtobuf.Message, Swif
         if _storage._twinGets != rhs_storage._twinGets {return false}
         if _storage._twinPatches != rhs_storage._twinPatches {return false}
         if _storage._quotaExceeded != rhs_storage._quotaExceeded {return false}
+        if _storage._shapedTwinRequests != rhs_storage._shapedTwinRequests {return false}
+        if _storage._throttledTwinRequests != rhs_storage._throttledTwinRequests {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -7,6 +7,9 @@
       -> publishes N QoS 1 messages (over TLS when CA_PEM is given), prints JSON
   iothub_client.py twin   HOST PORT HUB_HOST DEVICE_ID GROUP_KEY_B64 C2D_COUNT
       -> twin GET, reported PATCH, GET again; waits for C2D_COUNT cloud-to-device messages; prints JSON
+  iothub_client.py twin-burst HOST PORT HUB_HOST DEVICE_ID GROUP_KEY_B64 GETS PATCHES SENDS
+      -> GETS twin GETs and PATCHES reported PATCHes back to back, then SENDS QoS 1 messages; prints the twin
+         answers' statuses, how many distinct requests were answered, and the messages acknowledged, as JSON
 """
 import base64, hashlib, hmac, json, sys, time, urllib.parse
 
@@ -101,6 +104,57 @@ def twin(host, port, hub_host, device_id, group_key, c2d_count):
     print(json.dumps(result))
 
 
+def twin_burst(host, port, hub_host, device_id, group_key, gets, patches, sends):
+    import paho.mqtt.client as mqtt
+
+    result = {"connack": None, "statuses": {}, "answered": 0, "acked": 0}
+    answered = set()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
+    username, token = credentials(hub_host, device_id, group_key, int(time.time()) + 3600)
+    client.username_pw_set(username, token)
+    subscribed = []
+
+    def on_connect(c, userdata, flags, reason_code, properties):
+        result["connack"] = reason_code.value
+
+    def on_subscribe(c, userdata, mid, reason_codes, properties):
+        subscribed.append(mid)
+
+    def on_message(c, userdata, msg):
+        # $iothub/twin/res/{status}/?$rid={rid}[&$version={v}]
+        status, _, query = msg.topic[len("$iothub/twin/res/"):].partition("/?")
+        rid = urllib.parse.parse_qs(query).get("$rid", [""])[0]
+        result["statuses"][status] = result["statuses"].get(status, 0) + 1
+        answered.add(rid)
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    client.connect(host, int(port), keepalive=30)
+    client.loop_start()
+    deadline = time.time() + 20
+    while result["connack"] is None and time.time() < deadline:
+        time.sleep(0.01)
+    if result["connack"] == 0:
+        client.subscribe("$iothub/twin/res/#", 0)
+        while not subscribed and time.time() < deadline:
+            time.sleep(0.01)
+        for i in range(gets):
+            client.publish(f"$iothub/twin/GET/?$rid=g{i}", b"", qos=0)
+        for i in range(patches):
+            client.publish(f"$iothub/twin/PATCH/properties/reported/?$rid=p{i}", b'{"firmware":"2.1"}', qos=0)
+        infos = [client.publish(f"devices/{device_id}/messages/events/%24.mid={i + 1}", b"{}", qos=1) for i in range(sends)]
+        for info in infos:
+            info.wait_for_publish(timeout=max(0.1, deadline - time.time()))
+            result["acked"] += 1 if info.is_published() else 0
+        while len(answered) < gets + patches and time.time() < deadline:
+            time.sleep(0.02)
+        result["answered"] = len(answered)
+        client.disconnect()
+    client.loop_stop()
+    print(json.dumps(result))
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "token":
@@ -113,5 +167,7 @@ if __name__ == "__main__":
         paho(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]), *sys.argv[8:9], websockets=True)
     elif mode == "twin":
         twin(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]))
+    elif mode == "twin-burst":
+        twin_burst(*sys.argv[2:7], *(int(v) for v in sys.argv[7:10]))
     else:
         sys.exit(f"unknown mode {mode}")
