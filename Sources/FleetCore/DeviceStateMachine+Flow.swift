@@ -44,11 +44,21 @@ extension DeviceStateMachine {
         if let renewal = config.tokenRenewal, keyBytes != nil {
             actions.append(.schedule(.tokenRenewal, now + renewal))
         }
+        var filters: [MQTTSubscription] = []
         if config.subscribeC2D {
+            filters.append(
+                MQTTSubscription(topicFilter: "devices/\(deviceID)/messages/devicebound/#", qos: .atLeastOnce)
+            )
+        }
+        if twin.isEnabled {
+            // Twin answers at QoS 0, as the C SDK subscribes (reference §4.3).
+            filters.append(MQTTSubscription(topicFilter: TwinTopic.responses + "#", qos: .atMostOnce))
+            twinConnected(now: now, into: &actions)
+        }
+        if !filters.isEmpty {
             let id = session.allocatePacketID()
             session.subscribeID = id
-            let filter = MQTTSubscription(topicFilter: "devices/\(deviceID)/messages/devicebound/#", qos: .atLeastOnce)
-            actions.append(.write(.subscribe(MQTTSubscribe(packetID: id, subscriptions: [filter]))))
+            actions.append(.write(.subscribe(MQTTSubscribe(packetID: id, subscriptions: filters))))
         }
         resend(now: now, into: &actions)
         if shared.closedLoop {
@@ -212,11 +222,12 @@ extension DeviceStateMachine {
         actions.append(.close)
     }
 
-    func cancelSessionTimers(into actions: inout Actions) {
+    mutating func cancelSessionTimers(into actions: inout Actions) {
         actions.append(.cancel(.connackTimeout))
         actions.append(.cancel(.keepAlive))
         actions.append(.cancel(.drain))
         actions.append(.cancel(.tokenRenewal))
+        if twin.isEnabled { twinSessionEnded(into: &actions) }
     }
 
     mutating func finish(_ outcome: DeviceOutcome, into actions: inout Actions) {
@@ -229,6 +240,7 @@ extension DeviceStateMachine {
             queue.removeAll()
             redelivery.removeAll()
         }
+        if twin.isEnabled { twinFinished(stopped: outcome == .stopped, into: &actions) }
         if outcome == .completed || outcome == .stopped || outcome == .ackTimeout {
             setStatus(.disabled, .clientClose, into: &actions)
         }

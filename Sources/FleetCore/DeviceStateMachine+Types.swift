@@ -54,6 +54,8 @@ public struct DeviceConfig: Sendable {
     public var bodyCapacity: Int
     /// The cohort's message mix (empty: every message is `qos` with the template or filler above).
     public var kinds: [MessageKind] = []
+    /// Twin operations (`twin:`).
+    public var twin = TwinSettings()
     /// Silence before a PINGREQ, and how long to wait for its PINGRESP (reference §4.5): .NET pings after a
     /// quarter of the keep-alive and waits 30 s; C pings after the keep-alive and waits min(80 s, keep-alive/2);
     /// the others (paho, mqtt.js semantics) ping after the keep-alive and wait one more.
@@ -102,6 +104,7 @@ public struct DeviceConfig: Sendable {
             .map { SASToken.urlEncode($0.key) + "=" + SASToken.urlEncode($0.value) }
         propertyBag = (system + application).joined(separator: "&")
         subscribeC2D = scenario.mqtt.subscribeC2D
+        twin = TwinSettings(scenario.twin)
         let cohortName = cohort?.name ?? "all"
         template = scenario.telemetry.template?.forCohort(cohortName, messages: scenario.telemetry.messages)
         bodyCapacity =
@@ -127,6 +130,32 @@ public struct DeviceConfig: Sendable {
         let pattern = Array(#"{"temperature":21.5,"humidity":40,"pad":""#.utf8)
         for i in 0..<bytes { payload.writeInteger(pattern[i % pattern.count]) }
         return payload
+    }
+}
+
+/// What a device's twin operations need (from `Scenario.Twin`), with the reported-properties body built once.
+public struct TwinSettings: Sendable {
+    public var getOnConnect = false
+    public var reportInterval: Duration = .zero
+    public var timeout: Duration = .seconds(60)
+    /// The reported-properties document: JSON of exactly `Scenario.Twin.reportBytes` bytes.
+    public var reportBody = ByteBuffer()
+
+    public var isEnabled: Bool { getOnConnect || reportInterval > .zero }
+
+    public init() {}
+
+    public init(_ twin: Scenario.Twin) {
+        getOnConnect = twin.getOnConnect
+        reportInterval = twin.reportInterval
+        timeout = twin.timeout
+        reportBody = ByteBuffer(string: Self.document(bytes: twin.reportBytes))
+    }
+
+    /// `{"fleetstorm":"xxx…"}` padded to `bytes` (at least its 17 bytes of frame).
+    static func document(bytes: Int) -> String {
+        let frame = #"{"fleetstorm":""}"#
+        return #"{"fleetstorm":""# + String(repeating: "x", count: max(0, bytes - frame.utf8.count)) + #""}"#
     }
 }
 
@@ -178,6 +207,8 @@ public enum DeviceTimer: UInt8, Sendable, Hashable, CaseIterable {
     case tokenRenewal
     /// The SDK's operation deadline for the current retrying (.NET: an open gives up 240 s after it began).
     case retryDeadline
+    /// Twin operations: an operation's deadline, a retry after a 429 or 5xx, the next reported-properties PATCH.
+    case twin
 }
 
 /// Why a device stopped.
@@ -264,6 +295,21 @@ public enum DeviceEvent: Sendable, Hashable {
     case connectionError(ConnectionError)
     /// The HTTPS device API answered with this IoT Hub error code (`HubServiceError`).
     case serviceError(code: Int)
+    /// A twin operation (`update`: a reported-properties PATCH, else a GET) became due.
+    case twinOperation(update: Bool)
+    /// A twin request was written (an operation makes one per attempt).
+    case twinRequest(update: Bool)
+    /// The hub answered the waiting twin request with this status.
+    case twinAnswer(update: Bool, status: UInt16)
+    /// A twin request ended without an answer: its connection ended, or its operation gave up first.
+    case twinUnanswered(update: Bool)
+    /// A twin operation succeeded (2xx); latency from its first request.
+    case twinCompleted(update: Bool, latency: Duration)
+    /// A twin operation ended without success: past `twin.timeout`, a status it does not retry, or its device ended
+    /// (an unrecoverable failure, or its retry policy gave up).
+    case twinGaveUp(update: Bool)
+    /// A twin operation was still due when the run stopped its device.
+    case twinOpenAtStop(update: Bool)
 }
 
 /// One telemetry PUBLISH: the device's events topic carrying this message id (`$.mid`), the scenario's payload.

@@ -88,6 +88,8 @@ public struct DeviceStateMachine: Sendable {
     }
     /// QoS 1 messages unacknowledged when the last connection ended: re-published with DUP after the reconnect.
     var redelivery = InflightWindow()
+    /// Twin operations in progress (`twin:`; a single nil reference when the cohort makes none).
+    var twin: TwinBox
     /// The message id of the last generated message (ids start at 1; they go in the topic's `$.mid`).
     var lastSeq: UInt64 = 0
     /// The device key (decoded), when the scenario authenticates with SAS tokens.
@@ -115,6 +117,7 @@ public struct DeviceStateMachine: Sendable {
         self.rng = SplitMix64(seed: seed)
         self.payloadSeed = PayloadTemplate.payloadSeed(deviceSeed: seed)
         self.keyBytes = key.flatMap { Data(base64Encoded: $0) }
+        self.twin = TwinBox(enabled: shared.config.twin.isEnabled)
     }
 
     /// The outcome once the device has ended.
@@ -212,7 +215,11 @@ public struct DeviceStateMachine: Sendable {
                 )
             )
         case (.connected, .publish(let publish)):
-            actions.append(.record(.received(publish)))
+            if twin.isEnabled, publish.topic.hasPrefix(TwinTopic.responses) {
+                twinAnswered(publish, now: now, into: &actions)
+            } else {
+                actions.append(.record(.received(publish)))
+            }
             if publish.qos == .atLeastOnce, let id = publish.packetID {
                 actions.append(.write(.puback(MQTTAck(packetID: id))))
                 session.lastWrite = now
@@ -220,7 +227,10 @@ public struct DeviceStateMachine: Sendable {
         case (.connected, .disconnect(let d)):
             closeThenFail(.serverDisconnect(reason: d.reasonCode), into: &actions)
         case (.connected, .suback(let ack)):
-            if ack.packetID == session.subscribeID { session.subscribeID = nil }
+            if ack.packetID == session.subscribeID {
+                session.subscribeID = nil
+                twinSubscribed(now: now, into: &actions)
+            }
         case (.connected, .unsuback):
             break
         case (.closing, _), (.done, _), (.backingOff, _):
@@ -256,6 +266,10 @@ public struct DeviceStateMachine: Sendable {
     {
         if timer == .telemetry {
             telemetryDue(deadline: deadline, now: now, into: &actions)
+            return
+        }
+        if timer == .twin {
+            twinTimerFired(now: now, into: &actions)
             return
         }
         switch (timer, state) {

@@ -192,6 +192,9 @@ struct ProfileReader {
         try top.mapping("https") { (m: inout Section) throws(ScenarioError) in
             try Self.readHTTPS(&m, transport: s.hub, into: &s.https)
         }
+        try top.mapping("twin") { (m: inout Section) throws(ScenarioError) in
+            s.twin = try Self.readTwin(&m, scenario: s)
+        }
         s.faults = try Self.readFaults(
             &top,
             seed: s.seed,

@@ -349,6 +349,7 @@ public struct Scenario: Sendable, Hashable {
     public var fleet = Fleet()
     public var mqtt = MQTT()
     public var telemetry = Telemetry()
+    public var twin = Twin()
     public var retry = Retry()
     /// SAS authentication (nil: anonymous CONNECTs, for plain MQTT brokers).
     public var auth: DeviceAuth?

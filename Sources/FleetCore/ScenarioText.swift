@@ -87,6 +87,12 @@ extension Scenario {
             if let bits = link.bitsPerSecond { line += ", rate: \(Int(bits))bit" }
             out.append(line + "}")
         }
+        if twin.isEnabled {
+            out.append(
+                "twin: {get_on_connect: \(twin.getOnConnect), report_interval: \(d(twin.reportInterval)), "
+                    + "report_bytes: \(twin.reportBytes), timeout: \(d(twin.timeout))}"
+            )
+        }
         if hub.https {
             out.append(
                 "https: {poll_interval: \(d(https.pollInterval)), request_timeout: \(d(https.requestTimeout)), "

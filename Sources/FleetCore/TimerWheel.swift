@@ -300,14 +300,14 @@ extension TimerWheel: Sendable where Payload: Sendable {}
 extension TimerWheel.Entry: Sendable where Payload: Sendable {}
 extension FiredTimer: Sendable where Payload: Sendable {}
 
-/// A device's pending wheel timers, one slot per `DeviceTimer` kind, stored inline (no array per device; 64 bytes:
+/// A device's pending wheel timers, one slot per `DeviceTimer` kind, stored inline (no array per device; 72 bytes:
 /// empty slots hold `TimerHandle.none` rather than an optional's extra byte per slot).
 public struct TimerSlots: Sendable {
     private var handles:
         (
             TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle, TimerHandle,
-            TimerHandle
-        ) = (.none, .none, .none, .none, .none, .none, .none, .none)
+            TimerHandle, TimerHandle
+        ) = (.none, .none, .none, .none, .none, .none, .none, .none, .none)
 
     public init() {}
 
@@ -323,6 +323,7 @@ public struct TimerSlots: Sendable {
             case .backoff: h = handles.5
             case .tokenRenewal: h = handles.6
             case .retryDeadline: h = handles.7
+            case .twin: h = handles.8
             }
             return h == .none ? nil : h
         }
@@ -337,6 +338,7 @@ public struct TimerSlots: Sendable {
             case .backoff: handles.5 = h
             case .tokenRenewal: handles.6 = h
             case .retryDeadline: handles.7 = h
+            case .twin: handles.8 = h
             }
         }
     }

@@ -63,6 +63,11 @@ public struct HubRecorder: Sendable {
     }
     public mutating func countCloudToDeviceAck() { counted.c2dAcked += 1 }
     public mutating func countCloudToDeviceRejected() { counted.c2dRejected += 1 }
+    /// A twin GET or PATCH answered (FleetSim's hub; the test hub's twin store counts its own).
+    public mutating func countTwin(get: Bool) {
+        if get { counted.twinGets += 1 } else { counted.twinPatches += 1 }
+    }
+
     /// A twin throttle's decision on a twin request (a rejection is a throttled request in the hub_throttled series).
     public mutating func countTwinThrottle(_ decision: RateShaper.Decision, at: Instant) {
         switch decision {

@@ -13,6 +13,8 @@ public final class Recorder {
     private var faultStart: Instant?
     private var outageDetectionHistogram = LatencyLayout.make()
     private var tlsHandshakeHistogram = LatencyLayout.make()
+    private var twinGetHistogram = LatencyLayout.make()
+    private var twinPatchHistogram = LatencyLayout.make()
     /// connect and publish_ack by phase: [steady, storm].
     private var connectByPhase = [LatencyLayout.make(), LatencyLayout.make()]
     private var publishAckByPhase = [LatencyLayout.make(), LatencyLayout.make()]
@@ -198,6 +200,25 @@ public final class Recorder {
             snapshot.counters.connectionErrors[error.rawValue, default: 0] += 1
         case .serviceError(let code):
             snapshot.counters.connectionErrors[HubServiceError(code: code).description, default: 0] += 1
+        case .twinOperation:
+            snapshot.counters.twin.operations += 1
+        case .twinRequest:
+            snapshot.counters.twin.requests += 1
+        case .twinAnswer(_, let status):
+            snapshot.counters.twin.answersByStatus[status, default: 0] += 1
+        case .twinUnanswered:
+            snapshot.counters.twin.unanswered += 1
+        case .twinCompleted(let update, let latency):
+            snapshot.counters.twin.completed += 1
+            if update {
+                LatencyLayout.record(latency.nanoseconds, in: &twinPatchHistogram)
+            } else {
+                LatencyLayout.record(latency.nanoseconds, in: &twinGetHistogram)
+            }
+        case .twinGaveUp:
+            snapshot.counters.twin.gaveUp += 1
+        case .twinOpenAtStop:
+            snapshot.counters.twin.openAtStop += 1
         case .finished(let outcome, let status, let reason):
             snapshot.counters.outcomes[outcome.rawValue, default: 0] += 1
             snapshot.counters.finalStatuses[
@@ -246,6 +267,8 @@ public final class Recorder {
         }
         if outageDetectionHistogram.totalCount > 0 { s.histograms[Snapshot.outageDetection] = outageDetectionHistogram }
         if tlsHandshakeHistogram.totalCount > 0 { s.histograms[Snapshot.tlsHandshake] = tlsHandshakeHistogram }
+        if twinGetHistogram.totalCount > 0 { s.histograms[Snapshot.twinGet] = twinGetHistogram }
+        if twinPatchHistogram.totalCount > 0 { s.histograms[Snapshot.twinPatch] = twinPatchHistogram }
         // Phase slices only when the run had both phases (otherwise they repeat the whole histogram).
         if connectByPhase[1].totalCount + publishAckByPhase[1].totalCount > 0 {
             for (i, p) in Snapshot.phases.enumerated() {

@@ -34,6 +34,8 @@ public struct FleetCounters: Sendable, Hashable {
     /// Per message kind of a mix (by name): generated, and acknowledged (QoS 1) — counted apart from the totals.
     public var generatedByKind: [String: UInt64] = [:]
     public var ackedByKind: [String: UInt64] = [:]
+    /// Twin operations (`twin:`).
+    public var twin = TwinCounts()
 
     public init() {}
 
@@ -67,6 +69,36 @@ public struct FleetCounters: Sendable, Hashable {
         lateConnects += o.lateConnects
         generatedByKind.merge(o.generatedByKind, uniquingKeysWith: +)
         ackedByKind.merge(o.ackedByKind, uniquingKeysWith: +)
+        twin.add(o.twin)
+    }
+}
+
+/// What the devices' twin operations came to, each counted where it happens: operations that became due, the
+/// requests they wrote (one per attempt), answers by status, requests left unanswered (the connection ended, or the
+/// operation gave up first), operations completed (2xx), given up, and still due when the run stopped. Every request
+/// is answered or unanswered; every operation completes, gives up or is open at the stop by the device's end.
+public struct TwinCounts: Sendable, Hashable {
+    public var operations: UInt64 = 0
+    public var requests: UInt64 = 0
+    public var answersByStatus: [UInt16: UInt64] = [:]
+    public var unanswered: UInt64 = 0
+    public var completed: UInt64 = 0
+    public var gaveUp: UInt64 = 0
+    /// Operations still due when the run stopped their devices.
+    public var openAtStop: UInt64 = 0
+
+    public init() {}
+
+    public var answers: UInt64 { answersByStatus.values.reduce(0, +) }
+
+    public mutating func add(_ o: TwinCounts) {
+        operations += o.operations
+        requests += o.requests
+        answersByStatus.merge(o.answersByStatus, uniquingKeysWith: +)
+        unanswered += o.unanswered
+        completed += o.completed
+        gaveUp += o.gaveUp
+        openAtStop += o.openAtStop
     }
 }
 
@@ -113,6 +145,9 @@ public struct Snapshot: Sendable {
     public static let outageDetection = "outage_detection"
     /// From TCP established to TLS handshake done (TLS runs only).
     public static let tlsHandshake = "tls_handshake"
+    /// A twin GET and a reported-properties PATCH, from the operation's first request to its 2xx answer.
+    public static let twinGet = "twin_get"
+    public static let twinPatch = "twin_patch"
     /// A histogram sliced by phase: `storm` while any device of the loop is reconnecting, else `steady`.
     public static func phase(_ name: String, _ phase: String) -> String { "\(name)|\(phase)" }
     public static let phases = ["steady", "storm"]

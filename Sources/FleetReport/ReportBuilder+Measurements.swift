@@ -10,6 +10,8 @@ struct Measurements {
     var statuses: [Fleetstorm_Report_V1_StatusCount] = []
     var transitions: [Fleetstorm_Report_V1_Transition] = []
     var outcomes: [String: UInt64] = [:]
+    /// Unset (nil) when the devices made no twin operation.
+    var twin: Fleetstorm_Report_V1_TwinOperations?
 }
 
 extension ReportBuilder {
@@ -38,7 +40,9 @@ extension ReportBuilder {
         if snapshot.histograms[Snapshot.reconnect] != nil { names.append(Snapshot.reconnect) }
         names += Snapshot.retryDelaySlices.filter { snapshot.histograms[$0] != nil }
         names += Snapshot.attemptOffsetSlices.filter { snapshot.histograms[$0] != nil }
-        names += [Snapshot.outageDetection, Snapshot.tlsHandshake].filter { snapshot.histograms[$0] != nil }
+        names += [Snapshot.outageDetection, Snapshot.tlsHandshake, Snapshot.twinGet, Snapshot.twinPatch].filter {
+            snapshot.histograms[$0] != nil
+        }
         names += snapshot.histograms.keys.filter { $0.contains("|") }.sorted()
         names += snapshot.histograms.keys.filter { $0.contains("#") }.sorted()
         for name in names {
@@ -82,6 +86,19 @@ extension ReportBuilder {
         m.connections.connectionErrors = c.connectionErrors
         m.connections.lateConnects = c.lateConnects
         m.outcomes = c.outcomes
+        if c.twin.operations + c.twin.requests > 0 {
+            var t = Fleetstorm_Report_V1_TwinOperations()
+            t.operations = c.twin.operations
+            t.requests = c.twin.requests
+            t.answersByStatus = Dictionary(
+                uniqueKeysWithValues: c.twin.answersByStatus.map { (UInt32($0.key), $0.value) }
+            )
+            t.unanswered = c.twin.unanswered
+            t.completed = c.twin.completed
+            t.gaveUp = c.twin.gaveUp
+            t.openAtStop = c.twin.openAtStop
+            m.twin = t
+        }
         m.statuses = c.finalStatuses.sorted { ($0.key.status, $0.key.reason) < ($1.key.status, $1.key.reason) }.map {
             var s = Fleetstorm_Report_V1_StatusCount()
             s.status = $0.key.status

@@ -95,6 +95,7 @@ public enum ReportBuilder {
             report.statuses = m.statuses
             report.transitions = m.transitions
             report.outcomes = m.outcomes
+            if let twin = m.twin { report.twin = twin }
         }
         // Devices' series and the hub's on one time base (the hub's clock restarts at the run's start).
         var series = snapshot?.series ?? hub?.series ?? TimeSeries()
@@ -184,6 +185,7 @@ public enum ReportBuilder {
             cohort.statuses = m.statuses
             cohort.transitions = m.transitions
             cohort.outcomes = m.outcomes
+            if let twin = m.twin { cohort.twin = twin }
             report.cohorts.append(cohort)
         }
         if let hub {

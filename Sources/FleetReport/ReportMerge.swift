@@ -161,6 +161,7 @@ public enum ReportMerge {
             a.refusedByCode.merge(c.refusedByCode, uniquingKeysWith: +)
         }
         out.outcomes = reports.map(\.report.outcomes).reduce(into: [:]) { $0.merge($1, uniquingKeysWith: +) }
+        if let twin = sumTwin(reports.map(\.report).filter(\.hasTwin).map(\.twin)) { out.twin = twin }
         out.statuses = mergeStatuses(reports.flatMap(\.report.statuses))
         out.transitions = mergeTransitions(reports.flatMap(\.report.transitions))
         var cohortNames: [String] = []
@@ -173,6 +174,8 @@ public enum ReportMerge {
             m.statuses = mergeStatuses(same.flatMap(\.statuses))
             m.transitions = mergeTransitions(same.flatMap(\.transitions))
             m.outcomes = same.map(\.outcomes).reduce(into: [:]) { $0.merge($1, uniquingKeysWith: +) }
+            m.clearTwin()
+            if let twin = sumTwin(same.filter(\.hasTwin).map(\.twin)) { m.twin = twin }
             m.histograms = []  // per-cohort latency stays in the shard reports
             return m
         }

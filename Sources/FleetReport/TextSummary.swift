@@ -85,6 +85,7 @@ public enum TextSummary {
                         }.joined(separator: "; ")
                 )
             }
+            if r.hasTwin { out.append(twinLine(r.twin)) }
             if a.imbalance != 0 {
                 out.append(
                     "ACCOUNTING MISMATCH: generated \(a.generated) ≠ acked + sent + failed + pending "
@@ -363,5 +364,16 @@ public enum TextSummary {
 
     static func pad(_ s: String, _ width: Int) -> String {
         s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+    }
+
+    /// `twin: 2400 operations, 2380 completed, 10 gave up, 10 open at the stop; 2650 requests answered 200 ×1900,
+    /// 204 ×490, 429 ×250, 10 unanswered`.
+    static func twinLine(_ t: Fleetstorm_Report_V1_TwinOperations) -> String {
+        let answers = t.answersByStatus.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }
+        return
+            "twin: \(t.operations) operations, \(t.completed) completed, \(t.gaveUp) gave up, \(t.openAtStop) open at the stop; "
+            + "\(t.requests) requests"
+            + (answers.isEmpty ? "" : " answered " + answers.joined(separator: ", "))
+            + ", \(t.unanswered) unanswered"
     }
 }

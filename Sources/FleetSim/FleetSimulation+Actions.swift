@@ -125,7 +125,11 @@ extension FleetSimulation.State {
         switch packet {
         case .connect: .connect
         case .publish(let p):
-            .publish(seq: 0, packetID: p.packetID ?? 0, qos: p.qos)
+            if let (update, rid) = TwinTopic.request(p.topic) {
+                .twin(update: update, rid: rid, bytes: UInt16(clamping: p.payload.readableBytes))
+            } else {
+                .publish(seq: 0, packetID: p.packetID ?? 0, qos: p.qos)
+            }
         case .pingreq: .pingreq
         case .subscribe(let s): .subscribe(packetID: s.packetID, filters: UInt8(clamping: s.subscriptions.count))
         case .disconnect: .disconnect

@@ -2,6 +2,7 @@ internal import FleetCore
 internal import FleetHubCore
 internal import FleetMQTT
 internal import FleetMetrics
+internal import NIOCore
 
 /// The hub as FleetSim models it: the test hub's own rules (`HubCore`: the tier's throttles, the daily quota, every
 /// fault's answer) plus what a hub process and its sockets add, from `scenario.simulation`: the listener's accept
@@ -122,6 +123,9 @@ struct SimHub {
         case .publish(let seq, let packetID, let qos):
             guard side.link == .connected else { return .close(reset: false) }
             return publish(&side, id: id, seq: seq, packetID: packetID, qos: qos, now: now)
+        case .twin(let update, let rid, let bytes):
+            guard side.link == .connected else { return .close(reset: false) }
+            return twin(update: update, rid: rid, bytes: bytes, now: now)
         case .pingreq:
             return .reply(.pingresp, delay: .zero, close: false)
         case .subscribe(let packetID, let filters):
@@ -185,6 +189,28 @@ struct SimHub {
         }
     }
 
+    /// A twin request, as the test hub answers it: its twin throttle and the daily quota decide (`HubCore.admitTwin`);
+    /// refused: 429 (403 over the quota), else 200 for a GET and 204 for a PATCH after the shaping delay.
+    private mutating func twin(update: Bool, rid: UInt32, bytes: UInt16, now: Instant) -> Answer {
+        let admission = core.admitTwin(
+            update: update,
+            payloadBytes: Int(bytes),
+            now: now,
+            unixSeconds: now.nanoseconds / 1_000_000_000
+        )
+        switch admission {
+        case .refused(let daily):
+            return .reply(.twinAnswer(status: daily ? 403 : 429, rid: rid), delay: model.pubackDelay, close: false)
+        case .answer(let delay):
+            core.recorder.countTwin(get: !update)
+            return .reply(
+                .twinAnswer(status: update ? 204 : 200, rid: rid),
+                delay: model.pubackDelay + (delay ?? .zero),
+                close: false
+            )
+        }
+    }
+
     static func ms(_ t: Instant) -> Int32 { Int32(clamping: t.nanoseconds / 1_000_000) }
 }
 
@@ -215,6 +241,8 @@ enum HubPacket: Equatable {
     case pingreq
     case subscribe(packetID: UInt16, filters: UInt8)
     case disconnect
+    /// A twin GET or reported PATCH (`update`), its request id and body size (for the daily quota).
+    case twin(update: Bool, rid: UInt32, bytes: UInt16)
 }
 
 /// A packet on its way to a device.
@@ -223,6 +251,7 @@ enum DevicePacket: Equatable {
     case puback(packetID: UInt16, code: UInt8)
     case pingresp
     case suback(packetID: UInt16, count: UInt8)
+    case twinAnswer(status: UInt16, rid: UInt32)
 
     /// The packet the device's state machine receives.
     func packet(qos: MQTTQoS) -> MQTTPacket {
@@ -232,6 +261,8 @@ enum DevicePacket: Equatable {
         case .pingresp: .pingresp
         case .suback(let id, let count):
             .suback(MQTTSubAck(packetID: id, codes: Array(repeating: qos.rawValue, count: Int(count))))
+        case .twinAnswer(let status, let rid):
+            .publish(MQTTPublish(topic: TwinTopic.answer(status: status, rid: rid), payload: ByteBuffer()))
         }
     }
 }

@@ -80,7 +80,7 @@ struct ProfileKeyTableTests {
         let documented = Set(Self.documented)
         let sections: [(name: String, context: String)] = [
             ("", ""), ("hub", ""), ("fleet", ""), ("mqtt", ""), ("telemetry", ""), ("retry", ""), ("auth", ""),
-            ("simulation", ""), ("link", ""), ("https", "hub: {https: true}\n"),
+            ("simulation", ""), ("link", ""), ("https", "hub: {https: true}\n"), ("twin", ""),
         ]
         var seen = 0
         for (name, context) in sections {

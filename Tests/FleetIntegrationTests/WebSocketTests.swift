@@ -193,7 +193,7 @@ extension SecondLaneTests {
             import os, socket, struct, sys
             port = int(sys.argv[1])
             def upgrade(path="/$iothub/websocket", proto=True):
-                s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5)
+                s = socket.create_connection(("127.0.0.1", port)); s.settimeout(20)
                 req = f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 req += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                 if proto: req += "Sec-WebSocket-Protocol: mqtt\r\n"
@@ -229,7 +229,7 @@ extension SecondLaneTests {
                 return str(struct.unpack(">H", data[i + 2:i + 4])[0]) if i >= 0 and len(data) >= i + 4 else "closed"
             s = upgrade(path="/other"); print("wrong-path", status(s))
             s = upgrade(proto=False); print("no-subprotocol", status(s))
-            s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5); s.sendall(b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00\r\n\r\n"); print("not-http", status(s))
+            s = socket.create_connection(("127.0.0.1", port)); s.settimeout(20); s.sendall(b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00\r\n\r\n"); print("not-http", status(s))
             s = upgrade(); status(s); s.sendall(frame(0x1, b"hello")); print("text-frame close", close_code(s))
             s = upgrade(); status(s); s.sendall(frame(0x2, b"\x10\x00", mask=False)); print("unmasked close", close_code(s))
             # An oversized frame is refused from its header: send the header and a little of the payload only.

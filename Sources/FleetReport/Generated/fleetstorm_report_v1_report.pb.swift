@@ -160,6 +160,16 @@ public nonisolated struct Fleetstorm_Report_V1_Report: @unchecked Sendable {
     set {_uniqueStorage()._heat = newValue}
   }
 
+  /// The devices' twin operations (`twin:` in the profile); unset when they made none.
+  public var twin: Fleetstorm_Report_V1_TwinOperations {
+    get {_storage._twin ?? Fleetstorm_Report_V1_TwinOperations()}
+    set {_uniqueStorage()._twin = newValue}
+  }
+  /// Returns true if `twin` has been explicitly set.
+  public var hasTwin: Bool {_storage._twin != nil}
+  /// Clears the value of `twin`. Subsequent reads from it will return its default value.
+  public mutating func clearTwin() {_uniqueStorage()._twin = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -433,11 +443,53 @@ public nonisolated struct Fleetstorm_Report_V1_Cohort: @unchecked Sendable {
     set {_uniqueStorage()._sdk = newValue}
   }
 
+  public var twin: Fleetstorm_Report_V1_TwinOperations {
+    get {_storage._twin ?? Fleetstorm_Report_V1_TwinOperations()}
+    set {_uniqueStorage()._twin = newValue}
+  }
+  /// Returns true if `twin` has been explicitly set.
+  public var hasTwin: Bool {_storage._twin != nil}
+  /// Clears the value of `twin`. Subsequent reads from it will return its default value.
+  public mutating func clearTwin() {_uniqueStorage()._twin = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// What the devices' twin operations came to, each counted where it happens: every request is answered or
+/// unanswered, and every operation completes, gives up or is open at the stop by its device's end.
+public nonisolated struct Fleetstorm_Report_V1_TwinOperations: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Operations that became due (a GET on each connection, a reported-properties PATCH per report interval).
+  public var operations: UInt64 = 0
+
+  /// Requests written: an operation makes one per attempt (an answer 429 or 5xx is retried).
+  public var requests: UInt64 = 0
+
+  /// Answers to the devices' requests, by status (200, 204, 429, ...).
+  public var answersByStatus: Dictionary<UInt32,UInt64> = [:]
+
+  /// Requests left without an answer: their connection ended, or their operation gave up first.
+  public var unanswered: UInt64 = 0
+
+  /// Operations that ended with a 2xx answer, and those that did not (past twin.timeout, a status not retried, or
+  /// their device ended on a failure).
+  public var completed: UInt64 = 0
+
+  public var gaveUp: UInt64 = 0
+
+  /// Operations still due when the run stopped their devices.
+  public var openAtStop: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Fleetstorm_Report_V1_Storm: @unchecked Sendable {
@@ -1077,7 +1129,7 @@ fileprivate nonisolated let _protobuf_package = "fleetstorm.report.v1"
 
 nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{1}storms\0\u{1}hub\0\u{1}statuses\0\u{1}transitions\0\u{1}health\0\u{1}scenario\0\u{1}cohorts\0\u{1}faults\0\u{1}tune\0\u{1}heat\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}run\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}outcomes\0\u{1}series\0\u{1}storms\0\u{1}hub\0\u{1}statuses\0\u{1}transitions\0\u{1}health\0\u{1}scenario\0\u{1}cohorts\0\u{1}faults\0\u{1}tune\0\u{1}heat\0\u{1}twin\0")
 
   fileprivate class _StorageClass {
     var _run: Fleetstorm_Report_V1_RunInfo? = nil
@@ -1096,6 +1148,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
     var _scenario: Fleetstorm_Report_V1_ScenarioInfo? = nil
     var _tune: Fleetstorm_Report_V1_Tune? = nil
     var _heat: [Fleetstorm_Report_V1_LatencyHeat] = []
+    var _twin: Fleetstorm_Report_V1_TwinOperations? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1122,6 +1175,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       _scenario = source._scenario
       _tune = source._tune
       _heat = source._heat
+      _twin = source._twin
     }
   }
 
@@ -1156,6 +1210,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._faults) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._tune) }()
         case 16: try { try decoder.decodeRepeatedMessageField(value: &_storage._heat) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._twin) }()
         default: break
         }
       }
@@ -1216,6 +1271,9 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
       if !_storage._heat.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._heat, fieldNumber: 16)
       }
+      try { if let v = _storage._twin {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1241,6 +1299,7 @@ nonisolated extension Fleetstorm_Report_V1_Report: SwiftProtobuf.Message, SwiftP
         if _storage._scenario != rhs_storage._scenario {return false}
         if _storage._tune != rhs_storage._tune {return false}
         if _storage._heat != rhs_storage._heat {return false}
+        if _storage._twin != rhs_storage._twin {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1657,7 +1716,7 @@ nonisolated extension Fleetstorm_Report_V1_Fault: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Cohort"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}policy\0\u{1}devices\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}statuses\0\u{1}transitions\0\u{1}outcomes\0\u{1}sdk\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}policy\0\u{1}devices\0\u{1}histograms\0\u{1}accounting\0\u{1}connections\0\u{1}statuses\0\u{1}transitions\0\u{1}outcomes\0\u{1}sdk\0\u{1}twin\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -1670,6 +1729,7 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
     var _transitions: [Fleetstorm_Report_V1_Transition] = []
     var _outcomes: Dictionary<String,UInt64> = [:]
     var _sdk: String = String()
+    var _twin: Fleetstorm_Report_V1_TwinOperations? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1690,6 +1750,7 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
       _transitions = source._transitions
       _outcomes = source._outcomes
       _sdk = source._sdk
+      _twin = source._twin
     }
   }
 
@@ -1718,6 +1779,7 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
         case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._transitions) }()
         case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._outcomes) }()
         case 10: try { try decoder.decodeSingularStringField(value: &_storage._sdk) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._twin) }()
         default: break
         }
       }
@@ -1760,6 +1822,9 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
       if !_storage._sdk.isEmpty {
         try visitor.visitSingularStringField(value: _storage._sdk, fieldNumber: 10)
       }
+      try { if let v = _storage._twin {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1779,10 +1844,71 @@ nonisolated extension Fleetstorm_Report_V1_Cohort: SwiftProtobuf.Message, SwiftP
         if _storage._transitions != rhs_storage._transitions {return false}
         if _storage._outcomes != rhs_storage._outcomes {return false}
         if _storage._sdk != rhs_storage._sdk {return false}
+        if _storage._twin != rhs_storage._twin {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fleetstorm_Report_V1_TwinOperations: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TwinOperations"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}operations\0\u{1}requests\0\u{3}answers_by_status\0\u{1}unanswered\0\u{1}completed\0\u{3}gave_up\0\u{3}open_at_stop\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.operations) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.requests) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt32,SwiftProtobuf.ProtobufUInt64>.self, value: &self.answersByStatus) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.unanswered) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.completed) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.gaveUp) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.openAtStop) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.operations != 0 {
+      try visitor.visitSingularUInt64Field(value: self.operations, fieldNumber: 1)
+    }
+    if self.requests != 0 {
+      try visitor.visitSingularUInt64Field(value: self.requests, fieldNumber: 2)
+    }
+    if !self.answersByStatus.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt32,SwiftProtobuf.ProtobufUInt64>.self, value: self.answersByStatus, fieldNumber: 3)
+    }
+    if self.unanswered != 0 {
+      try visitor.visitSingularUInt64Field(value: self.unanswered, fieldNumber: 4)
+    }
+    if self.completed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.completed, fieldNumber: 5)
+    }
+    if self.gaveUp != 0 {
+      try visitor.visitSingularUInt64Field(value: self.gaveUp, fieldNumber: 6)
+    }
+    if self.openAtStop != 0 {
+      try visitor.visitSingularUInt64Field(value: self.openAtStop, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fleetstorm_Report_V1_TwinOperations, rhs: Fleetstorm_Report_V1_TwinOperations) -> Bool {
+    if lhs.operations != rhs.operations {return false}
+    if lhs.requests != rhs.requests {return false}
+    if lhs.answersByStatus != rhs.answersByStatus {return false}
+    if lhs.unanswered != rhs.unanswered {return false}
+    if lhs.completed != rhs.completed {return false}
+    if lhs.gaveUp != rhs.gaveUp {return false}
+    if lhs.openAtStop != rhs.openAtStop {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,70 @@
+import FleetCore
+import FleetReport
+import FleetService
+import Foundation
+import Testing
+
+extension IntegrationTests {
+    /// Devices' twin operations over real sockets against the embedded hub on S3 (twin reads 500/s, updates 250/s;
+    /// reference §5.1) with a short burst: 1,000 devices reporting every second are 1,000 PATCHes/s against 250/s,
+    /// and the drop at 9 s sends 1,000 GETs at once against 500/s. The same profile and seed in FleetSim agree on
+    /// what the throttles decided (a load the throttles dominate, so a debug build's slower loop changes little).
+    @Suite("Twin operations: a fleet against the hub's twin throttles", .serialized)
+    struct TwinRunTests {
+        static let profile = """
+            name: twin-storm
+            seed: 4
+            duration: 20s
+            sdk: azure-dotnet
+            hub: {url: embedded, tier: S3, burst_seconds: 0.2, max_shaping_delay: 1s}
+            fleet: {devices: 1000, ramp_rate: 500}
+            telemetry: {messages: 2, interval: 5s, stay_connected: true}
+            twin: {get_on_connect: true, report_interval: 1s, timeout: 10s}
+            faults:
+              - {at: 9s, kind: drop}
+            """
+
+        /// Each side counts on its own: the devices count the answers they got (and requests left unanswered), the
+        /// hub counts what it answered and refused. Every answer the hub wrote reached its device or was still on its
+        /// way when the device lost its connection or stopped.
+        static func checkBooks(_ r: Fleetstorm_Report_V1_Report, _ what: String) {
+            let t = r.twin
+            let answers = t.answersByStatus.values.reduce(0, +)
+            #expect(t.requests == answers + t.unanswered, "\(what): requests \(t.requests) ≠ answered + unanswered")
+            #expect(t.operations == t.completed + t.gaveUp + t.openAtStop, "\(what): operations \(t.operations)")
+            let hubAnswered = r.hub.twinGets + r.hub.twinPatches + r.hub.throttledTwinRequests
+            #expect(answers <= hubAnswered && hubAnswered <= answers + t.unanswered, "\(what): hub \(hubAnswered)")
+            #expect(t.answersByStatus[429, default: 0] > 0, "\(what): 1,000 PATCHes/s into 250/s: \(t)")
+            #expect(r.hub.throttledTwinRequests >= t.answersByStatus[429, default: 0])
+            #expect(t.answersByStatus[200, default: 0] <= r.hub.twinGets)
+            // Some reports give up at their 10 s timeout.
+            #expect(t.completed > 0 && t.gaveUp > 0, "\(what): \(t)")
+            let histograms = r.histograms.filter { $0.name == "twin_get" || $0.name == "twin_patch" }
+            #expect(histograms.map(\.count).reduce(0, +) == t.completed, "one latency per completed operation")
+        }
+
+        @Test func twinStormOverSocketsAndInFleetSim() async throws {
+            let scenario = try ScenarioLoader().load(yaml: Self.profile, source: "twin-storm")
+            let real = try await RunService(scenario: scenario, profile: "twin-storm", overrides: []).run().report
+            // FleetSim told loopback's round trip, as scripts/sim-vs-real.sh does.
+            let simScenario = try ScenarioLoader().load(
+                yaml: Self.profile,
+                source: "twin-storm",
+                overrides: ["simulation.rtt=200us"]
+            )
+            let simulated = SimulateService(scenario: simScenario, profile: "twin-storm", overrides: []).run().report
+            Self.checkBooks(real, "real")
+            Self.checkBooks(simulated, "simulated")
+            // The two agree on what the throttle decided.
+            for (label, r, s) in [
+                ("completed", real.twin.completed, simulated.twin.completed),
+                ("429", real.twin.answersByStatus[429, default: 0], simulated.twin.answersByStatus[429, default: 0]),
+                ("requests", real.twin.requests, simulated.twin.requests),
+            ] {
+                let apart = abs(Double(r) - Double(s)) / max(Double(r), Double(s), 20)
+                #expect(apart <= 0.15, "\(label): real \(r), simulated \(s)")
+            }
+            #expect(TextSummary.render(real).contains("twin: "), "the text summary says what the twin did")
+        }
+    }
+}
