@@ -137,7 +137,7 @@ extension DeviceStateMachine {
             return
         }
         let timeout = config.twin.timeout
-        let rid = twin.update { t -> UInt32 in
+        let written = twin.update { t -> UInt32 in
             let rid = t.nextRid
             t.nextRid = t.nextRid == .max ? 1 : t.nextRid + 1
             t.pendingRid = rid
@@ -149,7 +149,8 @@ extension DeviceStateMachine {
                 t.deadline = now + timeout
             }
             return rid
-        }!
+        }
+        guard let rid = written else { return }
         let topic = (update ? TwinTopic.patch : TwinTopic.get) + String(rid)
         actions.append(
             .write(.publish(MQTTPublish(topic: topic, payload: update ? config.twin.reportBody : ByteBuffer())))
