@@ -109,14 +109,8 @@ public struct HubCore: Sendable {
         guard chargeDailyQuota(payloadBytes: payloadBytes, unixSeconds: unixSeconds) else {
             return .refused(dailyQuota: true)
         }
-        var decision = RateShaper.Decision.now
-        if update, var shaper = twinUpdateShaper {
-            decision = shaper.admit(now: now)
-            twinUpdateShaper = shaper
-        } else if !update, var shaper = twinReadShaper {
-            decision = shaper.admit(now: now)
-            twinReadShaper = shaper
-        }
+        let decision =
+            update ? Self.admit(&twinUpdateShaper, now: now) : Self.admit(&twinReadShaper, now: now)
         recorder.countTwinThrottle(decision, at: now)
         switch decision {
         case .reject: return .refused(dailyQuota: false)
@@ -184,14 +178,7 @@ public struct HubCore: Sendable {
         peer: () -> String?,
         now: Instant
     ) -> RateShaper.Decision {
-        var decision = RateShaper.Decision.now
-        if connect, var shaper = connectShaper {
-            decision = shaper.admit(now: now)
-            connectShaper = shaper
-        } else if !connect, var shaper = sendShaper {
-            decision = shaper.admit(now: now)
-            sendShaper = shaper
-        }
+        var decision = connect ? Self.admit(&connectShaper, now: now) : Self.admit(&sendShaper, now: now)
         if decision != .reject, !faults.isEmpty,
             let extra = faults.throttle(connect: connect, deviceID: deviceID, peer: peer, now: now)
         {
@@ -199,6 +186,11 @@ public struct HubCore: Sendable {
         }
         recorder.countThrottle(connect: connect, decision: decision, at: now)
         return decision
+    }
+
+    /// One throttle's decision (`.now` without a tier).
+    private static func admit(_ shaper: inout RateShaper?, now: Instant) -> RateShaper.Decision {
+        shaper?.admit(now: now) ?? .now
     }
 
     /// A shaped answer waits its turn; an unshaped one meets the slow-connack or slow-puback fault's delay.

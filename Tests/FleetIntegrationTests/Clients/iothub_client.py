@@ -29,6 +29,22 @@ def credentials(hub_host, device_id, group_key, expiry):
     return username, sas_token(f"{hub_host}/devices/{device_id}", device_key(group_key, device_id), expiry)
 
 
+def start(client, host, port, result, seconds):
+    """Connects, starts paho's loop and waits for the CONNACK (its code goes to result["connack"]); returns the
+    deadline, `seconds` from now."""
+
+    def on_connect(c, userdata, flags, reason_code, properties):
+        result["connack"] = reason_code.value
+
+    client.on_connect = on_connect
+    client.connect(host, int(port), keepalive=30)
+    client.loop_start()
+    deadline = time.time() + seconds
+    while result["connack"] is None and time.time() < deadline:
+        time.sleep(0.01)
+    return deadline
+
+
 def paho(host, port, hub_host, device_id, group_key, count, ca=None, websockets=False):
     import paho.mqtt.client as mqtt
 
@@ -47,15 +63,7 @@ def paho(host, port, hub_host, device_id, group_key, count, ca=None, websockets=
     if ca:
         client.tls_set(ca_certs=ca)
 
-    def on_connect(c, userdata, flags, reason_code, properties):
-        result["connack"] = reason_code.value
-
-    client.on_connect = on_connect
-    client.connect(host, int(port), keepalive=30)
-    client.loop_start()
-    deadline = time.time() + 10
-    while result["connack"] is None and time.time() < deadline:
-        time.sleep(0.01)
+    start(client, host, port, result, 10)
     if result["connack"] == 0:
         infos = [client.publish(f"devices/{device_id}/messages/events/%24.mid={i + 1}", b"{}", qos=1) for i in range(count)]
         for info in infos:
@@ -74,22 +82,14 @@ def twin(host, port, hub_host, device_id, group_key, c2d_count):
     username, token = credentials(hub_host, device_id, group_key, int(time.time()) + 3600)
     client.username_pw_set(username, token)
 
-    def on_connect(c, userdata, flags, reason_code, properties):
-        result["connack"] = reason_code.value
-
     def on_message(c, userdata, msg):
         if msg.topic.startswith("$iothub/twin/res/"):
             result["responses"].append({"topic": msg.topic, "body": msg.payload.decode()})
         else:
             result["c2d"].append(msg.topic)
 
-    client.on_connect = on_connect
     client.on_message = on_message
-    client.connect(host, int(port), keepalive=30)
-    client.loop_start()
-    deadline = time.time() + 10
-    while result["connack"] is None and time.time() < deadline:
-        time.sleep(0.01)
+    deadline = start(client, host, port, result, 10)
     if result["connack"] == 0:
         client.subscribe([("$iothub/twin/res/#", 0), (f"devices/{device_id}/messages/devicebound/#", 1)])
         time.sleep(0.2)
@@ -114,9 +114,6 @@ def twin_burst(host, port, hub_host, device_id, group_key, gets, patches, sends)
     client.username_pw_set(username, token)
     subscribed = []
 
-    def on_connect(c, userdata, flags, reason_code, properties):
-        result["connack"] = reason_code.value
-
     def on_subscribe(c, userdata, mid, reason_codes, properties):
         subscribed.append(mid)
 
@@ -127,14 +124,9 @@ def twin_burst(host, port, hub_host, device_id, group_key, gets, patches, sends)
         result["statuses"][status] = result["statuses"].get(status, 0) + 1
         answered.add(rid)
 
-    client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
-    client.connect(host, int(port), keepalive=30)
-    client.loop_start()
-    deadline = time.time() + 20
-    while result["connack"] is None and time.time() < deadline:
-        time.sleep(0.01)
+    deadline = start(client, host, port, result, 20)
     if result["connack"] == 0:
         client.subscribe("$iothub/twin/res/#", 0)
         while not subscribed and time.time() < deadline:
