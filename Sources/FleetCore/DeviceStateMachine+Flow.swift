@@ -283,3 +283,33 @@ extension DeviceStateMachine.Session {
         }
     }
 }
+
+extension DeviceStateMachine {
+    /// The run is ending: disconnect cleanly; unacknowledged messages stay pending.
+    public mutating func stop(now: Instant, into actions: inout Actions) {
+        switch state {
+        case .idle:
+            finish(.stopped, into: &actions)
+        case .backingOff:
+            actions.append(.cancel(.backoff))
+            actions.append(.cancel(.telemetry))
+            finish(.stopped, into: &actions)
+        case .connecting:
+            actions.append(.cancel(.connectTimeout))
+            actions.append(.cancel(.telemetry))
+            state = .closing(.finish(.stopped))
+            actions.append(.close)
+        case .awaitingConnAck:
+            actions.append(.cancel(.connackTimeout))
+            actions.append(.cancel(.telemetry))
+            state = .closing(.finish(.stopped))
+            actions.append(.close)
+        case .connected:
+            disconnect(outcome: .stopped, into: &actions)
+        case .closing(.failure):
+            state = .closing(.finish(.stopped))
+        case .closing(.finish), .done:
+            break
+        }
+    }
+}
