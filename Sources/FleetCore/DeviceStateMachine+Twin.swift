@@ -68,22 +68,37 @@ public enum TwinTopic {
         return nil
     }
 
-    /// The answer to request `rid` with `status`.
-    public static func answer(status: UInt16, rid: UInt32) -> String { "\(responses)\(status)/?$rid=\(rid)" }
+    /// The answer to request `rid` with `status` (and the twin's `version`, for a PATCH's 204).
+    public static func answer(status: Int, rid: some StringProtocol, version: Int? = nil) -> String {
+        "\(responses)\(status)/?$rid=\(rid)" + (version.map { "&$version=\($0)" } ?? "")
+    }
 
-    /// The status and request id of an answer; nil when the topic is not one.
-    public static func answer(_ topic: String) -> (status: Int, rid: UInt32)? {
-        guard topic.hasPrefix(responses) else { return nil }
-        let rest = topic.utf8.dropFirst(responses.utf8.count)
-        guard let slash = rest.firstIndex(of: UInt8(ascii: "/")),
-            let status = Int(Substring(rest[rest.startIndex..<slash])), (100...599).contains(status)
-        else { return nil }
-        let query = Substring(rest[slash...]).drop { $0 == "/" || $0 == "?" }
-        for pair in query.split(separator: "&") where pair.hasPrefix("$rid=") {
-            guard let rid = UInt32(pair.dropFirst(5)) else { return nil }
-            return (status, rid)
+    /// A parameter of a topic's query (`…?$rid=7&$version=2`): its text, nil when absent or empty.
+    public static func parameter(_ name: String, of topic: String) -> Substring? {
+        guard let q = topic.firstIndex(of: "?") else { return nil }
+        let prefix = name + "="
+        for pair in topic[topic.index(after: q)...].split(separator: "&") where pair.hasPrefix(prefix) {
+            let value = pair.dropFirst(prefix.count)
+            return value.isEmpty ? nil : value
         }
         return nil
+    }
+
+    /// An answer's status (100–599), request id as written, and version when it carries one; nil when the topic is
+    /// not an answer.
+    public static func parseAnswer(_ topic: String) -> (status: Int, rid: Substring, version: Int64?)? {
+        guard topic.hasPrefix(responses) else { return nil }
+        let rest = topic.dropFirst(responses.count)
+        guard let slash = rest.firstIndex(of: "/"), let status = Int(rest[..<slash]), (100...599).contains(status),
+            let rid = parameter("$rid", of: topic)
+        else { return nil }
+        return (status, rid, parameter("$version", of: topic).flatMap { Int64($0) })
+    }
+
+    /// The status and request id of an answer to one of our devices (ids are numbers); nil for any other topic.
+    public static func answer(_ topic: String) -> (status: Int, rid: UInt32)? {
+        guard let (status, rid, _) = parseAnswer(topic), let id = UInt32(rid) else { return nil }
+        return (status, id)
     }
 }
 

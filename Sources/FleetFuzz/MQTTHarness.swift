@@ -16,7 +16,7 @@ enum MQTTHarness {
             var buffer = ByteBuffer(bytes: input)
             while let packet = try? decoder.decode(buffer: &buffer) {
                 if case .publish(let p) = packet, let (status, rid) = TwinTopic.answer(p.topic) {
-                    let again = TwinTopic.answer(TwinTopic.answer(status: UInt16(status), rid: rid))
+                    let again = TwinTopic.answer(TwinTopic.answer(status: status, rid: String(rid)))
                     guard again?.status == status, again?.rid == rid else {
                         return "twin answer \(p.topic) prints back as \(String(describing: again))"
                     }

@@ -41,15 +41,12 @@ extension HubAMQPBridge.Session {
     /// The session's twin answer (`$iothub/twin/res/{status}/?$rid={rid}[&$version={v}]`) goes back to the client
     /// under the correlation-id of its request; an answer to no request of this link is dropped.
     mutating func twinAnswered(_ publish: MQTTPublish, into actions: inout [Action]) {
-        let rest = publish.topic.dropFirst("$iothub/twin/res/".count)
-        guard let slash = rest.firstIndex(of: "/"), let status = Int32(rest[..<slash]),
-            let rid = HubTopics.requestID(publish.topic), let correlation = twinRequests.removeValue(forKey: rid)
+        guard let (status, rid, version) = TwinTopic.parseAnswer(publish.topic),
+            let correlation = twinRequests.removeValue(forKey: String(rid))
         else { return }
-        let query = rest[slash...].split(separator: "?", maxSplits: 1).last ?? ""
-        let version = query.split(separator: "&").first { $0.hasPrefix("$version=") }.flatMap { Int64($0.dropFirst(9)) }
         answerTwin(
             correlation,
-            status: status,
+            status: Int32(clamping: status),
             version: version,
             body: Array(publish.payload.readableBytesView),
             into: &actions

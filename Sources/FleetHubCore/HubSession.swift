@@ -103,7 +103,7 @@ public struct HubSession: Sendable {
 
     public func meter(_ publish: MQTTPublish) -> Meter {
         // Only `$iothub/…` topics can be twin requests: telemetry is told apart by its first byte.
-        guard case .connected(let id, _) = state, rules.iotHubTopics, publish.topic.utf8.first == UInt8(ascii: "$")
+        guard publish.topic.utf8.first == UInt8(ascii: "$"), rules.iotHubTopics, case .connected(let id, _) = state
         else { return .send }
         switch HubTopics.classify(publish.topic, deviceID: id) {
         case .twinGet(let rid): return .twin(update: false, rid: rid)
@@ -272,7 +272,7 @@ public struct HubSession: Sendable {
     /// daily quota is used up (403002); unlike a refused send, the connection stays.
     public mutating func twinThrottled(rid: String, dailyQuota: Bool, into actions: inout [HubAction]) {
         guard case .connected = state else { return }
-        let topic = "$iothub/twin/res/\(dailyQuota ? 403 : 429)/?$rid=\(rid)"
+        let topic = TwinTopic.answer(status: dailyQuota ? 403 : 429, rid: rid)
         actions.append(.write(.publish(MQTTPublish(topic: topic, payload: ByteBuffer()))))
     }
 

@@ -95,12 +95,7 @@ public enum HubTopics {
 
     /// The `$rid` of a request topic's query (`…/?$rid=42`).
     static func requestID(_ topic: String) -> String? {
-        guard let q = topic.firstIndex(of: "?") else { return nil }
-        for pair in topic[topic.index(after: q)...].split(separator: "&") where pair.hasPrefix("$rid=") {
-            let rid = pair.dropFirst(5)
-            return rid.isEmpty ? nil : String(rid)
-        }
-        return nil
+        TwinTopic.parameter("$rid", of: topic).map(String.init)
     }
 
     /// The C2D delivery topic with a message id in the property bag.
@@ -129,18 +124,18 @@ public struct TwinStore: Sendable {
         var body = Array("{\"desired\":{\"$version\":1},\"reported\":".utf8)
         body += twin.reported.isEmpty ? Array("{}".utf8) : twin.reported
         body += Array("}".utf8)
-        return ("$iothub/twin/res/200/?$rid=\(rid)", body)
+        return (TwinTopic.answer(status: 200, rid: rid), body)
     }
 
     /// A reported-properties PATCH: stored whole (the hub does not merge JSON), answered 204 with the new version;
     /// a body over 32 KB (IoT Hub's limit) is answered 400.
     public mutating func patch(deviceID: String, rid: String, body: [UInt8]) -> String {
-        guard body.count <= 32 * 1024 else { return "$iothub/twin/res/400/?$rid=\(rid)" }
+        guard body.count <= 32 * 1024 else { return TwinTopic.answer(status: 400, rid: rid) }
         patches += 1
         var twin = twins[deviceID] ?? Twin()
         twin.reported = body
         twin.version += 1
         twins[deviceID] = twin
-        return "$iothub/twin/res/204/?$rid=\(rid)&$version=\(twin.version)"
+        return TwinTopic.answer(status: 204, rid: rid, version: twin.version)
     }
 }

@@ -262,7 +262,7 @@ enum DevicePacket: Equatable {
         case .suback(let id, let count):
             .suback(MQTTSubAck(packetID: id, codes: Array(repeating: qos.rawValue, count: Int(count))))
         case .twinAnswer(let status, let rid):
-            .publish(MQTTPublish(topic: TwinTopic.answer(status: status, rid: rid), payload: ByteBuffer()))
+            .publish(MQTTPublish(topic: TwinTopic.answer(status: Int(status), rid: String(rid)), payload: ByteBuffer()))
         }
     }
 }
