@@ -25,35 +25,22 @@ extension AMQPDeviceBridge {
                 startAMQP(into: &actions)
             }
         case .publish(let p):
+            if let request = TwinTopic.request(p.topic) {
+                return twinRequest(request, body: p.payload, into: &actions)
+            }
             let settled = p.qos == .atMostOnce
             let payload = AMQPMessages.encoded(topic: p.topic, payload: p.payload, deviceID: deviceID)
             enqueue(Pending(link: .telemetry, payload: payload, settled: settled, packetID: settled ? nil : p.packetID))
             pump(into: &actions)
         case .subscribe(let s):
-            let codes = s.subscriptions.map { $0.topicFilter == cloudToDeviceFilter ? UInt8(1) : 0x80 }
-            guard codes.contains(1), phase == .ready, !links[.cloudToDevice].attached else {
-                // Twin and method topics have no link here yet; a C2D link already attached stays as it is.
-                let granted = links[.cloudToDevice].attached
-                let answer = codes.map { $0 == 1 && granted ? UInt8(1) : 0x80 }
-                return actions.append(.deliver(.suback(MQTTSubAck(packetID: s.packetID, codes: answer))))
-            }
-            subscribeID = s.packetID
-            subscribeCodes = codes
-            var attach = AMQPPerformative.Attach(
-                name: Link.cloudToDevice.name,
-                handle: Link.cloudToDevice.rawValue,
-                role: .receiver,
-                senderSettleMode: 0,
-                receiverSettleMode: 0,
-                source: AMQPTerminus(address: cloudToDeviceAddress),
-                target: AMQPTerminus(address: cloudToDeviceAddress)
-            )
-            attach.properties = Self.linkProperties
-            actions.append(.send(.performative(.attach(attach))))
+            subscribe(s, into: &actions)
         case .unsubscribe(let u):
-            if links[.cloudToDevice].attached {
-                links[.cloudToDevice].attached = false
-                actions.append(.send(.performative(.detach(.init(handle: Link.cloudToDevice.rawValue, closed: true)))))
+            for filter in u.topicFilters {
+                for link in Self.links(serving: filter, deviceID: deviceID) where links[link].attached {
+                    links[link].attached = false
+                    links[link].closing = true
+                    actions.append(.send(.performative(.detach(.init(handle: link.rawValue, closed: true)))))
+                }
             }
             actions.append(.deliver(.unsuback(MQTTSubAck(packetID: u.packetID, codes: u.topicFilters.map { _ in 0 }))))
         case .puback(let ack):
@@ -230,6 +217,12 @@ extension AMQPDeviceBridge {
     /// Sends queued deliveries, in order, while their link has credit and the session window has room.
     mutating func pump(into actions: inout [Action]) {
         guard phase == .ready || phase == .authorizing || phase == .attaching else { return }
+        if let held = heldTwin, links[.twinSender].attached, links[.twinSender].credit > 0,
+            remoteIncomingWindow >= frameCount(held.readableBytes)
+        {
+            heldTwin = nil
+            send(Pending(link: .twinSender, payload: held, settled: true, packetID: nil), into: &actions)
+        }
         while queueHead < queue.count {
             let pending = queue[queueHead]
             guard links[pending.link].attached, links[pending.link].credit > 0,

@@ -112,23 +112,23 @@ extension AMQPDeviceBridge {
             links[link].remoteHandle = attach.handle
             // A refused link comes back without its terminus; the detach that follows says why.
             let refused = link.isSender ? attach.target == nil : attach.source == nil
-            guard !refused else { return }
-            links[link].attached = true
-            switch link {
-            case .telemetry:
-                if phase == .attaching {
-                    phase = .ready
-                    actions.append(.deliver(.connack(MQTTConnAck(code: 0))))
+            if !refused {
+                links[link].attached = true
+                switch link {
+                case .telemetry:
+                    if phase == .attaching {
+                        phase = .ready
+                        actions.append(.deliver(.connack(MQTTConnAck(code: 0))))
+                    }
+                case .cloudToDevice:
+                    grant(.cloudToDevice, credit: configuration.cloudToDeviceCredit, into: &actions)
+                case .twinReceiver:
+                    grant(.twinReceiver, credit: Self.twinCredit, into: &actions)
+                case .cbsSender, .cbsReceiver, .twinSender:
+                    break
                 }
-            case .cloudToDevice:
-                if let id = subscribeID {
-                    subscribeID = nil
-                    actions.append(.deliver(.suback(MQTTSubAck(packetID: id, codes: subscribeCodes))))
-                }
-                grant(.cloudToDevice, credit: configuration.cloudToDeviceCredit, into: &actions)
-            case .cbsSender, .cbsReceiver:
-                break
             }
+            linkAnswered(link, into: &actions)
             pump(into: &actions)
         case .flow(let flow):
             remoteIncomingWindow = (flow.nextIncomingID ?? 0) &+ flow.incomingWindow &- nextOutgoingID
@@ -145,9 +145,15 @@ extension AMQPDeviceBridge {
             settled(disposition, into: &actions)
         case .detach(let detach):
             guard let link = links.link(remote: detach.handle) else { return }
+            let ours = links[link].closing
             links[link].remoteHandle = nil
             links[link].attached = false
-            if let error = detach.error {
+            links[link].closing = false
+            if link.isTwin {
+                // A twin link the hub ends or refused ends the twin, not the connection (a request on it is then
+                // never answered: the device's twin timeout gives up); the hub's own detach is answered in kind.
+                if !ours { actions.append(.send(.performative(.detach(.init(handle: link.rawValue, closed: true))))) }
+            } else if let error = detach.error {
                 refuse(AMQPConditions.serviceCode(for: error.condition), into: &actions)
             } else if link != .cloudToDevice {
                 refuse(HubServiceError.serviceUnavailable, into: &actions)
@@ -166,24 +172,33 @@ extension AMQPDeviceBridge {
         }
     }
 
-    private mutating func attach(_ link: Link, into actions: inout [Action]) {
-        let address: String
+    mutating func attach(_ link: Link, into actions: inout [Action]) {
+        let name = link.name
+        let (source, target): (String, String)
         switch link {
-        case .cbsSender, .cbsReceiver: address = "$cbs"
-        case .telemetry: address = telemetryAddress
-        case .cloudToDevice: address = cloudToDeviceAddress
+        case .cbsSender: (source, target) = (name, "$cbs")
+        case .cbsReceiver: (source, target) = ("$cbs", "cbs")
+        case .telemetry: (source, target) = (name, telemetryAddress)
+        case .cloudToDevice: (source, target) = (cloudToDeviceAddress, cloudToDeviceAddress)
+        case .twinSender: (source, target) = (name, twinAddress)
+        case .twinReceiver: (source, target) = (twinAddress, name)
         }
         var attach = AMQPPerformative.Attach(
-            name: link.name,
+            name: name,
             handle: link.rawValue,
             role: link.isSender ? .sender : .receiver,
-            senderSettleMode: link.isSender ? 0 : nil,
+            // Twin requests go settled (reference §11.2), telemetry and CBS unsettled; C2D is settled by the device.
+            senderSettleMode: link.isTwin ? 1 : link.isSender || link == .cloudToDevice ? 0 : nil,
             receiverSettleMode: 0,
-            source: AMQPTerminus(address: link == .cbsReceiver ? "$cbs" : link.name),
-            target: AMQPTerminus(address: link == .cbsReceiver ? "cbs" : address),
+            source: AMQPTerminus(address: source),
+            target: AMQPTerminus(address: target),
             initialDeliveryCount: link.isSender ? 0 : nil
         )
-        if link == .telemetry { attach.properties = Self.linkProperties }
+        switch link {
+        case .telemetry, .cloudToDevice: attach.properties = Self.linkProperties
+        case .twinSender, .twinReceiver: attach.properties = twinLinkProperties
+        case .cbsSender, .cbsReceiver: break
+        }
         actions.append(.send(.performative(.attach(attach))))
     }
 
@@ -293,7 +308,14 @@ extension AMQPDeviceBridge {
             if receivedSinceGrant * 2 >= configuration.cloudToDeviceCredit {
                 grant(.cloudToDevice, credit: configuration.cloudToDeviceCredit, into: &actions)
             }
-        case .cbsSender, .telemetry:
+        case .twinReceiver:
+            if !whole.settled, let id = whole.deliveryID {
+                actions.append(
+                    .send(.performative(.disposition(.init(role: .receiver, first: id, settled: true, state: .accepted))))
+                )
+            }
+            twinAnswered(message, into: &actions)
+        case .cbsSender, .telemetry, .twinSender:
             break
         }
     }
@@ -337,5 +359,6 @@ extension AMQPDeviceBridge {
 }
 
 extension AMQPDeviceBridge.Link {
-    var isSender: Bool { self == .cbsSender || self == .telemetry }
+    var isSender: Bool { self == .cbsSender || self == .telemetry || self == .twinSender }
+    var isTwin: Bool { self == .twinSender || self == .twinReceiver }
 }

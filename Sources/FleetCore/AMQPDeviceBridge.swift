@@ -16,8 +16,11 @@ internal import NIOCore
 ///   `$.cid`, `$.ct`, `$.ce`) and application properties; QoS 1 is unsettled and the hub's `accepted` disposition is
 ///   its PUBACK, QoS 0 is sent settled. Transfers wait for link credit and the session window; a message larger than
 ///   the hub's frame size goes in several frames.
-/// - SUBSCRIBE to the C2D topic attaches the receiver link `/devices/{id}/messages/devicebound` (its attach answer is
-///   the SUBACK) and grants credit; a message becomes a QoS 1 PUBLISH and the device's PUBACK settles it `accepted`.
+/// - SUBSCRIBE to the C2D topic attaches the receiver link `/devices/{id}/messages/devicebound` and grants credit; a
+///   message becomes a QoS 1 PUBLISH and the device's PUBACK settles it `accepted`. SUBSCRIBE to `$iothub/twin/res/#`
+///   attaches the twin sender and receiver on `/devices/{id}/twin`; a twin GET or reported PATCH becomes a request
+///   on the sender (annotations `operation`, `resource`, the request id as correlation-id) and its answer (annotation
+///   `status`, `version`) the MQTT answer topic. The SUBACK comes when every link it asked for has been answered.
 /// - PINGREQ is answered at once when the hub was heard within the device's ping interval (which we announce as our
 ///   idle timeout, so a live hub sends something at least twice per interval), else when it is next heard; the
 ///   connection's own keep-alive is the empty frames the handler sends every half of the hub's idle timeout.
@@ -75,7 +78,7 @@ public struct AMQPDeviceBridge: Sendable {
     /// Our links; the handle is the kind's raw value.
     enum Link: UInt32, Sendable, Hashable, CaseIterable {
         case cbsSender = 0
-        case cbsReceiver, telemetry, cloudToDevice
+        case cbsReceiver, telemetry, cloudToDevice, twinSender, twinReceiver
 
         var name: String {
             switch self {
@@ -83,6 +86,8 @@ public struct AMQPDeviceBridge: Sendable {
             case .cbsReceiver: "$cbs-receiver"
             case .telemetry: "telemetry"
             case .cloudToDevice: "c2d"
+            case .twinSender: "twin-sender"
+            case .twinReceiver: "twin-receiver"
             }
         }
     }
@@ -119,9 +124,15 @@ public struct AMQPDeviceBridge: Sendable {
     /// In-band renewals so far, and the put-token whose answer is awaited (its message id).
     var renewals = 0
     var pendingRenewal: String?
-    /// The SUBSCRIBE waiting for the C2D link's attach answer.
+    /// The SUBSCRIBE waiting for its links' attach answers (C2D, the two twin links), its filters, and the links
+    /// not answered yet.
     var subscribeID: UInt16?
-    var subscribeCodes: [UInt8] = []
+    var subscribeFilters: [String] = []
+    var awaitingLinks: [Link] = []
+    /// The twin request the device wrote that waits for the twin sender's attach and credit (the machine has at most
+    /// one request out; a newer one replaces it). Apart from the queue: a twin link the hub refuses must not hold up
+    /// telemetry behind it.
+    var heldTwin: ByteBuffer?
     /// C2D: a message arriving in several frames, and messages handed to the device: packet id → delivery id.
     var partial: (deliveryID: UInt32?, settled: Bool, payload: ByteBuffer)?
     var handedOver: [(packetID: UInt16, deliveryID: UInt32)] = []
@@ -135,6 +146,8 @@ public struct AMQPDeviceBridge: Sendable {
         var attached = false
         var deliveryCount: UInt32 = 0
         var credit: UInt32 = 0
+        /// We sent our detach: the hub's detach that follows answers it.
+        var closing = false
     }
 
     struct LinkTable: Sendable, Hashable {
@@ -142,6 +155,8 @@ public struct AMQPDeviceBridge: Sendable {
         private var cbsReceiver = LinkState()
         private var telemetry = LinkState()
         private var cloudToDevice = LinkState()
+        private var twinSender = LinkState()
+        private var twinReceiver = LinkState()
 
         subscript(link: Link) -> LinkState {
             get {
@@ -150,6 +165,8 @@ public struct AMQPDeviceBridge: Sendable {
                 case .cbsReceiver: cbsReceiver
                 case .telemetry: telemetry
                 case .cloudToDevice: cloudToDevice
+                case .twinSender: twinSender
+                case .twinReceiver: twinReceiver
                 }
             }
             set {
@@ -158,17 +175,21 @@ public struct AMQPDeviceBridge: Sendable {
                 case .cbsReceiver: cbsReceiver = newValue
                 case .telemetry: telemetry = newValue
                 case .cloudToDevice: cloudToDevice = newValue
+                case .twinSender: twinSender = newValue
+                case .twinReceiver: twinReceiver = newValue
                 }
             }
         }
 
         /// Our link the hub calls `handle`.
         func link(remote handle: UInt32) -> Link? {
-            // Four comparisons, no `allCases` array per frame.
-            if cbsSender.remoteHandle == handle { return .cbsSender }
-            if cbsReceiver.remoteHandle == handle { return .cbsReceiver }
+            // Six comparisons, no `allCases` array per frame.
             if telemetry.remoteHandle == handle { return .telemetry }
             if cloudToDevice.remoteHandle == handle { return .cloudToDevice }
+            if cbsSender.remoteHandle == handle { return .cbsSender }
+            if cbsReceiver.remoteHandle == handle { return .cbsReceiver }
+            if twinSender.remoteHandle == handle { return .twinSender }
+            if twinReceiver.remoteHandle == handle { return .twinReceiver }
             return nil
         }
     }
@@ -192,6 +213,7 @@ public struct AMQPDeviceBridge: Sendable {
     var telemetryAddress: String { "amqps://\(configuration.hubHost)/devices/\(deviceID)/messages/events" }
     var cloudToDeviceAddress: String { "amqps://\(configuration.hubHost)/devices/\(deviceID)/messages/devicebound" }
     var cloudToDeviceFilter: String { "devices/\(deviceID)/messages/devicebound/#" }
+    var twinAddress: String { "amqps://\(configuration.hubHost)/devices/\(deviceID)/twin" }
 }
 
 extension AMQPDeviceBridge {

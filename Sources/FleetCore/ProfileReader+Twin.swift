@@ -1,6 +1,6 @@
 extension ProfileReader {
-    /// `twin:` — GET on connect, a reported PATCH every interval. MQTT devices only: the HTTPS device API has no twin,
-    /// and our AMQP devices open no twin links.
+    /// `twin:` — GET on connect, a reported PATCH every interval. MQTT and AMQP devices (over AMQP on the twin links);
+    /// the HTTPS device API has no twin.
     static func readTwin(_ m: inout Section, scenario s: Scenario) throws(ScenarioError) -> Scenario.Twin {
         var t = Scenario.Twin()
         t.getOnConnect = try m.bool("get_on_connect") ?? t.getOnConnect
@@ -13,13 +13,10 @@ extension ProfileReader {
         guard t.isEnabled else { return t }
         let key = t.getOnConnect ? "get_on_connect" : "report_interval"
         if s.hub.https {
-            throw m.error(.invalidValue, key, "twin operations need MQTT devices: the HTTPS device API has no twin")
-        }
-        if let cohort = s.effectiveCohorts.first(where: \.amqp) {
             throw m.error(
                 .invalidValue,
                 key,
-                "twin operations need MQTT devices, and cohort \(cohort.name) speaks AMQP (its devices open no twin links yet)"
+                "twin operations need MQTT or AMQP devices: the HTTPS device API has no twin"
             )
         }
         return t

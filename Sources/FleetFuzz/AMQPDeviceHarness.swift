@@ -4,7 +4,7 @@ import FleetMQTT
 import NIOCore
 
 /// A device's AMQP bridge (`AMQPDeviceBridge`) after its CONNECT: the input's first byte picks how the device's own
-/// writes (QoS 1 publishes, a C2D subscribe, PINGREQs, PUBACKs) interleave with the rest, which arrives as the hub's
+/// writes (QoS 1 publishes, a C2D and twin subscribe, twin GETs, PINGREQs, PUBACKs) interleave with the rest, which arrives as the hub's
 /// bytes. The bridge must never trap, and must never hand the device a PUBACK for a packet it did not publish (or
 /// twice), nor a second CONNACK.
 enum AMQPDeviceHarness {
@@ -57,13 +57,15 @@ enum AMQPDeviceHarness {
                         MQTTSubscribe(
                             packetID: 9,
                             subscriptions: [
-                                MQTTSubscription(topicFilter: "devices/dev-1/messages/devicebound/#", qos: .atLeastOnce)
+                                MQTTSubscription(topicFilter: "devices/dev-1/messages/devicebound/#", qos: .atLeastOnce),
+                                MQTTSubscription(topicFilter: "$iothub/twin/res/#", qos: .atMostOnce),
                             ]
                         )
                     ),
                     .puback(MQTTAck(packetID: UInt16(step % 5))),
+                    .publish(MQTTPublish(topic: "$iothub/twin/GET/?$rid=\(step)", payload: ByteBuffer())),
                 ]
-                for packet in device.prefix(1 + step % 4) { bridge.deviceWrote(packet, now: now, into: &actions) }
+                for packet in device.prefix(1 + step % 5) { bridge.deviceWrote(packet, now: now, into: &actions) }
             }
             guard let item = try? decoder.decode(buffer: &buffer) else { break }
             bridge.received(item, now: now, into: &actions)

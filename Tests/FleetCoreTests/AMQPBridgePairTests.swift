@@ -25,6 +25,11 @@ struct AMQPPair {
     var acceptRenewals = true
     var renewals: [MQTTConnect] = []
     var publishes = 0
+    /// Twin requests the session got, and whether it answers them (GET 200 with a document, PATCH 204 with a version).
+    var twinRequests: [MQTTPublish] = []
+    var answerTwin = true
+    /// Every byte the hub's bridge wrote to the device, in order (fuzz corpus inputs are cut from it).
+    var hubWrote: [UInt8] = []
     var now = Instant.zero
 
     init(cbs: Bool = true, hubFrameSize: UInt32 = 4096) {
@@ -91,6 +96,12 @@ struct AMQPPair {
     private mutating func answer(_ packet: MQTTPacket) throws {
         switch packet {
         case .connect: try sessionSends(.connack(MQTTConnAck(code: refuseConnect ?? 0)))
+        case .publish(let p) where p.topic.hasPrefix("$iothub/twin/"):
+            twinRequests.append(p)
+            guard answerTwin, let rid = TwinTopic.parameter("$rid", of: p.topic) else { return }
+            let patch = p.topic.contains("/PATCH/")
+            let topic = TwinTopic.answer(status: patch ? 204 : 200, rid: rid, version: patch ? twinRequests.count : nil)
+            try sessionSends(.publish(MQTTPublish(topic: topic, payload: ByteBuffer(string: patch ? "" : "{\"desired\":{}}"))))
         case .publish(let p):
             publishes += 1
             if let id = p.packetID {
@@ -114,6 +125,7 @@ struct AMQPPair {
     }
 
     private mutating func deviceReads(_ bytes: [UInt8]) throws {
+        hubWrote += bytes
         var buffer = ByteBuffer(bytes: bytes)
         while let item = try toDevice.decode(buffer: &buffer) {
             var actions: [AMQPDeviceBridge.Action] = []

@@ -123,7 +123,18 @@ struct AMQPBridgePropertyTests {
             )
         case 10, 11:
             var payload = ByteBuffer()
-            if Bool.random(using: &rng) {
+            if Int.random(in: 0..<4, using: &rng) == 0 {
+                // A twin answer (or push): status and version annotations, a request id or none.
+                var message = AMQPMessage(
+                    properties: .init(correlationID: pick([.string("1"), .ulong(2), .null, nil])),
+                    body: pick([.data([Array("{}".utf8)]), .none])
+                )
+                message.messageAnnotations = [
+                    .symbol("status"): pick([.int(200), .int(429), .long(204), .string("x")]),
+                    .symbol("version"): pick([.long(3), .int(-1), .null]),
+                ]
+                payload = AMQPMessages.encoded(message)
+            } else if Bool.random(using: &rng) {
                 let status: Int32 = pick([200, 401, 404, 429, 500, 7])
                 let message = AMQPMessage(
                     properties: .init(correlationID: pick([.string("put-token-1"), .string("other"), .null])),
@@ -155,10 +166,11 @@ struct AMQPBridgePropertyTests {
         }
     }
 
-    static let names = ["$cbs-sender", "$cbs-receiver", "telemetry", "c2d", "other"]
+    static let names = ["$cbs-sender", "$cbs-receiver", "telemetry", "c2d", "twin-sender", "twin-receiver", "other"]
     static let addresses = [
         "$cbs", "cbs", "amqps://hub/devices/dev-1/messages/events", "amqps://hub/devices/dev-1/messages/devicebound",
         "amqps://hub/devices/dev-2/messages/events", "/devices//messages/events", "queue",
+        "amqps://hub/devices/dev-1/twin",
     ]
 
     /// A hub's side of a complete handshake with a device that uses CBS: random events then start from a connected
@@ -292,6 +304,10 @@ struct AMQPBridgePropertyTests {
         var nextID: UInt16 = 0
         var connacks = 0
         var ended = false
+        // SUBSCRIBEs written and not answered, by packet id, and how many filters each asked for.
+        var subacksOwed: [UInt16: Int] = [:]
+        var filterCounts: [UInt16: Int] = [:]
+        var twinWrites = 0
         bridge.deviceWrote(AMQPPair.connect(), now: now, into: &actions)
         var pubacks = 0
         var script = seed % 2 == 0 ? Self.deviceHandshake : []
@@ -310,15 +326,28 @@ struct AMQPBridgePropertyTests {
                     )
                 case 2: bridge.deviceWrote(.pingreq, now: now, into: &actions)
                 case 3:
-                    let filter = MQTTSubscription(
-                        topicFilter: "devices/dev-1/messages/devicebound/#",
-                        qos: .atLeastOnce
-                    )
+                    // C2D, twin answers, both, or a filter with no link; each SUBSCRIBE its own packet id.
+                    let filters = [
+                        ["devices/dev-1/messages/devicebound/#"], ["$iothub/twin/res/#"],
+                        ["devices/dev-1/messages/devicebound/#", "$iothub/twin/res/#"], ["$iothub/methods/POST/#"],
+                    ][Int.random(in: 0..<4, using: &rng)]
+                    let id = UInt16(truncatingIfNeeded: step + 1)
+                    if !ended { subacksOwed[id, default: 0] += 1 }
+                    let subscriptions = filters.map { MQTTSubscription(topicFilter: $0, qos: .atLeastOnce) }
                     bridge.deviceWrote(
-                        .subscribe(MQTTSubscribe(packetID: 3, subscriptions: [filter])),
+                        .subscribe(MQTTSubscribe(packetID: id, subscriptions: subscriptions)),
                         now: now,
                         into: &actions
                     )
+                    filterCounts[id] = filters.count
+                    twinWrites += Int.random(in: 0..<2, using: &rng)
+                    if twinWrites % 2 == 1 {
+                        bridge.deviceWrote(
+                            .publish(MQTTPublish(topic: "$iothub/twin/GET/?$rid=\(step)", payload: ByteBuffer())),
+                            now: now,
+                            into: &actions
+                        )
+                    }
                 case 4: bridge.deviceWrote(.puback(MQTTAck(packetID: UInt16(step % 7 + 1))), now: now, into: &actions)
                 default: bridge.heartbeatDue(into: &actions)
                 }
@@ -348,6 +377,13 @@ struct AMQPBridgePropertyTests {
                 case .deliver(.puback(let ack)):
                     pubacks += 1
                     #expect(outstanding.remove(ack.packetID) != nil, "seed \(seed): PUBACK \(ack.packetID) not owed")
+                case .deliver(.suback(let ack)):
+                    // Every SUBACK answers a SUBSCRIBE written and not yet answered, with a code per filter.
+                    #expect(subacksOwed[ack.packetID, default: 0] > 0, "seed \(seed): SUBACK \(ack.packetID) not owed")
+                    #expect(ack.codes.count == filterCounts[ack.packetID], "seed \(seed): one code per filter")
+                    subacksOwed[ack.packetID, default: 0] -= 1
+                case .deliver(.publish(let p)) where p.topic.hasPrefix(TwinTopic.responses):
+                    #expect(TwinTopic.parseAnswer(p.topic) != nil, "seed \(seed): \(p.topic) is an answer topic")
                 case .deliver(.connack):
                     connacks += 1
                     #expect(connacks == 1 && !ended, "seed \(seed): CONNACK \(connacks), ended \(ended)")

@@ -156,14 +156,18 @@ struct DeviceTwinTests {
         #expect(!a.contains(.record(.twinOperation(update: false))), "the same GET, not a new operation")
     }
 
-    /// Profiles: a transport without twin is refused with the key named.
-    @Test func twinNeedsMQTTDevices() throws {
+    /// Profiles: a transport without twin is refused with the key named; MQTT and AMQP devices (pooled too) have it.
+    @Test func twinNeedsMQTTOrAMQPDevices() throws {
         let loader = ScenarioLoader()
         let ok = try loader.load(yaml: "twin: {get_on_connect: true, report_interval: 30s}", source: "t.yaml")
         #expect(ok.twin.getOnConnect && ok.twin.reportInterval == .seconds(30) && ok.twin.timeout == .seconds(60))
+        let amqp = try loader.load(
+            yaml: "hub: {url: embedded, amqp: true}\namqp: {devices_per_connection: 10}\ntwin: {report_interval: 10s}",
+            source: "t.yaml"
+        )
+        #expect(amqp.twin.reportInterval == .seconds(10))
         for (yaml, words) in [
             ("hub: {url: embedded, https: true}\ntwin: {get_on_connect: true}", "HTTPS device API has no twin"),
-            ("hub: {url: embedded, amqp: true}\ntwin: {report_interval: 10s}", "speaks AMQP"),
             ("twin: {report_interval: 10ms}", "at least 100ms"),
             ("twin: {report_bytes: 40000}", "report_bytes"),
         ] {
