@@ -311,7 +311,9 @@ extension AMQPDeviceBridge {
         case .twinReceiver:
             if !whole.settled, let id = whole.deliveryID {
                 actions.append(
-                    .send(.performative(.disposition(.init(role: .receiver, first: id, settled: true, state: .accepted))))
+                    .send(
+                        .performative(.disposition(.init(role: .receiver, first: id, settled: true, state: .accepted)))
+                    )
                 )
             }
             twinAnswered(message, into: &actions)

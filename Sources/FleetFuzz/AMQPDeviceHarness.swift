@@ -57,7 +57,10 @@ enum AMQPDeviceHarness {
                         MQTTSubscribe(
                             packetID: 9,
                             subscriptions: [
-                                MQTTSubscription(topicFilter: "devices/dev-1/messages/devicebound/#", qos: .atLeastOnce),
+                                MQTTSubscription(
+                                    topicFilter: "devices/dev-1/messages/devicebound/#",
+                                    qos: .atLeastOnce
+                                ),
                                 MQTTSubscription(topicFilter: "$iothub/twin/res/#", qos: .atMostOnce),
                             ]
                         )

@@ -101,7 +101,9 @@ struct AMQPPair {
             guard answerTwin, let rid = TwinTopic.parameter("$rid", of: p.topic) else { return }
             let patch = p.topic.contains("/PATCH/")
             let topic = TwinTopic.answer(status: patch ? 204 : 200, rid: rid, version: patch ? twinRequests.count : nil)
-            try sessionSends(.publish(MQTTPublish(topic: topic, payload: ByteBuffer(string: patch ? "" : "{\"desired\":{}}"))))
+            try sessionSends(
+                .publish(MQTTPublish(topic: topic, payload: ByteBuffer(string: patch ? "" : "{\"desired\":{}}")))
+            )
         case .publish(let p):
             publishes += 1
             if let id = p.packetID {

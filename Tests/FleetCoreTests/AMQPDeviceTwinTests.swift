@@ -15,7 +15,9 @@ struct AMQPDeviceTwinTests {
     static let twinFilter = MQTTSubscription(topicFilter: "$iothub/twin/res/#", qos: .atMostOnce)
     static let c2dFilter = MQTTSubscription(topicFilter: "devices/dev-1/messages/devicebound/#", qos: .atLeastOnce)
 
-    static func get(_ rid: Int) -> MQTTPacket { .publish(MQTTPublish(topic: "$iothub/twin/GET/?$rid=\(rid)", payload: ByteBuffer())) }
+    static func get(_ rid: Int) -> MQTTPacket {
+        .publish(MQTTPublish(topic: "$iothub/twin/GET/?$rid=\(rid)", payload: ByteBuffer()))
+    }
     static func patch(_ rid: Int, _ body: String) -> MQTTPacket {
         .publish(
             MQTTPublish(topic: "$iothub/twin/PATCH/properties/reported/?$rid=\(rid)", payload: ByteBuffer(string: body))
@@ -106,7 +108,13 @@ struct AMQPDeviceTwinTests {
             if case .send(let f) = action, case .performative(.attach(let a)) = f.body { return a } else { return nil }
         }
         #expect(attaches.map(\.name) == ["twin-sender", "twin-receiver"])
-        #expect(attaches.allSatisfy { $0.target?.address == "amqps://hub.local/devices/dev-1/twin" || $0.role == .receiver })
+        // The sender's target and the receiver's source are the twin node.
+        #expect(
+            attaches.map { $0.role == .sender ? $0.target?.address : $0.source?.address } == [
+                "amqps://hub.local/devices/dev-1/twin", "amqps://hub.local/devices/dev-1/twin",
+            ]
+        )
+        #expect(attaches.map(\.role) == [.sender, .receiver])
         #expect(attaches.allSatisfy { $0.senderSettleMode == 1 }, "twin requests and answers go settled")
         #expect(
             attaches.allSatisfy {
@@ -143,7 +151,9 @@ struct AMQPDeviceTwinTests {
         #expect(actions.isEmpty, "no twin link: the request waits (the machine's twin timeout ends it)")
     }
 
-    @Test("UNSUBSCRIBE of the answers detaches both twin links; the hub's detach answers ours and is not answered again")
+    @Test(
+        "UNSUBSCRIBE of the answers detaches both twin links; the hub's detach answers ours and is not answered again"
+    )
     func unsubscribeDetaches() throws {
         var pair = AMQPPair()
         try pair.deviceWrites(AMQPPair.connect())
@@ -157,4 +167,3 @@ struct AMQPDeviceTwinTests {
         #expect(Self.answers(pair.delivered).map(\.topic) == ["$iothub/twin/res/200/?$rid=5"])
     }
 }
-
