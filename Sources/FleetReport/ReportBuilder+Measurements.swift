@@ -35,7 +35,7 @@ extension ReportBuilder {
 
     /// The report's view of one snapshot (the totals, or one cohort).
     static func measurements(_ snapshot: Snapshot) -> Measurements {
-        var m = Measurements()
+        var m = sections(snapshot.counters)
         var names = [Snapshot.connect, Snapshot.publishAck]
         if snapshot.histograms[Snapshot.reconnect] != nil { names.append(Snapshot.reconnect) }
         names += Snapshot.retryDelaySlices.filter { snapshot.histograms[$0] != nil }
@@ -64,57 +64,6 @@ extension ReportBuilder {
             h.max = s.max
             if let full = snapshot.histograms[name], let bytes = try? HdrV2.encode(full) { h.hdrV2 = Data(bytes) }
             m.histograms.append(h)
-        }
-        let c = snapshot.counters
-        m.accounting.generated = c.generated
-        m.accounting.acked = c.acked
-        m.accounting.failed = c.failed
-        m.accounting.pending = c.pending
-        m.accounting.sent = c.sent
-        m.accounting.imbalance = c.imbalance
-        m.accounting.failedByReason = c.failedByReason
-        m.accounting.generatedByKind = c.generatedByKind
-        m.accounting.ackedByKind = c.ackedByKind
-        m.accounting.c2DReceived = c.received
-        m.connections.attempts = c.connectAttempts
-        m.connections.accepted = c.connected
-        m.connections.refusedByCode = Dictionary(
-            uniqueKeysWithValues: c.refusedByCode.map { (UInt32($0.key), $0.value) }
-        )
-        m.connections.retries = c.retries
-        m.connections.reconnects = c.reconnects
-        m.connections.connectionErrors = c.connectionErrors
-        m.connections.lateConnects = c.lateConnects
-        m.outcomes = c.outcomes
-        if c.twin.operations + c.twin.requests > 0 {
-            var t = Fleetstorm_Report_V1_TwinOperations()
-            t.operations = c.twin.operations
-            t.requests = c.twin.requests
-            t.answersByStatus = Dictionary(
-                uniqueKeysWithValues: c.twin.answersByStatus.map { (UInt32($0.key), $0.value) }
-            )
-            t.unanswered = c.twin.unanswered
-            t.completed = c.twin.completed
-            t.gaveUp = c.twin.gaveUp
-            t.openAtStop = c.twin.openAtStop
-            m.twin = t
-        }
-        m.statuses = c.finalStatuses.sorted { ($0.key.status, $0.key.reason) < ($1.key.status, $1.key.reason) }.map {
-            var s = Fleetstorm_Report_V1_StatusCount()
-            s.status = $0.key.status
-            s.reason = $0.key.reason
-            s.count = $0.value
-            return s
-        }
-        m.transitions = c.transitions.sorted {
-            ($0.key.from, $0.key.to, $0.key.reason) < ($1.key.from, $1.key.to, $1.key.reason)
-        }.map {
-            var t = Fleetstorm_Report_V1_Transition()
-            t.from = $0.key.from
-            t.to = $0.key.to
-            t.reason = $0.key.reason
-            t.count = $0.value
-            return t
         }
         return m
     }

@@ -188,33 +188,7 @@ public enum ReportBuilder {
             if let twin = m.twin { cohort.twin = twin }
             report.cohorts.append(cohort)
         }
-        if let hub {
-            report.hub.connectionsAccepted = hub.connectionsAccepted
-            report.hub.connectionsRefused = hub.connectionsRefused
-            report.hub.messagesReceived = hub.messagesReceived
-            report.hub.duplicates = hub.duplicates
-            report.hub.outOfOrder = hub.outOfOrder
-            report.hub.devicesSeen = hub.devicesSeen
-            report.hub.protocolErrors = hub.protocolErrors
-            report.hub.refusedByReason = hub.refusedByReason
-            report.hub.takenOver = hub.takenOver
-            report.hub.tokenExpiredDrops = hub.tokenExpiredDrops
-            report.hub.shapedConnects = hub.shapedConnects
-            report.hub.shapedSends = hub.shapedSends
-            report.hub.throttledConnects = hub.throttledConnects
-            report.hub.throttledSends = hub.throttledSends
-            report.hub.pingFloods = hub.pingFloods
-            report.hub.forbiddenTopics = hub.forbiddenTopics
-            report.hub.slowConsumers = hub.slowConsumers
-            report.hub.c2DSent = hub.c2dSent
-            report.hub.c2DAcked = hub.c2dAcked
-            report.hub.c2DRejected = hub.c2dRejected
-            report.hub.twinGets = hub.twinGets
-            report.hub.twinPatches = hub.twinPatches
-            report.hub.quotaExceeded = hub.quotaExceeded
-            report.hub.shapedTwinRequests = hub.shapedTwinRequests
-            report.hub.throttledTwinRequests = hub.throttledTwinRequests
-        }
+        if let hub { report.hub = hubSection(hub) }
         return report
     }
 

@@ -151,35 +151,45 @@ public enum ReportMerge {
             return m
         }
 
-        out.accounting = sumAccounting(reports.map(\.report.accounting))
-        out.connections = reports.map(\.report.connections).reduce(into: Fleetstorm_Report_V1_Connections()) { a, c in
-            a.attempts += c.attempts
-            a.accepted += c.accepted
-            a.retries += c.retries
-            a.reconnects += c.reconnects
-            a.malformedPackets += c.malformedPackets
-            a.refusedByCode.merge(c.refusedByCode, uniquingKeysWith: +)
-        }
-        out.outcomes = reports.map(\.report.outcomes).reduce(into: [:]) { $0.merge($1, uniquingKeysWith: +) }
-        if let twin = sumTwin(reports.map(\.report).filter(\.hasTwin).map(\.twin)) { out.twin = twin }
-        out.statuses = mergeStatuses(reports.flatMap(\.report.statuses))
-        out.transitions = mergeTransitions(reports.flatMap(\.report.transitions))
+        // Counters through the run's own algebra (FleetCounters.add, HubStats.add), written as the builder writes them.
+        var totals = FleetCounters()
+        for (name, r) in reports { totals.add(try counters(r, name: name)) }
+        let sections = ReportBuilder.sections(totals)
+        out.accounting = sections.accounting
+        out.connections = sections.connections
+        out.connections.malformedPackets = reports.map(\.report.connections.malformedPackets).reduce(0, +)
+        out.outcomes = sections.outcomes
+        out.statuses = sections.statuses
+        out.transitions = sections.transitions
+        if let twin = sections.twin { out.twin = twin }
         var cohortNames: [String] = []
         for c in reports.flatMap(\.report.cohorts) where !cohortNames.contains(c.name) { cohortNames.append(c.name) }
-        out.cohorts = cohortNames.compactMap { name in
-            let same = reports.flatMap(\.report.cohorts).filter { $0.name == name }
-            guard var m = same.first else { return nil }
-            m.devices = same.map(\.devices).reduce(0, +)
-            m.accounting = sumAccounting(same.map(\.accounting))
-            m.statuses = mergeStatuses(same.flatMap(\.statuses))
-            m.transitions = mergeTransitions(same.flatMap(\.transitions))
-            m.outcomes = same.map(\.outcomes).reduce(into: [:]) { $0.merge($1, uniquingKeysWith: +) }
+        out.cohorts = try cohortNames.map { (name: String) throws(MergeError) -> Fleetstorm_Report_V1_Cohort in
+            var cohort: Fleetstorm_Report_V1_Cohort?
+            var sum = FleetCounters()
+            for (report, r) in reports {
+                for c in r.cohorts where c.name == name {
+                    sum.add(try counters(c, name: report))
+                    if cohort == nil { cohort = c } else { cohort?.devices += c.devices }
+                }
+            }
+            var m = cohort ?? Fleetstorm_Report_V1_Cohort()
+            let s = ReportBuilder.sections(sum)
+            m.accounting = s.accounting
+            m.connections = s.connections
+            m.statuses = s.statuses
+            m.transitions = s.transitions
+            m.outcomes = s.outcomes
             m.clearTwin()
-            if let twin = sumTwin(same.filter(\.hasTwin).map(\.twin)) { m.twin = twin }
+            if let twin = s.twin { m.twin = twin }
             m.histograms = []  // per-cohort latency stays in the shard reports
             return m
         }
-        if reports.contains(where: { $0.report.hasHub }) { out.hub = sumHub(reports.map(\.report.hub)) }
+        if reports.contains(where: { $0.report.hasHub }) {
+            var hub = HubStats()
+            for (_, r) in reports where r.hasHub { hub.add(hubStats(r.hub)) }
+            out.hub = ReportBuilder.hubSection(hub)
+        }
 
         // Faults: one per label, at its earliest start on the merged time base; affected summed.
         var faults: [String: Fleetstorm_Report_V1_Fault] = [:]
@@ -304,78 +314,6 @@ public enum ReportMerge {
                 s.detail = s.detail.isEmpty ? note : "\(s.detail) (\(note))"
             }
             return s
-        }
-    }
-
-    static func sumAccounting(_ all: [Fleetstorm_Report_V1_Accounting]) -> Fleetstorm_Report_V1_Accounting {
-        all.reduce(into: Fleetstorm_Report_V1_Accounting()) { a, x in
-            a.generated += x.generated
-            a.acked += x.acked
-            a.failed += x.failed
-            a.pending += x.pending
-            a.sent += x.sent
-            a.imbalance += x.imbalance
-            a.c2DReceived += x.c2DReceived
-            a.failedByReason.merge(x.failedByReason, uniquingKeysWith: +)
-            a.generatedByKind.merge(x.generatedByKind, uniquingKeysWith: +)
-            a.ackedByKind.merge(x.ackedByKind, uniquingKeysWith: +)
-        }
-    }
-
-    static func mergeStatuses(_ all: [Fleetstorm_Report_V1_StatusCount]) -> [Fleetstorm_Report_V1_StatusCount] {
-        var counts: [String: (String, String, UInt64)] = [:]
-        for s in all { counts["\(s.status)\u{0}\(s.reason)", default: (s.status, s.reason, 0)].2 += s.count }
-        return counts.values.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map {
-            var s = Fleetstorm_Report_V1_StatusCount()
-            (s.status, s.reason, s.count) = ($0.0, $0.1, $0.2)
-            return s
-        }
-    }
-
-    static func mergeTransitions(_ all: [Fleetstorm_Report_V1_Transition]) -> [Fleetstorm_Report_V1_Transition] {
-        var counts: [String: Fleetstorm_Report_V1_Transition] = [:]
-        for t in all {
-            let key = "\(t.from)\u{0}\(t.to)\u{0}\(t.reason)"
-            var m =
-                counts[key]
-                ?? {
-                    var n = t
-                    n.count = 0
-                    return n
-                }()
-            m.count += t.count
-            counts[key] = m
-        }
-        return counts.values.sorted { ($0.from, $0.to, $0.reason) < ($1.from, $1.to, $1.reason) }
-    }
-
-    static func sumHub(_ all: [Fleetstorm_Report_V1_HubStats]) -> Fleetstorm_Report_V1_HubStats {
-        all.reduce(into: Fleetstorm_Report_V1_HubStats()) { a, h in
-            a.connectionsAccepted += h.connectionsAccepted
-            a.connectionsRefused += h.connectionsRefused
-            a.messagesReceived += h.messagesReceived
-            a.duplicates += h.duplicates
-            a.devicesSeen += h.devicesSeen
-            a.protocolErrors += h.protocolErrors
-            a.outOfOrder += h.outOfOrder
-            a.refusedByReason.merge(h.refusedByReason, uniquingKeysWith: +)
-            a.takenOver += h.takenOver
-            a.tokenExpiredDrops += h.tokenExpiredDrops
-            a.shapedConnects += h.shapedConnects
-            a.shapedSends += h.shapedSends
-            a.throttledConnects += h.throttledConnects
-            a.throttledSends += h.throttledSends
-            a.pingFloods += h.pingFloods
-            a.forbiddenTopics += h.forbiddenTopics
-            a.slowConsumers += h.slowConsumers
-            a.c2DSent += h.c2DSent
-            a.c2DAcked += h.c2DAcked
-            a.c2DRejected += h.c2DRejected
-            a.twinGets += h.twinGets
-            a.twinPatches += h.twinPatches
-            a.quotaExceeded += h.quotaExceeded
-            a.shapedTwinRequests += h.shapedTwinRequests
-            a.throttledTwinRequests += h.throttledTwinRequests
         }
     }
 }
