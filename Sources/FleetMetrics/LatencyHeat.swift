@@ -12,11 +12,36 @@ public enum LatencyHeat {
     public static let names = ["connect", "publish_ack"]
     static let prefix = "heat_"
 
-    /// The bucket of a latency.
+    /// The bucket of a latency: the number of bucket edges at or below it (no logarithm per recorded latency; a
+    /// test checks every edge against `loggedBucket`).
     public static func bucket(_ nanoseconds: Int64) -> Int {
+        guard nanoseconds > Int64(lowestNanoseconds) else { return 0 }
+        // Binary search for the last edge ≤ nanoseconds (edges[0] is bucket 1's).
+        var low = 0
+        var high = edges.count
+        while low < high {
+            let mid = (low + high) / 2
+            if edges[mid] <= nanoseconds { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// The bucket by its definition: ⌊log10(latency / 10 µs) × 6⌋, clamped to 0 … 41.
+    static func loggedBucket(_ nanoseconds: Int64) -> Int {
         let ratio = Double(nanoseconds) / Double(lowestNanoseconds)
         guard ratio > 1 else { return 0 }
         return min(buckets - 1, Int(saturating: log10(ratio) * Double(perDecade)))
+    }
+
+    /// The smallest latency (ns) of buckets 1 … 41 by `loggedBucket`, found by bisection once.
+    static let edges: [Int64] = (1..<buckets).map { k in
+        var low = Int64(lowestNanoseconds)
+        var high = Int64(lowestNanoseconds) * 10_000_000  // 100 s: past the last edge
+        while low < high {
+            let mid = low + (high - low) / 2
+            if loggedBucket(mid) >= k { high = mid } else { low = mid + 1 }
+        }
+        return low
     }
 
     /// The lower edge of bucket `k` in nanoseconds.
