@@ -29,10 +29,9 @@ final class Swarm {
     let https: (host: String, settings: Scenario.HTTPS)?
     /// AMQP 1.0: the bridge's settings shared by every device (nil: MQTT); the mechanism is each device's SDK's.
     let amqp: AMQPDeviceBridge.Configuration?
-    let rampRate: Double
-    /// Connects in flight at once: fixed, or adaptive (`fleet.max_in_flight: auto`, grown and halved by how fast
-    /// the hub accepts).
-    private(set) var window: Int
+    /// The ramp and the window of first connects (`FleetPlan`'s gate, as FleetSim's); the window is fixed, or
+    /// adaptive (`fleet.max_in_flight: auto`, grown and halved by how fast the hub accepts).
+    private var gate: RampGate
     private(set) var adaptive: ConnectWindow?
     let connectTimeout: Duration
     let callbacks: DeviceCallbacks
@@ -43,8 +42,6 @@ final class Swarm {
     /// which: device `start + j` rides `pools[first + j % count]`.
     private(set) var pools: [DeviceAMQPPool] = []
     var pooledCohorts: [(start: Int, devices: Int, first: Int, count: Int)] = []
-    private var nextToStart = 0
-    private var inFlight = 0
     private(set) var finished = 0
     private var pacing: Scheduled<Void>?
     private var rampStart: Instant = .zero
@@ -108,20 +105,19 @@ final class Swarm {
             )
         }
         baseBootstrap = base
-        self.rampRate = scenario.fleet.rampRate
+        let plan = FleetPlan(scenario)
+        var window = scenario.fleet.maxInFlight
         if scenario.fleet.adaptiveWindow {
             let adaptive = ConnectWindow(cap: min(scenario.fleet.maxInFlight, max(1, scenario.fleet.devices)))
             self.adaptive = adaptive
-            self.window = adaptive.size
-        } else {
-            self.window = scenario.fleet.maxInFlight
+            window = adaptive.size
         }
+        gate = RampGate(devices: plan.devices, rate: scenario.fleet.rampRate, window: window)
         self.connectTimeout = scenario.mqtt.connectTimeout
         self.allFinished = loop.makePromise()
         handlers.reserveCapacity(scenario.fleet.devices)
-        let seeds = SplitMix64(seed: scenario.seed)
         var index = 0
-        for (c, cohort) in scenario.effectiveCohorts.enumerated() {
+        for (c, cohort) in plan.cohorts.enumerated() {
             // One configuration per cohort, built once; its devices share it (the payload buffer copy-on-write).
             var cohortConfig = DeviceConfig(scenario: scenario, cohort: cohort)
             cohortConfig.unixSecondsAtZero = unixNanosecondsAtZero / 1_000_000_000
@@ -154,14 +150,7 @@ final class Swarm {
                 }
             }
             for _ in 0..<cohort.devices {
-                let id = scenario.fleet.deviceID(index)
-                let key = (try? cohortConfig.auth?.key(for: id)) ?? nil
-                let machine = DeviceStateMachine(
-                    deviceID: id,
-                    shared: shared,
-                    seed: seeds.derived(UInt64(scenario.fleet.firstIndex + index)).state,
-                    key: key
-                )
+                let machine = plan.machine(index, shared: shared)
                 handlers.append(
                     DeviceChannelHandler(index: UInt32(index), machine: machine, swarm: self, recorder: recorders[c])
                 )
@@ -176,12 +165,12 @@ final class Swarm {
     /// Completes when every device has ended.
     var finishedFuture: EventLoopFuture<Void> { allFinished.futureResult }
 
-    var startedCount: Int { nextToStart }
-    var inFlightCount: Int { inFlight }
+    var startedCount: Int { gate.started }
+    var inFlightCount: Int { gate.inFlight }
 
     func start() {
         rampStart = scheduler.now()
-        if adaptive != nil { recorders.first?.connectWindow(window, at: rampStart) }
+        if adaptive != nil { recorders.first?.connectWindow(gate.window, at: rampStart) }
         if handlers.isEmpty {
             allFinished.succeed()
             return
@@ -191,7 +180,7 @@ final class Swarm {
     }
 
     private func schedulePacing() {
-        guard nextToStart < handlers.count, !stopping else { return }
+        guard !gate.done, !stopping else { return }
         pacing = loop.assumeIsolated().scheduleTask(in: .milliseconds(2)) { [unowned self] in
             self.pacing = nil
             self.pump()
@@ -202,20 +191,9 @@ final class Swarm {
     /// Starts as many devices as the ramp and the window allow now.
     func pump() {
         guard !stopping else { return }
-        let allowed: Int
-        if rampRate <= 0 {
-            allowed = handlers.count
-        } else {
-            let elapsed = Double((scheduler.now() - rampStart).nanoseconds) / 1e9
-            allowed = min(handlers.count, Int(saturating: elapsed * rampRate) &+ 1)
-        }
-        while nextToStart < allowed && inFlight < window {
-            let h = handlers[nextToStart]
-            nextToStart += 1
-            inFlight += 1
-            h.start()
-        }
-        if nextToStart == handlers.count {
+        // Each start may free its slot at once (a refused connect): the gate is read again for every device.
+        while let i = gate.next(elapsed: scheduler.now() - rampStart) { handlers[i].start() }
+        if gate.done {
             pacing?.cancel()
             pacing = nil
         }
@@ -228,7 +206,7 @@ final class Swarm {
     }
 
     func slotReleased(_ outcome: SlotOutcome) {
-        inFlight -= 1
+        gate.release()
         windowSignal(outcome)
         pump()
     }
@@ -243,9 +221,9 @@ final class Swarm {
         case .failed: adaptive.failed()
         }
         self.adaptive = adaptive
-        if adaptive.size != window {
-            window = adaptive.size
-            recorders.first?.connectWindow(window, at: scheduler.now())
+        if adaptive.size != gate.window {
+            gate.window = adaptive.size
+            recorders.first?.connectWindow(gate.window, at: scheduler.now())
         }
     }
 

@@ -82,7 +82,7 @@ extension FleetSimulation.State {
                 ? Instant.zero + plan.events[faultsApplied].at : Instant(nanoseconds: .max)
         case .ramp:
             pump()
-            if nextToStart < devices.count && !stopping { wheel.schedule(at: now + .milliseconds(2), .ramp) }
+            if !gate.done && !stopping { wheel.schedule(at: now + .milliseconds(2), .ramp) }
         case .stop:
             hitDeadline = finished < devices.count
             stopAll()

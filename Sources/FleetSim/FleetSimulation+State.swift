@@ -56,8 +56,8 @@ extension FleetSimulation {
         /// The actions the machines being driven returned, as a stack (see `run(device:from:)`).
         var actions: [DeviceAction] = []
 
-        var nextToStart = 0
-        var inFlight = 0
+        /// The ramp and the window (the partition's share of them), as the engine's.
+        var gate: RampGate
         var finished = 0
         var stopping = false
         var hitDeadline = false
@@ -68,8 +68,6 @@ extension FleetSimulation {
         /// The next fault step not yet applied (publishes that arrive before it skip the hub's event queue).
         var nextFaultAt: Instant = .zero
         var faultsApplied = 0
-        let rampRate: Double
-        let window: Int
 
         init(scenario: Scenario, grace: Duration, partition: Int = 0, of partitions: Int = 1) {
             self.scenario = scenario
@@ -82,7 +80,8 @@ extension FleetSimulation {
             recorders = cohorts.map { Recorder(bin: scenario.bin, kinds: scenario.mix(of: $0).map(\.name)) }
             unretained = recorders.map { Unmanaged.passUnretained($0) }
             hub = SimHub(scenario: scenario, partitions: partitions)
-            (rampRate, window) = scenario.fleet.pace(share: partitions)
+            let pace = scenario.fleet.pace(share: partitions)
+            gate = RampGate(devices: n, rate: pace.rampRate, window: pace.window)
             rng = SplitMix64(seed: scenario.seed).derived(0x5EED_5117 &+ UInt64(partition))
             hubOrder = SplitMix64(seed: scenario.seed).derived(0x0D0E_0F10 &+ UInt64(partition))
             halfRTT = scenario.simulation.rtt.nanoseconds / 2
@@ -100,28 +99,14 @@ extension FleetSimulation {
             // Room for every timer kind and a few packets in flight per device, reserved up front: pages are only
             // touched as entries are used, and the pool never doubles (a doubling copy briefly needs both buffers).
             wheel.reserveCapacity(n * 12)
-            let seeds = SplitMix64(seed: scenario.seed)
+            let plan = FleetPlan(scenario)
             let shared = cohorts.map { SharedDeviceConfig(DeviceConfig(scenario: scenario, cohort: $0)) }
             cohortQoS = shared.map(\.config.qos)
-            var bounds: [Int] = []
-            var end = 0
-            for c in cohorts {
-                end += c.devices
-                bounds.append(end)
-            }
-            var c = 0
             for j in 0..<n {
+                // Partition p takes every P-th device of the fleet.
                 let index = j * partitions + partition
-                while c < bounds.count - 1 && index >= bounds[c] { c += 1 }
-                let id = scenario.fleet.deviceID(index)
-                let key = (try? shared[c].config.auth?.key(for: id)) ?? nil
-                let machine = DeviceStateMachine(
-                    deviceID: id,
-                    shared: shared[c],
-                    seed: seeds.derived(UInt64(index)).state,
-                    key: key
-                )
-                devices.append(SimDevice(machine: machine, cohort: UInt8(clamping: c)))
+                let c = plan.cohort(of: index)
+                devices.append(SimDevice(machine: plan.machine(index, shared: shared[c]), cohort: UInt8(clamping: c)))
             }
             layOutPools(cohorts)
             actions.reserveCapacity(16)
@@ -147,7 +132,7 @@ extension FleetSimulation {
             nextFaultAt = plan.events.first.map { Instant.zero + $0.at } ?? Instant(nanoseconds: .max)
             wheel.schedule(at: Instant.zero + scenario.duration, .stop)
             pump()
-            if nextToStart < devices.count { wheel.schedule(at: now + .milliseconds(2), .ramp) }
+            if !gate.done { wheel.schedule(at: now + .milliseconds(2), .ramp) }
             let wallStart = ContinuousClock.now
             var lastReport = wallStart
             while finished < devices.count {
@@ -279,13 +264,7 @@ extension FleetSimulation {
 
         mutating func pump() {
             guard !stopping else { return }
-            let n = devices.count
-            let rate = rampRate
-            let allowed = rate <= 0 ? n : min(n, Int(saturating: Double(now.nanoseconds) / 1e9 * rate) &+ 1)
-            while nextToStart < allowed && inFlight < window {
-                let i = nextToStart
-                nextToStart += 1
-                inFlight += 1
+            while let i = gate.next(elapsed: now - .zero) {
                 devices[i].holdsSlot = true
                 let base = actions.count
                 devices[i].machine.start(now: now, into: &actions)
@@ -296,7 +275,7 @@ extension FleetSimulation {
         mutating func releaseSlot(_ i: Int) {
             guard devices[i].holdsSlot else { return }
             devices[i].holdsSlot = false
-            inFlight -= 1
+            gate.release()
             pump()
         }
 

@@ -35,10 +35,11 @@ public struct InMemoryFleet {
     public private(set) var deviceWrites: [(device: Int, packet: MQTTPacket)] = []
 
     public init(scenario: Scenario, latency: Duration = .milliseconds(5)) {
-        let config = DeviceConfig(scenario: scenario)
-        machines = (0..<scenario.fleet.devices).map {
-            DeviceStateMachine(deviceID: scenario.fleet.deviceID($0), config: config)
-        }
+        // The devices as every runner builds them (`FleetPlan`): cohorts, ids, seeds, keys.
+        let plan = FleetPlan(scenario)
+        let shared = plan.cohorts.map { SharedDeviceConfig(DeviceConfig(scenario: scenario, cohort: $0)) }
+        let config = shared[0].config
+        machines = (0..<plan.devices).map { plan.machine($0, shared: shared[plan.cohort(of: $0)]) }
         hubSessions = Array(repeating: nil, count: machines.count)
         decoders = Array(repeating: MQTTDecoder(version: config.version), count: machines.count)
         hubDecoders = Array(repeating: MQTTDecoder(), count: machines.count)
