@@ -16,12 +16,8 @@ extension ProfileReader {
         if case .inherited(let inherited) = start { pool = inherited }
         guard section.mentions("amqp") else { return pool }
         try section.mapping("amqp") { (m: inout Section) throws(ScenarioError) in
-            let perConnection = try m.int(
-                "devices_per_connection",
-                min: 1,
-                max: Scenario.AMQPPool.maxDevicesPerConnection
-            )
-            let size = try m.int("pool_size", min: 1, max: 1_000_000)
+            let perConnection = try m.int("devices_per_connection")
+            let size = try m.int("pool_size")
             guard amqp else {
                 throw m.error(
                     .invalidValue,

@@ -4,7 +4,7 @@ extension ProfileReader {
     /// A standalone hub's fault file: `seed:` (optional) and `faults:`, nothing else.
     mutating func readFaultFile(_ root: Node) throws(ScenarioError) -> [Scenario.Fault] {
         var top = try section(root, path: "")
-        let seed = try top.int("seed", min: 0).map { UInt64($0) } ?? 1
+        let seed = try top.int("seed").map { UInt64($0) } ?? 1
         let faults = try Self.readFaults(&top, seed: seed, hub: .embedded, proxy: false)
         try top.finish()
         return faults
@@ -47,7 +47,7 @@ extension ProfileReader {
     }
 
     static func readFault(_ f: inout Section, salt: UInt64) throws(ScenarioError) -> Scenario.Fault {
-        guard let at = try f.duration("at", min: .zero) else {
+        guard let at = try f.duration("at") else {
             throw f.error(.invalidValue, "at", "every fault needs at: (e.g. at: 5s)")
         }
         let kindText = try f.string("kind") ?? ""
@@ -56,14 +56,14 @@ extension ProfileReader {
             throw f.error(.invalidValue, "kind", "unknown fault kind \"\(kindText)\" (supported: \(known))")
         }
         var fault = Scenario.Fault(at: at, kind: kind)
-        fault.duration = try f.duration("for", min: .zero) ?? .zero
+        fault.duration = try f.duration("for") ?? .zero
         if kind.hasWindow && fault.duration == .zero {
             throw f.error(.invalidValue, "for", "\(kind.rawValue) lasts a window: add for: (e.g. for: 10s)")
         }
         if !kind.hasWindow && fault.duration != .zero {
             throw f.error(.invalidValue, "for", "\(kind.rawValue) happens at an instant: remove for:")
         }
-        fault.delay = try f.duration("delay", min: .zero) ?? .zero
+        fault.delay = try f.duration("delay") ?? .zero
         let slow = kind == .slowConnack || kind == .slowPuback
         if slow && fault.delay == .zero {
             throw f.error(.invalidValue, "delay", "\(kind.rawValue) needs delay: (e.g. delay: 2s)")
@@ -72,7 +72,7 @@ extension ProfileReader {
             throw f.error(.invalidValue, "delay", "only slow-connack and slow-puback take delay:")
         }
         var target = FaultTarget(salt: salt)
-        target.fraction = try f.double("fraction", min: 0) ?? 1
+        target.fraction = try f.double("fraction") ?? 1
         if target.fraction > 1 || target.fraction == 0 {
             throw f.error(.invalidValue, "fraction", "expected a share of the fleet in (0, 1], e.g. 0.25")
         }
@@ -82,8 +82,8 @@ extension ProfileReader {
             throw f.error(.invalidValue, "source", "\"\(source)\" is not an IP address")
         }
         fault.target = target
-        fault.connectRate = try f.double("connect_rate", min: 0.001)
-        fault.sendRate = try f.double("send_rate", min: 0.001)
+        fault.connectRate = try f.double("connect_rate")
+        fault.sendRate = try f.double("send_rate")
         if kind == .throttle && fault.connectRate == nil && fault.sendRate == nil {
             throw f.error(.invalidValue, "connect_rate", "throttle needs connect_rate: and/or send_rate: (per second)")
         }
@@ -94,8 +94,8 @@ extension ProfileReader {
                 "only throttle takes rates"
             )
         }
-        fault.period = try f.duration("period", min: .milliseconds(10)) ?? .zero
-        fault.down = try f.duration("down", min: .zero) ?? .zero
+        fault.period = try f.duration("period") ?? .zero
+        fault.down = try f.duration("down") ?? .zero
         if kind == .flap || kind == .linkFlap {
             guard fault.period > .zero else {
                 throw f.error(
@@ -120,7 +120,7 @@ extension ProfileReader {
             }
             fault.refusal = r
         }
-        if let uplink = try f.int("uplink", min: 1, max: 2) {
+        if let uplink = try f.int("uplink") {
             guard kind.isNetwork else {
                 throw f.error(
                     .invalidValue,

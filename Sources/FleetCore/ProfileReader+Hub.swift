@@ -41,7 +41,7 @@ extension ProfileReader {
                     : "the hub plays the faults itself: drop fault_proxy"
             )
         }
-        s.c2dInterval = try hub.duration("c2d_interval", min: .milliseconds(10))
+        s.c2dInterval = try hub.duration("c2d_interval")
         if s.c2dInterval != nil && !s.hub.isEmbedded && !s.hubServesProfile {
             throw hub.error(.invalidValue, "c2d_interval", "only the embedded hub sends C2D messages")
         }
@@ -62,10 +62,10 @@ extension ProfileReader {
         }
         // The tier's settings are read whether or not a tier is given, so that one without it is refused as
         // what it is (not as an unknown key).
-        let units = try hub.int("units", min: 1, max: 200)
-        let burst = try hub.double("burst_seconds", min: 0, max: 86_400)
-        let shaping = try hub.duration("max_shaping_delay", min: .zero)
-        let daily = try hub.int("daily_messages", min: 1)
+        let units = try hub.int("units")
+        let burst = try hub.double("burst_seconds")
+        let shaping = try hub.duration("max_shaping_delay")
+        let daily = try hub.int("daily_messages")
         if let tier {
             var quota = Scenario.Quota(tier: tier.uppercased())
             quota.units = units ?? quota.units

@@ -3,25 +3,25 @@ import Foundation
 extension ProfileReader {
     /// `simulation:` — how `fleetstorm simulate` models the network, the listener and the hub's answer times.
     static func readSimulation(_ m: inout Section, into simulation: inout Scenario.Simulation) throws(ScenarioError) {
-        simulation.rtt = try m.duration("rtt", min: .zero, max: .seconds(60)) ?? simulation.rtt
+        simulation.rtt = try m.duration("rtt") ?? simulation.rtt
         simulation.rttJitter =
-            try m.duration("rtt_jitter", min: .zero, max: .seconds(60)) ?? simulation.rttJitter
+            try m.duration("rtt_jitter") ?? simulation.rttJitter
         simulation.acceptRate = try m.rateOrUnlimited("accept_rate") ?? simulation.acceptRate
         simulation.acceptBacklog =
-            try m.int("accept_backlog", min: 1, max: 10_000_000) ?? simulation.acceptBacklog
+            try m.int("accept_backlog") ?? simulation.acceptBacklog
         simulation.connackDelay =
-            try m.duration("connack_delay", min: .zero, max: .seconds(600)) ?? simulation.connackDelay
+            try m.duration("connack_delay") ?? simulation.connackDelay
         simulation.pubackDelay =
-            try m.duration("puback_delay", min: .zero, max: .seconds(600)) ?? simulation.pubackDelay
-        simulation.partitions = try m.int("partitions", min: 0, max: 64) ?? simulation.partitions
+            try m.duration("puback_delay") ?? simulation.pubackDelay
+        simulation.partitions = try m.int("partitions") ?? simulation.partitions
     }
 
     /// `link:` — a slow or lossy link between the devices and the hub (nil when it changes nothing).
     static func readLink(_ m: inout Section) throws(ScenarioError) -> Scenario.Link? {
         var link = Scenario.Link()
-        link.rtt = try m.duration("rtt", min: .zero, max: .seconds(30)) ?? link.rtt
-        link.jitter = try m.duration("jitter", min: .zero, max: .seconds(30)) ?? link.jitter
-        link.loss = try m.double("loss", min: 0) ?? link.loss
+        link.rtt = try m.duration("rtt") ?? link.rtt
+        link.jitter = try m.duration("jitter") ?? link.jitter
+        link.loss = try m.double("loss") ?? link.loss
         if link.loss >= 0.5 {
             throw m.error(.invalidValue, "loss", "expected a share of segments below 0.5, e.g. 0.02")
         }
@@ -85,8 +85,8 @@ extension ProfileReader {
         transport: Scenario.HubTarget,
         into https: inout Scenario.HTTPS
     ) throws(ScenarioError) {
-        let poll = try m.duration("poll_interval", min: .milliseconds(100), max: .seconds(86_400))
-        let timeout = try m.duration("request_timeout", min: .milliseconds(100), max: .seconds(3600))
+        let poll = try m.duration("poll_interval")
+        let timeout = try m.duration("request_timeout")
         let version = try m.string("api_version")
         if let version, version.isEmpty || version.contains(where: { $0.isWhitespace || $0 == "&" || $0 == "#" }) {
             throw m.error(.invalidValue, "api_version", "expected a version like \(DeviceREST.defaultAPIVersion)")

@@ -47,11 +47,63 @@ struct Section {
         return s
     }
 
-    mutating func string(_ key: String) throws(ScenarioError) -> String? {
-        try scalar(key, "text")?.string
+    // MARK: - typed getters: the type and range come from the schema (`ProfileSchema`)
+
+    /// The schema's kind of `key` in this section; a key the schema lacks is FleetStorm's own mistake, refused in
+    /// one line rather than read with no range.
+    private func kind(_ key: String) throws(ScenarioError) -> ProfileKey.Kind {
+        guard let entry = ProfileSchema.key(fullKey(key)) else {
+            throw error(.invalidValue, key, "this key is missing from FleetStorm's profile schema: please report it")
+        }
+        return entry.kind
     }
 
-    mutating func int(_ key: String, min: Int, max: Int = Int.max) throws(ScenarioError) -> Int? {
+    private func mismatch(_ key: String, _ getter: String) -> ScenarioError {
+        error(
+            .invalidValue,
+            key,
+            "FleetStorm reads this key as \(getter), which its schema does not say: please report it"
+        )
+    }
+
+    mutating func string(_ key: String) throws(ScenarioError) -> String? {
+        guard try kind(key) == .text else { throw mismatch(key, "text") }
+        return try scalar(key, "text")?.string
+    }
+
+    mutating func int(_ key: String) throws(ScenarioError) -> Int? {
+        guard case .whole(let min, let max) = try kind(key) else { throw mismatch(key, "a whole number") }
+        return try wholeNumber(key, min: min, max: max)
+    }
+
+    mutating func intOrAuto(_ key: String) throws(ScenarioError) -> Int?? {
+        guard case .wholeOrAuto(let min, let max) = try kind(key) else { throw mismatch(key, "a number or auto") }
+        return try wholeNumberOrAuto(key, min: min, max: max)
+    }
+
+    mutating func double(_ key: String) throws(ScenarioError) -> Double? {
+        guard case .number(let min, let max) = try kind(key) else { throw mismatch(key, "a number") }
+        return try number(key, min: min, max: max)
+    }
+
+    mutating func rateOrUnlimited(_ key: String) throws(ScenarioError) -> Double? {
+        guard try kind(key) == .rateOrUnlimited else { throw mismatch(key, "a rate") }
+        return try rate(key)
+    }
+
+    mutating func duration(_ key: String) throws(ScenarioError) -> Duration? {
+        guard case .time(let min, let max) = try kind(key) else { throw mismatch(key, "a duration") }
+        return try time(key, min: min, max: max)
+    }
+
+    mutating func bool(_ key: String) throws(ScenarioError) -> Bool? {
+        guard try kind(key) == .flag else { throw mismatch(key, "true or false") }
+        return try flag(key)
+    }
+
+    // MARK: - reading a scalar of a type within a range
+
+    private mutating func wholeNumber(_ key: String, min: Int, max: Int) throws(ScenarioError) -> Int? {
         guard let s = try scalar(key, "a whole number") else { return nil }
         let text = s.string.replacingUnderscores
         guard let v = Int(text) else {
@@ -65,7 +117,7 @@ struct Section {
     }
 
     /// A whole number in `min ... max`, or the word `auto` (the program decides; nil inside: `.some(nil)`).
-    mutating func intOrAuto(_ key: String, min: Int, max: Int) throws(ScenarioError) -> Int?? {
+    private mutating func wholeNumberOrAuto(_ key: String, min: Int, max: Int) throws(ScenarioError) -> Int?? {
         guard let s = try scalar(key, "a whole number or auto") else { return nil }
         if s.string == "auto" { return .some(nil) }
         guard let v = Int(s.string.replacingUnderscores) else {
@@ -79,7 +131,7 @@ struct Section {
 
     /// A number in `min ... max`. Every number key has an upper bound (a billion unless the key says otherwise), so
     /// each later conversion of it (to a count, a rate's interval, nanoseconds) stays in range.
-    mutating func double(_ key: String, min: Double, max: Double = 1e9) throws(ScenarioError) -> Double? {
+    private mutating func number(_ key: String, min: Double, max: Double) throws(ScenarioError) -> Double? {
         guard let s = try scalar(key, "a number") else { return nil }
         guard let v = Double(s.string.replacingUnderscores), v.isFinite else {
             throw error(.wrongType, key, "expected a number, got \"\(s.string)\"")
@@ -92,15 +144,15 @@ struct Section {
 
     /// A rate in events per second where 0 means unlimited: 0, or between 0.001 and a billion (a slower rate's interval
     /// between events would not fit the clock).
-    mutating func rateOrUnlimited(_ key: String) throws(ScenarioError) -> Double? {
-        guard let v = try double(key, min: 0) else { return nil }
+    private mutating func rate(_ key: String) throws(ScenarioError) -> Double? {
+        guard let v = try number(key, min: 0, max: 1e9) else { return nil }
         guard v == 0 || v >= 0.001 else {
             throw error(.outOfRange, key, "must be 0 (unlimited) or between 0.001 and 1e9, got \(v.shortText)")
         }
         return v
     }
 
-    mutating func bool(_ key: String) throws(ScenarioError) -> Bool? {
+    private mutating func flag(_ key: String) throws(ScenarioError) -> Bool? {
         guard let s = try scalar(key, "true or false") else { return nil }
         switch s.string.lowercased() {
         case "true", "yes", "on": return true
@@ -109,7 +161,7 @@ struct Section {
         }
     }
 
-    mutating func duration(_ key: String, min: Duration, max: Duration? = nil) throws(ScenarioError) -> Duration? {
+    private mutating func time(_ key: String, min: Duration, max: Duration?) throws(ScenarioError) -> Duration? {
         guard let s = try scalar(key, "a duration like 250ms, 10s or 5m") else { return nil }
         guard let d = Duration.parse(s.string) else {
             throw error(.wrongType, key, "expected a duration like 250ms, 10s or 5m, got \"\(s.string)\"")
@@ -122,6 +174,7 @@ struct Section {
     }
 
     mutating func strings(_ key: String) throws(ScenarioError) -> [String]? {
+        guard try kind(key) == .list else { throw mismatch(key, "a list of text") }
         guard let node = value(key) else { return nil }
         guard case .sequence(let seq) = node else { throw error(.wrongType, key, "expected a list of text") }
         var out: [String] = []

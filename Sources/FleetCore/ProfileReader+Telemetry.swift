@@ -1,14 +1,14 @@
 /// The `telemetry:` section: what each device sends, how often, and in what mix.
 extension ProfileReader {
     static func readTelemetry(_ t: inout Section, into telemetry: inout Scenario.Telemetry) throws(ScenarioError) {
-        telemetry.messages = try t.int("messages", min: 0, max: 100_000_000) ?? telemetry.messages
-        telemetry.interval = try t.duration("interval", min: .zero) ?? telemetry.interval
+        telemetry.messages = try t.int("messages") ?? telemetry.messages
+        telemetry.interval = try t.duration("interval") ?? telemetry.interval
         telemetry.stayConnected = try t.bool("stay_connected") ?? telemetry.stayConnected
-        telemetry.payloadBytes = try t.int("payload_bytes", min: 0, max: 256 * 1024) ?? telemetry.payloadBytes
-        if let q = try t.int("qos", min: 0, max: 1) { telemetry.qos = q == 0 ? .atMostOnce : .atLeastOnce }
-        telemetry.drainTimeout = try t.duration("drain_timeout", min: .zero) ?? telemetry.drainTimeout
+        telemetry.payloadBytes = try t.int("payload_bytes") ?? telemetry.payloadBytes
+        if let q = try t.int("qos") { telemetry.qos = q == 0 ? .atMostOnce : .atLeastOnce }
+        telemetry.drainTimeout = try t.duration("drain_timeout") ?? telemetry.drainTimeout
         telemetry.queueCapacity =
-            try t.int("queue_capacity", min: 0, max: 10_000_000) ?? telemetry.queueCapacity
+            try t.int("queue_capacity") ?? telemetry.queueCapacity
         if let o = try t.string("queue_overflow") {
             guard let overflow = QueueOverflow(rawValue: o) else {
                 let known = QueueOverflow.allCases.map(\.rawValue).joined(separator: ", ")
@@ -16,7 +16,7 @@ extension ProfileReader {
             }
             telemetry.queueOverflow = overflow
         }
-        telemetry.maxInflight = try t.int("max_inflight", min: 1, max: 65_535) ?? telemetry.maxInflight
+        telemetry.maxInflight = try t.int("max_inflight") ?? telemetry.maxInflight
         if telemetry.interval == .zero && telemetry.qos != .atLeastOnce {
             throw t.error(
                 .invalidValue,
@@ -61,16 +61,16 @@ extension ProfileReader {
             guard !kinds.contains(where: { $0.name == name }) else {
                 throw k.error(.invalidValue, "name", "\"\(name)\" names two kinds of this mix")
             }
-            guard let weight = try k.double("weight", min: 0, max: 1e9), weight > 0 else {
+            guard let weight = try k.double("weight"), weight > 0 else {
                 throw k.error(.invalidValue, "weight", "each kind needs a weight above 0 (its share: weight / sum)")
             }
             var kind = Scenario.MessageKind(name: name, weight: weight)
             kind.template = try Self.readTemplate(&k)
-            kind.payloadBytes = try k.int("payload_bytes", min: 0, max: 256 * 1024)
+            kind.payloadBytes = try k.int("payload_bytes")
             if kind.template != nil && kind.payloadBytes != nil {
                 throw k.error(.invalidValue, "payload_bytes", "a template decides the body's size: drop payload_bytes")
             }
-            if let q = try k.int("qos", min: 0, max: 1) { kind.qos = q == 0 ? .atMostOnce : .atLeastOnce }
+            if let q = try k.int("qos") { kind.qos = q == 0 ? .atMostOnce : .atLeastOnce }
             kinds.append(kind)
         }
         guard given else { return nil }

@@ -4,12 +4,12 @@ extension ProfileReader {
     static func readTwin(_ m: inout Section, scenario s: Scenario) throws(ScenarioError) -> Scenario.Twin {
         var t = Scenario.Twin()
         t.getOnConnect = try m.bool("get_on_connect") ?? t.getOnConnect
-        t.reportInterval = try m.duration("report_interval", min: .zero, max: .seconds(86_400)) ?? t.reportInterval
+        t.reportInterval = try m.duration("report_interval") ?? t.reportInterval
         if t.reportInterval > .zero && t.reportInterval < .milliseconds(100) {
             throw m.error(.invalidValue, "report_interval", "expected 0 (no reports) or at least 100ms")
         }
-        t.reportBytes = try m.int("report_bytes", min: 17, max: 32_768) ?? t.reportBytes
-        t.timeout = try m.duration("timeout", min: .milliseconds(100), max: .seconds(3_600)) ?? t.timeout
+        t.reportBytes = try m.int("report_bytes") ?? t.reportBytes
+        t.timeout = try m.duration("timeout") ?? t.timeout
         guard t.isEnabled else { return t }
         let key = t.getOnConnect ? "get_on_connect" : "report_interval"
         if s.hub.https {

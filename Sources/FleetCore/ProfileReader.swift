@@ -35,15 +35,15 @@ struct ProfileReader {
         var telemetrySection: Section?
         s.name = try top.string("name") ?? s.name
         s.description = try top.string("description") ?? s.description
-        if let seed = try top.int("seed", min: 0) { s.seed = UInt64(seed) }
-        s.duration = try top.duration("duration", min: .milliseconds(1)) ?? s.duration
-        s.bin = try top.duration("bin", min: .milliseconds(1), max: .seconds(10)) ?? s.bin
+        if let seed = try top.int("seed") { s.seed = UInt64(seed) }
+        s.duration = try top.duration("duration") ?? s.duration
+        s.bin = try top.duration("bin") ?? s.bin
         try top.mapping("hub") { (hub: inout Section) throws(ScenarioError) in try readHub(&hub, into: &s) }
         try top.mapping("fleet") { (f: inout Section) throws(ScenarioError) in
-            s.fleet.devices = try f.int("devices", min: 1, max: 10_000_000) ?? s.fleet.devices
+            s.fleet.devices = try f.int("devices") ?? s.fleet.devices
             s.fleet.idPrefix = try f.string("id_prefix") ?? s.fleet.idPrefix
             s.fleet.rampRate = try f.rateOrUnlimited("ramp_rate") ?? s.fleet.rampRate
-            switch try f.intOrAuto("max_in_flight", min: 1, max: 1_000_000) {
+            switch try f.intOrAuto("max_in_flight") {
             case .some(.some(let fixed)):
                 s.fleet.maxInFlight = fixed
                 s.fleet.adaptiveWindow = false
@@ -68,10 +68,10 @@ struct ProfileReader {
                 }
             }
             s.mqtt.keepAlive =
-                try m.duration("keep_alive", min: .zero, max: .seconds(65535)) ?? s.mqtt.keepAlive
+                try m.duration("keep_alive") ?? s.mqtt.keepAlive
             s.mqtt.cleanSession = try m.bool("clean_session") ?? s.mqtt.cleanSession
-            s.mqtt.connackTimeout = try m.duration("connack_timeout", min: .milliseconds(1)) ?? s.mqtt.connackTimeout
-            s.mqtt.connectTimeout = try m.duration("connect_timeout", min: .milliseconds(1)) ?? s.mqtt.connectTimeout
+            s.mqtt.connackTimeout = try m.duration("connack_timeout") ?? s.mqtt.connackTimeout
+            s.mqtt.connectTimeout = try m.duration("connect_timeout") ?? s.mqtt.connectTimeout
             s.mqtt.subscribeC2D = try m.bool("subscribe_c2d") ?? s.mqtt.subscribeC2D
         }
         try top.mapping("telemetry") { (t: inout Section) throws(ScenarioError) in
@@ -92,8 +92,8 @@ struct ProfileReader {
         let base = s
         try top.list("cohorts") { (c: inout Section) throws(ScenarioError) in
             let name = try c.string("name") ?? "cohort-\(cohortSpecs.count + 1)"
-            let devices = try c.int("devices", min: 1)
-            let share = try c.double("share", min: 0, max: 1)
+            let devices = try c.int("devices")
+            let share = try c.double("share")
             let amqp = try Self.readTransport(&c, hub: base.hub)
             let sdk = try Self.readSDK(&c, amqp: amqp) ?? base.sdk
             // A cohort's curve: its own retry:, else the profile's retry: when one was given, else its SDK's own.
@@ -138,7 +138,7 @@ struct ProfileReader {
             let host = try a.string("hub_host")
             let groupKey = try a.string("group_key")
             let registry = try a.string("registry")
-            let ttl = try a.duration("token_ttl", min: .seconds(60))
+            let ttl = try a.duration("token_ttl")
             let apiVersion = try a.string("api_version")
             let certificates = try a.string("certificates")
             switch mode {

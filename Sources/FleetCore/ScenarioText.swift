@@ -124,8 +124,8 @@ extension Scenario {
         return out.joined(separator: "\n") + "\n"
     }
 
-    /// The profile keys whose values are secrets: never shown in errors, logs or reports.
-    public static let secretKeys: Set<String> = ["auth.group_key", "auth.key", "auth.password", "hub.group_key"]
+    /// The profile keys whose values are secrets (the schema's secret flag): never shown in errors, logs or reports.
+    public static var secretKeys: Set<String> { ProfileSchema.secretPaths }
 
     /// True for a key whose value must not be shown: one of `secretKeys`, or (for keys a later version may add)
     /// a key, password or token by its last part.

@@ -96,3 +96,72 @@ struct ProfileKeyTableTests {
         #expect(seen > 50)
     }
 }
+
+/// The README's key tables are printed from the profile schema (`fleetstorm validate --key-table`), and the reader
+/// takes every key's type and range from it: what users read and what the reader enforces are one table.
+@Suite("profiles/README.md tables = the profile schema")
+struct ProfileSchemaTests {
+    /// The README's table that starts with the schema table's first row, header included, up to the blank line.
+    static func readmeTable(startingWith firstRow: String) -> String {
+        let lines = ProfileKeyTableTests.readme.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let first = lines.firstIndex(where: { $0.hasPrefix(firstRow) }), first >= 2 else { return "" }
+        let rows = lines[(first - 2)...].prefix { $0.hasPrefix("|") }
+        return rows.joined(separator: "\n") + "\n"
+    }
+
+    @Test(
+        "the key table and the link table are the schema's, row for row",
+        arguments: [
+            ProfileKey.Table.profile, .link,
+        ]
+    )
+    func readmeTablesArePrinted(table: ProfileKey.Table) {
+        let printed = ProfileSchema.markdown(table)
+        let firstRow = printed.split(separator: "\n")[2].prefix(20)
+        let readme = Self.readmeTable(startingWith: String(firstRow))
+        #expect(printed.split(separator: "\n").count > 3)
+        if readme != printed {
+            let a = readme.split(separator: "\n")
+            let b = printed.split(separator: "\n")
+            let at = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+            Issue.record(
+                "profiles/README.md differs from `fleetstorm validate --key-table` at row \(at):\nREADME:  \(at < a.count ? a[at] : "(end)")\nschema:  \(at < b.count ? b[at] : "(end)")"
+            )
+        }
+    }
+
+    @Test("every number has both bounds and the reader enforces them, naming the key")
+    func rangesComeFromTheSchema() throws {
+        for key in ProfileSchema.keys where key.table != .none {
+            guard let path = key.paths.first, !path.contains("["), !path.contains("<") else { continue }
+            let beyond: String?
+            switch key.kind {
+            case .whole(_, let max) where max < Int.max: beyond = String(max + 1)
+            case .number(_, let max): beyond = "\(max * 2)"
+            case .wholeOrAuto(_, let max): beyond = String(max + 1)
+            case .time(_, let max?): beyond = "\(max.components.seconds + 1)s"
+            default: beyond = nil
+            }
+            guard let beyond else { continue }
+            let context = path.hasPrefix("https.") ? "hub: {https: true}\n" : ""
+            #expect(throws: ScenarioError.self, "\(path)=\(beyond)") {
+                _ = try ScenarioLoader().load(yaml: context, source: "p.yaml", overrides: ["\(path)=\(beyond)"])
+            }
+            do {
+                _ = try ScenarioLoader().load(yaml: context, source: "p.yaml", overrides: ["\(path)=\(beyond)"])
+            } catch {
+                #expect(error.key == path && error.code == .outOfRange, "\(path)=\(beyond): \(error)")
+            }
+        }
+    }
+
+    @Test("the secret keys the writer and errors hide are the schema's")
+    func secrets() {
+        #expect(ProfileSchema.secretPaths == ["auth.group_key"])
+        #expect(Scenario.secretKeys == ProfileSchema.secretPaths)
+        // Names a later version might add are hidden by their shape too.
+        for name in ["auth.group_key", "auth.key", "auth.password", "hub.group_key", "x.sas_token"] {
+            #expect(Scenario.isSecret(key: name), "\(name)")
+        }
+    }
+}
