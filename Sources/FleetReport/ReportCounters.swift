@@ -11,37 +11,22 @@ extension ReportBuilder {
     /// the counters (`malformed_packets` is the run's, not a device counter: the caller sets it).
     static func sections(_ c: FleetCounters) -> Measurements {
         var m = Measurements()
-        m.accounting.generated = c.generated
-        m.accounting.acked = c.acked
+        for (ours, theirs) in accountingFields { m.accounting[keyPath: theirs] = c[keyPath: ours] }
+        for (ours, theirs) in accountingMaps { m.accounting[keyPath: theirs] = c[keyPath: ours] }
         m.accounting.failed = c.failed
-        m.accounting.pending = c.pending
-        m.accounting.sent = c.sent
         m.accounting.imbalance = c.imbalance
-        m.accounting.failedByReason = c.failedByReason
-        m.accounting.generatedByKind = c.generatedByKind
-        m.accounting.ackedByKind = c.ackedByKind
-        m.accounting.c2DReceived = c.received
-        m.connections.attempts = c.connectAttempts
-        m.connections.accepted = c.connected
+        for (ours, theirs) in connectionFields { m.connections[keyPath: theirs] = c[keyPath: ours] }
         m.connections.refusedByCode = Dictionary(
             uniqueKeysWithValues: c.refusedByCode.map { (UInt32($0.key), $0.value) }
         )
-        m.connections.retries = c.retries
-        m.connections.reconnects = c.reconnects
         m.connections.connectionErrors = c.connectionErrors
-        m.connections.lateConnects = c.lateConnects
         m.outcomes = c.outcomes
         if c.twin.operations + c.twin.requests > 0 {
             var t = Fleetstorm_Report_V1_TwinOperations()
-            t.operations = c.twin.operations
-            t.requests = c.twin.requests
+            for (ours, theirs) in twinFields { t[keyPath: theirs] = c.twin[keyPath: ours] }
             t.answersByStatus = Dictionary(
                 uniqueKeysWithValues: c.twin.answersByStatus.map { (UInt32($0.key), $0.value) }
             )
-            t.unanswered = c.twin.unanswered
-            t.completed = c.twin.completed
-            t.gaveUp = c.twin.gaveUp
-            t.openAtStop = c.twin.openAtStop
             m.twin = t
         }
         m.statuses = c.finalStatuses.sorted { ($0.key.status, $0.key.reason) < ($1.key.status, $1.key.reason) }.map {
@@ -64,34 +49,69 @@ extension ReportBuilder {
         return m
     }
 
+    /// The counter sections' fields, each a field of `FleetCounters` (or `TwinCounts`) and of the report's message:
+    /// written and read back through these lists; `failed`, `imbalance` (derived), the refusals by CONNACK code and
+    /// the twin answers by status (keys of another width) are mapped apart.
+    static var accountingFields:
+        [(WritableKeyPath<FleetCounters, UInt64>, WritableKeyPath<Fleetstorm_Report_V1_Accounting, UInt64>)]
+    {
+        [
+            (\.generated, \.generated), (\.acked, \.acked), (\.pending, \.pending), (\.sent, \.sent),
+            (\.received, \.c2DReceived),
+        ]
+    }
+
+    static var accountingMaps:
+        [(
+            WritableKeyPath<FleetCounters, [String: UInt64]>,
+            WritableKeyPath<Fleetstorm_Report_V1_Accounting, [String: UInt64]>
+        )]
+    {
+        [(\.failedByReason, \.failedByReason), (\.generatedByKind, \.generatedByKind), (\.ackedByKind, \.ackedByKind)]
+    }
+
+    static var connectionFields:
+        [(WritableKeyPath<FleetCounters, UInt64>, WritableKeyPath<Fleetstorm_Report_V1_Connections, UInt64>)]
+    {
+        [
+            (\.connectAttempts, \.attempts), (\.connected, \.accepted), (\.retries, \.retries),
+            (\.reconnects, \.reconnects), (\.lateConnects, \.lateConnects),
+        ]
+    }
+
+    static var twinFields:
+        [(WritableKeyPath<TwinCounts, UInt64>, WritableKeyPath<Fleetstorm_Report_V1_TwinOperations, UInt64>)]
+    {
+        [
+            (\.operations, \.operations), (\.requests, \.requests), (\.unanswered, \.unanswered),
+            (\.completed, \.completed), (\.gaveUp, \.gaveUp), (\.openAtStop, \.openAtStop),
+        ]
+    }
+
+    /// The hub section's counters: each a field of `HubStats` and of the report's message, written and read back
+    /// through this one list (`devices_seen` and the refusals by reason are mapped apart).
+    static var hubFields: [(WritableKeyPath<HubStats, UInt64>, WritableKeyPath<Fleetstorm_Report_V1_HubStats, UInt64>)]
+    {
+        [
+            (\.connectionsAccepted, \.connectionsAccepted), (\.connectionsRefused, \.connectionsRefused),
+            (\.messagesReceived, \.messagesReceived), (\.duplicates, \.duplicates), (\.outOfOrder, \.outOfOrder),
+            (\.protocolErrors, \.protocolErrors), (\.takenOver, \.takenOver),
+            (\.tokenExpiredDrops, \.tokenExpiredDrops),
+            (\.shapedConnects, \.shapedConnects), (\.shapedSends, \.shapedSends),
+            (\.throttledConnects, \.throttledConnects), (\.throttledSends, \.throttledSends),
+            (\.pingFloods, \.pingFloods), (\.forbiddenTopics, \.forbiddenTopics), (\.slowConsumers, \.slowConsumers),
+            (\.c2dSent, \.c2DSent), (\.c2dAcked, \.c2DAcked), (\.c2dRejected, \.c2DRejected),
+            (\.twinGets, \.twinGets), (\.twinPatches, \.twinPatches), (\.quotaExceeded, \.quotaExceeded),
+            (\.shapedTwinRequests, \.shapedTwinRequests), (\.throttledTwinRequests, \.throttledTwinRequests),
+        ]
+    }
+
     /// The report's hub section, written from what the hub counted.
     static func hubSection(_ hub: HubStats) -> Fleetstorm_Report_V1_HubStats {
         var h = Fleetstorm_Report_V1_HubStats()
-        h.connectionsAccepted = hub.connectionsAccepted
-        h.connectionsRefused = hub.connectionsRefused
-        h.messagesReceived = hub.messagesReceived
-        h.duplicates = hub.duplicates
-        h.outOfOrder = hub.outOfOrder
+        for (ours, theirs) in hubFields { h[keyPath: theirs] = hub[keyPath: ours] }
         h.devicesSeen = hub.devicesSeen
-        h.protocolErrors = hub.protocolErrors
         h.refusedByReason = hub.refusedByReason
-        h.takenOver = hub.takenOver
-        h.tokenExpiredDrops = hub.tokenExpiredDrops
-        h.shapedConnects = hub.shapedConnects
-        h.shapedSends = hub.shapedSends
-        h.throttledConnects = hub.throttledConnects
-        h.throttledSends = hub.throttledSends
-        h.pingFloods = hub.pingFloods
-        h.forbiddenTopics = hub.forbiddenTopics
-        h.slowConsumers = hub.slowConsumers
-        h.c2DSent = hub.c2dSent
-        h.c2DAcked = hub.c2dAcked
-        h.c2DRejected = hub.c2dRejected
-        h.twinGets = hub.twinGets
-        h.twinPatches = hub.twinPatches
-        h.quotaExceeded = hub.quotaExceeded
-        h.shapedTwinRequests = hub.shapedTwinRequests
-        h.throttledTwinRequests = hub.throttledTwinRequests
         return h
     }
 }
@@ -109,14 +129,8 @@ extension ReportMerge {
         what: String
     ) throws(MergeError) -> FleetCounters {
         var c = FleetCounters()
-        c.generated = a.generated
-        c.acked = a.acked
-        c.pending = a.pending
-        c.sent = a.sent
-        c.failedByReason = a.failedByReason
-        c.generatedByKind = a.generatedByKind
-        c.ackedByKind = a.ackedByKind
-        c.received = a.c2DReceived
+        for (ours, theirs) in ReportBuilder.accountingFields { c[keyPath: ours] = a[keyPath: theirs] }
+        for (ours, theirs) in ReportBuilder.accountingMaps { c[keyPath: ours] = a[keyPath: theirs] }
         // `failed` and `imbalance` are written from the other counts; a report where they disagree is damaged.
         guard c.failed == a.failed else {
             throw MergeError(
@@ -129,36 +143,27 @@ extension ReportMerge {
                     "\(what): accounting.imbalance \(a.imbalance) does not follow from its counts (\(c.imbalance))"
             )
         }
-        c.connectAttempts = n.attempts
-        c.connected = n.accepted
+        for (ours, theirs) in ReportBuilder.connectionFields { c[keyPath: ours] = n[keyPath: theirs] }
         for (code, count) in n.refusedByCode {
             guard let byte = UInt8(exactly: code) else {
                 throw MergeError(description: "\(what): connections.refused_by_code \(code) is not a CONNACK code")
             }
             c.refusedByCode[byte] = count
         }
-        c.retries = n.retries
-        c.reconnects = n.reconnects
         c.connectionErrors = n.connectionErrors
-        c.lateConnects = n.lateConnects
         c.outcomes = outcomes
         for s in statuses { c.finalStatuses[FinalStatus(status: s.status, reason: s.reason), default: 0] += s.count }
         for t in transitions {
             c.transitions[StatusTransition(from: t.from, to: t.to, reason: t.reason), default: 0] += t.count
         }
         if let twin {
-            c.twin.operations = twin.operations
-            c.twin.requests = twin.requests
+            for (ours, theirs) in ReportBuilder.twinFields { c.twin[keyPath: ours] = twin[keyPath: theirs] }
             for (status, count) in twin.answersByStatus {
                 guard let code = UInt16(exactly: status) else {
                     throw MergeError(description: "\(what): twin.answers_by_status \(status) is not a status")
                 }
                 c.twin.answersByStatus[code] = count
             }
-            c.twin.unanswered = twin.unanswered
-            c.twin.completed = twin.completed
-            c.twin.gaveUp = twin.gaveUp
-            c.twin.openAtStop = twin.openAtStop
         }
         return c
     }
@@ -192,31 +197,9 @@ extension ReportMerge {
     /// stands as devices seen without a per-device map.
     static func hubStats(_ h: Fleetstorm_Report_V1_HubStats) -> HubStats {
         var s = HubStats()
-        s.connectionsAccepted = h.connectionsAccepted
-        s.connectionsRefused = h.connectionsRefused
-        s.messagesReceived = h.messagesReceived
-        s.duplicates = h.duplicates
-        s.outOfOrder = h.outOfOrder
+        for (ours, theirs) in ReportBuilder.hubFields { s[keyPath: ours] = h[keyPath: theirs] }
         s.devicesSeenUntracked = h.devicesSeen
-        s.protocolErrors = h.protocolErrors
         s.refusedByReason = h.refusedByReason
-        s.takenOver = h.takenOver
-        s.tokenExpiredDrops = h.tokenExpiredDrops
-        s.shapedConnects = h.shapedConnects
-        s.shapedSends = h.shapedSends
-        s.throttledConnects = h.throttledConnects
-        s.throttledSends = h.throttledSends
-        s.pingFloods = h.pingFloods
-        s.forbiddenTopics = h.forbiddenTopics
-        s.slowConsumers = h.slowConsumers
-        s.c2dSent = h.c2DSent
-        s.c2dAcked = h.c2DAcked
-        s.c2dRejected = h.c2DRejected
-        s.twinGets = h.twinGets
-        s.twinPatches = h.twinPatches
-        s.quotaExceeded = h.quotaExceeded
-        s.shapedTwinRequests = h.shapedTwinRequests
-        s.throttledTwinRequests = h.throttledTwinRequests
         return s
     }
 }

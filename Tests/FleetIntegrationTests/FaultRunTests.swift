@@ -30,7 +30,12 @@ extension IntegrationTests {
                 "faults=[{at: 1s, kind: drop}, {at: 1s, kind: outage, for: 600ms}]",
             ])
             let c = result.snapshot.counters
-            #expect((c.refusedByCode[3] ?? 0) >= 30, "every device met the outage at least once")
+            // Every device the drop found connected retries every 100 ms into the 600 ms outage. Counted from what
+            // the hub affected, not assumed: on a busy machine (a parallel debug suite) some devices may still be
+            // connecting at 1 s and meet the outage, or not, with their first connect.
+            let dropped = result.faults.first { $0.kind == "drop" }?.affected ?? 0
+            #expect(dropped > 0, "the drop found connected devices")
+            #expect((c.refusedByCode[3] ?? 0) >= dropped, "every dropped device met the outage at least once")
             #expect(c.outcomes == ["completed": 30], "CONNACK 3 is transient: everyone is back after the window")
             #expect(c.generated == c.acked + c.failed + c.pending && c.failed == 0)
         }
