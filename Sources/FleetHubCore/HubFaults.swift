@@ -76,7 +76,10 @@ public struct HubFaults: Sendable {
 
     /// True when the connection's bytes vanish (a blackhole in force for it).
     public func isBlackholed(deviceID: String?, peer: () -> String?) -> Bool {
-        active.contains { $0.fault.kind == .blackhole && $0.fault.target.matches(deviceID: deviceID, peer: peer) }
+        // By index (FleetSim asks for every packet; iterating would copy each window).
+        active.indices.contains {
+            active[$0].fault.kind == .blackhole && active[$0].fault.target.matches(deviceID: deviceID, peer: peer)
+        }
     }
 
     /// The added latency of a slow-connack (`connect`) or slow-puback fault for this device.
