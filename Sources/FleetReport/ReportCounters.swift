@@ -168,8 +168,8 @@ extension ReportMerge {
         return c
     }
 
-    /// A report's whole-run counters, and one cohort's.
-    static func counters(_ r: Fleetstorm_Report_V1_Report, name: String) throws(MergeError) -> FleetCounters {
+    /// The counters of a report's whole run, or of one of its cohorts (`what` names it in a refusal).
+    static func counters(_ r: some CounterSections, what: String) throws(MergeError) -> FleetCounters {
         try counters(
             accounting: r.accounting,
             connections: r.connections,
@@ -177,19 +177,7 @@ extension ReportMerge {
             statuses: r.statuses,
             transitions: r.transitions,
             twin: r.hasTwin ? r.twin : nil,
-            what: name
-        )
-    }
-
-    static func counters(_ c: Fleetstorm_Report_V1_Cohort, name: String) throws(MergeError) -> FleetCounters {
-        try counters(
-            accounting: c.accounting,
-            connections: c.connections,
-            outcomes: c.outcomes,
-            statuses: c.statuses,
-            transitions: c.transitions,
-            twin: c.hasTwin ? c.twin : nil,
-            what: "\(name), cohort \(c.name)"
+            what: what
         )
     }
 
@@ -203,3 +191,17 @@ extension ReportMerge {
         return s
     }
 }
+
+/// The counter sections a whole run and a cohort both carry (the same fields in two messages).
+protocol CounterSections {
+    var accounting: Fleetstorm_Report_V1_Accounting { get }
+    var connections: Fleetstorm_Report_V1_Connections { get }
+    var outcomes: [String: UInt64] { get }
+    var statuses: [Fleetstorm_Report_V1_StatusCount] { get }
+    var transitions: [Fleetstorm_Report_V1_Transition] { get }
+    var hasTwin: Bool { get }
+    var twin: Fleetstorm_Report_V1_TwinOperations { get }
+}
+
+extension Fleetstorm_Report_V1_Report: CounterSections {}
+extension Fleetstorm_Report_V1_Cohort: CounterSections {}

@@ -153,7 +153,7 @@ public enum ReportMerge {
 
         // Counters through the run's own algebra (FleetCounters.add, HubStats.add), written as the builder writes them.
         var totals = FleetCounters()
-        for (name, r) in reports { totals.add(try counters(r, name: name)) }
+        for (name, r) in reports { totals.add(try counters(r, what: name)) }
         let sections = ReportBuilder.sections(totals)
         out.accounting = sections.accounting
         out.connections = sections.connections
@@ -169,7 +169,7 @@ public enum ReportMerge {
             var sum = FleetCounters()
             for (report, r) in reports {
                 for c in r.cohorts where c.name == name {
-                    sum.add(try counters(c, name: report))
+                    sum.add(try counters(c, what: "\(report), cohort \(c.name)"))
                     if cohort == nil { cohort = c } else { cohort?.devices += c.devices }
                 }
             }
