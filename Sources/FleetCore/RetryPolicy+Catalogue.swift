@@ -338,3 +338,42 @@ struct PolicyArguments {
         }
     }
 }
+
+extension RetryPolicy {
+    /// The policy's parameters as a profile's `retry:` writes them (`base`, `cap`, …; the inverse of the
+    /// catalogue's reading), so the effective profile in a report loads back to the same policy. A programmatic
+    /// strategy has none a profile could write.
+    public var parameters: [(key: String, value: String)] {
+        func d(_ v: Duration) -> String { v.formatted }
+        func n(_ v: Double) -> String { v.shortText }
+        var out: [(String, String)]
+        switch shape {
+        case .dotnet(let min, let max, let delta):
+            out = [("base", d(min)), ("cap", d(max)), ("delta", d(delta))]
+            if let floor = attemptStartFloor { out.append(("floor", d(floor))) }
+        case .java(let min, let max, let delta, let firstFast):
+            out = [("base", d(min)), ("cap", d(max)), ("delta", d(delta)), ("first_fast", "\(firstFast)")]
+        case .node(let c, let cMin, let cMax, let ju, let jd):
+            out = [("c", d(c)), ("base", d(cMin)), ("cap", d(cMax)), ("ju", n(ju)), ("jd", n(jd))]
+        case .cSDK(let mode, let base, let cap, let jitterPercent):
+            out = [("mode", mode.rawValue), ("base", d(base)), ("cap", d(cap)), ("jitter", n(jitterPercent / 100))]
+        case .python(let first, let interval):
+            out = [("first", d(first)), ("base", d(interval))]
+        case .exponential(let base, let cap, let multiplier):
+            out = [("base", d(base)), ("cap", d(cap)), ("multiplier", n(multiplier))]
+        case .fullJitter(let base, let cap), .equalJitter(let base, let cap), .decorrelatedJitter(let base, let cap):
+            out = [("base", d(base)), ("cap", d(cap))]
+        case .fixed(let base, let jitter):
+            out = [("base", d(base)), ("jitter", n(jitter))]
+        case .linear(let base, let cap, let jitter):
+            out = [("base", d(base)), ("cap", d(cap)), ("jitter", n(jitter))]
+        case .custom(let table, let jitter):
+            out = [("delays", table.map(d).joined(separator: ",")), ("jitter", n(jitter))]
+        case .none, .strategy:
+            out = []
+        }
+        if let attempts = maxAttempts { out.append(("attempts", String(attempts))) }
+        if let timeout { out.append(("timeout", timeout == .zero ? "0" : d(timeout))) }
+        return out
+    }
+}

@@ -50,14 +50,14 @@ extension Scenario {
                 + (telemetry.template.map { ", template: \(TextQuoting.doubleQuoted($0.text))" } ?? "")
                 + (telemetry.mix.isEmpty ? "" : ", mix: \(Self.mixText(telemetry.mix))") + "}"
         )
-        func policy(_ p: RetryPolicy) -> String {
-            var s = "{policy: \(q(p.name)), shape: \(q("\(p.shape)"))"
-            if let a = p.maxAttempts { s += ", attempts: \(a)" }
-            if let t = p.timeout { s += ", timeout: \(t == .zero ? "0" : d(t))" }
-            return s + "}"
+        // The curve by its name and every parameter, and the throttled curve by name (a profile names only it):
+        // the line loads back to the same policies.
+        func policy(_ r: Retry) -> String {
+            let parameters = r.policy.parameters.map { ", \($0.key): \(q($0.value))" }.joined()
+            return "{policy: \(q(r.policy.name))\(parameters), throttled_policy: \(q(r.throttled.name))}"
         }
         out.append("sdk: \(sdk.name)")
-        out.append("retry: \(policy(retry.policy))")
+        out.append("retry: \(policy(retry))")
         func pool(_ p: AMQPPool) -> String {
             "{devices_per_connection: \(p.devicesPerConnection)" + (p.poolSize.map { ", pool_size: \($0)" } ?? "") + "}"
         }
@@ -66,9 +66,11 @@ extension Scenario {
             out.append("cohorts:")
             for c in cohorts {
                 let pooled = c.amqpPool.isPooled ? ", amqp: \(pool(c.amqpPool))" : ""
+                // A cohort on another transport than the hub's says so (cohorts[].transport).
+                let transport = c.amqp != hub.amqp ? ", transport: \(c.amqp ? "amqp" : "mqtt")" : ""
                 let mix = c.mix.map { ", mix: \(Self.mixText($0))" } ?? ""
                 out.append(
-                    "  - {name: \(q(c.name)), devices: \(c.devices), sdk: \(c.sdk.name), retry: \(policy(c.retry.policy))\(pooled)\(mix)}"
+                    "  - {name: \(q(c.name)), devices: \(c.devices), sdk: \(c.sdk.name)\(transport), retry: \(policy(c.retry))\(pooled)\(mix)}"
                 )
             }
         }
