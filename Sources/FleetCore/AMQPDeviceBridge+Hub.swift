@@ -262,17 +262,7 @@ extension AMQPDeviceBridge {
         }
         switch link {
         case .cbsReceiver:
-            if !whole.settled, let id = whole.deliveryID {
-                actions.append(
-                    .send(
-                        .performative(
-                            .disposition(
-                                .init(role: .receiver, first: id, settled: true, state: .accepted)
-                            )
-                        )
-                    )
-                )
-            }
+            accept(whole.settled ? nil : whole.deliveryID, into: &actions)
             let correlation = message.properties?.correlationID
             let status = message.applicationProperties?[string: "status-code"]?.integerValue ?? 0
             if phase == .ready, let renewal = pendingRenewal, correlation == .string(renewal) {
@@ -309,17 +299,19 @@ extension AMQPDeviceBridge {
                 grant(.cloudToDevice, credit: configuration.cloudToDeviceCredit, into: &actions)
             }
         case .twinReceiver:
-            if !whole.settled, let id = whole.deliveryID {
-                actions.append(
-                    .send(
-                        .performative(.disposition(.init(role: .receiver, first: id, settled: true, state: .accepted)))
-                    )
-                )
-            }
+            accept(whole.settled ? nil : whole.deliveryID, into: &actions)
             twinAnswered(message, into: &actions)
         case .cbsSender, .telemetry, .twinSender:
             break
         }
+    }
+
+    /// Settles a delivery the hub sent unsettled (nil: it came settled) as `accepted`.
+    private func accept(_ deliveryID: UInt32?, into actions: inout [Action]) {
+        guard let id = deliveryID else { return }
+        actions.append(
+            .send(.performative(.disposition(.init(role: .receiver, first: id, settled: true, state: .accepted))))
+        )
     }
 
     /// The hub's outcome for deliveries we sent: accepted is the PUBACK; anything else is the hub's refusal.

@@ -191,8 +191,10 @@ final class Swarm {
     /// Starts as many devices as the ramp and the window allow now.
     func pump() {
         guard !stopping else { return }
-        // Each start may free its slot at once (a refused connect): the gate is read again for every device.
-        while let i = gate.next(elapsed: scheduler.now() - rampStart) { handlers[i].start() }
+        // One clock read per pump, as the ramp's allowance is; each start may free its slot at once (a refused
+        // connect), so the gate is asked again for every device.
+        let elapsed = scheduler.now() - rampStart
+        while let i = gate.next(elapsed: elapsed) { handlers[i].start() }
         if gate.done {
             pacing?.cancel()
             pacing = nil

@@ -15,7 +15,7 @@ public enum LatencyHeat {
     /// The bucket of a latency: the number of bucket edges at or below it (no logarithm per recorded latency; a
     /// test checks every edge against `loggedBucket`).
     public static func bucket(_ nanoseconds: Int64) -> Int {
-        guard nanoseconds > Int64(lowestNanoseconds) else { return 0 }
+        guard nanoseconds > lowest else { return 0 }
         // Binary search for the last edge ≤ nanoseconds (edges[0] is bucket 1's).
         var low = 0
         var high = edges.count
@@ -26,6 +26,9 @@ public enum LatencyHeat {
         return low
     }
 
+    /// `lowestNanoseconds` as the latencies' type (a constant: no conversion per recorded latency).
+    static let lowest: Int64 = 10_000
+
     /// The bucket by its definition: ⌊log10(latency / 10 µs) × 6⌋, clamped to 0 … 41.
     static func loggedBucket(_ nanoseconds: Int64) -> Int {
         let ratio = Double(nanoseconds) / Double(lowestNanoseconds)
@@ -35,8 +38,8 @@ public enum LatencyHeat {
 
     /// The smallest latency (ns) of buckets 1 … 41 by `loggedBucket`, found by bisection once.
     static let edges: [Int64] = (1..<buckets).map { k in
-        var low = Int64(lowestNanoseconds)
-        var high = Int64(lowestNanoseconds) * 10_000_000  // 100 s: past the last edge
+        var low = lowest
+        var high = lowest * 10_000_000  // 100 s: past the last edge
         while low < high {
             let mid = low + (high - low) / 2
             if loggedBucket(mid) >= k { high = mid } else { low = mid + 1 }
