@@ -3,7 +3,7 @@ internal import FleetCore
 /// Renders a report as the text summary `run`, `hub` and `report` print.
 public enum TextSummary {
     /// The devices' transport as the header names it, from the target's URL scheme: "HTTPS device API", "AMQP 1.0",
-    /// "MQTT 5 over TLS", "MQTT 3.1.1 over WebSockets", ... (a simulation models plain MQTT).
+    /// "MQTT 5 over TLS", "MQTT 3.1.1 over WebSockets", ... (a simulation models plain MQTT or AMQP).
     static func transport(_ run: Fleetstorm_Report_V1_RunInfo) -> String {
         let target = run.target
         if target.contains("https://") { return "HTTPS device API" }

@@ -43,14 +43,16 @@ public struct SimulateService: Sendable {
         )
     }
 
-    /// What the model assumed, for the report's target line.
-    public static func modelDescription(_ m: Scenario.Simulation) -> String {
+    /// What the model assumed, for the report's target line; devices on AMQP (any cohort) name the scheme as a real
+    /// run's target does, so the header says which protocol the modelled devices speak.
+    public static func modelDescription(_ scenario: Scenario) -> String {
+        let m = scenario.simulation
         var parts = ["rtt \(m.rtt.formatted)"]
         if m.rttJitter > .zero { parts.append("+0–\(m.rttJitter.formatted)") }
         parts.append(m.acceptRate > 0 ? "accept \(Int(m.acceptRate))/s backlog \(m.acceptBacklog)" : "accept unlimited")
         if m.connackDelay > .zero { parts.append("connack +\(m.connackDelay.formatted)") }
         if m.pubackDelay > .zero { parts.append("puback +\(m.pubackDelay.formatted)") }
-        return "simulated hub (" + parts.joined(separator: ", ") + ")"
+        return (scenario.anyAMQP ? "simulated amqp:// hub (" : "simulated hub (") + parts.joined(separator: ", ") + ")"
     }
 
     public static func report(
@@ -65,7 +67,7 @@ public struct SimulateService: Sendable {
             devices: scenario.fleet.devices,
             startedUnixNanoseconds: 0,
             durationNanoseconds: result.duration.nanoseconds,
-            target: modelDescription(scenario.simulation),
+            target: modelDescription(scenario),
             mqttVersion: scenario.mqtt.version.description,
             hitDeadline: result.hitDeadline,
             cancelled: result.cancelled,

@@ -215,7 +215,7 @@ public struct TuneService: Sendable {
         report.run.toolVersion = ReportBuilder.toolVersion
         report.run.schemaVersion = ReportBuilder.schemaVersion
         report.run.cancelled = done < total
-        report.run.target = mode == .simulate ? SimulateService.modelDescription(base.simulation) : base.hub.description
+        report.run.target = mode == .simulate ? SimulateService.modelDescription(base) : base.hub.description
         report.scenario.yaml = base.redactedYAML
         report.scenario.profile = profile
         report.scenario.overrides = Scenario.redactOverrides(overrides)
