@@ -3,11 +3,11 @@ extension Scenario {
     /// replaced: keys, group keys and registry contents never leave the process.
     public var redactedYAML: String {
         var out: [String] = []
-        func q(_ s: String) -> String {
-            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }
+        // Every text as a double-quoted scalar YAML reads back unchanged (control characters escaped too).
+        func q(_ s: String) -> String { TextQuoting.doubleQuoted(s) }
         func d(_ v: Duration) -> String { v.formatted }
         out.append("name: \(q(name))")
+        if !description.isEmpty { out.append("description: \(q(description))") }
         out.append("seed: \(seed)")
         out.append("duration: \(d(duration))")
         out.append("bin: \(d(bin))")
@@ -42,22 +42,31 @@ extension Scenario {
         )
         out.append(
             "telemetry: {messages: \(telemetry.messages), interval: \(d(telemetry.interval)), "
+                + "stay_connected: \(telemetry.stayConnected), queue_overflow: \(telemetry.queueOverflow.rawValue), "
                 + (telemetry.template == nil ? "payload_bytes: \(telemetry.payloadBytes), " : "")
                 + "qos: \(telemetry.qos.rawValue), max_inflight: \(telemetry.maxInflight), queue_capacity: \(telemetry.queueCapacity), "
                 + "drain_timeout: \(d(telemetry.drainTimeout))"
                 + (telemetry.contentType.map { ", content_type: \(q($0))" } ?? "")
                 + (telemetry.contentEncoding.map { ", content_encoding: \(q($0))" } ?? "")
-                + (telemetry.template.map { ", template: \(TextQuoting.doubleQuoted($0.text))" } ?? "")
-                + (telemetry.mix.isEmpty ? "" : ", mix: \(Self.mixText(telemetry.mix))") + "}"
+                + (telemetry.template.map { ", template: \(q($0.text))" } ?? "")
+                + (telemetry.mix.isEmpty ? "" : ", mix: \(Self.mixText(telemetry.mix))")
+                + (telemetry.properties.isEmpty
+                    ? ""
+                    : ", properties: {"
+                        + telemetry.properties.sorted { $0.key < $1.key }.map { "\(q($0.key)): \(q($0.value))" }
+                        .joined(separator: ", ") + "}") + "}"
         )
-        // The curve by its name and every parameter, and the throttled curve by name (a profile names only it):
-        // the line loads back to the same policies.
-        func policy(_ r: Retry) -> String {
+        // The curve by its name and every parameter, and the throttled curve by name (a profile names only it) when
+        // it is not the one the reader derives from the SDK and the curve (a custom curve's own parameters): the line
+        // loads back to the same policies.
+        func policy(_ r: Retry, sdk: SDK) -> String {
             let parameters = r.policy.parameters.map { ", \($0.key): \(q($0.value))" }.joined()
-            return "{policy: \(q(r.policy.name))\(parameters), throttled_policy: \(q(r.throttled.name))}"
+            let throttled =
+                r.throttled == sdk.throttledPolicy(for: r.policy) ? "" : ", throttled_policy: \(q(r.throttled.name))"
+            return "{policy: \(q(r.policy.name))\(parameters)\(throttled)}"
         }
         out.append("sdk: \(sdk.name)")
-        out.append("retry: \(policy(retry))")
+        out.append("retry: \(policy(retry, sdk: sdk))")
         func pool(_ p: AMQPPool) -> String {
             "{devices_per_connection: \(p.devicesPerConnection)" + (p.poolSize.map { ", pool_size: \($0)" } ?? "") + "}"
         }
@@ -70,18 +79,19 @@ extension Scenario {
                 let transport = c.amqp != hub.amqp ? ", transport: \(c.amqp ? "amqp" : "mqtt")" : ""
                 let mix = c.mix.map { ", mix: \(Self.mixText($0))" } ?? ""
                 out.append(
-                    "  - {name: \(q(c.name)), devices: \(c.devices), sdk: \(c.sdk.name)\(transport), retry: \(policy(c.retry))\(pooled)\(mix)}"
+                    "  - {name: \(q(c.name)), devices: \(c.devices), sdk: \(c.sdk.name)\(transport), retry: \(policy(c.retry, sdk: c.sdk))\(pooled)\(mix)}"
                 )
             }
         }
         if let auth {
-            let sas = "auth: {mode: sas, hub_host: \(q(auth.hubHost)), token_ttl: \(d(auth.tokenTTL)), "
+            let version = auth.apiVersion.map { ", api_version: \(q($0))" } ?? ""
+            let sas = "auth: {mode: sas, hub_host: \(q(auth.hubHost))\(version), token_ttl: \(d(auth.tokenTTL)), "
             switch auth.keys {
             case .groupKey: out.append(sas + "group_key: \"(redacted)\"}")
             case .registry(let table): out.append(sas + "registry: \"(\(table.count) device keys, redacted)\"}")
             case .x509(let directory):
                 let certificates = directory.map { ", certificates: \(q($0))" } ?? ""
-                out.append("auth: {mode: x509, hub_host: \(q(auth.hubHost))\(certificates)}")
+                out.append("auth: {mode: x509, hub_host: \(q(auth.hubHost))\(version)\(certificates)}")
             }
         }
         if let link {
