@@ -10,9 +10,19 @@ enum SystemProbe {
         return tid
     }
 
-    /// Descriptors open now (entries of /proc/self/fd; 0 where there is no /proc).
-    static func openDescriptors() -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+    /// Descriptors open now (entries of /proc/self/fd but the listing's own; 0 where there is no /proc).
+    static func openDescriptors() -> Int { max(0, entries(in: "/proc/self/fd") - 1) }
+
+    /// Entries of a directory but "." and ".." (and other dot names, which /proc/self/fd never has), counted with
+    /// readdir and no name kept: at 10,000 sockets Foundation's listing built 10,000 strings per sample.
+    static func entries(in path: String) -> Int {
+        guard let dir = opendir(path) else { return 0 }
+        defer { closedir(dir) }
+        var count = 0
+        while let entry = readdir(dir) {
+            if entry.pointee.d_name.0 != 0x2E { count += 1 }
+        }
+        return count
     }
 
     /// User + system CPU seconds of one thread of this process (0 when unknown).
