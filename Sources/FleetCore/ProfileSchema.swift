@@ -114,7 +114,8 @@ public enum ProfileSchema {
     /// README's prose (the cohort and fault sections) rather than in the key table.
     static let unlisted: [ProfileKey] = [
         ProfileKey("cohorts[].name", .text, table: .none),
-        ProfileKey("cohorts[].devices", .whole(1, Int.max), table: .none),
+        // A cohort may be empty, as a share rounds to none of a small fleet (and the report writes it so).
+        ProfileKey("cohorts[].devices", .whole(0, Int.max), table: .none),
         ProfileKey("cohorts[].share", .number(0, 1), table: .none),
         ProfileKey("telemetry.mix[].name", .text, table: .none),
         ProfileKey("telemetry.mix[].weight", .number(0, 1e9), table: .none),

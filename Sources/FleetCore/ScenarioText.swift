@@ -118,7 +118,9 @@ extension Scenario {
         )
         if !faults.isEmpty {
             out.append("faults:")
-            for f in faults {
+            // In the profile's own order: a fault's selection draws from its place in the list (its salt), and the
+            // reader sorts them by time after.
+            for f in faults.sorted(by: { $0.target.salt &- seed < $1.target.salt &- seed }) {
                 var s = "  - {at: \(d(f.at)), kind: \(f.kind.rawValue)"
                 if f.kind.hasWindow { s += ", for: \(d(f.duration))" }
                 if f.delay > .zero { s += ", delay: \(d(f.delay))" }

@@ -53,7 +53,9 @@ struct EffectiveProfileCoverageTests {
         "cohorts[].transport": "cohorts: [{name: a, share: 0.5}, {name: b, share: 0.5, transport: amqp}]",
         "cohorts[].mix": "cohorts: [{name: a, share: 1, mix: [{name: c, weight: 1, payload_bytes: 9}]}]",
         "cohorts": "cohorts: [{name: a, share: 0.3, sdk: azure-c}, {name: b, share: 0.7, sdk: azure-java}]",
-        "faults": "faults: [{at: 2s, kind: outage, for: 3s, fraction: 0.5, refuse: connack}]",
+        // Out of time order: each fault's selection draws from its place in the list.
+        "faults":
+            "faults: [{at: 9s, kind: outage, for: 3s, fraction: 0.5, refuse: connack}, {at: 2s, kind: drop, fraction: 0.5}]",
         "fleet.source_addresses": "fleet: {devices: 10, source_addresses: [127.0.0.2, 127.0.0.3]}",
     ]
 
