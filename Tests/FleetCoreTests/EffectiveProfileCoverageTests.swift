@@ -1,6 +1,7 @@
-import FleetCore
 import Foundation
 import Testing
+
+@testable import FleetCore
 
 /// Every key of the profile schema reaches the report's effective profile (`Scenario.redactedYAML`): for each
 /// documented key, a value other than its base's is set with `--set` and the written profile must change and load
@@ -135,6 +136,14 @@ struct EffectiveProfileCoverageTests {
         }
         #expect(scenario.redactedYAML != (try load(base, []).redactedYAML), "\(path): not in the effective profile")
         try expectFixedPoint(scenario, path)
+    }
+
+    @Test("the writer has a rule for every documented key of the schema, and none for a key the schema lacks")
+    func writerFollowsTheSchema() {
+        let paths = Set(ProfileSchema.documented.flatMap(\.paths))
+        let written = Set(Scenario.keyWriters.keys)
+        #expect(paths.subtracting(written).isEmpty, "keys the writer has no rule for: \(paths.subtracting(written))")
+        #expect(written.subtracting(paths).isEmpty, "rules for keys not in the schema: \(written.subtracting(paths))")
     }
 
     @Test("each documented key, set to another value, changes the written profile, which loads back to itself")
