@@ -63,7 +63,7 @@ public struct RampGate: Sendable, Hashable {
     /// How many devices may have started `elapsed` after the ramp began.
     public func allowed(elapsed: Duration) -> Int {
         guard rate > 0 else { return devices }
-        return min(devices, Int(saturating: Double(elapsed.nanoseconds) / 1e9 * rate) &+ 1)
+        return min(devices, Int.saturatingSum(Int(saturating: Double(elapsed.nanoseconds) / 1e9 * rate), 1))
     }
 
     /// The next device to start now, its slot taken; nil while the ramp or the window holds it back, or when all

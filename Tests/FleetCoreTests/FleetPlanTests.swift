@@ -93,4 +93,13 @@ struct FleetPlanTests {
             #expect(gate.done == (started == devices))
         }
     }
+
+    @Test("a ramp far past its end allows every device: the count saturates instead of wrapping")
+    func farPastTheEnd() {
+        let gate = RampGate(devices: 1_000, rate: 1e9, window: 10)
+        // 1e9/s for about 292 years is more starts than an Int holds: the count saturates, plus one stays Int.max.
+        #expect(gate.allowed(elapsed: .seconds(Int64.max / 2)) == 1_000)
+        #expect(gate.allowed(elapsed: .zero) == 1)
+        #expect(RampGate(devices: 5, rate: 0, window: 1).allowed(elapsed: .zero) == 5)
+    }
 }
