@@ -71,10 +71,7 @@ extension Scenario {
         "https.api_version": { $0.hub.https ? q($0.https.apiVersion) : nil },
         "sdk": { $0.sdk.name },
         "retry.policy": { q($0.retry.policy.name) },
-        "retry.<parameter>": { s in
-            s.retry.policy.parameters.isEmpty
-                ? nil : s.retry.policy.parameters.map { "\($0.key): \(q($0.value))" }.joined(separator: ", ")
-        },
+        "retry.<parameter>": { parametersText($0.retry.policy) },
         "retry.throttled_policy": { throttledText($0.retry, sdk: $0.sdk) },
         "auth.mode": { s in s.auth.map { if case .x509 = $0.keys { "x509" } else { "sas" } } },
         "auth.hub_host": { $0.auth.map { q($0.hubHost) } },
@@ -113,11 +110,17 @@ extension Scenario {
         r.throttled == sdk.throttledPolicy(for: r.policy) ? nil : q(r.throttled.name)
     }
 
+    /// A curve's parameters as `key: "value"` items (nil: it has none).
+    static func parametersText(_ policy: RetryPolicy) -> String? {
+        policy.parameters.isEmpty ? nil : policy.parameters.map { "\($0.key): \(q($0.value))" }.joined(separator: ", ")
+    }
+
     /// A retry curve as a flow mapping: its name, every parameter, the throttled curve when it must be named.
     static func retryText(_ r: Retry, sdk: SDK) -> String {
-        let parameters = r.policy.parameters.map { ", \($0.key): \(q($0.value))" }.joined()
-        let throttled = throttledText(r, sdk: sdk).map { ", throttled_policy: \($0)" } ?? ""
-        return "{policy: \(q(r.policy.name))\(parameters)\(throttled)}"
+        var items = ["policy: \(q(r.policy.name))"]
+        if let parameters = parametersText(r.policy) { items.append(parameters) }
+        if let throttled = throttledText(r, sdk: sdk) { items.append("throttled_policy: \(throttled)") }
+        return "{" + items.joined(separator: ", ") + "}"
     }
 
     /// The cohorts as a block list (nil without cohorts).

@@ -27,7 +27,7 @@ extension IntegrationTests {
         /// The same overload over AMQP (reference §11.2, the twin sender and receiver on `/devices/{id}/twin`) at a
         /// fifth of the scale: S1 (twin reads 100/s, updates 50/s) and 200 devices, so updates are 4× the throttle as
         /// above; half .NET devices pooled 20 to a connection, half C devices with a connection each. At 1,000 devices
-        /// on S3 a debug build spent 24 s of CPU in the 20 s run (MQTT: 9 s; the AMQP codec is most of it) and its
+        /// on S3 a debug build spent 24 s of CPU in the 20 s run (MQTT: 9 s; `perf`: a third of it in the AMQP codec) and its
         /// device loop fell behind (GENERATOR LIMITED), so on CI's busy machine the real run offered fewer retries:
         /// 3,806 answered 429 against FleetSim's 5,117 (2026-12-07). Measured 2026-12-07 (debug, idle and beside two
         /// busy loops): real 905–1,075 answered 429, 2,306–2,506 requests; FleetSim 992 and 2,450.
