@@ -24,21 +24,24 @@ extension Duration {
     /// `.nanoseconds(ns)`, without 128-bit arithmetic when the count of attoseconds fits in 64 bits (within
     /// ±9.2 s, as most latencies and network delays are).
     @inlinable public static func exactly(nanoseconds ns: Int64) -> Duration {
-        let (attoseconds, overflow) = ns.multipliedReportingOverflow(by: 1_000_000_000)
-        guard !overflow else { return .nanoseconds(ns) }
-        return Duration(_high: attoseconds < 0 ? -1 : 0, low: UInt64(bitPattern: attoseconds))
+        // One full-width multiply (the attoseconds' 128 bits as two halves); exact for every Int64.
+        let (high, low) = ns.multipliedFullWidth(by: 1_000_000_000)
+        return Duration(_high: high, low: low)
     }
 
-    /// The duration as whole nanoseconds (saturating at Int64 bounds).
-    public var nanoseconds: Int64 {
+    /// The duration as whole nanoseconds, truncated toward zero (saturating at Int64 bounds).
+    @inlinable public var nanoseconds: Int64 {
         // Fast path: a duration within ±9.2 s is a 64-bit count of attoseconds (most waits here are); one 64-bit
         // division instead of 128-bit arithmetic.
         let low = Int64(bitPattern: _low)
         if (_high == 0 && low >= 0) || (_high == -1 && low < 0) { return low / 1_000_000_000 }
-        let (seconds, attoseconds) = components
-        let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? .min : .max }
-        return ns &+ attoseconds / 1_000_000_000
+        // Within ±292 years the quotient fits in 64 bits: one full-width division (x86's 128-by-64 `idiv`), which
+        // truncates toward zero as `components` does. |attoseconds| < 2^63 × 10^9 exactly when the high half is
+        // within ±(10^9 / 2).
+        if _high >= -500_000_000 && _high < 500_000_000 {
+            return Int64(1_000_000_000).dividingFullWidth((high: _high, low: _low)).quotient
+        }
+        return _high < 0 ? .min : .max
     }
 
     /// Compact human form: `250ms`, `10s`, `1.5s`, `5m`, `2h`, `120µs`.

@@ -22,7 +22,9 @@ extension FleetSimulation.State {
             k += 1
             perform(action, device: i, closed: &closed)
         }
-        actions.removeSubrange(base...)
+        // Popped one by one: each is a trivial `.close` by now, and `removeLast()` is inlined where the generic
+        // `removeSubrange` was a call into the standard library per event (2 % of a million-device run).
+        while actions.count > base { actions.removeLast() }
         let queued = Int32(clamping: devices[i].machine.queuedMessages)
         if queued != devices[i].lastQueued {
             let delta = Int(queued - devices[i].lastQueued)

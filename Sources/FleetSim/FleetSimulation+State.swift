@@ -176,11 +176,14 @@ extension FleetSimulation {
             }
         }
 
-        /// Handles the wire's next arrival, prefetching the device of the one after it.
+        /// Handles the wire's next arrival, prefetching the devices of the two after it: a fault step reaches its
+        /// connections in random order (as the test hub does), so the arrivals after it touch devices all over
+        /// memory, and one event's work is shorter than a miss takes.
         @inline(__always)
         mutating func takeWireHead(lastReport: inout ContinuousClock.Instant) {
             let head = wire.removeFirst()
             prefetch(wire.first?.event)
+            if wire.count > 1 { prefetch(wire[wire.index(wire.startIndex, offsetBy: 1)].event) }
             step(head.event, at: Instant(nanoseconds: head.at), lastReport: &lastReport)
         }
 

@@ -131,4 +131,38 @@ struct DurationExactlyTests {
             #expect(Duration.exactly(nanoseconds: ns).nanoseconds == ns, "\(ns) ns round trip")
         }
     }
+
+    /// `nanoseconds` of any duration (every 128-bit magnitude, either sign) against its definition from the standard
+    /// library's `components`: seconds × 10^9 + attoseconds / 10^9, truncated toward zero, saturating at Int64's bounds
+    /// (with overflow checks at each step, so the edges are exact).
+    @Test func nanosecondsOfAnyDuration() {
+        func reference(_ d: Duration) -> Int64 {
+            let (seconds, attoseconds) = d.components
+            let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+            if overflow { return seconds < 0 ? .min : .max }
+            let (sum, overflow2) = ns.addingReportingOverflow(attoseconds / 1_000_000_000)
+            if overflow2 { return attoseconds < 0 ? .min : .max }
+            return sum
+        }
+        var rng = SplitMix64(seed: 78)
+        var samples: [Duration] = [
+            .seconds(9), .seconds(10), .seconds(-10), .seconds(15), .seconds(86_400 * 365 * 292),
+            .seconds(86_400 * 365 * 293), .seconds(-86_400 * 365 * 293), .seconds(Int64.max), .seconds(Int64.min),
+            Duration(_high: .max, low: .max), Duration(_high: .min, low: 0),
+            Duration(_high: 499_999_999, low: .max), Duration(_high: 500_000_000, low: 0),
+            Duration(_high: -500_000_000, low: 0), Duration(_high: -500_000_001, low: .max),
+        ]
+        for _ in 0..<20_000 {
+            let high = Int64(bitPattern: rng.next()) >> Int64(rng.next() % 64)
+            samples.append(Duration(_high: high, low: rng.next()))
+        }
+        for d in samples {
+            // `components` itself traps once the seconds pass Int64 (|high| ≥ 5 × 10^17); ours saturates there.
+            if d._high >= 500_000_000_000_000_000 || d._high < -500_000_000_000_000_000 {
+                #expect(d.nanoseconds == (d._high < 0 ? .min : .max), "\(d)")
+            } else {
+                #expect(d.nanoseconds == reference(d), "\(d)")
+            }
+        }
+    }
 }
