@@ -128,7 +128,7 @@ extension FleetSimulation.State {
         case .connect: .connect
         case .publish(let p):
             if let (update, rid) = TwinTopic.request(p.topic) {
-                .twin(update: update, rid: rid, bytes: UInt16(clamping: p.payload.readableBytes))
+                .twin(rid: rid, bytes: UInt16(clamping: p.payload.readableBytes), update: update)
             } else {
                 .publish(seq: 0, packetID: p.packetID ?? 0, qos: p.qos)
             }
