@@ -1,5 +1,6 @@
-@testable import FleetSim
 import Testing
+
+@testable import FleetSim
 
 /// What FleetSim moves per event stays small: every packet, SYN and FIN of a million-device run is an event on the
 /// wire or in the wheel, and the 1,000,000-device figure in README is measured with these sizes. A new packet kind
