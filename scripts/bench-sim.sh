@@ -5,6 +5,10 @@
 #                                             hits every one): wall time, peak RSS, RSS per device, events
 #   scripts/bench-sim.sh real                 profiles/storm-capacity.yaml (5,000 devices) over real sockets and in
 #                                             FleetSim, three seeds each: the storm rows side by side
+#   scripts/bench-sim.sh cpu DEVICES ROUNDS [BIN...]
+#                                             the scale step's run at one size with each binary given (default: this
+#                                             build), interleaved ROUNDS times: user CPU seconds per binary, minimum
+#                                             and median (the minimum is the least disturbed run on a shared VM)
 # Every run is bounded by its profile's duration; nothing listens beyond loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,8 +55,31 @@ real)
     echo "| $seed | simulated | $(row "$out/sim.txt") | |"
   done
   ;;
+cpu)
+  n="${1:?devices}"
+  rounds="${2:?rounds}"
+  shift 2
+  bins=("$@")
+  [ ${#bins[@]} -eq 0 ] && bins=("$bin")
+  declare -A times
+  for _ in $(seq "$rounds"); do
+    for b in "${bins[@]}"; do
+      /usr/bin/time -f "%U" -o "$out/time" "$b" simulate profiles/hub-outage.yaml --devices "$n" \
+        --set fleet.ramp_rate=0 --set fleet.max_in_flight="$((n < 1000000 ? n : 1000000))" --quiet \
+        --output "$out/sim.pb" >/dev/null
+      times[$b]="${times[$b]:-} $(cat "$out/time")"
+    done
+  done
+  echo "| binary | user CPU s, min | median | all rounds |"
+  echo "|---|---|---|---|"
+  for b in "${bins[@]}"; do
+    # shellcheck disable=SC2086
+    python3 -c "import sys, statistics as s; v = sorted(map(float, sys.argv[2:]))
+print(f'| {sys.argv[1]} | {v[0]:.2f} | {s.median(v):.2f} | {\", \".join(f\"{x:.2f}\" for x in v)} |')" "$b" ${times[$b]}
+  done
+  ;;
 *)
-  echo "usage: scripts/bench-sim.sh scale [DEVICES...] | real" >&2
+  echo "usage: scripts/bench-sim.sh scale [DEVICES...] | real | cpu DEVICES ROUNDS [BIN...]" >&2
   exit 2
   ;;
 esac
