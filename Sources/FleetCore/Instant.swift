@@ -21,10 +21,9 @@ public struct Instant: Sendable, Hashable, Comparable, CustomStringConvertible {
 }
 
 extension Duration {
-    /// `.nanoseconds(ns)`, without 128-bit arithmetic when the count of attoseconds fits in 64 bits (within
-    /// ±9.2 s, as most latencies and network delays are).
+    /// `.nanoseconds(ns)` as one full-width multiply (the attoseconds' 128 bits as two halves; exact for every
+    /// Int64), not the standard library's general 128-bit arithmetic.
     @inlinable public static func exactly(nanoseconds ns: Int64) -> Duration {
-        // One full-width multiply (the attoseconds' 128 bits as two halves); exact for every Int64.
         let (high, low) = ns.multipliedFullWidth(by: 1_000_000_000)
         return Duration(_high: high, low: low)
     }

@@ -112,7 +112,7 @@ struct TimerWheelWakeupTests {
     }
 }
 
-/// `Duration.exactly(nanoseconds:)` (the 64-bit fast path) against the standard library's `.nanoseconds`.
+/// `Duration.exactly(nanoseconds:)` and `nanoseconds` (our full-width arithmetic) against the standard library's.
 @Suite("Duration.exactly")
 struct DurationExactlyTests {
     @Test func equalsStandardLibrary() {
