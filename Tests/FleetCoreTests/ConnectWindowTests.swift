@@ -96,20 +96,28 @@ struct ConnectWindowTests {
     }
 
     /// Any order of fast, slow, failed and refused connects: the window stays within its bounds, grows by at most one
-    /// per fast connect, halves at most once per window's worth of completions, and only on a sign of congestion.
+    /// per fast connect, and shrinks at most once per window's worth of completions: halved only on a sign of
+    /// congestion, or, past slow start, trimmed by half the connects that waited beyond `queueTarget` (computed here
+    /// from the connect's latency and the fastest one, apart from the window's own arithmetic).
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func boundsUnderRandomCompletions(seed: UInt64) {
         var random = SplitMix64(seed: seed)
         let cap = Int(random.next() % 300) + 4
         var w = ConnectWindow(cap: cap)
-        var sinceHalving = Int.max
+        var sinceDecrease = Int.max
         var halvings = 0
-        for _ in 0..<5_000 {
+        var trims = 0
+        for step in 0..<6_000 {
             let before = w.size
             let fastest = w.fastest
-            let kind = random.next() % 10
-            sinceHalving = sinceHalving == .max ? .max : sinceHalving + 1
+            let avoiding = w.size >= w.threshold
+            // Blocks of 1,500 completions alternate: any kind (failures and slow connects keep the window small), then
+            // only connects below `queueFloor`.
+            let calm = (step / 1_500) % 2 == 1
+            let kind = calm ? 3 + random.next() % 47 : random.next() % 50
+            sinceDecrease = sinceDecrease == .max ? .max : sinceDecrease + 1
             var congested = false
+            var trimTo: Int?
             switch kind {
             case 0:
                 w.failed()
@@ -120,22 +128,39 @@ struct ConnectWindowTests {
                 w.connected(latency: latency)
                 congested = true
             default:
-                let latency = Duration.microseconds(Int64(100 + random.next() % 30_000))
+                // Calm blocks start near the fastest connect (the window grows past the target) and then slow to
+                // just below `queueFloor` (many wait at once: trims of several slots).
+                let spread: UInt64 = calm ? (step % 1_500 < 1_000 ? 200 : 1_800) : (kind < 30 ? 1_800 : 30_000)
+                let latency = Duration.microseconds(Int64(100 + random.next() % spread))
                 congested =
                     latency >= ConnectWindow.queueFloor
                     && latency.nanoseconds / ConnectWindow.queueFactor > (fastest ?? latency).nanoseconds
+                if let fastest, avoiding, latency > fastest {
+                    let ratio = Double(fastest.nanoseconds) / Double(latency.nanoseconds)
+                    let waiting = Int(Double(before) * (1 - ratio))
+                    if waiting > ConnectWindow.queueTarget {
+                        trimTo = max(ConnectWindow.minimum, before - max(1, (waiting - ConnectWindow.queueTarget) / 2))
+                    }
+                }
                 w.connected(latency: latency)
             }
             #expect(w.size >= min(ConnectWindow.minimum, cap) && w.size <= cap, "\(w)")
             #expect(w.size <= before + 1, "grows by one at most")
             if w.size < before {
-                #expect(congested, "shrinks only on congestion")
-                #expect(w.size == max(ConnectWindow.minimum, before / 2), "halves")
-                #expect(sinceHalving >= before, "at most once per window's worth of completions")
-                sinceHalving = 0
-                halvings += 1
+                #expect(sinceDecrease >= before, "at most once per window's worth of completions")
+                if congested {
+                    #expect(w.size == max(ConnectWindow.minimum, before / 2), "halves")
+                    halvings += 1
+                } else {
+                    #expect(w.size == trimTo, "trimmed by half the excess over the queue target")
+                    trims += 1
+                }
+                sinceDecrease = 0
             }
         }
-        #expect(w.decreases == halvings, "counted apart")
+        #expect(w.decreases == halvings, "halvings counted apart")
+        #expect(w.trims == trims, "trims counted apart")
+        // A window capped near the target never keeps enough waiting to be trimmed.
+        if cap > 2 * ConnectWindow.queueTarget { #expect(trims > 0, "the completions reached a trim (cap \(cap))") }
     }
 }
