@@ -7,6 +7,9 @@
 #   steady    19,000 devices × one message per 10 s: loop lag and timer lateness
 #   tls       generator RSS per idle TLS device: (RSS at 5,000 − RSS at 200) / 4,800, and TLS connects per second
 #   mosquitto connect storm of 10,000 against mosquitto (SYN drops from ListenOverflows) and QoS 1 closed loops
+#   window    the adaptive connect window (auto) in 10,000-device storms against a fresh mosquitto each, ROUNDS times
+#             (FLEETSTORM_ROUNDS, default 6); with FLEETSTORM_BENCH_BIN_BEFORE another build's binary is run
+#             interleaved with this one: time to all connected, SYN drops, connect p50 / max, largest window
 # Usage: scripts/bench-limits.sh [STEP...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -124,6 +127,45 @@ PY
     stop_hub
     rate=$(scripts/peak-accept-rate.py "$out/tls.json")
     echo "| idle RSS per connected TLS device | 200: $((small / 1024)) MiB, 5,000: $((big / 1024)) MiB | $(python3 -c "print(f'{($big-$small)/4800:.1f} KiB')"); TLS connects/s (peak 1 s) $rate |"
+    ;;
+  window)
+    command -v mosquitto >/dev/null || { echo "mosquitto not installed" >&2; exit 1; }
+    overflows() { awk '/^TcpExt:/ {if (!h) {for (i=1;i<=NF;i++) n[i]=$i; h=1} else {for (i=1;i<=NF;i++) if (n[i]=="ListenOverflows") print $i}}' /proc/net/netstat; }
+    builds=("$bin")
+    [ -n "${FLEETSTORM_BENCH_BIN_BEFORE:-}" ] && builds=("$FLEETSTORM_BENCH_BIN_BEFORE" "$bin")
+    echo "| build | all connected after | SYN drops | connect p50 / max | largest window |"
+    echo "|---|---|---|---|---|"
+    for _ in $(seq "${FLEETSTORM_ROUNDS:-6}"); do
+      for b in "${builds[@]}"; do
+        port=$((20000 + RANDOM % 10000))
+        printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_connections -1\n' "$port" >"$out/w.conf"
+        mosquitto -c "$out/w.conf" >/dev/null 2>&1 &
+        hub_pid=$!
+        sleep 0.5
+        before=$(overflows)
+        "$b" run profiles/connect-storm.yaml --hub "mqtt://127.0.0.1:$port" --devices 10000 --duration 4s --bin 10ms \
+          --quiet --output "$out/w.pb" >"$out/w.txt" 2>&1 || true
+        drops=$(($(overflows) - before))
+        stop_hub
+        "$b" report "$out/w.pb" --format json >"$out/w.json"
+        python3 - "$out/w.json" "$out/w.txt" "$b" "$drops" <<'PY'
+import json, re, sys
+r, text, build, drops = json.load(open(sys.argv[1])), open(sys.argv[2]).read(), sys.argv[3], sys.argv[4]
+bin_s = int(r["series"]["bin_ns"]) / 1e9
+acc = [int(v) for s in r["series"]["series"] if s["name"] == "accepted" for v in s.get("values", [])]
+total, when = 0, "not all"
+for i, v in enumerate(acc):
+    total += v
+    if total >= 10000:
+        when = f"{(i + 1) * bin_s:.2f} s"
+        break
+connect = re.search(r"^connect\s+\d+\s+(\S+)\s+\S+\s+\S+\s+\S+\s+(\S+)", text, re.M)
+window = re.search(r"largest (\d+)", text)
+print(f"| {build} | {when} | {drops} | {connect.group(1) if connect else '?'} / {connect.group(2) if connect else '?'} |"
+      f" {window.group(1) if window else '?'} |")
+PY
+      done
+    done
     ;;
   mosquitto)
     command -v mosquitto >/dev/null || { echo "mosquitto not installed" >&2; exit 1; }

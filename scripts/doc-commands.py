@@ -470,8 +470,11 @@ def readme_tables(report):
         script, step = scripts[-1]
         text = open(os.path.join(ROOT, "scripts", script), encoding="utf-8").read()
         if step:
-            m = re.search(rf"^{step}\)\n(.*?)^  ;;", text, re.M | re.S)
+            m = re.search(rf"^\s*{step}\)\n(.*?)^\s*;;", text, re.M | re.S)
             text = m.group(1) if m else text
+        else:
+            # A table that names no step is not one a step prints (a step's table is named with its step).
+            text = re.sub(r"^\s*[a-z]+\)\n.*?^\s*;;", "", text, flags=re.M | re.S)
         headers = re.findall(r'^\s*echo "(\| [^"$]*\|)"\s*$', text, re.M)
         headers = [h for h in headers if not h.startswith("|---")]
         if not re.search(r'^\s*echo "\|---', text, re.M):
