@@ -13,8 +13,9 @@
 /// fastest took `fastest` says about size × (1 − fastest / latency) of the window are waiting (in the hub's backlog,
 /// or in a busy generator's own loop); once per window's worth of completions, more than `queueTarget` waiting takes
 /// the window down by half the excess. Waiting adds latency and no throughput, and a backlog that holds fewer than the
-/// window drops SYNs in a burst before any connect looks slow (measured against mosquitto: 15–38 SYNs dropped in
-/// 2 of 8 storms of 10,000 at windows of 143–182). Pure: driven by completions, no clock.
+/// window drops SYNs in a burst before any connect looks slow (measured against mosquitto, `scripts/bench-limits.sh
+/// window`: 27 and 28 SYNs dropped in 2 of 6 storms of 10,000 at windows up to 178; none since). Pure: driven by
+/// completions, no clock.
 public struct ConnectWindow: Sendable, Hashable {
     /// Slots now.
     public private(set) var size: Int
