@@ -87,7 +87,7 @@ public struct ConnectWindow: Sendable, Hashable {
     /// (nil: not more).
     func waitingBeyondTarget(_ latency: Duration) -> Int? {
         guard let fastest, latency > fastest, latency.nanoseconds > 0 else { return nil }
-        let waiting = Int(Double(size) * (1 - Double(fastest.nanoseconds) / Double(latency.nanoseconds)))
+        let waiting = Int(saturating: Double(size) * (1 - Double(fastest.nanoseconds) / Double(latency.nanoseconds)))
         return waiting > Self.queueTarget ? waiting - Self.queueTarget : nil
     }
 
