@@ -156,6 +156,19 @@ public final class TestHub: Sendable {
         return (try? await loop.submit { state.value.apply(step, fault: fault, index: index) }.get()) ?? 0
     }
 
+    /// Applies one step of a fault plan on the hub loop without waiting for it, and hands the number of connections
+    /// it affected to `reporting` (on the hub loop). For callers that must not wait on the concurrency pool: the step is
+    /// queued on the hub loop before this returns, so it lands before a later `stop`.
+    public func inject(
+        _ step: FaultPlan.Step,
+        fault: Scenario.Fault,
+        index: Int,
+        reporting: @escaping @Sendable (Int) -> Void
+    ) {
+        let state = self.state
+        loop.execute { reporting(state.value.apply(step, fault: fault, index: index)) }
+    }
+
     /// Restarts the hub's clock: its time series count from now (the runner calls this at the run's start).
     public func resetClock() async {
         let state = self.state

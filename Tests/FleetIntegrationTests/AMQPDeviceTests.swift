@@ -203,22 +203,29 @@ extension IntegrationTests.AMQPHubTests {
         // with the other test lane; a drop at the 150th Connected report found devices that had connected early
         // already done with their 3 s of telemetry in CI.) Each device sends for 7.5 s, so the devices up at the
         // trigger are still up when the drop lands.
+        // The drop is queued on the hub's loop from the device loop's callback itself, not from a task: a task waits
+        // for a thread of the concurrency pool, which the other lane's tests can hold for seconds while they wait on
+        // child processes (2 threads on a 2-core machine). In CI on 2026-12-07 a drop started from a task closed 0
+        // connections: it reached the hub only once the devices were gone.
         let embedded = try RunService.embeddedTestHub(for: &s)
-        let up = Mutex((now: Set<String>(), drop: Task<Int, Never>?.none))
+        let up = Mutex((now: Set<String>(), dropped: false, closed: Int?.none))
         var runner = FleetRunner(scenario: s, hub: embedded)
         runner.callbacks.statusChanged = { id, status, _, _ in
-            up.withLock { u in
+            let drop = up.withLock { u in
                 if status == .connected { u.now.insert(id) } else { u.now.remove(id) }
-                if u.now.count == 150 && u.drop == nil {
-                    u.drop = Task {
-                        await embedded.inject(.pulse, fault: Scenario.Fault(at: .zero, kind: .drop), index: 0)
-                    }
+                guard u.now.count == 150 && !u.dropped else { return false }
+                u.dropped = true
+                return true
+            }
+            if drop {
+                embedded.hub.inject(.pulse, fault: Scenario.Fault(at: .zero, kind: .drop), index: 0) { closed in
+                    up.withLock { $0.closed = closed }
                 }
             }
         }
         let result = try await runner.run()
-        let drop = try #require(up.withLock { $0.drop }, "150 devices were never connected at once")
-        let closed = await drop.value
+        #expect(up.withLock { $0.dropped }, "150 devices were never connected at once")
+        let closed = try #require(up.withLock { $0.closed }, "the hub applied the drop before it stopped")
         #expect(closed >= 100, "the drop closed the connections of the devices that were up")
         let c = result.snapshot.counters
         let hub = try #require(result.hub)

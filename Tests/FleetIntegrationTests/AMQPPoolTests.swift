@@ -24,7 +24,8 @@ extension IntegrationTests {
             var lostBeforeDrop = 0
             var lostAfterDrop: Set<String> = []
             var backAfterDrop = 0
-            var drop: Task<Int, Never>?
+            var dropped = false
+            var closedByHub: Int?
         }
 
         /// Runs `yaml` (no faults; more messages than the test needs) against its embedded hub; once `devices`
@@ -49,16 +50,20 @@ extension IntegrationTests {
                     switch status {
                     case .connected:
                         s.up.insert(device)
-                        if s.drop == nil && s.up.count == devices {
-                            s.drop = Task { await hub.inject(.pulse, fault: fault, index: 0) }
-                        } else if s.drop != nil {
+                        if !s.dropped && s.up.count == devices {
+                            // Queued on the hub's loop from here, not from a task that waits for the concurrency pool.
+                            s.dropped = true
+                            hub.hub.inject(.pulse, fault: fault, index: 0) { closed in
+                                seen.withLock { $0.closedByHub = closed }
+                            }
+                        } else if s.dropped {
                             s.backAfterDrop += 1
                             if s.backAfterDrop == back { signal.yield() }
                         }
                     case .disconnectedRetrying, .disconnected:
                         // A loss, not a failed attempt: the device was up.
                         guard s.up.remove(device) != nil else { break }
-                        if s.drop == nil { s.lostBeforeDrop += 1 } else { s.lostAfterDrop.insert(device) }
+                        if !s.dropped { s.lostBeforeDrop += 1 } else { s.lostAfterDrop.insert(device) }
                     default:
                         break
                     }
@@ -71,11 +76,14 @@ extension IntegrationTests {
             }
             let result = try await run.value
             stopper.cancel()
-            let (task, lostBefore, lost) = seen.withLock { ($0.drop, $0.lostBeforeDrop, $0.lostAfterDrop) }
-            let drop = try #require(task, "the fleet never had all \(devices) devices connected at once")
+            let (dropped, closed, lostBefore, lost) = seen.withLock {
+                ($0.dropped, $0.closedByHub, $0.lostBeforeDrop, $0.lostAfterDrop)
+            }
+            #expect(dropped, "the fleet never had all \(devices) devices connected at once")
+            let closedByHub = try #require(closed, "the hub applied the drop before it stopped")
             #expect(lostBefore == 0, "devices lost their connection before the drop")
             #expect(result.snapshot.counters.outcomes == ["stopped": UInt64(devices)], "the test stopped the run")
-            return (result, await drop.value, lost)
+            return (result, closedByHub, lost)
         }
 
         @Test(
