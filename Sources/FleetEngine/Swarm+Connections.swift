@@ -20,8 +20,10 @@ extension Swarm {
         guard let baseBootstrap else { return pool.connectFailed(.other) }
         let bound = NIOLoopBound(pool, eventLoop: loop)
         let upgradeTimeout = TimeAmount.nanoseconds(connectTimeout.nanoseconds)
-        var bootstrap = baseBootstrap.channelInitializer { [tls, tlsName, webSocket] channel in
-            channel.eventLoop.makeCompletedFuture {
+        let source = sourceAddresses.isEmpty ? nil : sourceAddresses[(pool.index + attempt) % sourceAddresses.count]
+        let bootstrap = baseBootstrap.channelInitializer { [socket, tls, tlsName, webSocket] channel in
+            do {
+                try socket.configure(channel)
                 if let tls {
                     try channel.pipeline.syncOperations.addHandler(tls.handler(verifying: tlsName))
                 }
@@ -36,13 +38,13 @@ extension Swarm {
                         then: NIOLoopBound([bound.value], eventLoop: channel.eventLoop),
                         failed: NIOLoopBound({ bound.value.connectFailed(.webSocket) }, eventLoop: channel.eventLoop)
                     )
-                    return
+                } else {
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
                 }
-                try channel.pipeline.syncOperations.addHandler(bound.value)
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
             }
-        }
-        if !sourceAddresses.isEmpty {
-            bootstrap = bootstrap.bind(to: sourceAddresses[(pool.index + attempt) % sourceAddresses.count])
+            return socket.bind(channel, to: source)
         }
         bootstrap.connect(to: hubAddress).assumeIsolated().whenFailure { error in
             pool.connectFailed(ConnectionError(error))

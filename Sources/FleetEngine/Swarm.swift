@@ -16,9 +16,11 @@ final class Swarm {
     /// The hub's address, resolved once per run (no resolver hop, no Happy Eyeballs per connect).
     let hubAddress: SocketAddress
     let sourceAddresses: [SocketAddress]
-    /// Options, recv allocator and timeout shared by every connect; each connect adds its initializer and source.
+    /// The connect timeout shared by every connect; each connect adds its initializer (options, source, handlers).
     /// nil on a loop that cannot open sockets (tests on an EmbeddedEventLoop, which replace `connect`).
     let baseBootstrap: ClientBootstrap?
+    /// The options and source binding every connect's initializer gives its socket.
+    let socket: DeviceSocket
     /// TLS for every device connection (nil: plain TCP), and the name the hub's certificate must be for (a DNS name,
     /// also sent as SNI, or the hub's IP address; nil: none given).
     let tls: DeviceTLS?
@@ -86,29 +88,16 @@ final class Swarm {
         self.recorders = recorders
         self.hubAddress = hubAddress
         self.sourceAddresses = sourceAddresses
-        var base = ClientBootstrap(validatingGroup: loop)?
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            // NIO keeps each channel's receive buffer between reads: a device mostly reads 2–4 byte answers
-            // (CONNACK, PUBACK, PINGRESP), so it starts at the smallest size and grows only for larger ones (C2D).
-            .channelOption(
-                .recvAllocator,
-                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 64, maximum: 65536)
-            )
+        baseBootstrap = ClientBootstrap(validatingGroup: loop)?
             .connectTimeout(.nanoseconds(scenario.mqtt.connectTimeout.nanoseconds))
-        if !sourceAddresses.isEmpty, sourceAddresses.allSatisfy({ if case .v4 = $0 { true } else { false } }) {
-            // Bind the source address without a port: the kernel picks the port at connect time from the whole
-            // 4-tuple, so each source address has its own port space (IP_BIND_ADDRESS_NO_PORT, Linux 4.2).
-            base = base?.channelOption(
-                ChannelOptions.Types.SocketOption(level: .init(rawValue: 0), name: .init(rawValue: 24)),
-                value: 1
-            )
-        }
-        baseBootstrap = base
+        socket = DeviceSocket(sourceAddresses: sourceAddresses)
         let plan = FleetPlan(scenario)
         var window = scenario.fleet.maxInFlight
         if scenario.fleet.adaptiveWindow {
-            let adaptive = ConnectWindow(cap: min(scenario.fleet.maxInFlight, max(1, scenario.fleet.devices)))
+            let adaptive = ConnectWindow(
+                cap: min(scenario.fleet.maxInFlight, max(1, scenario.fleet.devices)),
+                share: scenario.fleet.shard?.count ?? 1
+            )
             self.adaptive = adaptive
             window = adaptive.size
         }
@@ -287,8 +276,13 @@ final class Swarm {
         amqp?.idleTimeOut = handler.machine.config.keepAlive > .zero && pingIdle > .zero ? pingIdle : nil
         let origin = scheduler.origin
         let deviceID = tls?.identities.isEmpty == false ? handler.machine.deviceID : nil
-        var bootstrap = baseBootstrap.channelInitializer { [tls, tlsName, webSocket, https, amqp] channel in
-            channel.eventLoop.makeCompletedFuture {
+        // Each new connection of a device takes the next source address: a reconnect comes from another "network".
+        let source =
+            sourceAddresses.isEmpty
+            ? nil : sourceAddresses[(Int(handler.index) + handler.connections) % sourceAddresses.count]
+        let bootstrap = baseBootstrap.channelInitializer { [socket, tls, tlsName, webSocket, https, amqp] channel in
+            do {
+                try socket.configure(channel)
                 if let tls {
                     try channel.pipeline.syncOperations.addHandler(tls.handler(verifying: tlsName, deviceID: deviceID))
                 }
@@ -317,16 +311,14 @@ final class Swarm {
                             eventLoop: channel.eventLoop
                         )
                     )
-                    return
+                } else {
+                    if let bridge { try channel.pipeline.syncOperations.addHandler(bridge) }
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
                 }
-                if let bridge { try channel.pipeline.syncOperations.addHandler(bridge) }
-                try channel.pipeline.syncOperations.addHandler(bound.value)
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
             }
-        }
-        if !sourceAddresses.isEmpty {
-            // Each new connection of a device takes the next address: a reconnect comes from another "network".
-            let slot = (Int(handler.index) + handler.connections) % sourceAddresses.count
-            bootstrap = bootstrap.bind(to: sourceAddresses[slot])
+            return socket.bind(channel, to: source)
         }
         bootstrap.connect(to: hubAddress).assumeIsolated().whenFailure { error in
             handler.connectionClosed(error: ConnectionError(error))

@@ -19,52 +19,57 @@ struct ConnectWindowTests {
             var largestWindow = 0
         }
 
-        func storm(devices: Int, window fixed: Int?) -> Result {
-            var adaptive = ConnectWindow(cap: 1_000_000)
+        /// `shards` generators (each its share of the devices and its own window, `share` of them pacing this hub
+        /// in its own eyes) against the one listener.
+        func storm(devices: Int, window fixed: Int?, shards: Int = 1, share: Int = 1) -> Result {
+            var adaptive = Array(repeating: ConnectWindow(cap: 1_000_000, share: share), count: shards)
             var result = Result()
-            var queue: [Int] = []  // start times of connects in the backlog, oldest first
+            // Connects in the backlog, oldest first: when each started and which generator started it.
+            var queue: [(started: Int, shard: Int)] = []
             var head = 0
             // SYNs dropped, in the order they are due again (each 1 s after its drop: a FIFO).
-            var retransmits: [(due: Int, started: Int)] = []
+            var retransmits: [(due: Int, started: Int, shard: Int)] = []
             var retransmitHead = 0
-            var started = 0
-            var inFlight = 0
+            var started = Array(repeating: 0, count: shards)
+            var inFlight = Array(repeating: 0, count: shards)
             var done = 0
             var now = 0
             var nextService = serviceMicros
             let step = min(10, serviceMicros)
-            func window() -> Int { fixed ?? adaptive.size }
-            while done < devices {
+            func window(_ k: Int) -> Int { fixed ?? adaptive[k].size }
+            while done < devices / shards * shards {
                 // SYNs sent again after a drop join the backlog (or are dropped again) when due.
                 while retransmitHead < retransmits.count && retransmits[retransmitHead].due <= now {
                     let r = retransmits[retransmitHead]
                     retransmitHead += 1
                     if queue.count - head < backlog {
-                        queue.append(r.started)
+                        queue.append((r.started, r.shard))
                     } else {
                         result.drops += 1
-                        retransmits.append((now + 1_000_000, r.started))
+                        retransmits.append((now + 1_000_000, r.started, r.shard))
                     }
                 }
-                while inFlight < window() && started < devices {
-                    started += 1
-                    inFlight += 1
-                    if queue.count - head < backlog {
-                        queue.append(now)
-                    } else {
-                        result.drops += 1
-                        retransmits.append((now + 1_000_000, now))
+                for k in 0..<shards {
+                    while inFlight[k] < window(k) && started[k] < devices / shards {
+                        started[k] += 1
+                        inFlight[k] += 1
+                        if queue.count - head < backlog {
+                            queue.append((now, k))
+                        } else {
+                            result.drops += 1
+                            retransmits.append((now + 1_000_000, now, k))
+                        }
                     }
+                    result.largestWindow = max(result.largestWindow, window(k))
                 }
-                result.largestWindow = max(result.largestWindow, window())
                 if now >= nextService {
                     nextService = now + serviceMicros
                     if head < queue.count {
-                        let latency = now - queue[head] + roundTripMicros
+                        let (startedAt, k) = queue[head]
                         head += 1
-                        inFlight -= 1
+                        inFlight[k] -= 1
                         done += 1
-                        adaptive.connected(latency: .microseconds(latency))
+                        adaptive[k].connected(latency: .microseconds(now - startedAt + roundTripMicros))
                     }
                 }
                 now += step
@@ -86,6 +91,21 @@ struct ConnectWindowTests {
         #expect(auto.drops == 0, "\(auto)")
         #expect(auto.doneMicros <= hubPace * 105 / 100, "\(auto)")
         #expect(auto.largestWindow <= 100, "\(auto)")
+    }
+
+    /// Shards of one run pace the same hub, each seeing only its own connects: each keeps 1/N of what may wait there
+    /// (`ConnectWindow.waitingTarget`). Four shards that each kept the whole fleet's target would hold more connects
+    /// waiting than mosquitto's backlog of 100 and drop SYNs; with their share they drop none and keep the hub's pace.
+    @Test func shardsShareWhatMayWait() {
+        let listener = Listener(backlog: 100, serviceMicros: 100)
+        let hubPace = 10_000 * 100
+        let whole = listener.storm(devices: 10_000, window: nil, shards: 4, share: 1)
+        let shared = listener.storm(devices: 10_000, window: nil, shards: 4, share: 4)
+        #expect(whole.drops > 0, "\(whole)")
+        #expect(shared.drops == 0, "\(shared)")
+        #expect(shared.doneMicros <= hubPace * 105 / 100, "\(shared)")
+        #expect(ConnectWindow(cap: 1_000, share: 4).waitingTarget == ConnectWindow.queueTarget / 4)
+        #expect(ConnectWindow(cap: 1_000, share: 1_000).waitingTarget == ConnectWindow.minimum)
     }
 
     /// A faster hub: the window grows past the initial 16 to keep it busy.
