@@ -10,8 +10,19 @@ enum SystemProbe {
         return tid
     }
 
-    /// Descriptors open now (entries of /proc/self/fd but the listing's own; 0 where there is no /proc).
-    static func openDescriptors() -> Int { max(0, entries(in: "/proc/self/fd") - 1) }
+    /// Descriptors open now (0 where there is no /proc).
+    static func openDescriptors() -> Int { openDescriptors(in: "/proc/self/fd", own: true) }
+
+    /// Descriptors open in the process whose descriptor directory (/proc/PID/fd) is `directory`: the directory's
+    /// size where the kernel gives it (Linux 6.2 and later: one `stat`), else its entries counted (`bySize` false, or
+    /// an older kernel's size of 0), less the listing's own descriptor when it is this process's (`own`). Counting
+    /// the entries makes the kernel build one entry per descriptor: about 10 ms at 10,000 sockets, 8 % of the client
+    /// process's samples in a 10,000-device storm sampled every 250 ms (2026-12-07).
+    static func openDescriptors(in directory: String, own: Bool, bySize: Bool = true) -> Int {
+        var info = stat()
+        if bySize, stat(directory, &info) == 0, info.st_size > 0 { return Int(info.st_size) }
+        return max(0, entries(in: directory) - (own ? 1 : 0))
+    }
 
     /// Entries of a directory but "." and ".." (and other dot names, which /proc/self/fd never has), counted with
     /// readdir and no name kept: at 10,000 sockets Foundation's listing built 10,000 strings per sample.

@@ -3,7 +3,8 @@ import Testing
 
 @testable import FleetEngine
 
-/// The descriptor count behind the report's fd headroom: entries counted with readdir, dot names left out.
+/// The descriptor count behind the report's fd headroom: the kernel's size of /proc/PID/fd, or its entries counted
+/// with readdir, dot names left out.
 @Suite("System probe: descriptors")
 struct SystemProbeTests {
     @Test("a directory's entries are counted, '.' and '..' not; /proc/self/fd gives a count within the limit")
@@ -22,5 +23,31 @@ struct SystemProbeTests {
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let open = SystemProbe.openDescriptors()
         #expect(open >= 3 && UInt64(open) <= UInt64(limit.rlim_cur), "\(open) of \(limit.rlim_cur)")
+    }
+
+    @Test("another process's descriptors: the directory's size and its entries agree, and follow what it opens")
+    func sizeAndEntriesAgree() throws {
+        // A shell of our own whose descriptors we set (the test process's own change under the other tests' feet):
+        // standard input, output and error, then 40 more, then it waits to be counted.
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", "for i in $(seq 10 49); do eval \"exec $i</dev/null\"; done; exec sleep 30"]
+        shell.standardInput = FileHandle.nullDevice
+        shell.standardOutput = FileHandle.nullDevice
+        shell.standardError = FileHandle.nullDevice
+        try shell.run()
+        defer { shell.terminate() }
+        let directory = "/proc/\(shell.processIdentifier)/fd"
+        // Until it is sleeping with all of them open (exec keeps them: no close-on-exec).
+        var listed = 0
+        for _ in 0..<200 where listed != 43 {
+            listed = SystemProbe.openDescriptors(in: directory, own: false, bySize: false)
+            if listed != 43 { usleep(20_000) }
+        }
+        #expect(listed == 43, "entries of \(directory)")
+        var info = stat()
+        if stat(directory, &info) == 0, info.st_size > 0 {
+            #expect(SystemProbe.openDescriptors(in: directory, own: false) == 43, "size of \(directory)")
+        }
     }
 }
