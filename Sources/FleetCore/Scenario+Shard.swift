@@ -58,7 +58,7 @@ extension Scenario {
         s.fleet.devices = range.count
         let pace = fleet.pace(share: shard.count)
         s.fleet.rampRate = pace.rampRate
-        // A fixed window is split; an adaptive one keeps 1/N of what may wait at the hub (`ConnectWindow.share`).
+        // A fixed window is split; an adaptive one keeps 1/N of what may wait at the hub (`ConnectWindow(cap:share:)`).
         if !fleet.adaptiveWindow { s.fleet.maxInFlight = pace.window }
         if !cohorts.isEmpty {
             var start = 0
