@@ -33,10 +33,12 @@ extension ProfileSchema {
                 first connects waiting for CONNACK at once (1 to 1,000,000; reconnects are not windowed, \
                 as in the SDKs), or `auto`: a window that starts at 16, grows while connects stay fast \
                 and halves when one is slow (16 × the fastest and at least 2 ms: the hub's backlog is \
-                filling) or fails, so a storm connects as fast as the hub accepts without overflowing \
-                its listen backlog (dropped SYNs cost a 1 s retransmit); the report's `connect_window` \
-                series shows it over time. A fixed window overflows a hub on purpose. Shards split a \
-                fixed window and each adapt their own; FleetSim treats `auto` as no window
+                filling) or fails, and past slow start keeps at most 32 connects waiting beyond the \
+                fastest connect's time, so a storm connects as fast as the hub accepts without \
+                overflowing its listen backlog (dropped SYNs cost a 1 s retransmit); the report's \
+                `connect_window` series shows it over time. A fixed window overflows a hub on purpose. \
+                Shards split a fixed window; with `auto` each of N shards starts at 1/N of 16 and keeps \
+                1/N of the 32 waiting. FleetSim treats `auto` as no window
                 """
         ),
         ProfileKey(
