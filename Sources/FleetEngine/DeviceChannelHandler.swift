@@ -288,7 +288,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                 // What writing needs, taken once: calling the machine's own methods here copied the whole machine
                 // (every reference in it retained and released) for each of the two writes.
                 let writer = machine.writer
-                var buffer = Self.allocator.buffer(capacity: 128 + writer.bodyCapacity(for: message))
+                var buffer = swarm.writeBuffer(capacity: 128 + writer.bodyCapacity(for: message))
                 do {
                     // The machine gives a QoS 1 message a packet id and a QoS 0 one none (a mix may hold both).
                     try encoder.encodePublish(
@@ -303,6 +303,7 @@ final class DeviceChannelHandler: ChannelInboundHandler {
                     context.close(promise: nil)
                     continue
                 }
+                swarm.keepWriteBuffer(buffer)
                 context.write(wrapOutboundOut(buffer), promise: nil)
                 needsFlush = true
             case .close:

@@ -49,6 +49,11 @@ final class Swarm {
     private var rampStart: Instant = .zero
     private var stopping = false
     private var spareBuffers: [[DeviceAction]] = []
+    /// Outgoing packet buffers used in turn (`writeBuffer`).
+    private var writeRing = [ByteBuffer?](repeating: nil, count: Swarm.ringSize)
+    private var writeTurn = 0
+    static let ringSize = 64
+    static let ringBufferLimit = 4096
     private var allFinished: EventLoopPromise<Void>
     private(set) var malformedPackets: UInt64 = 0
     /// Connects that completed after their device had given the attempt up (closed at once).
@@ -338,6 +343,28 @@ final class Swarm {
         var b = buffer
         b.removeAll(keepingCapacity: true)
         spareBuffers.append(b)
+    }
+
+    /// A cleared buffer for one outgoing packet of at least `capacity` bytes. The swarm's writes take turns over a
+    /// ring of buffers: the one whose turn comes was written many writes ago, NIO has let go of it, and its storage is
+    /// used again (a buffer NIO still holds, on a connection that cannot write yet, gets storage of its own on
+    /// `clear`). Per device this would keep a buffer on every idle connection; one ring keeps `ringSize`. Measured on
+    /// the QoS 1 closed loop against mosquitto (100 devices, 256 B, 8 interleaved runs of 10 s each, 2026-12-08):
+    /// user CPU per message median 2.86 → 2.69 µs, minimum 2.60 → 2.51 µs.
+    func writeBuffer(capacity: Int) -> ByteBuffer {
+        writeTurn = (writeTurn + 1) & (Self.ringSize - 1)
+        guard var buffer = writeRing[writeTurn].take() else {
+            return ByteBufferAllocator().buffer(capacity: capacity)
+        }
+        buffer.clear(minimumCapacity: capacity)
+        return buffer
+    }
+
+    /// Keeps a copy of `buffer` (handed to NIO) in the slot `writeBuffer` took it from, unless it is larger than
+    /// `ringBufferLimit` (a run of large messages would otherwise keep `ringSize` of them).
+    func keepWriteBuffer(_ buffer: ByteBuffer) {
+        guard buffer.capacity <= Self.ringBufferLimit else { return }
+        writeRing[writeTurn] = buffer
     }
 }
 
