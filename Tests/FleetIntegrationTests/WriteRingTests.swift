@@ -59,7 +59,10 @@ struct WriteRingTests {
             if holding && random.next() % 3 == 0 { held.append((buffer, bytes)) }
             if !held.isEmpty && random.next() % 4 == 0 { held.remove(at: Int(random.next() % UInt64(held.count))) }
             for h in held {
-                #expect(h.buffer.readableBytesView.elementsEqual(h.bytes), "step \(step): a held buffer was overwritten")
+                #expect(
+                    h.buffer.readableBytesView.elementsEqual(h.bytes),
+                    "step \(step): a held buffer was overwritten"
+                )
             }
             // A full turn of the ring later, a slot nobody holds gives back the same storage.
             if !holding && step % 500 > Swarm.ringSize && step % 10 == 0 && !large {
