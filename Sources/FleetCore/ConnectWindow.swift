@@ -70,12 +70,11 @@ public struct ConnectWindow: Sendable, Hashable {
             return
         }
         if size < threshold {
-            if let fastest, latency >= Self.queueFloor,
-                latency.nanoseconds / Self.slowStartExitFactor > fastest.nanoseconds
-            {
-                threshold = size  // queueing has begun: grow by one per window from here
-            } else if waitingBeyondTarget(latency) != nil {
-                threshold = size  // queueing has begun: grow by one per window from here
+            // The fastest connect is set by now (this one, if none was faster).
+            let farAboveFastest = latency.nanoseconds / Self.slowStartExitFactor > (fastest ?? latency).nanoseconds
+            let queueing = latency >= Self.queueFloor && farAboveFastest
+            if queueing || waitingBeyondTarget(latency) != nil {
+                threshold = size  // queueing has begun (or more than the target waits): grow by one per window
             } else {
                 size = min(cap, size + 1)
             }

@@ -20,10 +20,9 @@ extension Swarm {
         guard let baseBootstrap else { return pool.connectFailed(.other) }
         let bound = NIOLoopBound(pool, eventLoop: loop)
         let upgradeTimeout = TimeAmount.nanoseconds(connectTimeout.nanoseconds)
-        let source = sourceAddresses.isEmpty ? nil : sourceAddresses[(pool.index + attempt) % sourceAddresses.count]
+        let source = socket.source(turn: pool.index + attempt)
         let bootstrap = baseBootstrap.channelInitializer { [socket, tls, tlsName, webSocket] channel in
-            do {
-                try socket.configure(channel)
+            socket.initialize(channel, source: source) {
                 if let tls {
                     try channel.pipeline.syncOperations.addHandler(tls.handler(verifying: tlsName))
                 }
@@ -38,13 +37,10 @@ extension Swarm {
                         then: NIOLoopBound([bound.value], eventLoop: channel.eventLoop),
                         failed: NIOLoopBound({ bound.value.connectFailed(.webSocket) }, eventLoop: channel.eventLoop)
                     )
-                } else {
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                    return
                 }
-            } catch {
-                return channel.eventLoop.makeFailedFuture(error)
+                try channel.pipeline.syncOperations.addHandler(bound.value)
             }
-            return socket.bind(channel, to: source)
         }
         bootstrap.connect(to: hubAddress).assumeIsolated().whenFailure { error in
             pool.connectFailed(ConnectionError(error))

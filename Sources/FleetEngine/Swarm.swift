@@ -15,11 +15,10 @@ final class Swarm {
     let recorders: [Recorder]
     /// The hub's address, resolved once per run (no resolver hop, no Happy Eyeballs per connect).
     let hubAddress: SocketAddress
-    let sourceAddresses: [SocketAddress]
     /// The connect timeout shared by every connect; each connect adds its initializer (options, source, handlers).
     /// nil on a loop that cannot open sockets (tests on an EmbeddedEventLoop, which replace `connect`).
     let baseBootstrap: ClientBootstrap?
-    /// The options and source binding every connect's initializer gives its socket.
+    /// The options and source address (of the run's, in turn) every connect's initializer gives its socket.
     let socket: DeviceSocket
     /// TLS for every device connection (nil: plain TCP), and the name the hub's certificate must be for (a DNS name,
     /// also sent as SNI, or the hub's IP address; nil: none given).
@@ -92,7 +91,6 @@ final class Swarm {
         self.scheduler = scheduler
         self.recorders = recorders
         self.hubAddress = hubAddress
-        self.sourceAddresses = sourceAddresses
         baseBootstrap = ClientBootstrap(validatingGroup: loop)?
             .connectTimeout(.nanoseconds(scenario.mqtt.connectTimeout.nanoseconds))
         socket = DeviceSocket(sourceAddresses: sourceAddresses)
@@ -281,13 +279,9 @@ final class Swarm {
         amqp?.idleTimeOut = handler.machine.config.keepAlive > .zero && pingIdle > .zero ? pingIdle : nil
         let origin = scheduler.origin
         let deviceID = tls?.identities.isEmpty == false ? handler.machine.deviceID : nil
-        // Each new connection of a device takes the next source address: a reconnect comes from another "network".
-        let source =
-            sourceAddresses.isEmpty
-            ? nil : sourceAddresses[(Int(handler.index) + handler.connections) % sourceAddresses.count]
+        let source = socket.source(turn: Int(handler.index) + handler.connections)
         let bootstrap = baseBootstrap.channelInitializer { [socket, tls, tlsName, webSocket, https, amqp] channel in
-            do {
-                try socket.configure(channel)
+            socket.initialize(channel, source: source) {
                 if let tls {
                     try channel.pipeline.syncOperations.addHandler(tls.handler(verifying: tlsName, deviceID: deviceID))
                 }
@@ -316,14 +310,11 @@ final class Swarm {
                             eventLoop: channel.eventLoop
                         )
                     )
-                } else {
-                    if let bridge { try channel.pipeline.syncOperations.addHandler(bridge) }
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                    return
                 }
-            } catch {
-                return channel.eventLoop.makeFailedFuture(error)
+                if let bridge { try channel.pipeline.syncOperations.addHandler(bridge) }
+                try channel.pipeline.syncOperations.addHandler(bound.value)
             }
-            return socket.bind(channel, to: source)
         }
         bootstrap.connect(to: hubAddress).assumeIsolated().whenFailure { error in
             handler.connectionClosed(error: ConnectionError(error))
